@@ -1,0 +1,58 @@
+package policymgr
+
+import (
+	"time"
+
+	"github.com/iked/iked/notify"
+)
+
+// Daemon is the policy file's daemon section: how the daemon itself runs.
+// It is part of the policy so that one file says everything and a reload
+// can change the log level; the daemon decides which fields a reload may
+// change (listen addresses and ports need a restart).
+type Daemon struct {
+	Listen            []string      // addresses to bind
+	IKEPort           int           // ISAKMP, 500
+	NATTPort          int           // NAT traversal (RFC 3947), 4500; 0: off
+	Engine            string        // "xfrm" or "none"
+	ControlSocket     string        // the ikectl socket
+	Phase1LifetimeMin time.Duration // message 47 below this
+	Phase2LifetimeMin time.Duration // message 59 below this
+	HalfOpenMax       int           // phase 1 responders not yet authenticated
+	Retransmit        Retransmit
+	DPD               DPD
+	LogUnmatched      bool // message 7 for packets that match no rule
+	Log               notify.LogConfig
+}
+
+// Retransmit says how long to wait for a peer's answer and how often to
+// resend; the wait doubles each try.
+type Retransmit struct {
+	Timeout time.Duration
+	Tries   int
+}
+
+// DPD is dead peer detection (RFC 3706), used when the peer supports it.
+type DPD struct {
+	Delay   time.Duration
+	Timeout time.Duration
+}
+
+// DefaultDaemon returns the daemon section a file gets for every key it
+// leaves out: the defaults of policy-file.md.
+func DefaultDaemon() Daemon {
+	return Daemon{
+		Listen:            []string{"0.0.0.0", "::"},
+		IKEPort:           500,
+		NATTPort:          4500,
+		Engine:            "xfrm",
+		ControlSocket:     "/run/iked/iked.sock",
+		Phase1LifetimeMin: 5 * time.Minute,
+		Phase2LifetimeMin: 2 * time.Minute,
+		HalfOpenMax:       4096,
+		Retransmit:        Retransmit{Timeout: 2 * time.Second, Tries: 5},
+		DPD:               DPD{Delay: 30 * time.Second, Timeout: 150 * time.Second},
+		LogUnmatched:      false,
+		Log:               notify.LogConfig{Level: "info", Format: "console"},
+	}
+}
