@@ -1,0 +1,52 @@
+package control
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrTooLong is returned for a request or response above MaxMessage.
+var ErrTooLong = errors.New("control: message too long")
+
+// writeMessage writes v as one line of JSON.
+func writeMessage(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) > MaxMessage {
+		return ErrTooLong
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// readMessage reads one line of JSON into v, at most MaxMessage bytes.
+func readMessage(r *bufio.Reader, v any) error {
+	var line []byte
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if err != nil {
+			if err == io.EOF && len(line) > 0 {
+				break
+			}
+			return err
+		}
+		line = append(line, chunk...)
+		if len(line) > MaxMessage {
+			return ErrTooLong
+		}
+		if !isPrefix {
+			break
+		}
+	}
+	dec := json.NewDecoder(bytesReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("control: bad message: %w", err)
+	}
+	return nil
+}
