@@ -1,0 +1,208 @@
+package ikecrypto
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/des"
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/blowfish"
+	"golang.org/x/crypto/cast5"
+)
+
+// EncryptionAlgorithm is the value of the phase 1 Encryption Algorithm
+// attribute (RFC 2409, Appendix A, attribute class 1; AES-CBC from RFC 3602,
+// 5 and the IANA registry). Typed so that wire values print by name.
+type EncryptionAlgorithm uint16
+
+// Phase 1 encryption algorithm values (RFC 2409, Appendix A; IANA).
+const (
+	EncryptionDES      EncryptionAlgorithm = 1
+	EncryptionIDEA     EncryptionAlgorithm = 2
+	EncryptionBlowfish EncryptionAlgorithm = 3
+	EncryptionRC5      EncryptionAlgorithm = 4
+	Encryption3DES     EncryptionAlgorithm = 5
+	EncryptionCAST     EncryptionAlgorithm = 6
+	EncryptionAES      EncryptionAlgorithm = 7
+	EncryptionCamellia EncryptionAlgorithm = 8
+)
+
+// String returns the registry name of e.
+func (e EncryptionAlgorithm) String() string {
+	switch e {
+	case EncryptionDES:
+		return "DES-CBC"
+	case EncryptionIDEA:
+		return "IDEA-CBC"
+	case EncryptionBlowfish:
+		return "Blowfish-CBC"
+	case EncryptionRC5:
+		return "RC5-R16-B64-CBC"
+	case Encryption3DES:
+		return "3DES-CBC"
+	case EncryptionCAST:
+		return "CAST-CBC"
+	case EncryptionAES:
+		return "AES-CBC"
+	case EncryptionCamellia:
+		return "CAMELLIA-CBC"
+	}
+	return fmt.Sprintf("EncryptionAlgorithm(%d)", uint16(e))
+}
+
+// ErrWeakKey is returned when the derived key of a DES or 3DES cipher is weak,
+// semi-weak or degenerate; the SA must then be abandoned (RFC 2409, Appendix
+// B: DES keys are the non-weak, non-semi-weak bytes of the key material).
+var ErrWeakKey = errors.New("ikecrypto: weak cipher key")
+
+// errBlocks is returned for CBC input that is not a whole number of blocks
+// or an IV of the wrong size; the codec must have rejected such a message.
+var errBlocks = errors.New("ikecrypto: CBC input is not a whole number of blocks or IV size is wrong")
+
+// KeyLen returns the key length in bytes of e for the phase 1 Key Length
+// attribute keyBits (RFC 2409, Appendix A, class 14; 0 when the attribute is
+// absent). It rejects lengths the algorithm does not allow, so that a proposal
+// carrying one is refused before keys are derived:
+//
+//	DES        64 bits only (attribute must be absent)
+//	3DES       192 bits only (attribute must be absent)
+//	AES        128, 192 or 256, attribute required (RFC 3602, 5)
+//	Blowfish   40..448 in steps of 8, default 128 (RFC 2409, Appendix A)
+//	CAST       128 only (default); shorter CAST-128 keys change the
+//	           round count (RFC 2144, 2.5), which Go's cast5 lacks
+func (e EncryptionAlgorithm) KeyLen(keyBits int) (int, error) {
+	bad := fmt.Errorf("%w: %v with key length %d", ErrUnsupported, e, keyBits)
+	switch e {
+	case EncryptionDES:
+		if keyBits != 0 && keyBits != 64 {
+			return 0, bad
+		}
+		return 8, nil
+	case Encryption3DES:
+		if keyBits != 0 && keyBits != 192 {
+			return 0, bad
+		}
+		return 24, nil
+	case EncryptionAES:
+		switch keyBits {
+		case 128, 192, 256:
+			return keyBits / 8, nil
+		}
+		return 0, bad
+	case EncryptionBlowfish:
+		if keyBits == 0 {
+			return 16, nil
+		}
+		if keyBits < 40 || keyBits > 448 || keyBits%8 != 0 {
+			return 0, bad
+		}
+		return keyBits / 8, nil
+	case EncryptionCAST:
+		if keyBits != 0 && keyBits != 128 {
+			return 0, bad
+		}
+		return 16, nil
+	}
+	return 0, bad
+}
+
+// BlockSize returns the cipher block size of e in bytes (also the IV size),
+// or 0 if e is not supported.
+func (e EncryptionAlgorithm) BlockSize() int {
+	switch e {
+	case EncryptionDES, Encryption3DES, EncryptionBlowfish, EncryptionCAST:
+		return 8
+	case EncryptionAES:
+		return aes.BlockSize
+	}
+	return 0
+}
+
+// Cipher is the CBC cipher of an ISAKMP SA. isakmp's message protection calls
+// it; it keeps no IV state because the IV chain of RFC 2409, Appendix B is
+// per exchange and belongs to the caller.
+type Cipher interface {
+	// Algorithm returns the negotiated algorithm.
+	Algorithm() EncryptionAlgorithm
+	// BlockSize returns the block and IV size in bytes.
+	BlockSize() int
+	// KeyLen returns the key length in bytes.
+	KeyLen() int
+	// EncryptCBC encrypts src, a whole number of blocks, into dst (which
+	// may be src) with iv. The last block of dst is the next IV.
+	EncryptCBC(dst, src, iv []byte) error
+	// DecryptCBC decrypts src into dst (which may be src) with iv. The
+	// last block of src is the next IV: save it before decrypting in place.
+	DecryptCBC(dst, src, iv []byte) error
+}
+
+type cbcCipher struct {
+	alg   EncryptionAlgorithm
+	block cipher.Block
+	klen  int
+}
+
+// NewCipher returns the CBC cipher e with key, whose length must be
+// e.KeyLen(keyBits). Weak DES keys and degenerate 3DES keys are refused with
+// ErrWeakKey (RFC 2409, Appendix B; RFC 2451, 2.3).
+func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
+	klen, err := e.KeyLen(keyBits)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != klen {
+		return nil, fmt.Errorf("ikecrypto: %v key is %d bytes, want %d", e, len(key), klen)
+	}
+	var b cipher.Block
+	switch e {
+	case EncryptionDES:
+		if IsWeakDESKey(key) {
+			return nil, ErrWeakKey
+		}
+		b, err = des.NewCipher(key)
+	case Encryption3DES:
+		if IsDegenerate3DESKey(key) {
+			return nil, ErrWeakKey
+		}
+		b, err = des.NewTripleDESCipher(key)
+	case EncryptionAES:
+		b, err = aes.NewCipher(key)
+	case EncryptionBlowfish:
+		b, err = blowfish.NewCipher(key)
+	case EncryptionCAST:
+		b, err = cast5.NewCipher(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ikecrypto: %v: %w", e, err)
+	}
+	return &cbcCipher{alg: e, block: b, klen: klen}, nil
+}
+
+func (c *cbcCipher) Algorithm() EncryptionAlgorithm { return c.alg }
+func (c *cbcCipher) BlockSize() int                 { return c.block.BlockSize() }
+func (c *cbcCipher) KeyLen() int                    { return c.klen }
+
+func (c *cbcCipher) check(dst, src, iv []byte) error {
+	bs := c.block.BlockSize()
+	if len(iv) != bs || len(src)%bs != 0 || len(dst) < len(src) {
+		return errBlocks
+	}
+	return nil
+}
+
+func (c *cbcCipher) EncryptCBC(dst, src, iv []byte) error {
+	if err := c.check(dst, src, iv); err != nil {
+		return err
+	}
+	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(dst[:len(src)], src)
+	return nil
+}
+
+func (c *cbcCipher) DecryptCBC(dst, src, iv []byte) error {
+	if err := c.check(dst, src, iv); err != nil {
+		return err
+	}
+	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(dst[:len(src)], src)
+	return nil
+}
