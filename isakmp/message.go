@@ -1,0 +1,114 @@
+package isakmp
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Message is an ISAKMP message: the header, then either the decoded payload
+// chain (E flag clear) or the opaque encrypted body (E flag set).
+type Message struct {
+	Header   Header
+	Payloads []Payload
+	// Encrypted is the body after the header when the E flag is set; Open
+	// decrypts it and Seal sets it.
+	Encrypted []byte
+	// Raw is the whole datagram as received.
+	Raw []byte
+	// Body is the received payload chain: the datagram after the header, or
+	// after Open the decrypted chain without its padding. Each payload's
+	// Offset indexes into it.
+	Body []byte
+}
+
+// After returns the received bytes of every payload after p (p must be one
+// of m.Payloads, decoded by Decode or Open): the "rest" that Quick Mode's
+// HASH(1) and HASH(2) and the informational HASH cover (RFC 2409, 5.5, 5.7).
+func (m *Message) After(p Payload) ([]byte, error) {
+	rs, ok := p.(rawSetter)
+	if !ok {
+		return nil, fmt.Errorf("isakmp: payload %v was not decoded", p.Type())
+	}
+	whole, off := rs.ReceivedPayload()
+	end := off + len(whole)
+	if whole == nil || end > len(m.Body) || !bytes.Equal(m.Body[off:end], whole) {
+		return nil, fmt.Errorf("isakmp: payload %v is not from this message", p.Type())
+	}
+	return m.Body[end:], nil
+}
+
+// Decode decodes a whole datagram. With the E flag set only the header is
+// decoded and the rest is kept in Encrypted; otherwise the payload chain must
+// end exactly at the end of the datagram. The message keeps a private copy
+// of b.
+func Decode(b []byte) (*Message, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.Clone(b)
+	m := &Message{Header: h, Raw: b}
+	body := b[HeaderLen:]
+	if h.Flags&FlagEncryption != 0 {
+		m.Encrypted = body
+		return m, nil
+	}
+	ps, end, err := DecodeChain(h.NextPayload, body)
+	if err != nil {
+		return nil, err
+	}
+	if end != len(body) {
+		return nil, fmt.Errorf("%w: %d bytes after the last payload", ErrTrailingData, len(body)-end)
+	}
+	m.Payloads, m.Body = ps, body
+	return m, nil
+}
+
+// Encode encodes the message. Without the E flag the header's next payload
+// and length are computed from Payloads; with it, Encrypted is written as
+// the body, Payloads (if Open filled them) are not looked at, and
+// Header.NextPayload (the type of the first encrypted payload) is kept. Use
+// Seal to build an encrypted message.
+func (m *Message) Encode() ([]byte, error) {
+	h := m.Header
+	var body []byte
+	if h.Flags&FlagEncryption != 0 {
+		body = m.Encrypted
+	} else {
+		var err error
+		if body, err = EncodeChain(m.Payloads); err != nil {
+			return nil, err
+		}
+		h.NextPayload = PayloadNone
+		if len(m.Payloads) > 0 {
+			h.NextPayload = m.Payloads[0].Type()
+		}
+	}
+	if HeaderLen+len(body) > MaxMessageSize {
+		return nil, ErrMessageTooLong
+	}
+	out := make([]byte, 0, HeaderLen+len(body))
+	out = appendHeader(out, h, uint32(HeaderLen+len(body)))
+	return append(out, body...), nil
+}
+
+// Find returns the first payload of type t, or nil.
+func (m *Message) Find(t PayloadType) Payload {
+	for _, p := range m.Payloads {
+		if p.Type() == t {
+			return p
+		}
+	}
+	return nil
+}
+
+// FindAll returns the payloads of type t in order.
+func (m *Message) FindAll(t PayloadType) []Payload {
+	var ps []Payload
+	for _, p := range m.Payloads {
+		if p.Type() == t {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
