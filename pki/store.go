@@ -3,10 +3,7 @@ package pki
 import (
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"time"
-
-	"github.com/iked/iked/notify"
 )
 
 // Item is one entry of the policy file's certificates section, with its
@@ -52,45 +49,82 @@ type Cert struct {
 type Store struct {
 	now   func() time.Time
 	certs map[string]*Cert
-	order []string // policy order of the loaded names, for deterministic look-ups
+	order []*Cert // the loaded certificates in policy order
 }
 
-// errNotImplemented is temporary while the API is being filled in.
-var errNotImplemented = errors.New("pki: not implemented")
-
-// Load reads every item and returns the store with the items that loaded,
-// and the catalog messages found on the way, in item order. A message with
-// Serious() true means the policy must not be instantiated; the others
-// (23, 25, and 39 beside its 8) say what was skipped or forced. now is the
-// clock used for validity checks (nil: time.Now).
-func Load(items []Item, now func() time.Time) (*Store, []notify.Message) {
-	if now == nil {
-		now = time.Now
-	}
-	return &Store{now: now, certs: map[string]*Cert{}}, nil
-}
-
-// Cert returns the configured certificate named name in the policy.
+// Cert returns the configured certificate named name in the policy. A
+// certificate that was skipped (messages 23, 42) or failed is absent.
 func (s *Store) Cert(name string) (*Cert, bool) {
 	c, ok := s.certs[name]
 	return c, ok
 }
 
+// Certs returns the loaded certificates in policy order.
+func (s *Store) Certs() []*Cert {
+	return append([]*Cert(nil), s.order...)
+}
+
 // PrivateKey returns the private key of the certificate this host
 // authenticates with. The error is message 49 when there is none.
 func (s *Store) PrivateKey(certName string) (crypto.Signer, error) {
-	return nil, errNotImplemented
+	c, ok := s.certs[certName]
+	if !ok || c.Key == nil {
+		return nil, errNoPrivateKey()
+	}
+	return c.Key, nil
 }
 
 // LocalCerts returns the DER certificates to send in CERT payloads when
-// authenticating with certName: the certificate itself first, then the
-// configured intermediate CAs up to (not including) a trusted root.
+// authenticating with certName: the certificate itself first, then each
+// configured CA certificate that issued the previous one, up to and not
+// including a self-signed root, which the peer must have anyway.
 func (s *Store) LocalCerts(certName string) ([][]byte, error) {
-	return nil, errNotImplemented
+	c, ok := s.certs[certName]
+	if !ok {
+		return nil, errNoPrivateKey()
+	}
+	out := [][]byte{c.X509.Raw}
+	cur := c.X509
+	for i := 0; i < maxChainLen; i++ {
+		issuer := s.issuerOf(cur)
+		if issuer == nil || selfSigned(issuer) || issuer == cur {
+			break
+		}
+		out = append(out, issuer.Raw)
+		cur = issuer
+	}
+	return out, nil
+}
+
+// maxChainLen bounds every walk up a chain.
+const maxChainLen = 8
+
+// issuerOf finds the configured certificate whose key signed c.
+func (s *Store) issuerOf(c *x509.Certificate) *x509.Certificate {
+	for _, p := range s.order {
+		if p.X509 == c || !MatchDN(c.RawIssuer, p.X509.RawSubject) {
+			continue
+		}
+		if p.X509.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil {
+			return p.X509
+		}
+	}
+	return nil
+}
+
+// selfSigned reports whether c names itself as issuer.
+func selfSigned(c *x509.Certificate) bool {
+	return MatchDN(c.RawIssuer, c.RawSubject)
 }
 
 // CARequests returns the DER subject names of the trusted CAs, for CERTREQ
 // payloads (RFC 2408, 3.10; certificate type X.509 signature, 4).
 func (s *Store) CARequests() [][]byte {
-	return nil
+	var out [][]byte
+	for _, c := range s.order {
+		if c.Trusted && (c.Forced || c.X509.IsCA) {
+			out = append(out, c.X509.RawSubject)
+		}
+	}
+	return out
 }

@@ -1,0 +1,67 @@
+package pki
+
+import (
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// errTooLarge says a file is over MaxFileSize; pki never reads more.
+var errTooLarge = errors.New("pki: file larger than the limit")
+
+// readBounded reads a whole file of at most MaxFileSize bytes. It opens the
+// file once and checks the open descriptor, so what is checked is what is
+// read.
+func readBounded(path string) ([]byte, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fi, fmt.Errorf("pki: %s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fi, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, fi, errTooLarge
+	}
+	return b, fi, nil
+}
+
+// pemBlocks returns the DER of every PEM block of the given types in b, in
+// file order, or nil when b holds no PEM block at all (then b is taken as
+// DER). found reports whether any PEM block was seen, of whatever type.
+func pemBlocks(b []byte, types ...string) (ders [][]byte, found bool) {
+	rest := b
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return ders, found
+		}
+		found = true
+		for _, t := range types {
+			if blk.Type == t {
+				ders = append(ders, blk.Bytes)
+				break
+			}
+		}
+	}
+}
+
+// looksLikeDER reports whether b starts with a DER SEQUENCE header whose
+// length covers the rest of b, the shape of a certificate, CRL or key. It
+// tells a binary file worth decoding (message 39 if it fails) from one that
+// is plainly not a certificate at all (message 8).
+func looksLikeDER(b []byte) bool {
+	return len(b) >= 2 && b[0] == 0x30
+}
