@@ -1,0 +1,535 @@
+// Package memory is the `none` engine: it keeps negotiated SAs and policies
+// in the daemon's memory instead of a kernel, and answers like the XFRM
+// backend does (unique random SPIs of at least 256, all-or-nothing
+// installation, soft and hard EXPIRE, ACQUIRE for a simulated packet). It is
+// what `engine: none` runs, and what tests use: it records every SA's keys so
+// a test can compare them with the keys strongSwan logged.
+package memory
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iked/iked/engine"
+)
+
+// Errors the memory backend returns where the kernel returns an errno.
+var (
+	ErrExists      = errors.New("memory engine: SA or policy exists")
+	ErrNotFound    = errors.New("memory engine: no such SA or policy")
+	ErrNoSPI       = errors.New("memory engine: no free SPI in range")
+	ErrClosed      = errors.New("memory engine: closed")
+	ErrUnsupported = errors.New("memory engine: protocol not supported")
+)
+
+// Options configure a Backend.
+type Options struct {
+	// Rand draws SPIs; nil means crypto/rand. Tests pin SPIs with it.
+	Rand io.Reader
+	// Unsupported makes installing SAs of these protocols fail, the way a
+	// kernel without CONFIG_INET_ESP does, to test the failure path.
+	Unsupported []engine.Protocol
+	// Buffer is the capacity of Notifications; 0 means 64.
+	Buffer int
+}
+
+// Record is one installed SA with everything the engine was given for it,
+// keys included.
+type Record struct {
+	Ref       engine.SARef
+	Inbound   bool
+	BundleID  uint32
+	ReqID     uint32
+	Mode      engine.Mode // this SA's own mode (see engine.Bundle.SAMode)
+	SA        engine.SA   // algorithms and keys, deep-copied
+	Encap     *engine.Encap
+	Selector  engine.Selector
+	Lifetime  engine.Lifetime
+	Installed time.Time
+	Bytes     uint64 // accounted with Account
+	SoftFired bool
+}
+
+type saKey struct {
+	proto engine.Protocol
+	spi   uint32
+	dst   string
+}
+
+func keyOf(r engine.SARef) saKey { return saKey{r.Protocol, r.SPI, r.Dst.String()} }
+
+type policyKey struct {
+	dir engine.Direction
+	sel engine.Selector
+}
+
+type entry struct {
+	rec         Record
+	soft, hard  *time.Timer
+	hardExpired bool
+}
+
+// Backend is the memory engine. Its methods are safe for concurrent use:
+// tests read its records while the engine's worker writes them.
+type Backend struct {
+	opts     Options
+	mu       sync.Mutex
+	open     bool
+	sas      map[saKey]*entry
+	larval   map[saKey]engine.SARef
+	policies map[policyKey]engine.Policy
+	order    []policyKey
+	notes    chan engine.Event
+	done     chan struct{}
+	acqSeq   uint32
+}
+
+// New returns a memory backend; it is empty until Open.
+func New(opts Options) *Backend {
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Buffer <= 0 {
+		opts.Buffer = 64
+	}
+	return &Backend{
+		opts:     opts,
+		sas:      map[saKey]*entry{},
+		larval:   map[saKey]engine.SARef{},
+		policies: map[policyKey]engine.Policy{},
+		notes:    make(chan engine.Event, opts.Buffer),
+		done:     make(chan struct{}),
+	}
+}
+
+// Name is the policy file's word for this engine.
+func (b *Backend) Name() string { return "none" }
+
+// Open starts the backend.
+func (b *Backend) Open() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+		return ErrClosed
+	default:
+	}
+	b.open = true
+	return nil
+}
+
+// Notifications carries ACQUIRE and EXPIRE events.
+func (b *Backend) Notifications() <-chan engine.Event { return b.notes }
+
+// Close stops the timers and closes Notifications.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.done:
+		return nil
+	default:
+	}
+	for _, e := range b.sas {
+		e.stop()
+	}
+	b.open = false
+	close(b.done)
+	close(b.notes)
+	return nil
+}
+
+// notify delivers a volunteered event unless the backend is closed. It is
+// called with b.mu held: the channel is buffered, and a full buffer drops
+// the event as a kernel's full netlink socket would (ENOBUFS).
+func (b *Backend) notify(ev engine.Event) bool {
+	select {
+	case <-b.done:
+		return false
+	default:
+	}
+	select {
+	case b.notes <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// AllocSPI reserves a random unused SPI in r's range, as XFRM_MSG_ALLOCSPI
+// does (a larval SA that Install completes).
+func (b *Backend) AllocSPI(r *engine.AllocSPI) (uint32, error) {
+	lo, hi, err := r.Range()
+	if err != nil {
+		return 0, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open {
+		return 0, ErrClosed
+	}
+	var buf [4]byte
+	if _, err := io.ReadFull(b.opts.Rand, buf[:]); err != nil {
+		return 0, fmt.Errorf("memory engine: random SPI: %w", err)
+	}
+	span := uint64(hi) - uint64(lo) + 1
+	start := uint64(binary.BigEndian.Uint32(buf[:])) % span
+	// Probe from a random start; the bound keeps a nearly full huge range
+	// from stalling the worker.
+	for i := uint64(0); i < min(span, 1<<16); i++ {
+		spi := uint32(uint64(lo) + (start+i)%span)
+		k := saKey{r.Protocol, spi, r.Dst.String()}
+		if _, ok := b.sas[k]; ok {
+			continue
+		}
+		if _, ok := b.larval[k]; ok {
+			continue
+		}
+		b.larval[k] = engine.SARef{Protocol: r.Protocol, SPI: spi, Src: r.Src, Dst: r.Dst}
+		return spi, nil
+	}
+	return 0, ErrNoSPI
+}
+
+// Install records every SA of the bundle, or none.
+func (b *Backend) Install(bd *engine.Bundle) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open {
+		return ErrClosed
+	}
+	refs := bd.Refs()
+	var failed error
+	for i, ref := range refs {
+		k := keyOf(ref)
+		if slices.Contains(b.opts.Unsupported, ref.Protocol) {
+			failed = fmt.Errorf("%w: %s", ErrUnsupported, ref)
+			break
+		}
+		if _, ok := b.sas[k]; ok {
+			failed = fmt.Errorf("%w: %s", ErrExists, ref)
+			break
+		}
+		for _, other := range refs[:i] {
+			if keyOf(other) == k {
+				failed = fmt.Errorf("%w: %s twice in the bundle", ErrExists, ref)
+			}
+		}
+		if failed != nil {
+			break
+		}
+	}
+	if failed != nil {
+		// Like the XFRM backend: a failed installation also gives back the
+		// SPIs allocated for it.
+		for _, ref := range refs[:len(bd.Inbound)] {
+			delete(b.larval, keyOf(ref))
+		}
+		return failed
+	}
+	now := time.Now()
+	for i, ref := range refs {
+		inbound := i < len(bd.Inbound)
+		sa, sas := bd.Outbound[max(0, i-len(bd.Inbound))], bd.Outbound
+		if inbound {
+			sa, sas = bd.Inbound[i], bd.Inbound
+		}
+		k := keyOf(ref)
+		delete(b.larval, k)
+		e := &entry{rec: Record{
+			Ref: ref, Inbound: inbound, BundleID: bd.ID, ReqID: bd.ReqID,
+			Mode: bd.SAMode(sas, sa.Protocol), SA: copySA(sa), Selector: bd.Selector,
+			Lifetime: bd.Lifetime, Installed: now,
+		}}
+		if bd.Encap != nil && sa.Protocol == engine.ProtoESP {
+			enc := *bd.Encap // ports as seen from this host, both directions
+			e.rec.Encap = &enc
+		}
+		b.sas[k] = e
+		b.arm(k, e)
+	}
+	return nil
+}
+
+// arm starts the lifetime timers of an SA (b.mu held).
+func (b *Backend) arm(k saKey, e *entry) {
+	lt := e.rec.Lifetime
+	if lt.SoftSeconds != 0 {
+		e.soft = time.AfterFunc(time.Duration(lt.SoftSeconds)*time.Second, func() { b.expire(k, e, false) })
+	}
+	if lt.HardSeconds != 0 {
+		e.hard = time.AfterFunc(time.Duration(lt.HardSeconds)*time.Second, func() { b.expire(k, e, true) })
+	}
+}
+
+func (e *entry) stop() {
+	if e.soft != nil {
+		e.soft.Stop()
+	}
+	if e.hard != nil {
+		e.hard.Stop()
+	}
+}
+
+// expire fires a lifetime: soft reports once, hard reports and deletes the
+// SA, as the kernel does.
+func (b *Backend) expire(k saKey, e *entry, hard bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expireLocked(k, e, hard)
+}
+
+func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
+	if b.sas[k] != e || e.hardExpired || (!hard && e.rec.SoftFired) {
+		return
+	}
+	kind := engine.EventExpireSoft
+	if hard {
+		kind = engine.EventExpireHard
+		e.hardExpired = true
+		e.stop()
+		delete(b.sas, k)
+	} else {
+		e.rec.SoftFired = true
+	}
+	b.notify(engine.Event{Kind: kind, Protocol: e.rec.Ref.Protocol, SPI: e.rec.Ref.SPI,
+		Expire: &engine.Expire{SA: e.rec.Ref, ReqID: e.rec.ReqID, Hard: hard}})
+}
+
+// Account counts traffic on an SA, which fires its volume lifetimes
+// (RFC 2407, 4.5 kilobytes) as the kernel's byte counters would.
+func (b *Backend) Account(ref engine.SARef, bytes uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := keyOf(ref)
+	e, ok := b.sas[k]
+	if !ok {
+		return ErrNotFound
+	}
+	e.rec.Bytes += bytes
+	lt := e.rec.Lifetime
+	if lt.SoftKBytes != 0 && e.rec.Bytes >= lt.SoftKBytes*1024 {
+		b.expireLocked(k, e, false)
+	}
+	if lt.HardKBytes != 0 && e.rec.Bytes >= lt.HardKBytes*1024 {
+		b.expireLocked(k, e, true)
+	}
+	return nil
+}
+
+// Delete removes SAs (or SPI reservations); it tries every one and returns
+// the first failure.
+func (b *Backend) Delete(refs []engine.SARef) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var first error
+	for _, ref := range refs {
+		k := keyOf(ref)
+		if e, ok := b.sas[k]; ok {
+			e.stop()
+			delete(b.sas, k)
+			continue
+		}
+		if _, ok := b.larval[k]; ok {
+			delete(b.larval, k)
+			continue
+		}
+		if first == nil {
+			first = fmt.Errorf("%w: %s", ErrNotFound, ref)
+		}
+	}
+	return first
+}
+
+// InstallPolicies records policies, all or none.
+func (b *Backend) InstallPolicies(ps []engine.Policy) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open {
+		return ErrClosed
+	}
+	seen := map[policyKey]bool{}
+	for _, p := range ps {
+		k := policyKey{p.Dir, p.Selector}
+		if _, ok := b.policies[k]; ok || seen[k] {
+			return fmt.Errorf("%w: policy %s", ErrExists, p)
+		}
+		seen[k] = true
+	}
+	for _, p := range ps {
+		k := policyKey{p.Dir, p.Selector}
+		p.Protocols = slices.Clone(p.Protocols)
+		b.policies[k] = p
+		b.order = append(b.order, k)
+	}
+	return nil
+}
+
+// RemovePolicies removes policies; it tries every one.
+func (b *Backend) RemovePolicies(ps []engine.Policy) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var first error
+	for _, p := range ps {
+		k := policyKey{p.Dir, p.Selector}
+		if _, ok := b.policies[k]; !ok {
+			if first == nil {
+				first = fmt.Errorf("%w: policy %s", ErrNotFound, p)
+			}
+			continue
+		}
+		delete(b.policies, k)
+		b.order = slices.DeleteFunc(b.order, func(o policyKey) bool { return o == k })
+	}
+	return first
+}
+
+// Flush forgets everything.
+func (b *Backend) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.sas {
+		e.stop()
+	}
+	clear(b.sas)
+	clear(b.larval)
+	clear(b.policies)
+	b.order = nil
+	return nil
+}
+
+// SAs returns a copy of every installed SA, inbound first, then by SPI.
+func (b *Backend) SAs() []Record {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]Record, 0, len(b.sas))
+	for _, e := range b.sas {
+		r := e.rec
+		r.SA = copySA(r.SA)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(x, y Record) int {
+		if x.Inbound != y.Inbound {
+			if x.Inbound {
+				return -1
+			}
+			return 1
+		}
+		return int(int64(x.Ref.SPI) - int64(y.Ref.SPI))
+	})
+	return out
+}
+
+// Lookup returns the SA a reference names.
+func (b *Backend) Lookup(ref engine.SARef) (Record, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.sas[keyOf(ref)]
+	if !ok {
+		return Record{}, false
+	}
+	r := e.rec
+	r.SA = copySA(r.SA)
+	return r, true
+}
+
+// Reserved reports how many SPIs are allocated but not yet installed.
+func (b *Backend) Reserved() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.larval)
+}
+
+// Policies returns the installed policies in installation order.
+func (b *Backend) Policies() []engine.Policy {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]engine.Policy, 0, len(b.order))
+	for _, k := range b.order {
+		p := b.policies[k]
+		p.Protocols = slices.Clone(p.Protocols)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Packet simulates an outbound packet (the selector's Local is its source):
+// if it matches an outbound policy whose SAs are not installed, the backend
+// reports ACQUIRE as the kernel does, and Packet returns true.
+func (b *Backend) Packet(pkt engine.Selector) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range b.order {
+		p := b.policies[k]
+		if p.Dir != engine.DirOut || !matches(p.Selector, pkt) {
+			continue
+		}
+		dst := p.Remote
+		if p.Mode == engine.ModeTransport {
+			dst = pkt.Remote.Addr()
+		}
+		chain := p.Chain()
+		for _, e := range b.sas {
+			if !e.rec.Inbound && e.rec.ReqID == p.ReqID && e.rec.Ref.Dst == dst && e.rec.Ref.Protocol == chain[0] {
+				return false // an SA is there: the packet would be protected
+			}
+		}
+		b.acqSeq++
+		local, remote := p.Local, p.Remote
+		if p.Mode == engine.ModeTransport {
+			local, remote = pkt.Local.Addr(), pkt.Remote.Addr()
+		}
+		pol := p
+		pol.Protocols = slices.Clone(p.Protocols)
+		return b.notify(engine.Event{Kind: engine.EventAcquire, Protocol: chain[0], Acquire: &engine.Acquire{
+			Selector: pkt, Local: local, Remote: remote, Protocol: chain[0], Mode: p.Mode,
+			ReqID: p.ReqID, Seq: b.acqSeq, Policy: pol,
+		}})
+	}
+	return false
+}
+
+// matches reports whether packet selector pkt (single addresses, concrete
+// ports) falls inside policy selector sel.
+func matches(sel, pkt engine.Selector) bool {
+	if sel.Local.IsValid() && !sel.Local.Contains(pkt.Local.Addr()) {
+		return false
+	}
+	if sel.Remote.IsValid() && !sel.Remote.Contains(pkt.Remote.Addr()) {
+		return false
+	}
+	if sel.Protocol != 0 && sel.Protocol != pkt.Protocol {
+		return false
+	}
+	if sel.LocalPort != 0 && sel.LocalPort != pkt.LocalPort {
+		return false
+	}
+	if sel.RemotePort != 0 && sel.RemotePort != pkt.RemotePort {
+		return false
+	}
+	return true
+}
+
+func copySA(s engine.SA) engine.SA {
+	if s.Encryption != nil {
+		c := *s.Encryption
+		c.Key = slices.Clone(c.Key)
+		s.Encryption = &c
+	}
+	if s.Integrity != nil {
+		a := *s.Integrity
+		a.Key = slices.Clone(a.Key)
+		s.Integrity = &a
+	}
+	if s.Compression != nil {
+		c := *s.Compression
+		s.Compression = &c
+	}
+	return s
+}

@@ -1,0 +1,172 @@
+package memory
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/iked/iked/engine"
+)
+
+var (
+	a = netip.MustParseAddr("2001:db8::1")
+	b = netip.MustParseAddr("2001:db8::2")
+)
+
+func opened(t *testing.T, o Options) *Backend {
+	t.Helper()
+	m := New(o)
+	if err := m.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestAllocSPIUniqueInRange(t *testing.T) {
+	m := opened(t, Options{})
+	seen := map[uint32]bool{}
+	r := &engine.AllocSPI{Protocol: engine.ProtoESP, Src: b, Dst: a, Min: 0x1000, Max: 0x10ff}
+	for range 256 {
+		spi, err := m.AllocSPI(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spi < 0x1000 || spi > 0x10ff || seen[spi] {
+			t.Fatalf("spi 0x%x out of range or repeated", spi)
+		}
+		seen[spi] = true
+	}
+	// The range is now exhausted.
+	if _, err := m.AllocSPI(r); !errors.Is(err, ErrNoSPI) {
+		t.Fatalf("exhausted range: %v", err)
+	}
+	// Another destination has its own SPI space.
+	r.Dst = b
+	if _, err := m.AllocSPI(r); err != nil {
+		t.Fatal(err)
+	}
+	// Default range: at least 256; IPComp: 16 bits.
+	for range 100 {
+		spi, _ := m.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoESP, Src: b, Dst: a})
+		cpi, _ := m.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoIPComp, Src: b, Dst: a})
+		if spi < 256 || cpi < 256 || cpi > 0xffff {
+			t.Fatalf("spi 0x%x cpi 0x%x", spi, cpi)
+		}
+	}
+	if _, err := m.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoIPComp, Src: b, Dst: a, Min: 0x100, Max: 0x10000}); err == nil {
+		t.Fatal("CPI range above 16 bits accepted")
+	}
+	if _, err := m.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoESP, Src: b, Dst: a, Min: 10, Max: 255}); err == nil {
+		t.Fatal("reserved SPI range accepted")
+	}
+}
+
+func TestAllocSPIPinnedRandom(t *testing.T) {
+	m := opened(t, Options{Rand: bytes.NewReader([]byte{0, 0, 0, 5, 0, 0, 0, 5})})
+	r := &engine.AllocSPI{Protocol: engine.ProtoAH, Src: b, Dst: a, Min: 256, Max: 1000}
+	if spi, _ := m.AllocSPI(r); spi != 261 {
+		t.Fatalf("first spi %d", spi)
+	}
+	// The same draw again probes to the next free SPI.
+	if spi, _ := m.AllocSPI(r); spi != 262 {
+		t.Fatalf("second spi %d", spi)
+	}
+}
+
+func bundle() *engine.Bundle {
+	sa := func(spi uint32) engine.SA {
+		return engine.SA{Protocol: engine.ProtoESP, SPI: spi,
+			Encryption: &engine.Cipher{Name: "rfc4106(gcm(aes))", Key: make(engine.Key, 20), ICVBits: 128}}
+	}
+	return &engine.Bundle{ID: 1, ReqID: 3, Mode: engine.ModeTransport, Local: a, Remote: b,
+		Encap:    &engine.Encap{LocalPort: 4500, RemotePort: 4501},
+		Lifetime: engine.Lifetime{SoftSeconds: 90, HardSeconds: 100, SoftKBytes: 1, HardKBytes: 2},
+		Inbound:  []engine.SA{sa(0x1111)}, Outbound: []engine.SA{sa(0x2222)}}
+}
+
+func TestLifetimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := opened(t, Options{})
+		bd := bundle()
+		if err := bd.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Install(bd); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := m.Lookup(bd.Refs()[0]); r.Encap == nil || r.Encap.RemotePort != 4501 {
+			t.Fatalf("encap %+v", r.Encap)
+		}
+		time.Sleep(89 * time.Second)
+		synctest.Wait()
+		if len(m.notes) != 0 {
+			t.Fatal("expired early")
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		for range 2 {
+			ev := <-m.notes
+			if ev.Kind != engine.EventExpireSoft || ev.Expire.Hard || ev.Expire.ReqID != 3 {
+				t.Fatalf("soft: %v", ev)
+			}
+		}
+		if len(m.SAs()) != 2 {
+			t.Fatal("soft expire deleted an SA")
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for range 2 {
+			if ev := <-m.notes; ev.Kind != engine.EventExpireHard || !ev.Expire.Hard {
+				t.Fatalf("hard: %v", ev)
+			}
+		}
+		if len(m.SAs()) != 0 {
+			t.Fatal("hard expire left the SAs")
+		}
+	})
+}
+
+func TestVolumeLifetime(t *testing.T) {
+	m := opened(t, Options{})
+	bd := bundle()
+	bd.Lifetime.SoftSeconds, bd.Lifetime.HardSeconds = 0, 0
+	if err := m.Install(bd); err != nil {
+		t.Fatal(err)
+	}
+	out := bd.Refs()[1]
+	m.Account(out, 1000)
+	if len(m.notes) != 0 {
+		t.Fatal("expired below the soft volume")
+	}
+	m.Account(out, 100)
+	if ev := <-m.notes; ev.Kind != engine.EventExpireSoft || ev.SPI != 0x2222 {
+		t.Fatalf("soft: %v", ev)
+	}
+	m.Account(out, 1000) // 2100 bytes > 2 KiB
+	if ev := <-m.notes; ev.Kind != engine.EventExpireHard {
+		t.Fatalf("hard: %v", ev)
+	}
+	if _, ok := m.Lookup(out); ok {
+		t.Fatal("hard volume expire left the SA")
+	}
+	if err := m.Account(out, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+}
+
+func TestDeleteReportsMissing(t *testing.T) {
+	m := opened(t, Options{})
+	bd := bundle()
+	m.Install(bd)
+	refs := append(bd.Refs(), engine.SARef{Protocol: engine.ProtoESP, SPI: 0x9999, Dst: a})
+	if err := m.Delete(refs); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("delete: %v", err)
+	}
+	if len(m.SAs()) != 0 {
+		t.Fatal("existing SAs not deleted alongside the missing one")
+	}
+}
