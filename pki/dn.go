@@ -136,8 +136,8 @@ func FormatDN(der []byte) (string, error) {
 		}
 		b.WriteString(attrName(a.oid))
 		b.WriteByte('=')
-		if isStringTag(a.tag) && utf8.Valid(a.value) {
-			b.WriteString(strings.ToValidUTF8(printable(string(a.value)), "?"))
+		if isStringTag(a.tag) {
+			b.WriteString(printable(string(a.value)))
 		} else {
 			b.WriteByte('#')
 			b.WriteString(hex.EncodeToString(a.value))
@@ -146,15 +146,17 @@ func FormatDN(der []byte) (string, error) {
 	return b.String(), nil
 }
 
-// printable replaces control characters so that a peer's DN cannot forge
-// log lines.
+// printable replaces every byte outside printable ASCII with '?', as
+// strongSwan prints identities (so `CN=Jörg` is `CN=J??rg` in both logs),
+// which also keeps a peer's DN from forging log lines.
 func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
 
 // ParseDN encodes a text DN (`C=FI, O=Example, CN=gw`, the policy's `dn:`

@@ -81,7 +81,7 @@ func (id ID) String() string {
 			return net.IP(id.Data).String()
 		}
 	case IDFQDN, IDUserFQDN:
-		return printable(strings.ToValidUTF8(string(id.Data), "?"))
+		return printable(string(id.Data))
 	case IDDERASN1DN:
 		if s, err := FormatDN(id.Data); err == nil {
 			return s

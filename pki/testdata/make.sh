@@ -99,6 +99,16 @@ openssl req -new -x509 -config "$CNF" -extensions nobc -key other-ca.key -days $
 	-subj "/C=FI/O=Example/CN=No Basic Constraints CA" -out ca-nobc.pem
 openssl req -new -x509 -config "$CNF" -extensions ca -key other-ca.key -days $DAYS \
 	-subj "/" -out ca-empty.pem
+ee nobc-gw ca-nobc.pem other-ca.key sub "/C=FI/O=Example/CN=nobc-gw.example.com" revoked-rsa.key
+
+# Certificates with many attribute types and a multi-valued RDN, for the
+# DN text form; dn-*.txt hold the subject as strongSwan's pki prints it.
+openssl req -new -x509 -config "$CNF" -extensions nobc -key other-ca.key -days $DAYS \
+	-subj "/C=FI/ST=Uusimaa/L=Espoo/street=Main 1/postalCode=02100/O=Example/OU=Unit/CN=host/emailAddress=a@example.com/serialNumber=123/DC=example/UID=jdoe/title=Boss/SN=Doe/GN=John/initials=JD/dnQualifier=q/pseudonym=ps/name=Nm/description=desc" \
+	-out many-attrs.pem
+UML=$(printf 'J\303\266rg')
+openssl req -new -x509 -config "$CNF" -extensions nobc -key other-ca.key -days $DAYS -multivalue-rdn -utf8 \
+	-subj "/CN=a+OU=b/O=x\\, y/CN=$UML" -out multi-rdn.pem
 
 # An ECDSA P-256 CA and end entity, made with strongSwan's pki.
 pki --gen --type ecdsa --size 256 --outform der >ca-ecdsa.sec1.der 2>/dev/null
@@ -145,5 +155,9 @@ printf 'iked pki test hash' | openssl dgst -sha1 -binary >hash20.bin
 printf 'iked pki test hash' | openssl dgst -sha256 -binary >hash32.bin
 openssl pkeyutl -sign -inkey gw-rsa.pkcs8.pem -in hash20.bin -out sig-rsa-openssl.bin
 openssl pkeyutl -sign -inkey gw-ecdsa.pkcs8.pem -in hash32.bin -out sig-ecdsa-openssl.der
+
+for c in gw-rsa ca-rsa int-rsa sub-gw gw-ecdsa ca-ecdsa many-attrs multi-rdn ca-empty; do
+	pki --print --in $c.pem 2>/dev/null | sed -n 's/^  subject:  "\(.*\)"$/\1/p' >dn-$c.txt
+done
 
 chmod 600 ./*.key ./*.sec1.* ./*.pkcs1.* ./*.pkcs8.* key-*
