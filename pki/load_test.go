@@ -110,9 +110,9 @@ func TestLoadMessages(t *testing.T) {
 			loaded: []string{"root-ca"},
 		},
 		{
-			name:  "15 key readable by others",
-			items: []Item{ca, {Name: "gw", File: p("gw-rsa.pem"), PrivateKey: p("open.key"), Connections: []string{"branch"}}},
-			want:  []want{{15, "SPD: could not read private key `gw'", true, "has mode 0644: it is readable by group or others; make it readable by its owner only (chmod 600 "}},
+			name:   "15 key readable by others",
+			items:  []Item{ca, {Name: "gw", File: p("gw-rsa.pem"), PrivateKey: p("open.key"), Connections: []string{"branch"}}},
+			want:   []want{{15, "SPD: could not read private key `gw'", true, "has mode 0644: it is readable by group or others; make it readable by its owner only (chmod 600 "}},
 			loaded: []string{"root-ca"},
 		},
 		{
