@@ -44,7 +44,9 @@ func errNoPrivateKey() error { return notify.NoPrivateKey() }
 // without a private key, for peers that send none), validates its chain up
 // to a trusted certificate at the store's clock (validity, key usage,
 // revocation by the configured CRLs) and checks that id is one of its
-// names (MatchID). The messages are for logging: 39 (or 43) for each
+// names (MatchID). Received certificates are tried before configured
+// ones; the first that verifies is returned, and the caller must still
+// check the peer's signature with Peer.Key. The messages are for logging: 39 (or 43) for each
 // received certificate that does not decode, which is then ignored. The
 // error says why the peer is refused: message 50 (a notify.Message) when
 // no certificate or trusted key could verify it at all, else ErrIDMismatch,
@@ -77,9 +79,12 @@ func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, e
 	nroots := 0
 	for _, c := range s.order {
 		if c.Trusted {
-			roots.AddCert(c.X509)
+			roots.AddCert(asAnchor(c))
 			nroots++
-		} else if c.Key == nil && !c.X509.IsCA {
+		}
+		// A configured end entity without a private key is a peer's
+		// certificate (trusted: pinned, its own anchor).
+		if c.Key == nil && !c.X509.IsCA && !c.Forced {
 			cands = append(cands, c.X509)
 		}
 	}
@@ -108,6 +113,20 @@ func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, e
 	return nil, msgs, idErr
 }
 
+// asAnchor returns the certificate to put in the roots pool. crypto/x509
+// refuses a version 3 parent without Basic Constraints; a certificate the
+// policy forces as a point of trust (message 25) goes in as a copy that
+// claims to be a CA, with the same bytes and key.
+func asAnchor(c *Cert) *x509.Certificate {
+	if !c.Forced {
+		return c.X509
+	}
+	cp := *c.X509
+	cp.BasicConstraintsValid = true
+	cp.IsCA = true
+	return &cp
+}
+
 // verifyChain validates c up to the roots at the store's clock and checks
 // its key usage and the CRLs of every CA on the way.
 func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*Peer, error) {
@@ -133,7 +152,12 @@ func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*
 			revErr = err
 			continue
 		}
-		return &Peer{Cert: c, Chain: chain, Key: c.PublicKey}, nil
+		for i, x := range chain {
+			if orig := s.configured(x); orig != nil {
+				chain[i] = orig // the forced anchor's copy back to the original
+			}
+		}
+		return &Peer{Cert: chain[0], Chain: chain, Key: c.PublicKey}, nil
 	}
 	return nil, revErr
 }
@@ -151,6 +175,16 @@ func (s *Store) checkRevoked(chain []*x509.Certificate) error {
 				subject, _ := FormatDN(chain[i].RawSubject)
 				return fmt.Errorf("%w: %q, serial %x, since %s", ErrRevoked, subject, chain[i].SerialNumber, e.RevocationTime.UTC().Format("2006-01-02 15:04:05Z"))
 			}
+		}
+	}
+	return nil
+}
+
+// configured returns the configured certificate with the same bytes as c.
+func (s *Store) configured(c *x509.Certificate) *x509.Certificate {
+	for _, o := range s.order {
+		if o.X509.Equal(c) {
+			return o.X509
 		}
 	}
 	return nil
