@@ -1,0 +1,55 @@
+//go:build linux
+
+package xfrm
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vishvananda/netns"
+)
+
+var nsCounter atomic.Int32
+
+// testNS creates a fresh network namespace named h5-<pid>-<n> (this
+// engineer's prefix), with lo up, and deletes it when the test ends. It
+// skips the test unless run as root.
+func testNS(t *testing.T) (string, netns.NsHandle) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: creates a network namespace and talks XFRM netlink")
+	}
+	name := fmt.Sprintf("h5-%d-%d", os.Getpid(), nsCounter.Add(1))
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return name, h
+}
+
+func run(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func openIn(t *testing.T, h netns.NsHandle) *Backend {
+	t.Helper()
+	b := New(Options{Namespace: h})
+	if err := b.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}

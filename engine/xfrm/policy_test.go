@@ -1,0 +1,131 @@
+//go:build linux
+
+package xfrm
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/iked/iked/engine"
+)
+
+func TestPoliciesInstallRemove(t *testing.T) {
+	tests := []struct {
+		name   string
+		sel    engine.Selector
+		mode   engine.Mode
+		gwL    string
+		gwR    string
+		protos []engine.Protocol
+		want   []string // lines `ip xfrm policy` must print
+	}{
+		{
+			name: "ipv4 tunnel",
+			sel:  engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")},
+			mode: engine.ModeTunnel, gwL: "192.0.2.1", gwR: "192.0.2.2",
+			protos: []engine.Protocol{engine.ProtoESP},
+			want: []string{
+				"src 198.51.100.0/24 dst 203.0.113.0/24 \n\tdir out priority 2808 ptype main \n\ttmpl src 192.0.2.1 dst 192.0.2.2\n\t\tproto esp reqid 7 mode tunnel",
+				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir in priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 7 mode tunnel",
+				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir fwd priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 7 mode tunnel",
+			},
+		},
+		{
+			name: "ipv4 transport udp port",
+			sel:  engine.Selector{Local: netip.MustParsePrefix("192.0.2.1/32"), Remote: netip.MustParsePrefix("192.0.2.2/32"), Protocol: 17, RemotePort: 53},
+			mode: engine.ModeTransport,
+			protos: []engine.Protocol{engine.ProtoESP, engine.ProtoIPComp},
+			want: []string{
+				"src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 53 \n\tdir out priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 7 mode transport\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 7 mode transport",
+				"src 192.0.2.2/32 dst 192.0.2.1/32 proto udp sport 53 \n\tdir in priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 7 mode transport\n\t\tlevel use \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 7 mode transport",
+			},
+		},
+		{
+			name: "ipv6 tunnel",
+			sel:  engine.Selector{Local: netip.MustParsePrefix("2001:db8:1::/48"), Remote: netip.MustParsePrefix("2001:db8:2::/48")},
+			mode: engine.ModeTunnel, gwL: "2001:db8::1", gwR: "2001:db8::2",
+			protos: []engine.Protocol{engine.ProtoAH, engine.ProtoESP},
+			want: []string{
+				"src 2001:db8:1::/48 dst 2001:db8:2::/48 \n\tdir out priority 2616 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 7 mode tunnel\n\ttmpl src :: dst ::\n\t\tproto ah reqid 7 mode transport",
+				"src 2001:db8:2::/48 dst 2001:db8:1::/48 \n\tdir fwd priority 2616 ptype main \n\ttmpl src 2001:db8::2 dst 2001:db8::1\n\t\tproto esp reqid 7 mode tunnel",
+			},
+		},
+		{
+			name:   "ipv6 transport any",
+			sel:    engine.Selector{Local: netip.MustParsePrefix("2001:db8::1/128"), Remote: netip.MustParsePrefix("2001:db8::2/128")},
+			mode:   engine.ModeTransport,
+			protos: []engine.Protocol{engine.ProtoESP},
+			want: []string{
+				"src 2001:db8::1/128 dst 2001:db8::2/128 \n\tdir out priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 7 mode transport",
+				"src 2001:db8::2/128 dst 2001:db8::1/128 \n\tdir in priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 7 mode transport",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns, h := testNS(t)
+			b := openIn(t, h)
+			var gwL, gwR netip.Addr
+			if tt.gwL != "" {
+				gwL, gwR = netip.MustParseAddr(tt.gwL), netip.MustParseAddr(tt.gwR)
+			}
+			ps := engine.PoliciesFor(tt.sel, tt.mode, gwL, gwR, tt.protos, 7)
+			for i := range ps {
+				if err := ps[i].Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.InstallPolicies(ps); err != nil {
+				t.Fatal(err)
+			}
+			out := run(t, "ip", "-n", ns, "xfrm", "policy")
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("ip xfrm policy lacks\n%s\nin\n%s", w, out)
+				}
+			}
+			if n := strings.Count(out, "\tdir "); n != len(ps) {
+				t.Errorf("%d policies in the kernel, want %d:\n%s", n, len(ps), out)
+			}
+			if err := b.RemovePolicies(ps); err != nil {
+				t.Fatal(err)
+			}
+			if out := run(t, "ip", "-n", ns, "xfrm", "policy"); out != "" {
+				t.Errorf("policies left:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestPoliciesAllOrNothing(t *testing.T) {
+	ns, h := testNS(t)
+	b := openIn(t, h)
+	// Someone else's policy occupies the in direction of our selector.
+	run(t, "ip", "-n", ns, "xfrm", "policy", "add", "src", "203.0.113.0/24", "dst", "198.51.100.0/24", "dir", "in", "priority", "2808")
+	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
+	ps := engine.PoliciesFor(sel, engine.ModeTunnel, netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), []engine.Protocol{engine.ProtoESP}, 1)
+	err := b.InstallPolicies(ps)
+	if !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("install over an existing policy: %v", err)
+	}
+	t.Log(err)
+	out := run(t, "ip", "-n", ns, "xfrm", "policy")
+	if strings.Count(out, "\tdir ") != 1 || strings.Contains(out, "dir out") {
+		t.Fatalf("half-installed policies left:\n%s", out)
+	}
+	// Flush removes only what we installed: the foreign policy stays.
+	if err := b.InstallPolicies(ps[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out = run(t, "ip", "-n", ns, "xfrm", "policy")
+	if strings.Count(out, "\tdir ") != 1 || !strings.Contains(out, "dir in") {
+		t.Fatalf("flush removed the wrong policies:\n%s", out)
+	}
+}
