@@ -1,0 +1,230 @@
+package daemon
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/iked/iked/control"
+)
+
+// handleControl answers one control request. It runs on the control
+// server's goroutine and reads the tables through the loop.
+func (d *Daemon) handleControl(req control.Request) control.Response {
+	var resp control.Response
+	switch req.Command {
+	case control.CmdReload:
+		msgs, ok := d.Reload()
+		for _, m := range msgs {
+			resp.Messages = append(resp.Messages, m.Text)
+		}
+		if !ok {
+			resp.Error = "policy not reloaded; the running policy stays"
+		}
+		return resp
+	case control.CmdStats:
+		resp.Stats = d.stats()
+		return resp
+	}
+	ok := d.call(func() {
+		switch req.Command {
+		case control.CmdStatus:
+			resp.Status = d.status()
+		case control.CmdListSAs:
+			resp.SAs = d.listSAs()
+		case control.CmdListConns:
+			resp.Conns = d.listConns()
+		case control.CmdInitiate:
+			if err := d.initiate(req.Name); err != nil {
+				resp.Error = err.Error()
+			}
+		case control.CmdTerminate:
+			n := d.terminate(req.Name)
+			if n == 0 {
+				resp.Error = fmt.Sprintf("no ISAKMP SA of connection or SA %q", req.Name)
+			} else {
+				resp.Messages = append(resp.Messages, fmt.Sprintf("%d ISAKMP SA(s) deleted", n))
+			}
+		}
+	})
+	if !ok {
+		resp.Error = "daemon is stopping"
+	}
+	return resp
+}
+
+func (d *Daemon) status() *control.Status {
+	now := d.clock.Now()
+	est := 0
+	for _, sa := range d.sas {
+		if sa.Established {
+			est++
+		}
+	}
+	s := &control.Status{
+		Version:     d.opt.Version,
+		PID:         os.Getpid(),
+		Started:     d.started,
+		Uptime:      now.Sub(d.started),
+		PolicyFile:  d.opt.ConfigFile,
+		PolicyLoad:  d.loadedAt,
+		Engine:      d.settings.Engine,
+		Listening:   d.listening(),
+		ISAKMPSAs:   len(d.sas),
+		HalfOpen:    d.halfOpen,
+		Established: est,
+		Counters:    d.Counters.received(),
+	}
+	if d.policy != nil {
+		s.Conns = len(d.policy.Conns)
+	}
+	return s
+}
+
+func (d *Daemon) stats() *control.Stats {
+	st := &control.Stats{
+		Received: d.Counters.received(),
+		Dropped:  d.Counters.dropped(),
+		Other:    d.Counters.other(),
+	}
+	if d.eng != nil {
+		q := d.eng.Stats()
+		st.Engine = []control.Counter{
+			{Name: "accepted", Value: q.Accepted},
+			{Name: "dropped-ordinary", Value: q.DroppedOrdinary},
+			{Name: "displaced", Value: q.Displaced},
+			{Name: "dropped-important", Value: q.DroppedImportant},
+			{Name: "waiting", Value: uint64(q.Len)},
+			{Name: "high-water", Value: uint64(q.HighWater)},
+		}
+	}
+	return st
+}
+
+func (d *Daemon) allSAs() []*SA {
+	out := make([]*SA, 0, len(d.sas)+len(d.byInit))
+	seen := map[*SA]bool{}
+	for _, sa := range d.sas {
+		seen[sa] = true
+		out = append(out, sa)
+	}
+	for _, sa := range d.byInit {
+		if !seen[sa] {
+			out = append(out, sa)
+		}
+	}
+	slices.SortFunc(out, func(a, b *SA) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+func (d *Daemon) listSAs() []control.SA {
+	now := d.clock.Now()
+	var out []control.SA
+	for _, sa := range d.allSAs() {
+		c := control.SA{
+			ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
+			RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
+			Conn:        sa.Conn,
+			Role:        sa.Role.String(),
+			Local:       sa.Local.String(),
+			Remote:      sa.Remote.String(),
+			Established: sa.Established,
+			Age:         now.Sub(sa.Created),
+			State:       "half-open",
+		}
+		if sa.Established {
+			c.State = "established"
+		}
+		ids := make([]uint32, 0, len(sa.exchanges))
+		for id := range sa.exchanges {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			r := sa.exchanges[id]
+			c.Exchanges = append(c.Exchanges, control.Exchange{
+				MessageID: id, Type: r.typ.String(), State: r.state(),
+				Retransmits: r.tries, AwaitingReply: r.request,
+			})
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *Daemon) listConns() []control.Conn {
+	if d.policy == nil {
+		return nil
+	}
+	count := map[string]int{}
+	for _, sa := range d.allSAs() {
+		count[sa.Conn]++
+	}
+	out := slices.Clone(d.policy.Conns)
+	for i := range out {
+		out[i].SAs = count[out[i].Name]
+	}
+	return out
+}
+
+// initiate starts phase 1 of a connection through the registered Initiator.
+func (d *Daemon) initiate(conn string) error {
+	if d.policy == nil || !slices.ContainsFunc(d.policy.Conns, func(c control.Conn) bool { return c.Name == conn }) {
+		return fmt.Errorf("no connection %q in the running policy", conn)
+	}
+	if d.initiator == nil {
+		return fmt.Errorf("this iked has no phase 1 initiator registered")
+	}
+	var icookie [8]byte
+	for icookie == ([8]byte{}) || d.byInit[icookie] != nil {
+		if _, err := io.ReadFull(d.rand, icookie[:]); err != nil {
+			return fmt.Errorf("random source: %w", err)
+		}
+	}
+	sa := &SA{
+		Cookies:   Cookies{I: icookie},
+		Role:      RoleInitiator,
+		Conn:      conn,
+		Created:   d.clock.Now(),
+		exchanges: map[uint32]*running{},
+	}
+	run := &running{id: 0}
+	var initErr error
+	res := d.safeCall(sa, run, func(c *Context) Result {
+		var r Result
+		run.ex, r, initErr = d.initiator.Initiate(c, conn)
+		return r
+	})
+	if initErr != nil {
+		return initErr
+	}
+	if res.Reject != nil {
+		return res.Reject
+	}
+	if run.ex == nil || !sa.Remote.IsValid() {
+		return fmt.Errorf("initiator for %q returned no exchange or no peer address", conn)
+	}
+	run.typ = exchangeOf(res.Send)
+	d.byInit[icookie] = sa
+	d.sas[sa.Cookies] = sa
+	sa.exchanges[0] = run
+	d.carryOut(sa, run, res, false)
+	return nil
+}
+
+// terminate removes the SAs of a connection, or the SA named by its
+// initiator cookie (hex, as list-sas prints it), and their kernel SAs are
+// left to the engine's lifetimes. It returns how many it removed.
+func (d *Daemon) terminate(name string) int {
+	n := 0
+	for _, sa := range d.allSAs() {
+		ic := hex.EncodeToString(sa.Cookies.I[:])
+		if sa.Conn == name || ic == name || sa.Cookies.String() == name {
+			d.removeSA(sa)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,483 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/control"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+)
+
+// Engine is what the daemon needs of the packet processing engine;
+// *engine.Engine has it. Submit never blocks.
+type Engine interface {
+	Open() error
+	Submit(engine.Request) (dropped engine.Request)
+	Events() <-chan engine.Event
+	Stats() engine.QueueStats
+	Close() error
+}
+
+// Options wire a daemon. Only Load and NewEngine are required.
+type Options struct {
+	ConfigFile string
+	Load       Loader
+	// NewEngine builds the engine the policy names (xfrm, none).
+	NewEngine func(name string) (Engine, error)
+	// SelfTest is the crypto start-up self-test (ikecrypto.SelfTest).
+	SelfTest func() error
+	Network  Network   // default SystemNetwork
+	Clock    Clock     // default SystemClock
+	Rand     io.Reader // default crypto/rand
+	Log      *notify.Logger
+	// LogLevel, when set, overrides the policy's daemon.log.level (iked -debug).
+	LogLevel string
+	Version  string
+	Workers  int // worker pool size; default the number of CPUs
+	// NoControl skips the control socket (tests that drive the loop directly).
+	NoControl bool
+}
+
+// ExitError is a start-up failure with the process exit status it calls
+// for; the catalog message has been logged already.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Daemon is the runtime. Create it with New, start it with Start, stop it
+// with Stop (or Run, which does both around a signal channel).
+type Daemon struct {
+	opt      Options
+	log      *notify.Logger
+	clock    Clock
+	rand     io.Reader
+	settings Settings
+	policy   *Loaded
+	loadedAt time.Time
+	started  time.Time
+	Counters Counters
+
+	eng    Engine
+	conns  []*boundConn
+	pool   *pool
+	ctl    *control.Server
+	limit  *rateLimiter
+	events chan func()
+	done   chan struct{}
+	wg     sync.WaitGroup // readers, loop, control server
+
+	handlers  map[isakmp.ExchangeType]Handler
+	initiator Initiator
+	kernel    KernelHandler
+	sas       map[Cookies]*SA
+	byInit    map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
+	firsts    map[firstKey]*SA
+	halfOpen  int
+	tokens    map[uint64]tokenRef
+	nextToken uint64
+	begun     []begun
+	stopOnce  sync.Once
+}
+
+// KernelHandler receives what the engine reports on its own (ACQUIRE,
+// EXPIRE); quickmode/ registers one to rekey and to initiate on demand.
+type KernelHandler interface {
+	Kernel(c *Context, ev engine.Event) Result
+}
+
+type tokenRef struct {
+	sa  *SA
+	run *running
+}
+
+type begun struct {
+	sa  *SA
+	run *running
+	res Result
+}
+
+type boundConn struct {
+	pc   PacketConn
+	natt bool
+}
+
+// loopQueue bounds the events waiting for the loop; readers drop (and
+// count) datagrams rather than wait when it is full.
+const loopQueue = 4096
+
+// New returns a daemon that has not started.
+func New(opt Options) *Daemon {
+	if opt.Network == nil {
+		opt.Network = SystemNetwork{}
+	}
+	if opt.Clock == nil {
+		opt.Clock = SystemClock{}
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Reader
+	}
+	if opt.Log == nil {
+		opt.Log = notify.Nop()
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.NumCPU()
+	}
+	return &Daemon{
+		opt:      opt,
+		log:      opt.Log,
+		clock:    opt.Clock,
+		rand:     opt.Rand,
+		settings: DefaultSettings(),
+		events:   make(chan func(), loopQueue),
+		done:     make(chan struct{}),
+		handlers: map[isakmp.ExchangeType]Handler{},
+		sas:      map[Cookies]*SA{},
+		byInit:   map[[8]byte]*SA{},
+		firsts:   map[firstKey]*SA{},
+		tokens:   map[uint64]tokenRef{},
+	}
+}
+
+// Register installs the responder handler for an exchange type. Call it
+// before Start.
+func (d *Daemon) Register(t isakmp.ExchangeType, h Handler) { d.handlers[t] = h }
+
+// RegisterInitiator installs what `ikectl initiate` calls.
+func (d *Daemon) RegisterInitiator(i Initiator) { d.initiator = i }
+
+// RegisterKernel installs the receiver of ACQUIRE and EXPIRE.
+func (d *Daemon) RegisterKernel(k KernelHandler) { d.kernel = k }
+
+// Settings returns the settings of the policy in force (read them only
+// before Start or from the loop).
+func (d *Daemon) Settings() Settings { return d.settings }
+
+// Start runs the start-up sequence: self-test (message 6), policy (its
+// messages, 21), engine (message 1, then 4 on failure), kernel policies
+// (message 2), sockets, control socket, loop. The policy is read before the
+// engine is opened because it names the engine. On failure every catalog
+// message has been logged and the error is an *ExitError.
+func (d *Daemon) Start() error {
+	if d.opt.SelfTest != nil {
+		if err := d.opt.SelfTest(); err != nil {
+			d.log.Emit(notify.CryptoStartFailed(), zap.Error(err))
+			return &ExitError{1, err}
+		}
+	}
+	loaded, msgs, err := d.opt.Load(d.opt.ConfigFile)
+	if err != nil {
+		d.log.Emit(notify.ConfigUnreadable(d.opt.ConfigFile), zap.Error(err))
+		return &ExitError{1, err}
+	}
+	emitPolicyMessages(d.log, msgs, loaded == nil)
+	if loaded == nil {
+		return &ExitError{1, notify.SPDNotInstantiated()}
+	}
+	if err := loaded.Settings.Validate(); err != nil {
+		d.log.Error(err.Error())
+		return &ExitError{1, err}
+	}
+	d.applyPolicy(loaded)
+
+	d.log.Emit(notify.EngineInitializing())
+	eng, err := d.opt.NewEngine(d.settings.Engine)
+	if err == nil {
+		err = eng.Open()
+	}
+	if err != nil {
+		var m notify.Message
+		if !errors.As(err, &m) || m.Num != notify.EngineOpenFailed().Num {
+			d.log.Emit(notify.EngineOpenFailed(), zap.Error(err))
+		} else {
+			d.log.Emit(m, zap.Error(err))
+		}
+		return &ExitError{1, err}
+	}
+	d.eng = eng
+	if err := d.attach(); err != nil {
+		d.eng.Close()
+		return &ExitError{1, err}
+	}
+	if err := d.bind(); err != nil {
+		d.log.Error("cannot bind the IKE sockets", zap.Error(err))
+		d.detach()
+		d.eng.Close()
+		return &ExitError{1, err}
+	}
+	d.limit = newRateLimiter(d.settings.RateLimit, d.settings.RateBurst)
+	d.pool = newPool(d.opt.Workers, 256)
+	if !d.opt.NoControl && d.settings.ControlSocket != "" {
+		s, err := control.Listen(d.settings.ControlSocket, d.handleControl)
+		if err != nil {
+			d.log.Error("cannot open the control socket", zap.Error(err))
+			d.closeSockets()
+			d.pool.close()
+			d.detach()
+			d.eng.Close()
+			return &ExitError{1, err}
+		}
+		d.ctl = s
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := s.Serve(); err != nil {
+				d.log.Error("control server stopped", zap.Error(err))
+			}
+		}()
+	}
+	d.started = d.clock.Now()
+	for _, bc := range d.conns {
+		d.wg.Add(1)
+		go d.readLoop(bc)
+	}
+	d.wg.Add(1)
+	go d.loop()
+	d.log.Info("iked started", zap.String("version", d.opt.Version), zap.String("policy", d.opt.ConfigFile),
+		zap.Strings("listening", d.listening()), zap.Int("pid", os.Getpid()))
+	return nil
+}
+
+// emitPolicyMessages logs a policy check's messages, then message 21 when
+// the policy was refused and the loader did not say so itself.
+func emitPolicyMessages(log *notify.Logger, msgs []notify.Message, refused bool) {
+	said21 := false
+	for _, m := range msgs {
+		log.Emit(m)
+		said21 = said21 || m.Num == notify.SPDNotInstantiated().Num
+	}
+	if refused && !said21 {
+		log.Emit(notify.SPDNotInstantiated())
+	}
+}
+
+func (d *Daemon) applyPolicy(l *Loaded) {
+	d.settings = l.Settings
+	d.policy = l
+	d.loadedAt = d.clock.Now()
+	if d.opt.LogLevel != "" {
+		_ = d.log.SetLevel(d.opt.LogLevel)
+	} else if l.Settings.Log.Level != "" {
+		if err := d.log.SetLevel(l.Settings.Log.Level); err != nil {
+			d.log.Warn("log level not changed", zap.Error(err))
+		}
+	}
+}
+
+// attach installs the policy's kernel policies and waits for the engine's
+// answer (message 2 is logged by the engine).
+func (d *Daemon) attach() error {
+	tok := d.newTokenRaw()
+	if dropped := d.eng.Submit(&engine.Attach{Token: tok, Policies: d.policy.Policies}); dropped != nil {
+		return fmt.Errorf("daemon: engine queue refused the policies")
+	}
+	ev, err := d.waitEngine(tok, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	if ev.Kind != engine.EventAttached {
+		d.log.Error("cannot install the kernel policies", zap.Stringer("event", ev))
+		return fmt.Errorf("daemon: %s", ev)
+	}
+	return nil
+}
+
+// detach removes what the engine installed (message 3 is logged by it).
+func (d *Daemon) detach() {
+	tok := d.newTokenRaw()
+	if dropped := d.eng.Submit(&engine.Detach{Token: tok}); dropped != nil {
+		d.log.Error("engine queue refused the detach")
+		return
+	}
+	if ev, err := d.waitEngine(tok, 30*time.Second); err != nil {
+		d.log.Error("engine did not detach", zap.Error(err))
+	} else if ev.Err != nil {
+		d.log.Warn("engine detached with errors", zap.Error(ev.Err))
+	}
+}
+
+// waitEngine reads engine events outside the loop (start-up and shutdown)
+// until the one answering tok.
+func (d *Daemon) waitEngine(tok uint64, limit time.Duration) (engine.Event, error) {
+	deadline := time.After(limit)
+	for {
+		select {
+		case ev, ok := <-d.eng.Events():
+			if !ok {
+				return engine.Event{}, errors.New("daemon: engine closed")
+			}
+			if ev.Token == tok {
+				return ev, nil
+			}
+		case <-deadline:
+			return engine.Event{}, errors.New("daemon: engine did not answer")
+		}
+	}
+}
+
+func (d *Daemon) bind() error {
+	ports := []struct {
+		port uint16
+		natt bool
+	}{{d.settings.IKEPort, false}}
+	if d.settings.NATTPort != 0 {
+		ports = append(ports, struct {
+			port uint16
+			natt bool
+		}{d.settings.NATTPort, true})
+	}
+	for _, a := range d.settings.Listen {
+		for _, p := range ports {
+			pc, err := d.opt.Network.ListenUDP(netip.AddrPortFrom(a, p.port))
+			if err != nil {
+				d.closeSockets()
+				return fmt.Errorf("%s port %d: %w", a, p.port, err)
+			}
+			d.conns = append(d.conns, &boundConn{pc: pc, natt: p.natt})
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) closeSockets() {
+	for _, bc := range d.conns {
+		bc.pc.Close()
+	}
+}
+
+func (d *Daemon) listening() []string {
+	var out []string
+	for _, bc := range d.conns {
+		out = append(out, bc.pc.LocalAddr().String())
+	}
+	return out
+}
+
+// Stop ends the daemon: sockets and control socket closed, the loop
+// stopped, the SA tables dropped, the engine detached (message 3) and
+// closed. It returns once everything has stopped.
+func (d *Daemon) Stop() {
+	d.stopOnce.Do(func() {
+		close(d.done)
+		d.closeSockets()
+		if d.ctl != nil {
+			d.ctl.Close()
+		}
+		d.wg.Wait()
+		d.pool.close()
+		d.dropAll()
+		d.detach()
+		if err := d.eng.Close(); err != nil {
+			d.log.Warn("engine close", zap.Error(err))
+		}
+		d.log.Info("iked stopped", zap.Duration("uptime", d.clock.Now().Sub(d.started)))
+		_ = d.log.Sync()
+	})
+}
+
+// dropAll forgets every SA after the loop stopped (the engine's Detach
+// removes their kernel state).
+func (d *Daemon) dropAll() {
+	for _, sa := range d.sas {
+		d.removeSA(sa)
+	}
+	for _, sa := range d.byInit {
+		d.removeSA(sa)
+	}
+}
+
+// Signal is what Run reacts to: the signals cmd/iked turns into calls.
+type Signal uint8
+
+const (
+	SignalReload Signal = iota + 1 // SIGHUP
+	SignalStop                     // SIGTERM, SIGINT
+)
+
+// Run starts the daemon, serves until a SignalStop arrives on sig (a
+// SignalReload reloads the policy), then stops it.
+func (d *Daemon) Run(sig <-chan Signal) error {
+	if err := d.Start(); err != nil {
+		return err
+	}
+	for s := range sig {
+		switch s {
+		case SignalReload:
+			d.Reload()
+		case SignalStop:
+			d.Stop()
+			return nil
+		}
+	}
+	d.Stop()
+	return nil
+}
+
+// post hands f to the loop, waiting if the queue is full; false once the
+// daemon is stopping.
+func (d *Daemon) post(f func()) bool {
+	select {
+	case d.events <- f:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+// tryPost hands f to the loop without waiting.
+func (d *Daemon) tryPost(f func()) bool {
+	select {
+	case d.events <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// call runs f on the loop and waits for it.
+func (d *Daemon) call(f func()) bool {
+	ch := make(chan struct{})
+	if !d.post(func() { f(); close(ch) }) {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+// loop is the one goroutine that owns the SA tables.
+func (d *Daemon) loop() {
+	defer d.wg.Done()
+	evs := d.eng.Events()
+	for {
+		select {
+		case f := <-d.events:
+			f()
+		case ev, ok := <-evs:
+			if !ok {
+				evs = nil
+				continue
+			}
+			d.engineEvent(ev)
+		case <-d.done:
+			return
+		}
+	}
+}

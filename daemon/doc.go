@@ -1,0 +1,16 @@
+// Package daemon is iked's runtime: the UDP sockets on the IKE and NAT-T
+// ports, one event loop that owns every ISAKMP SA and exchange, the timers
+// (retransmission, half-open expiry), a worker pool for the expensive
+// crypto, the engine's queue and the control server.
+//
+// Why one loop: every table (SAs by cookie pair, exchanges by message ID,
+// the half-open count, the rate limiter) is touched by one goroutine only,
+// so there are no locks in the negotiation path and a test can drive the
+// whole runtime in virtual time (testing/synctest) through an injected
+// Clock, an injected random source and in-memory sockets.
+//
+// phase1/ and quickmode/ plug in through Handler and Exchange (handler.go):
+// the loop decodes nothing itself beyond the ISAKMP header; it finds the
+// exchange a message belongs to, hands it the datagram, and carries out the
+// Result: send, retransmit, run work in the pool, submit to the engine, log.
+package daemon

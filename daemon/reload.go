@@ -1,0 +1,67 @@
+package daemon
+
+import (
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/notify"
+)
+
+// Reload rereads the policy file, as SIGHUP and `ikectl reload` do, and
+// returns the messages it produced and whether the new policy is in force. An unreadable file is message 5 and a
+// refused policy is its messages then 21; either way the running policy
+// stays. The file is read off the loop; the switch happens on it.
+func (d *Daemon) Reload() ([]notify.Message, bool) {
+	d.Counters.Reloads.Add(1)
+	file := d.opt.ConfigFile
+	loaded, msgs, err := d.opt.Load(file)
+	if err != nil {
+		m := notify.ConfigUnreadable(file)
+		d.log.Emit(m, zap.Error(err))
+		d.Counters.ReloadFailures.Add(1)
+		return []notify.Message{m}, false
+	}
+	emitPolicyMessages(d.log, msgs, loaded == nil)
+	if loaded == nil {
+		d.Counters.ReloadFailures.Add(1)
+		if !slices.ContainsFunc(msgs, func(m notify.Message) bool { return m.Num == notify.SPDNotInstantiated().Num }) {
+			msgs = append(msgs, notify.SPDNotInstantiated())
+		}
+		return msgs, false
+	}
+	if err := loaded.Settings.Validate(); err != nil {
+		d.log.Error("reload refused", zap.Error(err))
+		d.Counters.ReloadFailures.Add(1)
+		return msgs, false
+	}
+	if !d.call(func() { d.switchPolicy(loaded) }) {
+		return msgs, false
+	}
+	return msgs, true
+}
+
+// switchPolicy puts a new policy in force on the loop. Settings that need
+// new sockets (listen, ports, engine, control socket) wait for a restart.
+func (d *Daemon) switchPolicy(l *Loaded) {
+	old := d.settings
+	n := l.Settings
+	if !slices.Equal(old.Listen, n.Listen) || old.IKEPort != n.IKEPort || old.NATTPort != n.NATTPort ||
+		old.Engine != n.Engine || old.ControlSocket != n.ControlSocket {
+		d.log.Warn("listen addresses, ports, engine and control socket change only on restart")
+		n.Listen, n.IKEPort, n.NATTPort = old.Listen, old.IKEPort, old.NATTPort
+		n.Engine, n.ControlSocket = old.Engine, old.ControlSocket
+		l.Settings = n
+	}
+	oldPolicies := d.policy.Policies
+	d.applyPolicy(l)
+	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
+	if len(oldPolicies) > 0 {
+		d.submit(&engine.RemovePolicies{Token: d.newTokenRaw(), Policies: oldPolicies})
+	}
+	if len(l.Policies) > 0 {
+		d.submit(&engine.InstallPolicies{Token: d.newTokenRaw(), Policies: l.Policies})
+	}
+	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
+}

@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"time"
+
+	"github.com/iked/iked/isakmp"
+)
+
+// Cookies identify an ISAKMP SA (RFC 2408, 2.5.3 and 3.1): the initiator's
+// and the responder's cookie. The responder cookie is zero until the
+// responder has answered.
+type Cookies struct {
+	I, R [8]byte
+}
+
+func (c Cookies) String() string {
+	return hex.EncodeToString(c.I[:]) + ":" + hex.EncodeToString(c.R[:])
+}
+
+// SA is one ISAKMP SA in the loop's table. phase1/ keeps its keys and state
+// in State; quickmode/ reads them from there.
+type SA struct {
+	Cookies Cookies
+	Role    Role
+	// Local and Remote are where messages of this SA go; phase1 moves them
+	// to the NAT-T port when it detects a NAT (RFC 3947, 4).
+	Local, Remote netip.AddrPort
+	Conn          string
+	Established   bool
+	Created       time.Time
+	State         any
+
+	exchanges map[uint32]*running
+	halfOpen  Timer // responder SAs until authenticated
+	first     *firstKey
+}
+
+// firstKey finds the responder SA of a retransmitted first message, which
+// still carries a zero responder cookie.
+type firstKey struct {
+	I      [8]byte
+	Remote netip.AddrPort
+}
+
+// running is the loop's record of one exchange: the exchange itself, what it
+// last received and sent (the cache that answers retransmissions), and its
+// retransmission timer.
+type running struct {
+	id   uint32
+	typ  isakmp.ExchangeType
+	ex   Exchange
+	busy bool // waiting for the worker pool
+
+	lastIn  [32]byte // SHA-256 of the last message consumed
+	haveIn  bool
+	lastOut []byte // the last message sent, as framed for the wire
+	request bool   // lastOut awaits an answer
+
+	tries   int
+	timeout time.Duration
+	timer   Timer
+	gen     uint64 // invalidates timers that fired after being replaced
+
+	done      bool
+	doneTimer Timer
+}
+
+func (r *running) stopTimers() {
+	r.gen++
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if r.doneTimer != nil {
+		r.doneTimer.Stop()
+		r.doneTimer = nil
+	}
+}
+
+func (r *running) state() string {
+	switch {
+	case r.done:
+		return "done"
+	case r.busy:
+		return "computing"
+	case r.ex != nil:
+		return r.ex.State()
+	}
+	return "?"
+}

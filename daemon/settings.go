@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/iked/iked/control"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/notify"
+)
+
+// Settings are the daemon section of the policy file (policy-file.md) that
+// the runtime itself uses. cmd/iked fills them from policymgr's model.
+type Settings struct {
+	Listen           []netip.Addr
+	IKEPort          uint16 // 500
+	NATTPort         uint16 // 4500; 0: NAT-T off
+	Engine           string // xfrm | none
+	ControlSocket    string
+	HalfOpenMax      int
+	RetransmitBase   time.Duration // first timeout, doubled each try
+	RetransmitTries  int           // sends after the first
+	HalfOpenLifetime time.Duration // an unauthenticated responder SA is removed after it
+	ReplyCacheTime   time.Duration // a finished exchange answers retransmissions this long
+	RateLimit        float64       // first messages per second per source address
+	RateBurst        int
+	Log              notify.LogConfig
+}
+
+// DefaultSettings are policy-file.md's defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		Listen:           []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
+		IKEPort:          500,
+		NATTPort:         4500,
+		Engine:           "xfrm",
+		ControlSocket:    "/run/iked/iked.sock",
+		HalfOpenMax:      4096,
+		RetransmitBase:   2 * time.Second,
+		RetransmitTries:  5,
+		HalfOpenLifetime: 60 * time.Second,
+		ReplyCacheTime:   60 * time.Second,
+		RateLimit:        20,
+		RateBurst:        40,
+		Log:              notify.LogConfig{Level: "info", Format: "console"},
+	}
+}
+
+// Validate refuses settings the runtime cannot run with.
+func (s *Settings) Validate() error {
+	switch {
+	case len(s.Listen) == 0:
+		return fmt.Errorf("daemon: no listen address")
+	case s.IKEPort == 0:
+		return fmt.Errorf("daemon: ike-port 0")
+	case s.IKEPort == s.NATTPort:
+		return fmt.Errorf("daemon: ike-port and natt-port are both %d", s.IKEPort)
+	case s.HalfOpenMax <= 0:
+		return fmt.Errorf("daemon: half-open-max must be positive")
+	case s.RetransmitBase <= 0 || s.RetransmitTries < 0 || s.RetransmitTries > 30:
+		return fmt.Errorf("daemon: retransmit timeout must be positive and tries 0-30")
+	case s.RateLimit <= 0 || s.RateBurst <= 0:
+		return fmt.Errorf("daemon: rate limit must be positive")
+	}
+	return nil
+}
+
+// Loaded is a policy as the daemon needs it: its settings, the kernel
+// policies to install, the connections ikectl lists, and the policy itself
+// for the exchange handlers (Context.Policy).
+type Loaded struct {
+	File     string
+	Settings Settings
+	Policies []engine.Policy
+	Conns    []control.Conn
+	Policy   any
+}
+
+// Loader reads and checks a policy file. It returns the catalog messages
+// the check produced (warnings and errors, in order) and a nil *Loaded when
+// the policy is not instantiated; err is for a file that cannot be read
+// (message 5 on reload).
+type Loader func(path string) (*Loaded, []notify.Message, error)

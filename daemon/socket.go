@@ -1,0 +1,122 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// SystemNetwork binds real UDP sockets. Each socket asks the kernel for the
+// destination address of every datagram (IP_PKTINFO, IPV6_RECVPKTINFO),
+// because a daemon bound to a wildcard address must answer from the address
+// the peer wrote to, or the peer's NAT and its cookie check both fail.
+type SystemNetwork struct{}
+
+// ListenUDP binds addr. An IPv6 socket is IPv6 only (Go sets IPV6_V6ONLY
+// for "udp6"), so "0.0.0.0" and "::" can both be bound on the same port.
+func (SystemNetwork) ListenUDP(addr netip.AddrPort) (PacketConn, error) {
+	network := "udp4"
+	if addr.Addr().Is6() && !addr.Addr().Is4In6() {
+		network = "udp6"
+	}
+	c, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(addr))
+	if err != nil {
+		return nil, err
+	}
+	bound := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	if network == "udp4" {
+		p := ipv4.NewPacketConn(c)
+		if err := p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("IP_PKTINFO on %s: %w", addr, err)
+		}
+		return &udp4Conn{c: c, p: p, bound: bound}, nil
+	}
+	p := ipv6.NewPacketConn(c)
+	if err := p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("IPV6_RECVPKTINFO on %s: %w", addr, err)
+	}
+	return &udp6Conn{c: c, p: p, bound: bound}, nil
+}
+
+type udp4Conn struct {
+	c     *net.UDPConn
+	p     *ipv4.PacketConn
+	bound netip.AddrPort
+}
+
+func (u *udp4Conn) ReadDatagram(buf []byte) (Datagram, error) {
+	n, cm, src, err := u.p.ReadFrom(buf)
+	if err != nil {
+		return Datagram{}, err
+	}
+	d := Datagram{Data: buf[:n], Local: u.bound}
+	if ua, ok := src.(*net.UDPAddr); ok {
+		ap := ua.AddrPort()
+		d.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	if cm != nil {
+		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
+			d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
+		}
+	}
+	return d, nil
+}
+
+func (u *udp4Conn) WriteDatagram(d Datagram) error {
+	var cm *ipv4.ControlMessage
+	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
+		cm = &ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}
+	}
+	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+	return err
+}
+
+func (u *udp4Conn) LocalAddr() netip.AddrPort { return u.bound }
+func (u *udp4Conn) Close() error              { return u.c.Close() }
+
+type udp6Conn struct {
+	c     *net.UDPConn
+	p     *ipv6.PacketConn
+	bound netip.AddrPort
+}
+
+func (u *udp6Conn) ReadDatagram(buf []byte) (Datagram, error) {
+	n, cm, src, err := u.p.ReadFrom(buf)
+	if err != nil {
+		return Datagram{}, err
+	}
+	d := Datagram{Data: buf[:n], Local: u.bound}
+	if ua, ok := src.(*net.UDPAddr); ok {
+		d.Remote = ua.AddrPort()
+	}
+	if cm != nil {
+		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
+			if cm.IfIndex != 0 && a.IsLinkLocalUnicast() {
+				a = a.WithZone(fmt.Sprint(cm.IfIndex))
+			}
+			d.Local = netip.AddrPortFrom(a, u.bound.Port())
+		}
+	}
+	return d, nil
+}
+
+func (u *udp6Conn) WriteDatagram(d Datagram) error {
+	var cm *ipv6.ControlMessage
+	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
+		cm = &ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}
+	}
+	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+	return err
+}
+
+func (u *udp6Conn) LocalAddr() netip.AddrPort { return u.bound }
+func (u *udp6Conn) Close() error              { return u.c.Close() }
+
+// isClosed reports whether err comes from reading a closed socket.
+func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
