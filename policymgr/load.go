@@ -1,15 +1,28 @@
 package policymgr
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/pki"
 )
 
-// MaxFileSize bounds the policy file (and a psk-file) so that a mistaken
-// path cannot make the daemon read a disk image.
+// MaxFileSize bounds the policy file so that a mistaken path cannot make
+// the daemon read a disk image.
 const MaxFileSize = 4 << 20
 
 // LoadOptions carries what Load needs from outside the file.
@@ -24,6 +37,18 @@ type LoadOptions struct {
 type Policy struct {
 	Path   string // the file it was read from
 	Daemon Daemon
+	// Certs is the certificate manager's store of the certificates section.
+	Certs *pki.Store
+	// Connections in file order; connections skipped with message 18 are
+	// not here.
+	Connections []*Connection
+	byName      map[string]*Connection
+}
+
+// Connection returns the connection named name.
+func (p *Policy) Connection(name string) (*Connection, bool) {
+	c, ok := p.byName[name]
+	return c, ok
 }
 
 // Load reads, decodes and validates the policy file at path.
@@ -32,13 +57,31 @@ type Policy struct {
 // message 5 on a reload (notify.ConfigUnreadable). Otherwise the messages
 // are everything found, in file order; when any of them is serious the
 // policy is nil and the last message is #21 (notify.SPDNotInstantiated).
+// LoadFindings gives the same with each message's line.
 func Load(path string, opts LoadOptions) (*Policy, []notify.Message, error) {
+	p, fs, err := LoadFindings(path, opts)
+	return p, Messages(fs), err
+}
+
+// LoadFindings is Load with the place of each message in the file.
+func LoadFindings(path string, opts LoadOptions) (*Policy, []Finding, error) {
 	data, err := readBounded(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	_ = data
-	return &Policy{Path: path, Daemon: DefaultDaemon()}, nil, nil
+	return parse(path, data, opts)
+}
+
+// Check is `iked -check`: it loads the file and returns every finding, a
+// file that cannot be read included, and whether the policy would be
+// instantiated.
+func Check(path string, opts LoadOptions) ([]Finding, bool) {
+	p, fs, err := LoadFindings(path, opts)
+	if err != nil {
+		fs = []Finding{{Message: plain(0, "cannot read the policy file: %v", err), File: path}}
+		return append(fs, Finding{Message: notify.SPDNotInstantiated(), File: path}), false
+	}
+	return fs, p != nil
 }
 
 func readBounded(path string) ([]byte, error) {
@@ -54,8 +97,140 @@ func readBounded(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	if fi.Size() > MaxFileSize {
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
 	}
-	return os.ReadFile(path)
+	return data, nil
+}
+
+var topKeys = []string{"daemon", "certificates", "transforms", "proposals", "proposal-lists", "connections"}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parse is Load after reading: decode, validate, build.
+func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, error) {
+	d := &decoder{file: path, dir: filepath.Dir(path)}
+	pol := &Policy{Path: path, Daemon: DefaultDaemon(), byName: map[string]*Connection{}}
+
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&doc)
+	switch {
+	case errors.Is(err, io.EOF):
+		// An empty file: the defaults and no connections.
+	case err != nil:
+		line := 0
+		text := err.Error()
+		if m := yamlLine.FindStringSubmatch(text); m != nil {
+			line, _ = strconv.Atoi(m[1])
+			text = m[2]
+		}
+		d.add(line, plain(line, "YAML syntax: %s", text))
+	default:
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			d.add(extra.Line, plain(extra.Line, "the file holds more than one YAML document; the policy is one"))
+		}
+	}
+
+	var sec sections
+	var certOrder []*certDef
+	var conns []*connDef
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		nodes := map[string]*yaml.Node{}
+		d.mapping(doc.Content[0], "the top level", topKeys, func(key string, _, v *yaml.Node) { nodes[key] = v })
+		pol.Daemon = d.daemonSection(nodes["daemon"])
+		certOrder, sec.certs = d.certificates(nodes["certificates"])
+		sec.transforms = d.transforms(nodes["transforms"])
+		sec.proposals = d.proposals(nodes["proposals"], sec.transforms)
+		sec.lists = d.proposalLists(nodes["proposal-lists"], sec.proposals)
+		conns = d.connections(nodes["connections"], &sec)
+		d.unusedISAKMP(sec.proposals)
+	}
+
+	// The certificate manager reads the files; connections that
+	// authenticate with a certificate need its private key (message 20).
+	var items []pki.Item
+	for _, c := range certOrder {
+		for _, cd := range conns {
+			if cd.conn.IKE != nil && cd.conn.IKE.Certificate == c.item.Name {
+				c.item.Connections = append(c.item.Connections, cd.conn.Name)
+			}
+		}
+		items = append(items, c.item)
+	}
+	store, pkiMsgs := pki.Load(items, opts.Now)
+	pol.Certs = store
+	certLine := 0
+	if len(certOrder) > 0 {
+		certLine = certOrder[0].line
+	}
+	for _, m := range pkiMsgs {
+		line := certLine
+		for _, c := range certOrder {
+			if bytes.Contains([]byte(m.Text), []byte("`"+c.item.Name+"'")) {
+				line = c.line
+				break
+			}
+		}
+		d.add(line, m)
+	}
+
+	for _, cd := range conns {
+		c := cd.conn
+		if c.IKE != nil && c.IKE.Auth == AuthCertificate && c.IKE.Certificate != "" {
+			if cert, ok := store.Cert(c.IKE.Certificate); ok {
+				c.IKE.Cert = cert
+				c.IKE.AuthMethod = authMethodOf(cert)
+				if c.IKE.AuthMethod == 0 {
+					d.errorf(cd.certKey, "connection %q: certificate %q has a key that cannot sign for IKE (RSA, or ECDSA on P-256, P-384 or P-521)", c.Name, c.IKE.Certificate)
+				}
+				if c.IKE.LocalID.IsZero() && cert.X509 != nil {
+					text, err := pki.FormatDN(cert.X509.RawSubject)
+					if err != nil {
+						text = cert.X509.Subject.String()
+					}
+					c.IKE.LocalID = ID{Type: isakmp.IDDERASN1DN, Data: cert.X509.RawSubject, Text: text}
+				}
+			}
+		}
+		if cd.skip {
+			continue
+		}
+		c.fingerprint = fingerprint(c)
+		pol.Connections = append(pol.Connections, c)
+		pol.byName[c.Name] = c
+	}
+
+	sortByLine(d.findings)
+	if anySerious(d.findings) {
+		return nil, append(d.findings, Finding{Message: notify.SPDNotInstantiated(), File: path}), nil
+	}
+	return pol, d.findings, nil
+}
+
+// authMethodOf is the phase 1 Authentication Method of a certificate's
+// key: RSA signatures, or ECDSA on its curve (RFC 4754, 3).
+func authMethodOf(c *pki.Cert) isakmp.AuthMethod {
+	if c == nil || c.X509 == nil {
+		return 0
+	}
+	switch k := c.X509.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return isakmp.AuthRSASig
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return isakmp.AuthECDSA256
+		case elliptic.P384():
+			return isakmp.AuthECDSA384
+		case elliptic.P521():
+			return isakmp.AuthECDSA521
+		}
+	}
+	return 0
 }

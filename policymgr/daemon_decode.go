@@ -1,0 +1,120 @@
+package policymgr
+
+import (
+	"net/netip"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iked/iked/notify"
+)
+
+var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
+	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log"}
+
+// daemonSection decodes the daemon section over the defaults.
+func (d *decoder) daemonSection(n *yaml.Node) Daemon {
+	ds := DefaultDaemon()
+	const where = "the daemon section"
+	d.mapping(n, where, daemonKeys, func(key string, k, v *yaml.Node) {
+		what := "daemon " + key
+		switch key {
+		case "listen":
+			list, nodes, ok := d.list(v, what)
+			if !ok {
+				return
+			}
+			for i, a := range list {
+				if _, err := netip.ParseAddr(a); err != nil {
+					d.errorf(nodes[i], "daemon listen address %q is not an IP address", a)
+				}
+			}
+			if len(list) == 0 {
+				d.errorf(k, "daemon listen is empty: the daemon would bind nothing")
+			}
+			ds.Listen = list
+		case "ike-port":
+			if p, ok := d.integer(v, what, 1, 65535); ok {
+				ds.IKEPort = int(p)
+			}
+		case "natt-port":
+			if p, ok := d.integer(v, what, 0, 65535); ok {
+				ds.NATTPort = int(p)
+			}
+		case "engine":
+			if s, ok := d.str(v, what); ok {
+				if s != "xfrm" && s != "none" {
+					d.errorf(v, "daemon engine %q: it must be xfrm or none", s)
+				}
+				ds.Engine = s
+			}
+		case "control-socket":
+			if s, ok := d.str(v, what); ok {
+				ds.ControlSocket = s
+			}
+		case "phase1-lifetime-min":
+			if t, ok := d.duration(v, what, 0, 30*24*time.Hour); ok {
+				ds.Phase1LifetimeMin = t
+			}
+		case "phase2-lifetime-min":
+			if t, ok := d.duration(v, what, 0, 30*24*time.Hour); ok {
+				ds.Phase2LifetimeMin = t
+			}
+		case "half-open-max":
+			if h, ok := d.integer(v, what, 1, 1<<20); ok {
+				ds.HalfOpenMax = int(h)
+			}
+		case "retransmit":
+			d.mapping(v, "daemon retransmit", []string{"timeout", "tries"}, func(key string, _, v *yaml.Node) {
+				if key == "timeout" {
+					if t, ok := d.duration(v, "daemon retransmit timeout", 100*time.Millisecond, time.Minute); ok {
+						ds.Retransmit.Timeout = t
+					}
+				} else if t, ok := d.integer(v, "daemon retransmit tries", 1, 20); ok {
+					ds.Retransmit.Tries = int(t)
+				}
+			})
+		case "dpd":
+			d.mapping(v, "daemon dpd", []string{"delay", "timeout"}, func(key string, _, v *yaml.Node) {
+				if t, ok := d.duration(v, "daemon dpd "+key, 0, 24*time.Hour); ok {
+					if key == "delay" {
+						ds.DPD.Delay = t
+					} else {
+						ds.DPD.Timeout = t
+					}
+				}
+			})
+		case "log-unmatched":
+			if b, ok := d.boolean(v, what); ok {
+				ds.LogUnmatched = b
+			}
+		case "log":
+			d.mapping(v, "daemon log", []string{"level", "format", "syslog"}, func(key string, _, v *yaml.Node) {
+				switch key {
+				case "level":
+					if s, ok := d.str(v, "daemon log level"); ok {
+						if _, err := notify.ParseLevel(s); err != nil {
+							d.errorf(v, "daemon log level: %v", err)
+						}
+						ds.Log.Level = s
+					}
+				case "format":
+					if s, ok := d.str(v, "daemon log format"); ok {
+						if s != "console" && s != "json" {
+							d.errorf(v, "daemon log format %q: it must be console or json", s)
+						}
+						ds.Log.Format = s
+					}
+				case "syslog":
+					if b, ok := d.boolean(v, "daemon log syslog"); ok {
+						ds.Log.Syslog = b
+					}
+				}
+			})
+		}
+	})
+	if ds.NATTPort != 0 && ds.NATTPort == ds.IKEPort {
+		d.errorf(n, "daemon ike-port and natt-port are both %d", ds.IKEPort)
+	}
+	return ds
+}

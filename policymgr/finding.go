@@ -1,0 +1,96 @@
+package policymgr
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/notify"
+)
+
+// Finding is one thing Load found in the policy file: a catalog message,
+// or, for a mistake the catalog has no message for (a YAML syntax error,
+// an unknown or duplicate key, a wrong type, an unknown algorithm, a name
+// that is not defined), a plain message with Num 0.
+//
+// How the two kinds are reported, decided here once for the whole daemon:
+//   - a catalog message keeps the catalog's text exactly; its place in the
+//     file travels beside it, in Line (and in zap fields "file", "line");
+//   - a non-catalog finding has Num 0, level error, and text that starts
+//     with its line: `line 12: unknown key "remote-adress" in connection
+//     "branch"`. It is serious: like any B.2 error it stops the policy and
+//     is followed by message 21.
+type Finding struct {
+	notify.Message
+	File string // the policy file
+	Line int    // 1-based line in File, 0 when the finding has no single place
+}
+
+// Fields returns the zap fields that place a finding in the file, for the
+// daemon's log line of a catalog message.
+func (f Finding) Fields() []zap.Field {
+	fs := []zap.Field{zap.String("file", f.File)}
+	if f.Line > 0 {
+		fs = append(fs, zap.Int("line", f.Line))
+	}
+	return fs
+}
+
+// String is the finding as `iked -check` prints it: file, line, level, text
+// (a non-catalog finding carries its line in its text already).
+func (f Finding) String() string {
+	if f.Line > 0 && f.Num != 0 {
+		return fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Level, f.Text)
+	}
+	return fmt.Sprintf("%s: %s: %s", f.File, f.Level, f.Text)
+}
+
+// WriteReport prints findings one a line, as `iked -check` shows them.
+func WriteReport(w io.Writer, findings []Finding) error {
+	for _, f := range findings {
+		if _, err := fmt.Fprintln(w, f.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Messages returns the catalog (and Num 0) messages of findings, in order.
+func Messages(findings []Finding) []notify.Message {
+	if len(findings) == 0 {
+		return nil
+	}
+	ms := make([]notify.Message, len(findings))
+	for i, f := range findings {
+		ms[i] = f.Message
+	}
+	return ms
+}
+
+// anySerious reports whether the findings stop the policy.
+func anySerious(findings []Finding) bool {
+	for _, f := range findings {
+		if f.Serious() {
+			return true
+		}
+	}
+	return false
+}
+
+// plain makes a non-catalog finding's message. Level error: it is serious.
+func plain(line int, format string, args ...any) notify.Message {
+	text := fmt.Sprintf(format, args...)
+	if line > 0 {
+		text = fmt.Sprintf("line %d: %s", line, text)
+	}
+	return notify.Message{Num: 0, Level: notify.LevelError, Text: text}
+}
+
+// sortByLine puts findings in file order; findings of the same line keep
+// the order they were found in, so that a connection's messages read in
+// the order its keys were checked.
+func sortByLine(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Line < fs[j].Line })
+}
