@@ -35,9 +35,9 @@ func TestPoliciesInstallRemove(t *testing.T) {
 			},
 		},
 		{
-			name: "ipv4 transport udp port",
-			sel:  engine.Selector{Local: netip.MustParsePrefix("192.0.2.1/32"), Remote: netip.MustParsePrefix("192.0.2.2/32"), Protocol: 17, RemotePort: 53},
-			mode: engine.ModeTransport,
+			name:   "ipv4 transport udp port",
+			sel:    engine.Selector{Local: netip.MustParsePrefix("192.0.2.1/32"), Remote: netip.MustParsePrefix("192.0.2.2/32"), Protocol: 17, RemotePort: 53},
+			mode:   engine.ModeTransport,
 			protos: []engine.Protocol{engine.ProtoESP, engine.ProtoIPComp},
 			want: []string{
 				"src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 53 \n\tdir out priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 7 mode transport\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 7 mode transport",
