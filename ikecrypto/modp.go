@@ -190,8 +190,14 @@ func (g *modpGroup) Generate(rand io.Reader) (PrivateKey, error) {
 		}
 		x[0] |= 0x80 // full length, so the exponent is never short
 	}
+	return newMODPKey(g, x), nil
+}
+
+// newMODPKey computes the public value g^x mod p for the exponent x.
+func newMODPKey(g *modpGroup, x []byte) *modpKey {
+	mp := g.params
 	y := bigmod.NewNat().Exp(mp.g, x, mp.p)
-	return &modpKey{group: g, x: x, pub: y.Bytes(mp.p)}, nil
+	return &modpKey{group: g, x: x, pub: y.Bytes(mp.p)}
 }
 
 // modpKey is a MODP private key; x is the big-endian exponent.
