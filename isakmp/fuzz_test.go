@@ -68,16 +68,26 @@ func fuzzBody(t *testing.T, p Payload, b []byte) {
 	}
 }
 
-func FuzzSA(f *testing.F)           { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(SA), b) }) }
-func FuzzProposal(f *testing.F)     { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Proposal), b) }) }
-func FuzzTransform(f *testing.F)    { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Transform), b) }) }
-func FuzzID(f *testing.F)           { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(ID), b) }) }
-func FuzzCert(f *testing.F)         { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Cert), b) }) }
-func FuzzCertRequest(f *testing.F)  { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(CertRequest), b) }) }
-func FuzzNotification(f *testing.F) { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Notification), b) }) }
-func FuzzDelete(f *testing.F)       { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Delete), b) }) }
-func FuzzNATOA(f *testing.F)        { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(NATOA), b) }) }
-func FuzzFragment(f *testing.F)     { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Fragment), b) }) }
+func FuzzSA(f *testing.F) { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(SA), b) }) }
+func FuzzProposal(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Proposal), b) })
+}
+func FuzzTransform(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Transform), b) })
+}
+func FuzzID(f *testing.F)   { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(ID), b) }) }
+func FuzzCert(f *testing.F) { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Cert), b) }) }
+func FuzzCertRequest(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(CertRequest), b) })
+}
+func FuzzNotification(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Notification), b) })
+}
+func FuzzDelete(f *testing.F) { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Delete), b) }) }
+func FuzzNATOA(f *testing.F)  { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(NATOA), b) }) }
+func FuzzFragment(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Fragment), b) })
+}
 
 // FuzzData covers the opaque-data payloads (KE, HASH, SIG, NONCE, VID,
 // NAT-D, unknown), whose decoders share one shape: the first byte picks the
