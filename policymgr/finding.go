@@ -26,6 +26,9 @@ type Finding struct {
 	notify.Message
 	File string // the policy file
 	Line int    // 1-based line in File, 0 when the finding has no single place
+	// Detail explains a catalog message in plain words where the
+	// certificate manager has more to say (which file, what is wrong).
+	Detail string
 }
 
 // Fields returns the zap fields that place a finding in the file, for the
@@ -35,16 +38,23 @@ func (f Finding) Fields() []zap.Field {
 	if f.Line > 0 {
 		fs = append(fs, zap.Int("line", f.Line))
 	}
+	if f.Detail != "" {
+		fs = append(fs, zap.String("detail", f.Detail))
+	}
 	return fs
 }
 
 // String is the finding as `iked -check` prints it: file, line, level, text
 // (a non-catalog finding carries its line in its text already).
 func (f Finding) String() string {
+	s := fmt.Sprintf("%s: %s: %s", f.File, f.Level, f.Text)
 	if f.Line > 0 && f.Num != 0 {
-		return fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Level, f.Text)
+		s = fmt.Sprintf("%s:%d: %s: %s", f.File, f.Line, f.Level, f.Text)
 	}
-	return fmt.Sprintf("%s: %s: %s", f.File, f.Level, f.Text)
+	if f.Detail != "" {
+		s += " (" + f.Detail + ")"
+	}
+	return s
 }
 
 // WriteReport prints findings one a line, as `iked -check` shows them.

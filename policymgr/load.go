@@ -163,13 +163,14 @@ func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, erro
 		}
 		items = append(items, c.item)
 	}
-	store, pkiMsgs := pki.Load(items, opts.Now)
+	store, pkiFindings := pki.LoadDetailed(items, opts.Now)
 	pol.Certs = store
 	certLine := 0
 	if len(certOrder) > 0 {
 		certLine = certOrder[0].line
 	}
-	for _, m := range pkiMsgs {
+	for _, pf := range pkiFindings {
+		m := pf.Msg
 		line := certLine
 		for _, c := range certOrder {
 			if bytes.Contains([]byte(m.Text), []byte("`"+c.item.Name+"'")) {
@@ -177,7 +178,7 @@ func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, erro
 				break
 			}
 		}
-		d.add(line, m)
+		d.findings = append(d.findings, Finding{Message: m, File: path, Line: line, Detail: pf.Detail})
 	}
 
 	for _, cd := range conns {
