@@ -18,7 +18,10 @@ type CharonOptions struct {
 	Credentials Credentials
 	// LibIPsec loads the kernel-libipsec plugin: ESP in user space over a TUN
 	// device, needed for child SAs to install on a kernel without ESP. It
-	// forces UDP encapsulation, so IKE floats to port 4500.
+	// forces UDP encapsulation, so IKE floats to port 4500, and it must
+	// route the remote traffic selector through its TUN device with a local
+	// source address inside the local selector: give the host one with
+	// Host.AddAddr, or the child SA fails ("error installing route").
 	LibIPsec bool
 	// RetransmitTimeout, RetransmitBase and RetransmitTries tune charon's
 	// retransmission (strongswan.conf charon.retransmit_*), so loss tests

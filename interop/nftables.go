@@ -17,7 +17,7 @@ func routerRules(router *Namespace, outIf string, opt RoutedOptions) error {
 		fmt.Fprintf(&b, "table ip %snat {\n chain post {\n  type nat hook postrouting priority srcnat; policy accept;\n  oifname %q masquerade\n }\n}\n", Prefix, outIf)
 	}
 	if opt.DropPercent > 0 {
-		fmt.Fprintf(&b, "table inet %sdrop {\n chain fwd {\n  type filter hook forward priority filter; policy accept;\n", Prefix)
+		fmt.Fprintf(&b, "table inet %sdrop {\n chain forward {\n  type filter hook forward priority filter; policy accept;\n", Prefix)
 		fmt.Fprintf(&b, "  udp dport { 500, 4500 } jump ike\n  udp sport { 500, 4500 } jump ike\n }\n")
 		// The final accept gives each packet one draw even when both of
 		// its ports are IKE's.

@@ -112,3 +112,11 @@ func NewRouted(t testing.TB, opt RoutedOptions) *Routed {
 
 // String names the hosts for test logs.
 func (h Host) String() string { return fmt.Sprintf("%s(%s)", h.NS.Name, h.Addr) }
+
+// AddAddr adds an address (e.g. "198.51.100.1/32", an address inside a
+// traffic selector) to the host's loopback, so that tunnelled traffic has a
+// source and libipsec can route it.
+func (h Host) AddAddr(t testing.TB, prefix string) {
+	t.Helper()
+	h.NS.MustRun("ip", "addr", "add", prefix, "dev", "lo")
+}

@@ -1,0 +1,72 @@
+package interop
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// PKI is a CA and end-entity certificates made by strongSwan's own `pki`
+// tool, so certificate tests use what strongSwan users make rather than what
+// iked's code makes. All files are PEM.
+type PKI struct {
+	Dir    string
+	CACert string
+	CAKey  string
+	Certs  map[string]string // name -> certificate, subjectAltName DNS:name
+	Keys   map[string]string // name -> private key
+}
+
+// MakePKI creates, in a temporary folder, a CA and one certificate per name
+// (DN "C=CH, O=iked test, CN=name", subjectAltName name), with keys of
+// keyType "rsa" (size bits) or "ecdsa" (size 256/384/521).
+func MakePKI(t testing.TB, keyType string, size int, names ...string) *PKI {
+	t.Helper()
+	RequireRoot(t, PKIPath)
+	p := &PKI{Dir: t.TempDir(), Certs: map[string]string{}, Keys: map[string]string{}}
+	p.CAKey = filepath.Join(p.Dir, "ca-key.pem")
+	p.CACert = filepath.Join(p.Dir, "ca-cert.pem")
+	sz := strconv.Itoa(size)
+	mustPKI(t, p.CAKey, "", "--gen", "--type", keyType, "--size", sz, "--outform", "pem")
+	mustPKI(t, p.CACert, "", "--self", "--ca", "--lifetime", "3650", "--in", p.CAKey, "--type", keyType,
+		"--dn", "C=CH, O=iked test, CN=iked test CA", "--outform", "pem")
+	for _, n := range names {
+		key := filepath.Join(p.Dir, n+"-key.pem")
+		cert := filepath.Join(p.Dir, n+"-cert.pem")
+		pub := filepath.Join(p.Dir, n+"-pub.pem")
+		mustPKI(t, key, "", "--gen", "--type", keyType, "--size", sz, "--outform", "pem")
+		mustPKI(t, pub, "", "--pub", "--in", key, "--type", keyType, "--outform", "pem")
+		mustPKI(t, cert, pub, "--issue", "--lifetime", "3650", "--cacert", p.CACert, "--cakey", p.CAKey,
+			"--dn", "C=CH, O=iked test, CN="+n, "--san", n, "--outform", "pem")
+		p.Certs[n], p.Keys[n] = cert, key
+	}
+	return p
+}
+
+// mustPKI runs pki with args, stdin from the file in (if any), and writes
+// its output to out.
+func mustPKI(t testing.TB, out, in string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(PKIPath, args...)
+	if in != "" {
+		f, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
+	if err != nil || len(b) == 0 {
+		t.Fatalf("interop: pki %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		t.Fatal(fmt.Errorf("interop: %w", err))
+	}
+}
