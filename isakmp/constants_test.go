@@ -89,3 +89,17 @@ func TestConstantNames(t *testing.T) {
 		}
 	}
 }
+
+func TestSummary(t *testing.T) {
+	m := &Message{Header: Header{Exchange: ExchangeInformational, Flags: FlagEncryption, MessageID: 0xabc}, Encrypted: make([]byte, 32)}
+	if s := m.Summary(); s != "Informational [encrypted 32 bytes]" {
+		t.Error(s)
+	}
+	m.Payloads = []Payload{&Hash{}, &Notification{NotifyType: DPDRUThere}}
+	if s := m.Summary(); s != "Informational [HASH N(R-U-THERE)]" {
+		t.Error(s)
+	}
+	if s := m.Header.String(); s != "0000000000000000/0000000000000000 Informational flags=E mid=00000abc next=NONE len=0" {
+		t.Error(s)
+	}
+}
