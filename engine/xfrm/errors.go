@@ -74,7 +74,9 @@ func wrap(err error, op, what string, proto engine.Protocol, v6 bool) error {
 	case unix.EPROTONOSUPPORT:
 		ke.Hint = fmt.Sprintf("the kernel has no %s support (%s)", proto, kernelConfig(proto, v6))
 	case unix.ENOSYS, unix.ENOENT:
-		if strings.Contains(op, "SA") {
+		if op == "allocate SPI" {
+			ke.Hint = "no free SPI in the requested range"
+		} else if strings.Contains(op, "SA") {
 			ke.Hint = "the kernel lacks one of the SA's algorithms"
 		}
 	case unix.EEXIST:
