@@ -32,6 +32,10 @@ func (p *SA) marshalBody(b *cryptobyte.Builder) {
 		b.SetError(ErrTooManyProposals)
 		return
 	}
+	if len(p.Proposals) == 0 {
+		b.SetError(ErrNoProposal)
+		return
+	}
 	for i, pr := range p.Proposals {
 		next := PayloadNone
 		if i+1 < len(p.Proposals) {
@@ -107,6 +111,10 @@ func (p *Proposal) marshalBody(b *cryptobyte.Builder) {
 	}
 	if len(p.Transforms) > MaxTransforms {
 		b.SetError(ErrTooManyTransforms)
+		return
+	}
+	if len(p.Transforms) == 0 {
+		b.SetError(ErrNoProposal)
 		return
 	}
 	b.AddUint8(p.Number)

@@ -188,6 +188,12 @@ func TestAttributeHelpers(t *testing.T) {
 	if as.Count(uint16(AttrLifeDuration)) != 3 {
 		t.Error("Count")
 	}
+	if _, err := MarshalBody(&SA{}); !errors.Is(err, ErrNoProposal) {
+		t.Error("SA without proposal encoded")
+	}
+	if _, err := MarshalBody(&Proposal{}); !errors.Is(err, ErrNoProposal) {
+		t.Error("proposal without transform encoded")
+	}
 	tr := &Transform{Attributes: Attributes{{Type: 0x8001, Basic: true}}}
 	if _, err := MarshalBody(tr); err == nil {
 		t.Error("16-bit attribute type encoded")
