@@ -106,8 +106,12 @@ var hmacs = map[string]hmac{
 	"sha512": {isakmp.AuthHMACSHA2512, isakmp.AHSHA2_512, 512},
 }
 
+// compressions are the IPComp algorithms (RFC 2394 deflate, RFC 2395 LZS,
+// RFC 3051 LZJH) Linux's XFRM implements.
 var compressions = map[string]isakmp.IPCOMPTransformID{
 	"deflate": isakmp.IPCOMPDeflate,
+	"lzs":     isakmp.IPCOMPLZS,
+	"lzjh":    isakmp.IPCOMPLZJH,
 }
 
 // names returns a table's keys for an error message, in a fixed order.
@@ -128,5 +132,5 @@ var (
 	groupOrder       = []string{"modp768", "modp1024", "modp1536", "modp2048", "modp3072", "modp4096", "modp6144", "modp8192", "ecp256", "ecp384", "ecp521", "modp1024s160", "modp2048s224", "modp2048s256", "curve25519"}
 	espCipherOrder   = []string{"null", "des", "3des", "aes128", "aes192", "aes256", "aes128ctr", "aes256ctr", "aes128gcm8", "aes192gcm8", "aes256gcm8", "aes128gcm12", "aes192gcm12", "aes256gcm12", "aes128gcm16", "aes192gcm16", "aes256gcm16"}
 	hmacOrder        = []string{"none", "md5", "sha1", "sha256", "sha384", "sha512"}
-	compressionOrder = []string{"deflate"}
+	compressionOrder = []string{"deflate", "lzs", "lzjh"}
 )
