@@ -220,7 +220,7 @@ func TestMessages(t *testing.T) {
 			outcome: refused,
 		},
 		{
-			name:    "33 isakmp transform in a manual proposal",
+			name: "33 isakmp transform in a manual proposal",
 			policy: strings.Replace(strings.Replace(base, "proposals:\n", "proposals:\n  pm-ike: [ike]\n", 1), "proposal-lists:\n", "proposal-lists:\n  lm-ike: [pm-ike]\n", 1) +
 				"connections:\n  m:\n    local-address: 192.0.2.1\n    remote-address: 192.0.2.3\n    proposal-list: lm-ike\n" + goodKeys,
 			want:    []string{"33|SPD: invalid transform type in transform `ike' for manually keyed connection `m'", "21|" + txt21},
