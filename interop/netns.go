@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -36,11 +37,39 @@ type Namespace struct {
 	t    testing.TB
 }
 
+var staleOnce sync.Once
+
+// removeStale deletes namespaces of this prefix whose creating process is
+// gone: a test binary killed by -timeout never runs its t.Cleanup. Only
+// names of the form Prefix+pid+"-"... with a dead pid are touched.
+func removeStale() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || !strings.HasPrefix(f[0], Prefix) {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(strings.TrimPrefix(f[0], Prefix), "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pidStr); err == nil {
+			continue // alive (or a pid that wrapped: leave it)
+		}
+		_ = exec.Command("ip", "netns", "del", f[0]).Run()
+	}
+}
+
 // NewNamespace creates a namespace named Prefix+pid+"-"+id+role and brings
 // its loopback up; t.Cleanup kills what still runs in it and deletes it.
 func NewNamespace(t testing.TB, role string) *Namespace {
 	t.Helper()
-	name := fmt.Sprintf("%s%d-%d%s", Prefix, os.Getpid()%100000, nextID(), role)
+	staleOnce.Do(removeStale)
+	name := fmt.Sprintf("%s%d-%d%s", Prefix, os.Getpid(), nextID(), role)
 	ns := &Namespace{Name: name, t: t}
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("interop: ip netns add %s: %v: %s", name, err, out)
