@@ -1,0 +1,148 @@
+package phase1
+
+import (
+	"crypto/x509"
+	"net/netip"
+	"time"
+
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
+)
+
+// SA is one ISAKMP SA (RFC 2408, 2.5.3): what phase 1 negotiated and
+// derived, kept for as long as the SA lives because Quick Mode and the
+// informational exchanges are protected by it (RFC 2409, 5.5 and 5.7).
+// The daemon stores it in its SA table's State field.
+//
+// Secrets (the DH private key, g^xy, SKEYID and its offspring, Ka) are
+// never printed; Wipe overwrites them when the SA is deleted.
+type SA struct {
+	// ICookie and RCookie are the ISAKMP header cookies (RFC 2408, 3.1).
+	ICookie, RCookie [8]byte
+	Role             Role
+	State            State
+	// Mode is ExchangeMain or ExchangeAggressive.
+	Mode isakmp.ExchangeType
+
+	// Conn is the policy connection the SA belongs to; for a responder it
+	// is known once the first message chose a transform (Main Mode by
+	// address) or named the peer (Aggressive Mode). Policy is the policy
+	// file it came from.
+	Conn   *policymgr.Connection
+	Policy *policymgr.Policy
+
+	// Local and Remote are the addresses and ports of the exchange; NAT-T
+	// moves both to port 4500 (RFC 3947, 4).
+	Local, Remote netip.AddrPort
+
+	// Transform is the negotiated transform; TransformNumber is its number
+	// in the initiator's proposal.
+	Transform       Transform
+	TransformNumber uint8
+	// Offered is what the initiator proposed (initiator side: our offer).
+	Offered []Transform
+	// SAiB is the body of the initiator's SA payload exactly as sent: it
+	// enters HASH_I and HASH_R (RFC 2409, 5).
+	SAiB []byte
+
+	// Ni and Nr are the nonce payload bodies; GXi and GXr the KE payload
+	// bodies (the DH public values).
+	Ni, Nr   []byte
+	GXi, GXr []byte
+	dh       ikecrypto.PrivateKey
+	gxy      []byte
+
+	// PRF is the negotiated PRF (HMAC of the negotiated hash); AuthPRF
+	// the one HASH_I/HASH_R use (differs for ECDSA, see ikecrypto.AuthPRF).
+	PRF     ikecrypto.PRF
+	AuthPRF ikecrypto.PRF
+	// Keys holds SKEYID, SKEYID_d (Quick Mode KEYMAT), SKEYID_a (phase 2
+	// and informational hashes), SKEYID_e.
+	Keys ikecrypto.KeyMaterial
+	// Ka is the phase 1 cipher key and Cipher the cipher keyed with it.
+	Ka     []byte
+	Cipher ikecrypto.Cipher
+	// IV is the phase 1 IV chain (RFC 2409, Appendix B). Once established
+	// it is the last CBC block of phase 1, from which every Quick Mode and
+	// informational exchange derives its first IV (ikecrypto.Phase2IV).
+	IV []byte
+
+	// LocalID and RemoteID are the ID payloads sent and received (their
+	// bodies enter HASH_I/HASH_R); LocalIDText and RemoteIDText print them
+	// for messages.
+	LocalID, RemoteID         *isakmp.ID
+	LocalIDText, RemoteIDText string
+	// PeerCert is the peer's verified end-entity certificate (signature
+	// authentication), nil otherwise.
+	PeerCert *x509.Certificate
+	// peerCerts are the DER certificates the peer sent in CERT payloads.
+	peerCerts [][]byte
+	// peerCR is true when the peer asked for our certificate (CR payload).
+	peerCR bool
+
+	// VendorIDs are the Vendor ID payloads the peer sent, in order.
+	// PeerDPD and PeerNATT record what they announce (RFC 3706; RFC 3947
+	// and its drafts); NATTDraft is set when the peer knows only a draft,
+	// so NAT-D payloads use the draft payload number.
+	VendorIDs [][]byte
+	PeerDPD   bool
+	PeerNATT  bool
+	NATTDraft bool
+	// NAT-T state (RFC 3947, 3 and 4), filled by the NAT-D check: whether
+	// a NAT sits in front of us or of the peer, and whether the SA moved
+	// to port 4500.
+	LocalBehindNAT  bool
+	RemoteBehindNAT bool
+	Floated         bool
+
+	// Created is when the exchange began; EstablishedAt when it was
+	// authenticated. The SA expires LifeSeconds after EstablishedAt.
+	Created       time.Time
+	EstablishedAt time.Time
+
+	// FailReason is why the negotiation failed (for message 46 and
+	// ikectl).
+	FailReason string
+}
+
+// Cookies returns the 16 bytes of both cookies: the SPI of an ISAKMP SA in
+// Delete and Notification payloads (RFC 2408, 3.14 and 3.15).
+func (s *SA) Cookies() []byte {
+	b := make([]byte, 16)
+	copy(b, s.ICookie[:])
+	copy(b[8:], s.RCookie[:])
+	return b
+}
+
+// Expires returns when the ISAKMP SA's negotiated lifetime ends (zero time:
+// no lifetime in seconds was negotiated, or not established).
+func (s *SA) Expires() time.Time {
+	if s.EstablishedAt.IsZero() || s.Transform.LifeSeconds == 0 {
+		return time.Time{}
+	}
+	return s.EstablishedAt.Add(s.Transform.Lifetime())
+}
+
+// SKEYIDd returns SKEYID_d, from which Quick Mode derives KEYMAT.
+func (s *SA) SKEYIDd() []byte { return s.Keys.SKEYIDd }
+
+// SKEYIDa returns SKEYID_a, which keys the Quick Mode and informational
+// hashes.
+func (s *SA) SKEYIDa() []byte { return s.Keys.SKEYIDa }
+
+// LastBlock returns the last CBC block of phase 1, the seed of every phase 2
+// IV (RFC 2409, Appendix B).
+func (s *SA) LastBlock() []byte { return s.IV }
+
+// Wipe overwrites every secret the SA holds and forgets the DH key, so that
+// a deleted SA leaves no key material behind longer than the garbage
+// collector makes unavoidable. The state becomes StateDeleted.
+func (s *SA) Wipe() {
+	s.Keys.Wipe()
+	clear(s.Ka)
+	clear(s.gxy)
+	clear(s.IV)
+	s.Ka, s.gxy, s.dh, s.Cipher = nil, nil, nil, nil
+	s.State = StateDeleted
+}
