@@ -277,24 +277,33 @@ func TestInvalidPublicValues(t *testing.T) {
 	}
 }
 
-// TestSharedSecretNoPanic feeds random bytes of random lengths.
-func TestSharedSecretNoPanic(t *testing.T) {
-	r := mrand.New(mrand.NewPCG(1, 2))
+// FuzzSharedSecret feeds arbitrary peer values to every group; the seeds run
+// as a unit test, "go test -fuzz FuzzSharedSecret" explores further.
+func FuzzSharedSecret(f *testing.F) {
+	keys := map[GroupID]PrivateKey{}
 	for _, id := range SupportedGroups() {
 		g, _ := NewGroup(id)
-		k, _ := g.Generate(rand.Reader)
-		for range 50 {
-			n := g.PublicLen()
-			if r.IntN(2) == 0 {
-				n = r.IntN(2*n + 2)
-			}
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = byte(r.Uint32())
-			}
-			k.SharedSecret(b) // must not panic; random values are mostly invalid
+		k, err := g.Generate(mrand.NewChaCha8([32]byte{byte(id)}))
+		if err != nil {
+			f.Fatal(err)
 		}
+		keys[id] = k
+		f.Add(uint16(id), k.PublicBytes())
+		f.Add(uint16(id), make([]byte, g.PublicLen()))
+		f.Add(uint16(id), bytes.Repeat([]byte{0xff}, g.PublicLen()))
 	}
+	f.Add(uint16(0), []byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, id uint16, peer []byte) {
+		ids := SupportedGroups()
+		k := keys[ids[int(id)%len(ids)]]
+		z, err := k.SharedSecret(peer)
+		if err == nil && len(z) == 0 {
+			t.Fatal("empty shared secret without error")
+		}
+		if err != nil && !errors.Is(err, ErrInvalidPublic) {
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
 }
 
 func TestGroupIDString(t *testing.T) {
