@@ -25,9 +25,6 @@ const (
 	// CodeUnreadable: the file cannot be read and no connection names the
 	// certificate (otherwise message 13 is given per connection).
 	CodeUnreadable DecodeCode = 6
-	// CodeKeyMismatch: the private key given does not belong to the
-	// certificate.
-	CodeKeyMismatch DecodeCode = 7
 )
 
 func (c DecodeCode) String() string {
@@ -44,8 +41,6 @@ func (c DecodeCode) String() string {
 		return "unsupported public key"
 	case CodeUnreadable:
 		return "file unreadable"
-	case CodeKeyMismatch:
-		return "private key does not match"
 	}
 	return fmt.Sprintf("DecodeCode(%d)", int(c))
 }

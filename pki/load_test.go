@@ -56,6 +56,16 @@ func TestLoadMessages(t *testing.T) {
 			want:  []want{{8, "SPD: could not decode certificate `gone': 6", true, "no such file"}},
 		},
 		{
+			name:  "8 key type IKEv1 cannot use",
+			items: []Item{{Name: "ed", File: p("ed25519-gw.pem"), PrivateKey: p("ed25519.key"), Connections: []string{"c"}}},
+			want:  []want{{8, "SPD: could not decode certificate `ed': 5", true, "Ed25519"}},
+		},
+		{
+			name:  "8 file too large",
+			items: []Item{{Name: "huge", File: p("huge.pem")}},
+			want:  []want{{8, "SPD: could not decode certificate `huge': 1", true, "larger than"}},
+		},
+		{
 			name:  "39 and 8 truncated PEM",
 			items: []Item{{Name: "trunc", File: p("cert-truncated.pem")}},
 			want:  []want{{39, txt39, false, ""}, {8, "SPD: could not decode certificate `trunc': 3", true, "cert-truncated.pem"}},
@@ -175,6 +185,9 @@ func TestLoadMessages(t *testing.T) {
 			items: []Item{{Name: "anon-ca", File: p("ca-empty.pem"), Trusted: true}},
 			want:  []want{{42, txt42, false, "empty subject"}},
 		},
+	}
+	if err := os.WriteFile(p("huge.pem"), make([]byte, MaxFileSize+1), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(p("open.key"), mustRead(t, p("gw-rsa.pkcs8.pem")), 0o600); err != nil {
 		t.Fatal(err)

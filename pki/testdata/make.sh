@@ -82,6 +82,11 @@ ee noku-rsa ca-rsa.pem ca-rsa.key noku "/C=FI/O=Example/CN=noku.example.com" rev
 ee badip-rsa ca-rsa.pem ca-rsa.key badip "/C=FI/O=Example/CN=badip.example.com" revoked-rsa.key
 ee sub-gw int-rsa.pem int-rsa.key sub "/C=FI/O=Example/OU=Sub/CN=sub.example.com" revoked-rsa.key
 
+# An Ed25519 end entity: a good certificate, but no IKEv1 authentication
+# method exists for its key (message 8, code 5).
+openssl genpkey -algorithm ed25519 -out ed25519.key
+ee ed25519-gw ca-rsa.pem ca-rsa.key revoked "/C=FI/O=Example/CN=ed.example.com" ed25519.key
+
 # The same RSA key in every format: PKCS#1 and PKCS#8, PEM and DER.
 openssl rsa -in gw-rsa.pkcs8.pem -traditional -out gw-rsa.pkcs1.pem 2>/dev/null
 openssl rsa -in gw-rsa.pkcs8.pem -traditional -outform DER -out gw-rsa.pkcs1.der 2>/dev/null
