@@ -58,10 +58,10 @@ func pemBlocks(b []byte, types ...string) (ders [][]byte, found bool) {
 	}
 }
 
-// looksLikeDER reports whether b starts with a DER SEQUENCE header whose
-// length covers the rest of b, the shape of a certificate, CRL or key. It
-// tells a binary file worth decoding (message 39 if it fails) from one that
-// is plainly not a certificate at all (message 8).
+// looksLikeDER reports whether b starts like DER: a SEQUENCE tag, the
+// shape of a certificate, CRL or key. It tells a binary file worth decoding
+// (message 39 if that fails, for instance when it is truncated) from one
+// that is plainly not a certificate at all (message 8 alone).
 func looksLikeDER(b []byte) bool {
 	return len(b) >= 2 && b[0] == 0x30
 }

@@ -69,6 +69,10 @@ type ID struct {
 // names: the peer claims to be someone its certificate does not vouch for.
 var ErrIDMismatch = errors.New("pki: the peer's ID is not a name of its certificate")
 
+// maxNameText bounds a name as String shows it: a DNS name has at most
+// 255 octets (RFC 1035, 2.3.4).
+const maxNameText = 255
+
 // maxIDLen bounds the identification data pki looks at.
 const maxIDLen = 8192
 
@@ -81,6 +85,9 @@ func (id ID) String() string {
 			return net.IP(id.Data).String()
 		}
 	case IDFQDN, IDUserFQDN:
+		if len(id.Data) > maxNameText {
+			return printable(string(id.Data[:maxNameText])) + "..."
+		}
 		return printable(string(id.Data))
 	case IDDERASN1DN:
 		if s, err := FormatDN(id.Data); err == nil {

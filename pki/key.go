@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 )
 
 // ErrKeyMode says a private key file can be read by group or others. The
@@ -41,18 +43,37 @@ func readPrivateKey(path string) (key crypto.Signer, readErr, keyErr error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, &ErrKeyMode{File: path, Mode: fi.Mode()}, nil
 	}
+	if encryptedPEM(b) {
+		return nil, nil, fmt.Errorf("private key file %s is encrypted: iked reads unencrypted keys only (openssl pkey -in FILE -out NEWFILE, then chmod 600 NEWFILE)", path)
+	}
 	ders, found := pemBlocks(b, "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
 	if !found {
 		ders = [][]byte{b}
 	}
 	if len(ders) == 0 {
-		return nil, nil, fmt.Errorf("private key file %s: %w (an encrypted key must be decrypted first)", path, errKeyBroken)
+		return nil, nil, fmt.Errorf("private key file %s: %w (no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)", path, errKeyBroken)
 	}
 	key, err = parsePrivateKey(ders[0])
 	if err != nil {
 		return nil, nil, fmt.Errorf("private key file %s: %w", path, err)
 	}
 	return key, nil, nil
+}
+
+// encryptedPEM reports whether b holds a PKCS#8 encrypted key or a legacy
+// PEM key with a Proc-Type: 4,ENCRYPTED header.
+func encryptedPEM(b []byte) bool {
+	rest := b
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			return false
+		}
+		if blk.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(blk.Headers["Proc-Type"], "ENCRYPTED") {
+			return true
+		}
+	}
 }
 
 // parsePrivateKey tries the three encodings in turn: which one a DER blob

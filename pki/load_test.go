@@ -165,7 +165,7 @@ func TestLoadMessages(t *testing.T) {
 		{
 			name:   "24 encrypted key",
 			items:  []Item{ca, {Name: "gw", File: p("gw-rsa.pem"), PrivateKey: p("key-encrypted.pem"), Connections: []string{"branch"}}},
-			want:   []want{{24, "SPD: the private key `gw' is broken", true, "decrypted first"}},
+			want:   []want{{24, "SPD: the private key `gw' is broken", true, "is encrypted: iked reads unencrypted keys only"}},
 			loaded: []string{"root-ca"},
 		},
 		{

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	cryptorand "crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -20,10 +21,13 @@ var ErrBadSignature = errors.New("pki: signature does not verify")
 // SIGN_RSA_EMSA_PKCS1_NULL) expect. ECDSA: the hash is signed as it is and
 // the signature is r|s, each the curve's size (RFC 4754, 7; strongSwan's
 // SIGN_ECDSA_WITH_NULL); phase 1 computes that hash with the HMAC that
-// ECDSAHash names.
+// ECDSAHash names. rand nil means crypto/rand.
 func Sign(rand io.Reader, key crypto.Signer, hash []byte) ([]byte, error) {
 	if len(hash) == 0 {
 		return nil, errors.New("pki: nothing to sign")
+	}
+	if rand == nil {
+		rand = cryptorand.Reader
 	}
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
