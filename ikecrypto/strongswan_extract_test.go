@@ -4,7 +4,8 @@ package ikecrypto
 // the strongSwan-against-strongSwan runs the interop engineer recorded:
 // charon logs at ike=4/chd=4 (interop/testdata/strongswan-runs/NAME/) and
 // the raw ISAKMP datagrams of each run's capture
-// (isakmp/testdata/captures/strongswan-NAME-NN-DIR.bin). Every expected value
+// (isakmp/testdata/captures/strongswan-NAME-NN-DIR.bin), plus the runs of
+// testdata/strongswan-h2/ (same layout, datagrams inside the run folder). Every expected value
 // in the table is one strongSwan logged or sent; the only use of this
 // package's code is CBC decryption of Quick Mode and informational messages
 // (with strongSwan's Ka and IV) to reach the payloads its hashes cover.
@@ -32,8 +33,17 @@ var update = flag.Bool("update", false, "regenerate testdata/strongswan-kat.txt 
 const (
 	runsDir     = "../interop/testdata/strongswan-runs"
 	capturesDir = "../isakmp/testdata/captures"
+	ownRunsDir  = "testdata/strongswan-h2" // runs made by testdata/strongswan-h2/make-runs.sh
 	katFile     = "testdata/strongswan-kat.txt"
 )
+
+// runSource says where one run's log and datagrams are.
+type runSource struct {
+	name     string
+	dir      string // holds initiator.log and initiator.swanctl.conf
+	captures string // glob of the NN-DIR.bin datagrams
+	cite     string // for the vector file's comment
+}
 
 // logEntry is one "LABEL => N bytes" hex dump of a charon log.
 type logEntry struct {
@@ -121,8 +131,8 @@ type capture struct {
 	body  []byte
 }
 
-func readCaptures(run string) ([]capture, error) {
-	names, err := filepath.Glob(filepath.Join(capturesDir, "strongswan-"+run+"-[0-9][0-9]-*.bin"))
+func readCaptures(glob string) ([]capture, error) {
+	names, err := filepath.Glob(glob)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +247,8 @@ func (k *kv) add(key string, vals ...any) {
 	k.b.WriteByte('\n')
 }
 
-func extractRun(run string) (string, error) {
-	dir := filepath.Join(runsDir, run)
+func extractRun(src runSource) (string, error) {
+	run, dir := src.name, src.dir
 	es, prop, err := parseCharonLog(filepath.Join(dir, "initiator.log"))
 	if err != nil {
 		return "", err
@@ -251,9 +261,12 @@ func extractRun(run string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	caps, err := readCaptures(run)
+	caps, err := readCaptures(src.captures)
 	if err != nil {
 		return "", err
+	}
+	if len(caps) == 0 {
+		return "", fmt.Errorf("%s: no datagrams at %s", run, src.captures)
 	}
 	g, err := NewGroup(gid)
 	if err != nil {
@@ -261,7 +274,7 @@ func extractRun(run string) (string, error) {
 	}
 	var o kv
 	o.b.WriteString("run " + run + "\n")
-	o.add("#", "from", filepath.Join("interop/testdata/strongswan-runs", run, "initiator.log"), "and", "isakmp/testdata/captures/strongswan-"+run+"-*.bin")
+	o.add("#", "from", src.cite)
 	o.add("hash", uint16(hashAlg))
 	o.add("encr", uint16(enc), keyBits)
 	o.add("group", uint16(gid))
@@ -275,8 +288,13 @@ func extractRun(run string) (string, error) {
 		o.add("psk", m[1])
 	case bytes.Contains(conf, []byte("auth = pubkey")):
 		method := 3 // RSA signatures (RFC 2409, Appendix A)
-		if _, err := os.Stat(filepath.Join(dir, "pki")); err == nil && strings.Contains(run, "ecdsa") {
-			method = authECDSA256 // make-runs.sh: pki --type ecdsa --size 256
+		if strings.Contains(run, "ecdsa") {
+			method = authECDSA256 // interop make-runs.sh: pki --type ecdsa --size 256
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "auth-method")); err == nil {
+			if method, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+				return "", err
+			}
 		}
 		o.add("auth", "sig", method)
 	default:
@@ -433,23 +451,35 @@ func TestExtractStrongSwanVectors(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to regenerate " + katFile)
 	}
-	runs, err := os.ReadDir(runsDir)
-	if err != nil {
-		t.Fatal(err)
+	var srcs []runSource
+	for _, base := range []string{runsDir, ownRunsDir} {
+		ents, err := os.ReadDir(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			dir := filepath.Join(base, e.Name())
+			if _, err := os.Stat(filepath.Join(dir, "initiator.log")); !e.IsDir() || err != nil {
+				continue
+			}
+			src := runSource{name: e.Name(), dir: dir}
+			if base == runsDir {
+				src.captures = filepath.Join(capturesDir, "strongswan-"+e.Name()+"-[0-9][0-9]-*.bin")
+				src.cite = "interop/testdata/strongswan-runs/" + e.Name() + "/initiator.log and isakmp/testdata/captures/strongswan-" + e.Name() + "-*.bin"
+			} else {
+				src.captures = filepath.Join(dir, "[0-9][0-9]-*.bin")
+				src.cite = "ikecrypto/testdata/strongswan-h2/" + e.Name() + "/ (initiator.log, NN-DIR.bin)"
+			}
+			srcs = append(srcs, src)
+		}
 	}
 	var out strings.Builder
 	out.WriteString("# Known-answer vectors from strongSwan 5.9 runs (see strongswan_extract_test.go).\n")
 	out.WriteString("# Regenerate: go test ./ikecrypto -run TestExtractStrongSwanVectors -update\n\n")
-	for _, r := range runs {
-		if !r.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(runsDir, r.Name(), "initiator.log")); err != nil {
-			continue
-		}
-		s, err := extractRun(r.Name())
+	for _, src := range srcs {
+		s, err := extractRun(src)
 		if err != nil {
-			t.Errorf("%s: %v (skipped)", r.Name(), err)
+			t.Errorf("%s: %v (skipped)", src.name, err)
 			continue
 		}
 		out.WriteString(s)
