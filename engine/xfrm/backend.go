@@ -53,6 +53,7 @@ type Backend struct {
 	mon     *nl.NetlinkSocket
 	notes   chan engine.Event
 	monDone chan struct{}
+	stop    chan struct{} // closed by Close: the monitor stops waiting to deliver
 	closed  atomic.Bool
 	once    sync.Once
 
@@ -79,6 +80,7 @@ func New(opts Options) *Backend {
 		opts:     opts,
 		notes:    make(chan engine.Event, opts.Buffer),
 		monDone:  make(chan struct{}),
+		stop:     make(chan struct{}),
 		larval:   map[saKey]engine.SARef{},
 		sas:      map[saKey]engine.SARef{},
 		policies: map[policyKey]engine.Policy{},
@@ -143,6 +145,7 @@ func (b *Backend) closeSockets() {
 func (b *Backend) Close() error {
 	b.once.Do(func() {
 		b.closed.Store(true)
+		close(b.stop)
 		if b.mon != nil {
 			b.mon.Close()
 			<-b.monDone

@@ -52,10 +52,10 @@ func (b *Backend) monitor() {
 // note delivers a volunteered event, waiting while the engine is busy
 // (the kernel's socket buffer holds the next ones) but never past Close.
 func (b *Backend) note(ev engine.Event) {
-	if b.closed.Load() {
-		return
+	select {
+	case b.notes <- ev:
+	case <-b.stop:
 	}
-	b.notes <- ev
 }
 
 func decode(m syscall.NetlinkMessage) (engine.Event, bool) {
