@@ -3,6 +3,7 @@
 package xfrm
 
 import (
+	"errors"
 	"flag"
 	"math/rand/v2"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
 
 	"github.com/iked/iked/engine"
 )
@@ -146,7 +148,12 @@ func TestExpireLarval(t *testing.T) {
 	rec.save(t, nl.XFRM_MSG_EXPIRE, "expire-larval.bin")
 	// The kernel removed it; Delete of the stale reservation is not an error
 	// that leaves tracking behind.
-	b.Delete([]engine.SARef{x.SA})
+	if err := b.Delete([]engine.SARef{x.SA}); err != nil {
+		t.Fatalf("delete of an expired reservation: %v", err)
+	}
+	if err := b.Delete([]engine.SARef{x.SA}); !errors.Is(err, unix.ESRCH) {
+		t.Fatalf("delete of an unknown SA: %v", err)
+	}
 	if len(b.larval) != 0 {
 		t.Fatal("stale reservation still tracked")
 	}

@@ -187,20 +187,24 @@ func limits(l engine.Lifetime) netlink.XfrmStateLimits {
 	}
 }
 
-// Delete removes SAs (and SPI reservations); it tries every one.
+// Delete removes SAs (and SPI reservations); it tries every one. An SA we
+// installed that the kernel no longer has (a hard EXPIRE beat us to it) is
+// not an error: it is gone, which is what was asked.
 func (b *Backend) Delete(refs []engine.SARef) error {
 	if b.h == nil {
 		return errNotOpen
 	}
 	var errs []error
 	for _, ref := range refs {
+		k := keyOf(ref)
+		_, ours := b.sas[k]
+		_, reserved := b.larval[k]
 		err := b.delSA(ref)
 		if err == nil || errors.Is(err, unix.ESRCH) {
-			// Gone either way: a hard expire may have beaten us to it.
-			delete(b.sas, keyOf(ref))
-			delete(b.larval, keyOf(ref))
+			delete(b.sas, k)
+			delete(b.larval, k)
 		}
-		if err != nil {
+		if err != nil && !(errors.Is(err, unix.ESRCH) && (ours || reserved)) {
 			errs = append(errs, err)
 		}
 	}
