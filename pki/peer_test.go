@@ -47,6 +47,7 @@ func TestVerifyPeer(t *testing.T) {
 		{name: "valid with intermediate sent", received: []string{"sub-gw.pem", "int-rsa.pem"}, id: fqdn("sub.example.com"), chainLen: 3},
 		{name: "intermediate sent first", received: []string{"int-rsa.pem", "sub-gw.pem"}, id: fqdn("sub.example.com"), chainLen: 3},
 		{name: "root without Basic Constraints forced trusted", received: []string{"nobc-gw.pem"}, id: fqdn("sub.example.com"), chainLen: 2},
+		{name: "intermediate revoked", received: []string{"sub-revoked-int.pem", "int-revoked.pem"}, id: fqdn("sub.example.com"), wantErr: ErrRevoked},
 		{name: "revoked", received: []string{"revoked-rsa.pem"}, id: fqdn("revoked.example.com"), wantErr: ErrRevoked},
 		{name: "expired", now: clockAt(gw.NotAfter.Add(time.Hour)), received: []string{"gw-rsa.der"}, id: fqdn("gw.example.com"), wantErr: ErrUntrusted, reason: x509.Expired},
 		{name: "not yet valid", now: clockAt(gw.NotBefore.Add(-time.Hour)), received: []string{"gw-rsa.der"}, id: fqdn("gw.example.com"), wantErr: ErrUntrusted, reason: x509.Expired},

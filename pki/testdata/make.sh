@@ -87,6 +87,13 @@ ee sub-gw int-rsa.pem int-rsa.key sub "/C=FI/O=Example/OU=Sub/CN=sub.example.com
 openssl genpkey -algorithm ed25519 -out ed25519.key
 ee ed25519-gw ca-rsa.pem ca-rsa.key revoked "/C=FI/O=Example/CN=ed.example.com" ed25519.key
 
+# A second intermediate CA that the RSA CA's CRL revokes, and an end entity
+# under it: revocation is checked along the whole chain.
+openssl req -new -config "$CNF" -key int-rsa.key -subj "/C=FI/O=Example/OU=Revoked/CN=Revoked Intermediate CA" -out int2.csr
+openssl x509 -req -in int2.csr -CA ca-rsa.pem -CAkey ca-rsa.key -CAcreateserial -days $DAYS \
+	-extfile "$CNF" -extensions intca -out int-revoked.pem 2>/dev/null
+ee sub-revoked-int int-revoked.pem int-rsa.key sub "/C=FI/O=Example/OU=Revoked/CN=sub.example.com" revoked-rsa.key
+
 # The same RSA key in every format: PKCS#1 and PKCS#8, PEM and DER.
 openssl rsa -in gw-rsa.pkcs8.pem -traditional -out gw-rsa.pkcs1.pem 2>/dev/null
 openssl rsa -in gw-rsa.pkcs8.pem -traditional -outform DER -out gw-rsa.pkcs1.der 2>/dev/null
@@ -130,7 +137,7 @@ openssl pkcs8 -topk8 -nocrypt -in gw-ecdsa.sec1.pem -outform DER -out gw-ecdsa.p
 # CRLs, made with strongSwan's pki: the RSA CA's revokes revoked-rsa (PEM
 # and DER), the ECDSA CA's is empty, one is signed by the other CA, one has
 # a broken signature (last byte of the signature flipped).
-pki --signcrl --cacert ca-rsa.pem --cakey ca-rsa.key --cert revoked-rsa.pem \
+pki --signcrl --cacert ca-rsa.pem --cakey ca-rsa.key --cert revoked-rsa.pem --cert int-revoked.pem \
 	--reason key-compromise --lifetime $DAYS --outform der >ca-rsa.crl.der 2>/dev/null
 openssl crl -inform DER -in ca-rsa.crl.der -out ca-rsa.crl.pem
 pki --signcrl --cacert ca-ecdsa.pem --cakey ca-ecdsa.sec1.der --lifetime $DAYS \
