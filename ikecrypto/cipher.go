@@ -52,8 +52,8 @@ func (e EncryptionAlgorithm) String() string {
 }
 
 // ErrWeakKey is returned when the derived key of a DES or 3DES cipher is weak,
-// semi-weak or degenerate; the SA must then be abandoned (RFC 2409, Appendix
-// B: DES keys are the non-weak, non-semi-weak bytes of the key material).
+// semi-weak or degenerate (see IsWeakDESKey, IsDegenerate3DESKey); the SA
+// must then be abandoned and renegotiated with fresh nonces.
 var ErrWeakKey = errors.New("ikecrypto: weak cipher key")
 
 // errBlocks is returned for CBC input that is not a whole number of blocks
@@ -145,7 +145,7 @@ type cbcCipher struct {
 
 // NewCipher returns the CBC cipher e with key, whose length must be
 // e.KeyLen(keyBits). Weak DES keys and degenerate 3DES keys are refused with
-// ErrWeakKey (RFC 2409, Appendix B; RFC 2451, 2.3).
+// ErrWeakKey (RFC 2405; RFC 2451, 2.3).
 func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
 	klen, err := e.KeyLen(keyBits)
 	if err != nil {

@@ -80,7 +80,7 @@ func ExpandKey(prf PRF, skeyidE []byte, keyLen int) []byte {
 
 // EncryptionKey returns Ka for cipher e with the negotiated key length
 // attribute keyBits, expanded from SKEYID_e, and the Cipher keyed with it.
-// A weak DES or degenerate 3DES Ka yields ErrWeakKey (RFC 2409, Appendix B).
+// A weak DES or degenerate 3DES Ka yields ErrWeakKey.
 func EncryptionKey(prf PRF, skeyidE []byte, e EncryptionAlgorithm, keyBits int) ([]byte, Cipher, error) {
 	n, err := e.KeyLen(keyBits)
 	if err != nil {

@@ -27,10 +27,11 @@ var desWeakKeys = [16][8]byte{
 }
 
 // IsWeakDESKey reports whether the 8-byte key k is one of the weak or
-// semi-weak DES keys, ignoring parity bits. RFC 2409, Appendix B takes DES
-// keys from "non-weak and non-semi-weak" key material, and RFC 2405, 5 says
-// such keys should be rejected; the chance is 2^-52, so refusing the SA is
-// the simplest honest handling. It runs in constant time.
+// semi-weak DES keys, ignoring parity bits. RFC 2409, Appendix B leaves the
+// weak key check to the cipher and RFC 2405 (DES-CBC) says weak keys should
+// not be used; the chance of deriving one is 2^-52 per SA, so iked refuses
+// the SA rather than inventing a rule to pick other bytes. strongSwan 5.9
+// does not check at all. It runs in constant time.
 func IsWeakDESKey(k []byte) bool {
 	if len(k) != 8 {
 		return false
