@@ -124,15 +124,15 @@ func DecodeAcquire(d []byte) (*engine.Acquire, error) {
 		return nil, err
 	}
 	a.Policy = engine.Policy{Dir: engine.Direction(pol[offPolDir]), Selector: psel}
-	attrs, err := nl.ParseRouteAttr(d[sizeAcquire:])
+	attrs, err := parseAttrs(d[sizeAcquire:])
 	if err != nil {
 		return nil, fmt.Errorf("xfrm engine: acquire attributes: %w", err)
 	}
 	for _, at := range attrs {
-		if at.Attr.Type != nl.XFRMA_TMPL {
+		if at.typ != nl.XFRMA_TMPL {
 			continue
 		}
-		for t := at.Value; len(t) >= sizeUserTmp; t = t[sizeUserTmp:] {
+		for t := at.value; len(t) >= sizeUserTmp; t = t[sizeUserTmp:] {
 			// struct xfrm_user_tmpl: xfrm_id (24), family (2, padded), saddr
 			// (16), reqid, mode, share, optional, the algorithm masks.
 			tfam := binary.NativeEndian.Uint16(t[24:])
@@ -150,6 +150,27 @@ func DecodeAcquire(d []byte) (*engine.Acquire, error) {
 		}
 	}
 	return a, nil
+}
+
+type attr struct {
+	typ   uint16
+	value []byte
+}
+
+// parseAttrs splits netlink attributes (struct nlattr: length, type, value,
+// padded to 4 bytes), checking every length; the library's ParseRouteAttr
+// can slice past the end of a malformed buffer.
+func parseAttrs(b []byte) ([]attr, error) {
+	var out []attr
+	for len(b) >= 4 {
+		n := int(binary.NativeEndian.Uint16(b))
+		if n < 4 || n > len(b) {
+			return nil, fmt.Errorf("attribute length %d of %d bytes", n, len(b))
+		}
+		out = append(out, attr{typ: binary.NativeEndian.Uint16(b[2:]) &^ unix.NLA_F_NESTED &^ unix.NLA_F_NET_BYTEORDER, value: b[4:n]})
+		b = b[min((n+3)&^3, len(b)):]
+	}
+	return out, nil
 }
 
 // DecodeExpire decodes an XFRM_MSG_EXPIRE body (struct xfrm_user_expire).
