@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -39,30 +44,127 @@ func IKEScan(ns *Namespace, target string, args ...string) (ScanResult, error) {
 	return res, nil
 }
 
-// ParseIKEScan reads ike-scan's output for target.
+// ParseIKEScan reads ike-scan's output for target, in both its layouts:
+// one field per line after a tab (-M), or all fields on the target's line
+// separated by spaces.
 func ParseIKEScan(out, target string) ScanResult {
 	res := ScanResult{Raw: out}
 	sc := bufio.NewScanner(strings.NewReader(out))
 	in := false
 	for sc.Scan() {
 		line := sc.Text()
-		if first, rest, ok := strings.Cut(line, "\t"); ok && first == target {
-			res.Outcome, in = strings.TrimSpace(rest), true
-			continue
-		}
-		if !in || !strings.HasPrefix(line, "\t") {
-			in = in && strings.HasPrefix(line, "\t")
-			continue
-		}
-		field := strings.TrimSpace(line)
+		first, rest, ok := strings.Cut(line, "\t")
 		switch {
-		case strings.HasPrefix(field, "SA=("):
-			res.SA = strings.TrimSuffix(strings.TrimPrefix(field, "SA=("), ")")
-		case strings.HasPrefix(field, "VID="):
-			res.VIDs = append(res.VIDs, strings.TrimPrefix(field, "VID="))
-		case strings.HasPrefix(field, "ID("):
-			res.ID = strings.TrimSuffix(strings.TrimPrefix(field, "ID("), ")")
+		case ok && first == target:
+			var fields string
+			res.Outcome, fields = splitOutcome(rest)
+			in = true
+			for _, f := range splitFields(fields) {
+				res.field(f)
+			}
+		case ok && in && first == "":
+			res.field(strings.TrimSpace(rest))
+		default:
+			in = false
 		}
 	}
 	return res
 }
+
+// splitOutcome cuts "Main Mode Handshake returned", "Notify message 14
+// (NO-PROPOSAL-CHOSEN)" or the like off the front of s.
+func splitOutcome(s string) (outcome, rest string) {
+	if i := strings.Index(s, "Handshake returned"); i >= 0 {
+		i += len("Handshake returned")
+		return s[:i], s[i:]
+	}
+	if strings.HasPrefix(s, "Notify message") {
+		if i := strings.IndexByte(s, ')'); i >= 0 {
+			return s[:i+1], s[i+1:]
+		}
+	}
+	return strings.TrimSpace(s), ""
+}
+
+// splitFields splits a one-line answer at spaces outside parentheses; a
+// "(name)" token joins the field before it ("VID=... (XAUTH)").
+func splitFields(s string) []string {
+	var out []string
+	depth, start := 0, -1
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		tok := s[start:end]
+		if strings.HasPrefix(tok, "(") && len(out) > 0 {
+			out[len(out)-1] += " " + tok
+		} else {
+			out = append(out, tok)
+		}
+		start = -1
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' && depth == 0:
+			flush(i)
+		default:
+			if start < 0 {
+				start = i
+			}
+			if c == '(' {
+				depth++
+			} else if c == ')' && depth > 0 {
+				depth--
+			}
+		}
+	}
+	flush(len(s))
+	return out
+}
+
+// field records one "NAME=(...)"-style field of an ike-scan answer.
+func (r *ScanResult) field(f string) {
+	switch {
+	case strings.HasPrefix(f, "SA=("):
+		r.SA = strings.TrimSuffix(strings.TrimPrefix(f, "SA=("), ")")
+	case strings.HasPrefix(f, "VID="):
+		r.VIDs = append(r.VIDs, strings.TrimPrefix(f, "VID="))
+	case strings.HasPrefix(f, "ID("):
+		r.ID = strings.TrimSuffix(strings.TrimPrefix(f, "ID("), ")")
+	}
+}
+
+// PSKCrackPath is psk-crack from the ike-scan package.
+var PSKCrackPath = "/usr/bin/psk-crack"
+
+// CrackAggressivePSK runs ike-scan in Aggressive Mode (ID_FQDN id, the
+// default transforms, DH group 2 unless args say otherwise) against target
+// and then psk-crack over words. It returns the word whose HASH_R matches, or
+// "" when none does: a responder that computes HASH_R wrongly (RFC 2409, 5.4)
+// is found out by a tool that shares no code with it.
+func CrackAggressivePSK(t testing.TB, ns *Namespace, target, id string, words []string, args ...string) (ScanResult, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	crack := filepath.Join(dir, "hash_r.crack")
+	res, err := IKEScan(ns, target, append([]string{"-A", "--id=" + id, "--idtype=2", "--pskcrack=" + crack}, args...)...)
+	if err != nil {
+		return res, "", err
+	}
+	if !res.Handshake() {
+		return res, "", fmt.Errorf("interop: ike-scan -A got %q, no handshake:\n%s", res.Outcome, res.Raw)
+	}
+	wl := filepath.Join(dir, "words")
+	if err := os.WriteFile(wl, []byte(strings.Join(words, "\n")+"\n"), 0o600); err != nil {
+		return res, "", err
+	}
+	out, err := exec.Command(PSKCrackPath, "-d", wl, crack).CombinedOutput()
+	if err != nil {
+		return res, "", fmt.Errorf("interop: psk-crack: %w: %s", err, out)
+	}
+	if m := pskCrackRE.FindSubmatch(out); m != nil {
+		return res, string(m[1]), nil
+	}
+	return res, "", nil
+}
+
+var pskCrackRE = regexp.MustCompile(`key "(.*)" matches`)

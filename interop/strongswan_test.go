@@ -231,3 +231,36 @@ func TestNamespaceDo(t *testing.T) {
 		t.Fatalf("%s is bindable outside its namespace", p.B.Addr)
 	}
 }
+
+// TestIKEScanAggressivePSKCrack runs ike-scan -A against a strongSwan
+// responder and psk-crack over a word list: the real PSK must be found and a
+// list without it must find nothing.
+func TestIKEScanAggressivePSKCrack(t *testing.T) {
+	RequireStrongSwan(t)
+	RequireRoot(t, IKEScanPath, PSKCrackPath)
+	t.Parallel()
+	p := NewPair(t)
+	psk := "h4-crack-me"
+	StartCharon(t, p.B.NS, CharonOptions{
+		Connections: []Connection{{
+			Aggressive: true, LocalAddrs: p.B.Addr.String(), RemoteAddrs: p.A.Addr.String(),
+			Proposals: "3des-sha1-modp1024", LocalID: "responder.example", RemoteID: "scanner.example",
+			Children: []Child{{ESPProposals: "aes128-sha256"}},
+		}},
+		Secrets: []Secret{{IDs: []string{"responder.example", "scanner.example"}, PSK: []byte(psk)}},
+	})
+	res, found, err := CrackAggressivePSK(t, p.A.NS, p.B.Addr.String(), "scanner.example", []string{"wrong", psk, "also-wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found != psk || res.ID != "Type=ID_FQDN, Value=responder.example" {
+		t.Fatalf("found %q, ID %q; want %q\n%s", found, res.ID, psk, res.Raw)
+	}
+	_, found, err = CrackAggressivePSK(t, p.A.NS, p.B.Addr.String(), "scanner.example", []string{"wrong", "also-wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found != "" {
+		t.Fatalf("psk-crack matched %q, which is not the PSK", found)
+	}
+}
