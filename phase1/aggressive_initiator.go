@@ -1,0 +1,157 @@
+package phase1
+
+import (
+	"fmt"
+
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+)
+
+// Aggressive Mode, initiator side (RFC 2409, 5):
+//
+//	HDR, SA, KE, Ni, IDii       -->
+//	                            <--  HDR, SA, KE, Nr, IDir, [CERT,] HASH_R | SIG_R
+//	HDR*, [CERT,] HASH_I | SIG_I  -->
+//
+// The KE of AM1 fixes the group, so only the transforms of the first
+// transform's group are offered. AM3 is encrypted, as strongSwan sends it.
+
+// startAM1 asks for our DH key before AM1 can be built.
+func (x *Exchange) startAM1(env Env) Step {
+	s := x.SA
+	g := s.Offered[0].Group
+	var ts []Transform
+	for _, t := range s.Offered {
+		if t.Group == g {
+			ts = append(ts, t)
+		}
+	}
+	s.Offered = ts
+	s.State = StateAMIComputeKE
+	j := &job{role: Initiator, rand: env.Rand, t: ts[0], gen: true}
+	return Step{Work: j.run}
+}
+
+// createAM1 sends the proposal, our KE, nonce and identity.
+func (x *Exchange) createAM1(env Env, v any) Step {
+	s := x.SA
+	j, ok := v.(*job)
+	if !ok {
+		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
+	}
+	if j.err != nil {
+		return x.failErr(env, j.err, 0)
+	}
+	s.dh = j.priv
+	s.GXi = j.priv.PublicBytes()
+	n, err := nonce(env.Rand)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.Ni = n
+	sa := saPayload(s.Offered)
+	b, err := isakmp.MarshalBody(sa)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.SAiB = b
+	// The authentication method is the same for every offered transform.
+	s.Transform.Auth = s.Offered[0].Auth
+	ps := []isakmp.Payload{sa, &isakmp.KE{Data: s.GXi}, &isakmp.Nonce{Data: s.Ni}, s.LocalID}
+	ps = append(ps, x.crPayloads()...)
+	ps = append(ps, x.vendorIDPayloads()...)
+	out, err := s.encodePlain(ps)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.State = StateAMISentSA
+	return Step{Send: out, Request: true}
+}
+
+// consumeAM2 checks the responder's choice, KE, nonce and identity, and asks
+// for g^xy, the keys, the verification of HASH_R/SIG_R and our HASH_I/SIG_I.
+func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
+	s := x.SA
+	if m.Header.Flags&isakmp.FlagEncryption != 0 {
+		return Step{Reject: fmt.Errorf("phase1: AM2 encrypted")}
+	}
+	r, err := sortPayloads(m.Payloads)
+	if err != nil {
+		return Step{Reject: err}
+	}
+	if r.sa == nil {
+		return Step{Reject: fmt.Errorf("phase1: AM2 without SA payload")}
+	}
+	s.RCookie = m.Header.ResponderCookie
+	t, err := checkChosen(r.sa, s.Offered)
+	if err != nil {
+		return x.failErr(env, err, isakmp.NoProposalChosen)
+	}
+	s.Transform = t
+	st := Step{Log: settleLifetime(&s.Transform, s.Conn, lifetimeMin(s.Policy))}
+	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(t.Group))
+	if err != nil {
+		return x.failErr(env, err, isakmp.NoProposalChosen)
+	}
+	if err := checkNonce(r.nonce); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	if err := checkKE(r.ke, g); err != nil {
+		return x.failErr(env, err, isakmp.InvalidKeyInformation)
+	}
+	if err := checkID(r.id); err != nil {
+		return x.failErr(env, err, isakmp.InvalidIDInformation)
+	}
+	s.Nr, s.GXr = r.nonce.Data, r.ke.Data
+	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
+	if !remoteIDMatches(s.Conn, r.id) {
+		st := x.fail(env, fmt.Sprintf("the peer's identity %s is not the remote-id %s", s.RemoteIDText, s.Conn.IKE.RemoteID), isakmp.InvalidIDInformation)
+		st.Log = append([]notify.Message{notify.NoPolicyFor(x.localText(), s.RemoteIDText)}, st.Log...)
+		return st
+	}
+	x.peerVendorIDs(r)
+	s.peerCR = len(r.crs) > 0
+	if err := x.peerNATD(r); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	j := s.keyJob(env.Rand)
+	j.peerKE = s.GXr
+	if err := s.peerAuth(j, r); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	if err := s.ourAuth(j); err != nil {
+		return x.authSetupFailed(env, err)
+	}
+	s.State = StateAMIComputeAuth
+	st.Work = j.run
+	return st
+}
+
+// createAM3 sends HASH_I or SIG_I, encrypted, once the responder is
+// authenticated, and establishes the SA.
+func (x *Exchange) createAM3(env Env, v any) Step {
+	s := x.SA
+	j, ok := v.(*job)
+	if !ok {
+		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
+	}
+	if j.err == nil && j.cipher != nil {
+		s.adoptKeys(j)
+		s.logKeys(env)
+	}
+	if err := firstErr(j.authErr, j.err); err != nil {
+		st := x.failErr(env, err, isakmp.AuthenticationFailed)
+		st.Log = append(j.log, st.Log...)
+		return st
+	}
+	ps := x.certPayloads()
+	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.natdPayloads()...)
+	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.IV = next
+	return x.establish(env, j, Step{Send: out, Log: j.log})
+}

@@ -1,0 +1,137 @@
+package phase1
+
+import (
+	"fmt"
+
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+)
+
+// Aggressive Mode, responder side (RFC 2409, 5). The identity is in the
+// clear in AM1, so the connection (and its pre-shared key) is chosen by
+// address, transform and identity together.
+
+// consumeAM1 chooses a transform and connection and asks for our DH key,
+// g^xy, the keys and HASH_R/SIG_R.
+func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
+	s := x.SA
+	if err := checkID(r.id); err != nil {
+		return x.failErr(env, err, isakmp.InvalidIDInformation)
+	}
+	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
+	log, err := x.chooseFor(r, r.id)
+	if err != nil {
+		st := x.failErr(env, err, isakmp.NoProposalChosen)
+		st.Log = append(log, st.Log...)
+		return st
+	}
+	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(s.Transform.Group))
+	if err != nil {
+		return x.failErr(env, err, isakmp.NoProposalChosen)
+	}
+	if err := checkNonce(r.nonce); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	if err := checkKE(r.ke, g); err != nil {
+		return x.failErr(env, err, isakmp.InvalidKeyInformation)
+	}
+	s.Ni, s.GXi = r.nonce.Data, r.ke.Data
+	s.peerCR = len(r.crs) > 0
+	x.peerVendorIDs(r)
+	s.LocalID = localID(s.Conn, s.Local.Addr())
+	s.LocalIDText = idText(s.LocalID)
+	n, err := nonce(env.Rand)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.Nr = n
+	j := s.keyJob(env.Rand)
+	j.peerKE = s.GXi
+	if err := s.ourAuth(j); err != nil {
+		return x.authSetupFailed(env, err)
+	}
+	s.State = StateAMRComputeAuth
+	return Step{Work: j.run, Log: log}
+}
+
+// createAM2 answers with the choice, our KE, nonce, identity and HASH_R or
+// SIG_R.
+func (x *Exchange) createAM2(env Env, v any) Step {
+	s := x.SA
+	j, ok := v.(*job)
+	if !ok {
+		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
+	}
+	if j.err != nil {
+		return x.failErr(env, j.err, 0)
+	}
+	s.adoptKeys(j)
+	s.logKeys(env)
+	ps := []isakmp.Payload{chosenSAPayload(s.TransformNumber, s.Transform),
+		&isakmp.KE{Data: s.GXr}, &isakmp.Nonce{Data: s.Nr}, s.LocalID}
+	ps = append(ps, x.certPayloads()...)
+	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.crPayloads()...)
+	ps = append(ps, x.vendorIDPayloads()...)
+	ps = append(ps, x.natdPayloads()...)
+	out, err := s.encodePlain(ps)
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	s.State = StateAMRSentSA
+	return Step{Send: out}
+}
+
+// consumeAM3 decrypts the initiator's HASH_I or SIG_I and asks for its
+// verification.
+func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
+	s := x.SA
+	if m.Header.Flags&isakmp.FlagEncryption == 0 {
+		// RFC 2409 allows AM3 in the clear; read it as it is.
+		r, err := sortPayloads(m.Payloads)
+		if err != nil {
+			return x.failErr(env, err, isakmp.PayloadMalformed)
+		}
+		return x.verifyAM3(env, r, s.IV)
+	}
+	next, err := open(m, s.Cipher, s.IV)
+	if err != nil {
+		reason := fmt.Sprintf("AM3 does not decrypt to valid payloads (%v)", err)
+		return x.fail(env, reason, isakmp.PayloadMalformed)
+	}
+	r, err := sortPayloads(m.Payloads)
+	if err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	return x.verifyAM3(env, r, next)
+}
+
+func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
+	s := x.SA
+	if err := x.peerNATD(r); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	j := s.keyJob(env.Rand)
+	if err := s.peerAuth(j, r); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	x.pendingIV = next
+	s.State = StateAMRVerify
+	return Step{Work: j.run}
+}
+
+// finishAM3 establishes the SA once the initiator is authenticated.
+func (x *Exchange) finishAM3(env Env, v any) Step {
+	s := x.SA
+	j, ok := v.(*job)
+	if !ok {
+		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
+	}
+	if err := firstErr(j.authErr, j.err); err != nil {
+		st := x.failErr(env, err, isakmp.AuthenticationFailed)
+		st.Log = append(j.log, st.Log...)
+		return st
+	}
+	s.IV = x.pendingIV
+	return x.establish(env, j, Step{Log: j.log})
+}

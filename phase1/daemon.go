@@ -1,0 +1,124 @@
+package phase1
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
+)
+
+// Runtime plugs phase 1 into the daemon: it is the daemon.Handler of Main
+// and Aggressive Mode first messages and the daemon.Initiator of
+// `ikectl initiate`. Register it with
+//
+//	rt := &phase1.Runtime{Hooks: ...}
+//	d.Register(isakmp.ExchangeMain, rt)
+//	d.Register(isakmp.ExchangeAggressive, rt)
+//	d.RegisterInitiator(rt)
+//
+// The daemon's loop then calls the returned daemon.Exchange; Work closures
+// go to its worker pool and come back through Resume; retransmitted
+// requests are answered from its reply cache. The *SA is in
+// daemon.SA.State for Quick Mode and the informational exchanges.
+type Runtime struct {
+	Hooks    Hooks
+	SendCert bool
+}
+
+func (rt *Runtime) config(c *daemon.Context) Config {
+	p, _ := c.Policy.(*policymgr.Policy)
+	return Config{Policy: p, Hooks: rt.Hooks, SendCert: rt.SendCert}
+}
+
+func env(c *daemon.Context) Env { return Env{Now: c.Now, Rand: c.Rand, Log: c.Log} }
+
+// Start answers the first message of a Main or Aggressive Mode exchange.
+func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
+	x, st := NewResponder(env(c), rt.config(c), c.SA.Cookies.I, c.SA.Cookies.R, p.Local, p.Remote, p.Data)
+	if x == nil {
+		if st.Reject == nil && st.Send == nil && len(st.Log) == 0 {
+			st.Reject = fmt.Errorf("phase1: first message refused")
+		}
+		return nil, result(c, nil, st)
+	}
+	c.SA.State = x.SA
+	e := &exchange{x: x}
+	return e, result(c, x, st)
+}
+
+// Initiate starts phase 1 of the named connection as initiator.
+func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, daemon.Result, error) {
+	cfg := rt.config(c)
+	if cfg.Policy == nil {
+		return nil, daemon.Result{}, notify.NoPolicyLoaded()
+	}
+	conn, ok := cfg.Policy.Connection(name)
+	if !ok || conn.IKE == nil {
+		return nil, daemon.Result{}, fmt.Errorf("phase1: no IKE connection %q", name)
+	}
+	remote := peerAddr(conn)
+	if !remote.IsValid() {
+		return nil, daemon.Result{Log: []notify.Message{notify.RemoteIDNotAddress()}}, notify.RemoteIDNotAddress()
+	}
+	port := c.Settings().IKEPort
+	local := localAddr(conn)
+	if !local.IsValid() {
+		local = netip.IPv4Unspecified()
+		if remote.Is6() {
+			local = netip.IPv6Unspecified()
+		}
+	}
+	c.SA.Remote = netip.AddrPortFrom(remote, port)
+	c.SA.Local = netip.AddrPortFrom(local, port)
+	x, st, err := NewInitiator(env(c), cfg, conn, c.SA.Cookies.I, c.SA.Local, c.SA.Remote)
+	if err != nil {
+		return nil, daemon.Result{}, err
+	}
+	c.SA.State = x.SA
+	return &exchange{x: x}, result(c, x, st), nil
+}
+
+// exchange adapts Exchange to daemon.Exchange.
+type exchange struct{ x *Exchange }
+
+func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
+	if e.x.SA.Local.Addr().IsUnspecified() && p.Local.IsValid() {
+		e.x.SA.Local = p.Local
+	}
+	return result(c, e.x, e.x.Consume(env(c), p.Data))
+}
+
+func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
+	return result(c, e.x, e.x.Resume(env(c), v))
+}
+
+func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
+	return result(c, e.x, e.x.TimedOut(env(c)))
+}
+
+func (e *exchange) State() string { return e.x.State() }
+
+// result turns a Step into the daemon's Result and carries the SA's
+// addresses (NAT-T may have moved them) back to the daemon's table.
+func result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
+	if x != nil && c.SA != nil {
+		if x.SA.Remote.IsValid() {
+			c.SA.Remote = x.SA.Remote
+		}
+		if x.SA.Local.IsValid() {
+			c.SA.Local = x.SA.Local
+		}
+		if x.SA.Conn != nil {
+			c.SA.Conn = x.SA.Conn.Name
+		}
+		if st.Failed {
+			x.SA.Wipe()
+		}
+	}
+	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
+		Log: st.Log, Established: st.Established, Done: st.Done, DeleteSA: st.Failed}
+	return r
+}
+

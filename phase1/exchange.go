@@ -1,0 +1,278 @@
+package phase1
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
+)
+
+// Env is what the caller's loop lends an exchange for one call: the clock
+// and the random source (cookies are chosen by the caller; nonces and DH
+// keys here). Rand is also used from Work closures, on other goroutines, so
+// it must be safe for concurrent use (crypto/rand.Reader is). Log, if set,
+// receives key material at its keys level only; catalog messages are
+// returned in Step.Log, never logged here.
+type Env struct {
+	Now  time.Time
+	Rand io.Reader
+	Log  *notify.Logger
+}
+
+// Hooks connect phase 1 to vendor ID and NAT-T handling, which live in
+// their own files (vendorid*.go, natt*.go). A nil hook does the minimum:
+// no Vendor ID sent, received ones recorded in SA.VendorIDs, no NAT-D.
+type Hooks struct {
+	// VendorIDs returns the Vendor ID payload data to send in our first
+	// message (MM1/MM2, AM1/AM2).
+	VendorIDs func(s *SA) [][]byte
+	// PeerVendorIDs is told the Vendor IDs the peer sent in its first
+	// message, to set SA.PeerDPD, SA.PeerNATT and SA.NATTDraft.
+	PeerVendorIDs func(s *SA, vids [][]byte)
+	// NATD returns the NAT-D payloads to send in MM3/MM4, AM1... (RFC
+	// 3947, 3.2); nil or empty when the peer does not support NAT-T. In
+	// AM1 the responder cookie is still zero, so it is not called there.
+	NATD func(s *SA) []isakmp.Payload
+	// PeerNATD checks the NAT-D payloads the peer sent and records on s
+	// whether either side is behind a NAT (and may float the ports).
+	PeerNATD func(s *SA, natd []*isakmp.NATD) error
+}
+
+// Config is what an exchange negotiates against: the running policy and
+// the hooks. SendCert sends our certificate even when the peer sent no
+// certificate request (strongSwan's send_cert = always).
+type Config struct {
+	Policy   *policymgr.Policy
+	Hooks    Hooks
+	SendCert bool
+}
+
+// Step is what an exchange asks its caller to do after a call.
+type Step struct {
+	// Reject: the message was not accepted (wrong state, undecodable,
+	// not ours); nothing changed and nothing is sent. For the debug log.
+	Reject error
+	// Send is a datagram for the peer; Request says it expects an answer
+	// (retransmit it until the next Consume), otherwise it is a reply to
+	// cache for retransmitted requests, or a notify.
+	Send    []byte
+	Request bool
+	// Work is expensive cryptography to run off the loop; its value goes
+	// back to Resume.
+	Work func() any
+	// Log are catalog messages to emit, in order.
+	Log []notify.Message
+	// Established: the ISAKMP SA is now authenticated.
+	Established bool
+	// Failed: the negotiation failed; delete the SA (Send may still hold
+	// a notify for the peer).
+	Failed bool
+	// Done: the exchange is over (established or failed); a reply in Send
+	// is still the answer to a retransmitted request.
+	Done bool
+}
+
+// Exchange is one phase 1 exchange (Main or Aggressive Mode) in one role,
+// and owns its SA until it is established. Its methods are called from one
+// goroutine (the daemon's loop); only Work closures run elsewhere, and they
+// touch copies, never the Exchange.
+type Exchange struct {
+	SA  *SA
+	cfg Config
+
+	// candidates are the responder's connections for the peer's address.
+	candidates []*policymgr.Connection
+	// peer is the last decoded message waiting for its Work result.
+	peer *received
+	// pendingIV is the IV after an encrypted message consumed but not yet
+	// verified (RFC 2409, 5.3: adopt only once it verifies).
+	pendingIV []byte
+}
+
+// State returns the SA's state name for ikectl list-sas.
+func (x *Exchange) State() string { return x.SA.State.String() }
+
+// errWrongState rejects a message that does not fit the exchange's state.
+type errWrongState struct {
+	state State
+	what  string
+}
+
+func (e *errWrongState) Error() string {
+	return fmt.Sprintf("phase1: %s in state %s: dropped", e.what, e.state)
+}
+
+// Consume handles a datagram of this exchange (message ID 0, our cookies).
+func (x *Exchange) Consume(env Env, data []byte) Step {
+	s := x.SA
+	m, err := isakmp.Decode(data)
+	if err != nil {
+		return Step{Reject: err}
+	}
+	h := m.Header
+	if h.InitiatorCookie != s.ICookie || (h.ResponderCookie != s.RCookie && s.RCookie != [8]byte{}) {
+		return Step{Reject: fmt.Errorf("phase1: cookies do not match the SA")}
+	}
+	if h.MessageID != 0 {
+		return Step{Reject: fmt.Errorf("phase1: message ID %#x in phase 1", h.MessageID)}
+	}
+	if h.Exchange == isakmp.ExchangeInformational {
+		return x.consumeInformational(env, m)
+	}
+	if h.Exchange != s.Mode {
+		return Step{Reject: fmt.Errorf("phase1: %s message on a %s SA", h.Exchange, s.Mode)}
+	}
+	switch s.State {
+	case StateMMISentSA:
+		return x.consumeMM2(env, m)
+	case StateMMISentKE:
+		return x.consumeMM4(env, m)
+	case StateMMISentAuth:
+		return x.consumeMM6(env, m)
+	case StateMMRSentSA:
+		return x.consumeMM3(env, m)
+	case StateMMRSentKE:
+		return x.consumeMM5(env, m)
+	case StateAMISentSA:
+		return x.consumeAM2(env, m)
+	case StateAMRSentSA:
+		return x.consumeAM3(env, m)
+	}
+	return Step{Reject: &errWrongState{s.State, "message"}}
+}
+
+// Resume takes the value of a Work closure the exchange returned.
+func (x *Exchange) Resume(env Env, v any) Step {
+	s := x.SA
+	switch s.State {
+	case StateMMIComputeKE:
+		return x.createMM3(env, v)
+	case StateMMIComputeAuth:
+		return x.createMM5(env, v)
+	case StateMMIVerify:
+		return x.finishMM6(env, v)
+	case StateMMRComputeKE:
+		return x.createMM4(env, v)
+	case StateMMRComputeAuth:
+		return x.createMM6(env, v)
+	case StateAMIComputeKE:
+		return x.createAM1(env, v)
+	case StateAMIComputeAuth:
+		return x.createAM3(env, v)
+	case StateAMRComputeAuth:
+		return x.createAM2(env, v)
+	case StateAMRVerify:
+		return x.finishAM3(env, v)
+	}
+	return Step{Reject: &errWrongState{s.State, "work result"}}
+}
+
+// TimedOut is called when our last request went unanswered: the exchange
+// fails with message 46 and no notify (the peer is not answering).
+func (x *Exchange) TimedOut(env Env) Step {
+	st := x.fail(env, "no response from the peer (retransmissions exhausted)", 0)
+	st.Send = nil
+	return st
+}
+
+// consumeInformational handles a notify the peer sent instead of the next
+// phase 1 message (e.g. NO-PROPOSAL-CHOSEN, unencrypted before keys
+// exist): message 48 for each notify, and an error notify fails the
+// exchange with message 51. Encrypted ones are authenticated first.
+func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
+	s := x.SA
+	if m.Header.Flags&isakmp.FlagEncryption != 0 {
+		if s.Cipher == nil {
+			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
+		}
+		if err := x.openInformational(m); err != nil {
+			if s.State == StateMMISentAuth && !s.usesSignature() {
+				// The responder answered MM5 with a notify we cannot
+				// read: its keys differ from ours, which with a
+				// pre-shared key means the keys differ (strongSwan
+				// sends PAYLOAD-MALFORMED encrypted under its Ka).
+				st := x.fail(env, "the peer's notify does not decrypt: the pre-shared keys probably differ", 0)
+				return st
+			}
+			return Step{Reject: err}
+		}
+	}
+	var st Step
+	failed := false
+	for _, p := range m.Payloads {
+		n, ok := p.(*isakmp.Notification)
+		if !ok {
+			continue
+		}
+		st.Log = append(st.Log, notify.Phase1Notify(n.NotifyType.String(), len(n.Data), s.Remote.Addr().String(),
+			int(s.Remote.Port()), int(n.Protocol), n.SPI))
+		if n.NotifyType.IsError() && !failed {
+			failed = true
+			st.Log = append(st.Log, notify.ReceivedErrorNotify(s.Remote.Addr().String(), n.NotifyType.String()))
+			s.FailReason = "peer sent " + n.NotifyType.String()
+			st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.localText(), x.remoteText(), s.FailReason))
+		}
+	}
+	if !failed {
+		if len(st.Log) == 0 {
+			return Step{Reject: fmt.Errorf("phase1: informational without a notify")}
+		}
+		return st
+	}
+	s.State = StateFailed
+	st.Failed, st.Done = true, true
+	return st
+}
+
+// localText and remoteText name the two ends for messages 46 and 41: the
+// identities once known, the addresses before.
+func (x *Exchange) localText() string {
+	if x.SA.LocalIDText != "" {
+		return x.SA.LocalIDText
+	}
+	return x.SA.Local.Addr().Unmap().String()
+}
+
+func (x *Exchange) remoteText() string {
+	if x.SA.RemoteIDText != "" {
+		return x.SA.RemoteIDText
+	}
+	return x.SA.Remote.Addr().Unmap().String()
+}
+
+// notifyOf returns the notify type an error carries (wrapped with %w), or
+// def.
+func notifyOf(err error, def isakmp.NotifyType) isakmp.NotifyType {
+	var n isakmp.NotifyType
+	if errors.As(err, &n) {
+		return n
+	}
+	return def
+}
+
+// fail ends the negotiation: message 46 with the reason, and when n is
+// not 0 a notify of type n to the peer (message 52), encrypted once keys
+// exist (RFC 2409, 5.7) and in the clear before.
+func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
+	s := x.SA
+	s.FailReason = reason
+	st := Step{Failed: true, Done: true}
+	st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.localText(), x.remoteText(), reason))
+	if n != 0 {
+		if out, err := x.notifyMessage(env, n); err == nil {
+			st.Send = out
+			st.Log = append(st.Log, notify.SendingNotification(s.Remote.Addr().Unmap().String(), n.String()))
+		}
+	}
+	s.State = StateFailed
+	return st
+}
+
+// failErr is fail with the notify the error carries (def if none).
+func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
+	return x.fail(env, err.Error(), notifyOf(err, def))
+}

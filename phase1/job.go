@@ -1,0 +1,226 @@
+package phase1
+
+import (
+	"crypto"
+	"crypto/hmac"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/pki"
+)
+
+// job is the expensive part of one phase 1 step, run by a Work closure off
+// the loop: Diffie-Hellman (generate our key, compute g^xy), the key
+// derivations of RFC 2409, 5 and Appendix B, our HASH_I/HASH_R and its
+// signature, and the verification of the peer's certificate chain and
+// HASH/SIG. Its inputs are copies taken on the loop; its outputs are
+// adopted by the step that resumes. It never touches the SA.
+type job struct {
+	// Inputs.
+	role   Role
+	rand   io.Reader
+	t      Transform
+	priv   ikecrypto.PrivateKey // nil: generate one
+	gen    bool                 // generate priv only (no peer value yet)
+	peerKE []byte               // the peer's public value; nil: no g^xy yet
+	psk    []byte               // nil: signature authentication
+	ni, nr []byte
+	icky   []byte
+	rcky   []byte
+	// Keys already derived (a later step): used when peerKE is nil.
+	prf     ikecrypto.PRF
+	authPRF ikecrypto.PRF
+	km      ikecrypto.KeyMaterial
+	gxi     []byte
+	gxr     []byte
+	saiB    []byte
+	// ourIDB set: compute our HASH over it, and sign it when signer is set.
+	ourIDB []byte
+	signer crypto.Signer
+	// peerIDB set: verify the peer's HASH (psk) or SIG (peerSig) over it;
+	// the public key comes from peerKey or from verifying peerCerts
+	// against store for peerID.
+	peerIDB   []byte
+	peerHash  []byte
+	peerSig   []byte
+	peerKey   crypto.PublicKey
+	peerCerts [][]byte
+	peerID    pki.ID
+	store     *pki.Store
+
+	// Outputs.
+	gxy      []byte
+	ka       []byte
+	cipher   ikecrypto.Cipher
+	iv       []byte
+	ourAuth  []byte // HASH_x or SIG_x data
+	peerCert *x509.Certificate
+	log      []notify.Message
+	// err is a failure of ours or of the peer's values (INVALID-KEY-
+	// INFORMATION); authErr a failed authentication of the peer.
+	err     error
+	authErr error
+}
+
+// errAuth marks a failed peer authentication: AUTHENTICATION-FAILED to
+// the peer (RFC 2408, 3.14.1).
+var errAuth = fmt.Errorf("%w", isakmp.AuthenticationFailed)
+
+func (j *job) run() any {
+	j.err = j.do()
+	return j
+}
+
+func (j *job) do() error {
+	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(j.t.Group))
+	if err != nil {
+		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
+	}
+	if j.priv == nil {
+		if j.priv, err = g.Generate(j.rand); err != nil {
+			return err
+		}
+	}
+	if j.gen {
+		return nil
+	}
+	if j.peerKE != nil {
+		if j.gxy, err = j.priv.SharedSecret(j.peerKE); err != nil {
+			return fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
+		}
+		if j.role == Initiator {
+			j.gxi, j.gxr = j.priv.PublicBytes(), j.peerKE
+		} else {
+			j.gxi, j.gxr = j.peerKE, j.priv.PublicBytes()
+		}
+		if err := j.derive(); err != nil {
+			return err
+		}
+	}
+	if j.peerIDB != nil {
+		j.authErr = j.verify()
+		if j.authErr != nil {
+			return nil
+		}
+	}
+	if j.ourIDB != nil {
+		h := j.hash(j.role, j.ourIDB)
+		if j.signer == nil {
+			j.ourAuth = h
+		} else if j.ourAuth, err = pki.Sign(j.rand, j.signer, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// derive computes SKEYID (RFC 2409, 5.4 for a pre-shared key, 5.1 for
+// signatures), SKEYID_d/_a/_e, Ka (Appendix B) and the first IV.
+func (j *job) derive() error {
+	prf, err := ikecrypto.NewPRF(ikecrypto.HashAlgorithm(j.t.Hash))
+	if err != nil {
+		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
+	}
+	var skeyid []byte
+	if j.psk != nil {
+		skeyid = ikecrypto.SKEYIDPreSharedKey(prf, j.psk, j.ni, j.nr)
+	} else {
+		skeyid = ikecrypto.SKEYIDSignature(prf, j.ni, j.nr, j.gxy)
+	}
+	j.prf = prf
+	j.authPRF = ikecrypto.AuthPRF(prf, uint16(j.t.Auth))
+	j.km = ikecrypto.DeriveKeyMaterial(prf, skeyid, j.gxy, j.icky, j.rcky)
+	j.ka, j.cipher, err = ikecrypto.EncryptionKey(prf, j.km.SKEYIDe, ikecrypto.EncryptionAlgorithm(j.t.Cipher), j.t.KeyLength)
+	if err != nil {
+		if errors.Is(err, ikecrypto.ErrWeakKey) {
+			return fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
+		}
+		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
+	}
+	j.iv = ikecrypto.Phase1IV(prf, j.gxi, j.gxr, j.cipher.BlockSize())
+	return nil
+}
+
+// hash computes HASH_I (who = Initiator) or HASH_R over idB (RFC 2409, 5),
+// with the PRF authentication uses (ikecrypto.AuthPRF).
+func (j *job) hash(who Role, idB []byte) []byte {
+	if who == Initiator {
+		return ikecrypto.HashI(j.authPRF, j.km.SKEYID, j.gxi, j.gxr, j.icky, j.rcky, j.saiB, idB)
+	}
+	return ikecrypto.HashR(j.authPRF, j.km.SKEYID, j.gxi, j.gxr, j.icky, j.rcky, j.saiB, idB)
+}
+
+// verify checks the peer's authentication: its HASH for a pre-shared key;
+// for signatures its certificate chain (pki.Store.VerifyPeer, which also
+// matches its ID against the certificate) and its SIG.
+func (j *job) verify() error {
+	peer := Responder
+	if j.role == Responder {
+		peer = Initiator
+	}
+	want := j.hash(peer, j.peerIDB)
+	if j.psk != nil {
+		if j.peerHash == nil {
+			return fmt.Errorf("%w: no HASH payload", isakmp.PayloadMalformed)
+		}
+		if !hmac.Equal(want, j.peerHash) {
+			return fmt.Errorf("%w: the peer's hash does not verify (wrong pre-shared key?)", errAuth)
+		}
+		return nil
+	}
+	if j.peerSig == nil {
+		return fmt.Errorf("%w: no SIG payload", isakmp.PayloadMalformed)
+	}
+	key := j.peerKey
+	if key == nil {
+		if j.store == nil {
+			j.log = append(j.log, notify.NoPublicKey())
+			return fmt.Errorf("%w: no certificate store to verify the peer", errAuth)
+		}
+		p, msgs, err := j.store.VerifyPeer(j.peerCerts, j.peerID)
+		j.log = append(j.log, msgs...)
+		if err != nil {
+			var m notify.Message
+			if errors.As(err, &m) {
+				j.log = append(j.log, m)
+			}
+			if errors.Is(err, pki.ErrIDMismatch) {
+				return fmt.Errorf("%w: %v", isakmp.InvalidIDInformation, err)
+			}
+			return fmt.Errorf("%w: %v", errAuth, err)
+		}
+		key, j.peerCert = p.Key, p.Cert
+	}
+	if err := pki.Verify(key, want, j.peerSig); err != nil {
+		return fmt.Errorf("%w: %v", errAuth, err)
+	}
+	return nil
+}
+
+// adoptKeys copies a job's derived keys into the SA.
+func (s *SA) adoptKeys(j *job) {
+	s.dh = j.priv
+	s.gxy = j.gxy
+	s.PRF, s.AuthPRF = j.prf, j.authPRF
+	s.Keys = j.km
+	s.Ka, s.Cipher = j.ka, j.cipher
+	s.IV = j.iv
+	if s.Role == Initiator {
+		s.GXi = j.priv.PublicBytes()
+	} else {
+		s.GXr = j.priv.PublicBytes()
+	}
+}
+
+// keyJob returns a job carrying the SA's keys, for the steps after
+// derivation.
+func (s *SA) keyJob(rand io.Reader) *job {
+	return &job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
+		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.Keys,
+		gxi: s.GXi, gxr: s.GXr, saiB: s.SAiB}
+}

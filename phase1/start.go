@@ -1,0 +1,144 @@
+package phase1
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
+)
+
+// NewInitiator begins phase 1 of conn towards remote (RFC 2409, 5): Main
+// Mode sends MM1 at once; Aggressive Mode first asks for its DH key (Work)
+// and sends AM1 from Resume. icookie is the initiator cookie the caller
+// chose (RFC 2408, 2.5.3: unique, random).
+func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]byte, local, remote netip.AddrPort) (*Exchange, Step, error) {
+	if conn == nil || conn.IKE == nil {
+		return nil, Step{}, fmt.Errorf("phase1: connection has no IKE settings")
+	}
+	if len(conn.IKE.Transforms) == 0 {
+		return nil, Step{}, fmt.Errorf("phase1: connection %q has no phase 1 transform", conn.Name)
+	}
+	s := &SA{ICookie: icookie, Role: Initiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
+		Local: local, Remote: remote, Created: env.Now}
+	s.Offered = offer(conn)
+	s.LocalID = localID(conn, local.Addr())
+	s.LocalIDText = idText(s.LocalID)
+	x := &Exchange{SA: s, cfg: cfg}
+	switch s.Mode {
+	case isakmp.ExchangeMain:
+		st := x.createMM1(env)
+		return x, st, nil
+	case isakmp.ExchangeAggressive:
+		return x, x.startAM1(env), nil
+	}
+	return nil, Step{}, fmt.Errorf("phase1: connection %q: mode %s", conn.Name, s.Mode)
+}
+
+// NewResponder handles the first message of a Main or Aggressive Mode
+// exchange, with the responder cookie the caller chose. It returns nil
+// (and a Step to carry out: a notify and messages 41/46/52/54, or a
+// Reject) when the message cannot start an exchange, so that no state is
+// kept for such a peer.
+func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote netip.AddrPort, data []byte) (*Exchange, Step) {
+	m, err := isakmp.Decode(data)
+	if err != nil {
+		return nil, Step{Reject: err}
+	}
+	h := m.Header
+	if h.MessageID != 0 || h.ResponderCookie != [8]byte{} || h.InitiatorCookie != icookie || h.Flags&isakmp.FlagEncryption != 0 {
+		return nil, Step{Reject: fmt.Errorf("phase1: not a first message")}
+	}
+	if h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive {
+		return nil, Step{Reject: fmt.Errorf("phase1: %s does not start phase 1", h.Exchange)}
+	}
+	s := &SA{ICookie: icookie, RCookie: rcookie, Role: Responder, Mode: h.Exchange, Policy: cfg.Policy,
+		Local: local, Remote: remote, Created: env.Now}
+	x := &Exchange{SA: s, cfg: cfg}
+	if cfg.Policy == nil {
+		return nil, Step{Log: []notify.Message{notify.NoPolicyLoaded()}, Reject: fmt.Errorf("phase1: no policy")}
+	}
+	r, err := sortPayloads(m.Payloads)
+	if err != nil {
+		return nil, Step{Reject: err}
+	}
+	if len(m.Payloads) == 0 || m.Payloads[0].Type() != isakmp.PayloadSA || r.sa == nil {
+		// RFC 2409, 5: "The SA payload MUST precede all other payloads in a
+		// phase 1 exchange."
+		return nil, Step{Reject: fmt.Errorf("phase1: first message does not start with an SA payload")}
+	}
+	x.candidates = connectionsFor(cfg.Policy, local.Addr(), remote.Addr())
+	if len(x.candidates) == 0 {
+		st := x.fail(env, "no policy for this peer", isakmp.NoProposalChosen)
+		st.Log = append([]notify.Message{notify.SPDRejected(x.localText(), x.remoteText())}, st.Log...)
+		return nil, st
+	}
+	if s.Mode == isakmp.ExchangeMain {
+		return x, x.consumeMM1(env, m, r)
+	}
+	return x, x.consumeAM1(env, m, r)
+}
+
+// peerVendorIDs records the Vendor IDs of the peer's first message.
+func (x *Exchange) peerVendorIDs(r *received) {
+	x.SA.VendorIDs = r.vids
+	if x.cfg.Hooks.PeerVendorIDs != nil {
+		x.cfg.Hooks.PeerVendorIDs(x.SA, r.vids)
+	}
+}
+
+// vendorIDPayloads returns the Vendor ID payloads of our first message.
+func (x *Exchange) vendorIDPayloads() []isakmp.Payload {
+	if x.cfg.Hooks.VendorIDs == nil {
+		return nil
+	}
+	var ps []isakmp.Payload
+	for _, v := range x.cfg.Hooks.VendorIDs(x.SA) {
+		ps = append(ps, &isakmp.VendorID{Data: v})
+	}
+	return ps
+}
+
+// natdPayloads returns our NAT-D payloads (RFC 3947, 3.2), if the hook
+// says the peer speaks NAT-T.
+func (x *Exchange) natdPayloads() []isakmp.Payload {
+	if x.cfg.Hooks.NATD == nil {
+		return nil
+	}
+	return x.cfg.Hooks.NATD(x.SA)
+}
+
+// peerNATD hands the peer's NAT-D payloads to the NAT-T hook.
+func (x *Exchange) peerNATD(r *received) error {
+	if x.cfg.Hooks.PeerNATD == nil || len(r.natd) == 0 {
+		return nil
+	}
+	return x.cfg.Hooks.PeerNATD(x.SA, r.natd)
+}
+
+// chooseFor runs the responder's proposal choice for the first message and
+// settles the SA's transform and connection; on failure it returns the
+// reason naming what did not match.
+func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, error) {
+	s := x.SA
+	offered, nums, err := offeredTransforms(r.sa)
+	if err != nil {
+		return nil, err
+	}
+	s.Offered = offered
+	c, ok := choose(offered, nums, x.candidates, id)
+	if !ok {
+		if id != nil {
+			if _, any := choose(offered, nums, x.candidates, nil); any {
+				return []notify.Message{notify.NoPolicyFor(x.localText(), idText(id))},
+					fmt.Errorf("%w: no connection for identity %s", isakmp.InvalidIDInformation, idText(id))
+			}
+		}
+		return nil, fmt.Errorf("%w: %s", isakmp.NoProposalChosen, explainMismatch(offered, x.candidates))
+	}
+	s.Conn, s.Transform, s.TransformNumber = c.conn, c.t, c.number
+	s.Conn = c.conn
+	s.SAiB = r.sa.Raw
+	return settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy)), nil
+}
