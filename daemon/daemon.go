@@ -347,6 +347,15 @@ func (d *Daemon) bind() error {
 				d.closeSockets()
 				return fmt.Errorf("%s port %d: %w", a, p.port, err)
 			}
+			if p.natt && d.settings.ESPInUDP {
+				if e, ok := pc.(espInUDP); ok {
+					if err := e.SetESPInUDP(); err != nil {
+						pc.Close()
+						d.closeSockets()
+						return fmt.Errorf("UDP_ENCAP on %s port %d: %w", a, p.port, err)
+					}
+				}
+			}
 			d.conns = append(d.conns, &boundConn{pc: pc, natt: p.natt})
 		}
 	}

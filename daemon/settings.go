@@ -25,7 +25,10 @@ type Settings struct {
 	ReplyCacheTime   time.Duration // a finished exchange answers retransmissions this long
 	RateLimit        float64       // first messages per second per source address
 	RateBurst        int
-	Log              notify.LogConfig
+	// ESPInUDP lets the kernel decapsulate ESP on the NAT-T sockets
+	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
+	ESPInUDP bool
+	Log      notify.LogConfig
 }
 
 // DefaultSettings are policy-file.md's defaults.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -120,3 +121,33 @@ func (u *udp6Conn) Close() error              { return u.c.Close() }
 
 // isClosed reports whether err comes from reading a closed socket.
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// Linux UDP socket options for ESP in UDP (linux/udp.h).
+const (
+	solUDP           = 17 // SOL_UDP
+	udpEncap         = 100
+	udpEncapESPInUDP = 2 // RFC 3948
+)
+
+// espInUDP is what a socket offers when the kernel can decapsulate ESP on
+// it: with UDP_ENCAP_ESPINUDP set on the NAT-T socket, the kernel takes the
+// ESP packets (non-zero SPI) and keepalives for itself and passes up only
+// the IKE messages, marker included (RFC 3948, 2.2).
+type espInUDP interface{ SetESPInUDP() error }
+
+func setEncap(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), solUDP, udpEncap, udpEncapESPInUDP)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+func (u *udp4Conn) SetESPInUDP() error { return setEncap(u.c) }
+func (u *udp6Conn) SetESPInUDP() error { return setEncap(u.c) }

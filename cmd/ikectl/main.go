@@ -1,0 +1,184 @@
+// Command ikectl drives a running iked over its control socket.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/iked/iked/control"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: ikectl [-socket PATH] [-json] [-timeout D] COMMAND [NAME]
+
+commands:
+  status             uptime, policy file, counters
+  list-sas           ISAKMP SAs and their exchanges
+  list-conns         connections of the running policy
+  initiate CONN      start the connection
+  terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
+  reload             reread the policy file (as SIGHUP)
+  stats              every counter
+`)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ikectl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	socket := fs.String("socket", "/run/iked/iked.sock", "the daemon's control socket (daemon.control-socket)")
+	asJSON := fs.Bool("json", false, "print the daemon's answer as JSON")
+	timeout := fs.Duration("timeout", control.DefaultTimeout, "how long to wait for the daemon")
+	fs.Usage = func() { usage(stderr); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	req := control.Request{Command: control.Command(fs.Arg(0))}
+	if fs.NArg() > 1 {
+		req.Name = fs.Arg(1)
+	}
+	if fs.NArg() > 2 {
+		fmt.Fprintln(stderr, "ikectl: too many arguments")
+		return 2
+	}
+	if err := req.Validate(); err != nil {
+		fmt.Fprintln(stderr, "ikectl:", err)
+		usage(stderr)
+		return 2
+	}
+	resp, err := control.Call(*socket, req, *timeout)
+	if err != nil {
+		fmt.Fprintln(stderr, "ikectl:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(resp); err != nil {
+			fmt.Fprintln(stderr, "ikectl:", err)
+			return 1
+		}
+	} else {
+		printResponse(stdout, req, resp)
+	}
+	if resp.Error != "" {
+		if !*asJSON {
+			fmt.Fprintln(stderr, "ikectl:", resp.Error)
+		}
+		return 1
+	}
+	return 0
+}
+
+func printResponse(w io.Writer, req control.Request, r *control.Response) {
+	for _, m := range r.Messages {
+		fmt.Fprintln(w, m)
+	}
+	switch req.Command {
+	case control.CmdStatus:
+		if r.Status != nil {
+			printStatus(w, r.Status)
+		}
+	case control.CmdListSAs:
+		printSAs(w, r.SAs)
+	case control.CmdListConns:
+		printConns(w, r.Conns)
+	case control.CmdStats:
+		if r.Stats != nil {
+			printStats(w, r.Stats)
+		}
+	case control.CmdReload:
+		if r.Error == "" {
+			fmt.Fprintln(w, "policy reloaded")
+		}
+	case control.CmdInitiate:
+		if r.Error == "" {
+			fmt.Fprintf(w, "initiating %s\n", req.Name)
+		}
+	}
+}
+
+func printStatus(w io.Writer, s *control.Status) {
+	t := newTable(w)
+	t.row("version", s.Version)
+	t.row("pid", fmt.Sprint(s.PID))
+	t.row("started", s.Started.Format(time.RFC3339))
+	t.row("uptime", s.Uptime.Round(time.Second).String())
+	t.row("policy file", s.PolicyFile)
+	t.row("policy loaded", s.PolicyLoad.Format(time.RFC3339))
+	t.row("engine", s.Engine)
+	t.row("listening", strings.Join(s.Listening, " "))
+	t.row("connections", fmt.Sprint(s.Conns))
+	t.row("ISAKMP SAs", fmt.Sprintf("%d (%d established, %d half-open)", s.ISAKMPSAs, s.Established, s.HalfOpen))
+	for _, c := range s.Counters {
+		t.row(c.Name, fmt.Sprint(c.Value))
+	}
+	t.flush()
+}
+
+func printSAs(w io.Writer, sas []control.SA) {
+	if len(sas) == 0 {
+		fmt.Fprintln(w, "no ISAKMP SAs")
+		return
+	}
+	t := newTable(w)
+	t.row("COOKIES", "CONN", "ROLE", "LOCAL", "REMOTE", "STATE", "AGE", "EXCHANGES")
+	for _, sa := range sas {
+		var ex []string
+		for _, e := range sa.Exchanges {
+			s := fmt.Sprintf("%s/%#08x:%s", e.Type, e.MessageID, e.State)
+			if e.Retransmits > 0 {
+				s += fmt.Sprintf("(retransmits %d)", e.Retransmits)
+			}
+			ex = append(ex, s)
+		}
+		t.row(sa.ICookie+":"+sa.RCookie, dash(sa.Conn), sa.Role, sa.Local, sa.Remote, sa.State,
+			sa.Age.Round(time.Second).String(), dash(strings.Join(ex, " ")))
+	}
+	t.flush()
+}
+
+func printConns(w io.Writer, cs []control.Conn) {
+	if len(cs) == 0 {
+		fmt.Fprintln(w, "no connections")
+		return
+	}
+	t := newTable(w)
+	t.row("NAME", "LOCAL", "REMOTE", "LOCAL-GW", "REMOTE-GW", "MODE", "INITIATE", "SAS")
+	for _, c := range cs {
+		t.row(c.Name, c.LocalAddress, c.RemoteAddress, dash(c.LocalGW), dash(c.RemoteGW), dash(c.Mode), dash(c.Initiate), fmt.Sprint(c.SAs))
+	}
+	t.flush()
+}
+
+func printStats(w io.Writer, s *control.Stats) {
+	t := newTable(w)
+	group := func(name string, cs []control.Counter) {
+		for _, c := range cs {
+			t.row(name, c.Name, fmt.Sprint(c.Value))
+		}
+	}
+	t.row("GROUP", "COUNTER", "VALUE")
+	group("received", s.Received)
+	group("dropped", s.Dropped)
+	group("engine", s.Engine)
+	group("other", s.Other)
+	t.flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,129 @@
+// Command iked is the IKEv1 negotiation daemon. This file is wiring only:
+// flags, the logger, the engine backends, signals; the runtime is package
+// daemon.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/engine/xfrm"
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
+)
+
+// version is set at build time: -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	config := flag.String("config", "/etc/iked/iked.yaml", "the policy file")
+	check := flag.Bool("check", false, "load the policy file, print every message, exit 1 if it is not instantiated; start nothing")
+	showVersion := flag.Bool("version", false, "print the version and exit")
+	debug := flag.String("debug", "", "log level overriding daemon.log.level: keys, debug, info, notice, warning, error")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: iked [-config FILE] [-check] [-debug LEVEL] [-version]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 0 {
+		flag.Usage()
+		return 2
+	}
+	if *showVersion {
+		fmt.Println("iked", version)
+		return 0
+	}
+	if *debug != "" {
+		if _, err := notify.ParseLevel(*debug); err != nil {
+			fmt.Fprintln(os.Stderr, "iked:", err)
+			return 2
+		}
+	}
+	if *check {
+		findings, ok := policymgr.Check(*config, policymgr.LoadOptions{})
+		for _, f := range findings {
+			fmt.Println(f.String())
+		}
+		if !ok {
+			return 1
+		}
+		fmt.Printf("%s: policy OK\n", *config)
+		return 0
+	}
+
+	// Reloads must find the file whatever the working directory becomes.
+	if abs, err := filepath.Abs(*config); err == nil {
+		*config = abs
+	}
+
+	// The policy's log section decides the logger, so read it first; the
+	// daemon then loads the policy properly and logs what it finds.
+	logCfg := notify.LogConfig{Level: "info", Format: "console"}
+	if p, _, err := policymgr.Load(*config, policymgr.LoadOptions{}); err == nil && p != nil {
+		logCfg = p.Daemon.Log
+	}
+	if *debug != "" {
+		logCfg.Level = *debug
+	}
+	log, err := notify.NewLogger(logCfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "iked:", err)
+		return 1
+	}
+	defer log.Sync()
+
+	d := daemon.New(daemon.Options{
+		ConfigFile: *config,
+		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
+		NewEngine: func(name string) (daemon.Engine, error) {
+			var b engine.Backend
+			switch name {
+			case "none":
+				b = memory.New(memory.Options{})
+			case "xfrm":
+				b = xfrm.New(xfrm.Options{})
+			default:
+				return nil, fmt.Errorf("unknown engine %q", name)
+			}
+			return engine.New(b, engine.Config{Report: func(m notify.Message) { log.Emit(m) }}), nil
+		},
+		SelfTest: ikecrypto.SelfTest,
+		Log:      log,
+		LogLevel: *debug,
+		Version:  version,
+	})
+	registerExchanges(d)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	events := make(chan daemon.Signal, 4)
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGHUP {
+				events <- daemon.SignalReload
+			} else {
+				events <- daemon.SignalStop
+			}
+		}
+	}()
+	if err := d.Run(events); err != nil {
+		var ee *daemon.ExitError
+		if errors.As(err, &ee) {
+			return ee.Code
+		}
+		fmt.Fprintln(os.Stderr, "iked:", err)
+		return 1
+	}
+	return 0
+}
