@@ -264,3 +264,26 @@ func TestIKEScanAggressivePSKCrack(t *testing.T) {
 		t.Fatalf("psk-crack matched %q, which is not the PSK", found)
 	}
 }
+
+// TestNamespaceStart checks that a started process runs inside the
+// namespace (it sees only the namespace's addresses) and is stopped.
+func TestNamespaceStart(t *testing.T) {
+	RequireRoot(t)
+	t.Parallel()
+	p := NewPair(t)
+	proc := p.A.NS.Start(t, []string{"H4_MARK=1"}, "sh", "-c", "ip -4 -o addr show; echo $H4_MARK; exec sleep 30")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(proc.Output(), "\n1\n") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := proc.Output()
+	if !strings.Contains(out, p.A.Addr.String()+"/30") || strings.Contains(out, p.B.Addr.String()+"/") {
+		t.Fatalf("process does not see its namespace's addresses:\n%s", out)
+	}
+	if err := proc.Stop(2 * time.Second); err == nil {
+		t.Fatal("sleep 30 ended cleanly; want the SIGTERM exit")
+	}
+	if done, _ := proc.Exited(); !done {
+		t.Fatal("still running after Stop")
+	}
+}
