@@ -103,7 +103,7 @@ func (p *Policy) Validate() error {
 	}
 	switch p.Mode {
 	case ModeTunnel:
-		if !p.Local.IsValid() || !p.Remote.IsValid() || p.Local.Is4() != p.Remote.Is4() {
+		if !p.Local.IsValid() || !p.Remote.IsValid() || p.Local.Is4() != p.Remote.Is4() || p.Local.Is4() != p.Is4() {
 			return ErrPolicyEndpoints
 		}
 	case ModeTransport:
@@ -122,6 +122,15 @@ func protoSAs(ps []Protocol) []SA {
 		sas[i].Protocol = p
 	}
 	return sas
+}
+
+// Is4 reports whether the policy is IPv4: its selector's family, or for an
+// any-to-any selector its tunnel endpoints' family.
+func (p *Policy) Is4() bool {
+	if !p.Selector.Local.IsValid() && !p.Selector.Remote.IsValid() && p.Local.IsValid() {
+		return p.Local.Is4()
+	}
+	return p.Selector.Is4()
 }
 
 // Chain returns the policy's protocols innermost first (IPComp, ESP, AH).

@@ -23,11 +23,11 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	for _, p := range ps {
 		xp := kernelPolicy(p)
 		if err := b.h.XfrmPolicyAdd(xp); err != nil {
-			kerr := wrap(err, "add policy", p.String(), firstProto(p), !p.Selector.Is4())
+			kerr := wrap(err, "add policy", p.String(), firstProto(p), !p.Is4())
 			var errs []error
 			for _, q := range added {
 				if e := b.h.XfrmPolicyDel(kernelPolicy(q)); e != nil {
-					errs = append(errs, wrap(e, "remove policy", q.String(), firstProto(q), !q.Selector.Is4()))
+					errs = append(errs, wrap(e, "remove policy", q.String(), firstProto(q), !q.Is4()))
 				}
 				b.forget(q)
 			}
@@ -56,7 +56,7 @@ func (b *Backend) RemovePolicies(ps []engine.Policy) error {
 			b.forget(p)
 		}
 		if err != nil {
-			errs = append(errs, wrap(err, "remove policy", p.String(), firstProto(p), !p.Selector.Is4()))
+			errs = append(errs, wrap(err, "remove policy", p.String(), firstProto(p), !p.Is4()))
 		}
 	}
 	return errors.Join(errs...)
@@ -94,7 +94,7 @@ func kernelPolicy(p engine.Policy) *netlink.XfrmPolicy {
 		s = s.Reverse()
 		src, dst = dst, src
 	}
-	v4 := p.Selector.Is4()
+	v4 := p.Is4()
 	xp := &netlink.XfrmPolicy{
 		Src: ipNet(s.Local, v4), Dst: ipNet(s.Remote, v4),
 		Proto: netlink.Proto(s.Protocol), SrcPort: int(s.LocalPort), DstPort: int(s.RemotePort),
@@ -127,7 +127,7 @@ func priority(p engine.Policy) uint32 {
 		return p.Priority
 	}
 	s := p.Selector
-	spec := uint32(s.Local.Bits()+s.Remote.Bits()) * 4 // invalid prefix: Bits() is -1
+	spec := uint32(max(0, s.Local.Bits())+max(0, s.Remote.Bits())) * 4 // an invalid (any) prefix has Bits -1
 	if s.Protocol != 0 {
 		spec += 2
 	}

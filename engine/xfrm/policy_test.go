@@ -129,3 +129,26 @@ func TestPoliciesAllOrNothing(t *testing.T) {
 		t.Fatalf("flush removed the wrong policies:\n%s", out)
 	}
 }
+
+// TestPolicyAnyV6 installs an any-to-any IPv6 tunnel policy: the family
+// comes from the tunnel endpoints.
+func TestPolicyAnyV6(t *testing.T) {
+	ns, h := testNS(t)
+	b := openIn(t, h)
+	ps := engine.PoliciesFor(engine.Selector{}, engine.ModeTunnel, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), []engine.Protocol{engine.ProtoESP}, 4)
+	for i := range ps {
+		if err := ps[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.InstallPolicies(ps[:1]); err != nil {
+		t.Fatal(err)
+	}
+	want := "src ::/0 dst ::/0 \n\tdir out priority 3000 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 4 mode tunnel"
+	if out := run(t, "ip", "-n", ns, "xfrm", "policy"); !strings.Contains(out, want) {
+		t.Fatalf("ip xfrm policy:\n%s\nwant\n%s", out, want)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
