@@ -6,7 +6,7 @@
 // two hosts with a router in the middle that can masquerade and drop IKE
 // packets), starts charon in a namespace with a generated strongswan.conf and
 // swanctl.conf (StartCharon), drives it with swanctl and vici (Initiate,
-// Terminate, ListSAs), and reads the keys charon derived from its ike=4/chd=4
+// TerminateIKE, ListSAs), and reads the keys charon derived from its ike=4/chd=4
 // log (ParseKeys) to compare them with iked's own. Every namespace, process
 // and file is removed by t.Cleanup, also when the test fails.
 //
