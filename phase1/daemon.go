@@ -121,4 +121,3 @@ func result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
 		Log: st.Log, Established: st.Established, Done: st.Done, DeleteSA: st.Failed}
 	return r
 }
-
