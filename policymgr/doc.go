@@ -5,10 +5,16 @@
 // transforms, phase 2 proposals) with its look-ups, and swaps a running
 // policy atomically on reload.
 //
-// Findings are returned as notify.Message values in file order, never
-// logged here, so that the daemon logs them once and `iked -check` prints
-// them all. Errors that the catalog has no message for (a YAML syntax
-// error, an unknown key, a wrong type, a reference to an undefined name)
-// are returned as *Error values wrapped in a notify.Message-compatible way:
-// see Finding.
+// Findings are returned, never logged here, in file order, so that the
+// daemon logs them once and `iked -check` prints them all. A mistake the
+// catalog has no message for (a YAML syntax error, an unknown or duplicate
+// key, a wrong type, an unknown algorithm, a reference to an undefined
+// name) is a notify.Message with Num 0, level error and its line at the
+// start of its text; it is serious, so message 21 follows. Catalog
+// messages keep their exact text and carry their line in Finding.Line
+// (zap fields from Finding.Fields). See Finding.
+//
+// Entry points: Load and LoadFindings (start-up), Check (`iked -check`),
+// Manager (the running policy and reload), and on *Policy the look-ups
+// Phase1Candidates, SelectByID, QuickMode and ForTraffic.
 package policymgr
