@@ -247,6 +247,7 @@ func (d *Daemon) Start() error {
 	}
 	d.wg.Add(1)
 	go d.loop()
+	d.call(d.initiateStartConns)
 	d.log.Info("iked started", zap.String("version", d.opt.Version), zap.String("policy", d.opt.ConfigFile),
 		zap.Strings("listening", d.listening()), zap.Int("pid", os.Getpid()))
 	return nil
@@ -487,6 +488,30 @@ func (d *Daemon) loop() {
 			d.engineEvent(ev)
 		case <-d.done:
 			return
+		}
+	}
+}
+
+// initiateStartConns starts the connections marked `initiate: start`
+// (policy-file.md), at start-up and after a reload, when phase 1 has
+// registered an initiator.
+func (d *Daemon) initiateStartConns() {
+	if d.initiator == nil || d.policy == nil {
+		return
+	}
+	for _, c := range d.policy.Conns {
+		if c.Initiate != "start" {
+			continue
+		}
+		running := false
+		for _, sa := range d.allSAs() {
+			running = running || sa.Conn == c.Name
+		}
+		if running {
+			continue
+		}
+		if err := d.initiate(c.Name); err != nil {
+			d.log.Warn("cannot initiate connection", zap.String("conn", c.Name), zap.Error(err))
 		}
 	}
 }

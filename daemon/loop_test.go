@@ -63,6 +63,16 @@ func testSettings() Settings {
 // engine; it must run inside a synctest bubble.
 func newHarness(t *testing.T, s Settings, setup func(d *Daemon)) *harness {
 	t.Helper()
+	return newHarnessWith(t, s, []control.Conn{{Name: "c1"}}, setup)
+}
+
+func newHarnessConns(t *testing.T, conns []control.Conn, setup func(d *Daemon)) *harness {
+	t.Helper()
+	return newHarnessWith(t, testSettings(), conns, setup)
+}
+
+func newHarnessWith(t *testing.T, s Settings, conns []control.Conn, setup func(d *Daemon)) *harness {
+	t.Helper()
 	h := &harness{t: t, net: newMemNet(), log: &syncBuffer{}}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug"}, h.log)
 	if err != nil {
@@ -71,7 +81,7 @@ func newHarness(t *testing.T, s Settings, setup func(d *Daemon)) *harness {
 	h.d = New(Options{
 		ConfigFile: "test.yaml",
 		Load: func(string) (*Loaded, []notify.Message, error) {
-			return &Loaded{File: "test.yaml", Settings: s, Conns: []control.Conn{{Name: "c1"}}, Policy: "test"}, nil, nil
+			return &Loaded{File: "test.yaml", Settings: s, Conns: conns, Policy: "test"}, nil, nil
 		},
 		NewEngine: func(name string) (Engine, error) {
 			if name != "none" {
@@ -87,13 +97,13 @@ func newHarness(t *testing.T, s Settings, setup func(d *Daemon)) *harness {
 	if setup != nil {
 		setup(h.d)
 	}
-	if err := h.d.Start(); err != nil {
-		t.Fatal(err)
-	}
 	if h.peer, err = h.net.ListenUDP(netip.AddrPortFrom(peerAddr, 500)); err != nil {
 		t.Fatal(err)
 	}
 	if h.natt, err = h.net.ListenUDP(netip.AddrPortFrom(peerAddr, 4500)); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

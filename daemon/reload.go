@@ -63,5 +63,6 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	if len(l.Policies) > 0 {
 		d.submit(&engine.InstallPolicies{Token: d.newTokenRaw(), Policies: l.Policies})
 	}
+	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
 }
