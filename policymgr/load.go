@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -165,21 +166,7 @@ func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, erro
 	}
 	store, pkiFindings := pki.LoadDetailed(items, opts.Now)
 	pol.Certs = store
-	certLine := 0
-	if len(certOrder) > 0 {
-		certLine = certOrder[0].line
-	}
-	for _, pf := range pkiFindings {
-		m := pf.Msg
-		line := certLine
-		for _, c := range certOrder {
-			if bytes.Contains([]byte(m.Text), []byte("`"+c.item.Name+"'")) {
-				line = c.line
-				break
-			}
-		}
-		d.findings = append(d.findings, Finding{Message: m, File: path, Line: line, Detail: pf.Detail})
-	}
+	d.pkiFindings(pkiFindings, certOrder)
 
 	for _, cd := range conns {
 		c := cd.conn
@@ -234,4 +221,48 @@ func authMethodOf(c *pki.Cert) isakmp.AuthMethod {
 		}
 	}
 	return 0
+}
+
+// pkiFindings places the certificate manager's messages at the line of
+// the certificate item they concern. A message that names its item goes
+// there; the notices that name none go with their item's serious message:
+// 39, 40, 43 and 44 precede it (the next named message), 42 and 45 follow
+// the item's earlier message, if any, else the first item.
+func (d *decoder) pkiFindings(fs []pki.Finding, certs []*certDef) {
+	first := 0
+	if len(certs) > 0 {
+		first = certs[0].line
+	}
+	lines := make([]int, len(fs))
+	for i, f := range fs {
+		for _, c := range certs {
+			if strings.Contains(f.Msg.Text, "`"+c.item.Name+"'") {
+				lines[i] = c.line
+				break
+			}
+		}
+	}
+	for i, f := range fs {
+		if lines[i] != 0 {
+			continue
+		}
+		line := 0
+		switch f.Msg.Num {
+		case 39, 40, 43, 44:
+			for j := i + 1; j < len(fs) && line == 0; j++ {
+				line = lines[j]
+			}
+		default:
+			for j := i - 1; j >= 0 && line == 0; j-- {
+				line = lines[j]
+			}
+		}
+		if line == 0 {
+			line = first
+		}
+		lines[i] = line
+	}
+	for i, f := range fs {
+		d.findings = append(d.findings, Finding{Message: f.Msg, File: d.file, Line: lines[i], Detail: f.Detail})
+	}
 }

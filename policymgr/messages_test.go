@@ -3,6 +3,8 @@ package policymgr
 import (
 	"strings"
 	"testing"
+
+	"github.com/iked/iked/notify"
 )
 
 // base is the part of a test policy that its connections refer to.
@@ -83,6 +85,41 @@ func TestMessages(t *testing.T) {
 			name:   "8 not a certificate",
 			policy: certs("  bad: {file: not-a-cert.txt}\n"), files: []string{"not-a-cert.txt"},
 			want: []string{"8|SPD: could not decode certificate `bad': 2", "21|" + txt21}, outcome: refused,
+		},
+		{
+			name:   "39 and 8 truncated certificate",
+			policy: certs("  trunc: {file: cert-truncated.der}\n"), files: []string{"cert-truncated.der"},
+			want: []string{"39|" + notify.CertBERDecode().Text, "8|SPD: could not decode certificate `trunc': 3", "21|" + txt21}, outcome: refused,
+		},
+		{
+			name:   "43 and 8 bad subjectAltName address",
+			policy: certs("  badip: {file: badip-rsa.pem}\n"), files: []string{"badip-rsa.pem"},
+			want: []string{"43|Certificate contains bad IP address: length=5", "8|SPD: could not decode certificate `badip': 4", "21|" + txt21}, outcome: refused,
+		},
+		{
+			name:   "40 and 14 CRL garbage",
+			policy: certs("  root-ca: {file: ca-rsa.pem, trusted: true, crl: crl-garbage.txt}\n"), files: []string{"ca-rsa.pem", "crl-garbage.txt"},
+			want: []string{"40|" + notify.CRLBERDecode().Text, "14|SPD: could not read CRL `root-ca'", "21|" + txt21}, outcome: refused,
+		},
+		{
+			name:   "44 and 14 CRL of another issuer",
+			policy: certs("  root-ca: {file: ca-rsa.pem, trusted: true, crl: other-ca.crl.der}\n"), files: []string{"ca-rsa.pem", "other-ca.crl.der"},
+			want: []string{"44|" + notify.CRLIssuerMissing().Text, "14|SPD: could not read CRL `root-ca'", "21|" + txt21}, outcome: refused,
+		},
+		{
+			name:   "23 and 45 untrusted CA with a CRL",
+			policy: certs("  root-ca: {file: ca-rsa.pem, crl: ca-rsa.crl.der}\n"), files: []string{"ca-rsa.pem", "ca-rsa.crl.der"},
+			want: []string{
+				"23|SPD: the certificate `root-ca' is a CA certificate but is not marked as trusted. The certificate is not configured in the certificate manager.",
+				"45|" + notify.CRLIssuerKeyMissing().Text,
+			},
+			outcome: loaded,
+		},
+		{
+			name:   "42 CA without a subject",
+			policy: certs("  anon-ca: {file: ca-empty.pem, trusted: true}\n"), files: []string{"ca-empty.pem"},
+			want:    []string{"42|" + notify.CASubjectMissing().Text},
+			outcome: loaded,
 		},
 		{
 			name:    "9 local-address text",
