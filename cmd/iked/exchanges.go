@@ -1,10 +1,24 @@
 package main
 
-import "github.com/iked/iked/daemon"
+import (
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+)
 
-// registerExchanges plugs the exchange handlers into the daemon: phase1/
-// (Main, Aggressive, informational; the initiator) and quickmode/ (Quick
-// Mode, kernel acquires and expires) register here once they exist.
-// Until then the daemon answers nothing: first messages are counted as
-// no-handler.
-func registerExchanges(d *daemon.Daemon) {}
+// registerExchanges plugs the exchange handlers into the daemon: phase 1
+// (Main and Aggressive Mode as responder, and the initiator of `ikectl
+// initiate` and `initiate: start`). The NAT-T port and DPD come from the
+// policy's daemon section as read at start-up (pd); they change only on
+// restart, as the sockets do.
+func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
+	port := uint16(0)
+	if pd.NATTPort > 0 && pd.NATTPort <= 65535 {
+		port = uint16(pd.NATTPort)
+	}
+	rt := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{Port: port, DPD: pd.DPD.Delay > 0})}
+	d.Register(isakmp.ExchangeMain, rt)
+	d.Register(isakmp.ExchangeAggressive, rt)
+	d.RegisterInitiator(rt)
+}

@@ -70,8 +70,10 @@ func run() int {
 	// The policy's log section decides the logger, so read it first; the
 	// daemon then loads the policy properly and logs what it finds.
 	logCfg := notify.LogConfig{Level: "info", Format: "console"}
+	pd := policymgr.DefaultDaemon()
 	if p, _, err := policymgr.Load(*config, policymgr.LoadOptions{}); err == nil && p != nil {
-		logCfg = p.Daemon.Log
+		pd = p.Daemon
+		logCfg = pd.Log
 	}
 	if *debug != "" {
 		logCfg.Level = *debug
@@ -103,7 +105,7 @@ func run() int {
 		LogLevel: *debug,
 		Version:  version,
 	})
-	registerExchanges(d)
+	registerExchanges(d, pd)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -295,10 +295,34 @@ cat %[3]s > /dev/udp/192.0.2.1/500
 	if got := counter(t, stats.Received, "datagrams"); got != 6 {
 		t.Errorf("datagrams %d, want 6", got)
 	}
-	// The real ike-scan first message passes the cheap checks; with no
-	// phase 1 handler registered it is counted as such.
-	if got := counter(t, stats.Dropped, "no-handler") + counter(t, stats.Received, "accepted"); got != 1 {
-		t.Errorf("the real first message ended nowhere: no-handler+accepted = %d", got)
+	// Every datagram ended in exactly one counter; the real ike-scan first
+	// message passed the cheap checks and went to phase 1.
+	if got := counter(t, stats.Received, "keepalives") + counter(t, stats.Received, "dropped") + counter(t, stats.Received, "accepted"); got != 6 {
+		t.Errorf("6 datagrams, %d accounted for", got)
+	}
+	if got := counter(t, stats.Received, "accepted") + counter(t, stats.Dropped, "rejected"); got != 1 {
+		t.Errorf("the real first message did not reach phase 1: accepted+rejected = %d", got)
+	}
+
+	// A real IKEv1 initiator: ike-scan's Main Mode proposal gets MM2 with
+	// the transform the policy allows, and the SA waits half-open.
+	if _, err := exec.LookPath("ike-scan"); err == nil {
+		out := sh(t, "ip", "netns", "exec", tp.b, "ike-scan", "-M", "--trans=7/128,4,1,14", "192.0.2.1")
+		if !strings.Contains(out, "Main Mode Handshake returned") || !strings.Contains(out, "Enc=AES") || !strings.Contains(out, "Hash=SHA2-256") {
+			t.Errorf("ike-scan got no Main Mode answer:\n%s\n%s", out, r.log.String())
+		}
+		sas := r.ctl("list-sas").SAs
+		if len(sas) != 1 || sas[0].Role != "responder" || sas[0].State != "half-open" || sas[0].Remote != "192.0.2.2:500" {
+			t.Errorf("list-sas after ike-scan: %+v", sas)
+		}
+		if st := r.ctl("status").Status; st.HalfOpen != 1 {
+			t.Errorf("half-open %d, want 1", st.HalfOpen)
+		}
+		if len(sas) == 1 {
+			if resp := r.ctl("terminate", sas[0].ICookie); resp.Error != "" || len(r.ctl("list-sas").SAs) != 0 {
+				t.Errorf("terminate by cookie: %+v", resp)
+			}
+		}
 	}
 
 	// SIGHUP with a broken file: messages, 21, the policy stays.
