@@ -29,7 +29,7 @@ func (x *Exchange) startAM1(env Env) Step {
 	}
 	s.Offered = ts
 	s.State = StateAMIComputeKE
-	j := &job{role: Initiator, rand: env.Rand, t: ts[0], gen: true}
+	j := &job{role: Initiator, rand: env.Rand, t: ts[0], gen: true, fixed: x.cfg.fixedKey}
 	return Step{Work: j.run}
 }
 

@@ -47,6 +47,7 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
 	s.Nr = n
 	j := s.keyJob(env.Rand)
 	j.peerKE = s.GXi
+	j.fixed = x.cfg.fixedKey
 	if err := s.ourAuth(j); err != nil {
 		return x.authSetupFailed(env, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -49,6 +50,10 @@ type Config struct {
 	Policy   *policymgr.Policy
 	Hooks    Hooks
 	SendCert bool
+
+	// fixedKey replaces the DH key generation, for replaying recorded
+	// exchanges in tests.
+	fixedKey ikecrypto.PrivateKey
 }
 
 // Step is what an exchange asks its caller to do after a call.

@@ -26,6 +26,7 @@ type job struct {
 	rand   io.Reader
 	t      Transform
 	priv   ikecrypto.PrivateKey // nil: generate one
+	fixed  ikecrypto.PrivateKey // set by tests: use instead of generating
 	gen    bool                 // generate priv only (no peer value yet)
 	peerKE []byte               // the peer's public value; nil: no g^xy yet
 	psk    []byte               // nil: signature authentication
@@ -80,6 +81,9 @@ func (j *job) do() error {
 	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(j.t.Group))
 	if err != nil {
 		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
+	}
+	if j.priv == nil && j.fixed != nil {
+		j.priv = j.fixed
 	}
 	if j.priv == nil {
 		if j.priv, err = g.Generate(j.rand); err != nil {

@@ -56,7 +56,7 @@ func (x *Exchange) consumeMM2(env Env, m *isakmp.Message) Step {
 	st := Step{Log: settleLifetime(&s.Transform, s.Conn, lifetimeMin(s.Policy))}
 	x.peerVendorIDs(r)
 	s.State = StateMMIComputeKE
-	j := &job{role: Initiator, rand: env.Rand, t: s.Transform, gen: true}
+	j := &job{role: Initiator, rand: env.Rand, t: s.Transform, gen: true, fixed: x.cfg.fixedKey}
 	st.Work = j.run
 	return st
 }

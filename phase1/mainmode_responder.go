@@ -69,6 +69,7 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 	j := s.keyJob(env.Rand)
 	j.peerKE = s.GXi
 	j.psk = s.psk()
+	j.fixed = x.cfg.fixedKey
 	s.State = StateMMRComputeKE
 	return Step{Work: j.run}
 }

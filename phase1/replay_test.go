@@ -1,0 +1,243 @@
+package phase1
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/interop"
+	"github.com/iked/iked/isakmp"
+)
+
+// Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
+// runs, datagrams in isakmp/testdata/captures). The DH private keys of a
+// recorded run are unknown, but charon logged the shared secret: a
+// recordedKey stands in for our DH key, giving the recorded public value
+// and g^xy, and the recorded nonce is our random source. Our responder is
+// then fed strongSwan's initiator messages and our initiator strongSwan's
+// responder messages: each must accept the peer's HASH_I/HASH_R (so our
+// SKEYID, IV chain, decryption and hash inputs are strongSwan's) and the
+// HASH we send must be the one strongSwan sent in the same place.
+
+const (
+	runsDir     = "../interop/testdata/strongswan-runs"
+	capturesDir = "../isakmp/testdata/captures"
+)
+
+// recordedKey is a DH key whose public value and shared secret come from a
+// recording.
+type recordedKey struct {
+	g        ikecrypto.Group
+	pub, gxy []byte
+	peer     []byte
+}
+
+func (k *recordedKey) Group() ikecrypto.Group { return k.g }
+func (k *recordedKey) PublicBytes() []byte    { return k.pub }
+func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
+	if !bytes.Equal(peer, k.peer) {
+		return nil, fmt.Errorf("recordedKey: unexpected peer public value")
+	}
+	return k.gxy, nil
+}
+
+type recording struct {
+	msgs []*isakmp.Message // phase 1 datagrams in order
+	raw  [][]byte
+	gxy  []byte
+	keys *interop.Keys
+}
+
+func loadRun(t *testing.T, run string, n int) *recording {
+	t.Helper()
+	rec := &recording{}
+	files, err := filepath.Glob(filepath.Join(capturesDir, "strongswan-"+run+"-*.bin"))
+	if err != nil || len(files) < n {
+		t.Fatalf("captures of %s: %v (%d files)", run, err, len(files))
+	}
+	for _, f := range files[:n] {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := isakmp.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		rec.raw = append(rec.raw, b)
+		rec.msgs = append(rec.msgs, m)
+	}
+	f, err := os.Open(filepath.Join(runsDir, run, "responder.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if rec.keys, err = interop.ParseKeys(f); err != nil {
+		t.Fatal(err)
+	}
+	s := rec.keys.Find("shared Diffie Hellman secret")
+	if len(s) == 0 {
+		t.Fatal("no DH secret in the log")
+	}
+	rec.gxy = s[0]
+	return rec
+}
+
+func payload[T isakmp.Payload](m *isakmp.Message) T {
+	for _, p := range m.Payloads {
+		if v, ok := p.(T); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
+}
+
+// drive runs a Step's Work at once and resumes, returning the final Step.
+func drive(t *testing.T, x *Exchange, env Env, st Step) Step {
+	t.Helper()
+	for st.Work != nil {
+		if st.Reject != nil || st.Failed {
+			break
+		}
+		st = x.Resume(env, st.Work())
+	}
+	if st.Reject != nil || st.Failed {
+		t.Fatalf("step failed: reject=%v log=%v", st.Reject, st.Log)
+	}
+	return st
+}
+
+// hashIn decrypts a recorded encrypted message with iv and returns its
+// HASH payload's data and the next IV.
+func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
+	t.Helper()
+	m, err := isakmp.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := open(m, s.Cipher, iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := payload[*isakmp.Hash](m)
+	if h == nil {
+		t.Fatal("no HASH payload")
+	}
+	return h.Data, next
+}
+
+func replayPSKSide(mode string, self string, psk string) side {
+	return side{mode: mode, auth: "psk", psk: psk, ciphers: "aes128", hashes: "sha256", groups: "modp2048",
+		lifetime: "4h24m", self: self}
+}
+
+// TestReplayStrongSwanMainModePSK replays run a (Main Mode, PSK,
+// aes128-sha256-modp2048) against both of our roles.
+func TestReplayStrongSwanMainModePSK(t *testing.T) {
+	rec := loadRun(t, "a-mm-psk-modp2048", 6)
+	const psk = "h4-run-a-psk-5Tq9"
+	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
+	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
+	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
+	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
+
+	t.Run("responder", func(t *testing.T) {
+		pol := policyFor(t, replayPSKSide("main", "b", psk))
+		env := testEnv()
+		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
+		if x == nil || st.Send == nil {
+			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
+		}
+		env.Rand = bytes.NewReader(nr)
+		st = drive(t, x, env, x.Consume(env, rec.raw[2]))
+		if !bytes.Equal(payload[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
+			t.Fatal("MM4 KE is not the recorded one")
+		}
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		env.Rand = testEnv().Rand
+		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
+		if !st.Established {
+			t.Fatalf("strongSwan's MM5 not accepted: %v", st.Log)
+		}
+		// Our MM6's HASH_R is strongSwan's.
+		_, ivAfter5 := hashIn(t, x.SA, rec.raw[4], ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16))
+		ours, _ := hashIn(t, x.SA, st.Send, ivAfter5)
+		theirs, _ := hashIn(t, x.SA, rec.raw[5], ivAfter5)
+		if !hmac.Equal(ours, theirs) {
+			t.Fatalf("HASH_R differs from strongSwan's:\n%x\n%x", ours, theirs)
+		}
+		if !bytes.Equal(st.Send, rec.raw[5]) {
+			t.Logf("MM6 is not byte-identical to strongSwan's (%d/%d bytes)", len(st.Send), len(rec.raw[5]))
+		}
+	})
+
+	t.Run("initiator", func(t *testing.T) {
+		pol := policyFor(t, replayPSKSide("main", "a", psk))
+		conn, _ := pol.Connection("c")
+		env := testEnv()
+		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+		}
+		env.Rand = bytes.NewReader(ni)
+		st = drive(t, x, env, x.Consume(env, rec.raw[1]))
+		m3 := mustDecode(t, st.Send)
+		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
+			t.Fatal("MM3 is not the recorded KE and nonce")
+		}
+		env.Rand = testEnv().Rand
+		st = drive(t, x, env, x.Consume(env, rec.raw[3]))
+		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
+		checkLoggedKeys(t, x.SA, rec.keys, iv0)
+		ours, _ := hashIn(t, x.SA, st.Send, iv0)
+		theirs, _ := hashIn(t, x.SA, rec.raw[4], iv0)
+		if !hmac.Equal(ours, theirs) {
+			t.Fatalf("HASH_I differs from strongSwan's:\n%x\n%x", ours, theirs)
+		}
+		// Continue the IV chain from strongSwan's MM5, which is what the
+		// recorded MM6 was encrypted after.
+		_, x.SA.IV = hashIn(t, x.SA, rec.raw[4], iv0)
+		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
+		if !st.Established {
+			t.Fatalf("strongSwan's MM6 not accepted: %v", st.Log)
+		}
+	})
+}
+
+func mustDecode(t *testing.T, b []byte) *isakmp.Message {
+	t.Helper()
+	m, err := isakmp.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkLoggedKeys compares our derivation with the values charon logged.
+func checkLoggedKeys(t *testing.T, s *SA, k *interop.Keys, iv []byte) {
+	t.Helper()
+	for _, c := range []struct {
+		title string
+		ours  []byte
+	}{{"SKEYID", s.Keys.SKEYID}, {"SKEYID_d", s.Keys.SKEYIDd}, {"SKEYID_a", s.Keys.SKEYIDa},
+		{"SKEYID_e", s.Keys.SKEYIDe}, {"encryption key Ka", s.Ka}, {"initial IV", iv}} {
+		v := k.Find(c.title)
+		if len(v) == 0 {
+			t.Fatalf("%s not in the log", c.title)
+		}
+		if !bytes.Equal(v[0], c.ours) {
+			t.Fatalf("%s: ours %x, strongSwan %x", c.title, c.ours, v[0])
+		}
+	}
+}
