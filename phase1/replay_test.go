@@ -241,3 +241,75 @@ func checkLoggedKeys(t *testing.T, s *SA, k *interop.Keys, iv []byte) {
 		}
 	}
 }
+
+// TestReplayStrongSwanAggressivePSK replays run e (Aggressive Mode, PSK,
+// FQDN identities) against both of our roles.
+func TestReplayStrongSwanAggressivePSK(t *testing.T) {
+	rec := loadRun(t, "e-am-psk-modp2048", 3)
+	const psk = "h4-run-e-psk-Vb8k"
+	am1, am2 := rec.msgs[0], rec.msgs[1]
+	ic, rc := am1.Header.InitiatorCookie, am2.Header.ResponderCookie
+	gxi, gxr := payload[*isakmp.KE](am1).Data, payload[*isakmp.KE](am2).Data
+	ni, nr := payload[*isakmp.Nonce](am1).Data, payload[*isakmp.Nonce](am2).Data
+	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
+	sideOf := func(self, local, remote string) side {
+		s := replayPSKSide("aggressive", self, psk)
+		s.localID, s.remoteID = local, remote
+		return s
+	}
+
+	t.Run("responder", func(t *testing.T) {
+		pol := policyFor(t, sideOf("b", "fqdn:responder.example", "fqdn:initiator.example"))
+		env := testEnv()
+		env.Rand = bytes.NewReader(nr)
+		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
+		if x == nil {
+			t.Fatalf("AM1 refused: %v %v", st.Reject, st.Log)
+		}
+		st = drive(t, x, env, st)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		ours := payload[*isakmp.Hash](mustDecode(t, st.Send))
+		theirs := payload[*isakmp.Hash](am2)
+		if ours == nil || theirs == nil || !hmac.Equal(ours.Data, theirs.Data) {
+			t.Fatal("our HASH_R differs from strongSwan's")
+		}
+		env.Rand = testEnv().Rand
+		st = drive(t, x, env, x.Consume(env, rec.raw[2]))
+		if !st.Established {
+			t.Fatalf("strongSwan's AM3 not accepted: %v", st.Log)
+		}
+	})
+
+	t.Run("initiator", func(t *testing.T) {
+		pol := policyFor(t, sideOf("a", "fqdn:initiator.example", "fqdn:responder.example"))
+		conn, _ := pol.Connection("c")
+		env := testEnv()
+		env.Rand = bytes.NewReader(ni)
+		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = drive(t, x, env, st)
+		m1 := mustDecode(t, st.Send)
+		if got, want := payload[*isakmp.SA](m1).Raw, payload[*isakmp.SA](am1).Raw; !bytes.Equal(got, want) {
+			t.Fatalf("our AM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+		}
+		if got, want := payload[*isakmp.ID](m1).Raw, payload[*isakmp.ID](am1).Raw; !bytes.Equal(got, want) {
+			t.Fatalf("our AM1 ID payload differs from strongSwan's:\n%x\n%x", got, want)
+		}
+		env.Rand = testEnv().Rand
+		st = drive(t, x, env, x.Consume(env, rec.raw[1]))
+		if !st.Established {
+			t.Fatalf("strongSwan's AM2 not accepted: %v", st.Log)
+		}
+		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
+		checkLoggedKeys(t, x.SA, rec.keys, iv0)
+		ours, _ := hashIn(t, x.SA, st.Send, iv0)
+		theirs, _ := hashIn(t, x.SA, rec.raw[2], iv0)
+		if !hmac.Equal(ours, theirs) {
+			t.Fatalf("HASH_I differs from strongSwan's:\n%x\n%x", ours, theirs)
+		}
+	})
+}
