@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/iked/iked/ikecrypto"
@@ -122,11 +123,11 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 	if h.InitiatorCookie != s.ICookie || (h.ResponderCookie != s.RCookie && s.RCookie != [8]byte{}) {
 		return Step{Reject: fmt.Errorf("phase1: cookies do not match the SA")}
 	}
-	if h.MessageID != 0 {
-		return Step{Reject: fmt.Errorf("phase1: message ID %#x in phase 1", h.MessageID)}
-	}
 	if h.Exchange == isakmp.ExchangeInformational {
 		return x.consumeInformational(env, m)
+	}
+	if h.MessageID != 0 {
+		return Step{Reject: fmt.Errorf("phase1: message ID %#x in phase 1", h.MessageID)}
 	}
 	if h.Exchange != s.Mode {
 		return Step{Reject: fmt.Errorf("phase1: %s message on a %s SA", h.Exchange, s.Mode)}
@@ -279,5 +280,11 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 
 // failErr is fail with the notify the error carries (def if none).
 func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
-	return x.fail(env, err.Error(), notifyOf(err, def))
+	return x.fail(env, reasonOf(err), notifyOf(err, def))
+}
+
+// reasonOf is an error's text for message 46, with the notify type
+// named plainly ("NO-PROPOSAL-CHOSEN: ...") rather than as Go wraps it.
+func reasonOf(err error) string {
+	return strings.ReplaceAll(err.Error(), "isakmp: notify ", "")
 }

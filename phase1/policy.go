@@ -117,7 +117,7 @@ func explainMismatch(offered []Transform, conns []*policymgr.Connection) string 
 	for _, a := range attrs {
 		off, cfg := values(offered, a.get), values(conf, a.get)
 		if !intersects(off, cfg) {
-			return fmt.Sprintf("no proposal chosen: %s offered %s, configured %s",
+			return fmt.Sprintf("%s offered %s, configured %s",
 				a.name, strings.Join(off, ","), strings.Join(cfg, ","))
 		}
 	}
@@ -128,7 +128,7 @@ func explainMismatch(offered []Transform, conns []*policymgr.Connection) string 
 	for _, t := range conf {
 		c = append(c, t.String())
 	}
-	return fmt.Sprintf("no proposal chosen: no offered transform matches a configured one as a whole; offered %s, configured %s",
+	return fmt.Sprintf("no offered transform matches a configured one as a whole; offered %s, configured %s",
 		strings.Join(o, " | "), strings.Join(c, " | "))
 }
 

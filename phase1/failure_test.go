@@ -1,0 +1,209 @@
+package phase1
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/iked/iked/isakmp"
+)
+
+func pskPair(mode string) (side, side) {
+	a := side{mode: mode, auth: "psk", psk: "shared", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
+	b := a
+	b.self = "b"
+	return a, b
+}
+
+// logHas reports whether a catalog message numbered num whose text holds
+// sub was logged on the given side.
+func (o *outcome) logHas(initiator bool, num int, sub string) bool {
+	l := o.rLog
+	if initiator {
+		l = o.iLog
+	}
+	for _, m := range l {
+		if m.Num == num && strings.Contains(m.Text, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// sentNotify returns the notify types of the unencrypted informational
+// messages one side sent.
+func (o *outcome) sentNotify(fromI bool) []isakmp.NotifyType {
+	var out []isakmp.NotifyType
+	for _, w := range o.wires {
+		if w.fromI != fromI {
+			continue
+		}
+		m, err := isakmp.Decode(w.data)
+		if err != nil || m.Header.Exchange != isakmp.ExchangeInformational || m.Header.Flags&isakmp.FlagEncryption != 0 {
+			continue
+		}
+		for _, p := range m.Payloads {
+			if n, ok := p.(*isakmp.Notification); ok {
+				out = append(out, n.NotifyType)
+			}
+		}
+	}
+	return out
+}
+
+func TestWrongPSKMainMode(t *testing.T) {
+	a, b := pskPair("main")
+	b.psk = "different"
+	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	if o.iEst || o.rEst || !o.iFail || !o.rFail {
+		t.Fatalf("wrong PSK: i est=%v fail=%v, r est=%v fail=%v\n%s", o.iEst, o.iFail, o.rEst, o.rFail, o.logText())
+	}
+	// The responder cannot parse MM5 (Ka differs): PAYLOAD-MALFORMED as
+	// strongSwan answers, messages 46 and 52.
+	if !o.logHas(false, 46, "pre-shared keys probably differ") || !o.logHas(false, 52, "PAYLOAD-MALFORMED") {
+		t.Fatalf("responder messages:\n%s", o.logText())
+	}
+	// The initiator cannot read that encrypted notify either and fails
+	// with message 46 naming the likely cause.
+	if !o.logHas(true, 46, "pre-shared keys probably differ") {
+		t.Fatalf("initiator messages:\n%s", o.logText())
+	}
+	checkTshark(t, o)
+}
+
+func TestWrongPSKAggressiveMode(t *testing.T) {
+	a, b := pskPair("aggressive")
+	b.psk = "different"
+	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	if o.iEst || o.rEst || !o.iFail {
+		t.Fatalf("wrong PSK: i est=%v fail=%v, r est=%v\n%s", o.iEst, o.iFail, o.rEst, o.logText())
+	}
+	// The initiator checks HASH_R first (AM2) and refuses it.
+	if !o.logHas(true, 46, "wrong pre-shared key") || !o.logHas(true, 52, "AUTHENTICATION-FAILED") {
+		t.Fatalf("initiator messages:\n%s", o.logText())
+	}
+}
+
+func TestNoProposalChosen(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b := pskPair(mode)
+			a.ciphers, b.ciphers = "aes128, aes256", "3des"
+			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			if o.iEst || o.rEst || !o.iFail || !o.rFail {
+				t.Fatalf("i est=%v fail=%v, r est=%v fail=%v\n%s", o.iEst, o.iFail, o.rEst, o.rFail, o.logText())
+			}
+			// The responder's message 46 names the attribute and both
+			// sets of values.
+			if !o.logHas(false, 46, "encryption algorithm offered AES-CBC,") || !o.logHas(false, 46, "configured 3DES-CBC") {
+				t.Fatalf("responder reason:\n%s", o.logText())
+			}
+			if !o.logHas(false, 52, "NO-PROPOSAL-CHOSEN") {
+				t.Fatalf("no message 52:\n%s", o.logText())
+			}
+			if n := o.sentNotify(false); len(n) != 1 || n[0] != isakmp.NoProposalChosen {
+				t.Fatalf("responder sent %v", n)
+			}
+			// The initiator receives it: 48, 51 and 46.
+			for _, num := range []int{48, 51, 46} {
+				if !o.logHas(true, num, "NO-PROPOSAL-CHOSEN") {
+					t.Fatalf("initiator lacks message %d:\n%s", num, o.logText())
+				}
+			}
+			checkTshark(t, o)
+		})
+	}
+}
+
+func TestNoProposalGroupNamed(t *testing.T) {
+	a, b := pskPair("main")
+	a.groups, b.groups = "modp2048", "ecp256, ecp384"
+	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	if !o.logHas(false, 46, "group offered MODP-2048") && !o.logHas(false, 46, "group offered") {
+		t.Fatalf("responder reason:\n%s", o.logText())
+	}
+}
+
+func TestUnknownPeer(t *testing.T) {
+	a, b := pskPair("main")
+	pb := policyFor(t, b)
+	// The responder's only connection is for another peer address.
+	pb.Connections[0].RemoteGW = addrB.Addr().Next().Next()
+	pb.Connections[0].Remote.Addr.From, pb.Connections[0].Remote.Addr.To = pb.Connections[0].RemoteGW, pb.Connections[0].RemoteGW
+	o := negotiate(t, policyFor(t, a), pb)
+	if o.iEst || o.rEst || o.r != nil {
+		t.Fatal("an unknown peer got an exchange")
+	}
+	if !o.has(false, 54) || !o.logHas(false, 52, "NO-PROPOSAL-CHOSEN") {
+		t.Fatalf("responder messages:\n%s", o.logText())
+	}
+	if !o.logHas(true, 51, "NO-PROPOSAL-CHOSEN") {
+		t.Fatalf("initiator messages:\n%s", o.logText())
+	}
+}
+
+func TestRemoteIDMismatch(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b := pskPair(mode)
+			a.localID = "fqdn:intruder.example.org"
+			b.remoteID = "fqdn:a.example.org"
+			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			if o.iEst || o.rEst {
+				t.Fatalf("established with the wrong identity\n%s", o.logText())
+			}
+			if !o.logHas(false, 41, "intruder.example.org") || !o.logHas(false, 52, "INVALID-ID-INFORMATION") {
+				t.Fatalf("responder messages:\n%s", o.logText())
+			}
+		})
+	}
+}
+
+func TestLifetimeRaisedToMinimum(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b := pskPair(mode)
+			a.lifetime = "2m"
+			a.minLife = "1m"
+			b.minLife = "10m"
+			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			if !o.iEst || !o.rEst {
+				t.Fatalf("not established\n%s", o.logText())
+			}
+			if !o.logHas(false, 47, "prop=120, min=600") {
+				t.Fatalf("no message 47:\n%s", o.logText())
+			}
+			if o.i.SA.Transform.LifeSeconds != 600 || o.r.SA.Transform.LifeSeconds != 600 {
+				t.Fatalf("lifetimes %d/%d, want 600", o.i.SA.Transform.LifeSeconds, o.r.SA.Transform.LifeSeconds)
+			}
+		})
+	}
+}
+
+func TestResponderPicksInitiatorsFirstAcceptable(t *testing.T) {
+	a, b := pskPair("main")
+	a.ciphers, a.groups = "3des, aes256, aes128", "modp2048"
+	b.ciphers = "aes128, aes256"
+	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	if !o.iEst || !o.rEst {
+		t.Fatalf("not established\n%s", o.logText())
+	}
+	if got := o.r.SA.Transform; got.Cipher != isakmp.EncAESCBC || got.KeyLength != 256 || o.r.SA.TransformNumber != 2 {
+		t.Fatalf("chose %v (#%d), want the initiator's first acceptable: AES-256, #2", got, o.r.SA.TransformNumber)
+	}
+}
+
+func TestMissingPrivateKey(t *testing.T) {
+	a := side{mode: "main", auth: "rsa", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
+	b := a
+	b.self = "b"
+	pb := policyFor(t, b)
+	ike := *pb.Connections[0].IKE
+	cert := *ike.Cert
+	cert.Key = nil
+	ike.Cert, ike.Certificate = &cert, ""
+	pb.Connections[0].IKE = &ike
+	o := negotiate(t, policyFor(t, a), pb)
+	if o.rEst || !o.has(false, 49) {
+		t.Fatalf("responder without a private key:\n%s", o.logText())
+	}
+}
