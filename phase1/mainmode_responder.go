@@ -46,6 +46,10 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 	if err != nil {
 		return Step{Reject: err}
 	}
+	if r.sa != nil || (r.ke == nil && r.nonce == nil) {
+		// A late copy of the previous message, not a broken MM3.
+		return Step{Reject: &errWrongState{s.State, "message without KE and nonce"}}
+	}
 	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(s.Transform.Group))
 	if err != nil {
 		return x.failErr(env, err, isakmp.NoProposalChosen)
