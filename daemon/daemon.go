@@ -81,17 +81,18 @@ type Daemon struct {
 	done   chan struct{}
 	wg     sync.WaitGroup // readers, loop, control server
 
-	handlers  map[isakmp.ExchangeType]Handler
-	initiator Initiator
-	kernel    KernelHandler
-	sas       map[Cookies]*SA
-	byInit    map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
-	firsts    map[firstKey]*SA
-	halfOpen  int
-	tokens    map[uint64]tokenRef
-	nextToken uint64
-	begun     []begun
-	stopOnce  sync.Once
+	handlers    map[isakmp.ExchangeType]Handler
+	initiator   Initiator
+	kernel      KernelHandler
+	sas         map[Cookies]*SA
+	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
+	firsts      map[firstKey]*SA
+	halfOpen    int
+	tokens      map[uint64]tokenRef
+	nextToken   uint64
+	begun       []begun
+	pendingInit []string
+	stopOnce    sync.Once
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,

@@ -40,11 +40,19 @@ func (d *Daemon) receive(p *Packet) {
 		sa = d.sas[Cookies{h.InitiatorCookie, h.ResponderCookie}]
 		if sa == nil {
 			// The responder's first answer to an SA we initiated: learn its cookie.
-			if s, ok := d.byInit[h.InitiatorCookie]; ok && s.Cookies.R == ([8]byte{}) && h.MessageID == 0 {
-				delete(d.sas, s.Cookies)
-				s.Cookies.R = h.ResponderCookie
-				d.sas[s.Cookies] = s
-				sa = s
+			if s, ok := d.byInit[h.InitiatorCookie]; ok && s.Cookies.R == ([8]byte{}) {
+				switch {
+				case h.MessageID == 0:
+					delete(d.sas, s.Cookies)
+					s.Cookies.R = h.ResponderCookie
+					d.sas[s.Cookies] = s
+					sa = s
+				case h.Exchange == isakmp.ExchangeInformational:
+					// The responder refused our first message with a
+					// notify (NO-PROPOSAL-CHOSEN...): it names its own
+					// cookie, which we do not adopt.
+					sa = s
+				}
 			}
 		}
 		if sa == nil {

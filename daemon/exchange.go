@@ -102,6 +102,13 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 // flushBegun inserts the exchanges that Context.Begin started during the
 // call just carried out, and does their first Result.
 func (d *Daemon) flushBegun() {
+	for len(d.pendingInit) > 0 {
+		conn := d.pendingInit[0]
+		d.pendingInit = d.pendingInit[1:]
+		if err := d.initiate(conn); err != nil {
+			d.log.Warn("cannot initiate connection", zap.String("conn", conn), zap.Error(err))
+		}
+	}
 	for len(d.begun) > 0 {
 		b := d.begun[0]
 		d.begun = d.begun[1:]

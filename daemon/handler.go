@@ -133,6 +133,11 @@ func (c *Context) Begin(t isakmp.ExchangeType, id uint32, ex Exchange, r Result)
 	c.d.begun = append(c.d.begun, begun{sa: c.SA, run: &running{id: id, typ: t, ex: ex}, res: r})
 }
 
+// Initiate starts phase 1 of a connection through the registered
+// Initiator once the current call is carried out: a KernelHandler calls it
+// for an ACQUIRE of an on-demand connection.
+func (c *Context) Initiate(conn string) { c.d.pendingInit = append(c.d.pendingInit, conn) }
+
 // Settings returns the daemon settings in force.
 func (c *Context) Settings() Settings { return c.d.settings }
 
