@@ -7,6 +7,8 @@ import (
 	"os"
 	"slices"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/control"
 )
 
@@ -222,9 +224,31 @@ func (d *Daemon) terminate(name string) int {
 	for _, sa := range d.allSAs() {
 		ic := hex.EncodeToString(sa.Cookies.I[:])
 		if sa.Conn == name || ic == name || sa.Cookies.String() == name {
-			d.removeSA(sa)
+			d.deleteSA(sa)
 			n++
 		}
 	}
 	return n
+}
+
+// deleteSA asks the Deleter to tell the peer about an established SA, sends
+// what it returns, and forgets the SA.
+func (d *Daemon) deleteSA(sa *SA) {
+	if sa.Established && d.deleter != nil {
+		res := d.safeCall(sa, nil, func(c *Context) Result { return d.deleter.Delete(c) })
+		if res.Reject == nil {
+			for _, m := range res.Log {
+				d.log.Emit(m, zap.Stringer("cookies", sa.Cookies))
+			}
+			if res.Send != nil {
+				d.transmit(sa, res.Send)
+			}
+			for _, r := range res.Engine {
+				d.submit(r)
+			}
+		}
+	}
+	if d.alive(sa) {
+		d.removeSA(sa)
+	}
 }

@@ -84,6 +84,7 @@ type Daemon struct {
 	handlers    map[isakmp.ExchangeType]Handler
 	initiator   Initiator
 	kernel      KernelHandler
+	deleter     Deleter
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
@@ -163,6 +164,9 @@ func (d *Daemon) RegisterInitiator(i Initiator) { d.initiator = i }
 
 // RegisterKernel installs the receiver of ACQUIRE and EXPIRE.
 func (d *Daemon) RegisterKernel(k KernelHandler) { d.kernel = k }
+
+// RegisterDeleter installs what says goodbye to peers on terminate and stop.
+func (d *Daemon) RegisterDeleter(x Deleter) { d.deleter = x }
 
 // Settings returns the settings of the policy in force (read them only
 // before Start or from the loop).
@@ -383,6 +387,19 @@ func (d *Daemon) listening() []string {
 // closed. It returns once everything has stopped.
 func (d *Daemon) Stop() {
 	d.stopOnce.Do(func() {
+		// Tell the peers while the loop and the sockets still run.
+		d.call(func() {
+			n := 0
+			for _, sa := range d.allSAs() {
+				if sa.Established {
+					d.deleteSA(sa)
+					n++
+				}
+			}
+			if n > 0 {
+				d.log.Info("ISAKMP SAs deleted at shutdown", zap.Int("count", n))
+			}
+		})
 		close(d.done)
 		d.closeSockets()
 		if d.ctl != nil {

@@ -100,6 +100,15 @@ type Initiator interface {
 	Initiate(c *Context, conn string) (Exchange, Result, error)
 }
 
+// Deleter says goodbye for an established ISAKMP SA: phase1/ registers
+// one that sends the Delete payloads (RFC 2408, 3.15; for the ISAKMP SA and
+// its IPsec SAs) as an informational exchange. The loop calls it for
+// `ikectl terminate` and for every established SA at shutdown, sends what
+// it returns, then forgets the SA.
+type Deleter interface {
+	Delete(c *Context) Result
+}
+
 // Context is the loop's state that an exchange may use while it runs. It is
 // valid only during the call it is passed to.
 type Context struct {
