@@ -1,0 +1,208 @@
+package interop
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The failing scenarios of issue 4: each must fail with the catalog
+// message on iked's side, the right notify on the wire (seen in
+// strongSwan's log) and nothing established on either side.
+
+// basePSK is the suite the failure scenarios start from.
+var basePSK = p1Case{name: "base", auth: "psk", ids: "ipv4", swanProp: "aes128-sha256-modp2048",
+	ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"modp2048"}}
+
+// failSetup is newP1Setup with short retransmissions on both sides, so an
+// exchange that gets no answer gives up within seconds.
+func failSetup(t *testing.T, tc p1Case, ikedInitiates bool) *p1Setup {
+	t.Helper()
+	s := newP1Setup(t, tc, ikedInitiates)
+	s.ikedPol.RetransmitBase, s.ikedPol.RetransmitTries = 500*time.Millisecond, 2
+	s.charonOpt.RetransmitTimeout, s.charonOpt.RetransmitTries = 500*time.Millisecond, 2
+	return s
+}
+
+// role is the word message 46 uses for iked's side.
+func role(ikedInitiates bool) string {
+	if ikedInitiates {
+		return "Phase-1 [initiator]"
+	}
+	return "Phase-1 [responder]"
+}
+
+// settle waits a moment for retransmissions and deletes to finish, then
+// checks nothing is established on either side.
+func settle(t *testing.T, s *p1Setup) {
+	t.Helper()
+	time.Sleep(time.Second)
+	noneEstablished(t, s.charon, s.iked)
+}
+
+// waitLog waits until strongSwan's log contains text.
+func waitLog(t *testing.T, c *Charon, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(c.Log(), text) {
+		if time.Now().After(deadline) {
+			t.Errorf("strongSwan's log has no %q after %v", text, timeout)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// bothRoles runs f as two parallel subtests, iked responder and initiator.
+func bothRoles(t *testing.T, f func(t *testing.T, ikedInitiates bool)) {
+	for _, ini := range []bool{false, true} {
+		name := "iked-responder"
+		if ini {
+			name = "iked-initiator"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, ini)
+		})
+	}
+}
+
+// TestIkedWrongPSK: the two sides hold different pre-shared keys. iked
+// logs message 46 with its reason; neither side establishes.
+func TestIkedWrongPSK(t *testing.T) {
+	RequireStrongSwan(t)
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		s := failSetup(t, basePSK, ikedInitiates)
+		s.charonOpt.Secrets[0].PSK = []byte(randomPSK())
+		s.start(t)
+		msg, err := s.iked.WaitCatalog(46, 15*time.Second, role(ikedInitiates))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, reason, _ := strings.Cut(msg, "failed; ")
+		if strings.TrimSpace(reason) == "" {
+			t.Errorf("message 46 gives no reason: %q", msg)
+		}
+		if !ikedInitiates && !strings.Contains(reason, "pre-shared keys") {
+			// As responder iked is the one that finds MM5 undecryptable:
+			// the reason must point at the key.
+			t.Errorf("message 46 does not name the pre-shared key as the likely cause: %q", msg)
+		}
+		t.Logf("iked: %s", msg)
+		settle(t, s)
+	})
+}
+
+// TestIkedNoProposalChosen: strongSwan offers only what iked does not
+// accept (and the other way round). The responder sends
+// NO-PROPOSAL-CHOSEN; iked logs 46 naming the mismatch, and 52 when it
+// sends the notify (responder) or 48/51 when it receives it (initiator).
+func TestIkedNoProposalChosen(t *testing.T) {
+	RequireStrongSwan(t)
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		s := failSetup(t, basePSK, ikedInitiates)
+		s.charonOpt.Connections[0].Proposals = "aes256-sha384-modp3072"
+		s.start(t)
+		msg, err := s.iked.WaitCatalog(46, 15*time.Second, role(ikedInitiates))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("iked: %s", msg)
+		if ikedInitiates {
+			waitLog(t, s.charon, "sending NO_PROPOSAL_CHOSEN", 5*time.Second)
+			if len(s.iked.Catalog(48))+len(s.iked.Catalog(51)) == 0 {
+				t.Errorf("iked logged neither 48 nor 51 for strongSwan's NO-PROPOSAL-CHOSEN:\n%s", s.iked.catalogSummary())
+			}
+			if !strings.Contains(msg, "NO-PROPOSAL-CHOSEN") {
+				t.Errorf("message 46 does not say the peer chose no proposal: %q", msg)
+			}
+		} else {
+			if _, err := s.iked.WaitCatalog(52, 5*time.Second, "NO-PROPOSAL-CHOSEN"); err != nil {
+				t.Error(err)
+			}
+			// The reason names what did not match, with the peer's
+			// value: it offered AES-256, SHA2-384 and MODP-3072 (group 15)
+			// where iked wants AES-128, SHA2-256 and MODP-2048.
+			_, reason, _ := strings.Cut(msg, "NO-PROPOSAL-CHOSEN")
+			if !strings.ContainsAny(reason, ":") || !containsAny(strings.ToLower(reason), "256", "384", "3072", "15", "sha") {
+				t.Errorf("message 46 does not name the mismatching attribute and the offered value: %q", msg)
+			}
+			waitLog(t, s.charon, "NO_PROPOSAL_CHOSEN", 5*time.Second)
+		}
+		settle(t, s)
+	})
+}
+
+// TestIkedUnknownPeer: the peer's address matches no connection (54 in
+// phase 1: "SPD rejected conn"), or its identity matches none (41 "Can
+// not get policy"); as initiator, iked is the unknown peer of a strongSwan
+// that has no configuration for it.
+func TestIkedUnknownPeer(t *testing.T) {
+	RequireStrongSwan(t)
+	t.Run("address/iked-responder", func(t *testing.T) {
+		t.Parallel()
+		s := failSetup(t, basePSK, false)
+		s.ikedPol.Conns[0].RemoteGW = "203.0.113.200" // not strongSwan
+		s.start(t)
+		if _, err := s.iked.WaitCatalog(54, 15*time.Second, s.swan.Addr.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.iked.WaitCatalog(52, 5*time.Second, "NO-PROPOSAL-CHOSEN"); err != nil {
+			t.Error(err)
+		}
+		waitLog(t, s.charon, "NO_PROPOSAL_CHOSEN", 5*time.Second)
+		settle(t, s)
+	})
+	t.Run("identity/iked-responder", func(t *testing.T) {
+		t.Parallel()
+		s := failSetup(t, basePSK, false)
+		s.ikedPol.Conns[0].RemoteID = "fqdn:someone-else.example"
+		s.start(t)
+		if _, err := s.iked.WaitCatalog(41, 15*time.Second, s.swan.Addr.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.iked.WaitCatalog(46, 5*time.Second, role(false)); err != nil {
+			t.Error(err)
+		}
+		settle(t, s)
+	})
+	t.Run("identity/iked-initiator", func(t *testing.T) {
+		t.Parallel()
+		s := failSetup(t, basePSK, true)
+		s.ikedPol.Conns[0].RemoteID = "fqdn:someone-else.example"
+		s.start(t)
+		if _, err := s.iked.WaitCatalog(41, 15*time.Second, s.swan.Addr.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.iked.WaitCatalog(46, 5*time.Second, role(true)); err != nil {
+			t.Error(err)
+		}
+		settle(t, s)
+	})
+	t.Run("address/iked-initiator", func(t *testing.T) {
+		t.Parallel()
+		s := failSetup(t, basePSK, true)
+		// strongSwan only talks to another address: iked is unknown to it.
+		s.charonOpt.Connections[0].RemoteAddrs = "203.0.113.200"
+		s.start(t)
+		waitLog(t, s.charon, "no IKE config found", 10*time.Second)
+		msg, err := s.iked.WaitCatalog(46, 15*time.Second, role(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("iked: %s", msg)
+		if len(s.iked.Catalog(48))+len(s.iked.Catalog(51)) == 0 {
+			t.Errorf("iked logged neither 48 nor 51 for strongSwan's refusal:\n%s", s.iked.catalogSummary())
+		}
+		settle(t, s)
+	})
+}
