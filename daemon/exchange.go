@@ -298,6 +298,15 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 			return
 		}
 		delete(d.tokens, ev.Token)
+		if ref.sa == nil {
+			// The daemon's own request (a reload's policies).
+			if ev.Err != nil {
+				d.log.Error("engine request failed", zap.Stringer("event", ev))
+			} else {
+				d.log.Debug("engine request done", zap.Stringer("event", ev))
+			}
+			return
+		}
 		d.resume(ref.sa, ref.run, ev)
 		return
 	}

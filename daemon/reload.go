@@ -58,10 +58,14 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	d.applyPolicy(l)
 	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
 	if len(oldPolicies) > 0 {
-		d.submit(&engine.RemovePolicies{Token: d.newTokenRaw(), Policies: oldPolicies})
+		tok := d.newTokenRaw()
+		d.tokens[tok] = tokenRef{}
+		d.submit(&engine.RemovePolicies{Token: tok, Policies: oldPolicies})
 	}
 	if len(l.Policies) > 0 {
-		d.submit(&engine.InstallPolicies{Token: d.newTokenRaw(), Policies: l.Policies})
+		tok := d.newTokenRaw()
+		d.tokens[tok] = tokenRef{}
+		d.submit(&engine.InstallPolicies{Token: tok, Policies: l.Policies})
 	}
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
