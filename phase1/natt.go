@@ -243,11 +243,16 @@ func ApplyNAT(s *SA, n NATState, port uint16) {
 }
 
 // PeerMoved takes a message of the SA's peer that arrived from another
-// address or port: after a NAT was detected and on the NAT-T port, the SA
-// follows it (RFC 3947, 4: the responder replies to the port the request
-// came from; a NAT may map 4500 to any port). Otherwise it does not.
+// address or port. When the peer announced NAT-T and the message came to
+// the NAT-T port, the SA follows it (RFC 3947, 4: the responder replies to
+// the port the request came from; a NAT may map 4500 to any port).
+// Otherwise it does not. Call it before the message's NAT-D payloads are
+// checked: in Aggressive Mode the initiator floats before AM3 and hashes
+// the port 4500 addresses into AM3's NAT-D, which strongSwan's responder
+// checks against the addresses AM3 arrived on (run e of the recorded
+// strongSwan runs), before it knows of any NAT.
 func PeerMoved(s *SA, local, remote netip.AddrPort, port uint16) bool {
-	if !(s.LocalBehindNAT || s.RemoteBehindNAT) || port == 0 || local.Port() != port {
+	if !s.PeerNATT || port == 0 || local.Port() != port {
 		return false
 	}
 	if s.Local == local && s.Remote == remote {
@@ -284,16 +289,18 @@ func NewHooks(c NATTConfig) Hooks {
 			s.NATTDraft = e.NATT.Draft()
 		},
 		NATD: func(s *SA) []isakmp.Payload {
-			if c.Port == 0 || !s.PeerNATT || s.PRF == nil {
+			prf := natdPRF(s)
+			if c.Port == 0 || !s.PeerNATT || prf == nil {
 				return nil
 			}
-			return NATDPayloads(peerNATT(s), s.PRF, s.ICookie, s.RCookie, s.Local, s.Remote)
+			return NATDPayloads(peerNATT(s), prf, s.ICookie, s.RCookie, s.Local, s.Remote)
 		},
 		PeerNATD: func(s *SA, natd []*isakmp.NATD) error {
-			if c.Port == 0 || !s.PeerNATT || s.PRF == nil {
+			prf := natdPRF(s)
+			if c.Port == 0 || !s.PeerNATT || prf == nil {
 				return nil
 			}
-			n, err := CheckNATD(peerNATT(s), s.PRF, s.ICookie, s.RCookie, s.Local, s.Remote, natd)
+			n, err := CheckNATD(peerNATT(s), prf, s.ICookie, s.RCookie, s.Local, s.Remote, natd)
 			if err != nil {
 				return err
 			}
@@ -301,6 +308,20 @@ func NewHooks(c NATTConfig) Hooks {
 			return nil
 		},
 	}
+}
+
+// natdPRF returns the negotiated hash for NAT-D (RFC 3947, 3.2: "HASH is
+// the negotiated hash"): NAT-D travels in MM3/MM4, before the keys (and the
+// SA's PRF) exist, so it comes from the chosen transform.
+func natdPRF(s *SA) ikecrypto.PRF {
+	if s.PRF != nil {
+		return s.PRF
+	}
+	prf, err := ikecrypto.NewPRF(ikecrypto.HashAlgorithm(s.Transform.Hash))
+	if err != nil {
+		return nil
+	}
+	return prf
 }
 
 // peerNATT is the NAT-T version negotiated on s, from the peer's Vendor IDs.

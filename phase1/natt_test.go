@@ -137,7 +137,7 @@ func TestFloatAndKeepalive(t *testing.T) {
 	if !i.Floated || i.Local.Port() != 4500 || i.Remote.Port() != 4500 || i.Local.Addr() != natInside.Addr() {
 		t.Errorf("initiator after float: %v -> %v floated %v", i.Local, i.Remote, i.Floated)
 	}
-	r := &SA{Role: Responder, Local: gateway, Remote: natOutside}
+	r := &SA{Role: Responder, Local: gateway, Remote: natOutside, PeerNATT: true}
 	ApplyNAT(r, NATState{RemoteBehindNAT: true}, NATTPort)
 	if r.Floated || r.Remote != natOutside {
 		t.Errorf("responder floated on its own: %v", r.Remote)
@@ -151,7 +151,7 @@ func TestFloatAndKeepalive(t *testing.T) {
 		t.Errorf("responder did not follow: %v %v", r.Local, r.Remote)
 	}
 	if PeerMoved(&SA{Local: gateway, Remote: natOutside}, on4500, moved, NATTPort) {
-		t.Error("followed a peer without NAT")
+		t.Error("followed a peer without NAT-T")
 	}
 	if PeerMoved(r, on4500, moved, NATTPort) {
 		t.Error("same addresses reported as a move")
