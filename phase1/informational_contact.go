@@ -1,0 +1,41 @@
+package phase1
+
+import "github.com/iked/iked/isakmp"
+
+// INITIAL-CONTACT (RFC 2407, 4.6.3.3) tells the peer that this is the only
+// ISAKMP SA we have with it: after a reboot, the SAs it still holds for us
+// are stale and should go. strongSwan 5.9 sends it inside its MM5 (the
+// recorded runs: "ID_PROT request 0 [ ID HASH N(INITIAL_CONTACT) ]") and
+// accepts it there or in an informational exchange; iked sends it as a
+// protected informational right after phase 1, which any peer accepts.
+
+// InitialContact returns the INITIAL-CONTACT notify for the ISAKMP SA:
+// protocol ISAKMP, both cookies as SPI, no data.
+func (k *InfoKeys) InitialContact() *isakmp.Notification {
+	return k.ISAKMPNotify(isakmp.InitialContact, nil)
+}
+
+// WantInitialContact reports whether to send INITIAL-CONTACT after s was
+// established: when no other live ISAKMP SA with the same peer identity
+// exists (first contact since we started, or since the last one died).
+func WantInitialContact(s *SA, others []*SA) bool {
+	return len(StaleSAs(s, others)) == 0
+}
+
+// StaleSAs returns the ISAKMP SAs that INITIAL-CONTACT received on s makes
+// stale: every other established SA with the same peer identity (and,
+// for the same identity, the same connection), which the daemon deletes
+// together with their IPsec SAs. s itself is never in the list.
+func StaleSAs(s *SA, others []*SA) []*SA {
+	var out []*SA
+	for _, o := range others {
+		if o == s || o.State != StateEstablished || o.RemoteIDText != s.RemoteIDText || s.RemoteIDText == "" {
+			continue
+		}
+		if o.Conn != nil && s.Conn != nil && o.Conn != s.Conn {
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
