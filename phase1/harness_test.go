@@ -37,6 +37,9 @@ type side struct {
 	minLife  string // phase1-lifetime-min
 	self     string // "a" or "b": which certificate and addresses
 	roadWarr bool   // respond to any peer
+	// pkiDir, ca, cert and key name external certificate files (a
+	// recorded run's) instead of testdata/pki's.
+	pkiDir, ca, cert, key string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -60,8 +63,12 @@ func policyFor(t *testing.T, s side) *policymgr.Policy {
 			ca = "ca-ec"
 		}
 		cert := s.auth + "-" + s.self
-		for _, f := range []string{ca + ".pem", cert + ".pem", cert + ".key"} {
-			data, err := os.ReadFile(filepath.Join("testdata", "pki", f))
+		src, caF, certF, keyF := filepath.Join("testdata", "pki"), ca+".pem", cert+".pem", cert+".key"
+		if s.pkiDir != "" {
+			src, caF, certF, keyF = s.pkiDir, s.ca, s.cert, s.key
+		}
+		for _, f := range []string{caF, certF, keyF} {
+			data, err := os.ReadFile(filepath.Join(src, f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,7 +76,7 @@ func policyFor(t *testing.T, s side) *policymgr.Policy {
 				t.Fatal(err)
 			}
 		}
-		fmt.Fprintf(&b, "certificates:\n  ca: {file: %s.pem, trusted: true}\n  me: {file: %s.pem, private-key: %s.key}\n", ca, cert, cert)
+		fmt.Fprintf(&b, "certificates:\n  ca: {file: %s, trusted: true}\n  me: {file: %s, private-key: %s}\n", caF, certF, keyF)
 	}
 	life := s.lifetime
 	if life == "" {

@@ -313,3 +313,89 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayStrongSwanMainModeECDSA replays run h (Main Mode, ECDSA P-256
+// certificates from strongSwan's pki, FQDN identities) against both roles:
+// strongSwan's SIG_I and SIG_R verify with our chain validation and our
+// HASH_I/HASH_R (HMAC-SHA-256 of the curve, RFC 4754) equal the values
+// charon signed, as its log shows them. ECDSA signatures are randomised,
+// so ours cannot equal theirs byte for byte.
+func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
+	const run = "h-mm-ecdsa-modp2048"
+	rec := loadRun(t, run, 6)
+	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
+	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
+	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
+	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
+	hashI, hashR := rec.keys.Find("HASH_I"), rec.keys.Find("HASH_R")
+	if len(hashI) == 0 || len(hashR) == 0 {
+		t.Fatal("HASH_I/HASH_R not in the log")
+	}
+	sideOf := func(self, who, peer string) side {
+		return side{mode: "main", auth: "p256", ciphers: "aes128", hashes: "sha256", groups: "modp2048",
+			lifetime: "4h24m", self: self, localID: "fqdn:" + who + ".example", remoteID: "fqdn:" + peer + ".example",
+			pkiDir: filepath.Join(runsDir, run, "pki"), ca: "ca-cert.pem", cert: who + "-cert.pem", key: who + "-key.pem"}
+	}
+	ours := func(s *SA, who Role) []byte {
+		j := s.keyJob(nil)
+		b, _ := idBody(s.LocalID)
+		return j.hash(who, b)
+	}
+
+	t.Run("responder", func(t *testing.T) {
+		pol := policyFor(t, sideOf("b", "responder", "initiator"))
+		env := testEnv()
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
+		if x == nil {
+			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
+		}
+		if x.SA.Transform.Auth != isakmp.AuthECDSA256 {
+			t.Fatalf("auth method %s", x.SA.Transform.Auth)
+		}
+		env.Rand = bytes.NewReader(nr)
+		drive(t, x, env, x.Consume(env, rec.raw[2]))
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		env.Rand = testEnv().Rand
+		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
+		if !st.Established || x.SA.PeerCert == nil {
+			t.Fatalf("strongSwan's SIG_I not accepted: %v", st.Log)
+		}
+		if h := ours(x.SA, Responder); !bytes.Equal(h, hashR[0]) {
+			t.Fatalf("HASH_R: ours %x, strongSwan %x", h, hashR[0])
+		}
+	})
+
+	t.Run("initiator", func(t *testing.T) {
+		pol := policyFor(t, sideOf("a", "initiator", "responder"))
+		conn, _ := pol.Connection("c")
+		env := testEnv()
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+		}
+		env.Rand = bytes.NewReader(ni)
+		drive(t, x, env, x.Consume(env, rec.raw[1]))
+		env.Rand = testEnv().Rand
+		drive(t, x, env, x.Consume(env, rec.raw[3]))
+		if h := ours(x.SA, Initiator); !bytes.Equal(h, hashI[0]) {
+			t.Fatalf("HASH_I: ours %x, strongSwan %x", h, hashI[0])
+		}
+		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
+		m5 := mustDecode(t, rec.raw[4])
+		next, err := open(m5, x.SA.Cipher, iv0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.SA.IV = next
+		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
+		if !st.Established || x.SA.PeerCert == nil {
+			t.Fatalf("strongSwan's SIG_R not accepted: %v", st.Log)
+		}
+	})
+}
