@@ -3,11 +3,15 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/isakmp"
 )
+
+// readErrorPause is how long a reader waits after a failed read.
+const readErrorPause = 10 * time.Millisecond
 
 // readLoop reads one socket until it is closed. It runs the checks that
 // need no state, so that junk never reaches the loop.
@@ -26,7 +30,9 @@ func (d *Daemon) readLoop(bc *boundConn) {
 			default:
 			}
 			// ICMP errors surface here on Linux (ECONNREFUSED): not fatal.
+			// A pause keeps a socket that keeps failing from spinning.
 			d.log.Debug("socket read", zap.Stringer("socket", bc.pc.LocalAddr()), zap.Error(err))
+			time.Sleep(readErrorPause)
 			continue
 		}
 		if pkt, ok := d.inspect(dg, bc.natt); ok {

@@ -44,8 +44,8 @@ func DefaultSettings() Settings {
 		RetransmitTries:  5,
 		HalfOpenLifetime: 60 * time.Second,
 		ReplyCacheTime:   60 * time.Second,
-		RateLimit:        20,
-		RateBurst:        40,
+		RateLimit:        50,
+		RateBurst:        100,
 		Log:              notify.LogConfig{Level: "info", Format: "console"},
 	}
 }
