@@ -22,7 +22,7 @@ func TestNegotiateThroughNAT(t *testing.T) {
 	}
 }
 
-func negotiateThroughNAT(t *testing.T, mode string) {
+func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 	a := side{mode: mode, auth: "psk", psk: "nat psk", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
 	b := a
 	b.self = "b"
@@ -140,4 +140,5 @@ func negotiateThroughNAT(t *testing.T, mode string) {
 	if o := ReceiveInformational(inf, s.ICookie, s.RCookie, s.Remote); !o.RUThereAck || o.AckSeq != 41 {
 		t.Errorf("responder got %+v", o)
 	}
+	return i, s
 }
