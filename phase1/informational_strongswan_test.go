@@ -301,3 +301,51 @@ func TestStrongSwanDPDSequence(t *testing.T) {
 		t.Errorf("R-U-THERE numbers %v: want at least 3", seqs)
 	}
 }
+
+// TestStrongSwanAggressiveNATD decrypts strongSwan's AM3 (run e) with the
+// Ka and initial IV charon logged: its NAT-D hashes are of the port 4500
+// addresses (the initiator floated before sending AM3), so the responder
+// checks them against the addresses AM3 arrived on, as PeerMoved makes us
+// do. The destination hash matches; the source hash is charon's fake (its
+// kernel-libipsec plugin forces UDP encapsulation), so the initiator is
+// seen behind a NAT, as charon logged.
+func TestStrongSwanAggressiveNATD(t *testing.T) {
+	const run = "strongswan-e-am-psk-modp2048"
+	files := captureFiles(t, run)
+	keys := runKeys(t, run, "responder")
+	prf, _ := ikecrypto.NewPRF(ikecrypto.HashSHA2_256)
+	c, err := ikecrypto.NewCipher(ikecrypto.EncryptionAES, 128, keys.IKE[0].Ka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := isakmp.Decode(readCapture(t, files[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Exchange != isakmp.ExchangeAggressive || m.Header.Flags&isakmp.FlagEncryption == 0 {
+		t.Fatalf("datagram 3 is not an encrypted AM3: %v", m.Header)
+	}
+	if _, err := open(m, c, keys.IKE[0].IV); err != nil {
+		t.Fatal(err)
+	}
+	var natd []*isakmp.NATD
+	for _, p := range m.Payloads {
+		if d, ok := p.(*isakmp.NATD); ok {
+			natd = append(natd, d)
+		}
+	}
+	h := m.Header
+	at4500 := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr(), NATTPort) }
+	st, err := CheckNATD(NATTRFC3947, prf, h.InitiatorCookie, h.ResponderCookie, at4500(addrB), at4500(addrA), natd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LocalBehindNAT || !st.RemoteBehindNAT {
+		t.Errorf("AM3 at port 4500: %v, want remote end behind NAT", st)
+	}
+	// Checked against port 500 instead, our own end would look NATed.
+	st, _ = CheckNATD(NATTRFC3947, prf, h.InitiatorCookie, h.ResponderCookie, addrB, addrA, natd)
+	if !st.LocalBehindNAT {
+		t.Errorf("AM3 checked at port 500: %v", st)
+	}
+}
