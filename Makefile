@@ -52,25 +52,11 @@ fuzz-long:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# demo: start iked on examples/iked.yaml in a network namespace of its own
-# and show that it listens; the daemon is stopped (SIGTERM) at the end and
-# its log printed.
+# demo: iked and strongSwan negotiating IKEv1 in two network namespaces
+# (scripts/demo.sh): installs strongSwan if missing, strongSwan initiates,
+# then iked (ikectl initiate), both sides print their SAs, all cleaned up.
 demo: build
-	@set -euo pipefail; \
-	if [ "$$(id -u)" != 0 ]; then echo "make demo needs root (network namespaces, port 500)"; exit 1; fi; \
-	ns=$(DEMO_NS); dir=$$(mktemp -d /tmp/iked-demo.XXXXXX); sock=$$dir/iked.sock; conf=$$dir/iked.yaml; pid=; \
-	cleanup() { [ -n "$$pid" ] && kill -TERM $$pid 2>/dev/null && wait $$pid || true; ip netns del $$ns 2>/dev/null || true; \
-		echo "--- daemon log ---"; cat $$dir/log 2>/dev/null || true; rm -rf $$dir; }; \
-	trap cleanup EXIT; \
-	cp -r examples/. $$dir/; \
-	sed -i "/^ *control-socket:/d; s|^daemon:.*|daemon:\n  control-socket: $$sock|" $$conf; \
-	./$(BIN)/iked -check -config $$conf; \
-	ip netns del $$ns 2>/dev/null || true; ip netns add $$ns; ip -n $$ns link set lo up; \
-	ip netns exec $$ns ./$(BIN)/iked -config $$conf > $$dir/log 2>&1 & pid=$$!; \
-	for i in $$(seq 50); do [ -S $$sock ] && break; sleep 0.1; done; \
-	echo "--- iked in namespace $$ns: ss -ulpn ---"; ip netns exec $$ns ss -ulpn; \
-	echo "--- ikectl status ---"; ./$(BIN)/ikectl -socket $$sock status; \
-	echo "--- ikectl list-conns ---"; ./$(BIN)/ikectl -socket $$sock list-conns
+	BIN=$(BIN) DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)
