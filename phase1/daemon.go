@@ -22,6 +22,9 @@ import (
 // go to its worker pool and come back through Resume; retransmitted
 // requests are answered from its reply cache. The *SA is in
 // daemon.SA.State for Quick Mode and the informational exchanges.
+//
+// A Runtime whose Hooks are all nil uses NewHooks with the daemon's NAT-T
+// port and the policy's DPD setting: Vendor IDs (DPD, NAT-T) and NAT-D.
 type Runtime struct {
 	Hooks    Hooks
 	SendCert bool
@@ -29,7 +32,11 @@ type Runtime struct {
 
 func (rt *Runtime) config(c *daemon.Context) Config {
 	p, _ := c.Policy.(*policymgr.Policy)
-	return Config{Policy: p, Hooks: rt.Hooks, SendCert: rt.SendCert}
+	h := rt.Hooks
+	if h.VendorIDs == nil && h.PeerVendorIDs == nil && h.NATD == nil && h.PeerNATD == nil {
+		h = NewHooks(NATTConfig{Port: c.Settings().NATTPort, DPD: p != nil && p.Daemon.DPD.Delay > 0})
+	}
+	return Config{Policy: p, Hooks: h, SendCert: rt.SendCert}
 }
 
 func env(c *daemon.Context) Env { return Env{Now: c.Now, Rand: c.Rand, Log: c.Log} }
