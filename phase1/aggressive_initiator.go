@@ -111,7 +111,7 @@ func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
 		return st
 	}
 	x.peerVendorIDs(r)
-	s.peerCR = len(r.crs) > 0
+	x.notePeer(r)
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
@@ -147,6 +147,7 @@ func (x *Exchange) createAM3(env Env, v any) Step {
 	}
 	ps := x.certPayloads()
 	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.authExtras()...)
 	ps = append(ps, x.natdPayloads()...)
 	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
 	if err != nil {

@@ -36,7 +36,7 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
 		return x.failErr(env, err, isakmp.InvalidKeyInformation)
 	}
 	s.Ni, s.GXi = r.nonce.Data, r.ke.Data
-	s.peerCR = len(r.crs) > 0
+	x.notePeer(r)
 	x.peerVendorIDs(r)
 	s.LocalID = localID(s.Conn, s.Local.Addr())
 	s.LocalIDText = idText(s.LocalID)
@@ -72,6 +72,7 @@ func (x *Exchange) createAM2(env Env, v any) Step {
 		&isakmp.KE{Data: s.GXr}, &isakmp.Nonce{Data: s.Nr}, s.LocalID}
 	ps = append(ps, x.certPayloads()...)
 	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.authExtras()...)
 	ps = append(ps, x.crPayloads()...)
 	ps = append(ps, x.vendorIDPayloads()...)
 	ps = append(ps, x.natdPayloads()...)
@@ -109,6 +110,7 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 
 func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
 	s := x.SA
+	x.notePeer(r)
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}

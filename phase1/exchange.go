@@ -42,6 +42,11 @@ type Hooks struct {
 	// PeerNATD checks the NAT-D payloads the peer sent and records on s
 	// whether either side is behind a NAT (and may float the ports).
 	PeerNATD func(s *SA, natd []*isakmp.NATD) error
+	// AuthPayloads returns payloads to add after our HASH/SIG in the
+	// authenticating message (MM5, MM6, AM2, AM3), protected with it where
+	// it is encrypted: e.g. INITIAL-CONTACT (RFC 2407, 4.6.3.3), which
+	// strongSwan sends in MM5.
+	AuthPayloads func(s *SA) []isakmp.Payload
 }
 
 // Config is what an exchange negotiates against: the running policy and

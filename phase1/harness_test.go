@@ -40,6 +40,8 @@ type side struct {
 	// pkiDir, ca, cert and key name external certificate files (a
 	// recorded run's) instead of testdata/pki's.
 	pkiDir, ca, cert, key string
+	// local and remote override the gateway addresses (live tests).
+	local, remote netip.Addr
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -50,6 +52,9 @@ func policyFor(t *testing.T, s side) *policymgr.Policy {
 	local, remote := addrA.Addr(), addrB.Addr()
 	if s.self == "b" {
 		local, remote = remote, local
+	}
+	if s.local.IsValid() {
+		local, remote = s.local, s.remote
 	}
 	var b strings.Builder
 	minLife := s.minLife

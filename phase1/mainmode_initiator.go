@@ -116,7 +116,7 @@ func (x *Exchange) consumeMM4(env Env, m *isakmp.Message) Step {
 	}
 	s.Nr = r.nonce.Data
 	s.GXr = r.ke.Data
-	s.peerCR = len(r.crs) > 0
+	s.peerCR = s.peerCR || len(r.crs) > 0
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
@@ -156,6 +156,7 @@ func (x *Exchange) createMM5(env Env, v any) Step {
 	ps := []isakmp.Payload{s.LocalID}
 	ps = append(ps, x.certPayloads()...)
 	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.authExtras()...)
 	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
@@ -186,6 +187,7 @@ func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) Step {
 		return x.failErr(env, err, isakmp.InvalidIDInformation)
 	}
 	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
+	x.notePeer(r)
 	if !remoteIDMatches(s.Conn, r.id) {
 		st := x.fail(env, fmt.Sprintf("the peer's identity %s is not the remote-id %s", s.RemoteIDText, s.Conn.IKE.RemoteID), isakmp.InvalidIDInformation)
 		st.Log = append([]notify.Message{notify.NoPolicyFor(x.localText(), s.RemoteIDText)}, st.Log...)

@@ -61,7 +61,7 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 		return x.failErr(env, err, isakmp.InvalidKeyInformation)
 	}
 	s.Ni, s.GXi = r.nonce.Data, r.ke.Data
-	s.peerCR = len(r.crs) > 0
+	s.peerCR = s.peerCR || len(r.crs) > 0
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
@@ -125,6 +125,7 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 		return x.failErr(env, err, isakmp.InvalidIDInformation)
 	}
 	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
+	x.notePeer(r)
 	if !remoteIDMatches(s.Conn, r.id) {
 		c := x.switchConn(r.id)
 		if c == nil {
@@ -182,6 +183,7 @@ func (x *Exchange) createMM6(env Env, v any) Step {
 	ps := []isakmp.Payload{s.LocalID}
 	ps = append(ps, x.certPayloads()...)
 	ps = append(ps, s.authPayload(j.ourAuth))
+	ps = append(ps, x.authExtras()...)
 	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)

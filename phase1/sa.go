@@ -80,6 +80,9 @@ type SA struct {
 	peerCerts [][]byte
 	// peerCR is true when the peer asked for our certificate (CR payload).
 	peerCR bool
+	// PeerInitialContact: the peer sent INITIAL-CONTACT during phase 1
+	// (RFC 2407, 4.6.3.3): its other SAs with us are stale.
+	PeerInitialContact bool
 
 	// VendorIDs are the Vendor ID payloads the peer sent, in order.
 	// PeerDPD and PeerNATT record what they announce (RFC 3706; RFC 3947

@@ -142,3 +142,27 @@ func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, erro
 	s.SAiB = r.sa.Raw
 	return settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy)), nil
 }
+
+// notePeer records what any of the peer's messages may carry besides the
+// exchange's own payloads: a certificate request (strongSwan sends its
+// CR with MM5 as initiator, with MM4 as responder) and INITIAL-CONTACT
+// (RFC 2407, 4.6.3.3), which the informational code acts on once the SA
+// is established.
+func (x *Exchange) notePeer(r *received) {
+	s := x.SA
+	s.peerCR = s.peerCR || len(r.crs) > 0
+	for _, n := range r.notify {
+		if n.NotifyType == isakmp.InitialContact {
+			s.PeerInitialContact = true
+		}
+	}
+}
+
+// authExtras returns the payloads the hook adds to our authenticating
+// message (MM5/MM6, AM2/AM3), e.g. INITIAL-CONTACT.
+func (x *Exchange) authExtras() []isakmp.Payload {
+	if x.cfg.Hooks.AuthPayloads == nil {
+		return nil
+	}
+	return x.cfg.Hooks.AuthPayloads(x.SA)
+}
