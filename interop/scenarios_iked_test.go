@@ -400,7 +400,15 @@ func cookieHex(s string) string {
 // charon logged equal the ones iked logged. It returns charon's view.
 func checkEstablished(t *testing.T, c *Charon, k *Iked, timeout time.Duration) IKESA {
 	t.Helper()
-	csa, err := c.WaitIKE("ike", "ESTABLISHED", timeout)
+	return checkEstablishedExcept(t, c, k, timeout, "")
+}
+
+// checkEstablishedExcept is checkEstablished for an SA other than the one
+// whose initiator cookie is old (a renegotiation while the old SA may
+// still be listed).
+func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Duration, old string) IKESA {
+	t.Helper()
+	csa, err := waitCharonIKE(c, timeout, old)
 	if err != nil {
 		t.Fatalf("strongSwan: %v\niked says:\n%s", err, k.catalogSummary())
 	}
@@ -444,6 +452,27 @@ func checkEstablished(t *testing.T, c *Charon, k *Iked, timeout time.Duration) I
 		}
 	}
 	return csa
+}
+
+// waitCharonIKE polls charon's list-sas until IKE SA "ike" is ESTABLISHED
+// with an initiator cookie other than old.
+func waitCharonIKE(c *Charon, timeout time.Duration, old string) (IKESA, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		sas, err := c.ListSAs()
+		if err != nil {
+			return IKESA{}, err
+		}
+		for _, sa := range sas {
+			if sa.Name == "ike" && sa.State == "ESTABLISHED" && cookieHex(sa.InitiatorSPI) != old {
+				return sa, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return IKESA{}, fmt.Errorf("interop: no new IKE SA ike ESTABLISHED after %v (have %+v)", timeout, sas)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // noneEstablished checks that neither side has an established ISAKMP SA.
