@@ -1,0 +1,404 @@
+package quickmode
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+)
+
+// Runtime plugs Quick Mode into the daemon. Register it with
+//
+//	qm := quickmode.NewRuntime(p1rt, ih)   // phase1.Runtime, phase1.InfoHandler
+//	d.Register(isakmp.ExchangeQuickMode, qm)
+//	d.RegisterInitiator(qm)                    // phase 1, then Quick Mode
+//	d.RegisterKernel(qm)                       // ACQUIRE, EXPIRE
+//	d.Register(isakmp.ExchangeInformational, qm.Informational())
+//	d.RegisterDeleter(qm.Deleter())
+//
+// It remembers the installed bundles of each ISAKMP SA (Children), so that
+// a peer's Delete removes the right kernel SAs and `ikectl terminate` sends
+// Deletes for them. All methods run on the daemon's loop.
+type Runtime struct {
+	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
+	Phase1 daemon.Initiator
+	// Info is phase 1's informational handler, wrapped by Informational
+	// and Deleter.
+	Info *phase1.InfoHandler
+
+	children map[*daemon.SA][]*Child
+	deleted  []phase1.SARef
+	// acquiring damps the kernel's repeated ACQUIREs per connection.
+	acquiring map[string]time.Time
+}
+
+// NewRuntime returns a Runtime over phase 1's initiator and informational
+// handler (nil: informationals are not wrapped).
+func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
+	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{}}
+	if info != nil {
+		info.OnDelete = func(c *daemon.Context, refs []phase1.SARef) { rt.deleted = append(rt.deleted, refs...) }
+	}
+	return rt
+}
+
+// maxChildren bounds the bundles remembered per ISAKMP SA; the oldest is
+// forgotten (its kernel SAs expire by their lifetimes).
+const maxChildren = 256
+
+// acquireDamping is how long a connection's ACQUIRE is ignored after one
+// started a negotiation (the kernel repeats them while packets wait).
+const acquireDamping = 10 * time.Second
+
+func env(c *daemon.Context) Env {
+	return Env{Now: c.Now, Rand: c.Rand, Log: c.Log, Token: c.Token}
+}
+
+func config(c *daemon.Context) Config {
+	p, _ := c.Policy.(*policymgr.Policy)
+	cfg := Config{Policy: p}
+	if p != nil {
+		cfg.LifetimeMin = p.Daemon.Phase2LifetimeMin
+	}
+	return cfg
+}
+
+func phase1Of(c *daemon.Context) (*phase1.SA, error) {
+	if c.SA == nil {
+		return nil, fmt.Errorf("quickmode: no ISAKMP SA")
+	}
+	s, ok := c.SA.State.(*phase1.SA)
+	if !ok || s == nil {
+		return nil, fmt.Errorf("quickmode: ISAKMP SA without phase 1 state")
+	}
+	return s, nil
+}
+
+// Start answers QM1 (daemon.Handler for exchange type 32).
+func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
+	p1, err := phase1Of(c)
+	if err != nil {
+		return nil, daemon.Result{Reject: err}
+	}
+	x, st := NewResponder(env(c), config(c), p1, p.Data)
+	if x == nil {
+		return nil, rt.result(c, st)
+	}
+	return &exchange{x: x, rt: rt}, rt.result(c, st)
+}
+
+// exchange adapts Exchange to daemon.Exchange.
+type exchange struct {
+	x  *Exchange
+	rt *Runtime
+}
+
+func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
+	return e.rt.result(c, e.x.Consume(env(c), p.Data))
+}
+
+func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
+	return e.rt.result(c, e.x.Resume(env(c), v))
+}
+
+func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
+	return e.rt.result(c, e.x.TimedOut(env(c)))
+}
+
+func (e *exchange) State() string { return e.x.State.String() }
+
+// result turns a Step into the daemon's Result and records an installed
+// bundle.
+func (rt *Runtime) result(c *daemon.Context, st Step) daemon.Result {
+	if st.Child != nil && c.SA != nil {
+		rt.addChild(c.SA, st.Child, c.Now)
+	}
+	return daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
+		Engine: st.Engine, Log: st.Log, Done: st.Done}
+}
+
+func (rt *Runtime) addChild(sa *daemon.SA, ch *Child, now time.Time) {
+	list := rt.children[sa][:0:0]
+	for _, old := range rt.children[sa] {
+		if old.Expires.IsZero() || old.Expires.After(now) {
+			list = append(list, old)
+		}
+	}
+	if len(list) >= maxChildren {
+		list = list[1:]
+	}
+	rt.children[sa] = append(list, ch)
+}
+
+// Children returns the bundles installed on an ISAKMP SA, oldest first.
+func (rt *Runtime) Children(sa *daemon.SA) []*Child { return rt.children[sa] }
+
+// Initiate starts phase 1 of the connection; Quick Mode follows once it is
+// established (daemon.Initiator).
+func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, daemon.Result, error) {
+	if rt.Phase1 == nil {
+		return nil, daemon.Result{}, fmt.Errorf("quickmode: no phase 1 initiator")
+	}
+	ex, r, err := rt.Phase1.Initiate(c, name)
+	if err != nil || ex == nil {
+		return ex, r, err
+	}
+	ch := &chained{Exchange: ex, rt: rt, conn: name}
+	return ch, ch.after(c, r), nil
+}
+
+// chained is a phase 1 exchange we initiated: once it is established, the
+// connection's Quick Mode begins on the new ISAKMP SA.
+type chained struct {
+	daemon.Exchange
+	rt    *Runtime
+	conn  string
+	begun bool
+}
+
+func (ch *chained) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
+	return ch.after(c, ch.Exchange.Consume(c, p))
+}
+
+func (ch *chained) Resume(c *daemon.Context, v any) daemon.Result {
+	return ch.after(c, ch.Exchange.Resume(c, v))
+}
+
+func (ch *chained) after(c *daemon.Context, r daemon.Result) daemon.Result {
+	if r.Established && r.Reject == nil && !r.DeleteSA && !ch.begun {
+		ch.begun = true
+		r.Log = append(r.Log, ch.rt.begin(c, ch.conn)...)
+	}
+	return r
+}
+
+// begin starts Quick Mode for conn on c.SA as initiator.
+func (rt *Runtime) begin(c *daemon.Context, name string) []notify.Message {
+	p1, err := phase1Of(c)
+	if err != nil {
+		return nil
+	}
+	cfg := config(c)
+	if cfg.Policy == nil {
+		return nil
+	}
+	conn, ok := cfg.Policy.Connection(name)
+	if !ok || conn.ProposalList == nil || len(conn.ProposalList.Proposals) == 0 {
+		return nil
+	}
+	mid := c.NewMessageID()
+	x, st, err := NewInitiator(env(c), cfg, p1, conn, mid)
+	if err != nil {
+		if c.Log != nil {
+			c.Log.Warn("Quick Mode not started", zap.String("conn", name), zap.Error(err))
+		}
+		return st.Log
+	}
+	c.Begin(isakmp.ExchangeQuickMode, mid, &exchange{x: x, rt: rt}, rt.result(c, st))
+	return nil
+}
+
+// Kernel handles the engine's own reports (daemon.KernelHandler): an
+// ACQUIRE starts Quick Mode on the connection's established ISAKMP SA, or
+// phase 1 first; a hard EXPIRE forgets the bundle. Rekeying on a soft
+// EXPIRE is not implemented: it is logged.
+func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
+	p, _ := c.Policy.(*policymgr.Policy)
+	switch ev.Kind {
+	case engine.EventAcquire:
+		if p == nil || ev.Acquire == nil {
+			return daemon.Result{}
+		}
+		conn := connForAcquire(p, ev.Acquire)
+		if conn == nil || conn.IKE == nil {
+			return daemon.Result{Reject: fmt.Errorf("quickmode: ACQUIRE (reqid %d) matches no connection", ev.Acquire.ReqID)}
+		}
+		if t, ok := rt.acquiring[conn.Name]; ok && c.Now.Sub(t) < acquireDamping {
+			return daemon.Result{}
+		}
+		rt.acquiring[conn.Name] = c.Now
+		if sa := c.EstablishedSA(conn.Name); sa != nil {
+			c.SA = sa
+			return daemon.Result{Log: rt.begin(c, conn.Name)}
+		}
+		c.Initiate(conn.Name)
+		return daemon.Result{}
+	case engine.EventExpireHard:
+		if ev.Expire != nil {
+			rt.forgetSPI(ev.Expire.SA.SPI)
+		}
+	case engine.EventExpireSoft:
+		if c.Log != nil && ev.Expire != nil {
+			c.Log.Info("IPsec SA reached its soft lifetime; rekeying is not implemented, it will expire",
+				zap.Stringer("sa", ev.Expire.SA))
+		}
+	}
+	return daemon.Result{}
+}
+
+// connForAcquire finds the connection of an ACQUIRE: by reqid (the
+// connection's position, as the trap policies are numbered), else by the
+// packet's addresses.
+func connForAcquire(p *policymgr.Policy, a *engine.Acquire) *policymgr.Connection {
+	if i := int(a.ReqID) - 1; i >= 0 && i < len(p.Connections) {
+		return p.Connections[i]
+	}
+	c, _ := p.ForTraffic(a.Selector.Local.Addr(), a.Selector.Remote.Addr(), a.Selector.Protocol,
+		a.Selector.LocalPort, a.Selector.RemotePort)
+	return c
+}
+
+// forgetSPI drops the bundle one of whose SAs has the SPI.
+func (rt *Runtime) forgetSPI(spi uint32) {
+	for sa, list := range rt.children {
+		for i, ch := range list {
+			for _, s := range ch.SAs {
+				if s.SPIIn == spi || s.SPIOut == spi {
+					rt.children[sa] = append(list[:i:i], list[i+1:]...)
+					return
+				}
+			}
+		}
+	}
+}
+
+// deleteRequests are the engine requests that remove bundles and their
+// policies.
+func deleteRequests(c *daemon.Context, children []*Child) []engine.Request {
+	var reqs []engine.Request
+	for _, ch := range children {
+		reqs = append(reqs, &engine.Delete{Token: c.Token(), SAs: ch.Refs()})
+		if len(ch.Policies) > 0 {
+			reqs = append(reqs, &engine.RemovePolicies{Token: c.Token(), Policies: ch.Policies})
+		}
+	}
+	return reqs
+}
+
+// Informational returns the daemon.Handler of informational exchanges: a
+// message whose notifies all concern IPsec SAs (a refused or changed
+// Quick Mode, CONNECTED) is message 60 and leaves the ISAKMP SA alone;
+// everything else goes to phase 1's handler, and the IPsec SAs the peer
+// deletes (message 62, logged by phase 1) are removed from the engine.
+func (rt *Runtime) Informational() daemon.Handler { return infoHandler{rt} }
+
+type infoHandler struct{ rt *Runtime }
+
+func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
+	rt := h.rt
+	if p1, err := phase1Of(c); err == nil {
+		if k, ok := p1.InfoKeys(); ok {
+			if inf, err := phase1.OpenInformational(p.Data, &k); err == nil && len(inf.Deletes) == 0 && phase2Only(inf) {
+				var r daemon.Result
+				for _, n := range inf.Notifies {
+					r.Log = append(r.Log, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data),
+						p.Remote.Addr().Unmap().String(), int(n.Protocol), n.SPI))
+				}
+				return nil, r
+			}
+		}
+	}
+	if rt.Info == nil {
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: no informational handler")}
+	}
+	rt.deleted = rt.deleted[:0]
+	ex, r := rt.Info.Start(c, p)
+	if len(rt.deleted) > 0 && c.SA != nil {
+		r.Engine = append(r.Engine, deleteRequests(c, rt.takeChildren(c.SA, rt.deleted))...)
+	}
+	rt.deleted = rt.deleted[:0]
+	if r.DeleteSA && c.SA != nil {
+		delete(rt.children, c.SA)
+	}
+	return ex, r
+}
+
+// phase2Only reports an informational whose notifies all name an IPsec
+// protocol (RFC 2407, 4.6.3: Quick Mode's notifies carry the SA's
+// protocol and SPI).
+func phase2Only(inf *phase1.Informational) bool {
+	if len(inf.Notifies) == 0 {
+		return false
+	}
+	for _, n := range inf.Notifies {
+		if n.Protocol == isakmp.ProtoISAKMP || n.Protocol == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// takeChildren removes and returns the bundles of sa that the peer's
+// deletes name: the SPIs in a Delete are the peer's inbound ones, our
+// outbound (RFC 2408, 3.15).
+func (rt *Runtime) takeChildren(sa *daemon.SA, refs []phase1.SARef) []*Child {
+	var out []*Child
+	list := rt.children[sa]
+	keep := list[:0:0]
+	for _, ch := range list {
+		hit := false
+		for _, ref := range refs {
+			if len(ref.SPI) != 4 {
+				continue
+			}
+			spi := binary.BigEndian.Uint32(ref.SPI)
+			for _, s := range ch.SAs {
+				if s.Protocol == ref.Protocol && (s.SPIOut == spi || bytes.Equal(spiBytes(s.Protocol, s.SPIOut), ref.SPI)) {
+					hit = true
+				}
+			}
+		}
+		if hit {
+			out = append(out, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	rt.children[sa] = keep
+	return out
+}
+
+// Deleter returns the daemon.Deleter for `ikectl terminate` and shutdown:
+// with IPsec SAs on the ISAKMP SA, one protected informational deletes
+// them and then the ISAKMP SA (as strongSwan does), and the engine removes
+// them; without, phase 1's Deleter says goodbye.
+func (rt *Runtime) Deleter() daemon.Deleter { return deleter{rt} }
+
+type deleter struct{ rt *Runtime }
+
+func (d deleter) Delete(c *daemon.Context) daemon.Result {
+	rt := d.rt
+	children := rt.children[c.SA]
+	delete(rt.children, c.SA)
+	p1, err := phase1Of(c)
+	if len(children) == 0 || err != nil {
+		if rt.Info != nil {
+			return rt.Info.Delete(c)
+		}
+		return daemon.Result{}
+	}
+	if rt.Info != nil {
+		rt.Info.Forget(c.SA)
+	}
+	r := daemon.Result{Engine: deleteRequests(c, children)}
+	mid, err := phase1.NewMessageID(c.Rand)
+	if err != nil {
+		return r
+	}
+	out, err := DeleteChildren(p1, mid, children, true)
+	if err != nil {
+		return r
+	}
+	r.Send = out
+	r.Log = append(r.Log, phase1.SendingLog(p1.Remote, "DELETE"))
+	return r
+}

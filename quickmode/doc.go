@@ -1,0 +1,31 @@
+// Package quickmode negotiates IKEv1 phase 2: Quick Mode (RFC 2409, 5.5;
+// 5.6 with perfect forward secrecy) as initiator and as responder, over an
+// ISAKMP SA that phase1 established, and hands the resulting SA bundle to
+// the packet processing engine.
+//
+//	Initiator                        Responder
+//	HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr] [, NAT-OAi, NAT-OAr] -->
+//	<-- HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr] [, N(RESPONDER-LIFETIME)] [, NAT-OA]
+//	HDR*, HASH(3)                    -->
+//
+// Why it is shaped like phase1: the package is pure (no sockets, clocks or
+// goroutines). An Exchange has an explicit State with String, consumes a
+// datagram (Consume) or the value of work it asked for (Resume: a Work
+// closure's value, or an engine.Event answering an AllocSPI or Install it
+// asked for), and returns a Step saying what to send, what to ask the
+// engine, what to log. The Diffie-Hellman work of PFS runs in Work closures
+// off the daemon's loop. daemon.go adapts it to the daemon: Runtime is the
+// daemon.Handler of Quick Mode, the Initiator that chains Quick Mode after
+// phase 1, the KernelHandler of ACQUIRE, the informational handler that acts
+// on the peer's deletes, and the daemon.Terminator that sends Deletes.
+//
+// The hashes, IVs and KEYMAT are computed exactly as strongSwan 5.9 computes
+// them (../../shared/interop.md): HASH(1) = prf(SKEYID_a, M-ID | rest),
+// HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest), HASH(3) = prf(SKEYID_a, 0 |
+// M-ID | Ni_b | Nr_b); the IV of each exchange is H(last phase 1 block |
+// M-ID); the KEYMAT of each SA uses the SPI its receiver chose, so our
+// inbound SA's keys use our own SPI.
+//
+// Rekeying (a soft EXPIRE starting a new Quick Mode) is not done yet: SAs
+// live until their hard lifetime or a Delete.
+package quickmode

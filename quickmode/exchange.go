@@ -1,0 +1,532 @@
+package quickmode
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+)
+
+// Env is what the caller's loop lends an exchange for one call. Rand is
+// also used from Work closures on other goroutines, so it must be safe for
+// concurrent use. Token returns a fresh token for an engine request (the
+// daemon's Context.Token), so that the answer comes back to Resume. Log,
+// if set, receives the SA keys at its keys level only.
+type Env struct {
+	Now   time.Time
+	Rand  io.Reader
+	Log   *notify.Logger
+	Token func() uint64
+}
+
+// Config is what an exchange negotiates against.
+type Config struct {
+	Policy *policymgr.Policy
+	// LifetimeMin is daemon.phase2-lifetime-min: shorter proposed
+	// lifetimes are raised to it (message 59).
+	LifetimeMin time.Duration
+
+	// fixedKey and fixedNonce replace the PFS key generation and the
+	// nonce, for replaying recorded exchanges in tests.
+	fixedKey   ikecrypto.PrivateKey
+	fixedNonce []byte
+}
+
+// Step is what an exchange asks its caller to do after a call.
+type Step struct {
+	// Reject: the message or result was not accepted; nothing changed.
+	Reject error
+	// Send is a datagram for the peer; Request: retransmit it until the
+	// next Consume.
+	Send    []byte
+	Request bool
+	// Work is Diffie-Hellman work to run off the loop; its value goes back
+	// to Resume.
+	Work func() any
+	// Engine are requests for the engine (AllocSPI, Install,
+	// InstallPolicies); their answers go back to Resume.
+	Engine []engine.Request
+	// Log are catalog messages, in order.
+	Log []notify.Message
+	// Child is set once the bundle is installed.
+	Child *Child
+	// Done: the exchange is over; Failed: it failed.
+	Done, Failed bool
+}
+
+// Exchange is one Quick Mode in one role. Its methods are called from one
+// goroutine (the daemon's loop); Work closures touch copies only.
+type Exchange struct {
+	Role      Role
+	State     State
+	MessageID uint32
+	// P1 is the ISAKMP SA protecting the exchange.
+	P1 *phase1.SA
+	// Conn is the connection the Quick Mode negotiates for; ReqID ties its
+	// SAs to its kernel policies (the connection's position in the policy
+	// file, from 1, as the daemon numbers trap policies).
+	Conn  *policymgr.Connection
+	ReqID uint32
+	// Local and Remote are the traffic selectors from this host's view.
+	Local, Remote policymgr.Selector
+	// Chosen is the negotiated proposal, with both SPIs per protocol.
+	Chosen *Chosen
+	// Life is the lifetime of the SAs: seconds and kilobytes (0: none).
+	Life Attrs
+	// FailReason says why the exchange failed.
+	FailReason string
+
+	cfg    Config
+	iv     []byte
+	commit bool // the peer set the commit bit (RFC 2408, 3.1)
+
+	// What the initiator proposes: PFS group, encapsulation mode,
+	// lifetimes.
+	attrs   Attrs
+	encaps  []isakmp.EncapsulationMode
+	idci    *isakmp.ID
+	idcr    *isakmp.ID
+	sendIDs bool
+	natoa   []*isakmp.NATOA
+
+	ni, nr []byte
+	dh     ikecrypto.PrivateKey
+	peerKE []byte
+	gqmxy  []byte
+
+	// outer are the SA endpoints (tunnel endpoints, or the hosts).
+	outerLocal, outerRemote netip.Addr
+
+	spis     map[isakmp.ProtocolID]uint32 // ours, allocated
+	pending  map[uint64]isakmp.ProtocolID // AllocSPI tokens
+	workDone bool
+	respLife *Attrs // the responder's lifetime notify to send
+
+	bundle     *engine.Bundle
+	installTok uint64
+	policyTok  uint64
+	policies   []engine.Policy
+	child      *Child
+}
+
+// errWrongState rejects what does not fit the exchange's state.
+type errWrongState struct {
+	state State
+	what  string
+}
+
+func (e *errWrongState) Error() string {
+	return fmt.Sprintf("quickmode: %s in state %s: dropped", e.what, e.state)
+}
+
+// Consume handles a datagram addressed to this exchange (its message ID).
+func (x *Exchange) Consume(env Env, data []byte) Step {
+	m, err := isakmp.Decode(data)
+	if err != nil {
+		return Step{Reject: err}
+	}
+	h := m.Header
+	if h.Exchange != isakmp.ExchangeQuickMode || h.MessageID != x.MessageID ||
+		h.InitiatorCookie != x.P1.ICookie || h.ResponderCookie != x.P1.RCookie {
+		return Step{Reject: fmt.Errorf("quickmode: %s message %#x is not of this exchange", h.Exchange, h.MessageID)}
+	}
+	switch x.State {
+	case StateISentQM1:
+		return x.consumeQM2(env, m)
+	case StateRSentQM2:
+		return x.consumeQM3(env, m)
+	}
+	return Step{Reject: &errWrongState{x.State, "message"}}
+}
+
+// Resume takes a Work value or an engine.Event the exchange asked for.
+func (x *Exchange) Resume(env Env, v any) Step {
+	if ev, ok := v.(engine.Event); ok {
+		return x.engineEvent(env, ev)
+	}
+	switch x.State {
+	case StateIStart:
+		return x.initiatorWork(env, v)
+	case StateRStart:
+		return x.responderWork(env, v)
+	case StateIComputeQM2:
+		return x.finishQM2(env, v)
+	}
+	return Step{Reject: &errWrongState{x.State, "work result"}}
+}
+
+// TimedOut is called when our last message went unanswered.
+func (x *Exchange) TimedOut(env Env) Step {
+	st := x.fail(env, "no response from the peer", 0)
+	st.Send = nil
+	return st
+}
+
+// engineEvent routes an engine answer by state.
+func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
+	switch ev.Kind {
+	case engine.EventSPIAllocated, engine.EventSPIFailed:
+		proto, ok := x.pending[ev.Token]
+		if !ok || (x.State != StateIStart && x.State != StateRStart) {
+			return Step{Reject: &errWrongState{x.State, "SPI " + ev.Kind.String()}}
+		}
+		delete(x.pending, ev.Token)
+		if ev.Kind == engine.EventSPIFailed {
+			return x.fail(env, "inbound SPI allocation failed: "+errText(ev.Err), isakmp.NoProposalChosen)
+		}
+		x.spis[proto] = ev.SPI
+		return x.ready(env)
+	case engine.EventInstalled, engine.EventInstallFailed:
+		if ev.Token != x.installTok || (x.State != StateIInstalling && x.State != StateRInstalling) {
+			return Step{Reject: &errWrongState{x.State, "install " + ev.Kind.String()}}
+		}
+		if ev.Kind == engine.EventInstallFailed {
+			return x.installFailed(env, ev.Err)
+		}
+		return x.installed(env)
+	case engine.EventPoliciesInstalled, engine.EventPoliciesFailed:
+		if ev.Token == x.policyTok && ev.Err != nil && env.Log != nil {
+			env.Log.Warn("kernel policies of a Quick Mode SA not installed", errField(ev.Err))
+		}
+		return Step{}
+	}
+	return Step{Reject: fmt.Errorf("quickmode: unexpected engine event %s", ev)}
+}
+
+// ready continues once the SPIs and the work a role waits for are in.
+func (x *Exchange) ready(env Env) Step {
+	if len(x.pending) != 0 || !x.workDone {
+		return Step{}
+	}
+	if x.Role == Initiator {
+		return x.createQM1(env)
+	}
+	return x.createQM2(env)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
+
+// localText and remoteText name the peers in message 57: the phase 1
+// identities, or the addresses.
+func (x *Exchange) localText() string {
+	if x.P1.LocalIDText != "" {
+		return x.P1.LocalIDText
+	}
+	return x.P1.Local.Addr().Unmap().String()
+}
+
+func (x *Exchange) remoteText() string {
+	if x.P1.RemoteIDText != "" {
+		return x.P1.RemoteIDText
+	}
+	return x.P1.Remote.Addr().Unmap().String()
+}
+
+// notifyOf returns the notify type an error carries, or def.
+func notifyOf(err error, def isakmp.NotifyType) isakmp.NotifyType {
+	var n isakmp.NotifyType
+	if errors.As(err, &n) {
+		return n
+	}
+	return def
+}
+
+// fail ends the exchange: messages 57 and 58 with the reason (the notify
+// type name when there is one), and when n is not 0 an informational
+// notify to the peer protected by the ISAKMP SA (RFC 2409, 5.7), with
+// message 52. detail goes to the debug log only.
+func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
+	reason := detail
+	if n != 0 {
+		reason = n.String()
+	}
+	x.FailReason = detail
+	x.State = StateFailed
+	st := Step{Failed: true, Done: true}
+	st.Log = append(st.Log,
+		notify.QuickModeFailed(x.localText(), x.remoteText(), reason),
+		notify.Phase2Failed(x.Role.String(), selectorText(x.Local), selectorText(x.Remote), reason))
+	if env.Log != nil {
+		env.Log.Debug("Quick Mode failed", msgIDField(x.MessageID), reasonField(detail))
+	}
+	if n != 0 {
+		if out, err := x.notifyMessage(env, n); err == nil {
+			st.Send = out
+			st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), n.String()))
+		}
+	}
+	x.wipe()
+	return st
+}
+
+// failErr is fail with the notify the error carries (def if none).
+func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
+	return x.fail(env, err.Error(), notifyOf(err, def))
+}
+
+// notifyMessage builds the protected informational notify of a refused
+// Quick Mode (RFC 2408, 3.14; RFC 2409, 5.7): protocol and SPI of the SA
+// concerned when known (the first protocol of the proposal, the
+// initiator's SPI), ISAKMP otherwise.
+func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
+	k, ok := x.P1.InfoKeys()
+	if !ok {
+		return nil, phase1.ErrInfoNotKeyed
+	}
+	p := &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoESP, NotifyType: n}
+	if x.Chosen != nil && len(x.Chosen.Protos) > 0 {
+		ps := x.Chosen.Protos[0]
+		p.Protocol = ps.Protocol
+		if x.Role == Responder {
+			p.SPI = spiBytes(ps.Protocol, ps.SPIOut)
+		} else if ps.SPIIn != 0 {
+			p.SPI = spiBytes(ps.Protocol, ps.SPIIn)
+		}
+	}
+	mid, err := phase1.NewMessageID(env.Rand)
+	if err != nil {
+		return nil, err
+	}
+	return phase1.SealInformational(k, mid, []isakmp.Payload{p})
+}
+
+// peerNotifies logs the notifies the peer put into QM2 (message 60, or 61
+// for RESPONDER-LIFETIME, RFC 2407, 4.6.3.1) and adopts a responder
+// lifetime shorter than ours.
+func (x *Exchange) peerNotifies(ns []*isakmp.Notification) []notify.Message {
+	var out []notify.Message
+	remote := x.P1.Remote.Addr().Unmap().String()
+	for _, n := range ns {
+		if n.NotifyType != isakmp.ResponderLifetime {
+			out = append(out, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data), remote, int(n.Protocol), n.SPI))
+			continue
+		}
+		as, err := decodeAttrs(n.Data)
+		if err != nil {
+			out = append(out, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data), remote, int(n.Protocol), n.SPI))
+			continue
+		}
+		a, err := parseAttrs(&isakmp.Transform{Attributes: as})
+		if err != nil {
+			out = append(out, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data), remote, int(n.Protocol), n.SPI))
+			continue
+		}
+		out = append(out, notify.ResponderLifetime(int(a.LifeSeconds), int(a.LifeKBytes)))
+		if a.LifeSeconds != 0 && (x.Life.LifeSeconds == 0 || a.LifeSeconds < x.Life.LifeSeconds) {
+			x.Life.LifeSeconds = a.LifeSeconds
+		}
+		if a.LifeKBytes != 0 && (x.Life.LifeKBytes == 0 || a.LifeKBytes < x.Life.LifeKBytes) {
+			x.Life.LifeKBytes = a.LifeKBytes
+		}
+	}
+	return out
+}
+
+// defaultLifeSeconds is the IPsec SA lifetime when none is proposed (RFC
+// 2407, 4.5: "the default value of 28800 seconds (8 hours) SHALL be
+// assumed").
+const defaultLifeSeconds = 28800
+
+// settleLifetime is the responder's lifetime rule: below the minimum it is
+// raised (message 59); when our connection's lifetime is shorter than the
+// proposed one, ours is used and the initiator is told with a
+// RESPONDER-LIFETIME notify (RFC 2407, 4.6.3.1). Kilobytes likewise,
+// without a minimum.
+func (x *Exchange) settleLifetime(proposed Attrs) []notify.Message {
+	var log []notify.Message
+	secs := proposed.LifeSeconds
+	if secs == 0 {
+		secs = defaultLifeSeconds
+	}
+	if min := uint64(x.cfg.LifetimeMin / time.Second); min > 0 && secs < min {
+		log = append(log, notify.Phase2LifetimeShort(int(secs), int(min)))
+		secs = min
+	}
+	var resp Attrs
+	if ours := uint64(x.Conn.Lifetime / time.Second); ours > 0 && ours < secs {
+		secs, resp.LifeSeconds = ours, ours
+	}
+	kb := proposed.LifeKBytes
+	if ours := x.Conn.LifetimeKBytes; ours > 0 && (kb == 0 || ours < kb) {
+		kb, resp.LifeKBytes = ours, ours
+	}
+	x.Life = Attrs{LifeSeconds: secs, LifeKBytes: kb}
+	if resp.LifeSeconds != 0 || resp.LifeKBytes != 0 {
+		if resp.LifeSeconds == 0 && proposed.LifeSeconds == 0 {
+			resp.LifeSeconds = secs
+		}
+		x.respLife = &resp
+	}
+	return log
+}
+
+// responderLifetimeNotify is the RESPONDER-LIFETIME notify (RFC 2407,
+// 4.6.3.1): protocol and SPI of the SA as the initiator proposed it, the
+// lifetime attributes as data.
+func (x *Exchange) responderLifetimeNotify() *isakmp.Notification {
+	ps := x.Chosen.Protos[0]
+	var as isakmp.Attributes
+	if x.respLife.LifeSeconds != 0 {
+		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeSeconds),
+			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, x.respLife.LifeSeconds))
+	}
+	if x.respLife.LifeKBytes != 0 {
+		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeKilobytes),
+			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, x.respLife.LifeKBytes))
+	}
+	return &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: ps.Protocol, SPI: spiBytes(ps.Protocol, ps.SPIOut),
+		NotifyType: isakmp.ResponderLifetime, Data: encodeAttrs(as)}
+}
+
+// acceptableEncaps are the Encapsulation Mode values the responder takes
+// for the connection: its mode, and with NAT-T negotiated in phase 1 the
+// UDP-encapsulated variants (RFC 3947, 5.1; draft-02 values).
+func acceptableEncaps(conn *policymgr.Connection, p1 *phase1.SA) []isakmp.EncapsulationMode {
+	modes := []isakmp.EncapsulationMode{isakmp.EncapTransport}
+	if conn.Tunnel {
+		modes = []isakmp.EncapsulationMode{isakmp.EncapTunnel}
+	}
+	if p1.PeerNATT {
+		if conn.Tunnel {
+			modes = append(modes, isakmp.EncapUDPTunnel, isakmp.EncapUDPTunnelDraft)
+		} else {
+			modes = append(modes, isakmp.EncapUDPTransport, isakmp.EncapUDPTransportDraft)
+		}
+	}
+	return modes
+}
+
+// udpEncap reports a UDP-encapsulated mode.
+func udpEncap(e isakmp.EncapsulationMode) bool {
+	return slices.Contains([]isakmp.EncapsulationMode{isakmp.EncapUDPTunnel, isakmp.EncapUDPTransport,
+		isakmp.EncapUDPTunnelDraft, isakmp.EncapUDPTransportDraft}, e)
+}
+
+// outerEndpoints chooses the SA endpoints: in tunnel mode the local
+// gateway (or the ISAKMP SA's local address) and the peer; in transport
+// mode the two hosts. No usable address is message 67.
+func (x *Exchange) outerEndpoints() error {
+	local, remote := x.P1.Local.Addr().Unmap(), x.P1.Remote.Addr().Unmap()
+	if x.Conn.Tunnel && x.Conn.LocalGW.IsValid() {
+		local = x.Conn.LocalGW.Unmap()
+	}
+	if !local.IsValid() || local.IsUnspecified() || !remote.IsValid() || remote.IsUnspecified() || local.Is4() != remote.Is4() {
+		return notify.NoTunnelEndpoints(x.Conn.Name)
+	}
+	x.outerLocal, x.outerRemote = local, remote
+	return nil
+}
+
+// reqIDOf is the connection's position in the policy, from 1: the reqid of
+// its trap policies (daemon.PolicyLoader numbers them so).
+func reqIDOf(p *policymgr.Policy, c *policymgr.Connection) uint32 {
+	if p != nil {
+		if i := slices.Index(p.Connections, c); i >= 0 {
+			return uint32(i + 1)
+		}
+	}
+	return 0
+}
+
+// allocSPIs asks the engine for one inbound SPI per protocol (RFC 2408,
+// 2.4: the receiver chooses the SPI), before QM1 or QM2 is sent.
+func (x *Exchange) allocSPIs(env Env, protos []isakmp.ProtocolID) []engine.Request {
+	x.spis = map[isakmp.ProtocolID]uint32{}
+	x.pending = map[uint64]isakmp.ProtocolID{}
+	var reqs []engine.Request
+	for _, p := range protos {
+		tok := env.Token()
+		x.pending[tok] = p
+		reqs = append(reqs, &engine.AllocSPI{Token: tok, Protocol: engineProto(p), Src: x.outerRemote, Dst: x.outerLocal, ReqID: x.ReqID})
+	}
+	return reqs
+}
+
+// engineProto maps a DOI protocol ID to the engine's IP protocol number.
+func engineProto(p isakmp.ProtocolID) engine.Protocol {
+	switch p {
+	case isakmp.ProtoAH:
+		return engine.ProtoAH
+	case isakmp.ProtoIPCOMP:
+		return engine.ProtoIPComp
+	}
+	return engine.ProtoESP
+}
+
+// wipe forgets the exchange's secrets.
+func (x *Exchange) wipe() {
+	clear(x.gqmxy)
+	x.gqmxy, x.dh = nil, nil
+}
+
+// dhWork is the Diffie-Hellman part of a Quick Mode, run off the loop: our
+// nonce, our PFS key and, when the peer's value is known, g^xy.
+type dhWork struct {
+	nonce []byte
+	key   ikecrypto.PrivateKey
+	gxy   []byte
+	err   error
+}
+
+// newDHWork returns the Work closure: nonce (always), key (group != 0 and
+// key nil), secret (peer set). Its inputs are copies.
+func newDHWork(rand io.Reader, nonceLen int, group isakmp.GroupDescription, key ikecrypto.PrivateKey, peer []byte, fixedKey ikecrypto.PrivateKey, fixedNonce []byte) func() any {
+	return func() any {
+		w := &dhWork{key: key}
+		if nonceLen > 0 {
+			if fixedNonce != nil {
+				w.nonce = fixedNonce
+			} else {
+				w.nonce = make([]byte, nonceLen)
+				if _, err := io.ReadFull(rand, w.nonce); err != nil {
+					w.err = err
+					return w
+				}
+			}
+		}
+		if group == 0 {
+			return w
+		}
+		if w.key == nil {
+			if fixedKey != nil {
+				w.key = fixedKey
+			} else {
+				g, err := ikecrypto.NewGroup(ikecrypto.GroupID(group))
+				if err != nil {
+					w.err = fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
+					return w
+				}
+				if w.key, err = g.Generate(rand); err != nil {
+					w.err = err
+					return w
+				}
+			}
+		}
+		if peer != nil {
+			gxy, err := w.key.SharedSecret(peer)
+			if err != nil {
+				w.err = fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
+				return w
+			}
+			w.gxy = gxy
+		}
+		return w
+	}
+}
+
+// nonceLen is the length of our nonces: 32 bytes, as strongSwan sends.
+const nonceLen = 32

@@ -1,0 +1,427 @@
+package quickmode
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/isakmp/pcapgolden"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+)
+
+// The in-process harness: two policies loaded by policymgr as the daemon
+// loads them, a phase 1 negotiated between them with phase1's exchanges,
+// then Quick Mode between the two established ISAKMP SAs, each side with
+// its own memory engine (`engine: none`), every Work run at once and every
+// engine request answered by engine.Engine.Do. Nothing is faked: the SPIs
+// come from the engines, the keys they record are what each side derived.
+
+var (
+	gwA = netip.MustParseAddrPort("192.0.2.1:500")
+	gwB = netip.MustParseAddrPort("192.0.2.2:500")
+)
+
+// qmSide is one gateway's phase 2 policy.
+type qmSide struct {
+	self      string // "a" or "b"
+	ipsec     string // transforms YAML lines for phase 2, e.g. "esp: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}"
+	proposals string // e.g. "p: [esp]"
+	list      string // e.g. "[p]"
+	pfs       string // none, modp2048, ...
+	lifetime  string // phase 2 lifetime
+	kbytes    int
+	minLife   string // daemon.phase2-lifetime-min
+	tunnel    bool
+	local     string // selectors; default the gateway addresses
+	remote    string
+	proto     string
+	lport     int
+	rport     int
+	saPerHost bool
+	roadWarr  bool // no remote-address (answers any), only with tunnel
+}
+
+func (s qmSide) addrs() (netip.Addr, netip.Addr) {
+	if s.self == "b" {
+		return gwB.Addr(), gwA.Addr()
+	}
+	return gwA.Addr(), gwB.Addr()
+}
+
+// policyYAML is the whole policy file of a side.
+func policyYAML(s qmSide) string {
+	local, remote := s.addrs()
+	var b strings.Builder
+	min := s.minLife
+	if min == "" {
+		min = "2m"
+	}
+	fmt.Fprintf(&b, "daemon:\n  engine: none\n  phase2-lifetime-min: %s\n", min)
+	b.WriteString("transforms:\n  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048], lifetime: 8h}\n")
+	ipsec := s.ipsec
+	if ipsec == "" {
+		ipsec = "esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
+	}
+	for _, l := range strings.Split(ipsec, "\n") {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	props := s.proposals
+	if props == "" {
+		props = "p: [esp]"
+	}
+	b.WriteString("proposals:\n")
+	for _, l := range strings.Split(props, "\n") {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	list := s.list
+	if list == "" {
+		list = "[p]"
+	}
+	fmt.Fprintf(&b, "proposal-lists:\n  l: %s\n", list)
+	b.WriteString("connections:\n  c:\n")
+	la, ra := s.local, s.remote
+	if la == "" {
+		la = local.String()
+	}
+	if ra == "" && !s.roadWarr {
+		ra = remote.String()
+	}
+	fmt.Fprintf(&b, "    local-address: %s\n", la)
+	if ra != "" {
+		fmt.Fprintf(&b, "    remote-address: %s\n", ra)
+	}
+	if s.proto != "" {
+		fmt.Fprintf(&b, "    protocol: %s\n", s.proto)
+	}
+	if s.lport != 0 {
+		fmt.Fprintf(&b, "    local-port: %d\n", s.lport)
+	}
+	if s.rport != 0 {
+		fmt.Fprintf(&b, "    remote-port: %d\n", s.rport)
+	}
+	if s.tunnel {
+		fmt.Fprintf(&b, "    local-gw: %s\n", local)
+		if !s.roadWarr {
+			fmt.Fprintf(&b, "    remote-gw: %s\n", remote)
+		}
+	}
+	b.WriteString("    initiate: never\n")
+	if s.saPerHost {
+		b.WriteString("    sa-per-host: true\n")
+	}
+	b.WriteString("    ike:\n      mode: main\n      transforms: [ike]\n      auth: psk\n      psk: \"quick mode test key\"\n")
+	pfs := s.pfs
+	if pfs == "" {
+		pfs = "none"
+	}
+	fmt.Fprintf(&b, "    proposal-list: l\n    pfs: %s\n", pfs)
+	life := s.lifetime
+	if life == "" {
+		life = "1h"
+	}
+	fmt.Fprintf(&b, "    lifetime: %s\n", life)
+	if s.kbytes != 0 {
+		fmt.Fprintf(&b, "    lifetime-kbytes: %d\n", s.kbytes)
+	}
+	return b.String()
+}
+
+func loadPolicy(t *testing.T, s qmSide) *policymgr.Policy {
+	t.Helper()
+	text := policyYAML(s)
+	path := filepath.Join(t.TempDir(), "iked.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, msgs, err := policymgr.Load(path, policymgr.LoadOptions{})
+	if err != nil || p == nil {
+		t.Fatalf("policy did not load: %v %v\n%s", err, msgs, text)
+	}
+	return p
+}
+
+// wireDG is one datagram of a test run, for tshark.
+type wireDG struct {
+	fromA bool
+	data  []byte
+}
+
+var testNow = time.Unix(1_800_000_000, 0)
+
+// establish negotiates phase 1 between the two policies (A initiates Main
+// Mode) and returns the two established ISAKMP SAs.
+func establish(t *testing.T, pa, pb *policymgr.Policy) (a, b *phase1.SA, wires []wireDG) {
+	t.Helper()
+	env := phase1.Env{Now: testNow, Rand: rand.Reader}
+	conn, _ := pa.Connection("c")
+	ic := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	rc := [8]byte{9, 10, 11, 12, 13, 14, 15, 16}
+	xi, st, err := phase1.NewInitiator(env, phase1.Config{Policy: pa}, conn, ic, gwA, gwB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xr *phase1.Exchange
+	type msg struct {
+		toB  bool
+		data []byte
+	}
+	var queue []msg
+	var handle func(fromA bool, st phase1.Step)
+	handle = func(fromA bool, st phase1.Step) {
+		if st.Failed || st.Reject != nil {
+			t.Fatalf("phase 1 failed: %v %v", st.Reject, st.Log)
+		}
+		if st.Send != nil {
+			wires = append(wires, wireDG{fromA, st.Send})
+			queue = append(queue, msg{fromA, st.Send})
+		}
+		if st.Work != nil {
+			x := xi
+			if !fromA {
+				x = xr
+			}
+			handle(fromA, x.Resume(env, st.Work()))
+		}
+	}
+	handle(true, st)
+	for n := 0; len(queue) > 0 && n < 20; n++ {
+		m := queue[0]
+		queue = queue[1:]
+		switch {
+		case m.toB && xr == nil:
+			var rs phase1.Step
+			xr, rs = phase1.NewResponder(env, phase1.Config{Policy: pb}, ic, rc, gwB, gwA, m.data)
+			if xr == nil {
+				t.Fatalf("phase 1 responder refused: %v %v", rs.Reject, rs.Log)
+			}
+			handle(false, rs)
+		case m.toB:
+			handle(false, xr.Consume(env, m.data))
+		default:
+			handle(true, xi.Consume(env, m.data))
+		}
+	}
+	if xi.SA.State != phase1.StateEstablished || xr.SA.State != phase1.StateEstablished {
+		t.Fatalf("phase 1 not established: %v %v", xi.SA.State, xr.SA.State)
+	}
+	return xi.SA, xr.SA, wires
+}
+
+// qmPeer is one side of a Quick Mode test.
+type qmPeer struct {
+	name   string
+	p1     *phase1.SA
+	cfg    Config
+	eng    *engine.Engine
+	back   *memory.Backend
+	x      *Exchange
+	log    []notify.Message
+	child  *Child
+	failed bool
+	tokens uint64
+}
+
+func newPeer(t *testing.T, name string, p1 *phase1.SA, pol *policymgr.Policy) *qmPeer {
+	back := memory.New(memory.Options{})
+	if err := back.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	return &qmPeer{name: name, p1: p1, back: back, eng: engine.New(back, engine.Config{}),
+		cfg: Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin}}
+}
+
+func (p *qmPeer) env() Env {
+	return Env{Now: testNow, Rand: rand.Reader, Token: func() uint64 { p.tokens++; return p.tokens }}
+}
+
+func (p *qmPeer) has(num int) bool {
+	return slices.ContainsFunc(p.log, func(m notify.Message) bool { return m.Num == num })
+}
+
+func (p *qmPeer) logText() string {
+	var b strings.Builder
+	for _, m := range p.log {
+		fmt.Fprintf(&b, "  %s %d %s\n", p.name, m.Num, m.Text)
+	}
+	return b.String()
+}
+
+// qmRun is the outcome of one Quick Mode.
+type qmRun struct {
+	a, b    *qmPeer
+	wires   []wireDG
+	rejects []error
+}
+
+// runQM runs a Quick Mode initiated by a on conn "c" and answered by b.
+// mangle, if set, may change each datagram (by index) before delivery.
+func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *qmRun {
+	t.Helper()
+	r := &qmRun{a: a, b: b}
+	conn, _ := a.cfg.Policy.Connection("c")
+	x, st, err := NewInitiator(a.env(), a.cfg, a.p1, conn, 0x6b5d9a3b)
+	if err != nil {
+		t.Fatalf("NewInitiator: %v %v", err, st.Log)
+	}
+	a.x = x
+	type msg struct {
+		toB  bool
+		data []byte
+	}
+	var queue []msg
+	var handle func(p *qmPeer, st Step)
+	handle = func(p *qmPeer, st Step) {
+		if st.Reject != nil {
+			r.rejects = append(r.rejects, st.Reject)
+		}
+		p.log = append(p.log, st.Log...)
+		p.failed = p.failed || st.Failed
+		if st.Child != nil {
+			p.child = st.Child
+		}
+		if st.Send != nil {
+			r.wires = append(r.wires, wireDG{p == a, st.Send})
+			queue = append(queue, msg{p == a, st.Send})
+		}
+		var vals []any
+		if st.Work != nil {
+			vals = append(vals, st.Work())
+		}
+		for _, req := range st.Engine {
+			vals = append(vals, p.eng.Do(req))
+		}
+		for _, v := range vals {
+			if p.x == nil {
+				return
+			}
+			handle(p, p.x.Resume(p.env(), v))
+		}
+	}
+	handle(a, st)
+	for n := 0; len(queue) > 0 && n < 20; n++ {
+		m := queue[0]
+		queue = queue[1:]
+		data := m.data
+		if mangle != nil {
+			data = mangle(n, slices.Clone(data))
+		}
+		switch {
+		case m.toB && b.x == nil && !b.failed:
+			x, st := NewResponder(b.env(), b.cfg, b.p1, data)
+			b.x = x
+			handle(b, st)
+		case m.toB && b.x != nil:
+			handle(b, b.x.Consume(b.env(), data))
+		case !m.toB && a.x != nil:
+			handle(a, a.x.Consume(a.env(), data))
+		}
+	}
+	return r
+}
+
+// pair loads both policies, negotiates phase 1 and returns the peers.
+func pair(t *testing.T, sa, sb qmSide) (*qmPeer, *qmPeer, []wireDG) {
+	t.Helper()
+	sa.self, sb.self = "a", "b"
+	pa, pb := loadPolicy(t, sa), loadPolicy(t, sb)
+	p1a, p1b, wires := establish(t, pa, pb)
+	return newPeer(t, "A", p1a, pa), newPeer(t, "B", p1b, pb), wires
+}
+
+// checkKeys proves that each side's outbound SAs are the other side's
+// inbound SAs, key for key, as the two memory engines recorded them.
+func checkKeys(t *testing.T, r *qmRun) {
+	t.Helper()
+	a, b := r.a, r.b
+	if a.child == nil || b.child == nil {
+		t.Fatalf("not established: A child %v failed %v, B child %v failed %v; rejects %v\n%s%s",
+			a.child != nil, a.failed, b.child != nil, b.failed, r.rejects, a.logText(), b.logText())
+	}
+	for _, pr := range [][2]*qmPeer{{a, b}, {b, a}} {
+		from, to := pr[0], pr[1]
+		outs := from.back.SAs()
+		n := 0
+		for _, o := range outs {
+			if o.Inbound {
+				continue
+			}
+			n++
+			in, ok := to.back.Lookup(engine.SARef{Protocol: o.Ref.Protocol, SPI: o.Ref.SPI, Src: o.Ref.Src, Dst: o.Ref.Dst})
+			if !ok || !in.Inbound {
+				t.Fatalf("%s's outbound %s is not %s's inbound SA", from.name, o.Ref, to.name)
+			}
+			if !sameKeys(o.SA, in.SA) {
+				t.Errorf("%s's outbound %s and %s's inbound differ", from.name, o.Ref, to.name)
+			}
+			if o.Mode != in.Mode || !sameEncap(o.Encap, in.Encap) || o.Lifetime != in.Lifetime {
+				t.Errorf("%s %s: mode/encap/lifetime differ: %v/%v %+v/%+v", from.name, o.Ref, o.Mode, in.Mode, o.Lifetime, in.Lifetime)
+			}
+		}
+		if n == 0 || n != len(from.child.SAs) {
+			t.Errorf("%s has %d outbound SAs for %d protocols", from.name, n, len(from.child.SAs))
+		}
+	}
+}
+
+func sameKeys(x, y engine.SA) bool {
+	ck := func(a, b *engine.Cipher) bool {
+		return (a == nil) == (b == nil) && (a == nil || a.Name == b.Name && a.Key.Equal(b.Key) && len(a.Key) > 0 && a.ICVBits == b.ICVBits)
+	}
+	ik := func(a, b *engine.Integrity) bool {
+		return (a == nil) == (b == nil) && (a == nil || a.Name == b.Name && a.Key.Equal(b.Key) && len(a.Key) > 0 && a.TruncBits == b.TruncBits)
+	}
+	return x.Protocol == y.Protocol && ck(x.Encryption, y.Encryption) && ik(x.Integrity, y.Integrity)
+}
+
+func sameEncap(a, b *engine.Encap) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.LocalPort == b.RemotePort && a.RemotePort == b.LocalPort
+}
+
+// checkTshark has tshark dissect every datagram of the run (phase 1 too):
+// no malformed packet, no expert warning or error. With the phase 1 keys in
+// tshark's IKEv1 decryption table the encrypted Quick Mode payloads are
+// dissected too.
+func checkTshark(t *testing.T, p1a *phase1.SA, ws ...[]wireDG) string {
+	t.Helper()
+	var ds []pcapgolden.Datagram
+	for _, w := range ws {
+		for _, d := range w {
+			g := pcapgolden.Datagram{Src: gwB.Addr(), Dst: gwA.Addr(), Payload: d.data}
+			if d.fromA {
+				g.Src, g.Dst = gwA.Addr(), gwB.Addr()
+			}
+			ds = append(ds, g)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "qm.pcap")
+	if d := os.Getenv("QM_PCAP"); d != "" {
+		path = d
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pcapgolden.Write(f, ds); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	uat := fmt.Sprintf(`uat:ikev1_decryption_table:%x,%x`, p1a.ICookie[:], p1a.Ka)
+	if os.Getenv("QM_PCAP") != "" {
+		t.Log(uat)
+	}
+	return pcapgolden.Tshark(t, path, "-o", uat)
+}

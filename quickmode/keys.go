@@ -1,0 +1,253 @@
+package quickmode
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+)
+
+// Child is one installed SA bundle, as the Runtime remembers it to answer
+// the peer's deletes and to send ours: the SPIs of both directions.
+type Child struct {
+	Conn      string
+	MessageID uint32
+	BundleID  uint32
+	ReqID     uint32
+	Role      Role
+	// Local and Remote are the outer addresses.
+	Local, Remote netip.Addr
+	// SAs lists each protocol with our (inbound) and the peer's
+	// (outbound) SPI.
+	SAs       []ChildSA
+	Policies  []engine.Policy
+	Installed time.Time
+	// Expires is the hard lifetime's end (zero: none in seconds).
+	Expires time.Time
+}
+
+// ChildSA is one protocol of a Child.
+type ChildSA struct {
+	Protocol      isakmp.ProtocolID
+	SPIIn, SPIOut uint32
+}
+
+// Refs are the engine's names of the bundle's SAs, inbound first.
+func (c *Child) Refs() []engine.SARef {
+	var refs []engine.SARef
+	for _, s := range c.SAs {
+		refs = append(refs, engine.SARef{Protocol: engineProto(s.Protocol), SPI: s.SPIIn, Src: c.Remote, Dst: c.Local})
+	}
+	for _, s := range c.SAs {
+		refs = append(refs, engine.SARef{Protocol: engineProto(s.Protocol), SPI: s.SPIOut, Src: c.Local, Dst: c.Remote})
+	}
+	return refs
+}
+
+// saKeys derives the keys of one IPsec SA (RFC 2409, 5.5): KEYMAT =
+// prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b) expanded, the SPI
+// being the one the SA's receiver chose; the encryption key comes first,
+// then the integrity key (what strongSwan and the kernel expect).
+func (x *Exchange) saKeys(p *ProtoSA, spi uint32) (*engine.SA, []byte, []byte, error) {
+	sa := &engine.SA{Protocol: engineProto(p.Protocol), SPI: spi}
+	t := p.Transform
+	encLen, integLen := 0, 0
+	var cs engine.CipherSpec
+	var is engine.IntegritySpec
+	var err error
+	switch p.Protocol {
+	case isakmp.ProtoESP:
+		if cs, err = engine.ESPCipher(uint16(t.ID), t.KeyLength); err != nil {
+			return nil, nil, nil, err
+		}
+		encLen = cs.KeyBytes
+		if t.Auth != 0 {
+			if is, err = engine.AuthAlgorithm(uint16(t.Auth)); err != nil {
+				return nil, nil, nil, err
+			}
+			integLen = is.KeyBytes
+		}
+	case isakmp.ProtoAH:
+		if is, err = engine.AHTransform(uint16(t.ID)); err != nil {
+			return nil, nil, nil, err
+		}
+		integLen = is.KeyBytes
+	case isakmp.ProtoIPCOMP:
+		c, err := engine.IPCompTransform(uint16(t.ID))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		sa.Compression = &c
+		return sa, nil, nil, nil
+	default:
+		return nil, nil, nil, fmt.Errorf("quickmode: protocol %v", p.Protocol)
+	}
+	enc, integ := ikecrypto.SAKeys(x.P1.PRF, x.P1.SKEYIDd(), x.gqmxy, uint8(p.Protocol), spiBytes(p.Protocol, spi), x.ni, x.nr, encLen, integLen)
+	if encLen > 0 {
+		sa.Encryption = &engine.Cipher{Name: cs.Name, Key: engine.Key(enc), ICVBits: cs.ICVBits}
+	}
+	if integLen > 0 {
+		sa.Integrity = &engine.Integrity{Name: is.Name, Key: engine.Key(integ), TruncBits: is.TruncBits}
+	}
+	return sa, enc, integ, nil
+}
+
+// buildBundle derives every SA's keys and assembles the bundle the engine
+// installs: inbound SAs under our SPIs, outbound under the peer's.
+func (x *Exchange) buildBundle(env Env) error {
+	b := &engine.Bundle{
+		ID:           x.MessageID,
+		ReqID:        x.ReqID,
+		Mode:         engine.ModeTransport,
+		Local:        x.outerLocal,
+		Remote:       x.outerRemote,
+		Selector:     engineSelector(x.Local, x.Remote),
+		ReplayWindow: 32,
+	}
+	if x.Conn.Tunnel {
+		b.Mode = engine.ModeTunnel
+	}
+	if secs := x.Life.LifeSeconds; secs != 0 {
+		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, secs-secs/10
+	}
+	if kb := x.Life.LifeKBytes; kb != 0 {
+		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, kb-kb/10
+	}
+	for _, p := range x.Chosen.Protos {
+		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
+			b.Encap = &engine.Encap{LocalPort: x.P1.Local.Port(), RemotePort: x.P1.Remote.Port()}
+		}
+		in, encIn, integIn, err := x.saKeys(p, p.SPIIn)
+		if err != nil {
+			return err
+		}
+		out, encOut, integOut, err := x.saKeys(p, p.SPIOut)
+		if err != nil {
+			return err
+		}
+		b.Inbound = append(b.Inbound, *in)
+		b.Outbound = append(b.Outbound, *out)
+		x.logKeys(env, p, "inbound", p.SPIIn, encIn, integIn)
+		x.logKeys(env, p, "outbound", p.SPIOut, encOut, integOut)
+	}
+	x.bundle = b
+	return nil
+}
+
+// logKeys writes an SA's keys at the keys debug level only. flow names the
+// SA as strongSwan's chd=4 log does: "initiator" keys protect what the
+// Quick Mode initiator sends.
+func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, integ []byte) {
+	if env.Log == nil || !env.Log.KeysEnabled() {
+		return
+	}
+	flow := "responder"
+	if (dir == "outbound") == (x.Role == Initiator) {
+		flow = "initiator"
+	}
+	env.Log.Keys("IPsec SA keys",
+		zap.String("cookies", hex.EncodeToString(x.P1.Cookies())),
+		zap.String("message-id", fmt.Sprintf("%08x", x.MessageID)),
+		zap.String("conn", x.Conn.Name),
+		zap.String("protocol", engineProto(p.Protocol).String()),
+		zap.String("direction", dir),
+		zap.String("flow", flow),
+		zap.String("spi", fmt.Sprintf("%08x", spi)),
+		zap.String("encryption key", hex.EncodeToString(enc)),
+		zap.String("integrity key", hex.EncodeToString(integ)))
+}
+
+// install asks the engine to install the bundle and, for connections
+// without trap policies (responders, road warriors, ranges), the kernel
+// policies of the negotiated selectors.
+func (x *Exchange) install(env Env) []engine.Request {
+	x.installTok = env.Token()
+	reqs := []engine.Request{&engine.Install{Token: x.installTok, Bundle: x.bundle}}
+	if !x.trapped() {
+		var protos []engine.Protocol
+		for _, s := range x.bundle.Inbound {
+			protos = append(protos, s.Protocol)
+		}
+		x.policies = engine.PoliciesFor(x.bundle.Selector, x.bundle.Mode, x.outerLocal, x.outerRemote, protos, x.ReqID)
+		x.policyTok = env.Token()
+		reqs = append(reqs, &engine.InstallPolicies{Token: x.policyTok, Policies: x.policies})
+	}
+	return reqs
+}
+
+// trapped mirrors daemon.PolicyLoader's trap policies: an on-demand
+// connection with a known peer and subnet selectors has its kernel
+// policies from start-up.
+func (x *Exchange) trapped() bool {
+	c := x.Conn
+	if c.Initiate != 0 || c.IKE == nil {
+		return false
+	}
+	_, ok1 := c.Local.Addr.Prefix()
+	_, ok2 := c.Remote.Addr.Prefix()
+	if !ok1 || !ok2 {
+		return false
+	}
+	if c.Tunnel {
+		return c.LocalGW.IsValid() && c.RemoteGW.IsValid()
+	}
+	return c.Local.Addr.IsHost() && c.Remote.Addr.IsHost()
+}
+
+// installed finishes the exchange once the engine has the bundle.
+func (x *Exchange) installed(env Env) Step {
+	c := &Child{Conn: x.Conn.Name, MessageID: x.MessageID, BundleID: x.bundle.ID, ReqID: x.ReqID, Role: x.Role,
+		Local: x.outerLocal, Remote: x.outerRemote, Policies: x.policies, Installed: env.Now}
+	if x.Life.LifeSeconds != 0 {
+		c.Expires = env.Now.Add(time.Duration(x.Life.LifeSeconds) * time.Second)
+	}
+	for _, p := range x.Chosen.Protos {
+		c.SAs = append(c.SAs, ChildSA{Protocol: p.Protocol, SPIIn: p.SPIIn, SPIOut: p.SPIOut})
+	}
+	x.child = c
+	x.State = StateEstablished
+	x.wipe()
+	st := Step{Child: c, Done: true}
+	if env.Log != nil {
+		env.Log.Info("IPsec SA established", zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
+			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
+			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
+	}
+	if x.commit && x.Role == Responder {
+		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits
+		// for CONNECTED before using the SAs.
+		if out, err := x.connectedMessage(env); err == nil {
+			st.Send = out
+		}
+	}
+	return st
+}
+
+// installFailed: the engine refused the bundle (its messages 65/66 are
+// logged by the engine); the peer's SAs are deleted with a Delete.
+func (x *Exchange) installFailed(env Env, err error) Step {
+	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
+	if out, err := x.deleteMessage(env); err == nil {
+		st.Send = out
+		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), "DELETE"))
+	}
+	return st
+}
+
+func spiText(c *Child) string {
+	s := ""
+	for i, sa := range c.SAs {
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("%s in 0x%08x out 0x%08x", engineProto(sa.Protocol), sa.SPIIn, sa.SPIOut)
+	}
+	return s
+}
