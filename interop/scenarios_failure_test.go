@@ -62,6 +62,22 @@ func containsAny(s string, subs ...string) bool {
 	return false
 }
 
+// swanSays returns the last n lines of strongSwan's log about the
+// negotiation (IKE and ENC groups, no key dumps), for the test log.
+func swanSays(c *Charon, n int) string {
+	var out []string
+	for _, l := range strings.Split(c.Log(), "\n") {
+		if (strings.Contains(l, "[IKE]") || strings.Contains(l, "[ENC]")) && !strings.Contains(l, " => ") &&
+			!dumpLineRE.MatchString(l) && !strings.Contains(l, "task") {
+			out = append(out, l)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
+}
+
 // bothRoles runs f as two parallel subtests, iked responder and initiator.
 func bothRoles(t *testing.T, f func(t *testing.T, ikedInitiates bool)) {
 	for _, ini := range []bool{false, true} {
@@ -98,6 +114,7 @@ func TestIkedWrongPSK(t *testing.T) {
 			t.Errorf("message 46 does not name the pre-shared key as the likely cause: %q", msg)
 		}
 		t.Logf("iked: %s", msg)
+		t.Logf("strongSwan:\n%s", swanSays(s.charon, 8))
 		settle(t, s)
 	})
 }

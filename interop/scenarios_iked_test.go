@@ -32,8 +32,9 @@ var (
 	ikedErr  error
 )
 
-// ikedBinary builds ./cmd/iked once per test binary, into a folder removed
-// by TestMain when the tests end.
+// ikedBinary builds ./cmd/iked and ./cmd/ikectl once per test binary, into
+// a folder removed by TestMain when the tests end, and returns iked's path
+// (ikectl is next to it).
 func ikedBinary(t testing.TB) string {
 	t.Helper()
 	ikedOnce.Do(func() {
@@ -42,15 +43,16 @@ func ikedBinary(t testing.TB) string {
 			ikedErr = err
 			return
 		}
-		bin := filepath.Join(dir, "iked")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/iked/iked/cmd/iked")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			ikedErr = fmt.Errorf("go build ./cmd/iked: %v\n%s", err, out)
-			return
+		for _, name := range []string{"iked", "ikectl"} {
+			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), "github.com/iked/iked/cmd/"+name)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				ikedErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
+				return
+			}
 		}
-		ikedBin = bin
+		ikedBin = filepath.Join(dir, "iked")
 	})
 	if ikedErr != nil {
 		t.Fatalf("interop: %v", ikedErr)
@@ -242,16 +244,27 @@ func StartIked(t testing.TB, ns *Namespace, pol IkedPolicy) *Iked {
 	}
 }
 
-// Call sends one control request, as ikectl does.
+// Call runs `ikectl -socket S -json COMMAND [NAME]`, the operator's tool,
+// and decodes its answer.
 func (k *Iked) Call(cmd control.Command, name string) (*control.Response, error) {
-	resp, err := control.Call(k.Socket, control.Request{Command: cmd, Name: name}, 10*time.Second)
-	if err != nil {
-		return nil, err
+	args := []string{"-socket", k.Socket, "-json", "-timeout", "10s", string(cmd)}
+	if name != "" {
+		args = append(args, name)
 	}
-	if resp.Error != "" {
-		return resp, fmt.Errorf("iked: %s %s: %s", cmd, name, resp.Error)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	c := exec.CommandContext(ctx, filepath.Join(filepath.Dir(ikedBinary(k.t)), "ikectl"), args...)
+	c.Stdout, c.Stderr = &stdout, &stderr
+	runErr := c.Run()
+	var resp control.Response
+	if err := json.Unmarshal(stdout.Bytes(), &resp); err != nil {
+		return nil, fmt.Errorf("ikectl %s: %v (%v): %s%s", strings.Join(args[4:], " "), runErr, err, stdout.Bytes(), stderr.Bytes())
 	}
-	return resp, nil
+	if resp.Error != "" || runErr != nil {
+		return &resp, fmt.Errorf("ikectl %s: %v: %s", strings.Join(args[4:], " "), runErr, resp.Error)
+	}
+	return &resp, nil
 }
 
 // Initiate is `ikectl initiate conn`.
@@ -260,7 +273,7 @@ func (k *Iked) Initiate(conn string) error {
 	return err
 }
 
-// ListSAs is `ikectl list-sas -json`.
+// ListSAs is `ikectl -json list-sas`.
 func (k *Iked) ListSAs() ([]control.SA, error) {
 	resp, err := k.Call(control.CmdListSAs, "")
 	if err != nil {
