@@ -28,7 +28,12 @@ var (
 	ErrTrailingData = errors.New("isakmp: trailing data")
 	// ErrTruncatedChain: the data ended while the chain announced another payload.
 	ErrTruncatedChain = errors.New("isakmp: payload chain truncated")
-	// ErrReservedNotZero: a RESERVED field is not zero (RFC 2408, 5.2 and 5.3).
+	// ErrReservedNotZero: a RESERVED field is not zero. RFC 2408, 3.2-3.6
+	// has senders set them to 0; strongSwan's parser skips them unread. We
+	// reject them, which costs no known peer anything and keeps the rule
+	// that an accepted message re-encodes to exactly its bytes (the fuzz
+	// property), so a HASH over re-encoded payloads cannot differ from one
+	// over received bytes.
 	ErrReservedNotZero = errors.New("isakmp: reserved field not zero")
 	// ErrTooManyPayloads: the payload chain is longer than MaxPayloads.
 	ErrTooManyPayloads = errors.New("isakmp: too many payloads")
