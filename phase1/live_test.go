@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +75,11 @@ func liveLoop(t *testing.T, x *Exchange, first []byte, st Step, conn *net.UDPCon
 			var st Step
 			x, st = newX(data)
 			if x == nil {
-				t.Fatalf("first message refused: %v %v", st.Reject, st.Log)
+				t.Logf("first message refused: %v %v", st.Reject, st.Log)
+				if st.Send != nil {
+					conn.WriteToUDPAddrPort(st.Send, peer)
+				}
+				return nil
 			}
 			handle(st)
 			continue
@@ -84,20 +88,28 @@ func liveLoop(t *testing.T, x *Exchange, first []byte, st Step, conn *net.UDPCon
 		if st.Reject != nil {
 			t.Logf("dropped: %v", st.Reject)
 		}
-		if len(st.Log) > 0 {
-			t.Logf("log: %v", st.Log)
+		for _, m := range st.Log {
+			t.Logf("log %d: %s", m.Num, m.Text)
 		}
 		last = nil
 		handle(st)
 	}
-	t.Fatal("live negotiation timed out")
-	return nil
+	if x != nil {
+		t.Logf("live negotiation timed out in %s", x.SA.State)
+	}
+	return x
 }
 
 type liveCase struct {
 	name       string
 	aggressive bool
 	auth       string // psk | rsa | p256
+	// ours and theirs: our cipher/hash/group lists and charon's proposal;
+	// empty: aes128-sha256-modp2048.
+	ciphers, hashes, groups, proposal string
+	idKind                            string // fqdn (default), ipv4, dn
+	// wrong: a failure case: "psk" (different keys) or "proposal".
+	wrong string
 }
 
 // TestLiveStrongSwan negotiates phase 1 with charon in both roles for PSK
@@ -110,7 +122,15 @@ func TestLiveStrongSwan(t *testing.T) {
 		t.Skip("live strongSwan runs")
 	}
 	for _, c := range []liveCase{
-		{"mm-psk", false, "psk"}, {"am-psk", true, "psk"}, {"mm-rsa", false, "rsa"}, {"mm-ecdsa", false, "p256"},
+		{name: "mm-psk", auth: "psk"},
+		{name: "am-psk", aggressive: true, auth: "psk"},
+		{name: "mm-rsa-dn", auth: "rsa", idKind: "dn"},
+		{name: "mm-ecdsa", auth: "p256"},
+		{name: "mm-psk-3des-sha1-modp1024-ipv4", auth: "psk", ciphers: "3des", hashes: "sha1", groups: "modp1024", proposal: "3des-sha1-modp1024", idKind: "ipv4"},
+		{name: "mm-psk-aes256-ecp256", auth: "psk", ciphers: "aes256", groups: "ecp256", proposal: "aes256-sha256-ecp256"},
+		{name: "mm-psk-ecp384", auth: "psk", groups: "ecp384", hashes: "sha1", proposal: "aes128-sha1-ecp384"},
+		{name: "mm-wrong-psk", auth: "psk", wrong: "psk"},
+		{name: "mm-no-proposal", auth: "psk", ciphers: "aes256", proposal: "aes128-sha256-modp2048", wrong: "proposal"},
 	} {
 		for _, weInitiate := range []bool{true, false} {
 			role := "iked-responder"
@@ -129,14 +149,32 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	if c.aggressive {
 		mode = "aggressive"
 	}
-	ours := side{mode: mode, auth: c.auth, psk: "live h8 secret", ciphers: "aes128", hashes: "sha256", groups: "modp2048",
-		self: "a", local: us.Addr, remote: them.Addr, localID: "fqdn:a.example.org", remoteID: "fqdn:b.example.org"}
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	ourID, theirID := "fqdn:a.example.org", "fqdn:b.example.org"
+	switch c.idKind {
+	case "ipv4":
+		ourID, theirID = "ipv4:"+us.Addr.String(), "ipv4:"+them.Addr.String()
+	case "dn":
+		ourID, theirID = "dn:C=FI, O=Phase1 Test, CN=a.example.org", "dn:C=FI, O=Phase1 Test, CN=b.example.org"
+	}
+	strip := func(id string) string { _, v, _ := strings.Cut(id, ":"); return v }
+	ours := side{mode: mode, auth: c.auth, psk: "live h8 secret", ciphers: or(c.ciphers, "aes128"), hashes: or(c.hashes, "sha256"),
+		groups: or(c.groups, "modp2048"), self: "a", local: us.Addr, remote: them.Addr, localID: ourID, remoteID: theirID}
 	conn := interop.Connection{Aggressive: c.aggressive, LocalAddrs: them.Addr.String(), RemoteAddrs: us.Addr.String(),
-		Proposals: "aes128-sha256-modp2048", LocalID: "b.example.org", RemoteID: "a.example.org",
+		Proposals: or(c.proposal, "aes128-sha256-modp2048"), LocalID: strip(theirID), RemoteID: strip(ourID),
 		Children: []interop.Child{{LocalTS: them.Addr.String() + "/32", RemoteTS: us.Addr.String() + "/32", ESPProposals: "aes128-sha256"}}}
 	opt := interop.CharonOptions{Extra: "i_dont_care_about_security_and_use_aggressive_mode_psk = yes"}
 	if c.auth == "psk" {
-		opt.Secrets = []interop.Secret{{IDs: []string{"a.example.org", "b.example.org"}, PSK: []byte(ours.psk)}}
+		psk := ours.psk
+		if c.wrong == "psk" {
+			psk = "another secret"
+		}
+		opt.Secrets = []interop.Secret{{IDs: []string{strip(ourID), strip(theirID)}, PSK: []byte(psk)}}
 	} else {
 		ca := "ca-rsa"
 		if c.auth != "rsa" {
@@ -186,6 +224,26 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 			return NewResponder(testEnv(), cfg, m.Header.InitiatorCookie, [8]byte{0x68, 0x38, 9, 9, 9, 9, 9, 9}, local, peer, b)
 		})
 	}
+	if c.wrong != "" {
+		if x != nil && x.SA.State == StateEstablished {
+			t.Fatal("established despite the " + c.wrong + " mismatch")
+		}
+		if _, err := charon.WaitIKE("ike", "ESTABLISHED", 2*time.Second); err == nil {
+			t.Fatal("charon established despite the " + c.wrong + " mismatch")
+		}
+		if x != nil {
+			t.Logf("failed as expected: %s", x.SA.FailReason)
+		}
+		// What charon says: it answers a wrong key with N(PLD_MAL), as we
+		// do, and names NO_PROPOSAL_CHOSEN as N(NO_PROP) both ways.
+		want := map[string]string{"proposal": "NO_PROP", "psk": "N(PLD_MAL)"}[c.wrong]
+		if weInitiate || c.wrong == "proposal" {
+			if !strings.Contains(charon.Log(), want) {
+				t.Errorf("charon's log does not mention %s:\n%s", want, ikeLines(charon.Log()))
+			}
+		}
+		return
+	}
 	if x.SA.State != StateEstablished {
 		t.Fatalf("we did not establish: %s (%s)", x.SA.State, x.SA.FailReason)
 	}
@@ -219,4 +277,14 @@ func tail(s string) string {
 	return s
 }
 
-var _ = os.Getpid
+// ikeLines keeps charon's IKE, ENC and NET lines without hex dumps.
+func ikeLines(log string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(log, "\n") {
+		if (strings.Contains(l, "[IKE]") || strings.Contains(l, "[ENC]") || strings.Contains(l, "[NET]")) &&
+			!strings.Contains(l, "=>") && !strings.Contains(l, "]   ") {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
