@@ -1,7 +1,6 @@
 package phase1
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"encoding/binary"
 	"fmt"
@@ -69,6 +68,3 @@ func (x *Exchange) openInformational(m *isakmp.Message) error {
 	}
 	return nil
 }
-
-// sameBytes is bytes.Equal, named for the comparisons of public values.
-func sameBytes(a, b []byte) bool { return bytes.Equal(a, b) }

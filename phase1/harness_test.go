@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/isakmp/pcapgolden"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -46,7 +45,7 @@ type side struct {
 
 // policyFor writes side's policy file and loads it with policymgr, as the
 // daemon would.
-func policyFor(t *testing.T, s side) *policymgr.Policy {
+func policyFor(t testing.TB, s side) *policymgr.Policy {
 	t.Helper()
 	dir := t.TempDir()
 	local, remote := addrA.Addr(), addrB.Addr()
@@ -273,5 +272,3 @@ func checkTshark(t *testing.T, o *outcome) {
 	f.Close()
 	pcapgolden.Tshark(t, path)
 }
-
-var _ = isakmp.ExchangeMain

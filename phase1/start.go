@@ -138,7 +138,6 @@ func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, erro
 		return nil, fmt.Errorf("%w: %s", isakmp.NoProposalChosen, explainMismatch(offered, x.candidates))
 	}
 	s.Conn, s.Transform, s.TransformNumber = c.conn, c.t, c.number
-	s.Conn = c.conn
 	s.SAiB = r.sa.Raw
 	return settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy)), nil
 }
