@@ -1,6 +1,8 @@
 package isakmp
 
 import (
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"net/netip"
 
@@ -170,6 +172,25 @@ func (p *ID) Range() (from, to netip.Addr, err error) {
 	return addrOf(p.Data[:n]), addrOf(p.Data[n:]), nil
 }
 
+// DN parses an ID_DER_ASN1_DN. Trailing bytes after the DER sequence are an
+// error, so that a DN compares equal only to itself.
+func (p *ID) DN() (pkix.Name, error) {
+	var name pkix.Name
+	if p.IDType != IDDERASN1DN {
+		return name, fmt.Errorf("%w: %v is not a DN", ErrIDType, p.IDType)
+	}
+	var rdn pkix.RDNSequence
+	rest, err := asn1.Unmarshal(p.Data, &rdn)
+	if err != nil {
+		return name, fmt.Errorf("isakmp: ID_DER_ASN1_DN: %w", err)
+	}
+	if len(rest) != 0 {
+		return name, fmt.Errorf("%w: %d bytes after the DN", ErrTrailingData, len(rest))
+	}
+	name.FillFromRDNSequence(&rdn)
+	return name, nil
+}
+
 // String prints the identity in the notation of strongSwan's logs where the
 // type allows (addresses, subnets, ranges, names), and hex otherwise.
 func (p *ID) String() string {
@@ -188,6 +209,10 @@ func (p *ID) String() string {
 		}
 	case IDFQDN, IDUserFQDN:
 		return fmt.Sprintf("%q", p.Data)
+	case IDDERASN1DN:
+		if n, err := p.DN(); err == nil {
+			return n.String()
+		}
 	}
 	return fmt.Sprintf("%v:%x", p.IDType, p.Data)
 }

@@ -2,6 +2,7 @@ package isakmp
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"net/netip"
@@ -163,6 +164,22 @@ func TestIDHelpers(t *testing.T) {
 	}
 	if s := IDFromUserFQDN("u@example.org").String(); s != `"u@example.org"` {
 		t.Fatal(s)
+	}
+	// A DN from a certificate made by strongSwan's pki.
+	der, err := os.ReadFile("testdata/pki-selfsigned-ecdsa.der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dn := IDFromDN(cert.RawSubject)
+	if n, err := dn.DN(); err != nil || n.CommonName != "gw.example.org" || dn.String() != "CN=gw.example.org,O=iked test,C=XX" {
+		t.Fatalf("DN %v %v %q", n, err, dn.String())
+	}
+	if _, err := (&ID{IDType: IDDERASN1DN, Data: append(bytes.Clone(cert.RawSubject), 0)}).DN(); !errors.Is(err, ErrTrailingData) {
+		t.Fatalf("DN with trailing byte: %v", err)
 	}
 }
 
