@@ -2,6 +2,7 @@ package isakmp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,6 +43,14 @@ func TestCaptures(t *testing.T) {
 		}
 		if !bytes.Equal(out, b) {
 			t.Errorf("%s: re-encoding differs\n got %x\nwant %x", filepath.Base(f), out, b)
+		}
+		// Every strict prefix, with the header length fixed to match, fails.
+		for n := HeaderLen; n < len(b) && m.Header.Flags&FlagEncryption == 0; n++ {
+			p := bytes.Clone(b[:n])
+			binary.BigEndian.PutUint32(p[24:28], uint32(n))
+			if _, err := Decode(p); err == nil {
+				t.Errorf("%s: prefix of %d bytes decoded", filepath.Base(f), n)
+			}
 		}
 		for _, p := range m.Payloads {
 			body, err := MarshalBody(p)
