@@ -91,6 +91,6 @@ func DeleteChildren(p1 *phase1.SA, mid uint32, children []*Child, withISAKMP boo
 	return phase1.SealInformational(k, mid, ps)
 }
 
-func msgIDField(mid uint32) zap.Field  { return zap.Uint32("message-id", mid) }
-func reasonField(r string) zap.Field   { return zap.String("reason", r) }
-func errField(err error) zap.Field     { return zap.Error(err) }
+func msgIDField(mid uint32) zap.Field { return zap.Uint32("message-id", mid) }
+func reasonField(r string) zap.Field  { return zap.String("reason", r) }
+func errField(err error) zap.Field    { return zap.Error(err) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/isakmp/pcapgolden"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/phase1"
@@ -164,8 +166,9 @@ func establish(t *testing.T, pa, pb *policymgr.Policy) (a, b *phase1.SA, wires [
 	t.Helper()
 	env := phase1.Env{Now: testNow, Rand: rand.Reader}
 	conn, _ := pa.Connection("c")
-	ic := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
-	rc := [8]byte{9, 10, 11, 12, 13, 14, 15, 16}
+	var ic, rc [8]byte
+	rand.Read(ic[:])
+	rand.Read(rc[:])
 	xi, st, err := phase1.NewInitiator(env, phase1.Config{Policy: pa}, conn, ic, gwA, gwB)
 	if err != nil {
 		t.Fatal(err)
@@ -391,21 +394,37 @@ func sameEncap(a, b *engine.Encap) bool {
 	return a.LocalPort == b.RemotePort && a.RemotePort == b.LocalPort
 }
 
-// checkTshark has tshark dissect every datagram of the run (phase 1 too):
-// no malformed packet, no expert warning or error. With the phase 1 keys in
-// tshark's IKEv1 decryption table the encrypted Quick Mode payloads are
-// dissected too.
-func checkTshark(t *testing.T, p1a *phase1.SA, ws ...[]wireDG) string {
-	t.Helper()
-	var ds []pcapgolden.Datagram
+// tsharkBatch collects the datagrams of many runs with each run's phase 1
+// key for tshark's IKEv1 decryption table, and has tshark dissect them all
+// at once (one tshark start instead of one per run, on 2 shared cores).
+type tsharkBatch struct {
+	ds   []pcapgolden.Datagram
+	uats []string
+	qm   int // Quick Mode datagrams, each must show its decrypted HASH
+}
+
+func (b *tsharkBatch) add(p1a *phase1.SA, ws ...[]wireDG) {
 	for _, w := range ws {
 		for _, d := range w {
 			g := pcapgolden.Datagram{Src: gwB.Addr(), Dst: gwA.Addr(), Payload: d.data}
 			if d.fromA {
 				g.Src, g.Dst = gwA.Addr(), gwB.Addr()
 			}
-			ds = append(ds, g)
+			if len(d.data) > 18 && isakmp.ExchangeType(d.data[18]) == isakmp.ExchangeQuickMode {
+				b.qm++
+			}
+			b.ds = append(b.ds, g)
 		}
+	}
+	b.uats = append(b.uats, fmt.Sprintf("uat:ikev1_decryption_table:%x,%x", p1a.ICookie[:], p1a.Ka))
+}
+
+// check runs tshark: no malformed packet or expert warning, and every
+// Quick Mode message decrypted (its HASH payload dissected).
+func (b *tsharkBatch) check(t *testing.T) string {
+	t.Helper()
+	if len(b.ds) == 0 {
+		return ""
 	}
 	path := filepath.Join(t.TempDir(), "qm.pcap")
 	if d := os.Getenv("QM_PCAP"); d != "" {
@@ -415,13 +434,37 @@ func checkTshark(t *testing.T, p1a *phase1.SA, ws ...[]wireDG) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pcapgolden.Write(f, ds); err != nil {
+	if err := pcapgolden.Write(f, b.ds); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
-	uat := fmt.Sprintf(`uat:ikev1_decryption_table:%x,%x`, p1a.ICookie[:], p1a.Ka)
-	if os.Getenv("QM_PCAP") != "" {
-		t.Log(uat)
+	var args []string
+	for _, u := range b.uats {
+		args = append(args, "-o", u)
 	}
-	return pcapgolden.Tshark(t, path, "-o", uat)
+	summary := pcapgolden.Tshark(t, path, args...)
+	cmd := exec.Command("tshark", append([]string{"-n", "-r", path, "-T", "fields", "-e", "isakmp.exchangetype", "-e", "isakmp.hash"}, args...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark fields: %v", err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) == 2 && f[0] == "32" && f[1] != "" {
+			n++
+		}
+	}
+	if n != b.qm {
+		t.Errorf("tshark decrypted %d of %d Quick Mode messages", n, b.qm)
+	}
+	return summary
+}
+
+// checkTshark is a tsharkBatch of one run.
+func checkTshark(t *testing.T, p1a *phase1.SA, ws ...[]wireDG) string {
+	t.Helper()
+	var b tsharkBatch
+	b.add(p1a, ws...)
+	return b.check(t)
 }
