@@ -196,6 +196,12 @@ func (x *Exchange) TimedOut(env Env) Step {
 // exchange with message 51. Encrypted ones are authenticated first.
 func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 	s := x.SA
+	if m.Header.Flags&isakmp.FlagEncryption == 0 && s.Cipher != nil {
+		// Once both sides have the keys, a notify in the clear could come
+		// from anybody who saw the cookies: drop it (RFC 2408, 4.8: once
+		// keying material is exchanged, informationals are protected).
+		return Step{Reject: fmt.Errorf("phase1: unprotected informational after the keys exist")}
+	}
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
 		if s.Cipher == nil {
 			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
