@@ -110,6 +110,10 @@ type liveCase struct {
 	idKind                            string // fqdn (default), ipv4, dn
 	// wrong: a failure case: "psk" (different keys) or "proposal".
 	wrong string
+	// rekey is charon's IKE rekey_time (it proposes 110 % of it), minLife
+	// our phase1-lifetime-min.
+	rekey   time.Duration
+	minLife string
 }
 
 // TestLiveStrongSwan negotiates phase 1 with charon in both roles for PSK
@@ -129,6 +133,7 @@ func TestLiveStrongSwan(t *testing.T) {
 		{name: "mm-psk-3des-sha1-modp1024-ipv4", auth: "psk", ciphers: "3des", hashes: "sha1", groups: "modp1024", proposal: "3des-sha1-modp1024", idKind: "ipv4"},
 		{name: "mm-psk-aes256-ecp256", auth: "psk", ciphers: "aes256", groups: "ecp256", proposal: "aes256-sha256-ecp256"},
 		{name: "mm-psk-ecp384", auth: "psk", groups: "ecp384", hashes: "sha1", proposal: "aes128-sha1-ecp384"},
+		{name: "mm-psk-lifetime-min", auth: "psk", rekey: 2 * time.Minute, minLife: "10m"},
 		{name: "mm-wrong-psk", auth: "psk", wrong: "psk"},
 		{name: "mm-no-proposal", auth: "psk", ciphers: "aes256", proposal: "aes128-sha256-modp2048", wrong: "proposal"},
 	} {
@@ -164,10 +169,12 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	}
 	strip := func(id string) string { _, v, _ := strings.Cut(id, ":"); return v }
 	ours := side{mode: mode, auth: c.auth, psk: "live h8 secret", ciphers: or(c.ciphers, "aes128"), hashes: or(c.hashes, "sha256"),
-		groups: or(c.groups, "modp2048"), self: "a", local: us.Addr, remote: them.Addr, localID: ourID, remoteID: theirID}
+		groups: or(c.groups, "modp2048"), self: "a", local: us.Addr, remote: them.Addr, localID: ourID, remoteID: theirID,
+		minLife: c.minLife}
 	conn := interop.Connection{Aggressive: c.aggressive, LocalAddrs: them.Addr.String(), RemoteAddrs: us.Addr.String(),
 		Proposals: or(c.proposal, "aes128-sha256-modp2048"), LocalID: strip(theirID), RemoteID: strip(ourID),
 		Children: []interop.Child{{LocalTS: them.Addr.String() + "/32", RemoteTS: us.Addr.String() + "/32", ESPProposals: "aes128-sha256"}}}
+	conn.RekeyTime = c.rekey
 	opt := interop.CharonOptions{Extra: "i_dont_care_about_security_and_use_aggressive_mode_psk = yes"}
 	if c.auth == "psk" {
 		psk := ours.psk
@@ -266,6 +273,9 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 		if len(v) == 0 || !bytes.Equal(v[len(v)-1], k.ours) {
 			t.Errorf("%s differs from charon's", k.title)
 		}
+	}
+	if c.minLife != "" && !weInitiate && x.SA.Transform.LifeSeconds != 600 {
+		t.Errorf("lifetime %d s, want the 600 s minimum", x.SA.Transform.LifeSeconds)
 	}
 	t.Logf("established with charon: %s, %s/%s, %s", x.SA.Transform, sa.EncrAlg, sa.DHGroup, x.SA.RemoteIDText)
 }
