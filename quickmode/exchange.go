@@ -87,6 +87,9 @@ type Exchange struct {
 
 	cfg    Config
 	iv     []byte
+	// peerFirst is the initiator's first proposal (protocol and SPI
+	// for a refusal notify before anything is chosen).
+	peerFirst *isakmp.Proposal
 	commit bool // the peer set the commit bit (RFC 2408, 3.1)
 
 	// What the initiator proposes: PFS group, encapsulation mode,
@@ -296,6 +299,8 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 		} else if ps.SPIIn != 0 {
 			p.SPI = spiBytes(ps.Protocol, ps.SPIIn)
 		}
+	} else if x.peerFirst != nil {
+		p.Protocol, p.SPI = x.peerFirst.Protocol, x.peerFirst.SPI
 	}
 	mid, err := phase1.NewMessageID(env.Rand)
 	if err != nil {

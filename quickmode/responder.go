@@ -61,6 +61,9 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) Step {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
 	x.ni = r.nonce.Data
+	if len(r.sa.Proposals) > 0 {
+		x.peerFirst = r.sa.Proposals[0]
+	}
 	var log []notify.Message
 	for _, n := range r.notifies {
 		log = append(log, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data),
