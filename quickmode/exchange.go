@@ -85,12 +85,12 @@ type Exchange struct {
 	// FailReason says why the exchange failed.
 	FailReason string
 
-	cfg    Config
-	iv     []byte
+	cfg Config
+	iv  []byte
 	// peerFirst is the initiator's first proposal (protocol and SPI
 	// for a refusal notify before anything is chosen).
 	peerFirst *isakmp.Proposal
-	commit bool // the peer set the commit bit (RFC 2408, 3.1)
+	commit    bool // the peer set the commit bit (RFC 2408, 3.1)
 
 	// What the initiator proposes: PFS group, encapsulation mode,
 	// lifetimes.
