@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit fuzz fuzz-long bench demo clean
+.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo clean
 
 all: build
 
@@ -31,7 +31,14 @@ unit:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 # make test: vet, every test, then each fuzz target briefly on its corpus.
-test: vet unit fuzz
+test: vet unit check-examples fuzz
+
+# check-examples: every policy in examples/ passes `iked -check`. git keeps no
+# file modes but the executable bit, and iked refuses key and PSK files that
+# others can read, so the secrets are made owner-only first, as a user would.
+check-examples: build
+	chmod 600 examples/certs/*.key examples/secrets/*
+	@set -e; for f in examples/*.yaml; do echo "iked -check -config $$f"; ./$(BIN)/iked -check -config $$f; done
 
 # fuzz runs every native fuzz target of the module for FUZZTIME each; the
 # targets are discovered, not listed, so a new one is fuzzed at once.
