@@ -21,4 +21,5 @@ func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
 	d.Register(isakmp.ExchangeMain, rt)
 	d.Register(isakmp.ExchangeAggressive, rt)
 	d.RegisterInitiator(rt)
+	registerQuickMode(d, pd, rt)
 }
