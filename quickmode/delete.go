@@ -81,12 +81,17 @@ func DeleteChildren(p1 *phase1.SA, mid uint32, children []*Child, withISAKMP boo
 	for _, c := range children {
 		sas = append(sas, c.SAs...)
 	}
-	ps := deletePayloads(sas)
+	// The ISAKMP SA's Delete goes first: strongSwan 5.9 acts on the
+	// first Delete payload of an informational only (ikev1/tasks/
+	// informational.c), and deleting the ISAKMP SA takes its CHILD_SAs
+	// with it there; peers that read every payload delete each SA.
+	var ps []isakmp.Payload
 	if withISAKMP {
 		ps = append(ps, k.DeleteISAKMP())
 	}
+	ps = append(ps, deletePayloads(sas)...)
 	if len(ps) > 16 {
-		ps = ps[len(ps)-16:]
+		ps = ps[:16]
 	}
 	return phase1.SealInformational(k, mid, ps)
 }
