@@ -7,8 +7,6 @@ import (
 	"os"
 	"slices"
 
-	"go.uber.org/zap"
-
 	"github.com/iked/iked/control"
 )
 
@@ -224,7 +222,7 @@ func (d *Daemon) terminate(name string) int {
 	for _, sa := range d.allSAs() {
 		ic := hex.EncodeToString(sa.Cookies.I[:])
 		if sa.Conn == name || ic == name || sa.Cookies.String() == name {
-			d.deleteSA(sa)
+			d.deleteSA(sa, RemoveTerminated)
 			n++
 		}
 	}
@@ -233,22 +231,14 @@ func (d *Daemon) terminate(name string) int {
 
 // deleteSA asks the Deleter to tell the peer about an established SA, sends
 // what it returns, and forgets the SA.
-func (d *Daemon) deleteSA(sa *SA) {
+func (d *Daemon) deleteSA(sa *SA, why RemoveReason) {
 	if sa.Established && d.deleter != nil {
 		res := d.safeCall(sa, nil, func(c *Context) Result { return d.deleter.Delete(c) })
 		if res.Reject == nil {
-			for _, m := range res.Log {
-				d.log.Emit(m, zap.Stringer("cookies", sa.Cookies))
-			}
-			if res.Send != nil {
-				d.transmit(sa, res.Send)
-			}
-			for _, r := range res.Engine {
-				d.submit(r)
-			}
+			d.aside(sa, res)
 		}
 	}
 	if d.alive(sa) {
-		d.removeSA(sa)
+		d.removeSA(sa, why)
 	}
 }

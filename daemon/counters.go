@@ -79,6 +79,9 @@ type Counters struct {
 	EngineDropped  atomic.Uint64 // requests the engine queue refused
 	Reloads        atomic.Uint64
 	ReloadFailures atomic.Uint64
+	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
+	KeepalivesSent atomic.Uint64 // NAT-T keepalives we sent (RFC 3948, 2.3)
+	SARemoved      [numRemoveReasons]atomic.Uint64
 	drops          [numDrops]atomic.Uint64
 }
 
@@ -136,5 +139,11 @@ func (c *Counters) other() []control.Counter {
 		{Name: "engine-dropped", Value: c.EngineDropped.Load()},
 		{Name: "reloads", Value: c.Reloads.Load()},
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},
+		{Name: "sa-timers", Value: c.Timers.Load()},
+		{Name: "keepalives-sent", Value: c.KeepalivesSent.Load()},
+		{Name: "sa-dead-peer", Value: c.SARemoved[RemoveDeadPeer].Load()},
+		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
+		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},
+		{Name: "sa-peer-deleted", Value: c.SARemoved[RemovePeerDeleted].Load()},
 	}
 }

@@ -85,6 +85,7 @@ type Daemon struct {
 	initiator   Initiator
 	kernel      KernelHandler
 	deleter     Deleter
+	watchers    []Watcher
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
@@ -392,7 +393,7 @@ func (d *Daemon) Stop() {
 			n := 0
 			for _, sa := range d.allSAs() {
 				if sa.Established {
-					d.deleteSA(sa)
+					d.deleteSA(sa, RemoveShutdown)
 					n++
 				}
 			}
@@ -420,11 +421,18 @@ func (d *Daemon) Stop() {
 // dropAll forgets every SA after the loop stopped (the engine's Detach
 // removes their kernel state).
 func (d *Daemon) dropAll() {
-	for _, sa := range d.sas {
-		d.removeSA(sa)
+	for _, sa := range d.allSAs() {
+		d.removeSA(sa, RemoveShutdown)
 	}
-	for _, sa := range d.byInit {
-		d.removeSA(sa)
+}
+
+// stopping reports whether Stop has begun closing the sockets.
+func (d *Daemon) stopping() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -90,6 +90,7 @@ func (d *Daemon) receive(p *Packet) {
 		}
 		run.lastIn, run.haveIn = sum, true
 		d.Counters.Accepted.Add(1)
+		sa.LastHeard = d.clock.Now()
 		d.carryOut(sa, run, res, true)
 		return
 	}
@@ -98,7 +99,7 @@ func (d *Daemon) receive(p *Packet) {
 	if hd == nil {
 		d.drop(DropNoHandler, dg, fmt.Errorf("exchange %s", h.Exchange))
 		if len(sa.exchanges) == 0 && !sa.Established {
-			d.removeSA(sa)
+			d.removeSA(sa, RemoveFailed)
 		}
 		return
 	}
@@ -118,16 +119,20 @@ func (d *Daemon) receive(p *Packet) {
 			d.reject(sa, nil, res, dg)
 		} else {
 			d.Counters.Accepted.Add(1)
+			if sa.Established {
+				sa.LastHeard = d.clock.Now()
+			}
 			d.carryOut(sa, nil, res, true)
 		}
 		if d.sas[sa.Cookies] == sa && len(sa.exchanges) == 0 && !sa.Established {
-			d.removeSA(sa)
+			d.removeSA(sa, RemoveFailed)
 		}
 		return
 	}
 	run.lastIn, run.haveIn = sum, true
 	sa.exchanges[h.MessageID] = run
 	d.Counters.Accepted.Add(1)
+	sa.LastHeard = d.clock.Now()
 	d.carryOut(sa, run, res, true)
 }
 
@@ -186,18 +191,21 @@ func (d *Daemon) armHalfOpen(sa *SA) {
 			if d.sas[sa.Cookies] == sa && !sa.Established {
 				d.Counters.HalfOpenExpiry.Add(1)
 				d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
-				d.removeSA(sa)
+				d.removeSA(sa, RemoveHalfOpen)
 			}
 		})
 	})
 }
 
-// removeSA forgets an SA and stops its exchanges' timers.
-func (d *Daemon) removeSA(sa *SA) {
+// removeSA forgets an SA, stops its exchanges' and its own timers, and
+// tells the watchers why it went (once: a second call finds it gone).
+func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
+	wasThere := d.alive(sa)
 	for _, run := range sa.exchanges {
 		run.stopTimers()
 	}
 	sa.exchanges = map[uint32]*running{}
+	sa.stopTimers()
 	if sa.halfOpen != nil {
 		sa.halfOpen.Stop()
 		sa.halfOpen = nil
@@ -219,6 +227,17 @@ func (d *Daemon) removeSA(sa *SA) {
 		if ref.sa == sa {
 			delete(d.tokens, tok)
 		}
+	}
+	if wasThere && !sa.removed {
+		sa.removed = true
+		if why < numRemoveReasons {
+			d.Counters.SARemoved[why].Add(1)
+		}
+		if sa.Established && why != RemoveTerminated && why != RemoveShutdown {
+			d.log.Info("ISAKMP SA removed", zap.Stringer("reason", why), zap.Stringer("cookies", sa.Cookies),
+				zap.Stringer("peer", sa.Remote), zap.String("conn", sa.Conn))
+		}
+		d.removed(sa, why)
 	}
 }
 

@@ -23,7 +23,7 @@ func (d *Daemon) reject(sa *SA, run *running, res Result, dg Datagram) {
 		d.log.Emit(m)
 	}
 	if res.DeleteSA {
-		d.removeSA(sa)
+		d.removeSA(sa, reasonOf(sa, res))
 	}
 }
 
@@ -34,7 +34,9 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	for _, m := range res.Log {
 		d.log.Emit(m, zap.Stringer("cookies", sa.Cookies))
 	}
-	if res.Established && !sa.Established {
+	newlyEstablished := false
+	if res.Established && !sa.Established && !res.DeleteSA {
+		newlyEstablished = true
 		sa.Established = true
 		if sa.halfOpen != nil {
 			sa.halfOpen.Stop()
@@ -82,6 +84,9 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.armRetransmit(sa, run)
 		}
 	}
+	if res.Raw != nil {
+		d.transmitRaw(sa, res.Raw)
+	}
 	if run != nil && res.Done && !run.done {
 		run.done = true
 		r := run
@@ -94,7 +99,9 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 		})
 	}
 	if res.DeleteSA {
-		d.removeSA(sa)
+		d.removeSA(sa, reasonOf(sa, res))
+	} else if newlyEstablished {
+		d.established(sa)
 	}
 	d.flushBegun()
 }
@@ -139,7 +146,7 @@ func (d *Daemon) endExchange(sa *SA, run *running) {
 		delete(sa.exchanges, run.id)
 	}
 	if run.id == 0 && !sa.Established {
-		d.removeSA(sa)
+		d.removeSA(sa, RemoveFailed)
 	}
 }
 
@@ -167,7 +174,7 @@ func (d *Daemon) resume(sa *SA, run *running, v any) {
 	if res.Reject != nil {
 		d.log.Debug("exchange refused a result", zap.Stringer("cookies", sa.Cookies), zap.Error(res.Reject))
 		if res.DeleteSA {
-			d.removeSA(sa)
+			d.removeSA(sa, reasonOf(sa, res))
 		}
 		return
 	}
@@ -235,6 +242,28 @@ func (d *Daemon) transmit(sa *SA, msg []byte) {
 		return
 	}
 	d.Counters.Sent.Add(1)
+	sa.LastSent = d.clock.Now()
+}
+
+// transmitRaw sends a datagram as it is on the SA's addresses: a NAT
+// keepalive, which carries no non-ESP marker (RFC 3948, 2.3).
+func (d *Daemon) transmitRaw(sa *SA, data []byte) {
+	bc := d.pickConn(sa.Local, sa.Remote)
+	if bc == nil {
+		d.Counters.SendErrors.Add(1)
+		return
+	}
+	if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
+		d.Counters.SendErrors.Add(1)
+		d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
+		return
+	}
+	if len(data) == 1 && data[0] == natKeepalive {
+		d.Counters.KeepalivesSent.Add(1)
+	} else {
+		d.Counters.Sent.Add(1)
+	}
+	sa.LastSent = d.clock.Now()
 }
 
 // pickConn finds the socket for local (its port; its address if a socket is

@@ -59,8 +59,15 @@ type Result struct {
 	// received it).
 	Done bool
 
-	// DeleteSA removes the ISAKMP SA and every exchange on it.
+	// DeleteSA removes the ISAKMP SA and every exchange on it; Why says
+	// why, for the Watchers (unset: failed before authentication, deleted
+	// by the peer after).
 	DeleteSA bool
+	Why      RemoveReason
+
+	// Raw is a datagram sent to the SA's peer as it is, without the
+	// non-ESP marker: a NAT keepalive (RFC 3948, 2.3).
+	Raw []byte
 }
 
 // Exchange is one running exchange: a phase 1 exchange (message ID 0), a
@@ -148,7 +155,12 @@ func (c *Context) Begin(t isakmp.ExchangeType, id uint32, ex Exchange, r Result)
 func (c *Context) Initiate(conn string) { c.d.pendingInit = append(c.d.pendingInit, conn) }
 
 // Settings returns the daemon settings in force.
-func (c *Context) Settings() Settings { return c.d.settings }
+func (c *Context) Settings() Settings {
+	if c.d == nil {
+		return DefaultSettings()
+	}
+	return c.d.settings
+}
 
 // Role is which side of an ISAKMP SA this daemon is.
 type Role uint8

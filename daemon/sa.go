@@ -31,8 +31,14 @@ type SA struct {
 	Established   bool
 	Created       time.Time
 	State         any
+	// LastHeard is when a message of this SA was last accepted (proof
+	// that the peer lives, RFC 3706, 5.3); LastSent when we last sent it
+	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
+	LastHeard, LastSent time.Time
 
 	exchanges map[uint32]*running
+	timers    map[string]*saTimer
+	removed   bool  // the watchers were told
 	halfOpen  Timer // responder SAs until authenticated
 	first     *firstKey
 }

@@ -52,6 +52,7 @@ func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	}
 	c.SA.State = x.SA
 	e := &exchange{x: x}
+	e.bind(c)
 	return e, result(c, x, st)
 }
 
@@ -84,25 +85,59 @@ func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, da
 		return nil, daemon.Result{}, err
 	}
 	c.SA.State = x.SA
-	return &exchange{x: x}, result(c, x, st), nil
+	e := &exchange{x: x}
+	e.bind(c)
+	return e, result(c, x, st), nil
 }
 
 // exchange adapts Exchange to daemon.Exchange.
 type exchange struct{ x *Exchange }
 
+// Consume hands a message to the exchange. A message that came to the
+// NAT-T port from elsewhere first moves the SA there (PeerMoved): the
+// responder follows an initiator that floated to 4500 (RFC 3947, 4), so
+// that its answer goes where the NAT expects it and AM3's NAT-D, which
+// hashes the port 4500 addresses, is checked against them.
 func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
+	e.bind(c)
 	if e.x.SA.Local.Addr().IsUnspecified() && p.Local.IsValid() {
 		e.x.SA.Local = p.Local
+	}
+	if p.NATT {
+		PeerMoved(e.x.SA, p.Local, p.Remote, c.Settings().NATTPort)
 	}
 	return result(c, e.x, e.x.Consume(env(c), p.Data))
 }
 
 func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
+	e.bind(c)
 	return result(c, e.x, e.x.Resume(env(c), v))
 }
 
 func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
+	e.bind(c)
 	return result(c, e.x, e.x.TimedOut(env(c)))
+}
+
+// bind points the exchange's look-ups at the daemon's tables for the
+// duration of one call (a Context is valid only during its call).
+func (e *exchange) bind(c *daemon.Context) {
+	e.x.contact = func(s *SA) bool { return HasContact(s, otherSAs(c)) }
+}
+
+// otherSAs returns the phase 1 state of every ISAKMP SA in the daemon's
+// tables except c.SA's.
+func otherSAs(c *daemon.Context) []*SA {
+	var out []*SA
+	for _, dsa := range c.SAs() {
+		if dsa == c.SA {
+			continue
+		}
+		if s, ok := dsa.State.(*SA); ok && s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (e *exchange) State() string { return e.x.State() }

@@ -118,9 +118,11 @@ func (d *DPD) Seq() uint32 { return d.seq }
 
 // Alive records that the peer proved alive at now: any message of the SA
 // that authenticated (RFC 3706, 5.3: traffic in itself is proof of
-// liveness). A dead peer stays dead.
+// liveness). A dead peer stays dead, and traffic from before the current
+// probing began proves nothing new (the loop reports the time of the last
+// message it accepted, which may be older than the first R-U-THERE).
 func (d *DPD) Alive(now time.Time) {
-	if d.state == DPDDead {
+	if d.state == DPDDead || (d.state == DPDProbing && now.Before(d.probeStart)) {
 		return
 	}
 	if now.After(d.lastHeard) {

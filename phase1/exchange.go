@@ -102,6 +102,10 @@ type Exchange struct {
 	// pendingIV is the IV after an encrypted message consumed but not yet
 	// verified (RFC 2409, 5.3: adopt only once it verifies).
 	pendingIV []byte
+	// contact, set by the daemon adapter for each call, reports whether
+	// an established ISAKMP SA with this SA's peer exists already; nil:
+	// INITIAL-CONTACT is never sent (see initialContact).
+	contact func(s *SA) bool
 }
 
 // State returns the SA's state name for ikectl list-sas.

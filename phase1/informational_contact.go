@@ -22,6 +22,25 @@ func WantInitialContact(s *SA, others []*SA) bool {
 	return len(StaleSAs(s, others)) == 0
 }
 
+// HasContact reports whether others holds an established ISAKMP SA with
+// the peer of s, whom we are about to authenticate to: one of the same
+// connection (by name, which a reload keeps) and, when both know it, the
+// same peer identity. The initiator sends INITIAL-CONTACT only when there
+// is none, as strongSwan does (it asks its IKE SA manager for a contact
+// with the configured peer identity before its MM5).
+func HasContact(s *SA, others []*SA) bool {
+	for _, o := range others {
+		if o == s || o.State != StateEstablished || o.Conn == nil || s.Conn == nil || o.Conn.Name != s.Conn.Name {
+			continue
+		}
+		if s.RemoteIDText != "" && o.RemoteIDText != "" && s.RemoteIDText != o.RemoteIDText {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 // StaleSAs returns the ISAKMP SAs that INITIAL-CONTACT received on s makes
 // stale: every other established SA with the same peer identity (and,
 // for the same identity, the same connection), which the daemon deletes

@@ -20,14 +20,21 @@ import (
 //	ih := phase1.NewInfoHandler(phase1.DPDConfig{Delay: ..., Timeout: ...})
 //	d.Register(isakmp.ExchangeInformational, ih)
 //	d.RegisterDeleter(ih)
+//	d.Watch(ih)
 //
-// and have the loop call DPDTick at DPDNext for each established SA. All
-// methods run on the daemon's loop goroutine, so it needs no lock.
+// As a daemon.Watcher (informational_life.go) it arms the per-SA timers
+// that run DPD, NAT keepalives and the lifetime. All methods run on the
+// daemon's loop goroutine, so it needs no lock.
 type InfoHandler struct {
 	DPD DPDConfig
+	// KeepaliveInterval is the NAT keepalive interval when we are behind
+	// a NAT (zero: DefaultKeepaliveInterval, strongSwan's 20 s; negative:
+	// none).
+	KeepaliveInterval time.Duration
 	// OnInitialContact, if set, is called when the peer of c.SA sent
-	// INITIAL-CONTACT on it: the daemon deletes the peer's other SAs (those
-	// StaleSAs names, and their IPsec SAs).
+	// INITIAL-CONTACT (in phase 1 or in an informational), after
+	// ClearStale removed the peer's other SAs (and, through the daemon's
+	// watchers, their IPsec SAs).
 	OnInitialContact func(c *daemon.Context, s *SA)
 	// OnDelete, if set, is called with the SAs the peer asked to delete
 	// other than this ISAKMP SA (IPsec SAs by SPI, other ISAKMP SAs by
@@ -36,12 +43,14 @@ type InfoHandler struct {
 	// dpd is the DPD state per ISAKMP SA, keyed by the daemon's SA; an
 	// entry goes when its SA is deleted through this handler or Forget.
 	dpd map[*daemon.SA]*DPD
+	// keepalives are the NAT keepalive schedules of the SAs behind a NAT.
+	keepalives map[*daemon.SA]*Keepalive
 }
 
 // NewInfoHandler returns a handler with the policy's daemon.dpd (zero
 // delay: DPD off, R-U-THERE from the peer is still answered).
 func NewInfoHandler(cfg DPDConfig) *InfoHandler {
-	return &InfoHandler{DPD: cfg, dpd: map[*daemon.SA]*DPD{}}
+	return &InfoHandler{DPD: cfg, dpd: map[*daemon.SA]*DPD{}, keepalives: map[*daemon.SA]*Keepalive{}}
 }
 
 // msgID returns a fresh random message ID for an informational we start.
@@ -110,8 +119,11 @@ func (h *InfoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchang
 			r.Send = out
 		}
 	}
-	if o.InitialContact && h.OnInitialContact != nil {
-		h.OnInitialContact(c, s)
+	if o.InitialContact {
+		h.ClearStale(c, s)
+		if h.OnInitialContact != nil {
+			h.OnInitialContact(c, s)
+		}
 	}
 	if len(o.Delete) > 0 && h.OnDelete != nil {
 		h.OnDelete(c, o.Delete)
@@ -134,6 +146,9 @@ func (h *InfoHandler) Established(c *daemon.Context, first bool) daemon.Result {
 	}
 	if DPDEnabled(s, h.DPD) {
 		if d, err := NewDPD(h.DPD, c.Now, c.Rand); err == nil {
+			if h.dpd == nil {
+				h.dpd = map[*daemon.SA]*DPD{}
+			}
 			h.dpd[c.SA] = d
 		}
 	}

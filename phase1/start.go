@@ -160,8 +160,30 @@ func (x *Exchange) notePeer(r *received) {
 // authExtras returns the payloads the hook adds to our authenticating
 // message (MM5/MM6, AM2/AM3), e.g. INITIAL-CONTACT.
 func (x *Exchange) authExtras() []isakmp.Payload {
-	if x.cfg.Hooks.AuthPayloads == nil {
+	var ps []isakmp.Payload
+	if x.cfg.Hooks.AuthPayloads != nil {
+		ps = x.cfg.Hooks.AuthPayloads(x.SA)
+	}
+	if n := x.initialContact(); n != nil {
+		ps = append(ps, n)
+	}
+	return ps
+}
+
+// initialContact returns the INITIAL-CONTACT notify (RFC 2407, 4.6.3.3)
+// for our MM5 or AM3 when we initiate and hold no other established SA
+// with the peer, as strongSwan does (its MM5: "ID_PROT request 0 [ ID HASH
+// N(INITIAL_CONTACT) ]"). It must travel inside phase 1: strongSwan acts
+// on INITIAL-CONTACT only when it arrives before the new SA is
+// established (its IKE SA manager checks uniqueness once, at the first
+// check-in as established), so an informational sent afterwards would
+// leave its stale SAs in place. As responder we send none, like
+// strongSwan.
+func (x *Exchange) initialContact() *isakmp.Notification {
+	s := x.SA
+	if s.Role != Initiator || x.contact == nil || x.contact(s) {
 		return nil
 	}
-	return x.cfg.Hooks.AuthPayloads(x.SA)
+	k := InfoKeys{ICookie: s.ICookie, RCookie: s.RCookie}
+	return k.InitialContact()
 }

@@ -9,9 +9,11 @@ import (
 
 // registerExchanges plugs the exchange handlers into the daemon: phase 1
 // (Main and Aggressive Mode as responder, and the initiator of `ikectl
-// initiate` and `initiate: start`). The NAT-T port and DPD come from the
-// policy's daemon section as read at start-up (pd); they change only on
-// restart, as the sockets do.
+// initiate` and `initiate: start`), its informational handler (notifies,
+// deletes, DPD) and the watcher that runs each ISAKMP SA's life after
+// phase 1 (DPD, NAT keepalives, lifetime, INITIAL-CONTACT), then Quick
+// Mode. The NAT-T port and DPD come from the policy's daemon section as
+// read at start-up (pd); they change only on restart, as the sockets do.
 func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
 	port := uint16(0)
 	if pd.NATTPort > 0 && pd.NATTPort <= 65535 {
@@ -21,5 +23,9 @@ func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
 	d.Register(isakmp.ExchangeMain, rt)
 	d.Register(isakmp.ExchangeAggressive, rt)
 	d.RegisterInitiator(rt)
-	registerQuickMode(d, pd, rt)
+	ih := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	d.Register(isakmp.ExchangeInformational, ih)
+	d.RegisterDeleter(ih)
+	registerQuickMode(d, rt, ih)
+	d.Watch(ih)
 }
