@@ -297,3 +297,59 @@ func TestIkedQuickModeInitiator(t *testing.T) {
 		})
 	}
 }
+
+// TestIkedQuickModeNoProposal: the two ESP proposals have nothing in
+// common. iked as responder refuses charon's Quick Mode with
+// NO-PROPOSAL-CHOSEN (messages 56, 57, 58, 52) and charon reports the
+// notify; iked as initiator gets charon's refusal as message 60 and keeps
+// the ISAKMP SA.
+func TestIkedQuickModeNoProposal(t *testing.T) {
+	RequireStrongSwan(t)
+	tc := qmCases[0]
+	tc.swanESP = "aes256-sha1"
+	t.Run("iked-responder", func(t *testing.T) {
+		t.Parallel()
+		s := newQMSetup(t, tc, false)
+		s.startIked(t)
+		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+		if err := s.charon.Initiate("c", 10*time.Second); err == nil {
+			t.Fatal("charon established a child SA with no common proposal")
+		}
+		for _, want := range []struct {
+			n    int
+			text string
+		}{
+			{56, "IKE Phase-2; Could not select any protocols from IPSEC SA 1"},
+			{57, "failed: NO-PROPOSAL-CHOSEN"},
+			{58, "Phase-2 [responder] for 203.0.113.128/25 and 203.0.113.0/25 failed; NO-PROPOSAL-CHOSEN."},
+			{52, "Sending notification to " + s.swan.Addr.String() + " : NO-PROPOSAL-CHOSEN"},
+		} {
+			if _, err := s.iked.WaitCatalog(want.n, 5*time.Second, want.text); err != nil {
+				t.Error(err)
+			}
+		}
+		if !strings.Contains(s.charon.Log(), "NO_PROPOSAL_CHOSEN") {
+			t.Errorf("charon did not report the NO_PROPOSAL_CHOSEN notify")
+		}
+	})
+	t.Run("iked-initiator", func(t *testing.T) {
+		t.Parallel()
+		s := newQMSetup(t, tc, true)
+		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+		s.startIked(t)
+		if err := s.iked.Initiate("peer"); err != nil {
+			t.Fatalf("ikectl initiate: %v", err)
+		}
+		m, err := s.iked.WaitCatalog(60, 10*time.Second, "QM notification 14 (NO-PROPOSAL-CHOSEN)", "from "+s.swan.Addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Log(m)
+		if _, err := s.iked.WaitCatalog(58, 2*time.Second, "Phase-2 [initiator] for 203.0.113.128/25 and 203.0.113.0/25 failed; NO-PROPOSAL-CHOSEN."); err != nil {
+			t.Error(err)
+		}
+		if sas, err := s.iked.ListSAs(); err != nil || len(sas) != 1 || !sas[0].Established {
+			t.Errorf("iked's ISAKMP SA after the refusal: %+v %v", sas, err)
+		}
+	})
+}

@@ -37,6 +37,9 @@ type Runtime struct {
 
 	children map[*daemon.SA][]*Child
 	deleted  []phase1.SARef
+	// initiating are our Quick Modes waiting for QM2, per ISAKMP SA, so
+	// that the peer's refusal (an informational notify) ends them.
+	initiating map[*daemon.SA]map[uint32]*Exchange
 	// acquiring damps the kernel's repeated ACQUIREs per connection.
 	acquiring map[string]time.Time
 }
@@ -44,7 +47,8 @@ type Runtime struct {
 // NewRuntime returns a Runtime over phase 1's initiator and informational
 // handler (nil: informationals are not wrapped).
 func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
-	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{}}
+	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
+		initiating: map[*daemon.SA]map[uint32]*Exchange{}}
 	if info != nil {
 		info.OnDelete = func(c *daemon.Context, refs []phase1.SARef) { rt.deleted = append(rt.deleted, refs...) }
 	}
@@ -91,9 +95,9 @@ func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	}
 	x, st := NewResponder(env(c), config(c), p1, p.Data)
 	if x == nil {
-		return nil, rt.result(c, st)
+		return nil, rt.result(c, nil, st)
 	}
-	return &exchange{x: x, rt: rt}, rt.result(c, st)
+	return &exchange{x: x, rt: rt}, rt.result(c, x, st)
 }
 
 // exchange adapts Exchange to daemon.Exchange.
@@ -103,24 +107,37 @@ type exchange struct {
 }
 
 func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
-	return e.rt.result(c, e.x.Consume(env(c), p.Data))
+	return e.rt.result(c, e.x, e.x.Consume(env(c), p.Data))
 }
 
 func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
-	return e.rt.result(c, e.x.Resume(env(c), v))
+	return e.rt.result(c, e.x, e.x.Resume(env(c), v))
 }
 
 func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
-	return e.rt.result(c, e.x.TimedOut(env(c)))
+	return e.rt.result(c, e.x, e.x.TimedOut(env(c)))
 }
 
 func (e *exchange) State() string { return e.x.State.String() }
 
-// result turns a Step into the daemon's Result and records an installed
-// bundle.
-func (rt *Runtime) result(c *daemon.Context, st Step) daemon.Result {
+// result turns a Step into the daemon's Result, records an installed
+// bundle, and keeps the table of our waiting initiators.
+func (rt *Runtime) result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
 	if st.Child != nil && c.SA != nil {
 		rt.addChild(c.SA, st.Child, c.Now)
+	}
+	if x != nil && x.Role == Initiator && c.SA != nil {
+		if waiting, _ := x.Pending(0); waiting {
+			if rt.initiating[c.SA] == nil {
+				rt.initiating[c.SA] = map[uint32]*Exchange{}
+			}
+			rt.initiating[c.SA][x.MessageID] = x
+		} else if m := rt.initiating[c.SA]; m != nil {
+			delete(m, x.MessageID)
+			if len(m) == 0 {
+				delete(rt.initiating, c.SA)
+			}
+		}
 	}
 	return daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
 		Engine: st.Engine, Log: st.Log, Done: st.Done}
@@ -203,7 +220,7 @@ func (rt *Runtime) begin(c *daemon.Context, name string) []notify.Message {
 		}
 		return st.Log
 	}
-	c.Begin(isakmp.ExchangeQuickMode, mid, &exchange{x: x, rt: rt}, rt.result(c, st))
+	c.Begin(isakmp.ExchangeQuickMode, mid, &exchange{x: x, rt: rt}, rt.result(c, x, st))
 	return nil
 }
 
@@ -302,6 +319,9 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 				for _, n := range inf.Notifies {
 					r.Log = append(r.Log, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data),
 						p.Remote.Addr().Unmap().String(), int(n.Protocol), n.SPI))
+					if n.NotifyType.IsError() {
+						r.Log = append(r.Log, rt.refused(c, n)...)
+					}
 				}
 				return nil, r
 			}
@@ -318,8 +338,40 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 	rt.deleted = rt.deleted[:0]
 	if r.DeleteSA && c.SA != nil {
 		delete(rt.children, c.SA)
+		delete(rt.initiating, c.SA)
 	}
 	return ex, r
+}
+
+// refused ends our waiting Quick Mode that the peer's error notify is
+// about: the one whose SPI it names, or the only one waiting when the SPI
+// is zero or absent (strongSwan sends SPI 0 with NO-PROPOSAL-CHOSEN).
+func (rt *Runtime) refused(c *daemon.Context, n *isakmp.Notification) []notify.Message {
+	var spi uint32
+	if len(n.SPI) == 4 {
+		spi = binary.BigEndian.Uint32(n.SPI)
+	}
+	var match, only *Exchange
+	waiting := 0
+	for _, x := range rt.initiating[c.SA] {
+		w, ours := x.Pending(spi)
+		if !w {
+			continue
+		}
+		waiting++
+		only = x
+		if ours {
+			match = x
+		}
+	}
+	if match == nil && waiting == 1 && spi == 0 {
+		match = only
+	}
+	if match == nil {
+		return nil
+	}
+	delete(rt.initiating[c.SA], match.MessageID)
+	return match.PeerRefused(env(c), n.NotifyType).Log
 }
 
 // phase2Only reports an informational whose notifies all name an IPsec
@@ -379,6 +431,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	rt := d.rt
 	children := rt.children[c.SA]
 	delete(rt.children, c.SA)
+	delete(rt.initiating, c.SA)
 	p1, err := phase1Of(c)
 	if len(children) == 0 || err != nil {
 		if rt.Info != nil {

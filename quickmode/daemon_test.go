@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,7 +58,7 @@ connections:
   link:
     local-address: %[1]s
     remote-address: %[2]s
-    initiate: never
+    initiate: %[5]s
     ike: {mode: main, transforms: [ike], auth: psk, psk: "quick mode loopback key"}
     proposal-list: qm
     pfs: modp2048
@@ -74,12 +75,12 @@ type node struct {
 // startNode runs a daemon wired as cmd/iked wires it (phase 1, then
 // quickmode.Runtime for Quick Mode, initiation, informationals and
 // deletes) with a memory engine whose records the test reads.
-func startNode(t *testing.T, local, remote string, port int) *node {
+func startNode(t *testing.T, local, remote string, port int, initiate string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	n := &node{sock: filepath.Join(dir, "iked.sock"), log: &lockedBuffer{}, back: memory.New(memory.Options{})}
 	conf := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(loopPolicy, local, remote, port, n.sock)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(loopPolicy, local, remote, port, n.sock, initiate)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "keys", Format: "json"}, n.log)
@@ -142,8 +143,8 @@ func TestLoopbackDaemons(t *testing.T) {
 		t.Skip("loopback daemons in -short mode")
 	}
 	port := 20000 + rand.IntN(20000)
-	a := startNode(t, "127.0.0.1", "127.0.0.2", port)
-	b := startNode(t, "127.0.0.2", "127.0.0.1", port)
+	a := startNode(t, "127.0.0.1", "127.0.0.2", port, "never")
+	b := startNode(t, "127.0.0.2", "127.0.0.1", port, "never")
 	if r := a.call(t, control.CmdInitiate, "link"); r.Error != "" {
 		t.Fatalf("initiate: %s\n%s", r.Error, a.log.String())
 	}
@@ -177,4 +178,28 @@ func TestLoopbackDaemons(t *testing.T) {
 		t.Errorf("no message 62 on the peer:\n%s", b.log.String())
 	}
 	waitFor(t, "the peer deleted the ISAKMP SA", func() bool { return len(b.call(t, control.CmdListSAs, "").SAs) == 0 }, a, b)
+}
+
+// TestLoopbackOnDemand: a packet that matches the trap policy of an
+// on-demand connection makes the engine report ACQUIRE; the Runtime starts
+// phase 1 (no ISAKMP SA is up) and then Quick Mode; a second ACQUIRE once
+// phase 1 is up starts a Quick Mode on the same ISAKMP SA.
+func TestLoopbackOnDemand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loopback daemons in -short mode")
+	}
+	port := 20000 + rand.IntN(20000)
+	a := startNode(t, "127.0.0.1", "127.0.0.2", port, "on-demand")
+	b := startNode(t, "127.0.0.2", "127.0.0.1", port, "never")
+	if len(a.back.Policies()) == 0 {
+		t.Fatal("no trap policies installed for the on-demand connection")
+	}
+	pkt := engine.Selector{Local: netip.MustParsePrefix("127.0.0.1/32"), Remote: netip.MustParsePrefix("127.0.0.2/32"), Protocol: 6, RemotePort: 80}
+	if !a.back.Packet(pkt) {
+		t.Fatal("the memory engine reported no ACQUIRE")
+	}
+	waitFor(t, "both bundles installed after the ACQUIRE", func() bool { return len(a.back.SAs()) == 2 && len(b.back.SAs()) == 2 }, a, b)
+	if sas := a.call(t, control.CmdListSAs, "").SAs; len(sas) != 1 || sas[0].Role != "initiator" {
+		t.Errorf("ISAKMP SAs after the ACQUIRE: %+v", sas)
+	}
 }

@@ -167,11 +167,40 @@ func (x *Exchange) Resume(env Env, v any) Step {
 	return Step{Reject: &errWrongState{x.State, "work result"}}
 }
 
-// TimedOut is called when our last message went unanswered.
+// TimedOut is called when our last message went unanswered. An exchange
+// the peer already refused (PeerRefused) has logged its failure.
 func (x *Exchange) TimedOut(env Env) Step {
+	if x.State == StateFailed {
+		return Step{Done: true, Failed: true}
+	}
 	st := x.fail(env, "no response from the peer", 0)
 	st.Send = nil
 	return st
+}
+
+// PeerRefused ends an initiator's exchange that the peer refused with an
+// error notify in an informational exchange of its own (RFC 2408, 4.8;
+// strongSwan answers QM1 so): messages 57 and 58 with the notify's name.
+// The loop keeps retransmitting QM1 until it gives up, silently.
+func (x *Exchange) PeerRefused(env Env, n isakmp.NotifyType) Step {
+	if x.Role != Initiator || x.State != StateISentQM1 {
+		return Step{}
+	}
+	return x.fail(env, n.String(), 0)
+}
+
+// Pending reports an initiator waiting for QM2, and whether spi (a
+// notify's, 0 if none) is one of the SPIs it proposed.
+func (x *Exchange) Pending(spi uint32) (waiting, ours bool) {
+	if x.Role != Initiator || x.State != StateISentQM1 {
+		return false, false
+	}
+	for _, s := range x.spis {
+		if s == spi && spi != 0 {
+			return true, true
+		}
+	}
+	return true, false
 }
 
 // engineEvent routes an engine answer by state.
