@@ -25,9 +25,13 @@ func deletePayloads(sas []ChildSA) []isakmp.Payload {
 		byProto[s.Protocol] = append(byProto[s.Protocol], s.SPIIn)
 	}
 	for _, p := range order {
-		d, err := phase1.DeleteIPsec(p, byProto[p]...)
-		if err == nil {
-			ps = append(ps, d)
+		spis := byProto[p]
+		for len(spis) > 0 {
+			n := min(len(spis), isakmp.MaxDeleteSPIs)
+			if d, err := phase1.DeleteIPsec(p, spis[:n]...); err == nil {
+				ps = append(ps, d)
+			}
+			spis = spis[n:]
 		}
 	}
 	return ps

@@ -256,3 +256,23 @@ func TestCommitBit(t *testing.T) {
 	}
 	checkTshark(t, a.p1, p1w, r.wires)
 }
+
+// TestIPCompChain: IPComp (a 16-bit CPI, no keys) chained with ESP.
+func TestIPCompChain(t *testing.T) {
+	sa, sb := tunnelSides()
+	sa.ipsec = "comp: {protocol: ipcomp, compression: [deflate]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
+	sa.proposals = "p: [comp, esp]"
+	sb.ipsec, sb.proposals = sa.ipsec, sa.proposals
+	a, b, p1w := pair(t, sa, sb)
+	r := runQM(t, a, b, nil)
+	if a.child == nil || b.child == nil {
+		t.Fatalf("not established: %v %s%s", r.rejects, a.logText(), b.logText())
+	}
+	for _, rec := range b.back.SAs() {
+		if rec.SA.Protocol == 108 && (rec.SA.Compression == nil || rec.SA.Compression.Name != "deflate" || rec.Ref.SPI > 0xffff) {
+			t.Errorf("IPComp SA %+v", rec)
+		}
+	}
+	checkKeys(t, r)
+	checkTshark(t, a.p1, p1w, r.wires)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
 )
 
 // Child is one installed SA bundle, as the Runtime remembers it to answer
@@ -187,7 +188,7 @@ func (x *Exchange) install(env Env) []engine.Request {
 // policies from start-up.
 func (x *Exchange) trapped() bool {
 	c := x.Conn
-	if c.Initiate != 0 || c.IKE == nil {
+	if c.Initiate != policymgr.InitiateOnDemand || c.IKE == nil {
 		return false
 	}
 	_, ok1 := c.Local.Addr.Prefix()
