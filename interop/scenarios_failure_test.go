@@ -203,7 +203,10 @@ func TestIkedUnknownPeer(t *testing.T) {
 		if _, err := s.iked.WaitCatalog(46, 5*time.Second, role(true)); err != nil {
 			t.Error(err)
 		}
+		// strongSwan, the responder, considers the SA established once it
+		// sent MM6: iked must tell it the SA is gone.
 		settle(t, s)
+		t.Logf("strongSwan:\n%s", swanSays(s.charon, 6))
 	})
 	t.Run("address/iked-initiator", func(t *testing.T) {
 		t.Parallel()
