@@ -153,7 +153,7 @@ func TestIkedNoProposalChosen(t *testing.T) {
 			if !strings.ContainsAny(reason, ":") || !containsAny(strings.ToLower(reason), "256", "384", "3072", "15", "sha") {
 				t.Errorf("message 46 does not name the mismatching attribute and the offered value: %q", msg)
 			}
-			waitLog(t, s.charon, "NO_PROPOSAL_CHOSEN", 5*time.Second)
+			waitLog(t, s.charon, "received NO_PROPOSAL_CHOSEN error notify", 5*time.Second)
 		}
 		settle(t, s)
 	})
@@ -176,7 +176,7 @@ func TestIkedUnknownPeer(t *testing.T) {
 		if _, err := s.iked.WaitCatalog(52, 5*time.Second, "NO-PROPOSAL-CHOSEN"); err != nil {
 			t.Error(err)
 		}
-		waitLog(t, s.charon, "NO_PROPOSAL_CHOSEN", 5*time.Second)
+		waitLog(t, s.charon, "received NO_PROPOSAL_CHOSEN error notify", 5*time.Second)
 		settle(t, s)
 	})
 	t.Run("identity/iked-responder", func(t *testing.T) {
@@ -190,7 +190,11 @@ func TestIkedUnknownPeer(t *testing.T) {
 		if _, err := s.iked.WaitCatalog(46, 5*time.Second, role(false)); err != nil {
 			t.Error(err)
 		}
+		// The peer gets the notify and can read it (it is protected with
+		// the phase 1 keys and the IV after the last phase 1 message).
+		waitLog(t, s.charon, "received INVALID_ID_INFORMATION error notify", 5*time.Second)
 		settle(t, s)
+		t.Logf("strongSwan:\n%s", swanSays(s.charon, 6))
 	})
 	t.Run("identity/iked-initiator", func(t *testing.T) {
 		t.Parallel()
@@ -205,6 +209,9 @@ func TestIkedUnknownPeer(t *testing.T) {
 		}
 		// strongSwan, the responder, considers the SA established once it
 		// sent MM6: iked must tell it the SA is gone.
+		// The peer gets the notify and can read it (it is protected with
+		// the phase 1 keys and the IV after the last phase 1 message).
+		waitLog(t, s.charon, "received INVALID_ID_INFORMATION error notify", 5*time.Second)
 		settle(t, s)
 		t.Logf("strongSwan:\n%s", swanSays(s.charon, 6))
 	})
