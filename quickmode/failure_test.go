@@ -1,8 +1,12 @@
 package quickmode
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/engine/memory"
 
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -275,4 +279,76 @@ func TestIPCompChain(t *testing.T) {
 	}
 	checkKeys(t, r)
 	checkTshark(t, a.p1, p1w, r.wires)
+}
+
+// TestRangeSelector: an address range travels as ID_IPV4_ADDR_RANGE and
+// is accepted inside the responder's subnet.
+func TestRangeSelector(t *testing.T) {
+	sa, sb := tunnelSides()
+	sa.local = "198.51.100.1-198.51.100.9"
+	sb.remote = "198.51.100.0/25"
+	a, b, _ := pair(t, sa, sb)
+	if a.p1 == nil {
+		t.Fatal("no phase 1")
+	}
+	r := runQM(t, a, b, nil)
+	checkKeys(t, r)
+	if a.x.idci.IDType != isakmp.IDIPv4AddrRange || b.x.Remote.String() != "198.51.100.1-198.51.100.9" {
+		t.Errorf("IDci %v, responder's remote selector %s", a.x.idci.IDType, b.x.Remote)
+	}
+}
+
+// TestInitiatorPreference: the responder takes the initiator's first
+// acceptable proposal, not its own favourite.
+func TestInitiatorPreference(t *testing.T) {
+	sa, sb := tunnelSides()
+	two := "e1: {protocol: esp, ciphers: [aes256], hmacs: [sha256]}\ne2: {protocol: esp, ciphers: [3des], hmacs: [sha1]}"
+	sa.ipsec, sa.proposals, sa.list = two, "p1: [e2]\np2: [e1]", "[p1, p2]"
+	sb.ipsec, sb.proposals, sb.list = two, "p1: [e1]\np2: [e2]", "[p1, p2]"
+	a, b, _ := pair(t, sa, sb)
+	r := runQM(t, a, b, nil)
+	checkKeys(t, r)
+	if b.x.Chosen.Number != 1 || b.x.Chosen.Protos[0].Transform.CipherName != "3des" {
+		t.Errorf("responder chose %d %s", b.x.Chosen.Number, b.x.Chosen.Protos[0].Transform)
+	}
+}
+
+// TestNoTunnelEndpoints: without a usable local address the Quick Mode
+// cannot start (message 67, with 57 and 58).
+func TestNoTunnelEndpoints(t *testing.T) {
+	a, _, _ := pair(t, qmSide{}, qmSide{})
+	a.p1.Local = netip.MustParseAddrPort("0.0.0.0:500")
+	conn, _ := a.cfg.Policy.Connection("c")
+	x, st, err := NewInitiator(a.env(), a.cfg, a.p1, conn, 1)
+	if x != nil || err == nil || len(st.Log) == 0 || st.Log[0].Text != "Tunnel endpoints not specified for Connection c" {
+		t.Fatalf("got %v %v %v", x, err, st.Log)
+	}
+}
+
+// TestInstallRefused: an engine that cannot install ESP (a kernel without
+// CONFIG_INET_ESP) fails the Quick Mode cleanly: 57/58 on that side, and
+// a Delete tells the peer to drop its half.
+func TestInstallRefused(t *testing.T) {
+	sa, sb := tunnelSides()
+	a, b, _ := pair(t, sa, sb)
+	back := memory.New(memory.Options{Unsupported: []engine.Protocol{engine.ProtoESP}})
+	if err := back.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	b.back, b.eng = back, engine.New(back, engine.Config{})
+	r := runQM(t, a, b, nil)
+	if a.child == nil || b.child != nil || !b.failed || !b.has(57) || !b.has(58) {
+		t.Fatalf("A child %v, B child %v failed %v\n%s", a.child != nil, b.child != nil, b.failed, b.logText())
+	}
+	if !strings.Contains(b.text(58), "the SA bundle was not installed") {
+		t.Errorf("58: %q", b.text(58))
+	}
+	inf := notifyFrom(t, r.wires[len(r.wires)-1].data, a.p1)
+	if len(inf.Deletes) != 1 || inf.Deletes[0].Protocol != isakmp.ProtoESP {
+		t.Errorf("deletes %+v", inf.Deletes)
+	}
+	if b.back.Reserved() != 0 {
+		t.Errorf("%d SPIs left reserved", b.back.Reserved())
+	}
 }

@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +31,10 @@ import (
 // come from the engines, the keys they record are what each side derived.
 
 var (
-	gwA = netip.MustParseAddrPort("192.0.2.1:500")
-	gwB = netip.MustParseAddrPort("192.0.2.2:500")
+	gwA  = netip.MustParseAddrPort("192.0.2.1:500")
+	gwB  = netip.MustParseAddrPort("192.0.2.2:500")
+	gwA6 = netip.MustParseAddrPort("[2001:db8::1]:500")
+	gwB6 = netip.MustParseAddrPort("[2001:db8::2]:500")
 )
 
 // qmSide is one gateway's phase 2 policy.
@@ -51,13 +55,22 @@ type qmSide struct {
 	rport     int
 	saPerHost bool
 	roadWarr  bool // no remote-address (answers any), only with tunnel
+	v6        bool // IPv6 gateways
+}
+
+func (s qmSide) gateways() (a, b netip.AddrPort) {
+	if s.v6 {
+		return gwA6, gwB6
+	}
+	return gwA, gwB
 }
 
 func (s qmSide) addrs() (netip.Addr, netip.Addr) {
+	a, b := s.gateways()
 	if s.self == "b" {
-		return gwB.Addr(), gwA.Addr()
+		return b.Addr(), a.Addr()
 	}
-	return gwA.Addr(), gwB.Addr()
+	return a.Addr(), b.Addr()
 }
 
 // policyYAML is the whole policy file of a side.
@@ -162,7 +175,7 @@ var testNow = time.Unix(1_800_000_000, 0)
 
 // establish negotiates phase 1 between the two policies (A initiates Main
 // Mode) and returns the two established ISAKMP SAs.
-func establish(t *testing.T, pa, pb *policymgr.Policy) (a, b *phase1.SA, wires []wireDG) {
+func establish(t *testing.T, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) (a, b *phase1.SA, wires []wireDG) {
 	t.Helper()
 	env := phase1.Env{Now: testNow, Rand: rand.Reader}
 	conn, _ := pa.Connection("c")
@@ -312,6 +325,7 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 		}
 	}
 	handle(a, st)
+	defer func() { collect(a.p1, r.wires) }()
 	for n := 0; len(queue) > 0 && n < 20; n++ {
 		m := queue[0]
 		queue = queue[1:]
@@ -338,7 +352,9 @@ func pair(t *testing.T, sa, sb qmSide) (*qmPeer, *qmPeer, []wireDG) {
 	t.Helper()
 	sa.self, sb.self = "a", "b"
 	pa, pb := loadPolicy(t, sa), loadPolicy(t, sb)
-	p1a, p1b, wires := establish(t, pa, pb)
+	ga, gb := sa.gateways()
+	p1a, p1b, wires := establish(t, pa, pb, ga, gb)
+	collect(p1a, wires)
 	return newPeer(t, "A", p1a, pa), newPeer(t, "B", p1b, pb), wires
 }
 
@@ -419,34 +435,35 @@ func (b *tsharkBatch) add(p1a *phase1.SA, ws ...[]wireDG) {
 	b.uats = append(b.uats, fmt.Sprintf("uat:ikev1_decryption_table:%x,%x", p1a.ICookie[:], p1a.Ka))
 }
 
-// check runs tshark: no malformed packet or expert warning, and every
-// Quick Mode message decrypted (its HASH payload dissected).
-func (b *tsharkBatch) check(t *testing.T) string {
-	t.Helper()
-	if len(b.ds) == 0 {
-		return ""
-	}
-	path := filepath.Join(t.TempDir(), "qm.pcap")
+// run writes the pcap and runs tshark: no malformed packet or expert
+// warning, and every Quick Mode message decrypted (its HASH payload
+// dissected).
+func (b *tsharkBatch) run(dir string) (summary string, problems []string, err error) {
+	path := filepath.Join(dir, "qm.pcap")
 	if d := os.Getenv("QM_PCAP"); d != "" {
 		path = d
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	if err := pcapgolden.Write(f, b.ds); err != nil {
-		t.Fatal(err)
+		f.Close()
+		return "", nil, err
 	}
 	f.Close()
 	var args []string
 	for _, u := range b.uats {
 		args = append(args, "-o", u)
 	}
-	summary := pcapgolden.Tshark(t, path, args...)
+	summary, problems, err = pcapgolden.Check(path, args...)
+	if err != nil {
+		return summary, problems, err
+	}
 	cmd := exec.Command("tshark", append([]string{"-n", "-r", path, "-T", "fields", "-e", "isakmp.exchangetype", "-e", "isakmp.hash"}, args...)...)
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("tshark fields: %v", err)
+		return summary, problems, fmt.Errorf("tshark fields: %v", err)
 	}
 	n := 0
 	for _, l := range strings.Split(string(out), "\n") {
@@ -456,9 +473,68 @@ func (b *tsharkBatch) check(t *testing.T) string {
 		}
 	}
 	if n != b.qm {
-		t.Errorf("tshark decrypted %d of %d Quick Mode messages", n, b.qm)
+		problems = append(problems, fmt.Sprintf("tshark decrypted %d of %d Quick Mode messages", n, b.qm))
+	}
+	return summary, problems, nil
+}
+
+// check is run for a test.
+func (b *tsharkBatch) check(t *testing.T) string {
+	t.Helper()
+	if len(b.ds) == 0 {
+		return ""
+	}
+	summary, problems, err := b.run(t.TempDir())
+	if errors.Is(err, pcapgolden.ErrNoTshark) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("tshark: %s", p)
 	}
 	return summary
+}
+
+// everything collects every datagram the in-process tests produce over
+// IPv4 (phase 1 and Quick Mode, refusals and notifies included); TestMain
+// has tshark dissect them all once the tests have run.
+var (
+	everythingMu sync.Mutex
+	everything   tsharkBatch
+)
+
+func collect(p1a *phase1.SA, ws ...[]wireDG) {
+	if !p1a.Local.Addr().Is4() {
+		return
+	}
+	everythingMu.Lock()
+	defer everythingMu.Unlock()
+	everything.add(p1a, ws...)
+}
+
+// TestMain runs the tests, then tshark over every datagram they produced.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && len(everything.ds) > 0 {
+		dir, err := os.MkdirTemp("", "quickmode-tshark-")
+		if err == nil {
+			_, problems, err := everything.run(dir)
+			os.RemoveAll(dir)
+			switch {
+			case errors.Is(err, pcapgolden.ErrNoTshark):
+				fmt.Println("quickmode: tshark missing, datagrams not dissected")
+			case err != nil:
+				fmt.Println("quickmode: tshark:", err)
+				code = 1
+			case len(problems) > 0:
+				fmt.Println("quickmode: tshark over every datagram of the tests:", strings.Join(problems, "\n"))
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
 }
 
 // checkTshark is a tsharkBatch of one run.

@@ -149,8 +149,8 @@ func lossyDaemon(t *testing.T, nw *lossyNet, local, remote, initiate string) (*d
 	return d, back, cnt
 }
 
-// TestLostQuickModeMessages: QM2 lost once (the initiator retransmits QM1,
-// the responder answers from its cache without a second QM1 consumed),
+// TestLostQuickModeMessages: QM2 lost once (QM1 or QM2 is retransmitted;
+// a retransmitted QM1 is answered from the cache, never consumed twice),
 // and QM3 lost once (the responder retransmits QM2, the initiator's
 // finished exchange answers with its cached QM3): both sides install.
 func TestLostQuickModeMessages(t *testing.T) {
@@ -208,8 +208,11 @@ func TestLostQuickModeMessages(t *testing.T) {
 			if da.Counters.Retransmits.Load()+db.Counters.Retransmits.Load() == 0 {
 				t.Error("nothing was retransmitted")
 			}
-			if da.Counters.CachedReplies.Load()+db.Counters.CachedReplies.Load() == 0 {
-				t.Error("no cached reply was sent")
+			// With QM2 lost, either the initiator's QM1 or the responder's
+			// QM2 is retransmitted first; with QM3 lost only the cache of
+			// the initiator's finished exchange can answer.
+			if lose == "QM3" && da.Counters.CachedReplies.Load() == 0 {
+				t.Error("the initiator sent no cached QM3")
 			}
 		})
 	}

@@ -75,3 +75,21 @@ func TestNATTunnelDraft(t *testing.T) {
 		t.Errorf("encapsulation %v, want the draft's", e)
 	}
 }
+
+// TestIPv6 runs Quick Mode between IPv6 gateways, tunnel and transport.
+func TestIPv6(t *testing.T) {
+	for _, tunnel := range []bool{true, false} {
+		sa := qmSide{v6: true, tunnel: tunnel, pfs: "ecp256"}
+		sb := sa
+		if tunnel {
+			sa.local, sa.remote = "2001:db8:a::/64", "2001:db8:b::/64"
+			sb.local, sb.remote = sa.remote, sa.local
+		}
+		a, b, _ := pair(t, sa, sb)
+		r := runQM(t, a, b, nil)
+		checkKeys(t, r)
+		if r := b.back.SAs(); len(r) == 0 || !r[0].Ref.Src.Is6() {
+			t.Errorf("SAs %+v", r)
+		}
+	}
+}
