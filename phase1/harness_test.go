@@ -41,6 +41,8 @@ type side struct {
 	pkiDir, ca, cert, key string
 	// local and remote override the gateway addresses (live tests).
 	local, remote netip.Addr
+	// daemonExtra is more of the daemon section, e.g. "  dpd: {...}\n".
+	daemonExtra string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -61,6 +63,7 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 		minLife = "5m"
 	}
 	fmt.Fprintf(&b, "daemon:\n  phase1-lifetime-min: %s\n", minLife)
+	b.WriteString(s.daemonExtra)
 	if s.auth != "psk" {
 		ca := "ca-rsa"
 		if s.auth != "rsa" {

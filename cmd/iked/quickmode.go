@@ -31,7 +31,8 @@ func registerQuickMode(d *daemon.Daemon, p1 daemon.Initiator, ih *phase1.InfoHan
 // goodbye to the peer: DPD declared it dead, INITIAL-CONTACT made it
 // stale (RFC 2407, 4.6.3.3: the peer no longer has them either). It
 // reuses Quick Mode's Deleter for its engine requests (which also forgets
-// the bundles) and drops the message it would send. After ikectl
+// the bundles and Quick Mode's other per-SA state, so nothing is kept for
+// a gone SA) and drops the message it would send. After ikectl
 // terminate, shutdown and lifetime expiry the Deleter ran already; after
 // the peer's own Delete of the ISAKMP SA, Quick Mode keeps the IPsec SAs
 // to their lifetimes, as RFC 2409 lets the phases live apart.
@@ -40,7 +41,7 @@ type childReaper struct{ qm *quickmode.Runtime }
 func (childReaper) SAEstablished(*daemon.Context) daemon.Result { return daemon.Result{} }
 
 func (r childReaper) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
-	if why == daemon.RemoveTerminated || why == daemon.RemoveShutdown || len(r.qm.Children(c.SA)) == 0 {
+	if why == daemon.RemoveTerminated || why == daemon.RemoveShutdown || why == daemon.RemoveFailed || why == daemon.RemoveHalfOpen {
 		return daemon.Result{}
 	}
 	res := r.qm.Deleter().Delete(c)

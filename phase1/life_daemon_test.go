@@ -1,0 +1,583 @@
+package phase1
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/iked/iked/control"
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
+)
+
+// The life of an ISAKMP SA after phase 1, inside real daemon loops in
+// virtual time (testing/synctest): DPD declares a silent peer dead, NAT
+// keepalives go out only from behind a NAT, the lifetime ends the SA with
+// a Delete to the peer, and INITIAL-CONTACT from a restarted peer clears
+// its stale SA.
+
+// natNet is an in-memory UDP network between daemons. Hosts whose address
+// is inside sit behind a NAT: what they send leaves as public with the
+// port moved up by natPortShift, and what comes to public goes back in, as
+// a masquerading NAT does. Every datagram is logged as it crossed the
+// wire; silent hosts lose everything they send.
+type natNet struct {
+	mu     sync.Mutex
+	conns  map[netip.AddrPort]*natConn
+	inside netip.Addr
+	public netip.Addr
+	silent map[netip.Addr]bool
+	wire   []daemon.Datagram // as seen outside the NAT
+}
+
+const natPortShift = 10000
+
+type natConn struct {
+	n      *natNet
+	addr   netip.AddrPort
+	inbox  chan daemon.Datagram
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newNatNet() *natNet {
+	return &natNet{conns: map[netip.AddrPort]*natConn{}, silent: map[netip.Addr]bool{}}
+}
+
+func (n *natNet) ListenUDP(a netip.AddrPort) (daemon.PacketConn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conns[a] != nil {
+		return nil, errors.New("address in use")
+	}
+	c := &natConn{n: n, addr: a, inbox: make(chan daemon.Datagram, 256), closed: make(chan struct{})}
+	n.conns[a] = c
+	return c, nil
+}
+
+// setSilent makes a host lose (or again deliver) everything it sends, as
+// when it dies without a word.
+func (n *natNet) setSilent(a netip.Addr, on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.silent[a] = on
+}
+
+// count returns how many datagrams crossed the wire from src's host to
+// dst's port that match f.
+func (n *natNet) count(f func(daemon.Datagram) bool) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k := 0
+	for _, d := range n.wire {
+		if f(d) {
+			k++
+		}
+	}
+	return k
+}
+
+func (c *natConn) ReadDatagram(buf []byte) (daemon.Datagram, error) {
+	select {
+	case d := <-c.inbox:
+		d.Data = buf[:copy(buf, d.Data)]
+		return d, nil
+	case <-c.closed:
+		return daemon.Datagram{}, net.ErrClosed
+	}
+}
+
+func (c *natConn) WriteDatagram(d daemon.Datagram) error {
+	n := c.n
+	n.mu.Lock()
+	src := c.addr
+	if n.silent[src.Addr()] {
+		n.mu.Unlock()
+		return nil
+	}
+	if n.inside.IsValid() && src.Addr() == n.inside {
+		src = netip.AddrPortFrom(n.public, src.Port()+natPortShift)
+	}
+	dst := d.Remote
+	if n.public.IsValid() && dst.Addr() == n.public && dst.Port() > natPortShift {
+		dst = netip.AddrPortFrom(n.inside, dst.Port()-natPortShift)
+	}
+	n.wire = append(n.wire, daemon.Datagram{Data: append([]byte(nil), d.Data...), Local: src, Remote: d.Remote})
+	to := n.conns[dst]
+	n.mu.Unlock()
+	if to == nil {
+		return nil
+	}
+	select {
+	case to.inbox <- daemon.Datagram{Data: append([]byte(nil), d.Data...), Local: dst, Remote: src}:
+	default:
+	}
+	return nil
+}
+
+func (c *natConn) LocalAddr() netip.AddrPort { return c.addr }
+
+func (c *natConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.n.mu.Lock()
+		delete(c.n.conns, c.addr)
+		c.n.mu.Unlock()
+	})
+	return nil
+}
+
+// recorder is a daemon.Watcher that notes what happens to the SAs.
+type recorder struct {
+	mu      sync.Mutex
+	est     []daemon.Cookies
+	removed map[daemon.Cookies]daemon.RemoveReason
+	when    map[daemon.Cookies]time.Time
+	ic      map[daemon.Cookies]bool // the peer sent INITIAL-CONTACT in phase 1
+	// local and remote are the SA's addresses when it was established.
+	local, remote map[daemon.Cookies]netip.AddrPort
+}
+
+func (r *recorder) SAEstablished(c *daemon.Context) daemon.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.est = append(r.est, c.SA.Cookies)
+	if r.local == nil {
+		r.local, r.remote = map[daemon.Cookies]netip.AddrPort{}, map[daemon.Cookies]netip.AddrPort{}
+	}
+	r.local[c.SA.Cookies], r.remote[c.SA.Cookies] = c.SA.Local, c.SA.Remote
+	if s, ok := c.SA.State.(*SA); ok {
+		if r.ic == nil {
+			r.ic = map[daemon.Cookies]bool{}
+		}
+		r.ic[c.SA.Cookies] = s.PeerInitialContact
+	}
+	return daemon.Result{}
+}
+
+func (r *recorder) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.removed == nil {
+		r.removed, r.when = map[daemon.Cookies]daemon.RemoveReason{}, map[daemon.Cookies]time.Time{}
+	}
+	if c.SA.Established {
+		r.removed[c.SA.Cookies] = why
+		r.when[c.SA.Cookies] = c.Now
+	}
+	return daemon.Result{}
+}
+
+func (r *recorder) established() []daemon.Cookies {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]daemon.Cookies(nil), r.est...)
+}
+
+func (r *recorder) reason(c daemon.Cookies) (daemon.RemoveReason, time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	why, ok := r.removed[c]
+	return why, r.when[c], ok
+}
+
+// lockedLog is a log sink read while the daemon writes.
+type lockedLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// node is one daemon of a life test, wired as cmd/iked wires phase 1.
+type node struct {
+	d   *daemon.Daemon
+	ih  *InfoHandler
+	rec *recorder
+	log *lockedLog
+}
+
+type nodeOpts struct {
+	initiate bool
+	natt     bool // listen on 4500 too and do NAT-T
+	noWatch  bool // no phase 1 watcher: no DPD, keepalive or lifetime timers
+}
+
+// startNode runs one daemon on addr with the real phase 1, its
+// informational handler and its watcher, over nw. It must run in the
+// synctest bubble.
+func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymgr.Policy, o nodeOpts) *node {
+	t.Helper()
+	n := &node{rec: &recorder{}, log: &lockedLog{}}
+	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug", Format: "json"}, n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := daemon.DefaultSettings()
+	st.Listen = []netip.Addr{addr.Addr()}
+	st.NATTPort = 0
+	if o.natt {
+		st.NATTPort = NATTPort
+	}
+	st.Engine = "none"
+	st.ControlSocket = ""
+	st.RetransmitBase = 500 * time.Millisecond
+	conn := control.Conn{Name: "c", Initiate: "never"}
+	if o.initiate {
+		conn.Initiate = "start"
+	}
+	n.d = daemon.New(daemon.Options{
+		Load: func(string) (*daemon.Loaded, []notify.Message, error) {
+			return &daemon.Loaded{Settings: st, Conns: []control.Conn{conn}, Policy: p}, nil, nil
+		},
+		NewEngine: func(string) (daemon.Engine, error) {
+			return engine.New(memory.New(memory.Options{}), engine.Config{}), nil
+		},
+		Network:   nw,
+		NoControl: true,
+		Workers:   1,
+		Log:       lg,
+	})
+	rt := &Runtime{}
+	n.d.Register(isakmp.ExchangeMain, rt)
+	n.d.Register(isakmp.ExchangeAggressive, rt)
+	n.d.RegisterInitiator(rt)
+	n.ih = NewInfoHandler(DPDConfig{Delay: p.Daemon.DPD.Delay, Timeout: p.Daemon.DPD.Timeout})
+	n.d.Register(isakmp.ExchangeInformational, n.ih)
+	n.d.RegisterDeleter(n.ih)
+	if !o.noWatch {
+		n.d.Watch(n.ih)
+	}
+	n.d.Watch(n.rec)
+	if err := n.d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.d.Stop)
+	return n
+}
+
+// waitEstablished lets virtual time run until both nodes established k
+// SAs in all.
+func waitEstablished(t *testing.T, a, b *node, k int) {
+	t.Helper()
+	for i := 0; i < 600; i++ {
+		if len(a.rec.established()) >= k && len(b.rec.established()) >= k {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("not established: A %v, B %v\nA:\n%s\nB:\n%s", a.rec.established(), b.rec.established(), a.log.String(), b.log.String())
+}
+
+func lifePolicies(t *testing.T, mode, daemonExtra, lifetime string, roadWarrior bool) (*policymgr.Policy, *policymgr.Policy) {
+	a, b := pskPair(mode)
+	a.daemonExtra, b.daemonExtra = daemonExtra, daemonExtra
+	a.lifetime, b.lifetime = lifetime, lifetime
+	b.roadWarr = roadWarrior
+	return policyFor(t, a), policyFor(t, b)
+}
+
+// TestLifeDPDDeclaresSilentPeerDead: both ends announce DPD (delay 10 s,
+// timeout 30 s). While both answer, the SA stays for minutes of idle
+// time and R-U-THERE/ACK go both ways; once B falls silent, A probes,
+// declares B dead no later than delay+timeout after B's last word, says
+// so in its log and removes the SA (reason dead peer).
+func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			pa, pb := lifePolicies(t, mode, "  dpd: {delay: 10s, timeout: 30s}\n", "", false)
+			synctest.Test(t, func(t *testing.T) {
+				nw := newNatNet()
+				b := startNode(t, nw, addrB, pb, nodeOpts{})
+				a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
+				waitEstablished(t, a, b, 1)
+				sa := a.rec.established()[0]
+				time.Sleep(5 * time.Minute)
+				if _, _, gone := a.rec.reason(sa); gone {
+					t.Fatalf("A removed the SA while B answered:\n%s", a.log.String())
+				}
+				if _, _, gone := b.rec.reason(sa); gone {
+					t.Fatalf("B removed the SA while A answered:\n%s", b.log.String())
+				}
+				probes := nw.count(func(d daemon.Datagram) bool {
+					return d.Local.Addr() == addrA.Addr() && len(d.Data) > isakmp.HeaderLen && isakmp.ExchangeType(d.Data[18]) == isakmp.ExchangeInformational
+				})
+				if probes == 0 {
+					t.Fatal("no informational (R-U-THERE or ACK) from A in 5 idle minutes")
+				}
+				nw.setSilent(addrB.Addr(), true)
+				silentAt := time.Now()
+				time.Sleep(45 * time.Second)
+				why, when, gone := a.rec.reason(sa)
+				if !gone || why != daemon.RemoveDeadPeer {
+					t.Fatalf("A: SA gone=%v reason %v, want dead peer\n%s", gone, why, a.log.String())
+				}
+				if d := when.Sub(silentAt); d > 40*time.Second {
+					t.Errorf("A declared B dead %v after B fell silent, want within delay+timeout (40 s)", d)
+				}
+				if !strings.Contains(a.log.String(), "did not answer DPD") || !strings.Contains(a.log.String(), `"reason":"dead peer"`) {
+					t.Errorf("A's log does not say the peer is dead:\n%s", a.log.String())
+				}
+				if a.d.Counters.SARemoved[daemon.RemoveDeadPeer].Load() != 1 {
+					t.Error("dead-peer counter not 1")
+				}
+				if a.ih.DPDNext(nil) != (time.Time{}) {
+					t.Error("DPD state kept for nothing")
+				}
+			})
+		})
+	}
+}
+
+// TestLifeKeepalivesOnlyBehindNAT: with A behind a NAT, phase 1 floats to
+// port 4500 (B follows A's new port) and, while the SA is idle, A sends a
+// one-octet 0xFF to B's port 4500 every 20 s (RFC 3948, 2.3); B, not
+// behind a NAT, sends none. Without the NAT neither sends any. DPD is off
+// here so that the SA is truly idle (TestLifeKeepalivesYieldToTraffic has
+// it on).
+func TestLifeKeepalivesOnlyBehindNAT(t *testing.T) {
+	for _, nat := range []bool{true, false} {
+		for _, mode := range []string{"main", "aggressive"} {
+			t.Run(fmt.Sprintf("%s/nat=%v", mode, nat), func(t *testing.T) {
+				// Behind the NAT, B answers A wherever the NAT puts it.
+				pa, pb := lifePolicies(t, mode, "  dpd: {delay: 0s, timeout: 0s}\n", "", nat)
+				synctest.Test(t, func(t *testing.T) {
+					nw := newNatNet()
+					if nat {
+						nw.inside, nw.public = addrA.Addr(), netip.MustParseAddr("198.51.100.1")
+					}
+					b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
+					a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
+					waitEstablished(t, a, b, 1)
+					start := time.Now()
+					time.Sleep(65 * time.Second)
+					keepalive := func(from netip.Addr) int {
+						return nw.count(func(d daemon.Datagram) bool {
+							return len(d.Data) == 1 && d.Data[0] == 0xff && d.Local.Addr() == from && d.Remote.Port() == NATTPort
+						})
+					}
+					public := addrA.Addr()
+					if nat {
+						public = nw.public
+					}
+					fromA, fromB := keepalive(public), keepalive(addrB.Addr())
+					if fromB != 0 || b.d.Counters.KeepalivesSent.Load() != 0 {
+						t.Errorf("B, not behind a NAT, sent %d keepalives", fromB)
+					}
+					if !nat {
+						if fromA != 0 {
+							t.Errorf("A, not behind a NAT, sent %d keepalives", fromA)
+						}
+						return
+					}
+					if fromA != 3 {
+						t.Errorf("A sent %d keepalives in %v of idle time, want 3 (every 20 s)", fromA, time.Since(start))
+					}
+					if got := b.d.Counters.Keepalives.Load(); got != uint64(fromA) {
+						t.Errorf("B received %d keepalives on its NAT-T port, A sent %d", got, fromA)
+					}
+					// Everything after the float went between the NAT-T ports.
+					for _, d := range nw.wire {
+						if p := d.Remote.Port(); len(d.Data) > 1 && p != NATTPort && p != 500 && p != 500+natPortShift && p != NATTPort+natPortShift {
+							t.Errorf("datagram to port %d", d.Remote.Port())
+						}
+					}
+					b.rec.mu.Lock()
+					local, remote := b.rec.local[b.rec.est[0]], b.rec.remote[b.rec.est[0]]
+					b.rec.mu.Unlock()
+					if want := netip.AddrPortFrom(nw.public, NATTPort+natPortShift); remote != want || local.Port() != NATTPort {
+						t.Errorf("B's SA runs %v <-> %v, want port %d <-> %v (A's NAT-T port as the NAT maps it)", local, remote, NATTPort, want)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestLifeKeepalivesYieldToTraffic: with DPD on (probes after 30 s of
+// silence), behind the NAT a keepalive goes out only when nothing else
+// went to the peer for 20 s: DPD's R-U-THERE/ACK refresh the mapping too.
+func TestLifeKeepalivesYieldToTraffic(t *testing.T) {
+	pa, pb := lifePolicies(t, "main", "  dpd: {delay: 30s, timeout: 150s}\n", "", true)
+	synctest.Test(t, func(t *testing.T) {
+		nw := newNatNet()
+		nw.inside, nw.public = addrA.Addr(), netip.MustParseAddr("198.51.100.1")
+		b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
+		a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
+		waitEstablished(t, a, b, 1)
+		time.Sleep(5 * time.Minute)
+		nw.mu.Lock()
+		wire := append([]daemon.Datagram(nil), nw.wire...)
+		nw.mu.Unlock()
+		if a.d.Counters.KeepalivesSent.Load() == 0 {
+			t.Fatal("no keepalive in 5 minutes behind the NAT")
+		}
+		// Keepalives are fewer than 5 min / 20 s = 15: DPD traffic took
+		// the place of some.
+		n := 0
+		for _, d := range wire {
+			if d.Local.Addr() == nw.public && len(d.Data) == 1 {
+				n++
+			}
+		}
+		if n >= 15 || n == 0 {
+			t.Errorf("%d keepalives in 5 minutes with DPD traffic, want between 1 and 14", n)
+		}
+		if b.d.Counters.KeepalivesSent.Load() != 0 {
+			t.Error("B, not behind a NAT, sent keepalives")
+		}
+	})
+}
+
+// TestLifeLifetimeExpiry: the ISAKMP SA's negotiated lifetime (10 min)
+// ends it on A: A sends the Delete of the ISAKMP SA (RFC 2408, 3.15) and
+// forgets it; B (whose own lifetime timer is off here) acts on the Delete
+// (message 62) and forgets it too. Before the lifetime nothing happens.
+func TestLifeLifetimeExpiry(t *testing.T) {
+	pa, pb := lifePolicies(t, "main", "", "10m", false)
+	synctest.Test(t, func(t *testing.T) {
+		nw := newNatNet()
+		b := startNode(t, nw, addrB, pb, nodeOpts{noWatch: true})
+		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
+		waitEstablished(t, a, b, 1)
+		est := time.Now()
+		sa := a.rec.established()[0]
+		time.Sleep(10*time.Minute - 2*time.Second)
+		if _, _, gone := a.rec.reason(sa); gone {
+			t.Fatalf("A removed the SA before its lifetime:\n%s", a.log.String())
+		}
+		time.Sleep(5 * time.Second)
+		why, when, gone := a.rec.reason(sa)
+		if !gone || why != daemon.RemoveExpired {
+			t.Fatalf("A: gone=%v reason %v, want lifetime expired\n%s", gone, why, a.log.String())
+		}
+		if d := when.Sub(est); d < 10*time.Minute-time.Second || d > 10*time.Minute+time.Second {
+			t.Errorf("expired %v after establishment, want 10m", d)
+		}
+		why, _, gone = b.rec.reason(sa)
+		if !gone || why != daemon.RemovePeerDeleted {
+			t.Fatalf("B: gone=%v reason %v, want deleted by the peer\n%s", gone, why, b.log.String())
+		}
+		if !strings.Contains(b.log.String(), `"catalog":62`) || !strings.Contains(b.log.String(), "ISAKMP") {
+			t.Errorf("B did not log the peer's Delete (62):\n%s", b.log.String())
+		}
+		if !strings.Contains(a.log.String(), "lifetime expired") {
+			t.Errorf("A's log does not say why:\n%s", a.log.String())
+		}
+	})
+}
+
+// TestLifeInitialContactClearsStale: A establishes an SA with B, then
+// loses its state without a word (as in a crash) and negotiates again. Its
+// new MM5/AM3 carries INITIAL-CONTACT (it has no SA with B), and B removes
+// the stale SA (reason stale), keeping only the new one. The first SA's
+// MM5 carried it too: A had no SA with B then either.
+func TestLifeInitialContactClearsStale(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			pa, pb := lifePolicies(t, mode, "", "", false)
+			synctest.Test(t, func(t *testing.T) {
+				nw := newNatNet()
+				b := startNode(t, nw, addrB, pb, nodeOpts{})
+				a1 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
+				waitEstablished(t, a1, b, 1)
+				old := b.rec.established()[0]
+				// A crashes: nothing it says on the way down arrives.
+				nw.setSilent(addrA.Addr(), true)
+				a1.d.Stop()
+				nw.setSilent(addrA.Addr(), false)
+				a2 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
+				for i := 0; i < 100 && len(b.rec.established()) < 2; i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+				est := b.rec.established()
+				if len(est) != 2 || len(a2.rec.established()) != 1 {
+					t.Fatalf("B established %v, A2 %v\nB:\n%s", est, a2.rec.established(), b.log.String())
+				}
+				why, _, gone := b.rec.reason(old)
+				if !gone || why != daemon.RemoveStale {
+					t.Fatalf("B: stale SA gone=%v reason %v\n%s", gone, why, b.log.String())
+				}
+				if _, _, gone := b.rec.reason(est[1]); gone {
+					t.Fatal("B removed the new SA")
+				}
+				b.rec.mu.Lock()
+				ic1, ic2 := b.rec.ic[old], b.rec.ic[est[1]]
+				b.rec.mu.Unlock()
+				if !ic1 || !ic2 {
+					t.Errorf("INITIAL-CONTACT in phase 1: first SA %v, second %v", ic1, ic2)
+				}
+				if !strings.Contains(b.log.String(), "stale ISAKMP SA") {
+					t.Errorf("B's log does not name the stale SA:\n%s", b.log.String())
+				}
+			})
+		})
+	}
+}
+
+// TestInitialContactOnlyOnFirstContact: the initiator adds INITIAL-CONTACT
+// to its authenticating message only when it has no established SA of the
+// same connection and peer identity; a responder never does.
+func TestInitialContactOnlyOnFirstContact(t *testing.T) {
+	conn := &policymgr.Connection{Name: "c"}
+	other := &policymgr.Connection{Name: "d"}
+	mk := func(c *policymgr.Connection, id string, st State) *SA {
+		return &SA{Conn: c, RemoteIDText: id, State: st, Role: Initiator}
+	}
+	cur := mk(conn, "", StateMMISentAuth)
+	cases := []struct {
+		name   string
+		others []*SA
+		want   bool
+	}{
+		{"none", nil, false},
+		{"same connection established", []*SA{mk(conn, "192.0.2.2", StateEstablished)}, true},
+		{"same connection half-open", []*SA{mk(conn, "", StateMMISentKE)}, false},
+		{"other connection", []*SA{mk(other, "192.0.2.2", StateEstablished)}, false},
+		{"itself", []*SA{cur}, false},
+	}
+	for _, c := range cases {
+		if got := HasContact(cur, c.others); got != c.want {
+			t.Errorf("%s: HasContact %v, want %v", c.name, got, c.want)
+		}
+		x := &Exchange{SA: cur, contact: func(s *SA) bool { return HasContact(s, c.others) }}
+		if n := x.initialContact(); (n != nil) == c.want {
+			t.Errorf("%s: INITIAL-CONTACT sent=%v with contact=%v", c.name, n != nil, c.want)
+		} else if n != nil && (n.NotifyType != isakmp.InitialContact || n.Protocol != isakmp.ProtoISAKMP || len(n.SPI) != 16) {
+			t.Errorf("%s: notify %+v", c.name, n)
+		}
+	}
+	resp := &Exchange{SA: &SA{Role: Responder}, contact: func(*SA) bool { return false }}
+	if resp.initialContact() != nil {
+		t.Error("a responder sent INITIAL-CONTACT")
+	}
+	if (&Exchange{SA: cur}).initialContact() != nil {
+		t.Error("INITIAL-CONTACT without the daemon's tables")
+	}
+	// A different identity on the same connection is another peer.
+	s := mk(conn, "198.51.100.9", StateMMISentAuth)
+	if HasContact(s, []*SA{mk(conn, "192.0.2.2", StateEstablished)}) {
+		t.Error("another identity counted as contact")
+	}
+}
