@@ -41,7 +41,8 @@ type childReaper struct{ qm *quickmode.Runtime }
 func (childReaper) SAEstablished(*daemon.Context) daemon.Result { return daemon.Result{} }
 
 func (r childReaper) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
-	if why == daemon.RemoveTerminated || why == daemon.RemoveShutdown || why == daemon.RemoveFailed || why == daemon.RemoveHalfOpen {
+	switch why {
+	case daemon.RemoveTerminated, daemon.RemoveShutdown, daemon.RemoveExpired, daemon.RemoveFailed, daemon.RemoveHalfOpen:
 		return daemon.Result{}
 	}
 	res := r.qm.Deleter().Delete(c)
