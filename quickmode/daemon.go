@@ -139,8 +139,58 @@ func (rt *Runtime) result(c *daemon.Context, x *Exchange, st Step) daemon.Result
 			}
 		}
 	}
-	return daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
+	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
 		Engine: st.Engine, Log: st.Log, Done: st.Done}
+	if st.Info != nil {
+		sendInfo(c, st.Info)
+	}
+	if st.Child != nil && x != nil && x.rekeys != nil {
+		r.Engine = append(r.Engine, rt.retire(c, x.P1, x.rekeys)...)
+	}
+	return r
+}
+
+// sendInfo sends a protected informational message of ours as an
+// exchange of its own (its message ID), finished at once: RFC 2408, 4.8
+// expects no answer.
+func sendInfo(c *daemon.Context, msg []byte) {
+	h, err := isakmp.ParseHeader(msg)
+	if err != nil || c.SA == nil {
+		return
+	}
+	c.Begin(isakmp.ExchangeInformational, h.MessageID, sentInfo{}, daemon.Result{Send: msg, Done: true})
+}
+
+// sentInfo is an informational exchange we started and that expects no
+// answer.
+type sentInfo struct{}
+
+func (sentInfo) Consume(*daemon.Context, *daemon.Packet) daemon.Result {
+	return daemon.Result{Reject: fmt.Errorf("quickmode: answer to an informational")}
+}
+func (sentInfo) Resume(*daemon.Context, any) daemon.Result { return daemon.Result{} }
+func (sentInfo) TimedOut(*daemon.Context) daemon.Result    { return daemon.Result{} }
+func (sentInfo) State() string                             { return "sent" }
+
+// retire deletes a bundle a rekey replaced: the peer is told with a
+// Delete (RFC 2408, 3.15), the engine removes it, the table forgets it.
+func (rt *Runtime) retire(c *daemon.Context, p1 *phase1.SA, old *Child) []engine.Request {
+	for sa, list := range rt.children {
+		for i, ch := range list {
+			if ch == old {
+				rt.children[sa] = append(list[:i:i], list[i+1:]...)
+			}
+		}
+	}
+	if mid, err := phase1.NewMessageID(c.Rand); err == nil {
+		if out, err := DeleteChildren(p1, mid, []*Child{old}, false); err == nil {
+			sendInfo(c, out)
+		}
+	}
+	if c.Log != nil {
+		c.Log.Info("IPsec SA rekeyed: the old bundle is deleted", zap.String("conn", old.Conn), zap.String("spis", spiText(old)))
+	}
+	return deleteRequests(c, []*Child{old})
 }
 
 func (rt *Runtime) addChild(sa *daemon.SA, ch *Child, now time.Time) {
@@ -200,6 +250,11 @@ func (ch *chained) after(c *daemon.Context, r daemon.Result) daemon.Result {
 
 // begin starts Quick Mode for conn on c.SA as initiator.
 func (rt *Runtime) begin(c *daemon.Context, name string) []notify.Message {
+	return rt.beginRekey(c, name, nil)
+}
+
+// beginRekey starts Quick Mode for conn on c.SA, replacing old if set.
+func (rt *Runtime) beginRekey(c *daemon.Context, name string, old *Child) []notify.Message {
 	p1, err := phase1Of(c)
 	if err != nil {
 		return nil
@@ -220,6 +275,7 @@ func (rt *Runtime) begin(c *daemon.Context, name string) []notify.Message {
 		}
 		return st.Log
 	}
+	x.rekeys = old
 	c.Begin(isakmp.ExchangeQuickMode, mid, &exchange{x: x, rt: rt}, rt.result(c, x, st))
 	return nil
 }
@@ -254,11 +310,47 @@ func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 			rt.forgetSPI(ev.Expire.SA.SPI)
 		}
 	case engine.EventExpireSoft:
-		if c.Log != nil && ev.Expire != nil {
-			c.Log.Info("IPsec SA reached its soft lifetime; rekeying is not implemented, it will expire",
-				zap.Stringer("sa", ev.Expire.SA))
+		if ev.Expire != nil {
+			return rt.rekey(c, ev.Expire.SA.SPI)
 		}
 	}
+	return daemon.Result{}
+}
+
+// rekey answers a soft EXPIRE (RFC 2409, 5.5 leaves rekeying to the
+// lifetimes): a new Quick Mode for the bundle's connection on its
+// established ISAKMP SA, which deletes the old bundle once the new one is
+// installed; without an ISAKMP SA, phase 1 first (the old bundle then
+// lives to its hard lifetime). Each bundle is rekeyed once, whichever of
+// its SAs expires first, and only by the side that initiated it.
+func (rt *Runtime) rekey(c *daemon.Context, spi uint32) daemon.Result {
+	var old *Child
+	for _, list := range rt.children {
+		for _, ch := range list {
+			for _, s := range ch.SAs {
+				if s.SPIIn == spi || s.SPIOut == spi {
+					old = ch
+				}
+			}
+		}
+	}
+	if old == nil || old.rekeying {
+		return daemon.Result{}
+	}
+	if old.Role != Initiator {
+		// The Quick Mode initiator rekeys (both sides at once would make
+		// two new bundles); its Delete then retires ours.
+		return daemon.Result{}
+	}
+	old.rekeying = true
+	if c.Log != nil {
+		c.Log.Info("IPsec SA reached its soft lifetime: rekeying", zap.String("conn", old.Conn), zap.String("spis", spiText(old)))
+	}
+	if sa := c.EstablishedSA(old.Conn); sa != nil {
+		c.SA = sa
+		return daemon.Result{Log: rt.beginRekey(c, old.Conn, old)}
+	}
+	c.Initiate(old.Conn)
 	return daemon.Result{}
 }
 

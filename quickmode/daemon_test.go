@@ -47,6 +47,7 @@ const loopPolicy = `daemon:
   engine: none
   control-socket: %[4]s
   retransmit: {timeout: 500ms, tries: 3}
+  phase2-lifetime-min: 1s
 transforms:
   ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
   esp: {protocol: esp, ciphers: [aes256], hmacs: [sha256]}
@@ -62,7 +63,7 @@ connections:
     ike: {mode: main, transforms: [ike], auth: psk, psk: "quick mode loopback key"}
     proposal-list: qm
     pfs: modp2048
-    lifetime: 1h
+    lifetime: %[6]s
 `
 
 type node struct {
@@ -75,12 +76,16 @@ type node struct {
 // startNode runs a daemon wired as cmd/iked wires it (phase 1, then
 // quickmode.Runtime for Quick Mode, initiation, informationals and
 // deletes) with a memory engine whose records the test reads.
-func startNode(t *testing.T, local, remote string, port int, initiate string) *node {
+func startNode(t *testing.T, local, remote string, port int, initiate string, lifetime ...string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	n := &node{sock: filepath.Join(dir, "iked.sock"), log: &lockedBuffer{}, back: memory.New(memory.Options{})}
 	conf := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(loopPolicy, local, remote, port, n.sock, initiate)), 0o600); err != nil {
+	life := "1h"
+	if len(lifetime) > 0 {
+		life = lifetime[0]
+	}
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(loopPolicy, local, remote, port, n.sock, initiate, life)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "keys", Format: "json"}, n.log)
@@ -201,5 +206,54 @@ func TestLoopbackOnDemand(t *testing.T) {
 	waitFor(t, "both bundles installed after the ACQUIRE", func() bool { return len(a.back.SAs()) == 2 && len(b.back.SAs()) == 2 }, a, b)
 	if sas := a.call(t, control.CmdListSAs, "").SAs; len(sas) != 1 || sas[0].Role != "initiator" {
 		t.Errorf("ISAKMP SAs after the ACQUIRE: %+v", sas)
+	}
+}
+
+// TestLoopbackRekey: with a 3 s lifetime the memory engine reports the
+// soft EXPIRE at 2 s; the Quick Mode initiator negotiates a new bundle
+// on the same ISAKMP SA and deletes the old one (the peer logs 62), before
+// the hard lifetime; afterwards each side has exactly the new pair.
+func TestLoopbackRekey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loopback daemons in -short mode")
+	}
+	port := 20000 + rand.IntN(20000)
+	a := startNode(t, "127.0.0.1", "127.0.0.2", port, "never", "3s")
+	b := startNode(t, "127.0.0.2", "127.0.0.1", port, "never", "3s")
+	if r := a.call(t, control.CmdInitiate, "link"); r.Error != "" {
+		t.Fatalf("initiate: %s", r.Error)
+	}
+	waitFor(t, "first bundles", func() bool { return len(a.back.SAs()) == 2 && len(b.back.SAs()) == 2 }, a, b)
+	first := map[uint32]bool{}
+	for _, r := range a.back.SAs() {
+		first[r.Ref.SPI] = true
+	}
+	rekeyed := func() bool {
+		sa, sb := a.back.SAs(), b.back.SAs()
+		if len(sa) != 2 || len(sb) != 2 {
+			return false
+		}
+		for _, r := range sa {
+			if first[r.Ref.SPI] {
+				return false
+			}
+		}
+		return true
+	}
+	waitFor(t, "rekeyed bundles", rekeyed, a, b)
+	for _, o := range a.back.SAs() {
+		in, ok := b.back.Lookup(o.Ref)
+		if o.Inbound {
+			in, ok = b.back.Lookup(o.Ref)
+		}
+		if !ok || !in.SA.Encryption.Key.Equal(o.SA.Encryption.Key) {
+			t.Errorf("%s has no matching SA on the peer", o.Ref)
+		}
+	}
+	if !strings.Contains(b.log.String(), "Requested to delete SA ESP[0x") || !strings.Contains(a.log.String(), "IPsec SA rekeyed") {
+		t.Errorf("no rekey/delete in the logs:\n%s", b.log.String())
+	}
+	if sas := a.call(t, control.CmdListSAs, "").SAs; len(sas) != 1 {
+		t.Errorf("rekeying made %d ISAKMP SAs", len(sas))
 	}
 }

@@ -59,6 +59,10 @@ type Step struct {
 	Log []notify.Message
 	// Child is set once the bundle is installed.
 	Child *Child
+	// Info is a protected informational message (CONNECTED, a Delete) to
+	// send as an exchange of its own, so that it does not take the place
+	// of the reply the loop keeps for retransmitted requests.
+	Info []byte
 	// Done: the exchange is over; Failed: it failed.
 	Done, Failed bool
 }
@@ -113,6 +117,10 @@ type Exchange struct {
 	pending  map[uint64]isakmp.ProtocolID // AllocSPI tokens
 	workDone bool
 	respLife *Attrs // the responder's lifetime notify to send
+
+	// rekeys is the bundle this Quick Mode replaces (rekeying on a soft
+	// EXPIRE); it is deleted once the new one is installed.
+	rekeys *Child
 
 	bundle     *engine.Bundle
 	installTok uint64

@@ -310,6 +310,9 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 			r.wires = append(r.wires, wireDG{p == a, st.Send})
 			queue = append(queue, msg{p == a, st.Send})
 		}
+		if st.Info != nil {
+			r.wires = append(r.wires, wireDG{p == a, st.Info})
+		}
 		var vals []any
 		if st.Work != nil {
 			vals = append(vals, st.Work())

@@ -32,6 +32,8 @@ type Child struct {
 	Installed time.Time
 	// Expires is the hard lifetime's end (zero: none in seconds).
 	Expires time.Time
+	// rekeying: a Quick Mode replacing this bundle has begun.
+	rekeying bool
 }
 
 // ChildSA is one protocol of a Child.
@@ -115,11 +117,13 @@ func (x *Exchange) buildBundle(env Env) error {
 	if x.Conn.Tunnel {
 		b.Mode = engine.ModeTunnel
 	}
+	// The soft limits (rekey) come a tenth before the hard ones, at least
+	// one unit before.
 	if secs := x.Life.LifeSeconds; secs != 0 {
-		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, secs-secs/10
+		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, secs-max(secs/10, min(secs-1, 1))
 	}
 	if kb := x.Life.LifeKBytes; kb != 0 {
-		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, kb-kb/10
+		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, kb-max(kb/10, min(kb-1, 1))
 	}
 	for _, p := range x.Chosen.Protos {
 		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
@@ -225,7 +229,7 @@ func (x *Exchange) installed(env Env) Step {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits
 		// for CONNECTED before using the SAs.
 		if out, err := x.connectedMessage(env); err == nil {
-			st.Send = out
+			st.Info = out
 		}
 	}
 	return st
@@ -236,7 +240,7 @@ func (x *Exchange) installed(env Env) Step {
 func (x *Exchange) installFailed(env Env, err error) Step {
 	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
 	if out, err := x.deleteMessage(env); err == nil {
-		st.Send = out
+		st.Info = out
 		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), "DELETE"))
 	}
 	return st
