@@ -26,6 +26,8 @@
 // M-ID); the KEYMAT of each SA uses the SPI its receiver chose, so our
 // inbound SA's keys use our own SPI.
 //
-// Rekeying (a soft EXPIRE starting a new Quick Mode) is not done yet: SAs
-// live until their hard lifetime or a Delete.
+// Rekeying: the side that initiated a bundle starts a new Quick Mode when
+// the engine reports the bundle's soft EXPIRE (a tenth before the hard
+// lifetime) and deletes the old bundle once the new one is installed; the
+// responder leaves rekeying to the initiator and acts on its Delete.
 package quickmode
