@@ -147,6 +147,14 @@ type recorder struct {
 	ic      map[daemon.Cookies]bool // the peer sent INITIAL-CONTACT in phase 1
 	// local and remote are the SA's addresses when it was established.
 	local, remote map[daemon.Cookies]netip.AddrPort
+	// gone are the phase 1 states of the removed SAs, established or not,
+	// with the reason.
+	gone []goneSA
+}
+
+type goneSA struct {
+	s   *SA
+	why daemon.RemoveReason
 }
 
 func (r *recorder) SAEstablished(c *daemon.Context) daemon.Result {
@@ -175,6 +183,9 @@ func (r *recorder) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 	if c.SA.Established {
 		r.removed[c.SA.Cookies] = why
 		r.when[c.SA.Cookies] = c.Now
+	}
+	if s, ok := c.SA.State.(*SA); ok {
+		r.gone = append(r.gone, goneSA{s, why})
 	}
 	return daemon.Result{}
 }
@@ -580,4 +591,81 @@ func TestInitialContactOnlyOnFirstContact(t *testing.T) {
 	if HasContact(s, []*SA{mk(conn, "192.0.2.2", StateEstablished)}) {
 		t.Error("another identity counted as contact")
 	}
+}
+
+// TestLifeHalfOpenExpiryWipes: A falls silent after MM3, so B's responder
+// SA has derived its keys (MM4) but is never authenticated. When the
+// half-open lifetime ends, B removes it and its secrets are overwritten
+// (SKEYID and offspring zero, Ka and the cipher gone), not left to the
+// garbage collector.
+func TestLifeHalfOpenExpiryWipes(t *testing.T) {
+	pa, pb := lifePolicies(t, "main", "", "", false)
+	synctest.Test(t, func(t *testing.T) {
+		nw := newNatNet()
+		b := startNode(t, nw, addrB, pb, nodeOpts{})
+		sent := 0
+		var mu sync.Mutex
+		// A's third datagram (MM5) and everything after it is lost.
+		startNode(t, &countingNet{natNet: nw, from: addrA.Addr(), after: 2, n: &sent, mu: &mu}, addrA, pa, nodeOpts{initiate: true})
+		time.Sleep(59 * time.Second)
+		b.rec.mu.Lock()
+		early := len(b.rec.gone)
+		b.rec.mu.Unlock()
+		if early != 0 {
+			t.Fatalf("B removed %d SAs before the half-open lifetime", early)
+		}
+		time.Sleep(2 * time.Second)
+		b.rec.mu.Lock()
+		gone := append([]goneSA(nil), b.rec.gone...)
+		b.rec.mu.Unlock()
+		if len(gone) != 1 || gone[0].why != daemon.RemoveHalfOpen {
+			t.Fatalf("B removed %+v, want one half-open SA\n%s", gone, b.log.String())
+		}
+		s := gone[0].s
+		if len(s.Keys.SKEYIDa) == 0 {
+			t.Fatal("the half-open SA had no keys: the test lost the wrong message")
+		}
+		for _, k := range [][]byte{s.Keys.SKEYID, s.Keys.SKEYIDd, s.Keys.SKEYIDa, s.Keys.SKEYIDe} {
+			if !bytes.Equal(k, make([]byte, len(k))) {
+				t.Errorf("key material left: %x", k)
+			}
+		}
+		if s.Ka != nil || s.Cipher != nil || s.State != StateDeleted {
+			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.Ka, s.Cipher, s.State)
+		}
+	})
+}
+
+// countingNet is a natNet on which one host loses every datagram it sends
+// after its first few.
+type countingNet struct {
+	*natNet
+	from  netip.Addr
+	after int
+	n     *int
+	mu    *sync.Mutex
+}
+
+func (c *countingNet) ListenUDP(a netip.AddrPort) (daemon.PacketConn, error) {
+	pc, err := c.natNet.ListenUDP(a)
+	if err != nil || a.Addr() != c.from {
+		return pc, err
+	}
+	return &countingConn{PacketConn: pc, net: c}, nil
+}
+
+type countingConn struct {
+	daemon.PacketConn
+	net *countingNet
+}
+
+func (c *countingConn) WriteDatagram(d daemon.Datagram) error {
+	c.net.mu.Lock()
+	*c.net.n++
+	lost := *c.net.n > c.net.after
+	c.net.mu.Unlock()
+	if lost {
+		return nil
+	}
+	return c.PacketConn.WriteDatagram(d)
 }
