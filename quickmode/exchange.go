@@ -99,7 +99,6 @@ type Exchange struct {
 	// What the initiator proposes: PFS group, encapsulation mode,
 	// lifetimes.
 	attrs   Attrs
-	encaps  []isakmp.EncapsulationMode
 	idci    *isakmp.ID
 	idcr    *isakmp.ID
 	sendIDs bool
