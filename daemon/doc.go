@@ -3,6 +3,12 @@
 // (retransmission, half-open expiry), a worker pool for the expensive
 // crypto, the engine's queue and the control server.
 //
+// Per-SA timers (Context.At: DPD, NAT keepalives, the ISAKMP lifetime) run
+// on the same Clock and feed the same loop; they stop when their SA goes.
+// Watchers (lifecycle.go) hear when an SA is established and when it
+// leaves the tables, and why, so that phase1/ arms and wipes, and the
+// IPsec SA table removes what an ISAKMP SA takes with it.
+//
 // Why one loop: every table (SAs by cookie pair, exchanges by message ID,
 // the half-open count, the rate limiter) is touched by one goroutine only,
 // so there are no locks in the negotiation path and a test can drive the

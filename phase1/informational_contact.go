@@ -6,8 +6,10 @@ import "github.com/iked/iked/isakmp"
 // ISAKMP SA we have with it: after a reboot, the SAs it still holds for us
 // are stale and should go. strongSwan 5.9 sends it inside its MM5 (the
 // recorded runs: "ID_PROT request 0 [ ID HASH N(INITIAL_CONTACT) ]") and
-// accepts it there or in an informational exchange; iked sends it as a
-// protected informational right after phase 1, which any peer accepts.
+// acts on it only there (or in AM3): an informational after phase 1 sets
+// a flag its IKE SA manager no longer looks at. So iked, as initiator,
+// sends it inside MM5/AM3 too (Exchange.initialContact), and acts on it
+// wherever it arrives (InfoHandler.ClearStale).
 
 // InitialContact returns the INITIAL-CONTACT notify for the ISAKMP SA:
 // protocol ISAKMP, both cookies as SPI, no data.
@@ -51,7 +53,8 @@ func StaleSAs(s *SA, others []*SA) []*SA {
 		if o == s || o.State != StateEstablished || o.RemoteIDText != s.RemoteIDText || s.RemoteIDText == "" {
 			continue
 		}
-		if o.Conn != nil && s.Conn != nil && o.Conn != s.Conn {
+		// By name: a reload gives the same connection a new value.
+		if o.Conn != nil && s.Conn != nil && o.Conn.Name != s.Conn.Name {
 			continue
 		}
 		out = append(out, o)
