@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/iked/iked/engine"
@@ -285,11 +286,17 @@ func notifyOf(err error, def isakmp.NotifyType) isakmp.NotifyType {
 }
 
 // fail ends the exchange: messages 57 and 58 with the reason (the notify
-// type name when there is one), and when n is not 0 an informational
-// notify to the peer protected by the ISAKMP SA (RFC 2409, 5.7), with
-// message 52. detail goes to the debug log only.
+// type name when there is one, else the detail's first phrase), and when
+// n is not 0 an informational notify to the peer protected by the ISAKMP
+// SA (RFC 2409, 5.7), with message 52. The whole detail goes to the debug
+// log and FailReason.
 func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
-	reason := detail
+	// The catalog's reason is the notify's name, or for a local failure
+	// a short phrase: the detail up to its first colon.
+	reason := strings.TrimPrefix(detail, "quickmode: ")
+	if i := strings.Index(reason, ": "); i > 0 {
+		reason = reason[:i]
+	}
 	if n != 0 {
 		reason = n.String()
 	}
