@@ -40,6 +40,10 @@ type Runtime struct {
 	// initiating are our Quick Modes waiting for QM2, per ISAKMP SA, so
 	// that the peer's refusal (an informational notify) ends them.
 	initiating map[*daemon.SA]map[uint32]*Exchange
+	// responding counts the peer's Quick Modes in progress per ISAKMP
+	// SA: each holds SPIs and worker time, so an authenticated peer
+	// cannot start unboundedly many.
+	responding map[*daemon.SA]map[uint32]bool
 	// acquiring damps the kernel's repeated ACQUIREs per connection.
 	acquiring map[string]time.Time
 }
@@ -48,7 +52,7 @@ type Runtime struct {
 // handler (nil: informationals are not wrapped).
 func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
 	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
-		initiating: map[*daemon.SA]map[uint32]*Exchange{}}
+		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{}}
 	if info != nil {
 		info.OnDelete = func(c *daemon.Context, refs []phase1.SARef) { rt.deleted = append(rt.deleted, refs...) }
 	}
@@ -58,6 +62,10 @@ func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
 // maxChildren bounds the bundles remembered per ISAKMP SA; the oldest is
 // forgotten (its kernel SAs expire by their lifetimes).
 const maxChildren = 256
+
+// maxResponding bounds the peer's Quick Modes in progress on one ISAKMP SA
+// (strongSwan starts one per CHILD_SA, a handful at once).
+const maxResponding = 64
 
 // acquireDamping is how long a connection's ACQUIRE is ignored after one
 // started a negotiation (the kernel repeats them while packets wait).
@@ -93,6 +101,9 @@ func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
 	}
+	if len(rt.responding[c.SA]) >= maxResponding {
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: %d Quick Modes of the peer in progress on this ISAKMP SA", maxResponding)}
+	}
 	x, st := NewResponder(env(c), config(c), p1, p.Data)
 	if x == nil {
 		return nil, rt.result(c, nil, st)
@@ -125,6 +136,21 @@ func (e *exchange) State() string { return e.x.State.String() }
 func (rt *Runtime) result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
 	if st.Child != nil && c.SA != nil {
 		rt.addChild(c.SA, st.Child, c.Now)
+	}
+	if x != nil && x.Role == Responder && c.SA != nil {
+		if st.Done || x.State == StateFailed || x.State == StateEstablished {
+			if m := rt.responding[c.SA]; m != nil {
+				delete(m, x.MessageID)
+				if len(m) == 0 {
+					delete(rt.responding, c.SA)
+				}
+			}
+		} else {
+			if rt.responding[c.SA] == nil {
+				rt.responding[c.SA] = map[uint32]bool{}
+			}
+			rt.responding[c.SA][x.MessageID] = true
+		}
 	}
 	if x != nil && x.Role == Initiator && c.SA != nil {
 		if waiting, _ := x.Pending(0); waiting {
@@ -431,6 +457,7 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 	if r.DeleteSA && c.SA != nil {
 		delete(rt.children, c.SA)
 		delete(rt.initiating, c.SA)
+		delete(rt.responding, c.SA)
 	}
 	return ex, r
 }
@@ -524,6 +551,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	children := rt.children[c.SA]
 	delete(rt.children, c.SA)
 	delete(rt.initiating, c.SA)
+	delete(rt.responding, c.SA)
 	p1, err := phase1Of(c)
 	if len(children) == 0 || err != nil {
 		if rt.Info != nil {
