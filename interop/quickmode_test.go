@@ -547,3 +547,81 @@ func TestIkedQuickModeXFRM(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestIkedQuickModeTransport: host-to-host transport mode, iked initiating
+// (the IDs are the two hosts). charon without libipsec cannot install
+// transport SAs on this kernel (and libipsec has no transport mode), but it
+// logs the keys it derived from our Quick Mode before trying: they must be
+// iked's, in both directions.
+func TestIkedQuickModeTransport(t *testing.T) {
+	RequireStrongSwan(t)
+	p := NewPair(t)
+	swan, ike := p.B, p.A
+	psk := randomPSK()
+	tc := qmCases[1]
+	c := StartCharon(t, swan.NS, CharonOptions{
+		RetransmitTimeout: time.Second, RetransmitTries: 4,
+		Connections: []Connection{{
+			LocalAddrs: swan.Addr.String(), RemoteAddrs: ike.Addr.String(), Proposals: "aes128-sha256-modp2048",
+			LocalID: swan.Addr.String(), RemoteID: ike.Addr.String(),
+			Children: []Child{{Mode: "transport", ESPProposals: tc.swanESP}},
+		}},
+		Secrets: []Secret{{IDs: []string{swan.Addr.String(), ike.Addr.String()}, PSK: []byte(psk)}},
+	})
+	k := startIkedYAML(t, ike.NS, func(sock string) string {
+		return fmt.Sprintf(`daemon:
+  listen: [%[1]q]
+  engine: none
+  control-socket: %[3]q
+  log: {level: info, format: json}
+transforms:
+  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
+  esp: {protocol: esp, ciphers: [%[5]s], hmacs: [%[6]s]}
+proposals: {p: [esp]}
+proposal-lists: {l: [p]}
+connections:
+  peer:
+    local-address: %[1]s
+    remote-address: %[2]s
+    initiate: never
+    ike: {mode: main, transforms: [ike], auth: psk, psk: %[4]q}
+    proposal-list: l
+    pfs: %[7]s
+    lifetime: 66m
+`, ike.Addr.String(), swan.Addr.String(), sock, psk, tc.ciphers, tc.hmacs, tc.pfs)
+	})
+	if err := k.Initiate("peer"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(k.SAKeys()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("iked derived no IPsec SA keys:\n%s", k.catalogSummary())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var ck *Keys
+	for {
+		var err error
+		if ck, err = c.Keys(); err == nil && len(ck.Child) > 0 && len(ck.Child[0].IntegR) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("charon logged no child keys: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cc := ck.Child[0]
+	for _, s := range k.SAKeys() {
+		enc, integ := cc.EncR, cc.IntegR
+		if s.Flow == "initiator" {
+			enc, integ = cc.EncI, cc.IntegI
+		}
+		if !bytes.Equal(s.Enc, enc) || !bytes.Equal(s.Integ, integ) {
+			t.Errorf("iked's %s SA keys differ from charon's", s.Direction)
+		}
+	}
+	if !strings.Contains(c.Log(), "selected proposal: ESP:AES_CBC_256/HMAC_SHA1_96/MODP_2048") {
+		t.Errorf("charon did not select our ESP proposal with PFS")
+	}
+}
