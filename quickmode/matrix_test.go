@@ -10,7 +10,7 @@ import (
 
 // TestMatrix negotiates Quick Mode in process over every combination the
 // brief names: PFS none and groups 2, 14, 19; ESP aes128/aes256/3des with
-// sha1/sha256, aes128gcm16; AH+ESP; transport and tunnel. Each run: both
+// sha1/sha256, aes128gcm16; AH; AH+ESP; transport and tunnel. Each run: both
 // sides install, each side's outbound keys are the other's inbound keys,
 // the negotiated algorithms are the expected ones, and every datagram
 // dissects cleanly in tshark with the Quick Mode payloads decrypted.
@@ -26,6 +26,7 @@ func TestMatrix(t *testing.T) {
 		{"3des-sha1", "esp: {protocol: esp, ciphers: [3des], hmacs: [sha1]}", "p: [esp]", []engine.Protocol{engine.ProtoESP}, "cbc(des3_ede)", "hmac(sha1)"},
 		{"3des-sha256", "esp: {protocol: esp, ciphers: [3des], hmacs: [sha256]}", "p: [esp]", []engine.Protocol{engine.ProtoESP}, "cbc(des3_ede)", "hmac(sha256)"},
 		{"aes128gcm16", "esp: {protocol: esp, ciphers: [aes128gcm16], hmacs: [none]}", "p: [esp]", []engine.Protocol{engine.ProtoESP}, "rfc4106(gcm(aes))", ""},
+		{"ah-sha1", "ah: {protocol: ah, hmacs: [sha1]}", "p: [ah]", []engine.Protocol{engine.ProtoAH}, "", ""},
 		{"ah+esp", "ah: {protocol: ah, hmacs: [sha256]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}", "p: [ah, esp]",
 			[]engine.Protocol{engine.ProtoAH, engine.ProtoESP}, "cbc(aes)", "hmac(sha1)"},
 	}
