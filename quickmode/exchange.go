@@ -129,6 +129,10 @@ type Exchange struct {
 	child      *Child
 }
 
+// errISAKMPGone rejects what arrives after the ISAKMP SA was deleted and
+// its keys wiped.
+var errISAKMPGone = errors.New("quickmode: the ISAKMP SA was deleted")
+
 // errWrongState rejects what does not fit the exchange's state.
 type errWrongState struct {
 	state State
@@ -141,6 +145,9 @@ func (e *errWrongState) Error() string {
 
 // Consume handles a datagram addressed to this exchange (its message ID).
 func (x *Exchange) Consume(env Env, data []byte) Step {
+	if x.P1.Cipher == nil {
+		return Step{Reject: errISAKMPGone}
+	}
 	m, err := isakmp.Decode(data)
 	if err != nil {
 		return Step{Reject: err}
@@ -161,6 +168,9 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 
 // Resume takes a Work value or an engine.Event the exchange asked for.
 func (x *Exchange) Resume(env Env, v any) Step {
+	if x.P1.Cipher == nil {
+		return Step{Reject: errISAKMPGone}
+	}
 	if ev, ok := v.(engine.Event); ok {
 		return x.engineEvent(env, ev)
 	}
