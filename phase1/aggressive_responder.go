@@ -110,6 +110,7 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 
 func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
 	s := x.SA
+	x.pendingIV = next
 	x.notePeer(r)
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)

@@ -37,7 +37,16 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 		return nil, err
 	}
 	hash := ikecrypto.InformationalHash(s.PRF, s.Keys.SKEYIDa, id, nb)
-	iv := ikecrypto.Phase2IV(s.PRF, s.IV, id, s.Cipher.BlockSize())
+	// The IV comes from the last block of the last encrypted phase 1
+	// message either side processed (RFC 2409, Appendix B): strongSwan
+	// derives it from the message it sent last, so a failure on a
+	// message we decrypted (MM5, MM6, AM3) starts from that message's
+	// last block, which pendingIV holds, not from the IV before it.
+	last := s.IV
+	if x.pendingIV != nil {
+		last = x.pendingIV
+	}
+	iv := ikecrypto.Phase2IV(s.PRF, last, id, s.Cipher.BlockSize())
 	out, _, err := seal(h, []isakmp.Payload{&isakmp.Hash{Data: hash}, np}, s.Cipher, iv)
 	return out, err
 }

@@ -100,6 +100,9 @@ func (h *InfoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchang
 	}
 	o := ReceiveInformational(inf, s.ICookie, s.RCookie, p.Remote)
 	r := daemon.Result{Log: o.Log, DeleteSA: o.DeleteISAKMP}
+	if o.DeleteISAKMP && s.State != StateEstablished && s.State != StateDeleted {
+		r.Log = append(r.Log, refusedLog(s, inf))
+	}
 	if !inf.Protected {
 		if o.DeleteISAKMP {
 			s.Wipe()
@@ -228,4 +231,28 @@ func (h *InfoHandler) Delete(c *daemon.Context) daemon.Result {
 		return daemon.Result{Reject: err}
 	}
 	return daemon.Result{Send: out, Log: []notify.Message{SendingLog(s.Remote, "DELETE ISAKMP SA")}}
+}
+
+// refusedLog is message 46 for a phase 1 negotiation that the peer ended
+// with an error notify (NO-PROPOSAL-CHOSEN to our MM1, INVALID-ID-
+// INFORMATION to our MM5...): the exchange itself never sees that
+// informational, so this is where the negotiation is logged as failed,
+// naming the notify.
+func refusedLog(s *SA, inf *Informational) notify.Message {
+	reason := "the peer refused the negotiation"
+	for _, n := range inf.Notifies {
+		if n.NotifyType.IsError() {
+			reason = n.NotifyType.String() + " from the peer"
+			break
+		}
+	}
+	s.FailReason = reason
+	local, remote := s.LocalIDText, s.RemoteIDText
+	if local == "" {
+		local = s.Local.Addr().Unmap().String()
+	}
+	if remote == "" {
+		remote = s.Remote.Addr().Unmap().String()
+	}
+	return notify.Phase1Failed(s.Role.String(), local, remote, reason)
 }

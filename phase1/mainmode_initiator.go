@@ -179,6 +179,9 @@ func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) Step {
 		// exchange as it was; the responder will retransmit or notify.
 		return Step{Reject: fmt.Errorf("phase1: MM6 does not decrypt: %w", err)}
 	}
+	// A failure from here on is notified from MM6's last block, which
+	// the responder that sent it holds (notifyMessage).
+	x.pendingIV = next
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)

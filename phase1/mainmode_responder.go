@@ -117,6 +117,9 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 		}
 		return x.fail(env, reason, isakmp.PayloadMalformed)
 	}
+	// From here on a failure's notify is protected from MM5's last block,
+	// as the peer that sent MM5 expects (notifyMessage).
+	x.pendingIV = next
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
