@@ -4,9 +4,12 @@
 # Two network namespaces joined by a veth pair with documentation
 # addresses: iked on 192.0.2.1 (LAN 198.51.100.0/24), strongSwan's charon
 # on 192.0.2.2 (LAN 203.0.113.0/24). strongSwan initiates Main Mode with a
-# pre-shared key, then iked initiates (`ikectl initiate`); after each, both
-# sides print their SAs (`swanctl --list-sas`, `ikectl list-sas`). ike-scan,
-# if installed, asks iked for a proposal. Everything is removed on exit.
+# pre-shared key and Quick Mode, then iked initiates (`ikectl initiate`);
+# after each, both sides print their SAs (`swanctl --list-sas`, `ikectl
+# list-sas`). ike-scan, if installed, asks iked for a proposal. iked runs
+# with engine none (its IPsec SAs stay in the daemon), strongSwan with
+# kernel-libipsec (ESP in user space), so the demo needs no kernel ESP.
+# Everything is removed on exit.
 #
 # Run as root: `make demo` (builds first) or scripts/demo.sh with BIN set to
 # the folder holding iked and ikectl. Installs strongSwan with apt-get when
@@ -138,6 +141,9 @@ charon-systemd {
   plugins {
     include /etc/strongswan.d/charon/*.conf
     vici { socket = unix://$dir/swan/vici }
+    # ESP in user space: kernels without ESP (CONFIG_INET_ESP off) still
+    # get strongSwan's CHILD_SA installed; it always encapsulates in UDP.
+    kernel-libipsec { load = yes }
   }
   retransmit_timeout = 1.0
   retransmit_tries = 3
@@ -194,6 +200,7 @@ if command -v ike-scan >/dev/null; then
 	say "ike-scan -M --trans=7/256,4,1,14 $IKED_ADDR (AES-256, SHA2-256, PSK, MODP-2048; a second IKEv1 client asks iked for a proposal)"
 	# --sport=0: charon holds UDP 500 in that namespace.
 	ip netns exec "$NS_SWAN" ike-scan -M --retry=2 --sport=0 --trans=7/256,4,1,14 $IKED_ADDR || true
+	echo "(ike-scan stops after iked's answer: iked lists that SA as half-open until it expires)"
 fi
 
 # wait_ike STATE: wait up to 15 s for strongSwan's IKE SA to reach STATE.
@@ -212,8 +219,8 @@ show() {
 	ikectl list-sas
 	if ! swanctl --list-sas | grep -q INSTALLED; then
 		echo
-		echo "note: phase 2 (Quick Mode) is not in iked yet, so no CHILD_SA (IPsec SA)"
-		echo "      is installed; strongSwan retries its Quick Mode and gives up."
+		echo "note: strongSwan has no CHILD_SA (IPsec SA) installed; its log says why:"
+		grep -E 'CHILD_SA|SAD|Quick|QUICK' "$dir/swan/charon.log" | tail -5
 	fi
 }
 
