@@ -84,6 +84,9 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.armRetransmit(sa, run)
 		}
 	}
+	for _, m := range res.Also {
+		d.transmit(sa, m)
+	}
 	if res.Raw != nil {
 		d.transmitRaw(sa, res.Raw)
 	}

@@ -68,6 +68,11 @@ type Result struct {
 	// Raw is a datagram sent to the SA's peer as it is, without the
 	// non-ESP marker: a NAT keepalive (RFC 3948, 2.3).
 	Raw []byte
+
+	// Also are further messages for the peer, each sent once after Send
+	// (neither retransmitted nor kept for the reply cache): e.g. the
+	// Delete that follows a failure notify.
+	Also [][]byte
 }
 
 // Exchange is one running exchange: a phase 1 exchange (message ID 0), a

@@ -127,6 +127,11 @@ func (d *Daemon) aside(sa *SA, res Result) {
 	if res.Send != nil && !d.stopping() {
 		d.transmit(sa, res.Send)
 	}
+	for _, m := range res.Also {
+		if !d.stopping() {
+			d.transmit(sa, m)
+		}
+	}
 	if res.Raw != nil && !d.stopping() {
 		d.transmitRaw(sa, res.Raw)
 	}

@@ -160,6 +160,6 @@ func result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
 		}
 	}
 	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
-		Log: st.Log, Established: st.Established, Done: st.Done, DeleteSA: st.Failed}
+		Log: st.Log, Established: st.Established, Done: st.Done, DeleteSA: st.Failed, Also: st.Also}
 	return r
 }

@@ -85,6 +85,10 @@ type Step struct {
 	// Done: the exchange is over (established or failed); a reply in Send
 	// is still the answer to a retransmitted request.
 	Done bool
+	// Also are further datagrams for the peer, sent once after Send: the
+	// Delete that follows a failure notify when the peer already holds
+	// the SA as established.
+	Also [][]byte
 }
 
 // Exchange is one phase 1 exchange (Main or Aggressive Mode) in one role,
@@ -289,8 +293,25 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 			st.Log = append(st.Log, notify.SendingNotification(s.Remote.Addr().Unmap().String(), n.String()))
 		}
 	}
+	if x.peerEstablished() {
+		if out, err := x.deleteMessage(env); err == nil {
+			st.Also = append(st.Also, out)
+			st.Log = append(st.Log, SendingLog(s.Remote, "DELETE ISAKMP SA"))
+		}
+	}
 	s.State = StateFailed
 	return st
+}
+
+// peerEstablished reports whether the peer already counts the SA as
+// established while we fail it: a Main Mode responder has once it sent
+// MM6, which we (initiator) then refuse. strongSwan ignores an error
+// notify on an established SA ("only critical during main mode"), so it
+// also gets a Delete.
+func (x *Exchange) peerEstablished() bool {
+	s := x.SA
+	return s.Role == Initiator && s.Mode == isakmp.ExchangeMain &&
+		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.Cipher != nil
 }
 
 // failErr is fail with the notify the error carries (def if none).

@@ -18,6 +18,21 @@ import (
 // 1 block and the message ID.
 func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 	s := x.SA
+	np := &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoISAKMP, SPI: s.Cookies(), NotifyType: n}
+	return x.infoMessage(env, np)
+}
+
+// deleteMessage is the protected Delete of the ISAKMP SA (RFC 2408, 3.15)
+// that follows a failure notify when the peer holds the SA as established.
+func (x *Exchange) deleteMessage(env Env) ([]byte, error) {
+	k := InfoKeys{ICookie: x.SA.ICookie, RCookie: x.SA.RCookie}
+	return x.infoMessage(env, k.DeleteISAKMP())
+}
+
+// infoMessage seals one payload in an Informational exchange of its own,
+// in the clear before the keys exist, protected with HASH(1) after.
+func (x *Exchange) infoMessage(env Env, np isakmp.Payload) ([]byte, error) {
+	s := x.SA
 	var mid [4]byte
 	for mid == [4]byte{} {
 		if _, err := io.ReadFull(env.Rand, mid[:]); err != nil {
@@ -25,7 +40,6 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 		}
 	}
 	id := binary.BigEndian.Uint32(mid[:])
-	np := &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoISAKMP, SPI: s.Cookies(), NotifyType: n}
 	h := isakmp.Header{InitiatorCookie: s.ICookie, ResponderCookie: s.RCookie,
 		Exchange: isakmp.ExchangeInformational, MessageID: id}
 	if s.Cipher == nil || s.Keys.SKEYIDa == nil {

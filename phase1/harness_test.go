@@ -140,6 +140,7 @@ type outcome struct {
 	i, r       *Exchange
 	iLog, rLog []notify.Message
 	wires      []wire
+	also       []wire // Step.Also datagrams, not delivered
 	iEst, rEst bool
 	iFail      bool
 	rFail      bool
@@ -215,6 +216,9 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 			if st.Send != nil {
 				o.wires = append(o.wires, wire{fromI: isI, data: st.Send})
 				queue = append(queue, msg{toR: isI, data: st.Send})
+			}
+			for _, a := range st.Also {
+				o.also = append(o.also, wire{fromI: isI, data: a})
 			}
 			if st.Work == nil {
 				return

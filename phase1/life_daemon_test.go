@@ -713,6 +713,27 @@ func TestFailureNotifyReadableByPeer(t *testing.T) {
 			if len(inf.Notifies) != 1 || inf.Notifies[0].NotifyType != isakmp.InvalidIDInformation {
 				t.Errorf("notifies %+v", inf.Notifies)
 			}
+			// The responder that sent MM6 holds the SA as established
+			// (strongSwan ignores an error notify then): a Delete of the
+			// ISAKMP SA follows, which it can open too. A responder that
+			// fails MM5 sends none: its peer is still negotiating.
+			if !initiatorFails {
+				if len(o.also) != 0 {
+					t.Errorf("responder sent %d more datagrams", len(o.also))
+				}
+				return
+			}
+			if len(o.also) != 1 {
+				t.Fatalf("initiator sent %d datagrams after the notify, want the Delete", len(o.also))
+			}
+			del, err := OpenInformational(o.also[0].data, &k)
+			if err != nil {
+				t.Fatalf("the peer cannot open the Delete: %v", err)
+			}
+			out := ReceiveInformational(del, peer.SA.ICookie, peer.SA.RCookie, addrA)
+			if !out.DeleteISAKMP {
+				t.Errorf("the Delete does not delete the ISAKMP SA: %+v", del)
+			}
 		})
 	}
 }
