@@ -21,7 +21,12 @@ import (
 // The daemon's loop then calls the returned daemon.Exchange; Work closures
 // go to its worker pool and come back through Resume; retransmitted
 // requests are answered from its reply cache. The *SA is in
-// daemon.SA.State for Quick Mode and the informational exchanges.
+// daemon.SA.State for Quick Mode and the informational exchanges; the
+// InfoHandler (informational_daemon.go), registered as the daemon's
+// Watcher too, runs the SA's life after phase 1 (DPD, NAT keepalives,
+// lifetime, INITIAL-CONTACT). As initiator the exchange adds
+// INITIAL-CONTACT to MM5/AM3 on a first contact, looking through the
+// daemon's tables (HasContact).
 //
 // A Runtime whose Hooks are all nil uses NewHooks with the daemon's NAT-T
 // port and the policy's DPD setting: Vendor IDs (DPD, NAT-T) and NAT-D.
