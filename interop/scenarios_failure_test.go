@@ -135,7 +135,10 @@ func TestIkedNoProposalChosen(t *testing.T) {
 		}
 		t.Logf("iked: %s", msg)
 		if ikedInitiates {
-			waitLog(t, s.charon, "sending NO_PROPOSAL_CHOSEN", 5*time.Second)
+			// charon: "no proposal found", then an INFORMATIONAL_V1 with
+			// N(NO_PROP) in the clear.
+			waitLog(t, s.charon, "no proposal found", 5*time.Second)
+			waitLog(t, s.charon, "[ N(NO_PROP) ]", 5*time.Second)
 			if len(s.iked.Catalog(48))+len(s.iked.Catalog(51)) == 0 {
 				t.Errorf("iked logged neither 48 nor 51 for strongSwan's NO-PROPOSAL-CHOSEN:\n%s", s.iked.catalogSummary())
 			}
