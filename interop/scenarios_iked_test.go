@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -409,19 +410,20 @@ func cookieHex(s string) string {
 
 // checkEstablished is the both-sides check of every scenario that must
 // establish: charon's IKE SA "ike" is ESTABLISHED, iked has an established
-// ISAKMP SA with the same cookies, and SKEYID_d, SKEYID_a and SKEYID_e that
-// charon logged equal the ones iked logged. It returns charon's view.
+// ISAKMP SA with the same cookies, and SKEYID_d, SKEYID_a, SKEYID_e, the
+// cipher key Ka and the initial IV that charon logged equal the ones iked
+// logged. It returns charon's view.
 func checkEstablished(t *testing.T, c *Charon, k *Iked, timeout time.Duration) IKESA {
 	t.Helper()
-	return checkEstablishedExcept(t, c, k, timeout, "")
+	return checkEstablishedExcept(t, c, k, timeout)
 }
 
-// checkEstablishedExcept is checkEstablished for an SA other than the one
-// whose initiator cookie is old (a renegotiation while the old SA may
-// still be listed).
-func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Duration, old string) IKESA {
+// checkEstablishedExcept is checkEstablished for an SA other than those
+// whose initiator cookies are old (a renegotiation while old SAs may still
+// be listed).
+func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Duration, old ...string) IKESA {
 	t.Helper()
-	csa, err := waitCharonIKE(c, timeout, old)
+	csa, err := waitCharonIKE(c, timeout, old...)
 	if err != nil {
 		t.Fatalf("strongSwan: %v\niked says:\n%s", err, k.catalogSummary())
 	}
@@ -459,7 +461,8 @@ func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Durat
 	for _, v := range []struct {
 		name      string
 		swan, ike []byte
-	}{{"SKEYID_d", sk.SKEYIDd, ik.SKEYIDd}, {"SKEYID_a", sk.SKEYIDa, ik.SKEYIDa}, {"SKEYID_e", sk.SKEYIDe, ik.SKEYIDe}} {
+	}{{"SKEYID_d", sk.SKEYIDd, ik.SKEYIDd}, {"SKEYID_a", sk.SKEYIDa, ik.SKEYIDa}, {"SKEYID_e", sk.SKEYIDe, ik.SKEYIDe},
+		{"Ka", sk.Ka, ik.Ka}, {"initial IV", sk.IV, ik.IV}} {
 		if len(v.swan) == 0 || !bytes.Equal(v.swan, v.ike) {
 			t.Errorf("%s: strongSwan %x, iked %x", v.name, v.swan, v.ike)
 		}
@@ -468,8 +471,8 @@ func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Durat
 }
 
 // waitCharonIKE polls charon's list-sas until IKE SA "ike" is ESTABLISHED
-// with an initiator cookie other than old.
-func waitCharonIKE(c *Charon, timeout time.Duration, old string) (IKESA, error) {
+// with an initiator cookie not in old.
+func waitCharonIKE(c *Charon, timeout time.Duration, old ...string) (IKESA, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		sas, err := c.ListSAs()
@@ -477,7 +480,7 @@ func waitCharonIKE(c *Charon, timeout time.Duration, old string) (IKESA, error) 
 			return IKESA{}, err
 		}
 		for _, sa := range sas {
-			if sa.Name == "ike" && sa.State == "ESTABLISHED" && cookieHex(sa.InitiatorSPI) != old {
+			if sa.Name == "ike" && sa.State == "ESTABLISHED" && !slices.Contains(old, cookieHex(sa.InitiatorSPI)) {
 				return sa, nil
 			}
 		}
