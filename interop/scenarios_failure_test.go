@@ -92,25 +92,35 @@ func bothRoles(t *testing.T, f func(t *testing.T, ikedInitiates bool)) {
 	}
 }
 
-// TestIkedWrongPSK: the two sides hold different pre-shared keys. iked
-// logs message 46 with its reason; neither side establishes.
+// TestIkedWrongPSK: the two sides hold different pre-shared keys, in Main
+// Mode and in Aggressive Mode. iked logs message 46 with its reason;
+// neither side establishes.
 func TestIkedWrongPSK(t *testing.T) {
 	RequireStrongSwan(t)
+	t.Run("main", func(t *testing.T) { t.Parallel(); wrongPSK(t, basePSK) })
+	am := basePSK
+	am.aggressive, am.ids = true, "fqdn"
+	t.Run("aggressive", func(t *testing.T) { t.Parallel(); wrongPSK(t, am) })
+}
+
+func wrongPSK(t *testing.T, tc p1Case) {
 	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
-		s := failSetup(t, basePSK, ikedInitiates)
+		s := failSetup(t, tc, ikedInitiates)
 		s.charonOpt.Secrets[0].PSK = []byte(randomPSK())
 		s.start(t)
 		msg, err := s.iked.WaitCatalog(46, 15*time.Second, role(ikedInitiates))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v\nstrongSwan:\n%s", err, swanSays(s.charon, 8))
 		}
 		_, reason, _ := strings.Cut(msg, "failed; ")
 		if strings.TrimSpace(reason) == "" {
 			t.Errorf("message 46 gives no reason: %q", msg)
 		}
-		if !ikedInitiates && !strings.Contains(reason, "pre-shared keys") {
-			// As responder iked is the one that finds MM5 undecryptable:
-			// the reason must point at the key.
+		if (!ikedInitiates || tc.aggressive) && !strings.Contains(reason, "pre-shared key") {
+			// Where iked is the one that finds out (MM5 undecryptable,
+			// AM's HASH_R or HASH_I wrong), the reason must point at the
+			// key. As Main Mode initiator it only sees strongSwan's
+			// answer, which its own key cannot open.
 			t.Errorf("message 46 does not name the pre-shared key as the likely cause: %q", msg)
 		}
 		t.Logf("iked: %s", msg)
