@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -46,8 +47,13 @@ func ikedBinary(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
+		// The go command that runs the tests, even when it is not in PATH.
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
 		for _, name := range []string{"iked", "ikectl"} {
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), "github.com/iked/iked/cmd/"+name)
+			cmd := exec.CommandContext(ctx, goCmd, "build", "-o", filepath.Join(dir, name), "github.com/iked/iked/cmd/"+name)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				ikedErr = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
 				return
