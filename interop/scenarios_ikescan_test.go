@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,11 @@ func TestIkedIKEScanMainMode(t *testing.T) {
 		t.Fatalf("ike-scan -M: %q SA %q\n%s", res.Outcome, res.SA, res.Raw)
 	}
 	t.Logf("ike-scan -M: %s; VIDs %q", res.SA, res.VIDs)
+	// iked announces DPD (RFC 3706, 5.1) in its first message; ike-scan
+	// names the Vendor ID from its own table.
+	if !slices.ContainsFunc(res.VIDs, func(v string) bool { return strings.HasPrefix(v, "afcad71368a1f1c96b8696fc77570100") }) {
+		t.Errorf("no DPD vendor ID in iked's answer: %q", res.VIDs)
+	}
 	res, err = IKEScan(p.A.NS, p.B.Addr.String(), "-M", "--trans=7/128,4,1,14")
 	if err != nil {
 		t.Fatal(err)
