@@ -445,15 +445,6 @@ func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sk *IKEKeys
-	for i := range ck.IKE {
-		if len(ck.IKE[i].SKEYIDd) > 0 {
-			sk = &ck.IKE[i] // the latest derivation: this SA's
-		}
-	}
-	if sk == nil {
-		t.Fatalf("strongSwan logged no SKEYID_d")
-	}
 	var ik *IkedKeys
 	for _, x := range k.Keys() {
 		if x.Cookies == ic+rc {
@@ -463,6 +454,18 @@ func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Durat
 	}
 	if ik == nil {
 		t.Fatalf("iked logged no keys for cookies %s%s at its keys level (got %d key lines)", ic, rc, len(k.Keys()))
+	}
+	// charon's log does not name the SA a derivation is for: take the one
+	// whose SKEYID_d is iked's (fresh nonces and DH values make a chance
+	// match impossible), else the latest, to show the difference.
+	var sk *IKEKeys
+	for i := range ck.IKE {
+		if len(ck.IKE[i].SKEYIDd) > 0 && (sk == nil || !bytes.Equal(sk.SKEYIDd, ik.SKEYIDd)) {
+			sk = &ck.IKE[i]
+		}
+	}
+	if sk == nil {
+		t.Fatalf("strongSwan logged no SKEYID_d")
 	}
 	for _, v := range []struct {
 		name      string
