@@ -184,3 +184,34 @@ func (s *p1Setup) start(t *testing.T) {
 	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
 	initiateIKE(s.charon)
 }
+
+// TestIkedProposalChoice: with several phase 1 transforms on offer, the
+// responder takes the first of the initiator's that it accepts (RFC 2409,
+// 5; issue 4's proposal handling). iked-responder: strongSwan offers three
+// proposals in order and only its second is one iked accepts; iked-
+// initiator: iked offers its policy's ciphers x hashes x groups (eight
+// transforms) and strongSwan accepts only the last of them.
+func TestIkedProposalChoice(t *testing.T) {
+	RequireStrongSwan(t)
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		tc := p1Case{auth: "psk", ids: "ipv4",
+			ciphers: []string{"aes128"}, hashes: []string{"sha256", "sha1"}, groups: []string{"modp2048", "ecp256"}}
+		want := [3]string{"AES_CBC", "PRF_HMAC_SHA1", "MODP_2048"}
+		if ikedInitiates {
+			tc.ciphers = []string{"aes256", "aes128"}
+			tc.swanProp = "aes128-sha1-ecp256"
+			want = [3]string{"AES_CBC", "PRF_HMAC_SHA1", "ECP_256"}
+		} else {
+			// aes256 is not iked's; aes128-sha1-modp2048 is; so is the
+			// third, but the initiator's order decides.
+			tc.swanProp = "aes256-sha256-modp2048, aes128-sha1-modp2048, aes128-sha256-ecp256"
+		}
+		s := newP1Setup(t, tc, ikedInitiates)
+		s.start(t)
+		sa := checkEstablished(t, s.charon, s.iked, 20*time.Second)
+		got := [3]string{sa.EncrAlg, sa.PRFAlg, sa.DHGroup}
+		if got != want || sa.EncrKeySize != "128" {
+			t.Errorf("negotiated %v/%s, want %v/128", got, sa.EncrKeySize, want)
+		}
+	})
+}
