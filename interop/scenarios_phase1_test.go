@@ -3,6 +3,7 @@ package interop
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ type p1Case struct {
 	name       string
 	aggressive bool
 	auth       string // "psk", "rsa" (2048-bit certificates), "ecdsa" (P-256 certificates)
-	ids        string // "ipv4", "fqdn", "dn"
+	ids        string // "ipv4", "ipv6" (the peers talk IPv6 too), "fqdn", "dn"
 	swanProp   string // strongSwan's proposal
 	ciphers    []string
 	hashes     []string
@@ -47,6 +48,9 @@ var p1Cases = []p1Case{
 		ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"modp2048"},
 		encr: "AES_CBC", keySize: "128", prf: "PRF_HMAC_SHA2_256", dh: "MODP_2048"},
 	{name: "mm-psk-dn", auth: "psk", ids: "dn", swanProp: "aes128-sha256-modp2048",
+		ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"modp2048"},
+		encr: "AES_CBC", keySize: "128", prf: "PRF_HMAC_SHA2_256", dh: "MODP_2048"},
+	{name: "mm-psk-ipv6", auth: "psk", ids: "ipv6", swanProp: "aes128-sha256-modp2048",
 		ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"modp2048"},
 		encr: "AES_CBC", keySize: "128", prf: "PRF_HMAC_SHA2_256", dh: "MODP_2048"},
 	{name: "am-psk-fqdn", aggressive: true, auth: "psk", ids: "fqdn", swanProp: "aes128-sha256-modp2048",
@@ -119,11 +123,24 @@ func newP1Setup(t *testing.T, tc p1Case, ikedInitiates bool) *p1Setup {
 		s.swan, s.ike = p.B, p.A
 	}
 	const swanName, ikedName = "swan.example", "iked.example"
+	swanAddr, ikeAddr := s.swan.Addr.String(), s.ike.Addr.String()
+	if tc.ids == "ipv6" {
+		// RFC 3849 addresses on the same link, one /64 per pair (the
+		// pair's IPv4 /30 numbers it); nodad: usable at once.
+		n := s.pair.A.Addr.As4()[3]
+		a, b := fmt.Sprintf("2001:db8:4:%x::1", n), fmt.Sprintf("2001:db8:4:%x::2", n)
+		p.A.NS.MustRun("ip", "-6", "addr", "add", a+"/64", "dev", p.A.Link, "nodad")
+		p.B.NS.MustRun("ip", "-6", "addr", "add", b+"/64", "dev", p.B.Link, "nodad")
+		swanAddr, ikeAddr = a, b
+		if ikedInitiates {
+			swanAddr, ikeAddr = b, a
+		}
+	}
 	var swanLocal, swanRemote, ikedLocal, ikedRemote string
 	switch tc.ids {
-	case "ipv4":
-		swanLocal, swanRemote = s.swan.Addr.String(), s.ike.Addr.String()
-		ikedLocal, ikedRemote = "ipv4:"+s.ike.Addr.String(), "ipv4:"+s.swan.Addr.String()
+	case "ipv4", "ipv6":
+		swanLocal, swanRemote = swanAddr, ikeAddr
+		ikedLocal, ikedRemote = tc.ids+":"+ikeAddr, tc.ids+":"+swanAddr
 	case "fqdn":
 		swanLocal, swanRemote = swanName, ikedName
 		ikedLocal, ikedRemote = "fqdn:"+ikedName, "fqdn:"+swanName
@@ -135,16 +152,16 @@ func newP1Setup(t *testing.T, tc p1Case, ikedInitiates bool) *p1Setup {
 	}
 	s.swanID, s.ikedID = swanLocal, ikedLocal
 	conn := Connection{
-		Aggressive: tc.aggressive, LocalAddrs: s.swan.Addr.String(), RemoteAddrs: s.ike.Addr.String(),
+		Aggressive: tc.aggressive, LocalAddrs: swanAddr, RemoteAddrs: ikeAddr,
 		Proposals: tc.swanProp, LocalID: swanLocal, RemoteID: swanRemote,
 		Children: []Child{{ESPProposals: "aes128-sha256"}},
 	}
 	ic := IkedConn{
-		LocalGW: s.ike.Addr.String(), RemoteGW: s.swan.Addr.String(), Aggressive: tc.aggressive,
+		LocalGW: ikeAddr, RemoteGW: swanAddr, Aggressive: tc.aggressive,
 		Ciphers: tc.ciphers, Hashes: tc.hashes, Groups: tc.groups,
 		PSK: s.psk, LocalID: ikedLocal, RemoteID: ikedRemote,
 	}
-	s.ikedPol = IkedPolicy{Listen: s.ike.Addr.String()}
+	s.ikedPol = IkedPolicy{Listen: ikeAddr}
 	s.charonOpt = CharonOptions{RetransmitTimeout: time.Second, RetransmitTries: 4}
 	switch tc.auth {
 	case "psk":
