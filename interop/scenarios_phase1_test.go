@@ -18,9 +18,12 @@ type p1Case struct {
 	auth       string // "psk", "rsa" (2048-bit certificates), "ecdsa" (P-256 certificates)
 	ids        string // "ipv4", "ipv6" (the peers talk IPv6 too), "fqdn", "dn"
 	swanProp   string // strongSwan's proposal
-	ciphers    []string
-	hashes     []string
-	groups     []string
+	// swanSendCert is strongSwan's send_cert with certificates: "always"
+	// (the default here) or "ifasked" (iked must send a certificate request).
+	swanSendCert string
+	ciphers      []string
+	hashes       []string
+	groups       []string
 	// What strongSwan's list-sas must then report.
 	encr, keySize, prf, dh string
 }
@@ -59,6 +62,9 @@ var p1Cases = []p1Case{
 	{name: "mm-rsa-dn", auth: "rsa", ids: "dn", swanProp: "aes128-sha256-modp2048",
 		ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"modp2048"},
 		encr: "AES_CBC", keySize: "128", prf: "PRF_HMAC_SHA2_256", dh: "MODP_2048"},
+	{name: "mm-rsa-dn-ifasked", auth: "rsa", ids: "dn", swanProp: "aes256-sha256-modp2048", swanSendCert: "ifasked",
+		ciphers: []string{"aes256"}, hashes: []string{"sha256"}, groups: []string{"modp2048"},
+		encr: "AES_CBC", keySize: "256", prf: "PRF_HMAC_SHA2_256", dh: "MODP_2048"},
 	{name: "mm-ecdsa-p256-fqdn", auth: "ecdsa", ids: "fqdn", swanProp: "aes128-sha256-ecp256",
 		ciphers: []string{"aes128"}, hashes: []string{"sha256"}, groups: []string{"ecp256"},
 		encr: "AES_CBC", keySize: "128", prf: "PRF_HMAC_SHA2_256", dh: "ECP_256"},
@@ -174,6 +180,9 @@ func newP1Setup(t *testing.T, tc p1Case, ikedInitiates bool) *p1Setup {
 		pki := MakePKI(t, tc.auth, size, swanName, ikedName)
 		conn.LocalAuth, conn.RemoteAuth = "pubkey", "pubkey"
 		conn.LocalCert, conn.SendCert = swanName+"-cert.pem", "always"
+		if tc.swanSendCert != "" {
+			conn.SendCert = tc.swanSendCert
+		}
 		s.charonOpt.Credentials = Credentials{CACerts: []string{pki.CACert}, Certs: []string{pki.Certs[swanName]}, Keys: []string{pki.Keys[swanName]}}
 		ic.Cert, ic.PSK = true, ""
 		s.ikedPol.CACert, s.ikedPol.Cert, s.ikedPol.Key = pki.CACert, pki.Certs[ikedName], pki.Keys[ikedName]
