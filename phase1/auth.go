@@ -125,7 +125,7 @@ func (s *SA) peerAuth(j *job, r *received) error {
 		s.peerCerts = r.certs
 		j.peerCerts = r.certs
 		j.store = s.store()
-		j.peerID = pki.ID{Type: pki.IDType(s.RemoteID.IDType), Data: s.RemoteID.Data}
+		j.peerID = pki.ID{Type: s.RemoteID.IDType, Data: s.RemoteID.Data}
 	} else if j.peerHash == nil {
 		return fmt.Errorf("%w: pre-shared key authentication without a HASH payload", isakmp.PayloadMalformed)
 	}

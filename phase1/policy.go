@@ -174,7 +174,7 @@ func idText(id *isakmp.ID) string {
 	if id == nil {
 		return "?"
 	}
-	return pki.ID{Type: pki.IDType(id.IDType), Data: id.Data}.String()
+	return pki.ID{Type: id.IDType, Data: id.Data}.String()
 }
 
 // remoteIDMatches reports whether the peer's ID is the one connection c

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/iked/iked/isakmp"
 )
 
 // seedCerts adds the DER of every test certificate to a fuzz corpus.
@@ -46,7 +48,7 @@ func FuzzFormatDN(f *testing.F) {
 		if _, err := FormatDN(der); err == nil && !MatchDN(der, der) {
 			t.Fatal("a DN that prints does not match itself")
 		}
-		MatchID(readCertF(t), ID{IDDERASN1DN, der})
+		MatchID(readCertF(t), ID{isakmp.IDDERASN1DN, der})
 	})
 }
 
@@ -80,8 +82,8 @@ func FuzzVerifyPeer(f *testing.F) {
 		f.Fatal(msgs)
 	}
 	f.Fuzz(func(t *testing.T, der []byte, typ uint8, id []byte) {
-		s.VerifyPeer([][]byte{der, der}, ID{IDType(typ), id})
-		_ = ID{IDType(typ), id}.String()
+		s.VerifyPeer([][]byte{der, der}, ID{isakmp.IDType(typ), id})
+		_ = ID{isakmp.IDType(typ), id}.String()
 	})
 }
 

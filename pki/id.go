@@ -9,59 +9,16 @@ import (
 	"fmt"
 	"net"
 	"strings"
+
+	"github.com/iked/iked/isakmp"
 )
-
-// IDType is an ISAKMP identification type of the IPsec DOI (RFC 2407,
-// 4.6.2.1). pki keeps its own copy so that it need not import isakmp.
-type IDType uint8
-
-// RFC 2407, 4.6.2.1.
-const (
-	IDIPv4Addr       IDType = 1
-	IDFQDN           IDType = 2
-	IDUserFQDN       IDType = 3
-	IDIPv4AddrSubnet IDType = 4
-	IDIPv6Addr       IDType = 5
-	IDIPv6AddrSubnet IDType = 6
-	IDIPv4AddrRange  IDType = 7
-	IDIPv6AddrRange  IDType = 8
-	IDDERASN1DN      IDType = 9
-	IDDERASN1GN      IDType = 10
-	IDKeyID          IDType = 11
-)
-
-func (t IDType) String() string {
-	switch t {
-	case IDIPv4Addr:
-		return "ID_IPV4_ADDR"
-	case IDFQDN:
-		return "ID_FQDN"
-	case IDUserFQDN:
-		return "ID_USER_FQDN"
-	case IDIPv4AddrSubnet:
-		return "ID_IPV4_ADDR_SUBNET"
-	case IDIPv6Addr:
-		return "ID_IPV6_ADDR"
-	case IDIPv6AddrSubnet:
-		return "ID_IPV6_ADDR_SUBNET"
-	case IDIPv4AddrRange:
-		return "ID_IPV4_ADDR_RANGE"
-	case IDIPv6AddrRange:
-		return "ID_IPV6_ADDR_RANGE"
-	case IDDERASN1DN:
-		return "ID_DER_ASN1_DN"
-	case IDDERASN1GN:
-		return "ID_DER_ASN1_GN"
-	case IDKeyID:
-		return "ID_KEY_ID"
-	}
-	return fmt.Sprintf("IDType(%d)", uint8(t))
-}
 
 // ID is a peer's identity as its ID payload carries it (RFC 2407, 4.6.2):
-// the type and the identification data, without protocol and port.
+// the type and the identification data, without protocol and port. The
+// type is isakmp's (RFC 2407, 4.6.2.1), one list of values and names for
+// the whole module (pki sits above isakmp in DESIGN.md's arrows).
 type ID struct {
-	Type IDType
+	Type isakmp.IDType
 	Data []byte
 }
 
@@ -80,16 +37,16 @@ const maxIDLen = 8192
 // a DN in strongSwan's form (`C=FI, O=Example, CN=gw`).
 func (id ID) String() string {
 	switch id.Type {
-	case IDIPv4Addr, IDIPv6Addr:
+	case isakmp.IDIPv4Addr, isakmp.IDIPv6Addr:
 		if len(id.Data) == 4 || len(id.Data) == 16 {
 			return net.IP(id.Data).String()
 		}
-	case IDFQDN, IDUserFQDN:
+	case isakmp.IDFQDN, isakmp.IDUserFQDN:
 		if len(id.Data) > maxNameText {
 			return printable(string(id.Data[:maxNameText])) + "..."
 		}
 		return printable(string(id.Data))
-	case IDDERASN1DN:
+	case isakmp.IDDERASN1DN:
 		if s, err := FormatDN(id.Data); err == nil {
 			return s
 		}
@@ -112,9 +69,9 @@ func MatchID(cert *x509.Certificate, id ID) error {
 	}
 	ok := false
 	switch id.Type {
-	case IDIPv4Addr, IDIPv6Addr:
+	case isakmp.IDIPv4Addr, isakmp.IDIPv6Addr:
 		want := 4
-		if id.Type == IDIPv6Addr {
+		if id.Type == isakmp.IDIPv6Addr {
 			want = 16
 		}
 		if len(id.Data) != want {
@@ -125,25 +82,25 @@ func MatchID(cert *x509.Certificate, id ID) error {
 				ok = true
 			}
 		}
-	case IDFQDN:
+	case isakmp.IDFQDN:
 		name := strings.TrimSuffix(string(id.Data), ".")
 		for _, d := range cert.DNSNames {
 			if strings.EqualFold(strings.TrimSuffix(d, "."), name) {
 				ok = true
 			}
 		}
-	case IDUserFQDN:
+	case isakmp.IDUserFQDN:
 		for _, e := range cert.EmailAddresses {
 			if strings.EqualFold(e, string(id.Data)) {
 				ok = true
 			}
 		}
-	case IDDERASN1DN:
+	case isakmp.IDDERASN1DN:
 		ok = MatchDN(id.Data, cert.RawSubject)
 		for _, dn := range dirNamesOf(cert) {
 			ok = ok || MatchDN(id.Data, dn)
 		}
-	case IDKeyID:
+	case isakmp.IDKeyID:
 		if len(cert.SubjectKeyId) > 0 && bytes.Equal(cert.SubjectKeyId, id.Data) {
 			ok = true
 		}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iked/iked/isakmp"
 )
 
 func TestMatchID(t *testing.T) {
@@ -28,31 +30,31 @@ func TestMatchID(t *testing.T) {
 		id   ID
 		ok   bool
 	}{
-		{"IPv4 in SAN", ID{IDIPv4Addr, net.ParseIP("192.0.2.1").To4()}, true},
-		{"IPv4 not in SAN", ID{IDIPv4Addr, net.ParseIP("192.0.2.9").To4()}, false},
-		{"IPv4 of wrong length", ID{IDIPv4Addr, net.ParseIP("192.0.2.1")}, false},
-		{"IPv6 in SAN", ID{IDIPv6Addr, net.ParseIP("2001:db8::1")}, true},
-		{"IPv6 not in SAN", ID{IDIPv6Addr, net.ParseIP("2001:db8::2")}, false},
-		{"IPv4-mapped IPv6 is not the IPv4 SAN", ID{IDIPv6Addr, net.ParseIP("::ffff:192.0.2.1")}, false},
+		{"IPv4 in SAN", ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.1").To4()}, true},
+		{"IPv4 not in SAN", ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.9").To4()}, false},
+		{"IPv4 of wrong length", ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.1")}, false},
+		{"IPv6 in SAN", ID{isakmp.IDIPv6Addr, net.ParseIP("2001:db8::1")}, true},
+		{"IPv6 not in SAN", ID{isakmp.IDIPv6Addr, net.ParseIP("2001:db8::2")}, false},
+		{"IPv4-mapped IPv6 is not the IPv4 SAN", ID{isakmp.IDIPv6Addr, net.ParseIP("::ffff:192.0.2.1")}, false},
 		{"FQDN", fqdn("gw.example.com"), true},
 		{"FQDN any case", fqdn("GW.Example.COM"), true},
 		{"FQDN other", fqdn("gw2.example.com"), false},
 		{"FQDN is not the CN only", fqdn("Example RSA CA"), false},
-		{"USER_FQDN", ID{IDUserFQDN, []byte("admin@example.com")}, true},
-		{"USER_FQDN other", ID{IDUserFQDN, []byte("root@example.com")}, false},
-		{"DN raw subject", ID{IDDERASN1DN, gw.RawSubject}, true},
-		{"DN from text (PrintableString vs UTF8String)", ID{IDDERASN1DN, dn("C=FI, O=Example, CN=gw.example.com")}, true},
-		{"DN case differs in a PrintableString", ID{IDDERASN1DN, dn("C=fi, O=Example, CN=gw.example.com")}, true},
-		{"DN case differs in a UTF8String", ID{IDDERASN1DN, dn("C=FI, O=example, CN=gw.example.com")}, false},
-		{"DN other order", ID{IDDERASN1DN, dn("CN=gw.example.com, O=Example, C=FI")}, false},
-		{"DN missing an RDN", ID{IDDERASN1DN, dn("C=FI, CN=gw.example.com")}, false},
-		{"DN of the issuer", ID{IDDERASN1DN, gw.RawIssuer}, false},
-		{"DN garbage", ID{IDDERASN1DN, []byte{0x30, 0x03, 0x31, 0x01}}, false},
-		{"KEY_ID subject key identifier", ID{IDKeyID, gw.SubjectKeyId}, true},
-		{"KEY_ID public key hash", ID{IDKeyID, keyHash}, true},
-		{"KEY_ID other", ID{IDKeyID, []byte("nope")}, false},
-		{"subnet type never names a certificate", ID{IDIPv4AddrSubnet, []byte{192, 0, 2, 0, 255, 255, 255, 0}}, false},
-		{"empty", ID{IDFQDN, nil}, false},
+		{"USER_FQDN", ID{isakmp.IDUserFQDN, []byte("admin@example.com")}, true},
+		{"USER_FQDN other", ID{isakmp.IDUserFQDN, []byte("root@example.com")}, false},
+		{"DN raw subject", ID{isakmp.IDDERASN1DN, gw.RawSubject}, true},
+		{"DN from text (PrintableString vs UTF8String)", ID{isakmp.IDDERASN1DN, dn("C=FI, O=Example, CN=gw.example.com")}, true},
+		{"DN case differs in a PrintableString", ID{isakmp.IDDERASN1DN, dn("C=fi, O=Example, CN=gw.example.com")}, true},
+		{"DN case differs in a UTF8String", ID{isakmp.IDDERASN1DN, dn("C=FI, O=example, CN=gw.example.com")}, false},
+		{"DN other order", ID{isakmp.IDDERASN1DN, dn("CN=gw.example.com, O=Example, C=FI")}, false},
+		{"DN missing an RDN", ID{isakmp.IDDERASN1DN, dn("C=FI, CN=gw.example.com")}, false},
+		{"DN of the issuer", ID{isakmp.IDDERASN1DN, gw.RawIssuer}, false},
+		{"DN garbage", ID{isakmp.IDDERASN1DN, []byte{0x30, 0x03, 0x31, 0x01}}, false},
+		{"KEY_ID subject key identifier", ID{isakmp.IDKeyID, gw.SubjectKeyId}, true},
+		{"KEY_ID public key hash", ID{isakmp.IDKeyID, keyHash}, true},
+		{"KEY_ID other", ID{isakmp.IDKeyID, []byte("nope")}, false},
+		{"subnet type never names a certificate", ID{isakmp.IDIPv4AddrSubnet, []byte{192, 0, 2, 0, 255, 255, 255, 0}}, false},
+		{"empty", ID{isakmp.IDFQDN, nil}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,7 +65,7 @@ func TestMatchID(t *testing.T) {
 		})
 	}
 	// The ECDSA certificate strongSwan's pki issued: its SANs.
-	for _, id := range []ID{fqdn("gw-ec.example.com"), {IDIPv4Addr, []byte{192, 0, 2, 2}}, {IDUserFQDN, []byte("gw@example.com")}, {IDDERASN1DN, dn("C=FI, O=Example, CN=gw-ec.example.com")}} {
+	for _, id := range []ID{fqdn("gw-ec.example.com"), {isakmp.IDIPv4Addr, []byte{192, 0, 2, 2}}, {isakmp.IDUserFQDN, []byte("gw@example.com")}, {isakmp.IDDERASN1DN, dn("C=FI, O=Example, CN=gw-ec.example.com")}} {
 		if err := MatchID(ec, id); err != nil {
 			t.Errorf("ECDSA certificate: %v", err)
 		}
@@ -75,13 +77,13 @@ func TestIDString(t *testing.T) {
 		id   ID
 		want string
 	}{
-		{ID{IDIPv4Addr, []byte{192, 0, 2, 1}}, "192.0.2.1"},
-		{ID{IDIPv6Addr, net.ParseIP("2001:db8::1")}, "2001:db8::1"},
+		{ID{isakmp.IDIPv4Addr, []byte{192, 0, 2, 1}}, "192.0.2.1"},
+		{ID{isakmp.IDIPv6Addr, net.ParseIP("2001:db8::1")}, "2001:db8::1"},
 		{fqdn("gw.example.com"), "gw.example.com"},
-		{ID{IDUserFQDN, []byte("a@example.com\n")}, "a@example.com?"},
-		{ID{IDDERASN1DN, mustParseDN(t, "C=FI, O=Example, CN=gw")}, "C=FI, O=Example, CN=gw"},
-		{ID{IDKeyID, []byte{1, 2}}, "ID_KEY_ID:0102"},
-		{ID{IDType(200), nil}, "IDType(200):"},
+		{ID{isakmp.IDUserFQDN, []byte("a@example.com\n")}, "a@example.com?"},
+		{ID{isakmp.IDDERASN1DN, mustParseDN(t, "C=FI, O=Example, CN=gw")}, "C=FI, O=Example, CN=gw"},
+		{ID{isakmp.IDKeyID, []byte{1, 2}}, "ID_KEY_ID:0102"},
+		{ID{isakmp.IDType(200), nil}, "IDType(200):"},
 	} {
 		if got := tc.id.String(); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.id.Type, got, tc.want)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/isakmp"
 )
 
 // peerStore is the store of a gateway that trusts the RSA CA (with its
@@ -25,7 +27,7 @@ func peerStore(t *testing.T, dir string, now func() time.Time) *Store {
 	return s
 }
 
-func fqdn(s string) ID { return ID{Type: IDFQDN, Data: []byte(s)} }
+func fqdn(s string) ID { return ID{Type: isakmp.IDFQDN, Data: []byte(s)} }
 
 func TestVerifyPeer(t *testing.T) {
 	dir := testDir(t)
@@ -42,8 +44,8 @@ func TestVerifyPeer(t *testing.T) {
 		chainLen int
 	}{
 		{name: "valid RSA", received: []string{"gw-rsa.der"}, id: fqdn("gw.example.com"), chainLen: 2},
-		{name: "valid RSA by its IPv4 address", received: []string{"gw-rsa.der"}, id: ID{IDIPv4Addr, net.ParseIP("192.0.2.1").To4()}, chainLen: 2},
-		{name: "valid ECDSA", received: []string{"gw-ecdsa.pem"}, id: ID{IDIPv4Addr, net.ParseIP("192.0.2.2").To4()}, chainLen: 2},
+		{name: "valid RSA by its IPv4 address", received: []string{"gw-rsa.der"}, id: ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.1").To4()}, chainLen: 2},
+		{name: "valid ECDSA", received: []string{"gw-ecdsa.pem"}, id: ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.2").To4()}, chainLen: 2},
 		{name: "valid with intermediate sent", received: []string{"sub-gw.pem", "int-rsa.pem"}, id: fqdn("sub.example.com"), chainLen: 3},
 		{name: "intermediate sent first", received: []string{"int-rsa.pem", "sub-gw.pem"}, id: fqdn("sub.example.com"), chainLen: 3},
 		{name: "root without Basic Constraints forced trusted", received: []string{"nobc-gw.pem"}, id: fqdn("sub.example.com"), chainLen: 2},
@@ -55,7 +57,7 @@ func TestVerifyPeer(t *testing.T) {
 		{name: "missing intermediate", received: []string{"sub-gw.pem"}, id: fqdn("sub.example.com"), wantErr: ErrUntrusted},
 		{name: "no digitalSignature", received: []string{"noku-rsa.pem"}, id: fqdn("noku.example.com"), wantErr: ErrKeyUsage},
 		{name: "ID not in certificate", received: []string{"gw-rsa.der"}, id: fqdn("other.example.com"), wantErr: ErrIDMismatch},
-		{name: "ID of another certificate", received: []string{"gw-rsa.der"}, id: ID{IDIPv4Addr, net.ParseIP("192.0.2.2").To4()}, wantErr: ErrIDMismatch},
+		{name: "ID of another certificate", received: []string{"gw-rsa.der"}, id: ID{isakmp.IDIPv4Addr, net.ParseIP("192.0.2.2").To4()}, wantErr: ErrIDMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

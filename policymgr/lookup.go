@@ -116,7 +116,7 @@ func IDFromPayload(t isakmp.IDType, data []byte) ID {
 			return id
 		}
 	case isakmp.IDFQDN, isakmp.IDUserFQDN:
-		id.Text = pki.ID{Type: pki.IDType(t), Data: data}.String()
+		id.Text = pki.ID{Type: t, Data: data}.String()
 		return id
 	case isakmp.IDDERASN1DN:
 		if s, err := pki.FormatDN(data); err == nil {
