@@ -4,6 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -114,6 +117,22 @@ type p1Setup struct {
 	swanID, ikedID string // strongSwan's ID text, iked's ("ipv4:..." etc.)
 }
 
+// capturePair records the pair's link with dumpcap into
+// $INTEROP_PCAP_DIR/<test name>.pcap when that variable is set: the
+// datagrams of a failing scenario, for tshark. Off by default.
+func capturePair(t *testing.T, p *Pair) {
+	dir := os.Getenv("INTEROP_PCAP_DIR")
+	if dir == "" {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	proc := p.A.NS.Start(t, nil, "dumpcap", "-q", "-i", p.A.Link, "-w", filepath.Join(dir, name+".pcap"))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(proc.Output(), "Capturing on") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // randomPSK returns a fresh printable pre-shared key.
 func randomPSK() string {
 	b := make([]byte, 16)
@@ -126,6 +145,7 @@ func randomPSK() string {
 func newP1Setup(t *testing.T, tc p1Case, ikedInitiates bool) *p1Setup {
 	t.Helper()
 	p := NewPair(t)
+	capturePair(t, p)
 	s := &p1Setup{pair: p, ikedInitiates: ikedInitiates, psk: randomPSK()}
 	s.swan, s.ike = p.A, p.B
 	if ikedInitiates {
