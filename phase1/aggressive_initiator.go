@@ -1,12 +1,6 @@
 package phase1
 
-import (
-	"fmt"
-
-	"github.com/iked/iked/ikecrypto"
-	"github.com/iked/iked/isakmp"
-	"github.com/iked/iked/notify"
-)
+import "github.com/iked/iked/isakmp"
 
 // Aggressive Mode, initiator side (RFC 2409, 5):
 //
@@ -36,20 +30,13 @@ func (x *Exchange) startAM1(env Env) Step {
 // createAM1 sends the proposal, our KE, nonce and identity.
 func (x *Exchange) createAM1(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
+	j, st, ok := x.computed(env, v)
 	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
+		return st
 	}
-	if j.err != nil {
-		return x.failErr(env, j.err, 0)
-	}
-	s.dh = j.priv
-	s.GXi = j.priv.PublicBytes()
-	n, err := nonce(env.Rand)
-	if err != nil {
+	if err := s.initiatorKE(j, env); err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	s.Ni = n
 	sa := saPayload(s.Offered)
 	b, err := isakmp.MarshalBody(sa)
 	if err != nil {
@@ -73,32 +60,12 @@ func (x *Exchange) createAM1(env Env, v any) Step {
 // for g^xy, the keys, the verification of HASH_R/SIG_R and our HASH_I/SIG_I.
 func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
 	s := x.SA
-	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		return Step{Reject: fmt.Errorf("phase1: AM2 encrypted")}
+	r, st, ok := x.takeChoice(env, m, "AM2")
+	if !ok {
+		return st
 	}
-	r, err := sortPayloads(m.Payloads)
-	if err != nil {
-		return Step{Reject: err}
-	}
-	if r.sa == nil {
-		return Step{Reject: fmt.Errorf("phase1: AM2 without SA payload")}
-	}
-	s.RCookie = m.Header.ResponderCookie
-	t, err := checkChosen(r.sa, s.Offered)
-	if err != nil {
-		return x.failErr(env, err, isakmp.NoProposalChosen)
-	}
-	s.Transform = t
-	st := Step{Log: settleLifetime(&s.Transform, s.Conn, lifetimeMin(s.Policy))}
-	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(t.Group))
-	if err != nil {
-		return x.failErr(env, err, isakmp.NoProposalChosen)
-	}
-	if err := checkNonce(r.nonce); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
-	}
-	if err := checkKE(r.ke, g); err != nil {
-		return x.failErr(env, err, isakmp.InvalidKeyInformation)
+	if n, err := checkPeerKE(s.Transform, r); err != nil {
+		return x.failErr(env, err, n)
 	}
 	if err := checkID(r.id); err != nil {
 		return x.failErr(env, err, isakmp.InvalidIDInformation)
@@ -106,9 +73,7 @@ func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
 	s.Nr, s.GXr = r.nonce.Data, r.ke.Data
 	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
 	if !remoteIDMatches(s.Conn, r.id) {
-		st := x.fail(env, fmt.Sprintf("the peer's identity %s is not the remote-id %s", s.RemoteIDText, s.Conn.IKE.RemoteID), isakmp.InvalidIDInformation)
-		st.Log = append([]notify.Message{notify.NoPolicyFor(x.localText(), s.RemoteIDText)}, st.Log...)
-		return st
+		return x.failNotRemoteID(env)
 	}
 	x.peerVendorIDs(r)
 	x.notePeer(r)
@@ -132,27 +97,20 @@ func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
 // authenticated, and establishes the SA.
 func (x *Exchange) createAM3(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
-	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
-	}
-	if j.err == nil && j.cipher != nil {
+	if j, ok := v.(*job); ok && j.err == nil && j.cipher != nil {
+		// Adopt the keys first, so that a failed verification is
+		// notified under them.
 		s.adoptKeys(j)
 		s.logKeys(env)
 	}
-	if err := firstErr(j.authErr, j.err); err != nil {
-		st := x.failErr(env, err, isakmp.AuthenticationFailed)
-		st.Log = append(j.log, st.Log...)
+	j, st, ok := x.verified(env, v)
+	if !ok {
 		return st
 	}
-	ps := x.certPayloads()
-	ps = append(ps, s.authPayload(j.ourAuth))
-	ps = append(ps, x.authExtras()...)
-	ps = append(ps, x.natdPayloads()...)
-	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
+	ps := append(x.authPayloads(j), x.natdPayloads()...)
+	out, err := x.sealAuth(ps)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	s.IV = next
 	return x.establish(env, j, Step{Send: out, Log: j.log})
 }

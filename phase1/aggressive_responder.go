@@ -3,7 +3,6 @@ package phase1
 import (
 	"fmt"
 
-	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -25,15 +24,8 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
 		st.Log = append(log, st.Log...)
 		return st
 	}
-	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(s.Transform.Group))
-	if err != nil {
-		return x.failErr(env, err, isakmp.NoProposalChosen)
-	}
-	if err := checkNonce(r.nonce); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
-	}
-	if err := checkKE(r.ke, g); err != nil {
-		return x.failErr(env, err, isakmp.InvalidKeyInformation)
+	if n, err := checkPeerKE(s.Transform, r); err != nil {
+		return x.failErr(env, err, n)
 	}
 	s.Ni, s.GXi = r.nonce.Data, r.ke.Data
 	x.notePeer(r)
@@ -59,20 +51,15 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
 // SIG_R.
 func (x *Exchange) createAM2(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
+	j, st, ok := x.computed(env, v)
 	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
-	}
-	if j.err != nil {
-		return x.failErr(env, j.err, 0)
+		return st
 	}
 	s.adoptKeys(j)
 	s.logKeys(env)
 	ps := []isakmp.Payload{chosenSAPayload(s.TransformNumber, s.Transform),
 		&isakmp.KE{Data: s.GXr}, &isakmp.Nonce{Data: s.Nr}, s.LocalID}
-	ps = append(ps, x.certPayloads()...)
-	ps = append(ps, s.authPayload(j.ourAuth))
-	ps = append(ps, x.authExtras()...)
+	ps = append(ps, x.authPayloads(j)...)
 	ps = append(ps, x.crPayloads()...)
 	ps = append(ps, x.vendorIDPayloads()...)
 	ps = append(ps, x.natdPayloads()...)
@@ -127,13 +114,8 @@ func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
 // finishAM3 establishes the SA once the initiator is authenticated.
 func (x *Exchange) finishAM3(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
+	j, st, ok := x.verified(env, v)
 	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
-	}
-	if err := firstErr(j.authErr, j.err); err != nil {
-		st := x.failErr(env, err, isakmp.AuthenticationFailed)
-		st.Log = append(j.log, st.Log...)
 		return st
 	}
 	s.IV = x.pendingIV

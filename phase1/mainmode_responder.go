@@ -1,11 +1,10 @@
 package phase1
 
 import (
+	"crypto/subtle"
 	"fmt"
 
-	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
-	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
 )
 
@@ -39,31 +38,8 @@ func (x *Exchange) consumeMM1(env Env, m *isakmp.Message, r *received) Step {
 // g^xy and the keys.
 func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 	s := x.SA
-	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		return Step{Reject: fmt.Errorf("phase1: MM3 encrypted")}
-	}
-	r, err := sortPayloads(m.Payloads)
-	if err != nil {
-		return Step{Reject: err}
-	}
-	if r.sa != nil || (r.ke == nil && r.nonce == nil) {
-		// A late copy of the previous message, not a broken MM3.
-		return Step{Reject: &errWrongState{s.State, "message without KE and nonce"}}
-	}
-	g, err := ikecrypto.NewGroup(ikecrypto.GroupID(s.Transform.Group))
-	if err != nil {
-		return x.failErr(env, err, isakmp.NoProposalChosen)
-	}
-	if err := checkNonce(r.nonce); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
-	}
-	if err := checkKE(r.ke, g); err != nil {
-		return x.failErr(env, err, isakmp.InvalidKeyInformation)
-	}
-	s.Ni, s.GXi = r.nonce.Data, r.ke.Data
-	s.peerCR = s.peerCR || len(r.crs) > 0
-	if err := x.peerNATD(r); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
+	if st, ok := x.takePeerKE(env, m, "MM3"); !ok {
+		return st
 	}
 	n, err := nonce(env.Rand)
 	if err != nil {
@@ -81,19 +57,13 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 // createMM4 sends our KE and nonce.
 func (x *Exchange) createMM4(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
+	j, st, ok := x.computed(env, v)
 	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
-	}
-	if j.err != nil {
-		return x.failErr(env, j.err, 0)
+		return st
 	}
 	s.adoptKeys(j)
 	s.logKeys(env)
-	ps := []isakmp.Payload{&isakmp.KE{Data: s.GXr}, &isakmp.Nonce{Data: s.Nr}}
-	ps = append(ps, x.crPayloads()...)
-	ps = append(ps, x.natdPayloads()...)
-	out, err := s.encodePlain(ps)
+	out, err := x.encodeKE(s.GXr, s.Nr)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -117,24 +87,14 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 		}
 		return x.fail(env, reason, isakmp.PayloadMalformed)
 	}
-	// From here on a failure's notify is protected from MM5's last block,
-	// as the peer that sent MM5 expects (notifyMessage).
-	x.pendingIV = next
-	r, err := sortPayloads(m.Payloads)
-	if err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
+	r, st, ok := x.takePeerID(env, m, next)
+	if !ok {
+		return st
 	}
-	if err := checkID(r.id); err != nil {
-		return x.failErr(env, err, isakmp.InvalidIDInformation)
-	}
-	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
-	x.notePeer(r)
 	if !remoteIDMatches(s.Conn, r.id) {
 		c := x.switchConn(r.id)
 		if c == nil {
-			st := x.fail(env, fmt.Sprintf("no connection for identity %s", s.RemoteIDText), isakmp.InvalidIDInformation)
-			st.Log = append([]notify.Message{notify.NoPolicyFor(x.localText(), s.RemoteIDText)}, st.Log...)
-			return st
+			return x.failNoPolicy(env, fmt.Sprintf("no connection for identity %s", s.RemoteIDText))
 		}
 		s.Conn = c
 	}
@@ -147,7 +107,6 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 	if err := s.ourAuth(j); err != nil {
 		return x.authSetupFailed(env, err)
 	}
-	x.pendingIV = next
 	s.State = StateMMRComputeAuth
 	return Step{Work: j.run}
 }
@@ -161,7 +120,7 @@ func (x *Exchange) switchConn(id *isakmp.ID) *policymgr.Connection {
 		if c == s.Conn || !accepts(c, s.Transform) || !remoteIDMatches(c, id) {
 			continue
 		}
-		if !s.usesSignature() && string(c.IKE.PSK.Bytes()) != string(s.Conn.IKE.PSK.Bytes()) {
+		if !s.usesSignature() && subtle.ConstantTimeCompare(c.IKE.PSK.Bytes(), s.Conn.IKE.PSK.Bytes()) != 1 {
 			continue
 		}
 		return c
@@ -173,24 +132,14 @@ func (x *Exchange) switchConn(id *isakmp.ID) *policymgr.Connection {
 // initiator is authenticated, and establishes the SA.
 func (x *Exchange) createMM6(env Env, v any) Step {
 	s := x.SA
-	j, ok := v.(*job)
+	j, st, ok := x.verified(env, v)
 	if !ok {
-		return Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}
-	}
-	if err := firstErr(j.authErr, j.err); err != nil {
-		st := x.failErr(env, err, isakmp.AuthenticationFailed)
-		st.Log = append(j.log, st.Log...)
 		return st
 	}
 	s.IV = x.pendingIV
-	ps := []isakmp.Payload{s.LocalID}
-	ps = append(ps, x.certPayloads()...)
-	ps = append(ps, s.authPayload(j.ourAuth))
-	ps = append(ps, x.authExtras()...)
-	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
+	out, err := x.sealAuth(append([]isakmp.Payload{s.LocalID}, x.authPayloads(j)...))
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	s.IV = next
 	return x.establish(env, j, Step{Send: out, Log: j.log})
 }
