@@ -210,11 +210,13 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 		// keying material is exchanged, informationals are protected).
 		return Step{Reject: fmt.Errorf("phase1: unprotected informational after the keys exist")}
 	}
+	var notes []*isakmp.Notification
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
 		if s.Cipher == nil {
 			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
 		}
-		if err := x.openInformational(m); err != nil {
+		ns, err := x.openInformational(m)
+		if err != nil {
 			if s.State == StateMMISentAuth && !s.usesSignature() {
 				// The responder answered MM5 with a notify we cannot
 				// read: its keys differ from ours, which with a
@@ -225,14 +227,17 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 			}
 			return Step{Reject: err}
 		}
+		notes = ns
+	} else {
+		for _, p := range m.Payloads {
+			if n, ok := p.(*isakmp.Notification); ok {
+				notes = append(notes, n)
+			}
+		}
 	}
 	var st Step
 	failed := false
-	for _, p := range m.Payloads {
-		n, ok := p.(*isakmp.Notification)
-		if !ok {
-			continue
-		}
+	for _, n := range notes {
 		st.Log = append(st.Log, notify.Phase1Notify(n.NotifyType.String(), len(n.Data), s.Remote.Addr().String(),
 			int(s.Remote.Port()), int(n.Protocol), n.SPI))
 		if n.NotifyType.IsError() && !failed {

@@ -1,12 +1,8 @@
 package phase1
 
 import (
-	"crypto/hmac"
-	"encoding/binary"
 	"fmt"
-	"io"
 
-	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -17,77 +13,58 @@ import (
 // HASH(1) = prf(SKEYID_a, M-ID | N) and the IV derived from the last phase
 // 1 block and the message ID.
 func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
-	s := x.SA
-	np := &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoISAKMP, SPI: s.Cookies(), NotifyType: n}
-	return x.infoMessage(env, np)
+	k, _ := x.failKeys()
+	return x.infoMessage(env, k.ISAKMPNotify(n, nil))
 }
 
 // deleteMessage is the protected Delete of the ISAKMP SA (RFC 2408, 3.15)
 // that follows a failure notify when the peer holds the SA as established.
 func (x *Exchange) deleteMessage(env Env) ([]byte, error) {
-	k := InfoKeys{ICookie: x.SA.ICookie, RCookie: x.SA.RCookie}
+	k, _ := x.failKeys()
 	return x.infoMessage(env, k.DeleteISAKMP())
 }
 
-// infoMessage seals one payload in an Informational exchange of its own,
-// in the clear before the keys exist, protected with HASH(1) after.
+// failKeys returns the keys that protect a failure's informational, or ok
+// false before they exist. The IV comes from the last block of the last
+// encrypted phase 1 message either side processed (RFC 2409, Appendix B):
+// strongSwan derives it from the message it sent last, so a failure on a
+// message we decrypted (MM5, MM6, AM3) starts from that message's last
+// block, which pendingIV holds, not from the IV before it.
+func (x *Exchange) failKeys() (k InfoKeys, ok bool) {
+	k, ok = x.SA.InfoKeys()
+	if ok && x.pendingIV != nil {
+		k.LastBlock = x.pendingIV
+	}
+	return k, ok
+}
+
+// infoMessage seals one payload in an Informational exchange of its own
+// with a fresh message ID, in the clear before the keys exist
+// (PlainInformational), protected with HASH(1) after (SealInformational).
 func (x *Exchange) infoMessage(env Env, np isakmp.Payload) ([]byte, error) {
-	s := x.SA
-	var mid [4]byte
-	for mid == [4]byte{} {
-		if _, err := io.ReadFull(env.Rand, mid[:]); err != nil {
-			return nil, err
-		}
-	}
-	id := binary.BigEndian.Uint32(mid[:])
-	h := isakmp.Header{InitiatorCookie: s.ICookie, ResponderCookie: s.RCookie,
-		Exchange: isakmp.ExchangeInformational, MessageID: id}
-	if s.Cipher == nil || s.Keys.SKEYIDa == nil {
-		m := &isakmp.Message{Header: h, Payloads: []isakmp.Payload{np}}
-		return m.Encode()
-	}
-	nb, err := isakmp.EncodeChain([]isakmp.Payload{np})
+	id, err := NewMessageID(env.Rand)
 	if err != nil {
 		return nil, err
 	}
-	hash := ikecrypto.InformationalHash(s.PRF, s.Keys.SKEYIDa, id, nb)
-	// The IV comes from the last block of the last encrypted phase 1
-	// message either side processed (RFC 2409, Appendix B): strongSwan
-	// derives it from the message it sent last, so a failure on a
-	// message we decrypted (MM5, MM6, AM3) starts from that message's
-	// last block, which pendingIV holds, not from the IV before it.
-	last := s.IV
-	if x.pendingIV != nil {
-		last = x.pendingIV
+	k, keyed := x.failKeys()
+	if !keyed {
+		return PlainInformational(k.ICookie, k.RCookie, id, []isakmp.Payload{np})
 	}
-	iv := ikecrypto.Phase2IV(s.PRF, last, id, s.Cipher.BlockSize())
-	out, _, err := seal(h, []isakmp.Payload{&isakmp.Hash{Data: hash}, np}, s.Cipher, iv)
-	return out, err
+	return SealInformational(k, id, []isakmp.Payload{np})
 }
 
 // openInformational decrypts an encrypted Informational message on the SA
-// and checks its HASH(1) (RFC 2409, 5.7), so that a forged notify cannot
-// end the negotiation.
-func (x *Exchange) openInformational(m *isakmp.Message) error {
-	s := x.SA
-	iv := ikecrypto.Phase2IV(s.PRF, s.IV, m.Header.MessageID, s.Cipher.BlockSize())
-	if _, err := open(m, s.Cipher, iv); err != nil {
-		return err
+// and checks its HASH(1) (RFC 2409, 5.7) with the informational codec
+// (openInfoMessage), so that a forged notify cannot end the negotiation.
+// It returns the notifies the message carries.
+func (x *Exchange) openInformational(m *isakmp.Message) ([]*isakmp.Notification, error) {
+	k, keyed := x.SA.InfoKeys()
+	if !keyed {
+		return nil, fmt.Errorf("phase1: encrypted informational before keys")
 	}
-	if len(m.Payloads) < 2 {
-		return fmt.Errorf("phase1: informational without HASH and payload")
-	}
-	hp, ok := m.Payloads[0].(*isakmp.Hash)
-	if !ok {
-		return fmt.Errorf("phase1: informational does not start with HASH")
-	}
-	rest, err := m.After(hp)
+	inf, err := openInfoMessage(m, &k)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	want := ikecrypto.InformationalHash(s.PRF, s.Keys.SKEYIDa, m.Header.MessageID, rest)
-	if !hmac.Equal(want, hp.Data) {
-		return fmt.Errorf("phase1: informational HASH(1) does not verify")
-	}
-	return nil
+	return inf.Notifies, nil
 }
