@@ -16,18 +16,11 @@ type Cert struct {
 // Type returns PayloadCERT.
 func (*Cert) Type() PayloadType { return PayloadCERT }
 
-func (p *Cert) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(uint8(p.Encoding))
-	b.AddBytes(p.Data)
-}
+func (p *Cert) marshalBody(b *cryptobyte.Builder) { marshalCertBody(b, p.Encoding, p.Data) }
 
-func (p *Cert) unmarshalBody(s cryptobyte.String) error {
-	var e uint8
-	if !s.ReadUint8(&e) {
-		return ErrShortPayload
-	}
-	p.Encoding, p.Data = CertEncoding(e), s
-	return nil
+func (p *Cert) unmarshalBody(s cryptobyte.String) (err error) {
+	p.Encoding, p.Data, err = unmarshalCertBody(s)
+	return err
 }
 
 // CertRequest is the Certificate Request payload (RFC 2408, 3.10): the
@@ -45,16 +38,25 @@ type CertRequest struct {
 // Type returns PayloadCR.
 func (*CertRequest) Type() PayloadType { return PayloadCR }
 
-func (p *CertRequest) marshalBody(b *cryptobyte.Builder) {
-	b.AddUint8(uint8(p.CertType))
-	b.AddBytes(p.Authority)
+func (p *CertRequest) marshalBody(b *cryptobyte.Builder) { marshalCertBody(b, p.CertType, p.Authority) }
+
+func (p *CertRequest) unmarshalBody(s cryptobyte.String) (err error) {
+	p.CertType, p.Authority, err = unmarshalCertBody(s)
+	return err
 }
 
-func (p *CertRequest) unmarshalBody(s cryptobyte.String) error {
+// marshalCertBody and unmarshalCertBody handle the body CERT and CR share
+// (RFC 2408, 3.9 and 3.10): one octet of certificate encoding, then data
+// (a certificate, or a CA's DN) to the end of the payload.
+func marshalCertBody(b *cryptobyte.Builder, e CertEncoding, data []byte) {
+	b.AddUint8(uint8(e))
+	b.AddBytes(data)
+}
+
+func unmarshalCertBody(s cryptobyte.String) (CertEncoding, []byte, error) {
 	var e uint8
 	if !s.ReadUint8(&e) {
-		return ErrShortPayload
+		return 0, nil, ErrShortPayload
 	}
-	p.CertType, p.Authority = CertEncoding(e), s
-	return nil
+	return CertEncoding(e), s, nil
 }
