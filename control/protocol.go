@@ -11,7 +11,7 @@ type Command string
 // The commands of the control protocol.
 const (
 	CmdStatus    Command = "status"     // uptime, policy file, counters
-	CmdListSAs   Command = "list-sas"   // ISAKMP SAs and their exchanges
+	CmdListSAs   Command = "list-sas"   // ISAKMP SAs, their exchanges and IPsec SAs
 	CmdListConns Command = "list-conns" // connections of the running policy
 	CmdInitiate  Command = "initiate"   // start phase 1 (and 2) of connection Name
 	CmdTerminate Command = "terminate"  // delete the SAs of connection or SA Name
@@ -69,8 +69,12 @@ type Response struct {
 	Messages []string `json:"messages,omitempty"`
 	Status   *Status  `json:"status,omitempty"`
 	SAs      []SA     `json:"sas,omitempty"`
-	Conns    []Conn   `json:"conns,omitempty"`
-	Stats    *Stats   `json:"stats,omitempty"`
+	// Detached are IPsec SAs whose ISAKMP SA is gone (the peer deleted
+	// it): they live to their lifetimes, or until a new ISAKMP SA of
+	// their connection adopts them.
+	Detached []ChildSA `json:"detached,omitempty"`
+	Conns    []Conn    `json:"conns,omitempty"`
+	Stats    *Stats    `json:"stats,omitempty"`
 }
 
 // Status summarizes the running daemon.
@@ -108,6 +112,7 @@ type SA struct {
 	Established bool          `json:"established"`
 	Age         time.Duration `json:"age"`
 	Exchanges   []Exchange    `json:"exchanges,omitempty"`
+	Children    []ChildSA     `json:"children,omitempty"` // its IPsec SA bundles, oldest first
 }
 
 // Exchange is one exchange running on an ISAKMP SA.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/iked/iked/control"
 )
@@ -34,6 +35,7 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 			resp.Status = d.status()
 		case control.CmdListSAs:
 			resp.SAs = d.listSAs()
+			resp.Detached = d.listChildren(nil)
 		case control.CmdListConns:
 			resp.Conns = d.listConns()
 		case control.CmdInitiate:
@@ -149,9 +151,30 @@ func (d *Daemon) listSAs() []control.SA {
 				Retransmits: r.tries, AwaitingReply: r.request,
 			})
 		}
+		c.Children = d.listChildren(sa)
 		out = append(out, c)
 	}
 	return out
+}
+
+// ChildLister lists IPsec SAs for ikectl list-sas: quickmode/ registers
+// the table of bundles it installed, so that the operator sees each ISAKMP
+// SA with its IPsec SAs (as `swanctl --list-sas` shows an IKE_SA with its
+// CHILD_SAs). It is called on the loop and must not block.
+type ChildLister interface {
+	// ListChildren returns the bundles of sa, oldest first; with sa nil,
+	// those whose ISAKMP SA is gone.
+	ListChildren(sa *SA, now time.Time) []control.ChildSA
+}
+
+// RegisterLister installs the ChildLister. Call it before Start.
+func (d *Daemon) RegisterLister(l ChildLister) { d.lister = l }
+
+func (d *Daemon) listChildren(sa *SA) []control.ChildSA {
+	if d.lister == nil {
+		return nil
+	}
+	return d.lister.ListChildren(sa, d.clock.Now())
 }
 
 func (d *Daemon) listConns() []control.Conn {

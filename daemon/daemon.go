@@ -85,6 +85,7 @@ type Daemon struct {
 	initiator   Initiator
 	kernel      KernelHandler
 	deleter     Deleter
+	lister      ChildLister
 	watchers    []Watcher
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -24,18 +25,28 @@ import (
 //	d.RegisterKernel(qm)                       // ACQUIRE, EXPIRE
 //	d.Register(isakmp.ExchangeInformational, qm.Informational())
 //	d.RegisterDeleter(qm.Deleter())
+//	d.RegisterLister(qm)                       // ikectl list-sas
+//	d.Watch(qm)                                // IPsec SAs follow their ISAKMP SA
 //
-// It remembers the installed bundles of each ISAKMP SA (Children), so that
-// a peer's Delete removes the right kernel SAs and `ikectl terminate` sends
-// Deletes for them. All methods run on the daemon's loop.
+// or with Register, which does all of that. It remembers the installed
+// bundles of each ISAKMP SA (Children), so that a peer's Delete removes
+// the right kernel SAs, `ikectl terminate` sends Deletes for them and
+// `ikectl list-sas` shows them. All methods run on the daemon's loop.
 type Runtime struct {
 	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
 	Phase1 daemon.Initiator
 	// Info is phase 1's informational handler, wrapped by Informational
 	// and Deleter.
 	Info *phase1.InfoHandler
+	// Traffic, when set, returns the bytes the engine counted on an SA
+	// for ikectl list-sas (cmd/iked sets it for engines that count).
+	Traffic func(engine.SARef) (uint64, bool)
 
 	children map[*daemon.SA][]*Child
+	// detached are bundles whose ISAKMP SA the peer deleted and that no
+	// other ISAKMP SA of their connection adopted (yet): they live to
+	// their lifetimes (watch.go).
+	detached []*Child
 	deleted  []phase1.SARef
 	// initiating are our Quick Modes waiting for QM2, per ISAKMP SA, so
 	// that the peer's refusal (an informational notify) ends them.
@@ -46,13 +57,34 @@ type Runtime struct {
 	responding map[*daemon.SA]map[uint32]bool
 	// acquiring damps the kernel's repeated ACQUIREs per connection.
 	acquiring map[string]time.Time
+	// rekeyAfter are bundles whose rekey waits for a new phase 1 of
+	// their connection: the Quick Mode that follows it replaces them.
+	rekeyAfter map[string][]*Child
+	// later are responder rekeys waiting a moment for the peer's, per
+	// ISAKMP SA (its timer laterKey runs them).
+	later map[*daemon.SA][]deferral
+}
+
+// Register makes a Runtime over phase 1's initiator and informational
+// handler and registers it with d for everything it does (see Runtime).
+func Register(d *daemon.Daemon, p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
+	qm := NewRuntime(p1, info)
+	d.Register(isakmp.ExchangeQuickMode, qm)
+	d.RegisterInitiator(qm)
+	d.RegisterKernel(qm)
+	d.Register(isakmp.ExchangeInformational, qm.Informational())
+	d.RegisterDeleter(qm.Deleter())
+	d.RegisterLister(qm)
+	d.Watch(qm)
+	return qm
 }
 
 // NewRuntime returns a Runtime over phase 1's initiator and informational
 // handler (nil: informationals are not wrapped).
 func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
 	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
-		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{}}
+		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
+		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}}
 	if info != nil {
 		info.OnDelete = func(c *daemon.Context, refs []phase1.SARef) { rt.deleted = append(rt.deleted, refs...) }
 	}
@@ -201,13 +233,7 @@ func (sentInfo) State() string                             { return "sent" }
 // retire deletes a bundle a rekey replaced: the peer is told with a
 // Delete (RFC 2408, 3.15), the engine removes it, the table forgets it.
 func (rt *Runtime) retire(c *daemon.Context, p1 *phase1.SA, old *Child) []engine.Request {
-	for sa, list := range rt.children {
-		for i, ch := range list {
-			if ch == old {
-				rt.children[sa] = append(list[:i:i], list[i+1:]...)
-			}
-		}
-	}
+	rt.drop(old)
 	if mid, err := phase1.NewMessageID(c.Rand); err == nil {
 		if out, err := DeleteChildren(p1, mid, []*Child{old}, false); err == nil {
 			sendInfo(c, out)
@@ -269,7 +295,16 @@ func (ch *chained) Resume(c *daemon.Context, v any) daemon.Result {
 func (ch *chained) after(c *daemon.Context, r daemon.Result) daemon.Result {
 	if r.Established && r.Reject == nil && !r.DeleteSA && !ch.begun {
 		ch.begun = true
-		r.Log = append(r.Log, ch.rt.begin(c, ch.conn)...)
+		olds := ch.rt.rekeyAfter[ch.conn]
+		delete(ch.rt.rekeyAfter, ch.conn)
+		if len(olds) == 0 {
+			r.Log = append(r.Log, ch.rt.begin(c, ch.conn)...)
+		}
+		// A rekey that needed a new phase 1: each Quick Mode replaces
+		// one old bundle, deleted once its successor is installed.
+		for _, old := range olds {
+			r.Log = append(r.Log, ch.rt.beginRekey(c, ch.conn, old)...)
+		}
 	}
 	return r
 }
@@ -308,8 +343,8 @@ func (rt *Runtime) beginRekey(c *daemon.Context, name string, old *Child) []noti
 
 // Kernel handles the engine's own reports (daemon.KernelHandler): an
 // ACQUIRE starts Quick Mode on the connection's established ISAKMP SA, or
-// phase 1 first; a hard EXPIRE forgets the bundle. Rekeying on a soft
-// EXPIRE is not implemented: it is logged.
+// phase 1 first; a soft EXPIRE rekeys the bundle (rekey); a hard EXPIRE
+// forgets it.
 func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 	p, _ := c.Policy.(*policymgr.Policy)
 	switch ev.Kind {
@@ -333,7 +368,10 @@ func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 		return daemon.Result{}
 	case engine.EventExpireHard:
 		if ev.Expire != nil {
-			rt.forgetSPI(ev.Expire.SA.SPI)
+			if old := rt.find(ev.Expire.SA.SPI); old != nil {
+				rt.drop(old)
+				rt.unpend([]*Child{old})
+			}
 		}
 	case engine.EventExpireSoft:
 		if ev.Expire != nil {
@@ -346,38 +384,184 @@ func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 // rekey answers a soft EXPIRE (RFC 2409, 5.5 leaves rekeying to the
 // lifetimes): a new Quick Mode for the bundle's connection on its
 // established ISAKMP SA, which deletes the old bundle once the new one is
-// installed; without an ISAKMP SA, phase 1 first (the old bundle then
-// lives to its hard lifetime). Each bundle is rekeyed once, whichever of
-// its SAs expires first, and only by the side that initiated it.
+// installed; without an ISAKMP SA, phase 1 first, and the Quick Mode
+// after it replaces the old bundle just the same. Each bundle is rekeyed
+// once, whichever of its SAs expires first, by whichever side's soft
+// lifetime comes first, as charon rekeys: the responder's comes a little
+// later (softLimit), so the Quick Mode initiator normally rekeys, and the
+// responder rekeys only when the peer has not (its bundle is not
+// replaced by a newer one of the same connection and traffic).
 func (rt *Runtime) rekey(c *daemon.Context, spi uint32) daemon.Result {
-	var old *Child
-	for _, list := range rt.children {
-		for _, ch := range list {
-			for _, s := range ch.SAs {
-				if s.SPIIn == spi || s.SPIOut == spi {
-					old = ch
-				}
-			}
-		}
-	}
-	if old == nil || old.rekeying {
+	old := rt.find(spi)
+	if old == nil || old.rekeying || old.deferred {
 		return daemon.Result{}
 	}
 	if old.Role != Initiator {
-		// The Quick Mode initiator rekeys (both sides at once would make
-		// two new bundles); its Delete then retires ours.
+		// Give the peer's rekey, begun at its own soft lifetime (the
+		// same instant for lifetimes too short to tell the roles apart),
+		// a moment to arrive first.
+		if sa := c.EstablishedSA(old.Conn); sa != nil && belongs(old, sa) {
+			old.deferred = true
+			c.SA = sa
+			rt.deferRekey(c, old, c.Now.Add(rekeyGrace(old, c.Now)))
+			return daemon.Result{}
+		}
+	}
+	return rt.rekeyNow(c, old)
+}
+
+// rekeyNow starts the Quick Mode that replaces old, on its connection's
+// established ISAKMP SA or after a new phase 1.
+func (rt *Runtime) rekeyNow(c *daemon.Context, old *Child) daemon.Result {
+	if old.Role != Initiator && rt.replaced(old) {
+		// The peer rekeyed already; its Delete retires ours, or the
+		// hard lifetime does.
 		return daemon.Result{}
 	}
 	old.rekeying = true
 	if c.Log != nil {
-		c.Log.Info("IPsec SA reached its soft lifetime: rekeying", zap.String("conn", old.Conn), zap.String("spis", spiText(old)))
+		c.Log.Info("IPsec SA reached its soft lifetime: rekeying", zap.String("conn", old.Conn),
+			zap.String("role", old.Role.String()), zap.String("spis", spiText(old)))
 	}
-	if sa := c.EstablishedSA(old.Conn); sa != nil {
+	if sa := c.EstablishedSA(old.Conn); sa != nil && belongs(old, sa) {
 		c.SA = sa
 		return daemon.Result{Log: rt.beginRekey(c, old.Conn, old)}
 	}
+	if len(rt.rekeyAfter[old.Conn]) < maxChildren {
+		rt.rekeyAfter[old.Conn] = append(rt.rekeyAfter[old.Conn], old)
+	}
 	c.Initiate(old.Conn)
 	return daemon.Result{}
+}
+
+// laterKey names the per-SA timer of deferred responder rekeys.
+const laterKey = "quickmode-rekey"
+
+// maxGrace bounds how long a responder waits for the peer's rekey.
+const maxGrace = 2 * time.Second
+
+// rekeyGrace is how long a responder's rekey waits: half the time left
+// to the hard lifetime, at most maxGrace.
+func rekeyGrace(ch *Child, now time.Time) time.Duration {
+	left := time.Second
+	if !ch.Expires.IsZero() {
+		left = ch.Expires.Sub(now)
+	}
+	return max(min(left/2, maxGrace), 0)
+}
+
+// deferral is a responder's rekey waiting for its due time.
+type deferral struct {
+	ch  *Child
+	due time.Time
+}
+
+// deferRekey queues a rekey of old on c.SA and arms the SA's timer.
+func (rt *Runtime) deferRekey(c *daemon.Context, old *Child, due time.Time) {
+	rt.later[c.SA] = append(rt.later[c.SA], deferral{old, due})
+	if t := c.TimerAt(laterKey); t.IsZero() || due.Before(t) {
+		c.At(laterKey, due, rt.runLater)
+	}
+}
+
+// runLater rekeys the deferred bundles that are due and still unreplaced.
+func (rt *Runtime) runLater(c *daemon.Context) daemon.Result {
+	sa := c.SA
+	var res daemon.Result
+	var rest []deferral
+	var next time.Time
+	for _, d := range rt.later[sa] {
+		if d.due.After(c.Now) {
+			rest = append(rest, d)
+			if next.IsZero() || d.due.Before(next) {
+				next = d.due
+			}
+			continue
+		}
+		d.ch.deferred = false
+		if !rt.known(d.ch) || d.ch.rekeying {
+			continue // deleted (the peer's rekey retired it) or expired
+		}
+		r := rt.rekeyNow(c, d.ch)
+		c.SA = sa
+		res.Log = append(res.Log, r.Log...)
+	}
+	if len(rest) == 0 {
+		delete(rt.later, sa)
+	} else {
+		rt.later[sa] = rest
+		c.At(laterKey, next, rt.runLater)
+	}
+	return res
+}
+
+// known reports whether the Runtime still keeps the bundle.
+func (rt *Runtime) known(ch *Child) bool {
+	found := false
+	rt.each(func(x *Child) { found = found || x == ch })
+	return found
+}
+
+// replaced reports whether a newer bundle of old's connection, peer and
+// traffic is installed: the peer rekeyed it.
+func (rt *Runtime) replaced(old *Child) bool {
+	found := false
+	rt.each(func(ch *Child) {
+		if ch != old && ch.Conn == old.Conn && ch.Remote == old.Remote && ch.Selector == old.Selector &&
+			ch.Installed.After(old.Installed) {
+			found = true
+		}
+	})
+	return found
+}
+
+// each calls f for every bundle known, on an ISAKMP SA or detached.
+func (rt *Runtime) each(f func(*Child)) {
+	for _, list := range rt.children {
+		for _, ch := range list {
+			f(ch)
+		}
+	}
+	for _, ch := range rt.detached {
+		f(ch)
+	}
+}
+
+// find returns the bundle one of whose SAs has the SPI, or nil.
+func (rt *Runtime) find(spi uint32) *Child {
+	var hit *Child
+	rt.each(func(ch *Child) {
+		for _, s := range ch.SAs {
+			if s.SPIIn == spi || s.SPIOut == spi {
+				hit = ch
+			}
+		}
+	})
+	return hit
+}
+
+// drop forgets a bundle wherever it is kept.
+func (rt *Runtime) drop(old *Child) {
+	for sa, list := range rt.children {
+		if i := slices.Index(list, old); i >= 0 {
+			rt.children[sa] = slices.Delete(slices.Clip(list), i, i+1)
+		}
+	}
+	if i := slices.Index(rt.detached, old); i >= 0 {
+		rt.detached = slices.Delete(slices.Clip(rt.detached), i, i+1)
+	}
+}
+
+// unpend forgets gone bundles whose rekey waited for a phase 1.
+func (rt *Runtime) unpend(gone []*Child) {
+	for conn, list := range rt.rekeyAfter {
+		list = slices.DeleteFunc(list, func(ch *Child) bool { return slices.Contains(gone, ch) })
+		if len(list) == 0 {
+			delete(rt.rekeyAfter, conn)
+		} else {
+			rt.rekeyAfter[conn] = list
+		}
+	}
 }
 
 // connForAcquire finds the connection of an ACQUIRE: by reqid (the
@@ -390,20 +574,6 @@ func connForAcquire(p *policymgr.Policy, a *engine.Acquire) *policymgr.Connectio
 	c, _ := p.ForTraffic(a.Selector.Local.Addr(), a.Selector.Remote.Addr(), a.Selector.Protocol,
 		a.Selector.LocalPort, a.Selector.RemotePort)
 	return c
-}
-
-// forgetSPI drops the bundle one of whose SAs has the SPI.
-func (rt *Runtime) forgetSPI(spi uint32) {
-	for sa, list := range rt.children {
-		for i, ch := range list {
-			for _, s := range ch.SAs {
-				if s.SPIIn == spi || s.SPIOut == spi {
-					rt.children[sa] = append(list[:i:i], list[i+1:]...)
-					return
-				}
-			}
-		}
-	}
 }
 
 // deleteRequests are the engine requests that remove bundles and their
@@ -454,11 +624,8 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 		r.Engine = append(r.Engine, deleteRequests(c, rt.takeChildren(c.SA, rt.deleted))...)
 	}
 	rt.deleted = rt.deleted[:0]
-	if r.DeleteSA && c.SA != nil {
-		delete(rt.children, c.SA)
-		delete(rt.initiating, c.SA)
-		delete(rt.responding, c.SA)
-	}
+	// A Delete of the ISAKMP SA itself: SARemoved decides what becomes
+	// of its remaining IPsec SAs (watch.go).
 	return ex, r
 }
 
@@ -508,33 +675,38 @@ func phase2Only(inf *phase1.Informational) bool {
 	return true
 }
 
-// takeChildren removes and returns the bundles of sa that the peer's
-// deletes name: the SPIs in a Delete are the peer's inbound ones, our
-// outbound (RFC 2408, 3.15).
+// takeChildren removes and returns the bundles of sa (and the detached
+// ones of its peer) that the peer's deletes name: the SPIs in a Delete
+// are the peer's inbound ones, our outbound (RFC 2408, 3.15).
 func (rt *Runtime) takeChildren(sa *daemon.SA, refs []phase1.SARef) []*Child {
-	var out []*Child
-	list := rt.children[sa]
-	keep := list[:0:0]
-	for _, ch := range list {
-		hit := false
+	named := func(ch *Child) bool {
 		for _, ref := range refs {
-			if len(ref.SPI) != 4 {
+			if len(ref.SPI) != 4 && len(ref.SPI) != 2 {
 				continue
 			}
-			spi := binary.BigEndian.Uint32(ref.SPI)
 			for _, s := range ch.SAs {
-				if s.Protocol == ref.Protocol && (s.SPIOut == spi || bytes.Equal(spiBytes(s.Protocol, s.SPIOut), ref.SPI)) {
-					hit = true
+				if s.Protocol == ref.Protocol && bytes.Equal(spiBytes(s.Protocol, s.SPIOut), ref.SPI) {
+					return true
 				}
 			}
 		}
-		if hit {
+		return false
+	}
+	var out []*Child
+	for _, ch := range rt.children[sa] {
+		if named(ch) {
 			out = append(out, ch)
-		} else {
-			keep = append(keep, ch)
 		}
 	}
-	rt.children[sa] = keep
+	for _, ch := range rt.detached {
+		if belongs(ch, sa) && named(ch) {
+			out = append(out, ch)
+		}
+	}
+	for _, ch := range out {
+		rt.drop(ch)
+	}
+	rt.unpend(out)
 	return out
 }
 

@@ -363,6 +363,15 @@ func pair(t *testing.T, sa, sb qmSide) (*qmPeer, *qmPeer, []wireDG) {
 
 // checkKeys proves that each side's outbound SAs are the other side's
 // inbound SAs, key for key, as the two memory engines recorded them.
+//
+// softOK: a soft limit is one of the two roles' (softLimit).
+func softOK(hard, soft uint64) bool {
+	if hard == 0 {
+		return soft == 0
+	}
+	return soft == softLimit(hard, Initiator) || soft == softLimit(hard, Responder)
+}
+
 func checkKeys(t *testing.T, r *qmRun) {
 	t.Helper()
 	a, b := r.a, r.b
@@ -386,7 +395,12 @@ func checkKeys(t *testing.T, r *qmRun) {
 			if !sameKeys(o.SA, in.SA) {
 				t.Errorf("%s's outbound %s and %s's inbound differ", from.name, o.Ref, to.name)
 			}
-			if o.Mode != in.Mode || !sameEncap(o.Encap, in.Encap) || o.Lifetime != in.Lifetime {
+			// The hard limits are negotiated; the soft ones differ by role
+			// (softLimit): the responder's come later.
+			ol, il := o.Lifetime, in.Lifetime
+			if o.Mode != in.Mode || !sameEncap(o.Encap, in.Encap) || ol.HardSeconds != il.HardSeconds || ol.HardKBytes != il.HardKBytes ||
+				!softOK(ol.HardSeconds, ol.SoftSeconds) || !softOK(il.HardSeconds, il.SoftSeconds) ||
+				!softOK(ol.HardKBytes, ol.SoftKBytes) || !softOK(il.HardKBytes, il.SoftKBytes) {
 				t.Errorf("%s %s: mode/encap/lifetime differ: %v/%v %+v/%+v", from.name, o.Ref, o.Mode, in.Mode, o.Lifetime, in.Lifetime)
 			}
 		}

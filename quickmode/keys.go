@@ -32,14 +32,29 @@ type Child struct {
 	Installed time.Time
 	// Expires is the hard lifetime's end (zero: none in seconds).
 	Expires time.Time
-	// rekeying: a Quick Mode replacing this bundle has begun.
-	rekeying bool
+	// Mode, Selector, Encap and Lifetime are the bundle's as the engine
+	// got it (Lifetime with its soft limits); PFS is the Quick Mode's
+	// Diffie-Hellman group (0: none). ikectl list-sas shows them.
+	Mode     engine.Mode
+	Selector engine.Selector
+	Encap    *engine.Encap
+	Lifetime engine.Lifetime
+	PFS      isakmp.GroupDescription
+	// rekeying: a Quick Mode replacing this bundle has begun; deferred:
+	// our rekey as responder waits for the peer's (Runtime.rekey).
+	rekeying, deferred bool
 }
 
-// ChildSA is one protocol of a Child.
+// ChildSA is one protocol of a Child: both SPIs and the negotiated
+// transform, with the engine's algorithm names (never the keys).
 type ChildSA struct {
 	Protocol      isakmp.ProtocolID
 	SPIIn, SPIOut uint32
+	Transform     policymgr.IPsecTransform
+	Cipher        string // the engine's name, "cbc(aes)"; "" without encryption
+	Integrity     string // "hmac(sha256)"; "" without
+	TruncBits     int
+	Compression   string
 }
 
 // Refs are the engine's names of the bundle's SAs, inbound first.
@@ -117,13 +132,11 @@ func (x *Exchange) buildBundle(env Env) error {
 	if x.Conn.Tunnel {
 		b.Mode = engine.ModeTunnel
 	}
-	// The soft limits (rekey) come a tenth before the hard ones, at least
-	// one unit before.
 	if secs := x.Life.LifeSeconds; secs != 0 {
-		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, secs-max(secs/10, min(secs-1, 1))
+		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, softLimit(secs, x.Role)
 	}
 	if kb := x.Life.LifeKBytes; kb != 0 {
-		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, kb-max(kb/10, min(kb-1, 1))
+		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, softLimit(kb, x.Role)
 	}
 	for _, p := range x.Chosen.Protos {
 		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
@@ -144,6 +157,19 @@ func (x *Exchange) buildBundle(env Env) error {
 	}
 	x.bundle = b
 	return nil
+}
+
+// softLimit is where the engine reports a soft EXPIRE, the time to
+// rekey: the Quick Mode initiator's a tenth before the hard limit, the
+// responder's a twentieth, so that the initiator normally rekeys first and
+// the responder only when the initiator did not (rekey); both at least one
+// unit before the hard limit.
+func softLimit(hard uint64, r Role) uint64 {
+	margin := hard / 10
+	if r == Responder {
+		margin = hard / 20
+	}
+	return hard - max(margin, min(hard-1, 1))
 }
 
 // logKeys writes an SA's keys at the keys debug level only. flow names the
@@ -213,8 +239,31 @@ func (x *Exchange) installed(env Env) Step {
 	if x.Life.LifeSeconds != 0 {
 		c.Expires = env.Now.Add(time.Duration(x.Life.LifeSeconds) * time.Second)
 	}
-	for _, p := range x.Chosen.Protos {
-		c.SAs = append(c.SAs, ChildSA{Protocol: p.Protocol, SPIIn: p.SPIIn, SPIOut: p.SPIOut})
+	if b := x.bundle; b != nil {
+		c.Mode, c.Selector, c.Lifetime = b.Mode, b.Selector, b.Lifetime
+		if b.Encap != nil {
+			e := *b.Encap
+			c.Encap = &e
+		}
+	}
+	for i, p := range x.Chosen.Protos {
+		if i == 0 {
+			c.PFS = p.Attrs.Group
+		}
+		cs := ChildSA{Protocol: p.Protocol, SPIIn: p.SPIIn, SPIOut: p.SPIOut, Transform: p.Transform}
+		if x.bundle != nil && i < len(x.bundle.Inbound) {
+			in := x.bundle.Inbound[i]
+			if in.Encryption != nil {
+				cs.Cipher = in.Encryption.Name
+			}
+			if in.Integrity != nil {
+				cs.Integrity, cs.TruncBits = in.Integrity.Name, in.Integrity.TruncBits
+			}
+			if in.Compression != nil {
+				cs.Compression = in.Compression.Name
+			}
+		}
+		c.SAs = append(c.SAs, cs)
 	}
 	x.child = c
 	x.State = StateEstablished

@@ -208,3 +208,19 @@ func TestAccept(t *testing.T) {
 		}
 	}
 }
+
+// TestSoftLimit: the Quick Mode initiator's soft lifetime is a tenth
+// before the hard one, the responder's a twentieth, both at least one unit
+// before (a one-unit lifetime has no room and stays).
+func TestSoftLimit(t *testing.T) {
+	for _, tc := range []struct{ hard, init, resp uint64 }{
+		{3600, 3240, 3420}, {28800, 25920, 27360}, {20, 18, 19}, {3, 2, 2}, {2, 1, 1}, {1, 1, 1}, {100000, 90000, 95000},
+	} {
+		if g := softLimit(tc.hard, Initiator); g != tc.init {
+			t.Errorf("initiator softLimit(%d) = %d, want %d", tc.hard, g, tc.init)
+		}
+		if g := softLimit(tc.hard, Responder); g != tc.resp {
+			t.Errorf("responder softLimit(%d) = %d, want %d", tc.hard, g, tc.resp)
+		}
+	}
+}

@@ -20,7 +20,7 @@ func usage(w io.Writer) {
 
 commands:
   status             uptime, policy file, counters
-  list-sas           ISAKMP SAs and their exchanges
+  list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
   list-conns         connections of the running policy
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
@@ -90,7 +90,7 @@ func printResponse(w io.Writer, req control.Request, r *control.Response) {
 			printStatus(w, r.Status)
 		}
 	case control.CmdListSAs:
-		printSAs(w, r.SAs)
+		printSAs(w, r.SAs, r.Detached)
 	case control.CmdListConns:
 		printConns(w, r.Conns)
 	case control.CmdStats:
@@ -122,28 +122,6 @@ func printStatus(w io.Writer, s *control.Status) {
 	t.row("ISAKMP SAs", fmt.Sprintf("%d (%d established, %d half-open)", s.ISAKMPSAs, s.Established, s.HalfOpen))
 	for _, c := range s.Counters {
 		t.row(c.Name, fmt.Sprint(c.Value))
-	}
-	t.flush()
-}
-
-func printSAs(w io.Writer, sas []control.SA) {
-	if len(sas) == 0 {
-		fmt.Fprintln(w, "no ISAKMP SAs")
-		return
-	}
-	t := newTable(w)
-	t.row("COOKIES", "CONN", "ROLE", "LOCAL", "REMOTE", "STATE", "AGE", "EXCHANGES")
-	for _, sa := range sas {
-		var ex []string
-		for _, e := range sa.Exchanges {
-			s := fmt.Sprintf("%s/%#08x:%s", e.Type, e.MessageID, e.State)
-			if e.Retransmits > 0 {
-				s += fmt.Sprintf("(retransmits %d)", e.Retransmits)
-			}
-			ex = append(ex, s)
-		}
-		t.row(sa.ICookie+":"+sa.RCookie, dash(sa.Conn), sa.Role, sa.Local, sa.Remote, sa.State,
-			sa.Age.Round(time.Second).String(), dash(strings.Join(ex, " ")))
 	}
 	t.flush()
 }

@@ -22,7 +22,10 @@ func serve(t *testing.T) string {
 		case control.CmdListSAs:
 			return control.Response{SAs: []control.SA{{ICookie: "0102030405060708", RCookie: "0000000000000000", Role: "initiator",
 				Local: "192.0.2.1:500", Remote: "192.0.2.2:500", State: "half-open",
-				Exchanges: []control.Exchange{{MessageID: 0, Type: "Identity Protection", State: "mm1-sent", Retransmits: 2, AwaitingReply: true}}}}}
+				Exchanges: []control.Exchange{{MessageID: 0, Type: "Identity Protection", State: "mm1-sent", Retransmits: 2, AwaitingReply: true}}},
+				{ICookie: "1112131415161718", RCookie: "2122232425262728", Conn: "branch", Role: "responder",
+					Local: "192.0.2.1:500", Remote: "192.0.2.3:500", State: "established", Children: []control.ChildSA{child("branch", 0xc0ffee01)}},
+			}, Detached: []control.ChildSA{child("old", 0xdead0001)}}
 		case control.CmdListConns:
 			return control.Response{Conns: []control.Conn{{Name: "branch", LocalAddress: "198.51.100.0/24", RemoteAddress: "203.0.113.0/24", Mode: "main"}}}
 		case control.CmdStats:
@@ -40,6 +43,22 @@ func serve(t *testing.T) string {
 	return path
 }
 
+// child is a bundle as the daemon reports it: ESP in tunnel mode, 10
+// minutes into a 1 h lifetime.
+func child(conn string, mid uint32) control.ChildSA {
+	rekey, expire := 44*time.Minute, 50*time.Minute
+	n := uint64(4242)
+	return control.ChildSA{Conn: conn, MessageID: mid, ReqID: 1, Role: "responder", State: "installed", Mode: "tunnel",
+		PFS: "MODP_2048", Local: "192.0.2.1", Remote: "192.0.2.3", LocalTS: "198.51.100.0/24", RemoteTS: "203.0.113.0/24[tcp/80]",
+		LifeSeconds: 3600, RekeySeconds: 3240, Age: 10 * time.Minute, RekeyIn: &rekey, ExpiresIn: &expire,
+		SAs: []control.IPsecSA{
+			{Direction: "in", Protocol: "esp", SPI: "0xc1000001", Src: "192.0.2.3", Dst: "192.0.2.1",
+				Encryption: "ESP_AES/128 cbc(aes)", Integrity: "HMAC-SHA2-256 hmac(sha256)/128", Bytes: &n},
+			{Direction: "out", Protocol: "esp", SPI: "0xc2000002", Src: "192.0.2.1", Dst: "192.0.2.3",
+				Encryption: "ESP_AES/128 cbc(aes)", Integrity: "HMAC-SHA2-256 hmac(sha256)/128"},
+		}}
+}
+
 func TestTables(t *testing.T) {
 	sock := serve(t)
 	for _, tc := range []struct {
@@ -47,8 +66,15 @@ func TestTables(t *testing.T) {
 		want []string
 	}{
 		{[]string{"status"}, []string{"version test", "uptime 1m30s", "datagrams 7", "listening 0.0.0.0:500"}},
-		{[]string{"list-sas"}, []string{"COOKIES CONN ROLE", "0102030405060708:0000000000000000 - initiator 192.0.2.1:500 192.0.2.2:500 half-open",
-			"Identity Protection/0x00000000:mm1-sent(retransmits 2)"}},
+		{[]string{"list-sas"}, []string{"-: HALF-OPEN, initiator, 0102030405060708:0000000000000000\nlocal 192.0.2.1:500\nremote 192.0.2.2:500",
+			"exchange Identity Protection/0x00000000: mm1-sent (retransmits 2)",
+			"branch: ESTABLISHED, responder, 1112131415161718:2122232425262728",
+			"branch: #c0ffee01, reqid 1, INSTALLED, TUNNEL, ESP:ESP_AES/128/HMAC-SHA2-256/MODP_2048 (responder)",
+			"installed 10m0s ago, rekeying in 44m0s, expires in 50m0s (lifetime 3600s)",
+			"in esp 0xc1000001 192.0.2.3 -> 192.0.2.1 4242 bytes ESP_AES/128 cbc(aes) HMAC-SHA2-256 hmac(sha256)/128",
+			"out esp 0xc2000002 192.0.2.1 -> 192.0.2.3 - ESP_AES/128",
+			"local 198.51.100.0/24\nremote 203.0.113.0/24[tcp/80]",
+			"IPsec SAs without an ISAKMP SA (the peer deleted it):\nold: #dead0001"}},
 		{[]string{"list-conns"}, []string{"NAME LOCAL REMOTE", "branch 198.51.100.0/24 203.0.113.0/24 - - main"}},
 		{[]string{"stats"}, []string{"dropped short 3"}},
 	} {

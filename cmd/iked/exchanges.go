@@ -5,6 +5,7 @@ import (
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/policymgr"
+	"github.com/iked/iked/quickmode"
 )
 
 // registerExchanges plugs the exchange handlers into the daemon: phase 1
@@ -14,7 +15,8 @@ import (
 // phase 1 (DPD, NAT keepalives, lifetime, INITIAL-CONTACT), then Quick
 // Mode. The NAT-T port and DPD come from the policy's daemon section as
 // read at start-up (pd); they change only on restart, as the sockets do.
-func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
+// It returns the Quick Mode runtime (main sets its Traffic).
+func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) *quickmode.Runtime {
 	port := uint16(0)
 	if pd.NATTPort > 0 && pd.NATTPort <= 65535 {
 		port = uint16(pd.NATTPort)
@@ -26,6 +28,7 @@ func registerExchanges(d *daemon.Daemon, pd policymgr.Daemon) {
 	ih := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
 	d.Register(isakmp.ExchangeInformational, ih)
 	d.RegisterDeleter(ih)
-	registerQuickMode(d, rt, ih)
+	qm := registerQuickMode(d, rt, ih)
 	d.Watch(ih)
+	return qm
 }

@@ -85,6 +85,7 @@ func run() int {
 	}
 	defer log.Sync()
 
+	var backend engine.Backend // set before the loop starts
 	d := daemon.New(daemon.Options{
 		ConfigFile: *config,
 		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
@@ -98,6 +99,7 @@ func run() int {
 			default:
 				return nil, fmt.Errorf("unknown engine %q", name)
 			}
+			backend = b
 			return engine.New(b, engine.Config{Report: func(m notify.Message) { log.Emit(m) }}), nil
 		},
 		SelfTest: ikecrypto.SelfTest,
@@ -105,7 +107,7 @@ func run() int {
 		LogLevel: *debug,
 		Version:  version,
 	})
-	registerExchanges(d, pd)
+	registerExchanges(d, pd).Traffic = trafficOf(&backend)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,137 @@
+package quickmode
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/daemon"
+)
+
+// What happens to the IPsec SAs when their ISAKMP SA goes depends on why
+// it goes (RFC 2409 lets the two phases live apart; strongSwan's charon
+// decides per reason, and a strongSwan user expects the same here):
+//
+//   - dead peer (RFC 3706): removed from the engine at once, as charon's
+//     dpd_action=clear closes the CHILD_SAs; the peer is gone.
+//   - stale after INITIAL-CONTACT (RFC 2407, 4.6.3.3): removed from the
+//     engine; the peer rebooted and no longer has them (charon deletes the
+//     old IKE_SA with its CHILD_SAs).
+//   - the peer's Delete of the ISAKMP SA (RFC 2408, 3.15): kept. charon
+//     sends Deletes for its CHILD_SAs first when it tears a connection
+//     down (those remove ours one by one, message 62), so an ISAKMP
+//     Delete alone comes when its children live on elsewhere: after an
+//     IKEv1 reauthentication charon moves them to the new IKE_SA
+//     (adopt_children) and deletes the old one. Removing them then would
+//     cut the traffic. So they move to the newest other established
+//     ISAKMP SA of their connection and peer, like charon's adoption, or
+//     stay detached (listed by ikectl, rekeyed, adopted by the next ISAKMP
+//     SA of their connection and peer) until their lifetimes end. Peers
+//     that keep IPsec SAs past their ISAKMP SA (racoon, Cisco) want that
+//     too.
+//   - ikectl terminate, shutdown, the ISAKMP SA's lifetime: the Deleter
+//     already deleted them with the peer told.
+//
+// Either way the Runtime forgets its per-SA tables, so nothing is kept
+// for a gone SA.
+
+// maxDetached bounds the detached bundles; the oldest is forgotten (its
+// kernel SAs still expire by their lifetimes).
+const maxDetached = 1024
+
+// SAEstablished adopts the detached bundles of the new ISAKMP SA's
+// connection and peer (daemon.Watcher), so that they are listed,
+// rekeyed and deleted with it.
+func (rt *Runtime) SAEstablished(c *daemon.Context) daemon.Result {
+	sa := c.SA
+	if sa == nil || len(rt.detached) == 0 {
+		return daemon.Result{}
+	}
+	keep := rt.detached[:0:0]
+	for _, ch := range rt.detached {
+		if belongs(ch, sa) {
+			rt.children[sa] = append(rt.children[sa], ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	rt.detached = keep
+	return daemon.Result{}
+}
+
+// SARemoved acts on the IPsec SAs of an ISAKMP SA that went, according
+// to why (see above), and forgets the Runtime's tables of it
+// (daemon.Watcher).
+func (rt *Runtime) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
+	sa := c.SA
+	children := rt.children[sa]
+	delete(rt.children, sa)
+	delete(rt.initiating, sa)
+	delete(rt.responding, sa)
+	for _, d := range rt.later[sa] {
+		d.ch.deferred = false
+	}
+	delete(rt.later, sa)
+	switch why {
+	case daemon.RemoveDeadPeer, daemon.RemoveStale:
+		// The peer's other bundles, detached earlier, are as dead.
+		keep := rt.detached[:0:0]
+		for _, ch := range rt.detached {
+			if belongs(ch, sa) {
+				children = append(children, ch)
+			} else {
+				keep = append(keep, ch)
+			}
+		}
+		rt.detached = keep
+		if len(children) == 0 {
+			return daemon.Result{}
+		}
+		rt.unpend(children)
+		if c.Log != nil {
+			for _, ch := range children {
+				c.Log.Info("IPsec SA removed with its ISAKMP SA", zap.String("conn", ch.Conn),
+					zap.String("spis", spiText(ch)), zap.Stringer("reason", why))
+			}
+		}
+		return daemon.Result{Engine: deleteRequests(c, children)}
+	case daemon.RemovePeerDeleted:
+		if len(children) == 0 {
+			return daemon.Result{}
+		}
+		if to := adopter(c, sa); to != nil {
+			rt.children[to] = append(rt.children[to], children...)
+			return daemon.Result{}
+		}
+		rt.detached = append(rt.detached, children...)
+		if n := len(rt.detached) - maxDetached; n > 0 {
+			rt.detached = rt.detached[n:]
+		}
+		return daemon.Result{}
+	}
+	// Terminated, shut down or expired: the Deleter took them already
+	// (peer told); what is left here had no Deleter, so the engine
+	// removes it without a word to the peer.
+	if len(children) == 0 {
+		return daemon.Result{}
+	}
+	rt.unpend(children)
+	return daemon.Result{Engine: deleteRequests(c, children)}
+}
+
+// belongs reports whether a bundle is of the ISAKMP SA's connection and
+// peer: the connection name alone is not enough for a road-warrior
+// connection that answers many peers.
+func belongs(ch *Child, sa *daemon.SA) bool {
+	return ch.Conn == sa.Conn && ch.Remote == sa.Remote.Addr().Unmap()
+}
+
+// adopter is the newest other established ISAKMP SA of gone's connection
+// and peer, or nil.
+func adopter(c *daemon.Context, gone *daemon.SA) *daemon.SA {
+	var to *daemon.SA
+	for _, sa := range c.SAs() {
+		if sa != gone && sa.Established && sa.Conn == gone.Conn && sa.Remote.Addr().Unmap() == gone.Remote.Addr().Unmap() {
+			to = sa
+		}
+	}
+	return to
+}
