@@ -1,6 +1,7 @@
 package policymgr
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,14 +36,23 @@ func FuzzParse(f *testing.F) {
 }
 
 // TestSecretsNotPrinted checks that printing a connection in any of fmt's
-// forms shows no key material.
+// forms, or encoding it as JSON, shows no key material.
 func TestSecretsNotPrinted(t *testing.T) {
 	p := mustLoad(t, base+"connections:\n  m:\n    local-address: 192.0.2.1\n    remote-address: 192.0.2.3\n    proposal-list: lm\n"+goodKeys+
 		"  c:\n    remote-gw: 192.0.2.2\n    ike: {transforms: [ike], psk: \"hunter2-psk\"}\n    proposal-list: l\n")
 	m, _ := p.Connection("m")
 	c, _ := p.Connection("c")
-	for _, s := range []string{fmt.Sprintf("%v %+v %#v", *m.Manual, *m.Manual, *m.Manual), fmt.Sprintf("%v %+v %#v", *c.IKE, *c.IKE, *c.IKE)} {
-		if strings.Contains(s, "hunter2") || strings.Contains(strings.ToLower(s), "00112233") || strings.Contains(s, "[0 17 34") {
+	mj, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cj, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v", *m.Manual, *m.Manual, *m.Manual), fmt.Sprintf("%v %+v %#v", *c.IKE, *c.IKE, *c.IKE), string(mj), string(cj)} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "aHVudGVyMi1wc2s") || strings.Contains(strings.ToLower(s), "00112233") ||
+			strings.Contains(s, "ABEiM") || strings.Contains(s, "[0 17 34") || strings.Contains(s, "[0,17,34") {
 			t.Errorf("secret printed: %s", s)
 		}
 	}
