@@ -50,9 +50,10 @@ func TestSecretsNotPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{fmt.Sprintf("%v %+v %#v", *m.Manual, *m.Manual, *m.Manual), fmt.Sprintf("%v %+v %#v", *c.IKE, *c.IKE, *c.IKE), string(mj), string(cj)} {
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v", *m.Manual, *m.Manual, *m.Manual), fmt.Sprintf("%v %+v %#v", *c.IKE, *c.IKE, *c.IKE), fmt.Sprintf("%d %x %X", c.IKE.PSK, c.IKE.PSK, c.IKE.PSK), string(mj), string(cj)} {
 		if strings.Contains(s, "hunter2") || strings.Contains(s, "aHVudGVyMi1wc2s") || strings.Contains(strings.ToLower(s), "00112233") ||
-			strings.Contains(s, "ABEiM") || strings.Contains(s, "[0 17 34") || strings.Contains(s, "[0,17,34") {
+			strings.Contains(s, "ABEiM") || strings.Contains(s, "[0 17 34") || strings.Contains(s, "[0,17,34") ||
+			strings.Contains(s, "[104 117") || strings.Contains(s, "68756e746572") || strings.Contains(s, "68756E746572") {
 			t.Errorf("secret printed: %s", s)
 		}
 	}
