@@ -95,29 +95,14 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 	return x.verifyAM3(env, r, next)
 }
 
+// verifyAM3 takes AM3's payloads, whose last block (the IV after AM3, or
+// the current one for AM3 in the clear) is next, and asks for the
+// verification of HASH_I or SIG_I.
 func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
-	s := x.SA
 	x.pendingIV = next
 	x.notePeer(r)
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
-	j := s.keyJob(env.Rand)
-	if err := s.peerAuth(j, r); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
-	}
-	x.pendingIV = next
-	s.State = StateAMRVerify
-	return Step{Work: j.run}
-}
-
-// finishAM3 establishes the SA once the initiator is authenticated.
-func (x *Exchange) finishAM3(env Env, v any) Step {
-	s := x.SA
-	j, st, ok := x.verified(env, v)
-	if !ok {
-		return st
-	}
-	s.IV = x.pendingIV
-	return x.establish(env, j, Step{Log: j.log})
+	return x.askVerify(env, r, StateAMRVerify)
 }

@@ -172,8 +172,8 @@ func (x *Exchange) Resume(env Env, v any) Step {
 		return x.createMM3(env, v)
 	case StateMMIComputeAuth:
 		return x.createMM5(env, v)
-	case StateMMIVerify:
-		return x.finishMM6(env, v)
+	case StateMMIVerify, StateAMRVerify:
+		return x.finishVerified(env, v)
 	case StateMMRComputeKE:
 		return x.createMM4(env, v)
 	case StateMMRComputeAuth:
@@ -184,8 +184,6 @@ func (x *Exchange) Resume(env Env, v any) Step {
 		return x.createAM3(env, v)
 	case StateAMRComputeAuth:
 		return x.createAM2(env, v)
-	case StateAMRVerify:
-		return x.finishAM3(env, v)
 	}
 	return Step{Reject: &errWrongState{s.State, "work result"}}
 }

@@ -130,21 +130,5 @@ func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) Step {
 	if !remoteIDMatches(s.Conn, r.id) {
 		return x.failNotRemoteID(env)
 	}
-	j := s.keyJob(env.Rand)
-	if err := s.peerAuth(j, r); err != nil {
-		return x.failErr(env, err, isakmp.PayloadMalformed)
-	}
-	s.State = StateMMIVerify
-	return Step{Work: j.run}
-}
-
-// finishMM6 establishes the SA once the responder is authenticated.
-func (x *Exchange) finishMM6(env Env, v any) Step {
-	s := x.SA
-	j, st, ok := x.verified(env, v)
-	if !ok {
-		return st
-	}
-	s.IV = x.pendingIV
-	return x.establish(env, j, Step{Log: j.log})
+	return x.askVerify(env, r, StateMMIVerify)
 }

@@ -173,6 +173,31 @@ func (x *Exchange) takePeerID(env Env, m *isakmp.Message, next []byte) (r *recei
 	return r, Step{}, true
 }
 
+// askVerify asks for the verification of the peer's HASH or SIG in r,
+// the last message of the exchange from the peer (MM6, AM3), in state
+// next; finishVerified takes its result.
+func (x *Exchange) askVerify(env Env, r *received, next State) Step {
+	s := x.SA
+	j := s.keyJob(env.Rand)
+	if err := s.peerAuth(j, r); err != nil {
+		return x.failErr(env, err, isakmp.PayloadMalformed)
+	}
+	s.State = next
+	return Step{Work: j.run}
+}
+
+// finishVerified establishes the SA once the peer's last message (MM6,
+// AM3) is authenticated, adopting the IV after it (RFC 2409, 5.3: only
+// then).
+func (x *Exchange) finishVerified(env Env, v any) Step {
+	j, st, ok := x.verified(env, v)
+	if !ok {
+		return st
+	}
+	x.SA.IV = x.pendingIV
+	return x.establish(env, j, Step{Log: j.log})
+}
+
 // failNoPolicy fails because no connection takes the peer's identity:
 // the no-policy message first, then message 46 with reason, and
 // INVALID-ID-INFORMATION to the peer (RFC 2408, 3.14.1).
