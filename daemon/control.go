@@ -11,6 +11,16 @@ import (
 	"github.com/iked/iked/control"
 )
 
+// Control answers a control request as the control socket would: for
+// in-process tests (which run without a socket, in virtual time) and
+// embedders.
+func (d *Daemon) Control(req control.Request) control.Response {
+	if err := req.Validate(); err != nil {
+		return control.Response{Error: err.Error()}
+	}
+	return d.handleControl(req)
+}
+
 // handleControl answers one control request. It runs on the control
 // server's goroutine and reads the tables through the loop.
 func (d *Daemon) handleControl(req control.Request) control.Response {

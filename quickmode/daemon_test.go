@@ -105,12 +105,7 @@ func startNode(t *testing.T, local, remote string, port int, initiate string, li
 	p1 := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{})}
 	n.d.Register(isakmp.ExchangeMain, p1)
 	n.d.Register(isakmp.ExchangeAggressive, p1)
-	qm := quickmode.NewRuntime(p1, phase1.NewInfoHandler(phase1.DPDConfig{}))
-	n.d.Register(isakmp.ExchangeQuickMode, qm)
-	n.d.RegisterInitiator(qm)
-	n.d.RegisterKernel(qm)
-	n.d.Register(isakmp.ExchangeInformational, qm.Informational())
-	n.d.RegisterDeleter(qm.Deleter())
+	quickmode.Register(n.d, p1, phase1.NewInfoHandler(phase1.DPDConfig{}))
 	if err := n.d.Start(); err != nil {
 		t.Fatalf("start %s: %v\n%s", local, err, n.log.String())
 	}
@@ -163,6 +158,23 @@ func TestLoopbackDaemons(t *testing.T) {
 			if !ok || !in.Inbound || !in.SA.Encryption.Key.Equal(o.SA.Encryption.Key) || !in.SA.Integrity.Key.Equal(o.SA.Integrity.Key) ||
 				in.SA.Encryption.Name != "cbc(aes)" || len(in.SA.Encryption.Key) != 32 || in.Lifetime.HardSeconds != 3600 {
 				t.Errorf("outbound %s has no matching inbound SA on the peer: %+v", o.Ref, in)
+			}
+		}
+	}
+	// ikectl list-sas over the control socket lists each side's bundle
+	// under its ISAKMP SA with the SPIs its engine holds.
+	for _, n := range []*node{a, b} {
+		sas := n.call(t, control.CmdListSAs, "").SAs
+		if len(sas) != 1 || len(sas[0].Children) != 1 || len(sas[0].Children[0].SAs) != 2 {
+			t.Fatalf("list-sas: %+v", sas)
+		}
+		for _, s := range sas[0].Children[0].SAs {
+			found := false
+			for _, r := range n.back.SAs() {
+				found = found || (fmt.Sprintf("0x%08x", r.Ref.SPI) == s.SPI && r.Inbound == (s.Direction == "in"))
+			}
+			if !found {
+				t.Errorf("list-sas shows %s SA %s, not in the engine", s.Direction, s.SPI)
 			}
 		}
 	}

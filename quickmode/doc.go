@@ -26,8 +26,16 @@
 // M-ID); the KEYMAT of each SA uses the SPI its receiver chose, so our
 // inbound SA's keys use our own SPI.
 //
-// Rekeying: the side that initiated a bundle starts a new Quick Mode when
-// the engine reports the bundle's soft EXPIRE (a tenth before the hard
-// lifetime) and deletes the old bundle once the new one is installed; the
-// responder leaves rekeying to the initiator and acts on its Delete.
+// Rekeying: the side whose soft lifetime comes first rekeys, as charon
+// does: when the engine reports a bundle's soft EXPIRE, a new Quick Mode
+// starts (after a new phase 1 if the connection has no ISAKMP SA) and the
+// old bundle is deleted once the new one is installed (the peer told).
+// The Quick Mode initiator's soft limit is a tenth before the hard one,
+// the responder's a twentieth, and the responder waits a moment more and
+// rekeys only if the peer has not; otherwise the peer's Delete retires
+// the old bundle.
+//
+// The Runtime is also a daemon.Watcher: what becomes of the IPsec SAs of
+// an ISAKMP SA that goes depends on why (watch.go), and `ikectl list-sas`
+// lists them under their ISAKMP SA (list.go).
 package quickmode
