@@ -45,12 +45,7 @@ func (s *SA) InfoKeys() (k InfoKeys, ok bool) {
 }
 
 // cookies returns the 16-byte SPI of the ISAKMP SA (RFC 2408, 3.14/3.15).
-func (k *InfoKeys) cookies() []byte {
-	b := make([]byte, 16)
-	copy(b, k.ICookie[:])
-	copy(b[8:], k.RCookie[:])
-	return b
-}
+func (k *InfoKeys) cookies() []byte { return cookieSPI(k.ICookie, k.RCookie) }
 
 // Errors of the informational codec.
 var (

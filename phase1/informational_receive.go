@@ -67,7 +67,7 @@ func protocolName(p isakmp.ProtocolID) string {
 // (RFC 2408, 5.15: an unauthenticated delete is ignored).
 func ReceiveInformational(inf *Informational, iCookie, rCookie [8]byte, peer netip.AddrPort) InfoOutcome {
 	var o InfoOutcome
-	cookies := append(append([]byte{}, iCookie[:]...), rCookie[:]...)
+	cookies := cookieSPI(iCookie, rCookie)
 	addr := peer.Addr().Unmap().String()
 	for _, n := range inf.Notifies {
 		switch {

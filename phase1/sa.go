@@ -111,11 +111,12 @@ type SA struct {
 
 // Cookies returns the 16 bytes of both cookies: the SPI of an ISAKMP SA in
 // Delete and Notification payloads (RFC 2408, 3.14 and 3.15).
-func (s *SA) Cookies() []byte {
-	b := make([]byte, 16)
-	copy(b, s.ICookie[:])
-	copy(b[8:], s.RCookie[:])
-	return b
+func (s *SA) Cookies() []byte { return cookieSPI(s.ICookie, s.RCookie) }
+
+// cookieSPI is the SPI of an ISAKMP SA: CKY-I then CKY-R, 16 bytes (RFC
+// 2408, 3.14 and 3.15).
+func cookieSPI(iCookie, rCookie [8]byte) []byte {
+	return append(append(make([]byte, 0, 16), iCookie[:]...), rCookie[:]...)
 }
 
 // Expires returns when the ISAKMP SA's negotiated lifetime ends (zero time:
