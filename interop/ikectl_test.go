@@ -1,0 +1,179 @@
+package interop
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iked/iked/control"
+)
+
+// Live checks of `ikectl list-sas` and of iked's rekeying as responder
+// against charon: what iked lists must be what charon's own
+// `swanctl --list-sas` shows.
+
+// ikedChildren is what `ikectl -json list-sas` lists: the bundles under
+// established ISAKMP SAs.
+func ikedChildren(t *testing.T, k *Iked) []control.ChildSA {
+	t.Helper()
+	resp, err := k.Call(control.CmdListSAs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []control.ChildSA
+	for _, sa := range resp.SAs {
+		out = append(out, sa.Children...)
+	}
+	return out
+}
+
+// swanctlSPIs are the SPIs `swanctl --list-sas` prints for its CHILD_SAs
+// ("in  c1234567,", "out c7654321,").
+func swanctlSPIs(t *testing.T, c *Charon) (in, out map[string]bool) {
+	t.Helper()
+	text, err := c.Swanctl("--list-sas")
+	if err != nil {
+		t.Fatalf("swanctl --list-sas: %v\n%s", err, text)
+	}
+	in, out = map[string]bool{}, map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(in|out)\s+([0-9a-f]{8})[_,]`).FindAllStringSubmatch(text, -1) {
+		if m[1] == "in" {
+			in[m[2]] = true
+		} else {
+			out[m[2]] = true
+		}
+	}
+	if len(in) == 0 || len(out) == 0 {
+		t.Fatalf("no CHILD_SA SPIs in swanctl --list-sas:\n%s", text)
+	}
+	return in, out
+}
+
+// TestIkectlListSAsMatchesCharon: in both roles, once the child SA is
+// up, `ikectl -json list-sas` lists one bundle under the ISAKMP SA whose
+// inbound SPI is charon's outbound one and whose outbound SPI is charon's
+// inbound one, as `swanctl --list-sas` prints them, with charon's mode,
+// algorithm and traffic selectors seen from iked's side.
+func TestIkectlListSAsMatchesCharon(t *testing.T) {
+	RequireStrongSwan(t)
+	for _, ikedInitiates := range []bool{false, true} {
+		name := "iked-responds"
+		if ikedInitiates {
+			name = "iked-initiates"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tc := qmCases[1] // aes256-sha1 with PFS modp2048
+			s := newQMSetup(t, tc, ikedInitiates)
+			if ikedInitiates {
+				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+				s.startIked(t)
+				if err := s.iked.Initiate("peer"); err != nil {
+					t.Fatalf("ikectl initiate: %v", err)
+				}
+			} else {
+				s.startIked(t)
+				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+				if err := s.charon.Initiate("c", 20*time.Second); err != nil {
+					t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+				}
+			}
+			_, ch, err := waitChild(s.charon, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kids []control.ChildSA
+			for end := time.Now().Add(10 * time.Second); len(kids) == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+				kids = ikedChildren(t, s.iked)
+			}
+			if len(kids) != 1 || len(kids[0].SAs) != 2 {
+				t.Fatalf("iked lists %+v", kids)
+			}
+			swIn, swOut := swanctlSPIs(t, s.charon)
+			k := kids[0]
+			for _, sa := range k.SAs {
+				spi := strings.TrimPrefix(sa.SPI, "0x")
+				if sa.Protocol != "esp" || !strings.HasPrefix(sa.SPI, "0x") || len(spi) != 8 {
+					t.Errorf("iked lists %+v", sa)
+				}
+				// Our inbound SA is charon's outbound one and the reverse.
+				if (sa.Direction == "in" && !swOut[spi]) || (sa.Direction == "out" && !swIn[spi]) {
+					t.Errorf("iked's %s SPI %s is not charon's (swanctl: in %v out %v)", sa.Direction, spi, swIn, swOut)
+				}
+				if !strings.HasPrefix(sa.Encryption, "ESP_AES/256") || !strings.HasPrefix(sa.Integrity, "HMAC-SHA") {
+					t.Errorf("iked's algorithms %q %q; charon says %s %s", sa.Encryption, sa.Integrity, ch.EncrAlg, ch.IntegAlg)
+				}
+			}
+			if !strings.EqualFold(k.Mode, ch.Mode) || k.PFS != "2048-bit MODP group" || ch.DHGroup != "MODP_2048" {
+				t.Errorf("iked: mode %s PFS %s; charon: mode %s DH %s", k.Mode, k.PFS, ch.Mode, ch.DHGroup)
+			}
+			if len(ch.LocalTS) != 1 || len(ch.RemoteTS) != 1 || k.LocalTS != ch.RemoteTS[0] || k.RemoteTS != ch.LocalTS[0] {
+				t.Errorf("iked's selectors %s === %s; charon's %v === %v", k.LocalTS, k.RemoteTS, ch.LocalTS, ch.RemoteTS)
+			}
+			wantRole := "responder"
+			if ikedInitiates {
+				wantRole = "initiator"
+			}
+			if k.Role != wantRole || k.State != "installed" || k.LifeSeconds == 0 || k.ExpiresIn == nil {
+				t.Errorf("iked's bundle: %+v", k)
+			}
+			t.Logf("iked lists %s in %s out %s; charon in %s out %s", k.Conn, k.SAs[0].SPI, k.SAs[1].SPI, ch.SPIIn, ch.SPIOut)
+		})
+	}
+}
+
+// TestIkedResponderRekeysCharon: charon initiates with a child lifetime
+// far beyond iked's (rekey_time 60 s); iked, the Quick Mode responder,
+// holds the child to its own 8 s (the lifetime it answers with), so its
+// soft lifetime comes first: iked rekeys as Quick Mode initiator, charon
+// answers, and iked's Delete of the old child removes it from charon.
+func TestIkedResponderRekeysCharon(t *testing.T) {
+	RequireStrongSwan(t)
+	s := newQMSetup(t, qmCases[0], false)
+	s.charonOpt.Connections[0].Children[0].RekeyTime = 60 * time.Second
+	s.charonOpt.Connections[0].Children[0].LifeTime = 66 * time.Second
+	s.ikedLife = "8s"
+	s.startIked(t)
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	if err := s.charon.Initiate("c", 20*time.Second); err != nil {
+		t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+	}
+	if _, _, err := waitChild(s.charon, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	first := childSPIs(s.charon)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		now := childSPIs(s.charon)
+		fresh := len(now) == 1
+		for k := range now {
+			fresh = fresh && !first[k]
+		}
+		if fresh && strings.Contains(s.charon.Log(), "received DELETE for ESP CHILD_SA") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rekey by iked as responder: charon's children first %v now %v\niked:\n%s", first, now, s.iked.catalogSummary())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var rekeyed, asResponder bool
+	for _, l := range s.iked.Lines() {
+		rekeyed = rekeyed || l.Msg == "IPsec SA rekeyed: the old bundle is deleted"
+	}
+	asResponder = strings.Contains(s.iked.Proc.Output(), `"msg":"IPsec SA reached its soft lifetime: rekeying","conn":"peer","role":"responder"`)
+	if !rekeyed || !asResponder {
+		t.Errorf("iked's log lacks its rekey as responder (rekeyed %v, as responder %v)\n%s", rekeyed, asResponder, s.iked.catalogSummary())
+	}
+	kids := ikedChildren(t, s.iked)
+	if len(kids) != 1 || kids[0].Role != "initiator" {
+		t.Errorf("iked lists %+v after its rekey, want one bundle it initiated", kids)
+	}
+	swIn, _ := swanctlSPIs(t, s.charon)
+	for _, sa := range kids[0].SAs {
+		if sa.Direction == "out" && !swIn[strings.TrimPrefix(sa.SPI, "0x")] {
+			t.Errorf("iked's outbound %s is not charon's inbound %v", sa.SPI, swIn)
+		}
+	}
+}
