@@ -135,6 +135,10 @@ type Cipher interface {
 	// DecryptCBC decrypts src into dst (which may be src) with iv. The
 	// last block of src is the next IV: save it before decrypting in place.
 	DecryptCBC(dst, src, iv []byte) error
+	// Block returns the block cipher under the CBC mode, keyed with Ka,
+	// for isakmp's message protection (isakmp.Seal, Message.Open), so
+	// that the padding and IV chain are written once, there.
+	Block() cipher.Block
 }
 
 type cbcCipher struct {
@@ -182,6 +186,7 @@ func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
 func (c *cbcCipher) Algorithm() EncryptionAlgorithm { return c.alg }
 func (c *cbcCipher) BlockSize() int                 { return c.block.BlockSize() }
 func (c *cbcCipher) KeyLen() int                    { return c.klen }
+func (c *cbcCipher) Block() cipher.Block            { return c.block }
 
 func (c *cbcCipher) check(dst, src, iv []byte) error {
 	bs := c.block.BlockSize()

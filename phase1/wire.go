@@ -1,8 +1,6 @@
 package phase1
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/iked/iked/ikecrypto"
@@ -23,9 +21,6 @@ const (
 	protoUDP = 17
 )
 
-// errEncryptedLength: the encrypted body is not whole blocks.
-var errEncryptedLength = errors.New("phase1: encrypted body is not a whole number of cipher blocks")
-
 // header returns the ISAKMP header of a phase 1 message on s (RFC 2408,
 // 3.1); message ID 0 for Main and Aggressive Mode.
 func (s *SA) header() isakmp.Header {
@@ -39,54 +34,19 @@ func (s *SA) encodePlain(ps []isakmp.Payload) ([]byte, error) {
 }
 
 // seal encrypts a phase 1 message body with Ka under the SA's IV chain and
-// advances the chain (RFC 2409, Appendix B; padding as strongSwan pads,
-// see isakmp's protect.go).
+// returns the next IV (RFC 2409, Appendix B), with isakmp's message
+// protection (padding as strongSwan pads, see isakmp's protect.go).
 func seal(h isakmp.Header, ps []isakmp.Payload, c ikecrypto.Cipher, iv []byte) (out, next []byte, err error) {
-	plain, err := isakmp.EncodeChain(ps)
-	if err != nil {
-		return nil, nil, err
-	}
-	bs := c.BlockSize()
-	ct := make([]byte, len(plain)+bs-len(plain)%bs)
-	copy(ct, plain)
-	if err := c.EncryptCBC(ct, ct, iv); err != nil {
-		return nil, nil, err
-	}
-	h.Flags |= isakmp.FlagEncryption
-	h.NextPayload = isakmp.PayloadNone
-	if len(ps) > 0 {
-		h.NextPayload = ps[0].Type()
-	}
-	m := &isakmp.Message{Header: h, Encrypted: ct}
-	out, err = m.Encode()
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, bytes.Clone(ct[len(ct)-bs:]), nil
+	return isakmp.Seal(h, ps, c.Block(), iv)
 }
 
 // open decrypts m's body under iv and decodes its payload chain into
-// m.Payloads. It returns the next IV, which the caller adopts only when the
-// message verifies (RFC 2409, 5.3 keeps the IV of a message that fails).
+// m.Payloads (isakmp's Message.Open). It returns the next IV, which the
+// caller adopts only when the message verifies (RFC 2409, 5.3 keeps the IV
+// of a message that fails).
 func open(m *isakmp.Message, c ikecrypto.Cipher, iv []byte) (next []byte, err error) {
-	bs := c.BlockSize()
-	if m.Header.Flags&isakmp.FlagEncryption == 0 {
-		return nil, fmt.Errorf("phase1: message is not encrypted")
-	}
-	if len(m.Encrypted) == 0 || len(m.Encrypted)%bs != 0 {
-		return nil, errEncryptedLength
-	}
-	next = bytes.Clone(m.Encrypted[len(m.Encrypted)-bs:])
-	plain := make([]byte, len(m.Encrypted))
-	if err := c.DecryptCBC(plain, m.Encrypted, iv); err != nil {
-		return nil, err
-	}
-	ps, end, err := isakmp.DecodeChain(m.Header.NextPayload, plain)
-	if err != nil {
-		return nil, err
-	}
-	m.Payloads, m.Body = ps, plain[:end]
-	return next, nil
+	_, next, err = m.Open(c.Block(), iv)
+	return next, err
 }
 
 // received is the payloads of one phase 1 message sorted by kind, with
