@@ -214,6 +214,11 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
 		}
 		ns, err := x.openInformational(m)
+		if errors.Is(err, ErrInfoPayload) || errors.Is(err, ErrInfoEmpty) {
+			// Authenticated (its HASH(1) verified) but not an
+			// informational RFC 2409, 5.7 allows: dropped.
+			return Step{Reject: err}
+		}
 		if err != nil {
 			if s.State == StateMMISentAuth && !s.usesSignature() {
 				// The responder answered MM5 with a notify we cannot
