@@ -407,6 +407,11 @@ func TestIkedQuickModeRekey(t *testing.T) {
 		if err := s.charon.Initiate("c", 20*time.Second); err != nil {
 			t.Fatalf("swanctl --initiate: %v", err)
 		}
+		// swanctl --initiate may return before list-sas shows the child
+		// INSTALLED.
+		if _, _, err := waitChild(s.charon, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
 		first := childSPIs(s.charon)
 		if len(first) != 1 {
 			t.Fatalf("charon children %v", first)
