@@ -49,7 +49,7 @@ func child(conn string, mid uint32) control.ChildSA {
 	rekey, expire := 44*time.Minute, 50*time.Minute
 	n := uint64(4242)
 	return control.ChildSA{Conn: conn, MessageID: mid, ReqID: 1, Role: "responder", State: "installed", Mode: "tunnel",
-		PFS: "MODP_2048", Local: "192.0.2.1", Remote: "192.0.2.3", LocalTS: "198.51.100.0/24", RemoteTS: "203.0.113.0/24[tcp/80]",
+		PFS: "2048-bit MODP group", Local: "192.0.2.1", Remote: "192.0.2.3", LocalTS: "198.51.100.0/24", RemoteTS: "203.0.113.0/24[tcp/80]",
 		LifeSeconds: 3600, RekeySeconds: 3240, Age: 10 * time.Minute, RekeyIn: &rekey, ExpiresIn: &expire,
 		SAs: []control.IPsecSA{
 			{Direction: "in", Protocol: "esp", SPI: "0xc1000001", Src: "192.0.2.3", Dst: "192.0.2.1",
@@ -69,7 +69,7 @@ func TestTables(t *testing.T) {
 		{[]string{"list-sas"}, []string{"-: HALF-OPEN, initiator, 0102030405060708:0000000000000000\nlocal 192.0.2.1:500\nremote 192.0.2.2:500",
 			"exchange Identity Protection/0x00000000: mm1-sent (retransmits 2)",
 			"branch: ESTABLISHED, responder, 1112131415161718:2122232425262728",
-			"branch: #c0ffee01, reqid 1, INSTALLED, TUNNEL, ESP:ESP_AES/128/HMAC-SHA2-256/MODP_2048 (responder)",
+			"branch: #c0ffee01, reqid 1, INSTALLED, TUNNEL, ESP:ESP_AES/128/HMAC-SHA2-256, PFS 2048-bit MODP group (responder)",
 			"installed 10m0s ago, rekeying in 44m0s, expires in 50m0s (lifetime 3600s)",
 			"in esp 0xc1000001 192.0.2.3 -> 192.0.2.1 4242 bytes ESP_AES/128 cbc(aes) HMAC-SHA2-256 hmac(sha256)/128",
 			"out esp 0xc2000002 192.0.2.1 -> 192.0.2.3 - ESP_AES/128",

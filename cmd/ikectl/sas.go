@@ -62,7 +62,7 @@ func printChild(w io.Writer, ind string, ch control.ChildSA) {
 	head := fmt.Sprintf("%s%s: #%08x, reqid %d, %s, %s, %s", ind, ch.Conn, ch.MessageID, ch.ReqID,
 		strings.ToUpper(ch.State), strings.ToUpper(ch.Mode), strings.Join(protos, " "))
 	if ch.PFS != "" {
-		head += "/" + ch.PFS
+		head += ", PFS " + ch.PFS
 	}
 	if ch.Encap != "" {
 		head += ", encap " + ch.Encap
