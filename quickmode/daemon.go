@@ -711,9 +711,10 @@ func (rt *Runtime) takeChildren(sa *daemon.SA, refs []phase1.SARef) []*Child {
 }
 
 // Deleter returns the daemon.Deleter for `ikectl terminate` and shutdown:
-// with IPsec SAs on the ISAKMP SA, one protected informational deletes
-// them and then the ISAKMP SA (as strongSwan does), and the engine removes
-// them; without, phase 1's Deleter says goodbye.
+// with IPsec SAs on the ISAKMP SA (or detached ones of its connection and
+// peer), one protected informational deletes them and then the ISAKMP SA
+// (as strongSwan does), and the engine removes them; without, phase 1's
+// Deleter says goodbye.
 func (rt *Runtime) Deleter() daemon.Deleter { return deleter{rt} }
 
 type deleter struct{ rt *Runtime }
@@ -721,6 +722,20 @@ type deleter struct{ rt *Runtime }
 func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	rt := d.rt
 	children := rt.children[c.SA]
+	// Bundles of the same connection and peer that outlived an earlier
+	// ISAKMP SA go too: terminate means the whole connection.
+	if c.SA != nil && len(rt.detached) > 0 {
+		keep := rt.detached[:0:0]
+		for _, ch := range rt.detached {
+			if belongs(ch, c.SA) {
+				children = append(children, ch)
+			} else {
+				keep = append(keep, ch)
+			}
+		}
+		rt.detached = keep
+	}
+	rt.unpend(children)
 	delete(rt.children, c.SA)
 	delete(rt.initiating, c.SA)
 	delete(rt.responding, c.SA)
