@@ -368,14 +368,14 @@ func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 		return daemon.Result{}
 	case engine.EventExpireHard:
 		if ev.Expire != nil {
-			if old := rt.find(ev.Expire.SA.SPI); old != nil {
+			if old := rt.find(ev.Expire.SA); old != nil {
 				rt.drop(old)
 				rt.unpend([]*Child{old})
 			}
 		}
 	case engine.EventExpireSoft:
 		if ev.Expire != nil {
-			return rt.rekey(c, ev.Expire.SA.SPI)
+			return rt.rekey(c, ev.Expire.SA)
 		}
 	}
 	return daemon.Result{}
@@ -391,8 +391,8 @@ func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 // later (softLimit), so the Quick Mode initiator normally rekeys, and the
 // responder rekeys only when the peer has not (its bundle is not
 // replaced by a newer one of the same connection and traffic).
-func (rt *Runtime) rekey(c *daemon.Context, spi uint32) daemon.Result {
-	old := rt.find(spi)
+func (rt *Runtime) rekey(c *daemon.Context, ref engine.SARef) daemon.Result {
+	old := rt.find(ref)
 	if old == nil || old.rekeying || old.deferred {
 		return daemon.Result{}
 	}
@@ -527,12 +527,17 @@ func (rt *Runtime) each(f func(*Child)) {
 	}
 }
 
-// find returns the bundle one of whose SAs has the SPI, or nil.
-func (rt *Runtime) find(spi uint32) *Child {
+// find returns the bundle that holds the SA the engine names, or nil:
+// the SPI in its direction (our SPIs are unique only among our inbound
+// SAs, the peer's among its), or the SPI alone when the engine gave no
+// destination.
+func (rt *Runtime) find(ref engine.SARef) *Child {
 	var hit *Child
 	rt.each(func(ch *Child) {
 		for _, s := range ch.SAs {
-			if s.SPIIn == spi || s.SPIOut == spi {
+			in := s.SPIIn == ref.SPI && (!ref.Dst.IsValid() || ref.Dst.Unmap() == ch.Local)
+			out := s.SPIOut == ref.SPI && (!ref.Dst.IsValid() || ref.Dst.Unmap() == ch.Remote)
+			if engineProto(s.Protocol) == ref.Protocol && (in || out) {
 				hit = ch
 			}
 		}
