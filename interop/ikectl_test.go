@@ -177,3 +177,49 @@ func TestIkedResponderRekeysCharon(t *testing.T) {
 		}
 	}
 }
+
+// TestIkedDeadPeerTakesChildren: iked initiates phase 1 and Quick Mode
+// with charon and probes it (DPD 1 s, 3 s); charon is killed without a
+// word. iked declares it dead and removes the ISAKMP SA with its IPsec SA
+// bundle: `ikectl list-sas` lists neither, nor a detached bundle (what
+// strongSwan does with dpd_action=clear).
+func TestIkedDeadPeerTakesChildren(t *testing.T) {
+	RequireStrongSwan(t)
+	s := newQMSetup(t, qmCases[0], true)
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
+		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, "never", "66m", false, "none")
+		return strings.Replace(p, "  retransmit: {timeout: 1s, tries: 4}\n",
+			"  retransmit: {timeout: 1s, tries: 4}\n  dpd: {delay: 1s, timeout: 3s}\n", 1)
+	})
+	if err := s.iked.Initiate("peer"); err != nil {
+		t.Fatalf("ikectl initiate: %v", err)
+	}
+	if _, _, err := waitChild(s.charon, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(5 * time.Second); len(ikedChildren(t, s.iked)) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("iked lists no IPsec SA")
+		}
+	}
+	s.charon.kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := s.iked.Call(control.CmdListSAs, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.SAs) == 0 && len(resp.Detached) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("iked still lists %+v (detached %+v) after its peer died", resp.SAs, resp.Detached)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(s.iked.Proc.Output(), `"msg":"IPsec SA removed with its ISAKMP SA","conn":"peer"`) ||
+		!strings.Contains(s.iked.Proc.Output(), `"reason":"dead peer"`) {
+		t.Errorf("iked's log does not say the IPsec SA went with the dead peer:\n%s", s.iked.catalogSummary())
+	}
+}
