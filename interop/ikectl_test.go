@@ -223,3 +223,62 @@ func TestIkedDeadPeerTakesChildren(t *testing.T) {
 		t.Errorf("iked's log does not say the IPsec SA went with the dead peer:\n%s", s.iked.catalogSummary())
 	}
 }
+
+// TestIkedCharonReauthKeepsChildren: charon reauthenticates its IKEv1
+// IKE_SA (rekey_time 6 s: a new Main Mode), moves the CHILD_SA to the new
+// IKE_SA and deletes the old one with an ISAKMP Delete alone. iked keeps
+// the IPsec SA bundle (removing it would cut the tunnel charon still
+// uses) and lists it under the new ISAKMP SA with the SPIs charon shows.
+func TestIkedCharonReauthKeepsChildren(t *testing.T) {
+	RequireStrongSwan(t)
+	s := newQMSetup(t, qmCases[0], false)
+	s.charonOpt.Connections[0].RekeyTime = 6 * time.Second
+	s.startIked(t)
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	if err := s.charon.Initiate("c", 20*time.Second); err != nil {
+		t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+	}
+	first, ch, err := waitChild(s.charon, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(25 * time.Second)
+	var resp *control.Response
+	for {
+		sas, _ := s.charon.ListSAs()
+		resp, err = s.iked.Call(control.CmdListSAs, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sas) == 1 && sas[0].InitiatorSPI != first.InitiatorSPI && sas[0].State == "ESTABLISHED" &&
+			len(resp.SAs) == 1 && len(resp.SAs[0].Children) > 0 && cookieHex(sas[0].InitiatorSPI) == resp.SAs[0].ICookie {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reauthentication seen: charon %+v\niked %+v detached %+v\n%s", sas, resp.SAs, resp.Detached, s.iked.catalogSummary())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if len(resp.Detached) != 0 {
+		t.Errorf("iked lists detached bundles %+v", resp.Detached)
+	}
+	sas, _ := s.charon.ListSAs()
+	swIn := map[string]bool{}
+	for _, c := range sas[0].Children {
+		swIn[strings.ToLower(strings.TrimPrefix(c.SPIIn, "0x"))] = true
+	}
+	kept := false
+	for _, k := range resp.SAs[0].Children {
+		for _, sa := range k.SAs {
+			if sa.Direction == "out" && swIn[strings.TrimPrefix(sa.SPI, "0x")] {
+				kept = kept || strings.EqualFold(strings.TrimPrefix(sa.SPI, "0x"), strings.TrimPrefix(ch.SPIIn, "0x"))
+			} else if sa.Direction == "out" {
+				t.Errorf("iked's outbound SA %s is not one of charon's CHILD_SAs %v", sa.SPI, swIn)
+			}
+		}
+	}
+	t.Logf("charon's child %s/%s after the reauthentication: kept by iked %v; charon's children %v", ch.SPIIn, ch.SPIOut, kept, swIn)
+	if swIn[strings.ToLower(strings.TrimPrefix(ch.SPIIn, "0x"))] && !kept {
+		t.Errorf("charon kept its CHILD_SA %s across the reauthentication, iked did not", ch.SPIIn)
+	}
+}
