@@ -70,8 +70,10 @@ func (r RemoveReason) String() string {
 
 // Watcher follows ISAKMP SAs through their life. phase1/ registers one
 // that starts DPD, NAT keepalives and the lifetime timer and wipes the
-// keys of a removed SA; the IPsec SA table registers one that removes the
-// IPsec SAs of an ISAKMP SA that goes. All calls run on the loop.
+// keys of a removed SA; quickmode/ registers one that decides, by the
+// RemoveReason, what becomes of the IPsec SAs of an ISAKMP SA that goes
+// (removed for a dead peer or a stale SA, kept after the peer's Delete).
+// All calls run on the loop.
 type Watcher interface {
 	// SAEstablished is called once an SA is authenticated, after the
 	// Result that established it was carried out (its last message sent).

@@ -400,7 +400,7 @@ func (rt *Runtime) rekey(c *daemon.Context, ref engine.SARef) daemon.Result {
 		// Give the peer's rekey, begun at its own soft lifetime (the
 		// same instant for lifetimes too short to tell the roles apart),
 		// a moment to arrive first.
-		if sa := c.EstablishedSA(old.Conn); sa != nil && belongs(old, sa) {
+		if sa := establishedFor(c, old); sa != nil {
 			old.deferred = true
 			c.SA = sa
 			rt.deferRekey(c, old, c.Now.Add(rekeyGrace(old, c.Now)))
@@ -423,7 +423,7 @@ func (rt *Runtime) rekeyNow(c *daemon.Context, old *Child) daemon.Result {
 		c.Log.Info("IPsec SA reached its soft lifetime: rekeying", zap.String("conn", old.Conn),
 			zap.String("role", old.Role.String()), zap.String("spis", spiText(old)))
 	}
-	if sa := c.EstablishedSA(old.Conn); sa != nil && belongs(old, sa) {
+	if sa := establishedFor(c, old); sa != nil {
 		c.SA = sa
 		return daemon.Result{Log: rt.beginRekey(c, old.Conn, old)}
 	}
@@ -500,6 +500,19 @@ func (rt *Runtime) known(ch *Child) bool {
 	found := false
 	rt.each(func(x *Child) { found = found || x == ch })
 	return found
+}
+
+// establishedFor is the newest established ISAKMP SA of the bundle's
+// connection and peer, or nil: a connection that answers many peers has
+// one per peer.
+func establishedFor(c *daemon.Context, ch *Child) *daemon.SA {
+	var to *daemon.SA
+	for _, sa := range c.SAs() {
+		if sa.Established && belongs(ch, sa) {
+			to = sa
+		}
+	}
+	return to
 }
 
 // replaced reports whether a newer bundle of old's connection, peer and
