@@ -244,8 +244,9 @@ func TestIkedCharonReauthKeepsChildren(t *testing.T) {
 	}
 	deadline := time.Now().Add(25 * time.Second)
 	var resp *control.Response
+	var sas []IKESA
 	for {
-		sas, _ := s.charon.ListSAs()
+		sas, _ = s.charon.ListSAs()
 		resp, err = s.iked.Call(control.CmdListSAs, "")
 		if err != nil {
 			t.Fatal(err)
@@ -262,7 +263,8 @@ func TestIkedCharonReauthKeepsChildren(t *testing.T) {
 	if len(resp.Detached) != 0 {
 		t.Errorf("iked lists detached bundles %+v", resp.Detached)
 	}
-	sas, _ := s.charon.ListSAs()
+	// charon's list-sas from the same moment as iked's (the next
+	// reauthentication may be under way by now).
 	swIn := map[string]bool{}
 	for _, c := range sas[0].Children {
 		swIn[strings.ToLower(strings.TrimPrefix(c.SPIIn, "0x"))] = true
