@@ -233,9 +233,12 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		if why < numRemoveReasons {
 			d.Counters.SARemoved[why].Add(1)
 		}
-		if sa.Established && why != RemoveTerminated && why != RemoveShutdown {
-			d.log.Info("ISAKMP SA removed", zap.Stringer("reason", why), zap.Stringer("cookies", sa.Cookies),
-				zap.Stringer("peer", sa.Remote), zap.String("conn", sa.Conn))
+		if sa.Established && why != RemoveShutdown {
+			// Shutdown counts its SAs in one line (Stop); a failed or
+			// half-open negotiation has its message 46.
+			d.log.Info("ISAKMP SA removed", zap.Stringer("reason", why), zap.String("conn", sa.Conn),
+				zap.Stringer("role", sa.Role), zap.Stringer("local", sa.Local), zap.Stringer("peer", sa.Remote),
+				zap.Stringer("cookies", sa.Cookies))
 		}
 		d.removed(sa, why)
 	}

@@ -1,0 +1,83 @@
+package phase1
+
+import (
+	"fmt"
+	"net/netip"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+)
+
+// SALog writes the info line an operator looks for when phase 1 comes up,
+// as strongSwan's "IKE_SA x[n] established between ..." does: connection,
+// role, mode, both ends with their ports, both identities, the negotiated
+// transform, lifetime and cookies. It prints no secret: the line is built
+// from the SA's public fields only (never Keys, Ka, the DH key or the
+// policy's PSK). The removal line is the daemon's ("ISAKMP SA removed",
+// with its reason). Register it with d.Watch(phase1.SALog{}).
+type SALog struct{}
+
+// SAEstablished logs "ISAKMP SA established" (daemon.Watcher).
+func (SALog) SAEstablished(c *daemon.Context) daemon.Result {
+	s, ok := c.SA.State.(*SA)
+	if !ok || s == nil || c.Log == nil {
+		return daemon.Result{}
+	}
+	c.Log.Info("ISAKMP SA established", EstablishedFields(c.SA, s)...)
+	return daemon.Result{}
+}
+
+// SARemoved does nothing: the daemon logs removals (daemon.Watcher).
+func (SALog) SARemoved(*daemon.Context, daemon.RemoveReason) daemon.Result { return daemon.Result{} }
+
+// EstablishedFields are the fields of the "ISAKMP SA established" line
+// for the daemon's SA dsa and its phase 1 state s.
+func EstablishedFields(dsa *daemon.SA, s *SA) []zap.Field {
+	t := s.Transform
+	cipher := t.Cipher.String()
+	if t.KeyLength != 0 {
+		cipher = fmt.Sprintf("%s_%d", cipher, t.KeyLength)
+	}
+	fs := []zap.Field{
+		zap.String("conn", dsa.Conn),
+		zap.String("role", s.Role.String()),
+		zap.String("mode", modeName(s.Mode)),
+		zap.String("local", endpoint(s.Local)),
+		zap.String("remote", endpoint(s.Remote)),
+		zap.String("local-id", s.LocalIDText),
+		zap.String("remote-id", s.RemoteIDText),
+		zap.String("cipher", cipher),
+		zap.String("hash", t.Hash.String()),
+		zap.String("group", t.Group.String()),
+		zap.String("auth", t.Auth.String()),
+		zap.Uint64("lifetime-seconds", t.LifeSeconds),
+		zap.Stringer("cookies", dsa.Cookies),
+	}
+	if t.LifeKBytes != 0 {
+		fs = append(fs, zap.Uint64("lifetime-kbytes", t.LifeKBytes))
+	}
+	if s.Floated {
+		fs = append(fs, zap.Bool("nat-t", true), zap.Bool("local-behind-nat", s.LocalBehindNAT),
+			zap.Bool("remote-behind-nat", s.RemoteBehindNAT))
+	}
+	return fs
+}
+
+// modeName is the phase 1 mode as operators say it (RFC 2409, 5: Main
+// Mode is ISAKMP's Identity Protection exchange).
+func modeName(m isakmp.ExchangeType) string {
+	switch m {
+	case isakmp.ExchangeMain:
+		return "Main"
+	case isakmp.ExchangeAggressive:
+		return "Aggressive"
+	}
+	return m.String()
+}
+
+// endpoint prints an address and port as strongSwan does: 192.0.2.1[500].
+func endpoint(a netip.AddrPort) string {
+	return fmt.Sprintf("%s[%d]", a.Addr().Unmap(), a.Port())
+}
