@@ -423,9 +423,19 @@ func TestIkedQuickModeRekey(t *testing.T) {
 		if _, err := s.iked.WaitCatalog(62, 15*time.Second, "ESP[0x"+old+"]"); err != nil {
 			t.Fatal(err)
 		}
-		now := childSPIs(s.charon)
-		if len(now) != 1 || now[old] {
-			t.Errorf("charon's children after its rekey: %v (old %s)", now, old)
+		// charon goes on rekeying every 2-4 s (rand_time): while a later
+		// Quick Mode runs, its newest child is INSTALLING, not INSTALLED,
+		// and list-sas may show no INSTALLED child for a moment. Wait for
+		// one INSTALLED child that is not the old one.
+		var now map[string]bool
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			now = childSPIs(s.charon)
+			if len(now) == 1 && !now[old] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("charon's children after its rekey: %v (old %s)", now, old)
+			}
 		}
 		if n := len(s.iked.SAKeys()); n < 4 {
 			t.Errorf("iked derived keys for %d SAs, want at least 4 (two bundles)", n)

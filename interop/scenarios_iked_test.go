@@ -476,7 +476,51 @@ func checkEstablishedExcept(t *testing.T, c *Charon, k *Iked, timeout time.Durat
 			t.Errorf("%s: strongSwan %x, iked %x", v.name, v.swan, v.ike)
 		}
 	}
+	checkEstablishedLine(t, csa, k, ic+":"+rc, ik)
 	return csa
+}
+
+// checkEstablishedLine: iked's info line for the SA (phase1.SALog) agrees
+// with charon's list-sas on the role, the identities and the cipher, and
+// holds none of the keys iked logged at its keys level.
+func checkEstablishedLine(t *testing.T, csa IKESA, k *Iked, cookies string, keys *IkedKeys) {
+	t.Helper()
+	var line *IkedLine
+	for end := time.Now().Add(2 * time.Second); line == nil; time.Sleep(50 * time.Millisecond) {
+		for _, l := range k.Lines() {
+			if l.Msg == "ISAKMP SA established" && l.Fields["cookies"] == cookies {
+				l := l
+				line = &l
+			}
+		}
+		if line == nil && time.Now().After(end) {
+			t.Errorf("iked logged no \"ISAKMP SA established\" for %s", cookies)
+			return
+		}
+	}
+	f := line.Fields
+	if line.Level != "info" {
+		t.Errorf("established line at %q, want info", line.Level)
+	}
+	if want := map[bool]string{true: "responder", false: "initiator"}[csa.Initiator]; f["role"] != want {
+		t.Errorf("established line: role %v, want %s", f["role"], want)
+	}
+	if !strings.Contains(csa.LocalID, "=") && (f["remote-id"] != csa.LocalID || f["local-id"] != csa.RemoteID) {
+		t.Errorf("established line: ids %v / %v, strongSwan's %s / %s", f["local-id"], f["remote-id"], csa.RemoteID, csa.LocalID)
+	}
+	cipher := strings.ReplaceAll(fmt.Sprint(f["cipher"]), "-", "_")
+	if want := csa.EncrAlg; csa.EncrKeySize != "" {
+		want += "_" + csa.EncrKeySize
+		if cipher != want {
+			t.Errorf("established line: cipher %v, strongSwan's %s", f["cipher"], want)
+		}
+	}
+	text := strings.ToLower(fmt.Sprint(f))
+	for _, key := range [][]byte{keys.SKEYID, keys.SKEYIDd, keys.SKEYIDa, keys.SKEYIDe, keys.Ka} {
+		if len(key) > 0 && strings.Contains(text, hex.EncodeToString(key)) {
+			t.Errorf("established line holds key material: %v", f)
+		}
+	}
 }
 
 // waitCharonIKE polls charon's list-sas until IKE SA "ike" is ESTABLISHED
