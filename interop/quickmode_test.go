@@ -424,9 +424,11 @@ func TestIkedQuickModeRekey(t *testing.T) {
 			t.Fatal(err)
 		}
 		// charon goes on rekeying every 2-4 s (rand_time): while a later
-		// Quick Mode runs, its newest child is INSTALLING, not INSTALLED,
-		// and list-sas may show no INSTALLED child for a moment. Wait for
-		// one INSTALLED child that is not the old one.
+		// Quick Mode runs, the child it rekeys is REKEYING (strongSwan's
+		// task_manager_v1.c sets it before queuing the Quick Mode) and the
+		// new one not yet INSTALLED, so list-sas may show no INSTALLED
+		// child for a moment. Wait for one INSTALLED child that is not
+		// the old one.
 		var now map[string]bool
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			now = childSPIs(s.charon)
