@@ -43,14 +43,7 @@ check-examples: build
 # fuzz runs every native fuzz target of the module for FUZZTIME each; the
 # targets are discovered, not listed, so a new one is fuzzed at once.
 fuzz:
-	@set -euo pipefail; \
-	list=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ {n[++c] = $$1; next} /^ok/ {for (i = 1; i <= c; i++) print $$2, n[i]; c = 0}'); \
-	out=$$(mktemp); trap 'rm -f $$out' EXIT; \
-	while read -r pkg name; do \
-		[ -n "$$name" ] || continue; \
-		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) "$$pkg" > $$out 2>&1 || { cat $$out; exit 1; }; \
-	done <<< "$$list"
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME)
 
 # fuzz-long: each target for 60 s (the issue's acceptance run).
 fuzz-long:
