@@ -30,6 +30,7 @@ const (
 	DropLoopFull               // the event loop's queue is full
 	DropPanic                  // a reader or handler panicked: recovered, counted
 	DropNoPolicy               // no policy loaded (message 53)
+	DropReplay                 // the message ID of an exchange that already finished (replay.go)
 	numDrops
 )
 
@@ -52,6 +53,7 @@ var dropNames = [numDrops]string{
 	DropLoopFull:   "loop-full",
 	DropPanic:      "panic",
 	DropNoPolicy:   "no-policy",
+	DropReplay:     "replay",
 }
 
 func (d Drop) String() string {
@@ -81,6 +83,7 @@ type Counters struct {
 	ReloadFailures atomic.Uint64
 	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
 	KeepalivesSent atomic.Uint64 // NAT-T keepalives we sent (RFC 3948, 2.3)
+	HistoryEvicted atomic.Uint64 // finished message IDs forgotten past MessageIDHistory
 	SARemoved      [numRemoveReasons]atomic.Uint64
 	drops          [numDrops]atomic.Uint64
 }
@@ -141,6 +144,7 @@ func (c *Counters) other() []control.Counter {
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},
 		{Name: "sa-timers", Value: c.Timers.Load()},
 		{Name: "keepalives-sent", Value: c.KeepalivesSent.Load()},
+		{Name: "mid-history-evicted", Value: c.HistoryEvicted.Load()},
 		{Name: "sa-dead-peer", Value: c.SARemoved[RemoveDeadPeer].Load()},
 		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},

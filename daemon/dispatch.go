@@ -95,6 +95,18 @@ func (d *Daemon) receive(p *Packet) {
 		return
 	}
 
+	if f, seen := sa.history.lookup(h.MessageID); seen {
+		if f.sum == sum && f.reply != nil {
+			// An identical copy of an informational we answered (a
+			// retransmitted R-U-THERE): answer again, act on nothing.
+			d.Counters.CachedReplies.Add(1)
+			d.transmit(sa, f.reply)
+			return
+		}
+		d.drop(DropReplay, dg, fmt.Errorf("%s with the message ID %#x of a finished exchange", h.Exchange, h.MessageID))
+		return
+	}
+
 	hd := d.handlers[h.Exchange]
 	if hd == nil {
 		d.drop(DropNoHandler, dg, fmt.Errorf("exchange %s", h.Exchange))
@@ -121,6 +133,9 @@ func (d *Daemon) receive(p *Packet) {
 			d.Counters.Accepted.Add(1)
 			if sa.Established {
 				sa.LastHeard = d.clock.Now()
+				// An informational starts and ends here: its ID may
+				// not be acted on again (replay.go).
+				d.remember(sa, finishedID{id: h.MessageID, sum: sum, reply: res.Send})
 			}
 			d.carryOut(sa, nil, res, true)
 		}
@@ -270,7 +285,8 @@ func (d *Daemon) newMessageID(sa *SA) uint32 {
 			panic("daemon: random source failed: " + err.Error())
 		}
 		id := binary.BigEndian.Uint32(b[:])
-		if _, used := sa.exchanges[id]; id != 0 && !used {
+		_, used := sa.exchanges[id]
+		if _, seen := sa.history.lookup(id); id != 0 && !used && !seen {
 			return id
 		}
 	}

@@ -97,6 +97,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.post(func() {
 				if sa.exchanges[r.id] == r && r.done {
 					delete(sa.exchanges, r.id)
+					d.remember(sa, finishedID{id: r.id, sum: r.lastIn})
 				}
 			})
 		})

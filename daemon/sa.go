@@ -37,6 +37,7 @@ type SA struct {
 	LastHeard, LastSent time.Time
 
 	exchanges map[uint32]*running
+	history   idHistory // finished message IDs (replay.go)
 	timers    map[string]*saTimer
 	removed   bool  // the watchers were told
 	halfOpen  Timer // responder SAs until authenticated

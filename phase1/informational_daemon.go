@@ -82,7 +82,9 @@ func phase1SA(c *daemon.Context) (*SA, error) {
 // Start handles one informational message (a new message ID on a known
 // SA). Protected ones are opened with the SA's keys and checked; before
 // the keys exist only a clear one is read, and only its error notifies end
-// the (half-open) SA.
+// the (half-open) SA. A message ID this SA already accepted never comes
+// here: the daemon drops it (daemon.MessageIDHistory), so a replayed
+// INITIAL-CONTACT, Delete or R-U-THERE is not acted on twice.
 func (h *InfoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
 	s, err := phase1SA(c)
 	if err != nil {

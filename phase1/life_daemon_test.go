@@ -150,6 +150,8 @@ type recorder struct {
 	// gone are the phase 1 states of the removed SAs, established or not,
 	// with the reason.
 	gone []goneSA
+	// states are the phase 1 states of the established SAs.
+	states map[daemon.Cookies]*SA
 }
 
 type goneSA struct {
@@ -170,6 +172,10 @@ func (r *recorder) SAEstablished(c *daemon.Context) daemon.Result {
 			r.ic = map[daemon.Cookies]bool{}
 		}
 		r.ic[c.SA.Cookies] = s.PeerInitialContact
+		if r.states == nil {
+			r.states = map[daemon.Cookies]*SA{}
+		}
+		r.states[c.SA.Cookies] = s
 	}
 	return daemon.Result{}
 }
