@@ -1,7 +1,6 @@
 package quickmode
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"errors"
 	"fmt"
@@ -15,57 +14,29 @@ import (
 // not verify is an attack or corruption, not a negotiation result).
 var (
 	errNotEncrypted = errors.New("quickmode: Quick Mode message not encrypted")
-	errLength       = errors.New("quickmode: encrypted body not a whole number of blocks")
 	errNoHash       = errors.New("quickmode: message does not start with a HASH payload")
 	errHash         = errors.New("quickmode: HASH does not verify")
 	errPayloads     = errors.New("quickmode: unexpected payloads")
 )
 
-// seal encrypts the payload chain under iv (RFC 2409, Appendix B; padding
-// as strongSwan pads, see isakmp/protect.go) and returns the datagram and
-// the next IV: the last ciphertext block.
+// seal encrypts the payload chain under iv (RFC 2409, Appendix B) with
+// isakmp's message protection, as phase 1 does (padding as strongSwan
+// pads, see isakmp/protect.go), and returns the datagram and the next IV:
+// the last ciphertext block.
 func seal(h isakmp.Header, ps []isakmp.Payload, c ikecrypto.Cipher, iv []byte) (out, next []byte, err error) {
-	plain, err := isakmp.EncodeChain(ps)
-	if err != nil {
-		return nil, nil, err
-	}
-	bs := c.BlockSize()
-	ct := make([]byte, len(plain)+bs-len(plain)%bs)
-	copy(ct, plain)
-	if err := c.EncryptCBC(ct, ct, iv); err != nil {
-		return nil, nil, err
-	}
-	h.Flags |= isakmp.FlagEncryption
-	h.NextPayload = ps[0].Type()
-	m := &isakmp.Message{Header: h, Encrypted: ct}
-	if out, err = m.Encode(); err != nil {
-		return nil, nil, err
-	}
-	return out, bytes.Clone(ct[len(ct)-bs:]), nil
+	return isakmp.Seal(h, ps, c.Block(), iv)
 }
 
-// open decrypts m under iv and decodes its payload chain; the caller
-// adopts the returned next IV only once the message verified (RFC 2409,
-// 5.3 and Appendix B).
+// open decrypts m under iv and decodes its payload chain into m.Payloads
+// (isakmp's Message.Open); the caller adopts the returned next IV only
+// once the message verified (RFC 2409, 5.3 and Appendix B). A Quick Mode
+// message must be encrypted (RFC 2409, 5.5).
 func open(m *isakmp.Message, c ikecrypto.Cipher, iv []byte) (next []byte, err error) {
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		return nil, errNotEncrypted
 	}
-	bs := c.BlockSize()
-	if len(m.Encrypted) == 0 || len(m.Encrypted)%bs != 0 {
-		return nil, errLength
-	}
-	next = bytes.Clone(m.Encrypted[len(m.Encrypted)-bs:])
-	plain := make([]byte, len(m.Encrypted))
-	if err := c.DecryptCBC(plain, m.Encrypted, iv); err != nil {
-		return nil, err
-	}
-	ps, end, err := isakmp.DecodeChain(m.Header.NextPayload, plain)
-	if err != nil {
-		return nil, err
-	}
-	m.Payloads, m.Body = ps, plain[:end]
-	return next, nil
+	_, next, err = m.Open(c.Block(), iv)
+	return next, err
 }
 
 // hashFirst returns the HASH payload that must come first in every Quick
