@@ -26,9 +26,10 @@ type finishedID struct {
 }
 
 // idHistory is the bounded set of an SA's finished message IDs: a ring in
-// arrival order and an index into it.
+// arrival order and an index into it. Both are made on the first add, so
+// that a half-open SA (spoofed first messages) costs nothing here.
 type idHistory struct {
-	ring  [MessageIDHistory]finishedID
+	ring  []finishedID
 	n     int // entries in use
 	next  int // where the next entry goes
 	index map[uint32]int
@@ -50,6 +51,7 @@ func (h *idHistory) lookup(id uint32) (finishedID, bool) {
 // to make room. Adding an ID already there refreshes its entry in place.
 func (h *idHistory) add(f finishedID) (evicted bool) {
 	if h.index == nil {
+		h.ring = make([]finishedID, MessageIDHistory)
 		h.index = make(map[uint32]int, MessageIDHistory)
 	}
 	if i, ok := h.index[f.id]; ok {
