@@ -49,8 +49,11 @@ fuzz:
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=60s
 
+# bench: scripts/bench.sh, the phase 1, Quick Mode, daemon and engine
+# benchmarks -count 5 -benchmem and a summary (benchstat if installed);
+# IKED_BENCH=1 adds charon-vs-iked against charon-vs-charon (root, strongSwan).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	GO=$(GO) ./scripts/bench.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
 # (scripts/demo.sh): installs strongSwan if missing, strongSwan initiates,
