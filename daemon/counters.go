@@ -149,5 +149,6 @@ func (c *Counters) other() []control.Counter {
 		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},
 		{Name: "sa-peer-deleted", Value: c.SARemoved[RemovePeerDeleted].Load()},
+		{Name: "sa-reauthenticated", Value: c.SARemoved[RemoveReauthenticated].Load()},
 	}
 }

@@ -41,6 +41,11 @@ const (
 	// RemoveStale: the peer sent INITIAL-CONTACT on a newer SA (RFC 2407,
 	// 4.6.3.3): it no longer has this one.
 	RemoveStale
+	// RemoveReauthenticated: a new ISAKMP SA with the same peer and
+	// connection replaced it (reauthentication before its lifetime ends,
+	// as charon's IKEv1 reauth); the peer was told with an ISAKMP-only
+	// Delete (RFC 2408, 3.15) and its IPsec SAs move to the new SA.
+	RemoveReauthenticated
 	numRemoveReasons
 )
 
@@ -64,6 +69,8 @@ func (r RemoveReason) String() string {
 		return "lifetime expired"
 	case RemoveStale:
 		return "stale (INITIAL-CONTACT)"
+	case RemoveReauthenticated:
+		return "reauthenticated"
 	}
 	return fmt.Sprintf("RemoveReason(%d)", uint8(r))
 }

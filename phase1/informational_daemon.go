@@ -45,6 +45,10 @@ type InfoHandler struct {
 	dpd map[*daemon.SA]*DPD
 	// keepalives are the NAT keepalive schedules of the SAs behind a NAT.
 	keepalives map[*daemon.SA]*Keepalive
+	// reauth are the SAs being reauthenticated (reauth.go), with when it
+	// began; an entry goes when the new SA is established, when our new
+	// negotiation fails, or with the old SA.
+	reauth map[*daemon.SA]time.Time
 }
 
 // NewInfoHandler returns a handler with the policy's daemon.dpd (zero

@@ -50,7 +50,9 @@ func (h *InfoHandler) SAEstablished(c *daemon.Context) daemon.Result {
 	}
 	if exp := s.Expires(); !exp.IsZero() {
 		c.At(TimerLifetime, exp, h.lifetimeTimer)
+		h.armReauth(c, s)
 	}
+	h.reauthDone(c)
 	if s.PeerInitialContact {
 		h.ClearStale(c, s)
 		if h.OnInitialContact != nil {
@@ -66,6 +68,7 @@ func (h *InfoHandler) SAEstablished(c *daemon.Context) daemon.Result {
 func (h *InfoHandler) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
 	delete(h.dpd, c.SA)
 	delete(h.keepalives, c.SA)
+	h.reauthFailed(c)
 	if s, ok := c.SA.State.(*SA); ok && s != nil && s.State != StateDeleted {
 		s.Wipe()
 	}
@@ -145,9 +148,10 @@ func (h *InfoHandler) keepaliveTimer(c *daemon.Context) daemon.Result {
 // lifetimeTimer ends an ISAKMP SA whose negotiated lifetime is over: the
 // peer is told with a Delete (through the daemon's Deleter, which also
 // deletes the IPsec SAs negotiated on it, as strongSwan does when it
-// deletes an IKEv1 SA), then the SA goes. iked does not rekey the ISAKMP
-// SA before it expires: a new phase 1 starts when the connection is
-// initiated again (ikectl initiate, an ACQUIRE, or the peer).
+// deletes an IKEv1 SA), then the SA goes. It comes only when no
+// reauthentication (reauth.go) replaced the SA in time: a road warrior
+// responder's SA whose peer did not reauthenticate, or a failed
+// reauthentication.
 func (h *InfoHandler) lifetimeTimer(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil {
@@ -158,7 +162,7 @@ func (h *InfoHandler) lifetimeTimer(c *daemon.Context) daemon.Result {
 		return daemon.Result{}
 	}
 	if c.Log != nil {
-		c.Log.Info("ISAKMP SA lifetime expired: deleting it (ISAKMP SA rekeying is not implemented)",
+		c.Log.Info("ISAKMP SA lifetime expired: deleting it (no reauthentication replaced it)",
 			zap.Stringer("cookies", c.SA.Cookies), zap.Stringer("peer", s.Remote),
 			zap.Duration("lifetime", s.Transform.Lifetime()))
 	}

@@ -468,9 +468,11 @@ func TestLifeKeepalivesYieldToTraffic(t *testing.T) {
 }
 
 // TestLifeLifetimeExpiry: the ISAKMP SA's negotiated lifetime (10 min)
-// ends it on A: A sends the Delete of the ISAKMP SA (RFC 2408, 3.15) and
-// forgets it; B (whose own lifetime timer is off here) acts on the Delete
-// (message 62) and forgets it too. Before the lifetime nothing happens.
+// ends it on A when A's reauthentication fails (B falls silent before A's
+// reauth timer, at 8.5 to 9 min, so A's new Main Mode gets no answer): A
+// sends the Delete of the ISAKMP SA (RFC 2408, 3.15) and forgets it; B
+// (whose own lifetime timer is off here) acts on the Delete (message 62)
+// and forgets it too. Before the lifetime nothing happens.
 func TestLifeLifetimeExpiry(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "10m", false)
 	synctest.Test(t, func(t *testing.T) {
@@ -480,7 +482,12 @@ func TestLifeLifetimeExpiry(t *testing.T) {
 		waitEstablished(t, a, b, 1)
 		est := time.Now()
 		sa := a.rec.established()[0]
-		time.Sleep(10*time.Minute - 2*time.Second)
+		time.Sleep(8 * time.Minute)
+		nw.setSilent(addrB.Addr(), true)
+		time.Sleep(2*time.Minute - 2*time.Second)
+		if !strings.Contains(a.log.String(), "reauthenticating ISAKMP SA") {
+			t.Errorf("A did not try to reauthenticate before the lifetime:\n%s", a.log.String())
+		}
 		if _, _, gone := a.rec.reason(sa); gone {
 			t.Fatalf("A removed the SA before its lifetime:\n%s", a.log.String())
 		}

@@ -297,7 +297,9 @@ func (ch *chained) after(c *daemon.Context, r daemon.Result) daemon.Result {
 		ch.begun = true
 		olds := ch.rt.rekeyAfter[ch.conn]
 		delete(ch.rt.rekeyAfter, ch.conn)
-		if len(olds) == 0 {
+		// A reauthentication of an ISAKMP SA (phase1's reauth.go)
+		// starts no bundle: the old SA's bundles move to this one.
+		if len(olds) == 0 && (ch.rt.Info == nil || !ch.rt.Info.Reauthenticates(c)) {
 			r.Log = append(r.Log, ch.rt.begin(c, ch.conn)...)
 		}
 		// A rekey that needed a new phase 1: each Quick Mode replaces

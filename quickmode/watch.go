@@ -27,6 +27,9 @@ import (
 //     SA of their connection and peer) until their lifetimes end. Peers
 //     that keep IPsec SAs past their ISAKMP SA (racoon, Cisco) want that
 //     too.
+//   - reauthenticated (phase1's reauth): kept and moved to the new
+//     ISAKMP SA that replaced it, just as after the peer's Delete; our
+//     Delete to the peer named only the ISAKMP SA.
 //   - ikectl terminate, shutdown, the ISAKMP SA's lifetime: the Deleter
 //     already deleted them with the peer told.
 //
@@ -93,7 +96,7 @@ func (rt *Runtime) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 			}
 		}
 		return daemon.Result{Engine: deleteRequests(c, children)}
-	case daemon.RemovePeerDeleted:
+	case daemon.RemovePeerDeleted, daemon.RemoveReauthenticated:
 		if len(children) == 0 {
 			return daemon.Result{}
 		}

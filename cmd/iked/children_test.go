@@ -60,6 +60,9 @@ type childOpts struct {
 	lifetime   string
 	kbytes     int
 	isakmpOnly bool
+	// ikeLifetime, when set, is the ISAKMP SA's lifetime (the ike
+	// transform's).
+	ikeLifetime string
 }
 
 func startChildNode(t *testing.T, nw *memNet, local, remote, initiate string, o childOpts) *lifeNode {
@@ -71,6 +74,9 @@ func startChildNode(t *testing.T, nw *memNet, local, remote, initiate string, o 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "iked.yaml")
 	text := fmt.Sprintf(childPolicy, local, remote, initiate, filepath.Join(dir, "unused.sock"), o.lifetime, o.kbytes)
+	if o.ikeLifetime != "" {
+		text = strings.Replace(text, "groups: [modp2048]}", "groups: [modp2048], lifetime: "+o.ikeLifetime+"}", 1)
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}

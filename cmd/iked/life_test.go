@@ -31,6 +31,8 @@ type memNet struct {
 	mu     sync.Mutex
 	conns  map[netip.AddrPort]*memConn
 	silent map[netip.Addr]bool
+	// drop, if set, loses the datagrams from a host for which it is true.
+	drop func(from netip.Addr, data []byte) bool
 }
 
 type memConn struct {
@@ -71,7 +73,7 @@ func (c *memConn) ReadDatagram(buf []byte) (daemon.Datagram, error) {
 func (c *memConn) WriteDatagram(d daemon.Datagram) error {
 	c.n.mu.Lock()
 	to := c.n.conns[d.Remote]
-	lost := c.n.silent[c.addr.Addr()]
+	lost := c.n.silent[c.addr.Addr()] || (c.n.drop != nil && c.n.drop(c.addr.Addr(), d.Data))
 	c.n.mu.Unlock()
 	if to == nil || lost {
 		return nil
