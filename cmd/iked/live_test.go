@@ -141,7 +141,13 @@ func TestLiveLifetimeExpiry(t *testing.T) {
 		t.Fatalf("charon: %v\niked:\n%s", err, k.proc.Output())
 	}
 	start := time.Now()
-	if est := k.established(); len(est) != 1 {
+	// charon, the responder, counts the SA established once it has sent
+	// MM6; iked does once MM6 has arrived and verified, a moment later.
+	est := k.established()
+	for deadline := time.Now().Add(5 * time.Second); len(est) != 1 && time.Now().Before(deadline); est = k.established() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(est) != 1 {
 		t.Fatalf("iked has %d established SAs", len(est))
 	}
 	// charon forgets the PSK, so iked's reauthentication (at 17 to 18 s)
