@@ -175,7 +175,7 @@ var testNow = time.Unix(1_800_000_000, 0)
 
 // establish negotiates phase 1 between the two policies (A initiates Main
 // Mode) and returns the two established ISAKMP SAs.
-func establish(t *testing.T, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) (a, b *phase1.SA, wires []wireDG) {
+func establish(t testing.TB, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) (a, b *phase1.SA, wires []wireDG) {
 	t.Helper()
 	env := phase1.Env{Now: testNow, Rand: rand.Reader}
 	conn, _ := pa.Connection("c")
@@ -226,6 +226,9 @@ func establish(t *testing.T, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) 
 		default:
 			handle(true, xi.Consume(env, m.data))
 		}
+	}
+	if xr == nil {
+		t.Fatal("phase 1 not established: no responder")
 	}
 	if xi.SA.State != phase1.StateEstablished || xr.SA.State != phase1.StateEstablished {
 		t.Fatalf("phase 1 not established: %v %v", xi.SA.State, xr.SA.State)

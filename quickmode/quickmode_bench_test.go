@@ -1,7 +1,6 @@
 package quickmode
 
 import (
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,66 +25,6 @@ func benchPolicy(b *testing.B, s qmSide) *policymgr.Policy {
 		b.Fatalf("policy did not load: %v %v\n%s", err, msgs, text)
 	}
 	return p
-}
-
-// benchEstablish is establish of harness_test.go without a *testing.T:
-// one Main Mode between the two policies, A initiating, and the two
-// established ISAKMP SAs the Quick Modes then run on.
-func benchEstablish(b *testing.B, pa, pb *policymgr.Policy) (sa, sb *phase1.SA) {
-	b.Helper()
-	env := phase1.Env{Now: testNow, Rand: rand.Reader}
-	conn, _ := pa.Connection("c")
-	var ic, rc [8]byte
-	rand.Read(ic[:])
-	rand.Read(rc[:])
-	xi, st, err := phase1.NewInitiator(env, phase1.Config{Policy: pa}, conn, ic, gwA, gwB)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var xr *phase1.Exchange
-	type msg struct {
-		toB  bool
-		data []byte
-	}
-	var queue []msg
-	var handle func(fromA bool, st phase1.Step)
-	handle = func(fromA bool, st phase1.Step) {
-		if st.Failed || st.Reject != nil {
-			b.Fatalf("phase 1 failed: %v %v", st.Reject, st.Log)
-		}
-		if st.Send != nil {
-			queue = append(queue, msg{fromA, st.Send})
-		}
-		if st.Work != nil {
-			x := xi
-			if !fromA {
-				x = xr
-			}
-			handle(fromA, x.Resume(env, st.Work()))
-		}
-	}
-	handle(true, st)
-	for n := 0; len(queue) > 0 && n < 20; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		switch {
-		case m.toB && xr == nil:
-			var rs phase1.Step
-			xr, rs = phase1.NewResponder(env, phase1.Config{Policy: pb}, ic, rc, gwB, gwA, m.data)
-			if xr == nil {
-				b.Fatalf("phase 1 responder refused: %v %v", rs.Reject, rs.Log)
-			}
-			handle(false, rs)
-		case m.toB:
-			handle(false, xr.Consume(env, m.data))
-		default:
-			handle(true, xi.Consume(env, m.data))
-		}
-	}
-	if xi.SA.State != phase1.StateEstablished || xr == nil || xr.SA.State != phase1.StateEstablished {
-		b.Fatal("phase 1 not established")
-	}
-	return xi.SA, xr.SA
 }
 
 // benchPeer is newPeer without a *testing.T: a fresh memory engine.
@@ -171,7 +110,7 @@ func BenchmarkQuickMode(b *testing.B) {
 			sa, sb := s, s
 			sa.self, sb.self = "a", "b"
 			pa, pb := benchPolicy(b, sa), benchPolicy(b, sb)
-			p1a, p1b := benchEstablish(b, pa, pb)
+			p1a, p1b, _ := establish(b, pa, pb, gwA, gwB)
 			conn, _ := pa.Connection("c")
 			a, r := benchPeer(b, "A", p1a, pa), benchPeer(b, "B", p1b, pb)
 			mid := uint32(0x10000000)
