@@ -178,7 +178,7 @@ type ChildLister interface {
 }
 
 // RegisterLister installs the ChildLister. Call it before Start.
-func (d *Daemon) RegisterLister(l ChildLister) { d.lister = l }
+func (d *Daemon) RegisterLister(l ChildLister) { registerOnce(&d.lister, l, "lister") }
 
 func (d *Daemon) listChildren(sa *SA) []control.ChildSA {
 	if d.lister == nil {

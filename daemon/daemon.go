@@ -158,17 +158,41 @@ func New(opt Options) *Daemon {
 }
 
 // Register installs the responder handler for an exchange type. Call it
-// before Start.
-func (d *Daemon) Register(t isakmp.ExchangeType, h Handler) { d.handlers[t] = h }
+// before Start. A second handler for the same type panics, as a second
+// pattern does in http.ServeMux: wrap handlers instead (stack.Wire builds
+// the informational chain).
+func (d *Daemon) Register(t isakmp.ExchangeType, h Handler) {
+	if h == nil {
+		panic(fmt.Sprintf("daemon: nil handler for %v", t))
+	}
+	if d.handlers[t] != nil {
+		panic(fmt.Sprintf("daemon: a handler for %v is already registered", t))
+	}
+	d.handlers[t] = h
+}
 
-// RegisterInitiator installs what `ikectl initiate` calls.
-func (d *Daemon) RegisterInitiator(i Initiator) { d.initiator = i }
+// RegisterInitiator installs what `ikectl initiate` calls; once.
+func (d *Daemon) RegisterInitiator(i Initiator) { registerOnce(&d.initiator, i, "initiator") }
 
-// RegisterKernel installs the receiver of ACQUIRE and EXPIRE.
-func (d *Daemon) RegisterKernel(k KernelHandler) { d.kernel = k }
+// RegisterKernel installs the receiver of ACQUIRE and EXPIRE; once.
+func (d *Daemon) RegisterKernel(k KernelHandler) { registerOnce(&d.kernel, k, "kernel handler") }
 
-// RegisterDeleter installs what says goodbye to peers on terminate and stop.
-func (d *Daemon) RegisterDeleter(x Deleter) { d.deleter = x }
+// RegisterDeleter installs what says goodbye to peers on terminate and
+// stop; once.
+func (d *Daemon) RegisterDeleter(x Deleter) { registerOnce(&d.deleter, x, "deleter") }
+
+// registerOnce sets *slot to v, and panics if v is nil or *slot is
+// already set.
+func registerOnce[T comparable](slot *T, v T, what string) {
+	var zero T
+	if v == zero {
+		panic("daemon: nil " + what)
+	}
+	if *slot != zero {
+		panic("daemon: a " + what + " is already registered")
+	}
+	*slot = v
+}
 
 // Settings returns the settings of the policy in force (read them only
 // before Start or from the loop).

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
@@ -54,9 +55,9 @@ func BenchmarkInspect(b *testing.B) {
 }
 
 // BenchmarkLoopJunk sends junk through a running daemon on the in-memory
-// network (memNet: reader goroutine, cheap checks, event loop, drop
+// network (daemontest.Net: reader goroutine, cheap checks, event loop, drop
 // counter) with the log at info, as a default daemon runs, and reports
-// datagrams/s. At most window datagrams are in flight so that memNet's
+// datagrams/s. At most window datagrams are in flight so that the network's
 // 1024-datagram queue never drops one: every datagram sent is counted as
 // the drop it should be, or the benchmark fails. It runs in real time,
 // not in a synctest bubble, so the figure includes goroutine hand-offs.
@@ -70,7 +71,7 @@ func BenchmarkLoopJunk(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			nw := newMemNet()
+			nw := &daemontest.Net{}
 			d := New(Options{
 				ConfigFile: "bench.yaml",
 				Load: func(string) (*Loaded, []notify.Message, error) {

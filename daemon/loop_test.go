@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
@@ -24,29 +25,11 @@ var (
 	peerAddr = netip.MustParseAddr("192.0.2.2")
 )
 
-// syncBuffer is a log sink the tests read while the daemon writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t    *testing.T
 	d    *Daemon
-	net  *memNet
-	log  *syncBuffer
+	net  *daemontest.Net
+	log  *daemontest.LogBuffer
 	peer PacketConn // 192.0.2.2:500
 	natt PacketConn // 192.0.2.2:4500
 }
@@ -73,7 +56,7 @@ func newHarnessConns(t *testing.T, conns []control.Conn, setup func(d *Daemon)) 
 
 func newHarnessWith(t *testing.T, s Settings, conns []control.Conn, setup func(d *Daemon)) *harness {
 	t.Helper()
-	h := &harness{t: t, net: newMemNet(), log: &syncBuffer{}}
+	h := &harness{t: t, net: &daemontest.Net{}, log: &daemontest.LogBuffer{}}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug"}, h.log)
 	if err != nil {
 		t.Fatal(err)
@@ -127,16 +110,11 @@ func (h *harness) send(from PacketConn, port uint16, b []byte) {
 // recv returns what has arrived at c, without waiting.
 func recvAll(c PacketConn) [][]byte {
 	synctest.Wait()
-	mc := c.(*memConn)
 	var out [][]byte
-	for {
-		select {
-		case d := <-mc.inbox:
-			out = append(out, d.Data)
-		default:
-			return out
-		}
+	for _, d := range daemontest.Drain(c) {
+		out = append(out, d.Data)
 	}
+	return out
 }
 
 func (h *harness) onLoop(f func()) {

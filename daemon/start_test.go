@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
@@ -16,7 +17,7 @@ import (
 
 func startWith(t *testing.T, mod func(o *Options)) (error, string) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &daemontest.LogBuffer{}
 	lg, _ := notify.NewLogger(notify.LogConfig{Level: "debug"}, buf)
 	o := Options{
 		ConfigFile: "p.yaml",
@@ -26,7 +27,7 @@ func startWith(t *testing.T, mod func(o *Options)) (error, string) {
 		NewEngine: func(string) (Engine, error) {
 			return engine.New(memory.New(memory.Options{}), engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
 		},
-		Network:   newMemNet(),
+		Network:   &daemontest.Net{},
 		Log:       lg,
 		NoControl: true,
 	}

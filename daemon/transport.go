@@ -1,36 +1,17 @@
 package daemon
 
 import (
-	"net/netip"
+	"github.com/iked/iked/daemon/udp"
 )
 
-// Datagram is one UDP datagram as a socket saw it: the payload, and both
-// ends, so that a reply leaves from the address the peer used.
-type Datagram struct {
-	Data   []byte
-	Local  netip.AddrPort // our address and port (IP_PKTINFO / IPV6_PKTINFO)
-	Remote netip.AddrPort
-}
-
-// PacketConn is one bound UDP socket. The real one (socket.go) reads the
-// destination address of every datagram; tests use an in-memory network.
-type PacketConn interface {
-	// ReadDatagram blocks for the next datagram; buf is reused by the
-	// caller, the returned Data aliases it.
-	ReadDatagram(buf []byte) (Datagram, error)
-	// WriteDatagram sends d.Data to d.Remote from d.Local (an invalid
-	// d.Local lets the kernel choose).
-	WriteDatagram(d Datagram) error
-	// LocalAddr is the address the socket is bound to.
-	LocalAddr() netip.AddrPort
-	Close() error
-}
-
-// Network opens sockets; the daemon binds through it so that tests can
-// substitute an in-memory network.
-type Network interface {
-	ListenUDP(addr netip.AddrPort) (PacketConn, error)
-}
+// Datagram, PacketConn and Network are package udp's: the sockets the
+// daemon binds (socket.go) and the in-memory network of the tests
+// (daemon/daemontest) both implement them.
+type (
+	Datagram   = udp.Datagram
+	PacketConn = udp.PacketConn
+	Network    = udp.Network
+)
 
 // nonESPMarker is the four zero octets that precede an IKE message on the
 // NAT-T port, telling it from an ESP packet whose SPI is never zero

@@ -17,21 +17,15 @@ import (
 	"github.com/iked/iked/policymgr"
 )
 
-// Runtime plugs Quick Mode into the daemon. Register it with
-//
-//	qm := quickmode.NewRuntime(p1rt, ih)   // phase1.Runtime, phase1.InfoHandler
-//	d.Register(isakmp.ExchangeQuickMode, qm)
-//	d.RegisterInitiator(qm)                    // phase 1, then Quick Mode
-//	d.RegisterKernel(qm)                       // ACQUIRE, EXPIRE
-//	d.Register(isakmp.ExchangeInformational, qm.Informational())
-//	d.RegisterDeleter(qm.Deleter())
-//	d.RegisterLister(qm)                       // ikectl list-sas
-//	d.Watch(qm)                                // IPsec SAs follow their ISAKMP SA
-//
-// or with Register, which does all of that. It remembers the installed
-// bundles of each ISAKMP SA (Children), so that a peer's Delete removes
-// the right kernel SAs, `ikectl terminate` sends Deletes for them and
-// `ikectl list-sas` shows them. All methods run on the daemon's loop.
+// Runtime plugs Quick Mode into the daemon: it is the daemon.Handler of
+// Quick Mode, the daemon.Initiator (phase 1, then Quick Mode), the
+// daemon.KernelHandler (ACQUIRE, EXPIRE), the daemon.ChildLister of
+// `ikectl list-sas` and a daemon.Watcher (IPsec SAs follow their ISAKMP
+// SA); Informational and Deleter wrap phase 1's handlers. stack.Wire
+// registers it. It remembers the installed bundles of each ISAKMP SA
+// (Children), so that a peer's Delete removes the right kernel SAs,
+// `ikectl terminate` sends Deletes for them and `ikectl list-sas` shows
+// them. All methods run on the daemon's loop.
 type Runtime struct {
 	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
 	Phase1 daemon.Initiator
@@ -65,30 +59,21 @@ type Runtime struct {
 	later map[*daemon.SA][]deferral
 }
 
-// Register makes a Runtime over phase 1's initiator and informational
-// handler and registers it with d for everything it does (see Runtime).
-func Register(d *daemon.Daemon, p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
-	qm := NewRuntime(p1, info)
-	d.Register(isakmp.ExchangeQuickMode, qm)
-	d.RegisterInitiator(qm)
-	d.RegisterKernel(qm)
-	d.Register(isakmp.ExchangeInformational, qm.Informational())
-	d.RegisterDeleter(qm.Deleter())
-	d.RegisterLister(qm)
-	d.Watch(qm)
-	return qm
-}
-
 // NewRuntime returns a Runtime over phase 1's initiator and informational
-// handler (nil: informationals are not wrapped).
+// handler (nil: informationals are not wrapped). The handler's OnDelete
+// should be the Runtime's PeerDeleted, so that the IPsec SAs the peer
+// deletes leave the engine.
 func NewRuntime(p1 daemon.Initiator, info *phase1.InfoHandler) *Runtime {
-	rt := &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
+	return &Runtime{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
 		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
 		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}}
-	if info != nil {
-		info.OnDelete = func(c *daemon.Context, refs []phase1.SARef) { rt.deleted = append(rt.deleted, refs...) }
-	}
-	return rt
+}
+
+// PeerDeleted notes the SAs a Delete of the peer names (phase 1's
+// InfoHandler.OnDelete): the informational handler (Informational) then
+// removes the IPsec SAs among them from the engine.
+func (rt *Runtime) PeerDeleted(c *daemon.Context, refs []phase1.SARef) {
+	rt.deleted = append(rt.deleted, refs...)
 }
 
 // maxChildren bounds the bundles remembered per ISAKMP SA; the oldest is

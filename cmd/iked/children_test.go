@@ -3,158 +3,20 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
-	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
-	"github.com/iked/iked/engine/memory"
-	"github.com/iked/iked/notify"
-	"github.com/iked/iked/phase1"
-	"github.com/iked/iked/policymgr"
+	"github.com/iked/iked/stack/stacktest"
 )
 
-// In-process tests of the IPsec SAs' life with the wiring iked runs
-// (registerExchanges): two daemons, memory engines, the in-memory network
-// of life_test.go, virtual time. ikectl's answers come from
-// daemon.Control, the handler behind the control socket.
-
-const childPolicy = `daemon:
-  listen: ["%[1]s"]
-  natt-port: 0
-  engine: none
-  control-socket: %[4]s
-  retransmit: {timeout: 500ms, tries: 3}
-  dpd: {delay: 10s, timeout: 30s}
-  phase2-lifetime-min: 1s
-  log: {level: keys, format: json}
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  esp: [esp]
-proposal-lists:
-  qm: [esp]
-connections:
-  link:
-    local-address: %[1]s
-    remote-address: %[2]s
-    initiate: %[3]s
-    ike: {mode: main, transforms: [ike], auth: psk, psk: "h13 children test key"}
-    proposal-list: qm
-    lifetime: %[5]s
-    lifetime-kbytes: %[6]d
-`
-
-// childOpts vary a node: the phase 2 lifetimes, and goodbye sends only the
-// ISAKMP SA's Delete (as charon after a reauthentication moved the
-// children to a new IKE_SA).
-type childOpts struct {
-	lifetime   string
-	kbytes     int
-	isakmpOnly bool
-	// ikeLifetime, when set, is the ISAKMP SA's lifetime (the ike
-	// transform's).
-	ikeLifetime string
-}
-
-func startChildNode(t *testing.T, nw *memNet, local, remote, initiate string, o childOpts) *lifeNode {
-	t.Helper()
-	if o.lifetime == "" {
-		o.lifetime = "1h"
-	}
-	n := &lifeNode{back: memory.New(memory.Options{}), log: &lockedBuffer{}}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "iked.yaml")
-	text := fmt.Sprintf(childPolicy, local, remote, initiate, filepath.Join(dir, "unused.sock"), o.lifetime, o.kbytes)
-	if o.ikeLifetime != "" {
-		text = strings.Replace(text, "groups: [modp2048]}", "groups: [modp2048], lifetime: "+o.ikeLifetime+"}", 1)
-	}
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p, msgs, err := policymgr.Load(conf, policymgr.LoadOptions{})
-	if err != nil || p == nil {
-		t.Fatalf("policy: %v %v", err, msgs)
-	}
-	lg, err := notify.NewLogger(notify.LogConfig{Level: "keys", Format: "json"}, n.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var backend engine.Backend
-	n.d = daemon.New(daemon.Options{
-		ConfigFile: conf,
-		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
-		NewEngine: func(string) (daemon.Engine, error) {
-			backend = n.back
-			return engine.New(n.back, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
-		},
-		Network:   nw,
-		Log:       lg,
-		LogLevel:  "keys",
-		Workers:   1,
-		NoControl: true,
-	})
-	registerExchanges(n.d, p.Daemon).Traffic = trafficOf(&backend)
-	if o.isakmpOnly {
-		n.d.RegisterDeleter(phase1.NewInfoHandler(phase1.DPDConfig{}))
-	}
-	if err := n.d.Start(); err != nil {
-		t.Fatalf("start: %v\n%s", err, n.log.String())
-	}
-	t.Cleanup(n.d.Stop)
-	return n
-}
-
-func (n *lifeNode) ctl(t *testing.T, cmd control.Command, name string) control.Response {
-	t.Helper()
-	r := n.d.Control(control.Request{Command: cmd, Name: name})
-	if r.Error != "" {
-		t.Fatalf("%s %s: %s\n%s", cmd, name, r.Error, n.log.String())
-	}
-	return r
-}
-
-// spis returns the SPIs the engine holds, inbound and outbound, as
-// list-sas prints them.
-func (n *lifeNode) spis() (in, out map[string]bool) {
-	in, out = map[string]bool{}, map[string]bool{}
-	for _, r := range n.back.SAs() {
-		s := fmt.Sprintf("0x%08x", r.Ref.SPI)
-		if r.Inbound {
-			in[s] = true
-		} else {
-			out[s] = true
-		}
-	}
-	return in, out
-}
-
-// checkListed: every IPsec SA the engine holds is in children, in its
-// direction, and nothing else is.
-func checkListed(t *testing.T, n *lifeNode, children []control.ChildSA) {
-	t.Helper()
-	in, out := n.spis()
-	listed := 0
-	for _, ch := range children {
-		for _, s := range ch.SAs {
-			listed++
-			if (s.Direction == "in" && !in[s.SPI]) || (s.Direction == "out" && !out[s.SPI]) {
-				t.Errorf("list-sas shows %s SA %s that the engine does not hold (in %v out %v)", s.Direction, s.SPI, in, out)
-			}
-		}
-	}
-	if listed != len(in)+len(out) {
-		t.Errorf("list-sas shows %d IPsec SAs, the engine holds %d", listed, len(in)+len(out))
-	}
-}
+// The IPsec SAs' life, listing and rekeying (wiring_test.go says how the
+// tests run). ikectl's answers come from daemon.Control, the handler
+// behind the control socket.
 
 // TestWiringListSAsShowsChildren: after A initiates, `ikectl list-sas`
 // on each side shows the ISAKMP SA with one bundle under it: the SPIs the
@@ -163,23 +25,23 @@ func checkListed(t *testing.T, n *lifeNode, children []control.ChildSA) {
 // the JSON answer holds no key.
 func TestWiringListSAsShowsChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := &memNet{conns: map[netip.AddrPort]*memConn{}, silent: map[netip.Addr]bool{}}
+		nw := &daemontest.Net{}
 		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{})
 		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", childOpts{})
-		a.waitSAs(t, 2, 30*time.Second)
-		b.waitSAs(t, 2, time.Second)
+		a.WaitSAs(t, 2, 30*time.Second)
+		b.WaitSAs(t, 2, time.Second)
 		var outRef engine.SARef
-		for _, r := range a.back.SAs() {
+		for _, r := range a.Engine.SAs() {
 			if !r.Inbound {
 				outRef = r.Ref
 			}
 		}
-		if err := a.back.Account(outRef, 1500); err != nil {
+		if err := a.Engine.Account(outRef, 1500); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Minute)
-		for _, n := range []*lifeNode{a, b} {
-			r := n.ctl(t, control.CmdListSAs, "")
+		for _, n := range []*stacktest.Node{a, b} {
+			r := n.Ctl(t, control.CmdListSAs, "")
 			if len(r.SAs) != 1 || len(r.SAs[0].Children) != 1 || len(r.Detached) != 0 {
 				t.Fatalf("list-sas: %+v", r)
 			}
@@ -187,7 +49,7 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 			checkListed(t, n, r.SAs[0].Children)
 			if ch.Conn != "link" || ch.Mode != "transport" || ch.State != "installed" || ch.LifeSeconds != 3600 ||
 				ch.ExpiresIn == nil || *ch.ExpiresIn+ch.Age != time.Hour || ch.RekeyIn == nil || ch.Age < 10*time.Minute ||
-				ch.LocalTS != n.d.Settings().Listen[0].String()+"/32" || ch.Encap != "" || len(ch.SAs) != 2 {
+				ch.LocalTS != n.Daemon.Settings().Listen[0].String()+"/32" || ch.Encap != "" || len(ch.SAs) != 2 {
 				t.Errorf("child: %+v", ch)
 			}
 			wantRole, wantRekey := "initiator", 3240
@@ -206,7 +68,7 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 				}
 			}
 			js, _ := json.Marshal(r)
-			for _, rec := range n.back.SAs() {
+			for _, rec := range n.Engine.SAs() {
 				for _, k := range [][]byte{rec.SA.Encryption.Key, rec.SA.Integrity.Key} {
 					if strings.Contains(string(js), hex.EncodeToString(k)) {
 						t.Errorf("list-sas JSON holds a key of %s", rec.Ref)
@@ -224,27 +86,27 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 // adopts them: listed under it next to the new bundle.
 func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := &memNet{conns: map[netip.AddrPort]*memConn{}, silent: map[netip.Addr]bool{}}
+		nw := &daemontest.Net{}
 		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{isakmpOnly: true})
 		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", childOpts{})
-		a.ctl(t, control.CmdInitiate, "link")
-		a.waitSAs(t, 2, 30*time.Second)
-		first := a.ctl(t, control.CmdListSAs, "").SAs[0].Children[0]
-		b.ctl(t, control.CmdTerminate, "link")
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && len(a.ctl(t, control.CmdListSAs, "").SAs) > 0; {
+		a.Ctl(t, control.CmdInitiate, "link")
+		a.WaitSAs(t, 2, 30*time.Second)
+		first := a.Ctl(t, control.CmdListSAs, "").SAs[0].Children[0]
+		b.Ctl(t, control.CmdTerminate, "link")
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && len(a.Ctl(t, control.CmdListSAs, "").SAs) > 0; {
 			time.Sleep(100 * time.Millisecond)
 		}
-		r := a.ctl(t, control.CmdListSAs, "")
+		r := a.Ctl(t, control.CmdListSAs, "")
 		if len(r.SAs) != 0 || len(r.Detached) != 1 || r.Detached[0].MessageID != first.MessageID {
-			t.Fatalf("after the peer's ISAKMP Delete: %+v\n%s", r, a.log.String())
+			t.Fatalf("after the peer's ISAKMP Delete: %+v\n%s", r, a.Log.String())
 		}
 		checkListed(t, a, r.Detached)
-		if n := len(a.back.SAs()); n != 2 {
+		if n := len(a.Engine.SAs()); n != 2 {
 			t.Fatalf("A's engine holds %d IPsec SAs after the peer's ISAKMP Delete, want 2", n)
 		}
-		a.ctl(t, control.CmdInitiate, "link")
-		a.waitSAs(t, 4, 30*time.Second)
-		r = a.ctl(t, control.CmdListSAs, "")
+		a.Ctl(t, control.CmdInitiate, "link")
+		a.WaitSAs(t, 4, 30*time.Second)
+		r = a.Ctl(t, control.CmdListSAs, "")
 		if len(r.SAs) != 1 || len(r.Detached) != 0 || len(r.SAs[0].Children) != 2 || r.SAs[0].Children[0].MessageID != first.MessageID {
 			t.Fatalf("after a new ISAKMP SA: %+v", r)
 		}
@@ -258,15 +120,15 @@ func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 // the old one on both sides.
 func TestWiringResponderRekeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := &memNet{conns: map[netip.AddrPort]*memConn{}, silent: map[netip.Addr]bool{}}
+		nw := &daemontest.Net{}
 		opts := childOpts{kbytes: 1000}
 		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
 		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.waitSAs(t, 2, 30*time.Second)
-		b.waitSAs(t, 2, time.Second)
-		oldIn, oldOut := b.spis()
+		a.WaitSAs(t, 2, 30*time.Second)
+		b.WaitSAs(t, 2, time.Second)
+		oldIn, oldOut := spis(b)
 		var in engine.SARef
-		for _, r := range b.back.SAs() {
+		for _, r := range b.Engine.SAs() {
 			if r.Inbound {
 				in = r.Ref
 				if r.Lifetime.SoftKBytes != 950 || r.Lifetime.HardKBytes != 1000 {
@@ -274,13 +136,13 @@ func TestWiringResponderRekeys(t *testing.T) {
 				}
 			}
 		}
-		if err := b.back.Account(in, 960*1024); err != nil {
+		if err := b.Engine.Account(in, 960*1024); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		for _, n := range []*lifeNode{a, b} {
-			n.waitSAs(t, 2, time.Second)
-			nin, nout := n.spis()
+		for _, n := range []*stacktest.Node{a, b} {
+			n.WaitSAs(t, 2, time.Second)
+			nin, nout := spis(n)
 			for s := range nin {
 				if oldIn[s] || oldOut[s] {
 					t.Errorf("old SA %s still installed", s)
@@ -291,7 +153,7 @@ func TestWiringResponderRekeys(t *testing.T) {
 					t.Errorf("old SA %s still installed", s)
 				}
 			}
-			ch := n.ctl(t, control.CmdListSAs, "").SAs[0].Children
+			ch := n.Ctl(t, control.CmdListSAs, "").SAs[0].Children
 			if len(ch) != 1 {
 				t.Fatalf("%d bundles listed", len(ch))
 			}
@@ -303,9 +165,9 @@ func TestWiringResponderRekeys(t *testing.T) {
 				t.Errorf("the new bundle's role is %s, want %s (the old responder rekeyed)", ch[0].Role, want)
 			}
 		}
-		if !strings.Contains(b.log.String(), `"msg":"IPsec SA reached its soft lifetime: rekeying","conn":"link","role":"responder"`) ||
-			!strings.Contains(a.log.String(), "Requested to delete SA ESP[0x") {
-			t.Errorf("B:\n%s\nA:\n%s", b.log.String(), a.log.String())
+		if !strings.Contains(b.Log.String(), `"msg":"IPsec SA reached its soft lifetime: rekeying","conn":"link","role":"responder"`) ||
+			!strings.Contains(a.Log.String(), "Requested to delete SA ESP[0x") {
+			t.Errorf("B:\n%s\nA:\n%s", b.Log.String(), a.Log.String())
 		}
 	})
 }
@@ -315,21 +177,21 @@ func TestWiringResponderRekeys(t *testing.T) {
 // rekey happens, by the initiator, and each side then holds one bundle.
 func TestWiringInitiatorRekeysFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := &memNet{conns: map[netip.AddrPort]*memConn{}, silent: map[netip.Addr]bool{}}
+		nw := &daemontest.Net{}
 		opts := childOpts{lifetime: "20s"}
 		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
 		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.waitSAs(t, 2, 30*time.Second)
-		b.waitSAs(t, 2, time.Second)
-		old, _ := a.spis()
+		a.WaitSAs(t, 2, 30*time.Second)
+		b.WaitSAs(t, 2, time.Second)
+		old, _ := spis(a)
 		time.Sleep(19500 * time.Millisecond)
-		for _, n := range []*lifeNode{a, b} {
-			n.waitSAs(t, 2, time.Second)
-			if c := strings.Count(n.log.String(), "IPsec SA reached its soft lifetime"); c > 1 || (n == b && c != 0) {
-				t.Errorf("%d rekeys logged:\n%s", c, n.log.String())
+		for _, n := range []*stacktest.Node{a, b} {
+			n.WaitSAs(t, 2, time.Second)
+			if c := strings.Count(n.Log.String(), "IPsec SA reached its soft lifetime"); c > 1 || (n == b && c != 0) {
+				t.Errorf("%d rekeys logged:\n%s", c, n.Log.String())
 			}
 		}
-		in, _ := a.spis()
+		in, _ := spis(a)
 		for s := range in {
 			if old[s] {
 				t.Errorf("A still holds the old inbound SA %s", s)
@@ -344,41 +206,41 @@ func TestWiringInitiatorRekeysFirst(t *testing.T) {
 // at once rather than at its hard lifetime.
 func TestWiringRekeyThroughNewPhase1(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := &memNet{conns: map[netip.AddrPort]*memConn{}, silent: map[netip.Addr]bool{}}
+		nw := &daemontest.Net{}
 		opts := childOpts{kbytes: 1000}
 		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{kbytes: 1000, isakmpOnly: true})
 		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", opts)
-		a.ctl(t, control.CmdInitiate, "link")
-		a.waitSAs(t, 2, 30*time.Second)
-		b.ctl(t, control.CmdTerminate, "link")
+		a.Ctl(t, control.CmdInitiate, "link")
+		a.WaitSAs(t, 2, 30*time.Second)
+		b.Ctl(t, control.CmdTerminate, "link")
 		time.Sleep(time.Second)
-		if r := a.ctl(t, control.CmdListSAs, ""); len(r.SAs) != 0 || len(r.Detached) != 1 {
+		if r := a.Ctl(t, control.CmdListSAs, ""); len(r.SAs) != 0 || len(r.Detached) != 1 {
 			t.Fatalf("before the rekey: %+v", r)
 		}
-		old, _ := a.spis()
+		old, _ := spis(a)
 		var out engine.SARef
-		for _, r := range a.back.SAs() {
+		for _, r := range a.Engine.SAs() {
 			if !r.Inbound {
 				out = r.Ref
 			}
 		}
-		if err := a.back.Account(out, 910*1024); err != nil {
+		if err := a.Engine.Account(out, 910*1024); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Second)
-		a.waitSAs(t, 2, time.Second)
-		in, _ := a.spis()
+		a.WaitSAs(t, 2, time.Second)
+		in, _ := spis(a)
 		for s := range in {
 			if old[s] {
 				t.Errorf("A still holds the old inbound SA %s", s)
 			}
 		}
-		r := a.ctl(t, control.CmdListSAs, "")
+		r := a.Ctl(t, control.CmdListSAs, "")
 		if len(r.SAs) != 1 || len(r.SAs[0].Children) != 1 || len(r.Detached) != 0 {
 			t.Errorf("after the rekey: %+v", r)
 		}
-		if !strings.Contains(a.log.String(), "IPsec SA rekeyed: the old bundle is deleted") {
-			t.Errorf("A:\n%s", a.log.String())
+		if !strings.Contains(a.Log.String(), "IPsec SA rekeyed: the old bundle is deleted") {
+			t.Errorf("A:\n%s", a.Log.String())
 		}
 	})
 }

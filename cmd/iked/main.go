@@ -1,6 +1,6 @@
-// Command iked is the IKEv1 negotiation daemon. This file is wiring only:
-// flags, the logger, the engine backends, signals; the runtime is package
-// daemon.
+// Command iked is the IKEv1 negotiation daemon. This file is flags, the
+// logger, the engine backends and signals; package stack puts the daemon
+// together and package daemon runs it.
 package main
 
 import (
@@ -19,6 +19,7 @@ import (
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
+	"github.com/iked/iked/stack"
 )
 
 // version is set at build time: -ldflags "-X main.version=...".
@@ -86,7 +87,7 @@ func run() int {
 	defer log.Sync()
 
 	var backend engine.Backend // set before the loop starts
-	d := daemon.New(daemon.Options{
+	s := stack.New(daemon.Options{
 		ConfigFile: *config,
 		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
 		NewEngine: func(name string) (daemon.Engine, error) {
@@ -106,8 +107,8 @@ func run() int {
 		Log:      log,
 		LogLevel: *debug,
 		Version:  version,
-	})
-	registerExchanges(d, pd).Traffic = trafficOf(&backend)
+	}, pd)
+	s.IPsec.Traffic = stack.Traffic(&backend)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
@@ -121,7 +122,7 @@ func run() int {
 			}
 		}
 	}()
-	if err := d.Run(events); err != nil {
+	if err := s.Daemon.Run(events); err != nil {
 		var ee *daemon.ExitError
 		if errors.As(err, &ee) {
 			return ee.Code

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -15,28 +14,12 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/daemon/daemontest"
 )
 
 // The start/stop tests run the real binary in network namespaces of their
-// own (prefix h7), so that ports 500 and 4500 are free and nothing leaves
+// own, so that ports 500 and 4500 are free and nothing leaves
 // the machine. They need root and iproute2; they skip otherwise.
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func sh(t *testing.T, args ...string) string {
 	t.Helper()
@@ -151,7 +134,7 @@ connections:
 type daemonRun struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	log    *lockedBuffer
+	log    *daemontest.LogBuffer
 	sock   string
 	policy string
 	ikectl string
@@ -162,7 +145,7 @@ func startDaemon(t *testing.T, tp topology, engine string) *daemonRun {
 	t.Helper()
 	iked, ikectl := binaries(t)
 	dir := t.TempDir()
-	r := &daemonRun{t: t, log: &lockedBuffer{}, sock: filepath.Join(dir, "run", "iked.sock"),
+	r := &daemonRun{t: t, log: &daemontest.LogBuffer{}, sock: filepath.Join(dir, "run", "iked.sock"),
 		policy: filepath.Join(dir, "iked.yaml"), ikectl: ikectl, done: make(chan error, 1)}
 	r.writePolicy(engine, "branch")
 	r.cmd = exec.Command("ip", "netns", "exec", tp.a, iked, "-config", r.policy)

@@ -1,4 +1,4 @@
-package main
+package stack
 
 import (
 	"github.com/vishvananda/netlink"
@@ -7,11 +7,12 @@ import (
 	"github.com/iked/iked/engine/memory"
 )
 
-// trafficOf returns what counts the bytes of an SA for ikectl list-sas
-// in the engine that *backend holds once the daemon has opened it: the
+// Traffic returns what counts the bytes of an SA for ikectl list-sas
+// (quickmode.Runtime's Traffic) in the engine that *backend holds once the
+// daemon has opened it: the
 // memory engine's records, or the kernel's counters (one XFRM_MSG_GETSA,
 // `ip xfrm state get`, per SA listed).
-func trafficOf(backend *engine.Backend) func(engine.SARef) (uint64, bool) {
+func Traffic(backend *engine.Backend) func(engine.SARef) (uint64, bool) {
 	return func(ref engine.SARef) (uint64, bool) {
 		switch b := (*backend).(type) {
 		case *memory.Backend:

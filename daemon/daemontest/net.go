@@ -1,0 +1,217 @@
+package daemontest
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/iked/iked/daemon/udp"
+)
+
+// Sent is one datagram as it crossed the network: numbered in sending
+// order from 0, with its addresses as seen outside any NAT, and whether
+// the network lost it.
+type Sent struct {
+	N        int
+	From, To netip.AddrPort
+	Data     []byte
+	Lost     bool
+}
+
+// NATPortShift is how far a NAT moves the source port of what leaves it
+// (NAT).
+const NATPortShift = 10000
+
+// Net is an in-memory UDP network. A datagram goes to the socket bound to
+// its destination (or to the wildcard address of its port) and the
+// receiver sees the destination as its local address, as IP_PKTINFO
+// says. A full queue or a port nobody listens on loses it, as UDP does.
+// The zero Net is ready to use.
+type Net struct {
+	mu     sync.Mutex
+	conns  map[netip.AddrPort]*conn
+	sent   []Sent
+	silent map[netip.Addr]bool
+	drop   func(Sent) bool
+	delay  func(Sent) time.Duration
+	inside netip.Addr
+	public netip.Addr
+}
+
+// SetDrop makes the network lose the datagrams for which f is true (nil:
+// none). f runs under the network's lock, one datagram at a time.
+func (n *Net) SetDrop(f func(Sent) bool) {
+	n.mu.Lock()
+	n.drop = f
+	n.mu.Unlock()
+}
+
+// SetDelay delays each datagram by what f returns (nil: none), on the
+// clock of the synctest bubble the sender runs in.
+func (n *Net) SetDelay(f func(Sent) time.Duration) {
+	n.mu.Lock()
+	n.delay = f
+	n.mu.Unlock()
+}
+
+// Silence makes a host lose (on) or again deliver everything it sends, as
+// when it dies without a word.
+func (n *Net) Silence(host netip.Addr, on bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.silent == nil {
+		n.silent = map[netip.Addr]bool{}
+	}
+	n.silent[host] = on
+}
+
+// NAT puts the host inside behind a masquerading NAT whose outside address
+// is public: what it sends leaves from public with the source port moved
+// up by NATPortShift, and what comes to public on such a port goes back
+// in.
+func (n *Net) NAT(inside, public netip.Addr) {
+	n.mu.Lock()
+	n.inside, n.public = inside, public
+	n.mu.Unlock()
+}
+
+// Count returns how many datagrams that crossed the network (lost or not)
+// match f.
+func (n *Net) Count(f func(Sent) bool) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	k := 0
+	for _, s := range n.sent {
+		if f(s) {
+			k++
+		}
+	}
+	return k
+}
+
+// ListenUDP binds a socket on the network (udp.Network).
+func (n *Net) ListenUDP(a netip.AddrPort) (udp.PacketConn, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.conns == nil {
+		n.conns = map[netip.AddrPort]*conn{}
+	}
+	if n.conns[a] != nil {
+		return nil, errors.New("address in use")
+	}
+	c := &conn{n: n, addr: a, inbox: make(chan udp.Datagram, 1024), closed: make(chan struct{})}
+	n.conns[a] = c
+	return c, nil
+}
+
+// route returns the socket bound to dst or to the wildcard of its port.
+// Call it with n.mu held.
+func (n *Net) route(dst netip.AddrPort) *conn {
+	if c := n.conns[dst]; c != nil {
+		return c
+	}
+	wild := netip.IPv4Unspecified()
+	if dst.Addr().Is6() && !dst.Addr().Is4In6() {
+		wild = netip.IPv6Unspecified()
+	}
+	return n.conns[netip.AddrPortFrom(wild, dst.Port())]
+}
+
+type conn struct {
+	n      *Net
+	addr   netip.AddrPort
+	inbox  chan udp.Datagram
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *conn) ReadDatagram(buf []byte) (udp.Datagram, error) {
+	select {
+	case d := <-c.inbox:
+		d.Data = buf[:copy(buf, d.Data)]
+		return d, nil
+	case <-c.closed:
+		return udp.Datagram{}, net.ErrClosed
+	}
+}
+
+func (c *conn) WriteDatagram(d udp.Datagram) error {
+	n := c.n
+	src := d.Local
+	if !src.Addr().IsValid() || src.Addr().IsUnspecified() {
+		src = c.addr
+	}
+	src = netip.AddrPortFrom(src.Addr(), c.addr.Port())
+	n.mu.Lock()
+	if n.silent[src.Addr()] {
+		n.mu.Unlock()
+		return nil
+	}
+	if n.inside.IsValid() && src.Addr() == n.inside {
+		src = netip.AddrPortFrom(n.public, src.Port()+NATPortShift)
+	}
+	dst := d.Remote
+	if n.public.IsValid() && dst.Addr() == n.public && dst.Port() > NATPortShift {
+		dst = netip.AddrPortFrom(n.inside, dst.Port()-NATPortShift)
+	}
+	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...)}
+	s.Lost = n.drop != nil && n.drop(s)
+	n.sent = append(n.sent, s)
+	var wait time.Duration
+	if n.delay != nil && !s.Lost {
+		wait = n.delay(s)
+	}
+	to := n.route(dst)
+	n.mu.Unlock()
+	if to == nil || s.Lost {
+		return nil
+	}
+	out := udp.Datagram{Data: s.Data, Local: dst, Remote: src}
+	if wait > 0 {
+		time.AfterFunc(wait, func() { to.deliver(out) })
+	} else {
+		to.deliver(out)
+	}
+	return nil
+}
+
+// deliver queues d, or loses it when the queue is full or the socket
+// closed.
+func (c *conn) deliver(d udp.Datagram) {
+	select {
+	case <-c.closed:
+	case c.inbox <- d:
+	default:
+	}
+}
+
+func (c *conn) LocalAddr() netip.AddrPort { return c.addr }
+
+func (c *conn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.n.mu.Lock()
+		if c.n.conns[c.addr] == c {
+			delete(c.n.conns, c.addr)
+		}
+		c.n.mu.Unlock()
+	})
+	return nil
+}
+
+// Drain returns the datagrams queued at c, a socket of a Net, without
+// waiting for more.
+func Drain(c udp.PacketConn) []udp.Datagram {
+	mc := c.(*conn)
+	var out []udp.Datagram
+	for {
+		select {
+		case d := <-mc.inbox:
+			out = append(out, d)
+		default:
+			return out
+		}
+	}
+}

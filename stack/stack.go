@@ -1,0 +1,93 @@
+package stack
+
+import (
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+	"github.com/iked/iked/quickmode"
+)
+
+// Stack is every exchange of the daemon, built by Build and registered
+// with a daemon by Register.
+type Stack struct {
+	// Daemon is the daemon the stack is registered with.
+	Daemon *daemon.Daemon
+	// Phase1 answers and starts Main and Aggressive Mode.
+	Phase1 *phase1.Runtime
+	// Info is phase 1's informational handler and the watcher that runs
+	// each ISAKMP SA's life after phase 1 (DPD, NAT keepalives, lifetime,
+	// reauthentication, INITIAL-CONTACT).
+	Info *phase1.InfoHandler
+	// IPsec is the IPsec SA manager: Quick Mode, acquires, rekeys, the
+	// IPsec SAs' deletes and their listing. Set its Traffic to count the
+	// bytes of an SA for ikectl list-sas.
+	IPsec *quickmode.Runtime
+	// HalfOpen heads the chain of informational handlers: HalfOpen, then
+	// IPsec.Informational(), then Info.
+	HalfOpen *phase1.HalfOpen
+	// Deleter says goodbye on `ikectl terminate` and shutdown: IPsec's,
+	// which deletes the IPsec SAs with the ISAKMP SA and falls back to
+	// Info's.
+	Deleter daemon.Deleter
+}
+
+// New makes a daemon with opt, builds the stack (Build) and registers it
+// (Register).
+func New(opt daemon.Options, pd policymgr.Daemon) *Stack {
+	s := Build(pd)
+	s.Register(daemon.New(opt))
+	return s
+}
+
+// Build makes the exchanges and chains them. The NAT-T port and DPD come
+// from the policy's daemon section as read at start-up (pd); they change
+// only on restart, as the sockets do.
+//
+// The informational exchanges go through a chain built here:
+// phase1.HalfOpen (message 46 for a half-open SA whose peer's message does
+// not decrypt) over quickmode's handler (notifies about IPsec SAs, the
+// peer's deletes of IPsec SAs) over phase1.InfoHandler (notifies, deletes,
+// DPD), which reports the IPsec SAs the peer deletes to quickmode
+// (OnDelete).
+func Build(pd policymgr.Daemon) *Stack {
+	port := uint16(0)
+	if pd.NATTPort > 0 && pd.NATTPort <= 65535 {
+		port = uint16(pd.NATTPort)
+	}
+	p1 := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{Port: port, DPD: pd.DPD.Delay > 0})}
+	info := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	ipsec := quickmode.NewRuntime(p1, info)
+	info.OnDelete = ipsec.PeerDeleted
+	return &Stack{Phase1: p1, Info: info, IPsec: ipsec,
+		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter()}
+}
+
+// Register registers the stack with d, each role once:
+//
+//   - Main and Aggressive Mode as responder (Phase1);
+//   - Quick Mode as responder, the initiator of `ikectl initiate` and
+//     `initiate: start` (phase 1, then Quick Mode), the receiver of the
+//     kernel's ACQUIREs and EXPIREs, and the lister of `ikectl list-sas`
+//     (IPsec);
+//   - the informational exchanges (HalfOpen, the head of the chain);
+//   - the Deleter;
+//   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
+//     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
+//     Info, which wipes the state it reads), the info line of an
+//     established ISAKMP SA (phase1.SALog), the SA's life (Info).
+func (s *Stack) Register(d *daemon.Daemon) {
+	s.Daemon = d
+	d.Register(isakmp.ExchangeMain, s.Phase1)
+	d.Register(isakmp.ExchangeAggressive, s.Phase1)
+	d.Register(isakmp.ExchangeQuickMode, s.IPsec)
+	d.Register(isakmp.ExchangeInformational, s.HalfOpen)
+	d.RegisterInitiator(s.IPsec)
+	d.RegisterKernel(s.IPsec)
+	d.RegisterDeleter(s.Deleter)
+	d.RegisterLister(s.IPsec)
+	d.Watch(s.IPsec)
+	d.Watch(s.HalfOpen)
+	d.Watch(phase1.SALog{})
+	d.Watch(s.Info)
+}

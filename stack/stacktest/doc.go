@@ -1,0 +1,12 @@
+// Package stacktest starts daemons with the production wiring
+// (stack.Build and stack.Register) for tests: a policy file written from
+// a Policy, a memory engine whose records the test reads, a JSON log in a
+// daemontest.LogBuffer, and either the in-memory network of
+// daemon/daemontest (in virtual time, inside testing/synctest's bubble)
+// or the host's sockets and control socket.
+//
+// It sits above package stack, so the tests of cmd/iked, stack, and the
+// external tests of quickmode, phase1 and daemon can use it; the internal
+// tests of those packages use daemon/daemontest's network and log with a
+// wiring of their own package.
+package stacktest

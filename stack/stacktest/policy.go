@@ -1,0 +1,92 @@
+package stacktest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Policy describes the policy file of a test daemon: one PSK connection
+// "link" from Local to Remote with one ESP proposal. The zero values give
+// Main Mode, `initiate: never`, no NAT-T, the memory engine, debug level,
+// retransmission after 500 ms, three tries.
+type Policy struct {
+	Local, Remote string
+	// Initiate is the connection's initiate (default never).
+	Initiate string
+	// Mode is main (default) or aggressive.
+	Mode string
+	// PSK is the pre-shared key (default "stacktest key").
+	PSK string
+	// LocalID, when set, is the connection's local-id.
+	LocalID string
+	// IKEPort, when set, is daemon.ike-port.
+	IKEPort int
+	// LogLevel is daemon.log.level (default debug); the format is JSON.
+	LogLevel string
+	// Retransmit is daemon.retransmit (default {timeout: 500ms, tries: 3}).
+	Retransmit string
+	// DPD, when set, is daemon.dpd, e.g. "{delay: 10s, timeout: 30s}".
+	DPD string
+	// Phase2LifetimeMin, when set, is daemon.phase2-lifetime-min.
+	Phase2LifetimeMin string
+	// IKELifetime, when set, is the ike transform's lifetime.
+	IKELifetime string
+	// ESP is the esp transform's ciphers and hmacs (default
+	// "ciphers: [aes128], hmacs: [sha256]").
+	ESP string
+	// PFS, when set, is the connection's pfs group.
+	PFS string
+	// Lifetime and KBytes, when set, are the connection's phase 2
+	// lifetime and lifetime-kbytes.
+	Lifetime string
+	KBytes   int
+}
+
+// YAML returns the policy file, with its control socket at sock.
+func (p Policy) YAML(sock string) string {
+	def := func(v *string, d string) {
+		if *v == "" {
+			*v = d
+		}
+	}
+	def(&p.Initiate, "never")
+	def(&p.Mode, "main")
+	def(&p.PSK, "stacktest key")
+	def(&p.LogLevel, "debug")
+	def(&p.Retransmit, "{timeout: 500ms, tries: 3}")
+	def(&p.ESP, "ciphers: [aes128], hmacs: [sha256]")
+	var b strings.Builder
+	fmt.Fprintf(&b, "daemon:\n  listen: [%q]\n  natt-port: 0\n  engine: none\n  control-socket: %s\n", p.Local, sock)
+	if p.IKEPort != 0 {
+		fmt.Fprintf(&b, "  ike-port: %d\n", p.IKEPort)
+	}
+	fmt.Fprintf(&b, "  retransmit: %s\n  log: {level: %s, format: json}\n", p.Retransmit, p.LogLevel)
+	if p.DPD != "" {
+		fmt.Fprintf(&b, "  dpd: %s\n", p.DPD)
+	}
+	if p.Phase2LifetimeMin != "" {
+		fmt.Fprintf(&b, "  phase2-lifetime-min: %s\n", p.Phase2LifetimeMin)
+	}
+	ikeLife := ""
+	if p.IKELifetime != "" {
+		ikeLife = ", lifetime: " + p.IKELifetime
+	}
+	fmt.Fprintf(&b, "transforms:\n  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]%s}\n", ikeLife)
+	fmt.Fprintf(&b, "  esp: {protocol: esp, %s}\nproposals:\n  esp: [esp]\nproposal-lists:\n  qm: [esp]\n", p.ESP)
+	fmt.Fprintf(&b, "connections:\n  link:\n    local-address: %s\n    remote-address: %s\n    initiate: %s\n", p.Local, p.Remote, p.Initiate)
+	localID := ""
+	if p.LocalID != "" {
+		localID = fmt.Sprintf(", local-id: %q", p.LocalID)
+	}
+	fmt.Fprintf(&b, "    ike: {mode: %s, transforms: [ike], auth: psk, psk: %q%s}\n    proposal-list: qm\n", p.Mode, p.PSK, localID)
+	if p.PFS != "" {
+		fmt.Fprintf(&b, "    pfs: %s\n", p.PFS)
+	}
+	if p.Lifetime != "" {
+		fmt.Fprintf(&b, "    lifetime: %s\n", p.Lifetime)
+	}
+	if p.KBytes != 0 {
+		fmt.Fprintf(&b, "    lifetime-kbytes: %d\n", p.KBytes)
+	}
+	return b.String()
+}
