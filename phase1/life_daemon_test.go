@@ -2,9 +2,7 @@ package phase1
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
@@ -26,117 +25,6 @@ import (
 // keepalives go out only from behind a NAT, the lifetime ends the SA with
 // a Delete to the peer, and INITIAL-CONTACT from a restarted peer clears
 // its stale SA.
-
-// natNet is an in-memory UDP network between daemons. Hosts whose address
-// is inside sit behind a NAT: what they send leaves as public with the
-// port moved up by natPortShift, and what comes to public goes back in, as
-// a masquerading NAT does. Every datagram is logged as it crossed the
-// wire; silent hosts lose everything they send.
-type natNet struct {
-	mu     sync.Mutex
-	conns  map[netip.AddrPort]*natConn
-	inside netip.Addr
-	public netip.Addr
-	silent map[netip.Addr]bool
-	wire   []daemon.Datagram // as seen outside the NAT
-}
-
-const natPortShift = 10000
-
-type natConn struct {
-	n      *natNet
-	addr   netip.AddrPort
-	inbox  chan daemon.Datagram
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newNatNet() *natNet {
-	return &natNet{conns: map[netip.AddrPort]*natConn{}, silent: map[netip.Addr]bool{}}
-}
-
-func (n *natNet) ListenUDP(a netip.AddrPort) (daemon.PacketConn, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.conns[a] != nil {
-		return nil, errors.New("address in use")
-	}
-	c := &natConn{n: n, addr: a, inbox: make(chan daemon.Datagram, 256), closed: make(chan struct{})}
-	n.conns[a] = c
-	return c, nil
-}
-
-// setSilent makes a host lose (or again deliver) everything it sends, as
-// when it dies without a word.
-func (n *natNet) setSilent(a netip.Addr, on bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.silent[a] = on
-}
-
-// count returns how many datagrams crossed the wire from src's host to
-// dst's port that match f.
-func (n *natNet) count(f func(daemon.Datagram) bool) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	k := 0
-	for _, d := range n.wire {
-		if f(d) {
-			k++
-		}
-	}
-	return k
-}
-
-func (c *natConn) ReadDatagram(buf []byte) (daemon.Datagram, error) {
-	select {
-	case d := <-c.inbox:
-		d.Data = buf[:copy(buf, d.Data)]
-		return d, nil
-	case <-c.closed:
-		return daemon.Datagram{}, net.ErrClosed
-	}
-}
-
-func (c *natConn) WriteDatagram(d daemon.Datagram) error {
-	n := c.n
-	n.mu.Lock()
-	src := c.addr
-	if n.silent[src.Addr()] {
-		n.mu.Unlock()
-		return nil
-	}
-	if n.inside.IsValid() && src.Addr() == n.inside {
-		src = netip.AddrPortFrom(n.public, src.Port()+natPortShift)
-	}
-	dst := d.Remote
-	if n.public.IsValid() && dst.Addr() == n.public && dst.Port() > natPortShift {
-		dst = netip.AddrPortFrom(n.inside, dst.Port()-natPortShift)
-	}
-	n.wire = append(n.wire, daemon.Datagram{Data: append([]byte(nil), d.Data...), Local: src, Remote: d.Remote})
-	to := n.conns[dst]
-	n.mu.Unlock()
-	if to == nil {
-		return nil
-	}
-	select {
-	case to.inbox <- daemon.Datagram{Data: append([]byte(nil), d.Data...), Local: dst, Remote: src}:
-	default:
-	}
-	return nil
-}
-
-func (c *natConn) LocalAddr() netip.AddrPort { return c.addr }
-
-func (c *natConn) Close() error {
-	c.once.Do(func() {
-		close(c.closed)
-		c.n.mu.Lock()
-		delete(c.n.conns, c.addr)
-		c.n.mu.Unlock()
-	})
-	return nil
-}
 
 // recorder is a daemon.Watcher that notes what happens to the SAs.
 type recorder struct {
@@ -209,36 +97,23 @@ func (r *recorder) reason(c daemon.Cookies) (daemon.RemoveReason, time.Time, boo
 	return why, r.when[c], ok
 }
 
-// lockedLog is a log sink read while the daemon writes.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // node is one daemon of a life test, wired as cmd/iked wires phase 1.
 type node struct {
 	d   *daemon.Daemon
 	ih  *InfoHandler
 	rec *recorder
-	log *lockedLog
+	log *daemontest.LogBuffer
 }
 
 type nodeOpts struct {
 	initiate bool
 	natt     bool // listen on 4500 too and do NAT-T
 	noWatch  bool // no phase 1 watcher: no DPD, keepalive or lifetime timers
+	// p1, if set, runs phase 1 instead of a Runtime (a test's wrapper).
+	p1 interface {
+		daemon.Handler
+		daemon.Initiator
+	}
 }
 
 // startNode runs one daemon on addr with the real phase 1, its
@@ -246,7 +121,7 @@ type nodeOpts struct {
 // synctest bubble.
 func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymgr.Policy, o nodeOpts) *node {
 	t.Helper()
-	n := &node{rec: &recorder{}, log: &lockedLog{}}
+	n := &node{rec: &recorder{}, log: &daemontest.LogBuffer{}}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug", Format: "json"}, n.log)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +151,13 @@ func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymg
 		Workers:   1,
 		Log:       lg,
 	})
-	rt := &Runtime{}
+	var rt interface {
+		daemon.Handler
+		daemon.Initiator
+	} = &Runtime{}
+	if o.p1 != nil {
+		rt = o.p1
+	}
 	n.d.Register(isakmp.ExchangeMain, rt)
 	n.d.Register(isakmp.ExchangeAggressive, rt)
 	n.d.RegisterInitiator(rt)
@@ -293,6 +174,10 @@ func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymg
 	t.Cleanup(n.d.Stop)
 	return n
 }
+
+// natPublic is the outside address of the NAT that A sits behind in
+// the NAT tests (daemontest.Net.NAT).
+var natPublic = netip.MustParseAddr("198.51.100.1")
 
 // waitEstablished lets virtual time run until both nodes established k
 // SAs in all.
@@ -325,7 +210,7 @@ func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "  dpd: {delay: 10s, timeout: 30s}\n", "", false)
 			synctest.Test(t, func(t *testing.T) {
-				nw := newNatNet()
+				nw := &daemontest.Net{}
 				b := startNode(t, nw, addrB, pb, nodeOpts{})
 				a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 				waitEstablished(t, a, b, 1)
@@ -337,13 +222,13 @@ func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
 				if _, _, gone := b.rec.reason(sa); gone {
 					t.Fatalf("B removed the SA while A answered:\n%s", b.log.String())
 				}
-				probes := nw.count(func(d daemon.Datagram) bool {
-					return d.Local.Addr() == addrA.Addr() && len(d.Data) > isakmp.HeaderLen && isakmp.ExchangeType(d.Data[18]) == isakmp.ExchangeInformational
+				probes := nw.Count(func(d daemontest.Sent) bool {
+					return d.From.Addr() == addrA.Addr() && len(d.Data) > isakmp.HeaderLen && isakmp.ExchangeType(d.Data[18]) == isakmp.ExchangeInformational
 				})
 				if probes == 0 {
 					t.Fatal("no informational (R-U-THERE or ACK) from A in 5 idle minutes")
 				}
-				nw.setSilent(addrB.Addr(), true)
+				nw.Silence(addrB.Addr(), true)
 				silentAt := time.Now()
 				time.Sleep(45 * time.Second)
 				why, when, gone := a.rec.reason(sa)
@@ -380,9 +265,9 @@ func TestLifeKeepalivesOnlyBehindNAT(t *testing.T) {
 				// Behind the NAT, B answers A wherever the NAT puts it.
 				pa, pb := lifePolicies(t, mode, "  dpd: {delay: 0s, timeout: 0s}\n", "", nat)
 				synctest.Test(t, func(t *testing.T) {
-					nw := newNatNet()
+					nw := &daemontest.Net{}
 					if nat {
-						nw.inside, nw.public = addrA.Addr(), netip.MustParseAddr("198.51.100.1")
+						nw.NAT(addrA.Addr(), natPublic)
 					}
 					b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
 					a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
@@ -390,13 +275,13 @@ func TestLifeKeepalivesOnlyBehindNAT(t *testing.T) {
 					start := time.Now()
 					time.Sleep(65 * time.Second)
 					keepalive := func(from netip.Addr) int {
-						return nw.count(func(d daemon.Datagram) bool {
-							return len(d.Data) == 1 && d.Data[0] == 0xff && d.Local.Addr() == from && d.Remote.Port() == NATTPort
+						return nw.Count(func(d daemontest.Sent) bool {
+							return len(d.Data) == 1 && d.Data[0] == 0xff && d.From.Addr() == from && d.To.Port() == NATTPort
 						})
 					}
 					public := addrA.Addr()
 					if nat {
-						public = nw.public
+						public = natPublic
 					}
 					fromA, fromB := keepalive(public), keepalive(addrB.Addr())
 					if fromB != 0 || b.d.Counters.KeepalivesSent.Load() != 0 {
@@ -415,15 +300,15 @@ func TestLifeKeepalivesOnlyBehindNAT(t *testing.T) {
 						t.Errorf("B received %d keepalives on its NAT-T port, A sent %d", got, fromA)
 					}
 					// Everything after the float went between the NAT-T ports.
-					for _, d := range nw.wire {
-						if p := d.Remote.Port(); len(d.Data) > 1 && p != NATTPort && p != 500 && p != 500+natPortShift && p != NATTPort+natPortShift {
-							t.Errorf("datagram to port %d", d.Remote.Port())
+					for _, d := range nw.Sent() {
+						if p := d.To.Port(); len(d.Data) > 1 && p != NATTPort && p != 500 && p != 500+daemontest.NATPortShift && p != NATTPort+daemontest.NATPortShift {
+							t.Errorf("datagram to port %d", d.To.Port())
 						}
 					}
 					b.rec.mu.Lock()
 					local, remote := b.rec.local[b.rec.est[0]], b.rec.remote[b.rec.est[0]]
 					b.rec.mu.Unlock()
-					if want := netip.AddrPortFrom(nw.public, NATTPort+natPortShift); remote != want || local.Port() != NATTPort {
+					if want := netip.AddrPortFrom(natPublic, NATTPort+daemontest.NATPortShift); remote != want || local.Port() != NATTPort {
 						t.Errorf("B's SA runs %v <-> %v, want port %d <-> %v (A's NAT-T port as the NAT maps it)", local, remote, NATTPort, want)
 					}
 				})
@@ -438,15 +323,13 @@ func TestLifeKeepalivesOnlyBehindNAT(t *testing.T) {
 func TestLifeKeepalivesYieldToTraffic(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "  dpd: {delay: 30s, timeout: 150s}\n", "", true)
 	synctest.Test(t, func(t *testing.T) {
-		nw := newNatNet()
-		nw.inside, nw.public = addrA.Addr(), netip.MustParseAddr("198.51.100.1")
+		nw := &daemontest.Net{}
+		nw.NAT(addrA.Addr(), natPublic)
 		b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
 		a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
 		waitEstablished(t, a, b, 1)
 		time.Sleep(5 * time.Minute)
-		nw.mu.Lock()
-		wire := append([]daemon.Datagram(nil), nw.wire...)
-		nw.mu.Unlock()
+		wire := nw.Sent()
 		if a.d.Counters.KeepalivesSent.Load() == 0 {
 			t.Fatal("no keepalive in 5 minutes behind the NAT")
 		}
@@ -454,7 +337,7 @@ func TestLifeKeepalivesYieldToTraffic(t *testing.T) {
 		// the place of some.
 		n := 0
 		for _, d := range wire {
-			if d.Local.Addr() == nw.public && len(d.Data) == 1 {
+			if d.From.Addr() == natPublic && len(d.Data) == 1 {
 				n++
 			}
 		}
@@ -476,14 +359,14 @@ func TestLifeKeepalivesYieldToTraffic(t *testing.T) {
 func TestLifeLifetimeExpiry(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "10m", false)
 	synctest.Test(t, func(t *testing.T) {
-		nw := newNatNet()
+		nw := &daemontest.Net{}
 		b := startNode(t, nw, addrB, pb, nodeOpts{noWatch: true})
 		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 		waitEstablished(t, a, b, 1)
 		est := time.Now()
 		sa := a.rec.established()[0]
 		time.Sleep(8 * time.Minute)
-		nw.setSilent(addrB.Addr(), true)
+		nw.Silence(addrB.Addr(), true)
 		time.Sleep(2*time.Minute - 2*time.Second)
 		if !strings.Contains(a.log.String(), "reauthenticating ISAKMP SA") {
 			t.Errorf("A did not try to reauthenticate before the lifetime:\n%s", a.log.String())
@@ -522,15 +405,15 @@ func TestLifeInitialContactClearsStale(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "", "", false)
 			synctest.Test(t, func(t *testing.T) {
-				nw := newNatNet()
+				nw := &daemontest.Net{}
 				b := startNode(t, nw, addrB, pb, nodeOpts{})
 				a1 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 				waitEstablished(t, a1, b, 1)
 				old := b.rec.established()[0]
 				// A crashes: nothing it says on the way down arrives.
-				nw.setSilent(addrA.Addr(), true)
+				nw.Silence(addrA.Addr(), true)
 				a1.d.Stop()
-				nw.setSilent(addrA.Addr(), false)
+				nw.Silence(addrA.Addr(), false)
 				a2 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 				for i := 0; i < 100 && len(b.rec.established()) < 2; i++ {
 					time.Sleep(100 * time.Millisecond)
@@ -614,12 +497,18 @@ func TestInitialContactOnlyOnFirstContact(t *testing.T) {
 func TestLifeHalfOpenExpiryWipes(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "", false)
 	synctest.Test(t, func(t *testing.T) {
-		nw := newNatNet()
+		nw := &daemontest.Net{}
 		b := startNode(t, nw, addrB, pb, nodeOpts{})
-		sent := 0
-		var mu sync.Mutex
 		// A's third datagram (MM5) and everything after it is lost.
-		startNode(t, &countingNet{natNet: nw, from: addrA.Addr(), after: 2, n: &sent, mu: &mu}, addrA, pa, nodeOpts{initiate: true})
+		sent := 0
+		nw.SetDrop(func(s daemontest.Sent) bool {
+			if s.From.Addr() != addrA.Addr() {
+				return false
+			}
+			sent++
+			return sent > 2
+		})
+		startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 		time.Sleep(59 * time.Second)
 		b.rec.mu.Lock()
 		early := len(b.rec.gone)
@@ -647,40 +536,6 @@ func TestLifeHalfOpenExpiryWipes(t *testing.T) {
 			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.Ka, s.Cipher, s.State)
 		}
 	})
-}
-
-// countingNet is a natNet on which one host loses every datagram it sends
-// after its first few.
-type countingNet struct {
-	*natNet
-	from  netip.Addr
-	after int
-	n     *int
-	mu    *sync.Mutex
-}
-
-func (c *countingNet) ListenUDP(a netip.AddrPort) (daemon.PacketConn, error) {
-	pc, err := c.natNet.ListenUDP(a)
-	if err != nil || a.Addr() != c.from {
-		return pc, err
-	}
-	return &countingConn{PacketConn: pc, net: c}, nil
-}
-
-type countingConn struct {
-	daemon.PacketConn
-	net *countingNet
-}
-
-func (c *countingConn) WriteDatagram(d daemon.Datagram) error {
-	c.net.mu.Lock()
-	*c.net.n++
-	lost := *c.net.n > c.net.after
-	c.net.mu.Unlock()
-	if lost {
-		return nil
-	}
-	return c.PacketConn.WriteDatagram(d)
 }
 
 // TestFailureNotifyReadableByPeer: when phase 1 fails on the identity in

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/daemon/daemontest"
 )
 
 // Reauthentication (reauth.go) inside real daemon loops in virtual time,
@@ -23,7 +24,7 @@ func TestLifeReauthReplacesSA(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "", "10m", false)
 			synctest.Test(t, func(t *testing.T) {
-				nw := newNatNet()
+				nw := &daemontest.Net{}
 				b := startNode(t, nw, addrB, pb, nodeOpts{})
 				a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 				waitEstablished(t, a, b, 1)
@@ -69,7 +70,7 @@ func TestLifeReauthReplacesSA(t *testing.T) {
 func TestLifeRoadWarriorDoesNotReauth(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "10m", true)
 	synctest.Test(t, func(t *testing.T) {
-		nw := newNatNet()
+		nw := &daemontest.Net{}
 		b := startNode(t, nw, addrB, pb, nodeOpts{})
 		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true, noWatch: true})
 		waitEstablished(t, a, b, 1)

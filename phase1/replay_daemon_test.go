@@ -8,6 +8,7 @@ import (
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -39,15 +40,9 @@ func sealFrom(t *testing.T, a *node, c daemon.Cookies, mid uint32, ps ...isakmp.
 
 // injectToB puts data on the wire from A to B, as an attacker who
 // captured it would.
-func injectToB(t *testing.T, nw *natNet, data []byte) {
+func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 	t.Helper()
-	nw.mu.Lock()
-	from := nw.conns[addrA]
-	nw.mu.Unlock()
-	if from == nil {
-		t.Fatal("A does not listen")
-	}
-	if err := from.WriteDatagram(daemon.Datagram{Data: data, Remote: addrB}); err != nil {
+	if err := nw.Inject(addrA, addrB, data); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -55,10 +50,10 @@ func injectToB(t *testing.T, nw *natNet, data []byte) {
 
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
-func replayPair(t *testing.T, f func(t *testing.T, nw *natNet, a, b *node)) {
+func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
 	pa, pb := lifePolicies(t, "main", "", "", false)
 	synctest.Test(t, func(t *testing.T) {
-		nw := newNatNet()
+		nw := &daemontest.Net{}
 		b := startNode(t, nw, addrB, pb, nodeOpts{})
 		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
 		waitEstablished(t, a, b, 1)
@@ -72,7 +67,7 @@ func replayPair(t *testing.T, f func(t *testing.T, nw *natNet, a, b *node)) {
 // informational replayed on SA1 must not clear SA2 (without the message
 // ID history, ClearStale removed it as stale).
 func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
-	replayPair(t, func(t *testing.T, nw *natNet, a, b *node) {
+	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
 		sa1 := a.rec.established()[0]
 		var ics int
 		var mu sync.Mutex
@@ -118,7 +113,7 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 // the same message ID, are dropped as replays. A fresh message ID is
 // acted on.
 func TestReplayedDeleteActsOnce(t *testing.T) {
-	replayPair(t, func(t *testing.T, nw *natNet, a, b *node) {
+	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
 		sa := a.rec.established()[0]
 		var mu sync.Mutex
 		var deletes [][]SARef

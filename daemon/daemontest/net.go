@@ -215,3 +215,22 @@ func Drain(c udp.PacketConn) []udp.Datagram {
 		}
 	}
 }
+
+// Sent returns the datagrams that crossed the network so far.
+func (n *Net) Sent() []Sent {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]Sent(nil), n.sent...)
+}
+
+// Inject sends data from the socket bound to from, as an attacker on the
+// wire who captured it would; it fails if nothing is bound there.
+func (n *Net) Inject(from, to netip.AddrPort, data []byte) error {
+	n.mu.Lock()
+	c := n.conns[from]
+	n.mu.Unlock()
+	if c == nil {
+		return errors.New("daemontest: nothing bound to " + from.String())
+	}
+	return c.WriteDatagram(udp.Datagram{Data: data, Remote: to})
+}
