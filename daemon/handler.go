@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
 )
 
 // Packet is one received ISAKMP message, handed to an exchange. The loop
@@ -127,8 +129,8 @@ type Context struct {
 	Now    time.Time
 	Rand   io.Reader // cookies, nonces, SPIs, message IDs
 	Log    *notify.Logger
-	Policy any // the running policy, as the Loader returned it (policymgr's *Policy)
-	SA     *SA // the ISAKMP SA the exchange runs on
+	Policy *policymgr.Policy // the running policy, as the Loader returned it
+	SA     *SA               // the ISAKMP SA the exchange runs on
 	d      *Daemon
 	run    *running
 }
@@ -167,7 +169,9 @@ func (c *Context) Settings() Settings {
 	return c.d.settings
 }
 
-// Role is which side of an ISAKMP SA this daemon is.
+// Role is which side of an exchange or an SA this daemon is: of the
+// ISAKMP SA (phase 1) or of a Quick Mode (quickmode), which need not be
+// the same.
 type Role uint8
 
 const (
@@ -175,6 +179,8 @@ const (
 	RoleResponder
 )
 
+// String returns "initiator" or "responder", the words of messages 46
+// and 58.
 func (r Role) String() string {
 	switch r {
 	case RoleInitiator:
@@ -182,5 +188,5 @@ func (r Role) String() string {
 	case RoleResponder:
 		return "responder"
 	}
-	return "Role(?)"
+	return fmt.Sprintf("Role(%d)", uint8(r))
 }

@@ -75,7 +75,7 @@ func BenchmarkLoopJunk(b *testing.B) {
 			d := New(Options{
 				ConfigFile: "bench.yaml",
 				Load: func(string) (*Loaded, []notify.Message, error) {
-					return &Loaded{File: "bench.yaml", Settings: s, Conns: []control.Conn{{Name: "c1"}}, Policy: "bench"}, nil, nil
+					return &Loaded{File: "bench.yaml", Settings: s, Conns: []control.Conn{{Name: "c1"}}}, nil, nil
 				},
 				NewEngine: func(name string) (Engine, error) {
 					if name != "none" {

@@ -64,7 +64,7 @@ func newHarnessWith(t *testing.T, s Settings, conns []control.Conn, setup func(d
 	h.d = New(Options{
 		ConfigFile: "test.yaml",
 		Load: func(string) (*Loaded, []notify.Message, error) {
-			return &Loaded{File: "test.yaml", Settings: s, Conns: conns, Policy: "test"}, nil, nil
+			return &Loaded{File: "test.yaml", Settings: s, Conns: conns}, nil, nil
 		},
 		NewEngine: func(name string) (Engine, error) {
 			if name != "none" {

@@ -30,7 +30,9 @@ type SA struct {
 	Conn          string
 	Established   bool
 	Created       time.Time
-	State         any
+	// State is what phase 1 keeps of the SA; the daemon does not look
+	// into it. phase1.StateOf reads it with its type.
+	State any
 	// LastHeard is when a message of this SA was last accepted (proof
 	// that the peer lives, RFC 3706, 5.3); LastSent when we last sent it
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).

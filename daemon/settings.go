@@ -8,6 +8,7 @@ import (
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
 )
 
 // Settings are the daemon section of the policy file (policy-file.md) that
@@ -77,7 +78,7 @@ type Loaded struct {
 	Settings Settings
 	Policies []engine.Policy
 	Conns    []control.Conn
-	Policy   any
+	Policy   *policymgr.Policy
 }
 
 // Loader reads and checks a policy file. It returns the catalog messages

@@ -1,6 +1,9 @@
 package phase1
 
-import "github.com/iked/iked/isakmp"
+import (
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+)
 
 // Aggressive Mode, initiator side (RFC 2409, 5):
 //
@@ -23,7 +26,7 @@ func (x *Exchange) startAM1(env Env) Step {
 	}
 	s.Offered = ts
 	s.State = StateAMIComputeKE
-	j := &job{role: Initiator, rand: env.Rand, t: ts[0], gen: true, fixed: x.cfg.fixedKey}
+	j := &job{role: daemon.RoleInitiator, rand: env.Rand, t: ts[0], gen: true, fixed: x.cfg.fixedKey}
 	return Step{Work: j.run}
 }
 

@@ -6,7 +6,6 @@ import (
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/notify"
-	"github.com/iked/iked/policymgr"
 )
 
 // Runtime plugs phase 1 into the daemon: it is the daemon.Handler of Main
@@ -36,7 +35,7 @@ type Runtime struct {
 }
 
 func (rt *Runtime) config(c *daemon.Context) Config {
-	p, _ := c.Policy.(*policymgr.Policy)
+	p := c.Policy
 	h := rt.Hooks
 	if h.VendorIDs == nil && h.PeerVendorIDs == nil && h.NATD == nil && h.PeerNATD == nil {
 		h = NewHooks(NATTConfig{Port: c.Settings().NATTPort, DPD: p != nil && p.Daemon.DPD.Delay > 0})
@@ -55,7 +54,7 @@ func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 		}
 		return nil, result(c, nil, st)
 	}
-	c.SA.State = x.SA
+	attach(c.SA, x.SA)
 	e := &exchange{x: x}
 	e.bind(c)
 	return e, result(c, x, st)
@@ -89,7 +88,7 @@ func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, da
 	if err != nil {
 		return nil, daemon.Result{}, err
 	}
-	c.SA.State = x.SA
+	attach(c.SA, x.SA)
 	e := &exchange{x: x}
 	e.bind(c)
 	return e, result(c, x, st), nil
@@ -138,7 +137,7 @@ func otherSAs(c *daemon.Context) []*SA {
 		if dsa == c.SA {
 			continue
 		}
-		if s, ok := dsa.State.(*SA); ok && s != nil {
+		if s := StateOf(dsa); s != nil {
 			out = append(out, s)
 		}
 	}

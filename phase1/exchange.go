@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -318,7 +319,7 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 // also gets a Delete.
 func (x *Exchange) peerEstablished() bool {
 	s := x.SA
-	return s.Role == Initiator && s.Mode == isakmp.ExchangeMain &&
+	return s.Role == daemon.RoleInitiator && s.Mode == isakmp.ExchangeMain &&
 		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.Cipher != nil
 }
 

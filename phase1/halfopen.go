@@ -51,8 +51,8 @@ func (h *HalfOpen) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	if r.Reject == nil || c.SA == nil || c.SA.Established || h.logged[c.SA] {
 		return ex, r
 	}
-	s, ok := c.SA.State.(*SA)
-	if !ok || s == nil || s.FailReason != "" || s.Cipher == nil {
+	s := StateOf(c.SA)
+	if s == nil || s.FailReason != "" || s.Cipher == nil {
 		return ex, r
 	}
 	if s.State != StateMMRSentKE && s.State != StateAMRSentSA {
@@ -115,8 +115,8 @@ func (h *HalfOpen) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 	if why != daemon.RemoveHalfOpen || logged || c.SA.Established {
 		return daemon.Result{}
 	}
-	s, ok := c.SA.State.(*SA)
-	if !ok || s == nil || s.FailReason != "" || s.State == StateFailed || s.State == StateDeleted {
+	s := StateOf(c.SA)
+	if s == nil || s.FailReason != "" || s.State == StateFailed || s.State == StateDeleted {
 		return daemon.Result{}
 	}
 	s.FailReason = stuckReason(s.State)

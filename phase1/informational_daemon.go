@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
-	"go.uber.org/zap"
 )
 
 // InfoHandler plugs informational exchanges into the daemon: it is the
@@ -76,8 +77,8 @@ func phase1SA(c *daemon.Context) (*SA, error) {
 	if c.SA == nil {
 		return nil, fmt.Errorf("phase1: informational without an ISAKMP SA")
 	}
-	s, ok := c.SA.State.(*SA)
-	if !ok || s == nil {
+	s := StateOf(c.SA)
+	if s == nil {
 		return nil, fmt.Errorf("phase1: informational on an SA without phase 1 state")
 	}
 	return s, nil

@@ -69,7 +69,7 @@ func (h *InfoHandler) SARemoved(c *daemon.Context, why daemon.RemoveReason) daem
 	delete(h.dpd, c.SA)
 	delete(h.keepalives, c.SA)
 	h.reauthFailed(c)
-	if s, ok := c.SA.State.(*SA); ok && s != nil && s.State != StateDeleted {
+	if s := StateOf(c.SA); s != nil && s.State != StateDeleted {
 		s.Wipe()
 	}
 	return daemon.Result{}
@@ -83,7 +83,7 @@ func (h *InfoHandler) ClearStale(c *daemon.Context, s *SA) int {
 	byState := map[*SA]*daemon.SA{}
 	var others []*SA
 	for _, dsa := range c.SAs() {
-		if o, ok := dsa.State.(*SA); ok && o != nil && dsa != c.SA && dsa.Established {
+		if o := StateOf(dsa); o != nil && dsa != c.SA && dsa.Established {
 			byState[o] = dsa
 			others = append(others, o)
 		}

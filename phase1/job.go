@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -22,7 +23,7 @@ import (
 // adopted by the step that resumes. It never touches the SA.
 type job struct {
 	// Inputs.
-	role   Role
+	role   daemon.Role
 	rand   io.Reader
 	t      Transform
 	priv   ikecrypto.PrivateKey // nil: generate one
@@ -97,7 +98,7 @@ func (j *job) do() error {
 		if j.gxy, err = j.priv.SharedSecret(j.peerKE); err != nil {
 			return fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
 		}
-		if j.role == Initiator {
+		if j.role == daemon.RoleInitiator {
 			j.gxi, j.gxr = j.priv.PublicBytes(), j.peerKE
 		} else {
 			j.gxi, j.gxr = j.peerKE, j.priv.PublicBytes()
@@ -152,8 +153,8 @@ func (j *job) derive() error {
 
 // hash computes HASH_I (who = Initiator) or HASH_R over idB (RFC 2409, 5),
 // with the PRF authentication uses (ikecrypto.AuthPRF).
-func (j *job) hash(who Role, idB []byte) []byte {
-	if who == Initiator {
+func (j *job) hash(who daemon.Role, idB []byte) []byte {
+	if who == daemon.RoleInitiator {
 		return ikecrypto.HashI(j.authPRF, j.km.SKEYID, j.gxi, j.gxr, j.icky, j.rcky, j.saiB, idB)
 	}
 	return ikecrypto.HashR(j.authPRF, j.km.SKEYID, j.gxi, j.gxr, j.icky, j.rcky, j.saiB, idB)
@@ -163,9 +164,9 @@ func (j *job) hash(who Role, idB []byte) []byte {
 // for signatures its certificate chain (pki.Store.VerifyPeer, which also
 // matches its ID against the certificate) and its SIG.
 func (j *job) verify() error {
-	peer := Responder
-	if j.role == Responder {
-		peer = Initiator
+	peer := daemon.RoleResponder
+	if j.role == daemon.RoleResponder {
+		peer = daemon.RoleInitiator
 	}
 	want := j.hash(peer, j.peerIDB)
 	if j.psk != nil {
@@ -214,7 +215,7 @@ func (s *SA) adoptKeys(j *job) {
 	s.Keys = j.km
 	s.Ka, s.Cipher = j.ka, j.cipher
 	s.IV = j.iv
-	if s.Role == Initiator {
+	if s.Role == daemon.RoleInitiator {
 		s.GXi = j.priv.PublicBytes()
 	} else {
 		s.GXr = j.priv.PublicBytes()

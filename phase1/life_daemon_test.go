@@ -55,7 +55,7 @@ func (r *recorder) SAEstablished(c *daemon.Context) daemon.Result {
 		r.local, r.remote = map[daemon.Cookies]netip.AddrPort{}, map[daemon.Cookies]netip.AddrPort{}
 	}
 	r.local[c.SA.Cookies], r.remote[c.SA.Cookies] = c.SA.Local, c.SA.Remote
-	if s, ok := c.SA.State.(*SA); ok {
+	if s := StateOf(c.SA); s != nil {
 		if r.ic == nil {
 			r.ic = map[daemon.Cookies]bool{}
 		}
@@ -78,7 +78,7 @@ func (r *recorder) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 		r.removed[c.SA.Cookies] = why
 		r.when[c.SA.Cookies] = c.Now
 	}
-	if s, ok := c.SA.State.(*SA); ok {
+	if s := StateOf(c.SA); s != nil {
 		r.gone = append(r.gone, goneSA{s, why})
 	}
 	return daemon.Result{}
@@ -450,7 +450,7 @@ func TestInitialContactOnlyOnFirstContact(t *testing.T) {
 	conn := &policymgr.Connection{Name: "c"}
 	other := &policymgr.Connection{Name: "d"}
 	mk := func(c *policymgr.Connection, id string, st State) *SA {
-		return &SA{Conn: c, RemoteIDText: id, State: st, Role: Initiator}
+		return &SA{Conn: c, RemoteIDText: id, State: st, Role: daemon.RoleInitiator}
 	}
 	cur := mk(conn, "", StateMMISentAuth)
 	cases := []struct {
@@ -475,7 +475,7 @@ func TestInitialContactOnlyOnFirstContact(t *testing.T) {
 			t.Errorf("%s: notify %+v", c.name, n)
 		}
 	}
-	resp := &Exchange{SA: &SA{Role: Responder}, contact: func(*SA) bool { return false }}
+	resp := &Exchange{SA: &SA{Role: daemon.RoleResponder}, contact: func(*SA) bool { return false }}
 	if resp.initialContact() != nil {
 		t.Error("a responder sent INITIAL-CONTACT")
 	}

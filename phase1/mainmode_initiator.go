@@ -3,6 +3,7 @@ package phase1
 import (
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 )
@@ -42,7 +43,7 @@ func (x *Exchange) consumeMM2(env Env, m *isakmp.Message) Step {
 	}
 	x.peerVendorIDs(r)
 	s.State = StateMMIComputeKE
-	j := &job{role: Initiator, rand: env.Rand, t: s.Transform, gen: true, fixed: x.cfg.fixedKey}
+	j := &job{role: daemon.RoleInitiator, rand: env.Rand, t: s.Transform, gen: true, fixed: x.cfg.fixedKey}
 	st.Work = j.run
 	return st
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 )
@@ -236,7 +237,7 @@ func Float(local, remote netip.AddrPort, port uint16) (netip.AddrPort, netip.Add
 // arrives on the NAT-T port: see PeerMoved.
 func ApplyNAT(s *SA, n NATState, port uint16) {
 	s.LocalBehindNAT, s.RemoteBehindNAT = n.LocalBehindNAT, n.RemoteBehindNAT
-	if n.Any() && s.Role == Initiator && port != 0 && !s.Floated {
+	if n.Any() && s.Role == daemon.RoleInitiator && port != 0 && !s.Floated {
 		s.Local, s.Remote = Float(s.Local, s.Remote, port)
 		s.Floated = true
 	}
@@ -275,8 +276,8 @@ type NATTConfig struct {
 func NewHooks(c NATTConfig) Hooks {
 	return Hooks{
 		VendorIDs: func(s *SA) [][]byte {
-			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == Initiator}
-			if s.Role == Responder {
+			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator}
+			if s.Role == daemon.RoleResponder {
 				o.PeerNATT = peerNATT(s)
 			}
 			return OurVendorIDs(o)

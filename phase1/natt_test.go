@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 )
@@ -132,12 +133,12 @@ func TestNATTVersionRules(t *testing.T) {
 // the NAT-T port; keepalives only from behind the NAT, every 20 s of our
 // silence.
 func TestFloatAndKeepalive(t *testing.T) {
-	i := &SA{Role: Initiator, Local: natInside, Remote: gateway}
+	i := &SA{Role: daemon.RoleInitiator, Local: natInside, Remote: gateway}
 	ApplyNAT(i, NATState{LocalBehindNAT: true}, NATTPort)
 	if !i.Floated || i.Local.Port() != 4500 || i.Remote.Port() != 4500 || i.Local.Addr() != natInside.Addr() {
 		t.Errorf("initiator after float: %v -> %v floated %v", i.Local, i.Remote, i.Floated)
 	}
-	r := &SA{Role: Responder, Local: gateway, Remote: natOutside, PeerNATT: true}
+	r := &SA{Role: daemon.RoleResponder, Local: gateway, Remote: natOutside, PeerNATT: true}
 	ApplyNAT(r, NATState{RemoteBehindNAT: true}, NATTPort)
 	if r.Floated || r.Remote != natOutside {
 		t.Errorf("responder floated on its own: %v", r.Remote)

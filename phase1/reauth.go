@@ -56,7 +56,7 @@ func reauthAt(c *daemon.Context, s *SA) time.Time {
 	}
 	life := s.Transform.Lifetime()
 	margin := min(life/10, reauthMaxMargin)
-	if s.Role == Responder {
+	if s.Role == daemon.RoleResponder {
 		margin /= 2
 	}
 	jitter := margin / 2
@@ -163,7 +163,7 @@ func (h *InfoHandler) reauthDone(c *daemon.Context) {
 	oc.SA = old
 	oc.Cancel(TimerLifetime)
 	at := c.Now.Add(retireGrace)
-	if s, ok := old.State.(*SA); ok && s != nil {
+	if s := StateOf(old); s != nil {
 		if exp := s.Expires(); !exp.IsZero() && exp.Before(at) {
 			at = exp
 		}
@@ -202,7 +202,7 @@ func (h *InfoHandler) reauthFailed(c *daemon.Context) {
 	delete(h.reauth, old)
 	if c.Log != nil {
 		exp := time.Time{}
-		if s, ok := old.State.(*SA); ok && s != nil {
+		if s := StateOf(old); s != nil {
 			exp = s.Expires()
 		}
 		c.Log.Warn("ISAKMP SA reauthentication failed: the old SA expires at its lifetime",

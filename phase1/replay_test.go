@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
@@ -337,7 +338,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 			lifetime: "4h24m", self: self, localID: "fqdn:" + who + ".example", remoteID: "fqdn:" + peer + ".example",
 			pkiDir: filepath.Join(runsDir, run, "pki"), ca: "ca-cert.pem", cert: who + "-cert.pem", key: who + "-key.pem"}
 	}
-	ours := func(s *SA, who Role) []byte {
+	ours := func(s *SA, who daemon.Role) []byte {
 		j := s.keyJob(nil)
 		b, _ := idBody(s.LocalID)
 		return j.hash(who, b)
@@ -362,7 +363,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		if !st.Established || x.SA.PeerCert == nil {
 			t.Fatalf("strongSwan's SIG_I not accepted: %v", st.Log)
 		}
-		if h := ours(x.SA, Responder); !bytes.Equal(h, hashR[0]) {
+		if h := ours(x.SA, daemon.RoleResponder); !bytes.Equal(h, hashR[0]) {
 			t.Fatalf("HASH_R: ours %x, strongSwan %x", h, hashR[0])
 		}
 	})
@@ -383,7 +384,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		drive(t, x, env, x.Consume(env, rec.raw[1]))
 		env.Rand = testEnv().Rand
 		drive(t, x, env, x.Consume(env, rec.raw[3]))
-		if h := ours(x.SA, Initiator); !bytes.Equal(h, hashI[0]) {
+		if h := ours(x.SA, daemon.RoleInitiator); !bytes.Equal(h, hashI[0]) {
 			t.Fatalf("HASH_I: ours %x, strongSwan %x", h, hashI[0])
 		}
 		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
@@ -20,7 +21,7 @@ import (
 type SA struct {
 	// ICookie and RCookie are the ISAKMP header cookies (RFC 2408, 3.1).
 	ICookie, RCookie [8]byte
-	Role             Role
+	Role             daemon.Role
 	State            State
 	// Mode is ExchangeMain or ExchangeAggressive.
 	Mode isakmp.ExchangeType
@@ -150,3 +151,16 @@ func (s *SA) Wipe() {
 	s.Ka, s.gxy, s.dh, s.Cipher = nil, nil, nil, nil
 	s.State = StateDeleted
 }
+
+// StateOf returns the phase 1 state of the daemon's ISAKMP SA sa, or nil
+// if phase 1 has not attached one (attach) or sa is nil.
+func StateOf(sa *daemon.SA) *SA {
+	if sa == nil {
+		return nil
+	}
+	s, _ := sa.State.(*SA)
+	return s
+}
+
+// attach makes s the phase 1 state of the daemon's SA sa.
+func attach(sa *daemon.SA, s *SA) { sa.State = s }

@@ -21,8 +21,8 @@ type SALog struct{}
 
 // SAEstablished logs "ISAKMP SA established" (daemon.Watcher).
 func (SALog) SAEstablished(c *daemon.Context) daemon.Result {
-	s, ok := c.SA.State.(*SA)
-	if !ok || s == nil || c.Log == nil {
+	s := StateOf(c.SA)
+	if s == nil || c.Log == nil {
 		return daemon.Result{}
 	}
 	c.Log.Info("ISAKMP SA established", EstablishedFields(c.SA, s)...)

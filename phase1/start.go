@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -20,7 +21,7 @@ func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]by
 	if len(conn.IKE.Transforms) == 0 {
 		return nil, Step{}, fmt.Errorf("phase1: connection %q has no phase 1 transform", conn.Name)
 	}
-	s := &SA{ICookie: icookie, Role: Initiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
+	s := &SA{ICookie: icookie, Role: daemon.RoleInitiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	s.Offered = offer(conn)
 	s.LocalID = localID(conn, local.Addr())
@@ -53,7 +54,7 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 	if h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive {
 		return nil, Step{Reject: fmt.Errorf("phase1: %s does not start phase 1", h.Exchange)}
 	}
-	s := &SA{ICookie: icookie, RCookie: rcookie, Role: Responder, Mode: h.Exchange, Policy: cfg.Policy,
+	s := &SA{ICookie: icookie, RCookie: rcookie, Role: daemon.RoleResponder, Mode: h.Exchange, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	x := &Exchange{SA: s, cfg: cfg}
 	if cfg.Policy == nil {
@@ -181,7 +182,7 @@ func (x *Exchange) authExtras() []isakmp.Payload {
 // strongSwan.
 func (x *Exchange) initialContact() *isakmp.Notification {
 	s := x.SA
-	if s.Role != Initiator || x.contact == nil || x.contact(s) {
+	if s.Role != daemon.RoleInitiator || x.contact == nil || x.contact(s) {
 		return nil
 	}
 	k := InfoKeys{ICookie: s.ICookie, RCookie: s.RCookie}

@@ -75,22 +75,3 @@ func (s State) String() string {
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
-
-// Role is which side of the ISAKMP SA this host is.
-type Role uint8
-
-const (
-	Initiator Role = iota + 1
-	Responder
-)
-
-// String returns "initiator" or "responder", the words message 46 uses.
-func (r Role) String() string {
-	switch r {
-	case Initiator:
-		return "initiator"
-	case Responder:
-		return "responder"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}

@@ -3,6 +3,7 @@ package phase1
 import (
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -141,7 +142,7 @@ func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st Step,
 	if n, err := checkPeerKE(s.Transform, r); err != nil {
 		return x.failErr(env, err, n), false
 	}
-	if s.Role == Initiator {
+	if s.Role == daemon.RoleInitiator {
 		s.Nr, s.GXr = r.nonce.Data, r.ke.Data
 	} else {
 		s.Ni, s.GXi = r.nonce.Data, r.ke.Data

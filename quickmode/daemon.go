@@ -93,7 +93,7 @@ func env(c *daemon.Context) Env {
 }
 
 func config(c *daemon.Context) Config {
-	p, _ := c.Policy.(*policymgr.Policy)
+	p := c.Policy
 	cfg := Config{Policy: p}
 	if p != nil {
 		cfg.LifetimeMin = p.Daemon.Phase2LifetimeMin
@@ -105,8 +105,8 @@ func phase1Of(c *daemon.Context) (*phase1.SA, error) {
 	if c.SA == nil {
 		return nil, fmt.Errorf("quickmode: no ISAKMP SA")
 	}
-	s, ok := c.SA.State.(*phase1.SA)
-	if !ok || s == nil {
+	s := phase1.StateOf(c.SA)
+	if s == nil {
 		return nil, fmt.Errorf("quickmode: ISAKMP SA without phase 1 state")
 	}
 	return s, nil
@@ -154,7 +154,7 @@ func (rt *Runtime) result(c *daemon.Context, x *Exchange, st Step) daemon.Result
 	if st.Child != nil && c.SA != nil {
 		rt.addChild(c.SA, st.Child, c.Now)
 	}
-	if x != nil && x.Role == Responder && c.SA != nil {
+	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
 		if st.Done || x.State == StateFailed || x.State == StateEstablished {
 			if m := rt.responding[c.SA]; m != nil {
 				delete(m, x.MessageID)
@@ -169,7 +169,7 @@ func (rt *Runtime) result(c *daemon.Context, x *Exchange, st Step) daemon.Result
 			rt.responding[c.SA][x.MessageID] = true
 		}
 	}
-	if x != nil && x.Role == Initiator && c.SA != nil {
+	if x != nil && x.Role == daemon.RoleInitiator && c.SA != nil {
 		if waiting, _ := x.Pending(0); waiting {
 			if rt.initiating[c.SA] == nil {
 				rt.initiating[c.SA] = map[uint32]*Exchange{}
@@ -333,7 +333,7 @@ func (rt *Runtime) beginRekey(c *daemon.Context, name string, old *Child) []noti
 // phase 1 first; a soft EXPIRE rekeys the bundle (rekey); a hard EXPIRE
 // forgets it.
 func (rt *Runtime) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
-	p, _ := c.Policy.(*policymgr.Policy)
+	p := c.Policy
 	switch ev.Kind {
 	case engine.EventAcquire:
 		if p == nil || ev.Acquire == nil {
@@ -383,7 +383,7 @@ func (rt *Runtime) rekey(c *daemon.Context, ref engine.SARef) daemon.Result {
 	if old == nil || old.rekeying || old.deferred {
 		return daemon.Result{}
 	}
-	if old.Role != Initiator {
+	if old.Role != daemon.RoleInitiator {
 		// Give the peer's rekey, begun at its own soft lifetime (the
 		// same instant for lifetimes too short to tell the roles apart),
 		// a moment to arrive first.
@@ -400,7 +400,7 @@ func (rt *Runtime) rekey(c *daemon.Context, ref engine.SARef) daemon.Result {
 // rekeyNow starts the Quick Mode that replaces old, on its connection's
 // established ISAKMP SA or after a new phase 1.
 func (rt *Runtime) rekeyNow(c *daemon.Context, old *Child) daemon.Result {
-	if old.Role != Initiator && rt.replaced(old) {
+	if old.Role != daemon.RoleInitiator && rt.replaced(old) {
 		// The peer rekeyed already; its Delete retires ours, or the
 		// hard lifetime does.
 		return daemon.Result{}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
@@ -71,7 +72,7 @@ type Step struct {
 // Exchange is one Quick Mode in one role. Its methods are called from one
 // goroutine (the daemon's loop); Work closures touch copies only.
 type Exchange struct {
-	Role      Role
+	Role      daemon.Role
 	State     State
 	MessageID uint32
 	// P1 is the ISAKMP SA protecting the exchange.
@@ -201,7 +202,7 @@ func (x *Exchange) TimedOut(env Env) Step {
 // strongSwan answers QM1 so): messages 57 and 58 with the notify's name.
 // The loop keeps retransmitting QM1 until it gives up, silently.
 func (x *Exchange) PeerRefused(env Env, n isakmp.NotifyType) Step {
-	if x.Role != Initiator || x.State != StateISentQM1 {
+	if x.Role != daemon.RoleInitiator || x.State != StateISentQM1 {
 		return Step{}
 	}
 	return x.fail(env, n.String(), 0)
@@ -210,7 +211,7 @@ func (x *Exchange) PeerRefused(env Env, n isakmp.NotifyType) Step {
 // Pending reports an initiator waiting for QM2, and whether spi (a
 // notify's, 0 if none) is one of the SPIs it proposed.
 func (x *Exchange) Pending(spi uint32) (waiting, ours bool) {
-	if x.Role != Initiator || x.State != StateISentQM1 {
+	if x.Role != daemon.RoleInitiator || x.State != StateISentQM1 {
 		return false, false
 	}
 	for _, s := range x.spis {
@@ -257,7 +258,7 @@ func (x *Exchange) ready(env Env) Step {
 	if len(x.pending) != 0 || !x.workDone {
 		return Step{}
 	}
-	if x.Role == Initiator {
+	if x.Role == daemon.RoleInitiator {
 		return x.createQM1(env)
 	}
 	return x.createQM2(env)
@@ -347,7 +348,7 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 	if x.Chosen != nil && len(x.Chosen.Protos) > 0 {
 		ps := x.Chosen.Protos[0]
 		p.Protocol = ps.Protocol
-		if x.Role == Responder {
+		if x.Role == daemon.RoleResponder {
 			p.SPI = spiBytes(ps.Protocol, ps.SPIOut)
 		} else if ps.SPIIn != 0 {
 			p.SPI = spiBytes(ps.Protocol, ps.SPIIn)

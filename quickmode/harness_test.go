@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
@@ -372,7 +373,7 @@ func softOK(hard, soft uint64) bool {
 	if hard == 0 {
 		return soft == 0
 	}
-	return soft == softLimit(hard, Initiator) || soft == softLimit(hard, Responder)
+	return soft == softLimit(hard, daemon.RoleInitiator) || soft == softLimit(hard, daemon.RoleResponder)
 }
 
 func checkKeys(t *testing.T, r *qmRun) {

@@ -3,6 +3,7 @@ package quickmode
 import (
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -25,7 +26,7 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 	if mid == 0 {
 		return nil, Step{}, fmt.Errorf("quickmode: message ID 0")
 	}
-	x := &Exchange{Role: Initiator, State: StateIStart, MessageID: mid, P1: p1, Conn: conn,
+	x := &Exchange{Role: daemon.RoleInitiator, State: StateIStart, MessageID: mid, P1: p1, Conn: conn,
 		ReqID: reqIDOf(cfg.Policy, conn), cfg: cfg, sendIDs: true}
 	x.Local, x.Remote = conn.Local, conn.Remote
 	if !conn.Tunnel {

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
@@ -22,7 +23,7 @@ type Child struct {
 	MessageID uint32
 	BundleID  uint32
 	ReqID     uint32
-	Role      Role
+	Role      daemon.Role
 	// Local and Remote are the outer addresses.
 	Local, Remote netip.Addr
 	// SAs lists each protocol with our (inbound) and the peer's
@@ -164,9 +165,9 @@ func (x *Exchange) buildBundle(env Env) error {
 // responder's a twentieth, so that the initiator normally rekeys first and
 // the responder only when the initiator did not (rekey); both at least one
 // unit before the hard limit.
-func softLimit(hard uint64, r Role) uint64 {
+func softLimit(hard uint64, r daemon.Role) uint64 {
 	margin := hard / 10
-	if r == Responder {
+	if r == daemon.RoleResponder {
 		margin = hard / 20
 	}
 	return hard - max(margin, min(hard-1, 1))
@@ -180,7 +181,7 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, int
 		return
 	}
 	flow := "responder"
-	if (dir == "outbound") == (x.Role == Initiator) {
+	if (dir == "outbound") == (x.Role == daemon.RoleInitiator) {
 		flow = "initiator"
 	}
 	env.Log.Keys("IPsec SA keys",
@@ -274,7 +275,7 @@ func (x *Exchange) installed(env Env) Step {
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
 			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
 	}
-	if x.commit && x.Role == Responder {
+	if x.commit && x.Role == daemon.RoleResponder {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits
 		// for CONNECTED before using the SAs.
 		if out, err := x.connectedMessage(env); err == nil {

@@ -18,7 +18,7 @@ import (
 func TestListChild(t *testing.T) {
 	me, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.7")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	esp := &Child{Conn: "nat", MessageID: 0xabcdef01, ReqID: 3, Role: Initiator, Local: me, Remote: peer, Installed: t0,
+	esp := &Child{Conn: "nat", MessageID: 0xabcdef01, ReqID: 3, Role: daemon.RoleInitiator, Local: me, Remote: peer, Installed: t0,
 		Mode: engine.ModeTunnel, Encap: &engine.Encap{LocalPort: 4500, RemotePort: 31000}, PFS: isakmp.GroupMODP2048,
 		Selector: engine.Selector{Local: netip.MustParsePrefix("10.1.0.0/16"), Remote: netip.MustParsePrefix("10.2.0.0/16"), Protocol: 6, RemotePort: 443},
 		Lifetime: engine.Lifetime{HardSeconds: 3600, SoftSeconds: 3240, HardKBytes: 1000, SoftKBytes: 900},
@@ -28,7 +28,7 @@ func TestListChild(t *testing.T) {
 			{Protocol: isakmp.ProtoIPCOMP, SPIIn: 0x1234, SPIOut: 0x4321, Compression: "deflate",
 				Transform: policymgr.IPsecTransform{Protocol: isakmp.ProtoIPCOMP, ID: 2}},
 		}}
-	ah := &Child{Conn: "ah", Role: Responder, Local: me, Remote: peer, Installed: t0, Mode: engine.ModeTransport, rekeying: true,
+	ah := &Child{Conn: "ah", Role: daemon.RoleResponder, Local: me, Remote: peer, Installed: t0, Mode: engine.ModeTransport, rekeying: true,
 		SAs: []ChildSA{{Protocol: isakmp.ProtoAH, SPIIn: 0x101, SPIOut: 0x202, Integrity: "hmac(sha1)", TruncBits: 96,
 			Transform: policymgr.IPsecTransform{Protocol: isakmp.ProtoAH, ID: 3}}}}
 	rt := NewRuntime(nil, nil)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/ikecrypto"
@@ -91,7 +92,7 @@ func loadRecorded(t *testing.T, run recordedRun) *recordedRun {
 	run.rKeys = parseLog(t, filepath.Join(runsDir, run.name, "responder.log"))
 	// Decrypt the three Quick Mode messages with charon's Ka and the IV
 	// chain of RFC 2409, Appendix B.
-	p1 := run.p1(t, phase1.Responder, nil)
+	p1 := run.p1(t, daemon.RoleResponder, nil)
 	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), run.mid(t), p1.Cipher.BlockSize())
 	var msgs []*isakmp.Message
 	for _, raw := range run.raw[6:9] {
@@ -119,11 +120,11 @@ func (r *recordedRun) mid(t *testing.T) uint32 {
 // p1 rebuilds the established ISAKMP SA of one side from charon's log and
 // the capture. Both charons ran with kernel-libipsec, which fakes NAT-D:
 // NAT-T (RFC 3947) negotiated, a NAT detected, port 4500.
-func (r *recordedRun) p1(t *testing.T, role phase1.Role, pol *policymgr.Policy) *phase1.SA {
+func (r *recordedRun) p1(t *testing.T, role daemon.Role, pol *policymgr.Policy) *phase1.SA {
 	t.Helper()
 	keys := r.rKeys
 	local, remote := netip.MustParseAddrPort("192.0.2.2:4500"), netip.MustParseAddrPort("192.0.2.1:4500")
-	if role == phase1.Initiator {
+	if role == daemon.RoleInitiator {
 		keys = r.iKeys
 		local, remote = remote, local
 	}
@@ -288,7 +289,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
 			pol := run.policy(t, false)
-			p1 := run.p1(t, phase1.Responder, pol)
+			p1 := run.p1(t, daemon.RoleResponder, pol)
 			rSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
 			eng, back := replayEngine(t, rSPI)
 			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,
@@ -345,7 +346,7 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
 			pol := run.policy(t, true)
-			p1 := run.p1(t, phase1.Initiator, pol)
+			p1 := run.p1(t, daemon.RoleInitiator, pol)
 			iSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
 			eng, back := replayEngine(t, iSPI)
 			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -43,7 +44,7 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, S
 	if err := verify(hp.Data, ikecrypto.QuickModeHash1(p1.PRF, p1.SKEYIDa(), h.MessageID, rest)); err != nil {
 		return nil, Step{Reject: err}
 	}
-	x := &Exchange{Role: Responder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next,
+	x := &Exchange{Role: daemon.RoleResponder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next,
 		commit: h.Flags&isakmp.FlagCommit != 0}
 	// Until the IDs are read, messages name the ISAKMP SA's hosts.
 	x.Local = policymgr.Selector{Addr: policymgr.HostRange(p1.Local.Addr().Unmap())}

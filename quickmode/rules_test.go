@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
 )
@@ -216,10 +217,10 @@ func TestSoftLimit(t *testing.T) {
 	for _, tc := range []struct{ hard, init, resp uint64 }{
 		{3600, 3240, 3420}, {28800, 25920, 27360}, {20, 18, 19}, {3, 2, 2}, {2, 1, 1}, {1, 1, 1}, {100000, 90000, 95000},
 	} {
-		if g := softLimit(tc.hard, Initiator); g != tc.init {
+		if g := softLimit(tc.hard, daemon.RoleInitiator); g != tc.init {
 			t.Errorf("initiator softLimit(%d) = %d, want %d", tc.hard, g, tc.init)
 		}
-		if g := softLimit(tc.hard, Responder); g != tc.resp {
+		if g := softLimit(tc.hard, daemon.RoleResponder); g != tc.resp {
 			t.Errorf("responder softLimit(%d) = %d, want %d", tc.hard, g, tc.resp)
 		}
 	}

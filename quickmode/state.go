@@ -48,23 +48,3 @@ func (s State) String() string {
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
-
-// Role is which side of the Quick Mode this host is; it need not be its
-// role in phase 1.
-type Role uint8
-
-const (
-	Initiator Role = iota + 1
-	Responder
-)
-
-// String returns "initiator" or "responder", the words message 58 uses.
-func (r Role) String() string {
-	switch r {
-	case Initiator:
-		return "initiator"
-	case Responder:
-		return "responder"
-	}
-	return fmt.Sprintf("Role(%d)", uint8(r))
-}

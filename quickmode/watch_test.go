@@ -51,7 +51,7 @@ func TestReplaced(t *testing.T) {
 	me, peer := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
-	old := &Child{Conn: "c", Role: Responder, Local: me, Remote: peer, Selector: sel, Installed: t0}
+	old := &Child{Conn: "c", Role: daemon.RoleResponder, Local: me, Remote: peer, Selector: sel, Installed: t0}
 	rt := NewRuntime(nil, nil)
 	sa := &daemon.SA{}
 	rt.children[sa] = []*Child{old}
