@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -279,15 +278,13 @@ func (d *Daemon) safeCall(sa *SA, run *running, f func(c *Context) Result) (res 
 }
 
 func (d *Daemon) newMessageID(sa *SA) uint32 {
-	var b [4]byte
-	for {
-		if _, err := io.ReadFull(d.rand, b[:]); err != nil {
-			panic("daemon: random source failed: " + err.Error())
-		}
-		id := binary.BigEndian.Uint32(b[:])
+	id, err := isakmp.NewMessageID(d.rand, func(id uint32) bool {
 		_, used := sa.exchanges[id]
-		if _, seen := sa.history.lookup(id); id != 0 && !used && !seen {
-			return id
-		}
+		_, seen := sa.history.lookup(id)
+		return used || seen
+	})
+	if err != nil {
+		panic("daemon: random source failed: " + err.Error())
 	}
+	return id
 }

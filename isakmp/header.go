@@ -3,6 +3,7 @@ package isakmp
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 )
 
 // Version is the ISAKMP version octet of IKEv1: major 1, minor 0.
@@ -65,4 +66,19 @@ func appendHeader(dst []byte, h Header, length uint32) []byte {
 	dst = append(dst, byte(h.NextPayload), Version, byte(h.Exchange), byte(h.Flags))
 	dst = binary.BigEndian.AppendUint32(dst, h.MessageID)
 	return binary.BigEndian.AppendUint32(dst, length)
+}
+
+// NewMessageID returns a random message ID for an exchange we start: not
+// 0, which is phase 1's (RFC 2408, 3.1), and not one for which inUse
+// (nil: none) is true.
+func NewMessageID(r io.Reader, inUse func(uint32) bool) (uint32, error) {
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, err
+		}
+		if id := binary.BigEndian.Uint32(b[:]); id != 0 && (inUse == nil || !inUse(id)) {
+			return id, nil
+		}
+	}
 }

@@ -1,5 +1,7 @@
 package isakmp
 
+import "errors"
+
 // NotifyType is the notify message type of a Notification payload. It
 // implements error so that a negotiation failure can carry the notify to send
 // back to the peer.
@@ -95,3 +97,13 @@ func (n NotifyType) Error() string { return "isakmp: notify " + n.String() }
 
 // IsError reports whether n is in the error range 1-8191 (RFC 2408, 3.14.1).
 func (n NotifyType) IsError() bool { return n >= 1 && n <= 8191 }
+
+// NotifyTypeOf returns the notify type an error carries (wrapped with
+// %w), or def.
+func NotifyTypeOf(err error, def NotifyType) NotifyType {
+	var n NotifyType
+	if errors.As(err, &n) {
+		return n
+	}
+	return def
+}

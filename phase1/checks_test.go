@@ -21,8 +21,8 @@ func TestCheckNonce(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("nonce of %d bytes: %v", c.n, err)
 		}
-		if err != nil && notifyOf(err, 0) != isakmp.PayloadMalformed {
-			t.Errorf("nonce of %d bytes: notify %v", c.n, notifyOf(err, 0))
+		if err != nil && isakmp.NotifyTypeOf(err, 0) != isakmp.PayloadMalformed {
+			t.Errorf("nonce of %d bytes: notify %v", c.n, isakmp.NotifyTypeOf(err, 0))
 		}
 	}
 	if checkNonce(nil) == nil {
@@ -44,8 +44,8 @@ func TestCheckKE(t *testing.T) {
 			if (err == nil) != (n == c.good) {
 				t.Errorf("%s KE of %d bytes: %v", c.g, n, err)
 			}
-			if err != nil && notifyOf(err, 0) != isakmp.InvalidKeyInformation {
-				t.Errorf("%s KE of %d bytes: notify %v", c.g, n, notifyOf(err, 0))
+			if err != nil && isakmp.NotifyTypeOf(err, 0) != isakmp.InvalidKeyInformation {
+				t.Errorf("%s KE of %d bytes: notify %v", c.g, n, isakmp.NotifyTypeOf(err, 0))
 			}
 		}
 	}
@@ -78,8 +78,8 @@ func TestCheckID(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.name, err)
 		}
-		if err != nil && notifyOf(err, 0) != isakmp.InvalidIDInformation {
-			t.Errorf("%s: notify %v", c.name, notifyOf(err, 0))
+		if err != nil && isakmp.NotifyTypeOf(err, 0) != isakmp.InvalidIDInformation {
+			t.Errorf("%s: notify %v", c.name, isakmp.NotifyTypeOf(err, 0))
 		}
 	}
 }
@@ -156,7 +156,7 @@ func TestWrongStateDropped(t *testing.T) {
 	if st := xi.Consume(env, mm4); st.Reject == nil || xi.SA.State != StateEstablished {
 		t.Fatal("message after establishment accepted")
 	}
-	var ws *errWrongState
+	var ws *WrongStateError
 	if st := xr.Consume(env, mm5); !errors.As(st.Reject, &ws) {
 		t.Fatalf("MM5 after establishment: %v", st.Reject)
 	}

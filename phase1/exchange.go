@@ -116,14 +116,15 @@ type Exchange struct {
 // State returns the SA's state name for ikectl list-sas.
 func (x *Exchange) State() string { return x.SA.State.String() }
 
-// errWrongState rejects a message that does not fit the exchange's state.
-type errWrongState struct {
-	state State
-	what  string
+// WrongStateError rejects a message or a result that does not fit the
+// state of an exchange (phase 1's or a Quick Mode's).
+type WrongStateError struct {
+	State fmt.Stringer
+	What  string
 }
 
-func (e *errWrongState) Error() string {
-	return fmt.Sprintf("phase1: %s in state %s: dropped", e.what, e.state)
+func (e *WrongStateError) Error() string {
+	return fmt.Sprintf("%s in state %s: dropped", e.What, e.State)
 }
 
 // Consume handles a datagram of this exchange (message ID 0, our cookies).
@@ -162,7 +163,7 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 	case StateAMRSentSA:
 		return x.consumeAM3(env, m)
 	}
-	return Step{Reject: &errWrongState{s.State, "message"}}
+	return Step{Reject: &WrongStateError{State: s.State, What: "message"}}
 }
 
 // Resume takes the value of a Work closure the exchange returned.
@@ -186,7 +187,7 @@ func (x *Exchange) Resume(env Env, v any) Step {
 	case StateAMRComputeAuth:
 		return x.createAM2(env, v)
 	}
-	return Step{Reject: &errWrongState{s.State, "work result"}}
+	return Step{Reject: &WrongStateError{State: s.State, What: "work result"}}
 }
 
 // TimedOut is called when our last request went unanswered: the exchange
@@ -248,7 +249,7 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 			failed = true
 			st.Log = append(st.Log, notify.ReceivedErrorNotify(s.Remote.Addr().String(), n.NotifyType.String()))
 			s.FailReason = "peer sent " + n.NotifyType.String()
-			st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.localText(), x.remoteText(), s.FailReason))
+			st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.SA.LocalText(), x.SA.RemoteText(), s.FailReason))
 		}
 	}
 	if !failed {
@@ -262,32 +263,6 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 	return st
 }
 
-// localText and remoteText name the two ends for messages 46 and 41: the
-// identities once known, the addresses before.
-func (x *Exchange) localText() string {
-	if x.SA.LocalIDText != "" {
-		return x.SA.LocalIDText
-	}
-	return x.SA.Local.Addr().Unmap().String()
-}
-
-func (x *Exchange) remoteText() string {
-	if x.SA.RemoteIDText != "" {
-		return x.SA.RemoteIDText
-	}
-	return x.SA.Remote.Addr().Unmap().String()
-}
-
-// notifyOf returns the notify type an error carries (wrapped with %w), or
-// def.
-func notifyOf(err error, def isakmp.NotifyType) isakmp.NotifyType {
-	var n isakmp.NotifyType
-	if errors.As(err, &n) {
-		return n
-	}
-	return def
-}
-
 // fail ends the negotiation: message 46 with the reason, and when n is
 // not 0 a notify of type n to the peer (message 52), encrypted once keys
 // exist (RFC 2409, 5.7) and in the clear before.
@@ -295,7 +270,7 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 	s := x.SA
 	s.FailReason = reason
 	st := Step{Failed: true, Done: true}
-	st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.localText(), x.remoteText(), reason))
+	st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.SA.LocalText(), x.SA.RemoteText(), reason))
 	if n != 0 {
 		if out, err := x.notifyMessage(env, n); err == nil {
 			st.Send = out
@@ -325,7 +300,7 @@ func (x *Exchange) peerEstablished() bool {
 
 // failErr is fail with the notify the error carries (def if none).
 func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
-	return x.fail(env, reasonOf(err), notifyOf(err, def))
+	return x.fail(env, reasonOf(err), isakmp.NotifyTypeOf(err, def))
 }
 
 // reasonOf is an error's text for message 46, with the notify type

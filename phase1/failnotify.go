@@ -42,7 +42,7 @@ func (x *Exchange) failKeys() (k InfoKeys, ok bool) {
 // with a fresh message ID, in the clear before the keys exist
 // (PlainInformational), protected with HASH(1) after (SealInformational).
 func (x *Exchange) infoMessage(env Env, np isakmp.Payload) ([]byte, error) {
-	id, err := NewMessageID(env.Rand)
+	id, err := isakmp.NewMessageID(env.Rand, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func (h *HalfOpen) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 		reason += ": pre-shared keys differ?"
 	}
 	h.logged[c.SA] = true
-	r.Log = append(r.Log, notify.Phase1Failed(s.Role.String(), endOf(s, true), endOf(s, false), reason))
+	r.Log = append(r.Log, notify.Phase1Failed(s.Role.String(), s.LocalText(), s.RemoteText(), reason))
 	return ex, r
 }
 
@@ -85,19 +85,6 @@ func undecryptable(err error) bool {
 		}
 	}
 	return true // isakmp's decryption or payload decoding error
-}
-
-// endOf names one end of s for message 46 as the exchange does
-// (localText, remoteText): its identity once known, else its address.
-func endOf(s *SA, local bool) string {
-	id, a := s.RemoteIDText, s.Remote
-	if local {
-		id, a = s.LocalIDText, s.Local
-	}
-	if id != "" {
-		return id
-	}
-	return a.Addr().Unmap().String()
 }
 
 // SAEstablished forgets that message 46 was logged: a datagram that did
@@ -121,7 +108,7 @@ func (h *HalfOpen) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 	}
 	s.FailReason = stuckReason(s.State)
 	return daemon.Result{Log: []notify.Message{notify.Phase1Failed(s.Role.String(),
-		endOf(s, true), endOf(s, false), s.FailReason)}}
+		s.LocalText(), s.RemoteText(), s.FailReason)}}
 }
 
 // stuckReason says what a half-open SA waited for when its lifetime

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
@@ -72,20 +71,6 @@ type Informational struct {
 	Protected bool
 	Notifies  []*isakmp.Notification
 	Deletes   []*isakmp.Delete
-}
-
-// NewMessageID returns a random non-zero message ID (RFC 2408, 3.1: the
-// initiator of a phase 2 or informational exchange picks it at random).
-func NewMessageID(r io.Reader) (uint32, error) {
-	var b [4]byte
-	for {
-		if _, err := io.ReadFull(r, b[:]); err != nil {
-			return 0, err
-		}
-		if id := binary.BigEndian.Uint32(b[:]); id != 0 {
-			return id, nil
-		}
-	}
 }
 
 // SealInformational builds a protected informational message (RFC 2409,

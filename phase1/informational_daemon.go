@@ -59,9 +59,10 @@ func NewInfoHandler(cfg DPDConfig) *InfoHandler {
 }
 
 // msgID returns a fresh random message ID for an informational we start.
-// It is drawn from c.Rand rather than the daemon's table: an informational
-// ends when sent, and an answer (R-U-THERE-ACK) comes with its own ID.
-func msgID(c *daemon.Context) (uint32, error) { return NewMessageID(c.Rand) }
+// It is drawn from c.Rand (isakmp.NewMessageID) without the daemon's
+// table (Context.NewMessageID): an informational ends when sent, and an
+// answer (R-U-THERE-ACK) comes with its own ID.
+func msgID(c *daemon.Context) (uint32, error) { return isakmp.NewMessageID(c.Rand, nil) }
 
 // sealInfo seals ps on k with a fresh message ID.
 func sealInfo(c *daemon.Context, k InfoKeys, ps ...isakmp.Payload) ([]byte, error) {

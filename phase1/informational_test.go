@@ -86,7 +86,7 @@ func TestInformationalRoundTrip(t *testing.T) {
 					o.Log[1].Text == "Received error notify from 192.0.2.1 : INVALID-SPI. Deleting ISAKMP SA."
 			}},
 		} {
-			mid, err := NewMessageID(rand.Reader)
+			mid, err := isakmp.NewMessageID(rand.Reader, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

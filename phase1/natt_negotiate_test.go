@@ -118,7 +118,7 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 	if !ok1 || !ok2 {
 		t.Fatal("established SA without informational keys")
 	}
-	mid, _ := NewMessageID(rand.Reader)
+	mid, _ := isakmp.NewMessageID(rand.Reader, nil)
 	probe, err := SealInformational(kr, mid, []isakmp.Payload{kr.DPDNotify(false, 41)})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 	if !o.RUThere || o.RUThereSeq != 41 {
 		t.Fatalf("initiator got %+v", o)
 	}
-	mid2, _ := NewMessageID(rand.Reader)
+	mid2, _ := isakmp.NewMessageID(rand.Reader, nil)
 	ack, _ := SealInformational(ki, mid2, []isakmp.Payload{ki.DPDNotify(true, o.RUThereSeq)})
 	inf, err = OpenInformational(ack, &kr)
 	if err != nil {

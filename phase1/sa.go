@@ -164,3 +164,17 @@ func StateOf(sa *daemon.SA) *SA {
 
 // attach makes s the phase 1 state of the daemon's SA sa.
 func attach(sa *daemon.SA, s *SA) { sa.State = s }
+
+// LocalText and RemoteText name the two ends of the SA in messages 41,
+// 46 and 57: the identities once known, the addresses before.
+func (s *SA) LocalText() string { return endText(s.LocalIDText, s.Local) }
+
+// RemoteText names the peer; see LocalText.
+func (s *SA) RemoteText() string { return endText(s.RemoteIDText, s.Remote) }
+
+func endText(id string, a netip.AddrPort) string {
+	if id != "" {
+		return id
+	}
+	return a.Addr().Unmap().String()
+}

@@ -72,7 +72,7 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 	x.candidates = connectionsFor(cfg.Policy, local.Addr(), remote.Addr())
 	if len(x.candidates) == 0 {
 		st := x.fail(env, "no policy for this peer", isakmp.NoProposalChosen)
-		st.Log = append([]notify.Message{notify.SPDRejected(x.localText(), x.remoteText())}, st.Log...)
+		st.Log = append([]notify.Message{notify.SPDRejected(x.SA.LocalText(), x.SA.RemoteText())}, st.Log...)
 		return nil, st
 	}
 	if s.Mode == isakmp.ExchangeMain {
@@ -132,7 +132,7 @@ func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, erro
 	if !ok {
 		if id != nil {
 			if _, any := choose(offered, nums, x.candidates, nil); any {
-				return []notify.Message{notify.NoPolicyFor(x.localText(), idText(id))},
+				return []notify.Message{notify.NoPolicyFor(x.SA.LocalText(), idText(id))},
 					fmt.Errorf("%w: no connection for identity %s", isakmp.InvalidIDInformation, idText(id))
 			}
 		}

@@ -137,7 +137,7 @@ func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st Step,
 		return Step{Reject: err}, false
 	}
 	if r.sa != nil || (r.ke == nil && r.nonce == nil) {
-		return Step{Reject: &errWrongState{s.State, "message without KE and nonce"}}, false
+		return Step{Reject: &WrongStateError{State: s.State, What: "message without KE and nonce"}}, false
 	}
 	if n, err := checkPeerKE(s.Transform, r); err != nil {
 		return x.failErr(env, err, n), false
@@ -204,7 +204,7 @@ func (x *Exchange) finishVerified(env Env, v any) Step {
 // INVALID-ID-INFORMATION to the peer (RFC 2408, 3.14.1).
 func (x *Exchange) failNoPolicy(env Env, reason string) Step {
 	st := x.fail(env, reason, isakmp.InvalidIDInformation)
-	st.Log = append([]notify.Message{notify.NoPolicyFor(x.localText(), x.SA.RemoteIDText)}, st.Log...)
+	st.Log = append([]notify.Message{notify.NoPolicyFor(x.SA.LocalText(), x.SA.RemoteIDText)}, st.Log...)
 	return st
 }
 

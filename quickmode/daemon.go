@@ -219,7 +219,7 @@ func (sentInfo) State() string                             { return "sent" }
 // Delete (RFC 2408, 3.15), the engine removes it, the table forgets it.
 func (rt *Runtime) retire(c *daemon.Context, p1 *phase1.SA, old *Child) []engine.Request {
 	rt.drop(old)
-	if mid, err := phase1.NewMessageID(c.Rand); err == nil {
+	if mid, err := isakmp.NewMessageID(c.Rand, nil); err == nil {
 		if out, err := DeleteChildren(p1, mid, []*Child{old}, false); err == nil {
 			sendInfo(c, out)
 		}
@@ -755,7 +755,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 		rt.Info.Forget(c.SA)
 	}
 	r := daemon.Result{Engine: deleteRequests(c, children)}
-	mid, err := phase1.NewMessageID(c.Rand)
+	mid, err := isakmp.NewMessageID(c.Rand, nil)
 	if err != nil {
 		return r
 	}

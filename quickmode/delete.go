@@ -48,7 +48,7 @@ func (x *Exchange) deleteMessage(env Env) ([]byte, error) {
 	for _, p := range x.Chosen.Protos {
 		sas = append(sas, ChildSA{Protocol: p.Protocol, SPIIn: p.SPIIn, SPIOut: p.SPIOut})
 	}
-	mid, err := phase1.NewMessageID(env.Rand)
+	mid, err := isakmp.NewMessageID(env.Rand, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (x *Exchange) connectedMessage(env Env) ([]byte, error) {
 	p := x.Chosen.Protos[0]
 	n := &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: p.Protocol, SPI: spiBytes(p.Protocol, p.SPIOut),
 		NotifyType: isakmp.Connected}
-	mid, err := phase1.NewMessageID(env.Rand)
+	mid, err := isakmp.NewMessageID(env.Rand, nil)
 	if err != nil {
 		return nil, err
 	}

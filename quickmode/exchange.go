@@ -134,16 +134,6 @@ type Exchange struct {
 // its keys wiped.
 var errISAKMPGone = errors.New("quickmode: the ISAKMP SA was deleted")
 
-// errWrongState rejects what does not fit the exchange's state.
-type errWrongState struct {
-	state State
-	what  string
-}
-
-func (e *errWrongState) Error() string {
-	return fmt.Sprintf("quickmode: %s in state %s: dropped", e.what, e.state)
-}
-
 // Consume handles a datagram addressed to this exchange (its message ID).
 func (x *Exchange) Consume(env Env, data []byte) Step {
 	if x.P1.Cipher == nil {
@@ -164,7 +154,7 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 	case StateRSentQM2:
 		return x.consumeQM3(env, m)
 	}
-	return Step{Reject: &errWrongState{x.State, "message"}}
+	return Step{Reject: &phase1.WrongStateError{State: x.State, What: "message"}}
 }
 
 // Resume takes a Work value or an engine.Event the exchange asked for.
@@ -183,7 +173,7 @@ func (x *Exchange) Resume(env Env, v any) Step {
 	case StateIComputeQM2:
 		return x.finishQM2(env, v)
 	}
-	return Step{Reject: &errWrongState{x.State, "work result"}}
+	return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 }
 
 // TimedOut is called when our last message went unanswered. An exchange
@@ -228,7 +218,7 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
 	case engine.EventSPIAllocated, engine.EventSPIFailed:
 		proto, ok := x.pending[ev.Token]
 		if !ok || (x.State != StateIStart && x.State != StateRStart) {
-			return Step{Reject: &errWrongState{x.State, "SPI " + ev.Kind.String()}}
+			return Step{Reject: &phase1.WrongStateError{State: x.State, What: "SPI " + ev.Kind.String()}}
 		}
 		delete(x.pending, ev.Token)
 		if ev.Kind == engine.EventSPIFailed {
@@ -238,7 +228,7 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
 		return x.ready(env)
 	case engine.EventInstalled, engine.EventInstallFailed:
 		if ev.Token != x.installTok || (x.State != StateIInstalling && x.State != StateRInstalling) {
-			return Step{Reject: &errWrongState{x.State, "install " + ev.Kind.String()}}
+			return Step{Reject: &phase1.WrongStateError{State: x.State, What: "install " + ev.Kind.String()}}
 		}
 		if ev.Kind == engine.EventInstallFailed {
 			return x.installFailed(env, ev.Err)
@@ -271,31 +261,6 @@ func errText(err error) string {
 	return err.Error()
 }
 
-// localText and remoteText name the peers in message 57: the phase 1
-// identities, or the addresses.
-func (x *Exchange) localText() string {
-	if x.P1.LocalIDText != "" {
-		return x.P1.LocalIDText
-	}
-	return x.P1.Local.Addr().Unmap().String()
-}
-
-func (x *Exchange) remoteText() string {
-	if x.P1.RemoteIDText != "" {
-		return x.P1.RemoteIDText
-	}
-	return x.P1.Remote.Addr().Unmap().String()
-}
-
-// notifyOf returns the notify type an error carries, or def.
-func notifyOf(err error, def isakmp.NotifyType) isakmp.NotifyType {
-	var n isakmp.NotifyType
-	if errors.As(err, &n) {
-		return n
-	}
-	return def
-}
-
 // fail ends the exchange: messages 57 and 58 with the reason (the notify
 // type name when there is one, else the detail's first phrase), and when
 // n is not 0 an informational notify to the peer protected by the ISAKMP
@@ -315,7 +280,7 @@ func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
 	x.State = StateFailed
 	st := Step{Failed: true, Done: true}
 	st.Log = append(st.Log,
-		notify.QuickModeFailed(x.localText(), x.remoteText(), reason),
+		notify.QuickModeFailed(x.P1.LocalText(), x.P1.RemoteText(), reason),
 		notify.Phase2Failed(x.Role.String(), selectorText(x.Local), selectorText(x.Remote), reason))
 	if env.Log != nil {
 		env.Log.Debug("Quick Mode failed", msgIDField(x.MessageID), reasonField(detail))
@@ -332,7 +297,7 @@ func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
 
 // failErr is fail with the notify the error carries (def if none).
 func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
-	return x.fail(env, err.Error(), notifyOf(err, def))
+	return x.fail(env, err.Error(), isakmp.NotifyTypeOf(err, def))
 }
 
 // notifyMessage builds the protected informational notify of a refused
@@ -356,7 +321,7 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 	} else if x.peerFirst != nil {
 		p.Protocol, p.SPI = x.peerFirst.Protocol, x.peerFirst.SPI
 	}
-	mid, err := phase1.NewMessageID(env.Rand)
+	mid, err := isakmp.NewMessageID(env.Rand, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 func (x *Exchange) initiatorWork(env Env, v any) Step {
 	w, ok := v.(*dhWork)
 	if !ok || x.workDone {
-		return Step{Reject: &errWrongState{x.State, "work result"}}
+		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.fail(env, "nonce or key generation failed: "+w.err.Error(), 0)
@@ -178,7 +178,7 @@ func (x *Exchange) withLog(log []notify.Message, st Step) Step {
 func (x *Exchange) finishQM2(env Env, v any) Step {
 	w, ok := v.(*dhWork)
 	if !ok {
-		return Step{Reject: &errWrongState{x.State, "work result"}}
+		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.failErr(env, w.err, isakmp.InvalidKeyInformation)

@@ -130,7 +130,7 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) Step {
 func (x *Exchange) responderWork(env Env, v any) Step {
 	w, ok := v.(*dhWork)
 	if !ok || x.workDone {
-		return Step{Reject: &errWrongState{x.State, "work result"}}
+		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.failErr(env, w.err, isakmp.InvalidKeyInformation)
