@@ -544,7 +544,7 @@ func (d *Daemon) loop() {
 }
 
 // initiateStartConns starts the connections marked `initiate: start`
-// (policy-file.md), at start-up and after a reload, when phase 1 has
+// (docs/policy-file.md), at start-up and after a reload, when phase 1 has
 // registered an initiator.
 func (d *Daemon) initiateStartConns() {
 	if d.initiator == nil || d.policy == nil {

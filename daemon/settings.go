@@ -11,8 +11,8 @@ import (
 	"github.com/iked/iked/policymgr"
 )
 
-// Settings are the daemon section of the policy file (policy-file.md) that
-// the runtime itself uses. cmd/iked fills them from policymgr's model.
+// Settings are the daemon section of the policy file (docs/policy-file.md) that
+// the runtime itself uses. PolicyLoader fills them from policymgr's model.
 type Settings struct {
 	Listen           []netip.Addr
 	IKEPort          uint16 // 500
@@ -32,7 +32,7 @@ type Settings struct {
 	Log      notify.LogConfig
 }
 
-// DefaultSettings are policy-file.md's defaults.
+// DefaultSettings are docs/policy-file.md's defaults.
 func DefaultSettings() Settings {
 	return Settings{
 		Listen:           []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},

@@ -20,7 +20,7 @@ type QueueStats struct {
 }
 
 // Queue is the bounded queue from the daemon's event loop to the engine's
-// worker (messages 68-70, spec/messages.md B.4). Put never blocks: when the
+// worker (messages 68-70, docs/messages.md). Put never blocks: when the
 // queue is full an ordinary entry is dropped, an important one takes the
 // place of the oldest ordinary entry, and only a queue full of important
 // entries drops an important one. Entries come out in the order they went in.

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The failing scenarios of issue 4: each must fail with the catalog
+// The failing scenarios: each must fail with the catalog
 // message on iked's side, the right notify on the wire (seen in
 // strongSwan's log) and nothing established on either side.
 

@@ -22,7 +22,7 @@ import (
 )
 
 // This file is the iked side of the scenario tests: it builds the iked
-// binary once, writes a policy file (/work/shared/spec/policy-file.md) for
+// binary once, writes a policy file (docs/policy-file.md) for
 // a scenario, starts iked in a namespace with its keys log level, and reads
 // back what iked says: its SAs over the control socket (what `ikectl
 // list-sas -json` prints), its catalog messages and its keys from its JSON

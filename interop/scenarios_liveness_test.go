@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The scenarios of issue 4 about an SA's life after phase 1: a peer that
+// The scenarios about an SA's life after phase 1: a peer that
 // restarts (INITIAL-CONTACT), a peer that dies (DPD), a NAT on the path
 // (RFC 3947 float to 4500, keepalives) and a lossy path (retransmission).
 

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// p1Case is one phase 1 scenario of issue 4: an exchange, an
+// p1Case is one phase 1 scenario: an exchange, an
 // authentication, an identity type and one algorithm suite, run with iked
 // as responder (strongSwan initiates) and as initiator (`ikectl
 // initiate`).
@@ -236,7 +236,7 @@ func (s *p1Setup) start(t *testing.T) {
 
 // TestIkedProposalChoice: with several phase 1 transforms on offer, the
 // responder takes the first of the initiator's that it accepts (RFC 2409,
-// 5; issue 4's proposal handling). iked-responder: strongSwan offers three
+// 5). iked-responder: strongSwan offers three
 // proposals in order and only its second is one iked accepts; iked-
 // initiator: iked offers its policy's ciphers x hashes x groups (eight
 // transforms) and strongSwan accepts only the last of them.

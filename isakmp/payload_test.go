@@ -220,7 +220,7 @@ func TestAttributeHelpers(t *testing.T) {
 // TestCaptureContents checks decoded values of real datagrams against what
 // the tools were configured to send: ike-scan's default proposal (8
 // transforms, Life Duration 28800 as a 4-byte TLV) and strongSwan's
-// aes128-sha256-modp2048 proposal with its vendor IDs (interop.md).
+// aes128-sha256-modp2048 proposal with its vendor IDs.
 func TestCaptureContents(t *testing.T) {
 	read := func(name string) *Message {
 		b, err := os.ReadFile("testdata/captures/" + name)

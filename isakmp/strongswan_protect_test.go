@@ -26,8 +26,8 @@ var (
 	dumpLine = regexp.MustCompile(`\[IKE\]\s+\d+: ((?:[0-9A-F]{2} )+)`)
 )
 
-// readKeyLog parses the hex dumps of a charon log (interop.md: ike = 4 logs
-// Ka, the initial IV and every next IV).
+// readKeyLog parses the hex dumps of a charon log (at ike level 4 charon
+// logs Ka, the initial IV and every next IV).
 func readKeyLog(t *testing.T, path string) []keyLogEntry {
 	f, err := os.Open(path)
 	if err != nil {

@@ -10,19 +10,14 @@ import (
 
 // Runtime plugs phase 1 into the daemon: it is the daemon.Handler of Main
 // and Aggressive Mode first messages and the daemon.Initiator of
-// `ikectl initiate`. Register it with
-//
-//	rt := &phase1.Runtime{Hooks: ...}
-//	d.Register(isakmp.ExchangeMain, rt)
-//	d.Register(isakmp.ExchangeAggressive, rt)
-//	d.RegisterInitiator(rt)
-//
-// The daemon's loop then calls the returned daemon.Exchange; Work closures
-// go to its worker pool and come back through Resume; retransmitted
-// requests are answered from its reply cache. The *SA is in
-// daemon.SA.State for Quick Mode and the informational exchanges; the
-// InfoHandler (informational_daemon.go), registered as the daemon's
-// Watcher too, runs the SA's life after phase 1 (DPD, NAT keepalives,
+// `ikectl initiate` (stack.Build registers it; quickmode wraps it as the
+// initiator that runs Quick Mode after phase 1). The daemon's loop then
+// calls the returned daemon.Exchange; Work closures go to its worker pool
+// and come back through Resume; retransmitted requests are answered from
+// its reply cache. The *SA is attached to the daemon's SA (StateOf reads
+// it) for Quick Mode and the informational exchanges; the InfoHandler
+// (informational_daemon.go), a daemon.Watcher too, runs the SA's life
+// after phase 1 (DPD, NAT keepalives,
 // lifetime, INITIAL-CONTACT). As initiator the exchange adds
 // INITIAL-CONTACT to MM5/AM3 on a first contact, looking through the
 // daemon's tables (HasContact).

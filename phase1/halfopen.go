@@ -24,12 +24,9 @@ import (
 //     the state it was stuck in).
 //
 // It wraps the informational handler (Info, normally the InfoHandler),
-// whose Start it calls first, and it is a daemon.Watcher: register it
-// before the InfoHandler's Watch, which wipes the SA's state on removal.
-//
-//	ho := phase1.NewHalfOpen(ih)
-//	d.Register(isakmp.ExchangeInformational, ho)
-//	d.Watch(ho)
+// whose Start it calls first, and it is a daemon.Watcher, watching before
+// the InfoHandler, which wipes the SA's state on removal (stack.Register
+// keeps that order).
 type HalfOpen struct {
 	Info daemon.Handler
 	// logged are the SAs message 46 was logged for; an entry goes when

@@ -15,15 +15,9 @@ import (
 // daemon.Handler of exchange type 5 (every informational message starts
 // and ends an exchange: RFC 2408, 4.8 expects no answer, except DPD's
 // R-U-THERE-ACK, RFC 3706, 5.1), the daemon.Deleter that says goodbye with
-// a Delete payload, and it keeps the DPD state of each ISAKMP SA. Register
-// it with
-//
-//	ih := phase1.NewInfoHandler(phase1.DPDConfig{Delay: ..., Timeout: ...})
-//	d.Register(isakmp.ExchangeInformational, ih)
-//	d.RegisterDeleter(ih)
-//	d.Watch(ih)
-//
-// As a daemon.Watcher (informational_life.go) it arms the per-SA timers
+// a Delete payload, and it keeps the DPD state of each ISAKMP SA.
+// stack.Build puts it at the end of the chain of informational handlers
+// and behind quickmode's Deleter. As a daemon.Watcher (informational_life.go) it arms the per-SA timers
 // that run DPD, NAT keepalives and the lifetime. All methods run on the
 // daemon's loop goroutine, so it needs no lock.
 type InfoHandler struct {

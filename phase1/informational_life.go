@@ -11,7 +11,7 @@ import (
 // are behind a NAT (RFC 3948, 4), and the end of its negotiated lifetime
 // (RFC 2407, 4.5). InfoHandler is the daemon.Watcher that arms them when
 // an SA is established and forgets them, and wipes the SA's keys, when it
-// goes. Register it with d.Watch(ih).
+// goes.
 
 // Names of the per-SA timers phase 1 arms.
 const (

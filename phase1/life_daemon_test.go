@@ -97,7 +97,8 @@ func (r *recorder) reason(c daemon.Cookies) (daemon.RemoveReason, time.Time, boo
 	return why, r.when[c], ok
 }
 
-// node is one daemon of a life test, wired as cmd/iked wires phase 1.
+// node is one daemon of a life test, with phase 1 wired as stack.Build
+// wires it, without Quick Mode.
 type node struct {
 	d   *daemon.Daemon
 	ih  *InfoHandler

@@ -23,7 +23,7 @@ func idOf(kind, self string) string {
 	return "dn:C=FI, O=Phase1 Test, CN=" + self + ".example.org"
 }
 
-// TestMatrix negotiates every combination of the scenarios that
+// TestMatrix negotiates every combination of the scenarios that
 // needs no real peer: Main and Aggressive Mode × PSK, RSA, ECDSA P-256 and
 // P-384 × groups 2, 14, 19, 20 × AES-128, AES-256, 3DES × SHA1, SHA2-256,
 // with the ID type (IPv4, FQDN, DN) rotating so each appears with every

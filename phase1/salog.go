@@ -16,7 +16,7 @@ import (
 // transform, lifetime and cookies. It prints no secret: the line is built
 // from the SA's public fields only (never Keys, Ka, the DH key or the
 // policy's PSK). The removal line is the daemon's ("ISAKMP SA removed",
-// with its reason). Register it with d.Watch(phase1.SALog{}).
+// with its reason). It is a daemon.Watcher.
 type SALog struct{}
 
 // SAEstablished logs "ISAKMP SA established" (daemon.Watcher).

@@ -16,7 +16,7 @@ import (
 // ID is a peer's identity as its ID payload carries it (RFC 2407, 4.6.2):
 // the type and the identification data, without protocol and port. The
 // type is isakmp's (RFC 2407, 4.6.2.1), one list of values and names for
-// the whole module (pki sits above isakmp in DESIGN.md's arrows).
+// the whole module (pki sits above isakmp: README.md, Layout).
 type ID struct {
 	Type isakmp.IDType
 	Data []byte

@@ -155,7 +155,7 @@ const (
 	formUser                    // user@domain: message 11/12, ID type 3
 )
 
-// parseAddress reads the policy file's address forms (policy-file.md,
+// parseAddress reads the policy file's address forms (docs/policy-file.md,
 // "Address forms"): an address, a subnet, a range `a-b`, or nothing
 // (any). A DNS name or user@domain decodes, as ISAKMP ID types 2 and 3, but
 // cannot be a selector.

@@ -2,7 +2,7 @@ package policymgr
 
 import "github.com/iked/iked/isakmp"
 
-// The algorithm names of the policy file (policy-file.md, transforms) and
+// The algorithm names of the policy file (docs/policy-file.md, transforms) and
 // the IANA IKEv1 registry values they stand for. The numbers are isakmp's
 // typed constants, so a transform prints its RFC names.
 

@@ -64,7 +64,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		return k
 	}
 
-	// Selectors (policy-file.md, "Address forms"; messages 9-12, 18, 22).
+	// Selectors (docs/policy-file.md, "Address forms"; messages 9-12, 18, 22).
 	addr := func(key string, decodeMsg notify.Message, typeMsg func(int, string) notify.Message) (Range, bool) {
 		vn, given := cd.keys[key]
 		if !given {

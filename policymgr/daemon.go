@@ -39,7 +39,7 @@ type DPD struct {
 }
 
 // DefaultDaemon returns the daemon section a file gets for every key it
-// leaves out: the defaults of policy-file.md.
+// leaves out: the defaults of docs/policy-file.md.
 func DefaultDaemon() Daemon {
 	return Daemon{
 		Listen:            []string{"0.0.0.0", "::"},

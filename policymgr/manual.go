@@ -22,7 +22,7 @@ type manualEntry struct {
 }
 
 // manual checks a manually keyed connection with the B.2.2 messages
-// (messages.md): endpoints, exactly one proposal with at most one
+// (docs/messages.md): endpoints, exactly one proposal with at most one
 // transform per protocol and one algorithm per transform, one key entry
 // per protocol with inbound and outbound SPIs and keys of the algorithms'
 // lengths.

@@ -26,7 +26,7 @@ type transformDef struct {
 var transformKeys = []string{"protocol", "ciphers", "hashes", "groups", "lifetime", "hmacs", "compression"}
 
 // keysByProtocol says which algorithm keys a transform of each protocol
-// takes (policy-file.md, transforms).
+// takes (docs/policy-file.md, transforms).
 var keysByProtocol = map[isakmp.ProtocolID][]string{
 	isakmp.ProtoISAKMP: {"ciphers", "hashes", "groups", "lifetime"},
 	isakmp.ProtoESP:    {"ciphers", "hmacs"},

@@ -33,7 +33,7 @@ type Runtime struct {
 	// and Deleter.
 	Info *phase1.InfoHandler
 	// Traffic, when set, returns the bytes the engine counted on an SA
-	// for ikectl list-sas (cmd/iked sets it for engines that count).
+	// for ikectl list-sas (stack.Traffic, for engines that count).
 	Traffic func(engine.SARef) (uint64, bool)
 
 	children map[*daemon.SA][]*Child

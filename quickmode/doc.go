@@ -20,7 +20,7 @@
 // on the peer's deletes, and the daemon.Terminator that sends Deletes.
 //
 // The hashes, IVs and KEYMAT are computed exactly as strongSwan 5.9 computes
-// them (../../shared/interop.md): HASH(1) = prf(SKEYID_a, M-ID | rest),
+// them (RFC 2409, 5.5): HASH(1) = prf(SKEYID_a, M-ID | rest),
 // HASH(2) = prf(SKEYID_a, M-ID | Ni_b | rest), HASH(3) = prf(SKEYID_a, 0 |
 // M-ID | Ni_b | Nr_b); the IV of each exchange is H(last phase 1 block |
 // M-ID); the KEYMAT of each SA uses the SPI its receiver chose, so our

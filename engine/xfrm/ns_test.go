@@ -16,7 +16,7 @@ import (
 var nsCounter atomic.Int32
 
 // testNS creates a fresh network namespace named h5-<pid>-<n> (this
-// engineer's prefix), with lo up, and deletes it when the test ends. It
+// package's prefix), with lo up, and deletes it when the test ends. It
 // skips the test unless run as root.
 func testNS(t *testing.T) (string, netns.NsHandle) {
 	t.Helper()
