@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -308,104 +307,6 @@ func (d *Daemon) applyPolicy(l *Loaded) {
 			d.log.Warn("log level not changed", zap.Error(err))
 		}
 	}
-}
-
-// attach installs the policy's kernel policies and waits for the engine's
-// answer (message 2 is logged by the engine).
-func (d *Daemon) attach() error {
-	tok := d.newTokenRaw()
-	if dropped := d.eng.Submit(&engine.Attach{Token: tok, Policies: d.policy.Policies}); dropped != nil {
-		return fmt.Errorf("daemon: engine queue refused the policies")
-	}
-	ev, err := d.waitEngine(tok, 30*time.Second)
-	if err != nil {
-		return err
-	}
-	if ev.Kind != engine.EventAttached {
-		d.log.Error("cannot install the kernel policies", zap.Stringer("event", ev))
-		return fmt.Errorf("daemon: %s", ev)
-	}
-	return nil
-}
-
-// detach removes what the engine installed (message 3 is logged by it).
-func (d *Daemon) detach() {
-	tok := d.newTokenRaw()
-	if dropped := d.eng.Submit(&engine.Detach{Token: tok}); dropped != nil {
-		d.log.Error("engine queue refused the detach")
-		return
-	}
-	if ev, err := d.waitEngine(tok, 30*time.Second); err != nil {
-		d.log.Error("engine did not detach", zap.Error(err))
-	} else if ev.Err != nil {
-		d.log.Warn("engine detached with errors", zap.Error(ev.Err))
-	}
-}
-
-// waitEngine reads engine events outside the loop (start-up and shutdown)
-// until the one answering tok.
-func (d *Daemon) waitEngine(tok uint64, limit time.Duration) (engine.Event, error) {
-	deadline := time.After(limit)
-	for {
-		select {
-		case ev, ok := <-d.eng.Events():
-			if !ok {
-				return engine.Event{}, errors.New("daemon: engine closed")
-			}
-			if ev.Token == tok {
-				return ev, nil
-			}
-		case <-deadline:
-			return engine.Event{}, errors.New("daemon: engine did not answer")
-		}
-	}
-}
-
-func (d *Daemon) bind() error {
-	ports := []struct {
-		port uint16
-		natt bool
-	}{{d.settings.IKEPort, false}}
-	if d.settings.NATTPort != 0 {
-		ports = append(ports, struct {
-			port uint16
-			natt bool
-		}{d.settings.NATTPort, true})
-	}
-	for _, a := range d.settings.Listen {
-		for _, p := range ports {
-			pc, err := d.opt.Network.ListenUDP(netip.AddrPortFrom(a, p.port))
-			if err != nil {
-				d.closeSockets()
-				return fmt.Errorf("%s port %d: %w", a, p.port, err)
-			}
-			if p.natt && d.settings.ESPInUDP {
-				if e, ok := pc.(espInUDP); ok {
-					if err := e.SetESPInUDP(); err != nil {
-						pc.Close()
-						d.closeSockets()
-						return fmt.Errorf("UDP_ENCAP on %s port %d: %w", a, p.port, err)
-					}
-				}
-			}
-			d.conns = append(d.conns, &boundConn{pc: pc, natt: p.natt})
-		}
-	}
-	return nil
-}
-
-func (d *Daemon) closeSockets() {
-	for _, bc := range d.conns {
-		bc.pc.Close()
-	}
-}
-
-func (d *Daemon) listening() []string {
-	var out []string
-	for _, bc := range d.conns {
-		out = append(out, bc.pc.LocalAddr().String())
-	}
-	return out
 }
 
 // Stop ends the daemon: sockets and control socket closed, the loop

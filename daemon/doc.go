@@ -19,4 +19,18 @@
 // the loop decodes nothing itself beyond the ISAKMP header; it finds the
 // exchange a message belongs to, hands it the datagram, and carries out the
 // Result: send, retransmit, run work in the pool, submit to the engine, log.
+// stack.Build registers them; each role once (Register panics on a second
+// handler, as http.ServeMux does on a second pattern).
+//
+// Files, in the order a datagram meets them: socket.go (the UDP sockets,
+// binding), read.go (a goroutine per socket: read, cheap checks),
+// natt.go (the NAT-T framing), receive.go (on the loop: find the SA and
+// exchange), satable.go (the SA tables: admit, expire, remove), exchange.go
+// (call an exchange, carry out its Result), send.go (transmit, retransmit),
+// engine.go (the engine's queue and events), pool.go (the workers),
+// replay.go (finished message IDs), satimer.go (per-SA timers),
+// lifecycle.go (watchers, removal reasons), control.go (ikectl's requests),
+// reload.go, policy.go (the policy as the daemon needs it), counters.go,
+// ratelimit.go. The socket types are package daemon/udp's; the tests'
+// in-memory network and log are daemon/daemontest.
 package daemon

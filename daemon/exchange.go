@@ -2,8 +2,7 @@ package daemon
 
 import (
 	"errors"
-	"net/netip"
-	"sync/atomic"
+	"fmt"
 
 	"go.uber.org/zap"
 
@@ -185,189 +184,29 @@ func (d *Daemon) resume(sa *SA, run *running, v any) {
 	d.carryOut(sa, run, res, false)
 }
 
-// armRetransmit schedules the next retransmission of run's request.
-func (d *Daemon) armRetransmit(sa *SA, run *running) {
-	run.gen++
-	gen := run.gen
-	if run.timer != nil {
-		run.timer.Stop()
-	}
-	run.timer = d.clock.AfterFunc(run.timeout, func() {
-		d.post(func() { d.retransmit(sa, run, gen) })
-	})
-}
-
-// retransmit sends the request again with a doubled timeout, or gives up
-// after RetransmitTries (RFC 2408, 5: the exchange then fails).
-func (d *Daemon) retransmit(sa *SA, run *running, gen uint64) {
-	if run.gen != gen || !run.request || !d.alive(sa) || sa.exchanges[run.id] != run {
-		return
-	}
-	if run.tries < d.settings.RetransmitTries {
-		run.tries++
-		d.Counters.Retransmits.Add(1)
-		d.transmit(sa, run.lastOut)
-		run.timeout *= 2
-		d.armRetransmit(sa, run)
-		return
-	}
-	d.Counters.GaveUp.Add(1)
-	d.log.Warn("no answer from the peer: giving up the exchange",
-		zap.Stringer("peer", sa.Remote), zap.Stringer("cookies", sa.Cookies),
-		zap.Stringer("exchange", run.typ), zap.Uint32("message-id", run.id),
-		zap.Int("sends", run.tries+1))
-	run.request = false
-	res := d.safeCall(sa, run, func(c *Context) Result { return run.ex.TimedOut(c) })
-	if res.Reject == nil {
-		res.Send, res.Request, res.Work = nil, false, nil
-		d.carryOut(sa, run, res, false)
-	}
-	if d.alive(sa) {
-		d.endExchange(sa, run)
-	}
-}
-
-// transmit sends one IKE message on the SA's addresses, with the non-ESP
-// marker when they are on the NAT-T port (RFC 3948, 2.2).
-func (d *Daemon) transmit(sa *SA, msg []byte) {
-	bc := d.pickConn(sa.Local, sa.Remote)
-	if bc == nil {
-		d.Counters.SendErrors.Add(1)
-		d.log.Debug("no socket to send from", zap.Stringer("local", sa.Local), zap.Stringer("remote", sa.Remote))
-		return
-	}
-	data := msg
-	if bc.natt {
-		data = frameNATT(msg)
-	}
-	if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
-		d.Counters.SendErrors.Add(1)
-		d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
-		return
-	}
-	d.Counters.Sent.Add(1)
-	sa.LastSent = d.clock.Now()
-}
-
-// transmitRaw sends a datagram as it is on the SA's addresses: a NAT
-// keepalive, which carries no non-ESP marker (RFC 3948, 2.3).
-func (d *Daemon) transmitRaw(sa *SA, data []byte) {
-	bc := d.pickConn(sa.Local, sa.Remote)
-	if bc == nil {
-		d.Counters.SendErrors.Add(1)
-		return
-	}
-	if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
-		d.Counters.SendErrors.Add(1)
-		d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
-		return
-	}
-	if len(data) == 1 && data[0] == natKeepalive {
-		d.Counters.KeepalivesSent.Add(1)
-	} else {
-		d.Counters.Sent.Add(1)
-	}
-	sa.LastSent = d.clock.Now()
-}
-
-// pickConn finds the socket for local (its port; its address if a socket is
-// bound to it, else the wildcard one) in remote's family.
-func (d *Daemon) pickConn(local, remote netip.AddrPort) *boundConn {
-	port := local.Port()
-	if port == 0 {
-		port = d.settings.IKEPort
-	}
-	v4 := remote.Addr().Unmap().Is4()
-	var wild *boundConn
-	for _, bc := range d.conns {
-		b := bc.pc.LocalAddr()
-		if b.Port() != port || b.Addr().Unmap().Is4() != v4 {
-			continue
-		}
-		if b.Addr() == local.Addr() {
-			return bc
-		}
-		if b.Addr().IsUnspecified() && wild == nil {
-			wild = bc
-		}
-	}
-	return wild
-}
-
-var tokenCounter atomic.Uint64
-
-// newTokenRaw returns a token for an engine request, unique in the process.
-func (d *Daemon) newTokenRaw() uint64 { return tokenCounter.Add(1) }
-
-// submit queues an engine request; a request the bounded queue drops is
-// answered to its exchange at once with a failure event.
-func (d *Daemon) submit(r engine.Request) {
-	dropped := d.eng.Submit(r)
-	if dropped == nil {
-		return
-	}
-	d.Counters.EngineDropped.Add(1)
-	ev := engine.Event{Token: dropped.ID(), Err: errQueueFull}
-	switch dropped.Type() {
-	case engine.ReqAllocSPI:
-		ev.Kind = engine.EventSPIFailed
-	case engine.ReqInstall:
-		ev.Kind = engine.EventInstallFailed
-	case engine.ReqDelete:
-		ev.Kind = engine.EventDeleteFailed
-	default:
-		ev.Kind = engine.EventPoliciesFailed
-	}
-	d.engineEvent(ev)
-}
-
-// engineEvent routes an engine answer to the exchange that asked, and a
-// kernel report to the registered KernelHandler.
-func (d *Daemon) engineEvent(ev engine.Event) {
-	if ev.Token != 0 {
-		ref, ok := d.tokens[ev.Token]
-		if !ok {
-			d.log.Debug("engine event for nobody", zap.Stringer("event", ev))
-			return
-		}
-		delete(d.tokens, ev.Token)
-		if ref.sa == nil {
-			// The daemon's own request (a reload's policies).
-			if ev.Err != nil {
-				d.log.Error("engine request failed", zap.Stringer("event", ev))
-			} else {
-				d.log.Debug("engine request done", zap.Stringer("event", ev))
-			}
-			return
-		}
-		d.resume(ref.sa, ref.run, ev)
-		return
-	}
-	if d.kernel == nil {
-		d.log.Debug("kernel event ignored", zap.Stringer("event", ev))
-		return
-	}
-	res := d.safeCall(&SA{exchanges: map[uint32]*running{}}, nil, func(c *Context) Result {
-		c.SA = nil
-		return d.kernel.Kernel(c, ev)
-	})
-	if res.Reject != nil {
-		d.log.Debug("kernel event refused", zap.Stringer("event", ev), zap.Error(res.Reject))
-		return
-	}
-	for _, m := range res.Log {
-		d.log.Emit(m)
-	}
-	for _, r := range res.Engine {
-		d.submit(r)
-	}
-	d.flushBegun()
-}
-
 // exchangeOf reads the exchange type from an encoded message (RFC 2408, 3.1).
 func exchangeOf(msg []byte) isakmp.ExchangeType {
 	if len(msg) < isakmp.HeaderLen {
 		return isakmp.ExchangeNone
 	}
 	return isakmp.ExchangeType(msg[18])
+}
+
+// safeCall runs one call into an exchange with a Context, recovering a
+// panic into a rejection so that a bug in one exchange cannot stop the
+// daemon.
+func (d *Daemon) safeCall(sa *SA, run *running, f func(c *Context) Result) (res Result) {
+	c := &Context{Now: d.clock.Now(), Rand: d.rand, Log: d.log, SA: sa, d: d, run: run}
+	if d.policy != nil {
+		c.Policy = d.policy.Policy
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d.Counters.CountDrop(DropPanic)
+			d.log.Error("recovered from a panic in an exchange", zap.String("panic", fmt.Sprint(r)),
+				zap.Stringer("cookies", sa.Cookies))
+			res = Result{Reject: fmt.Errorf("panic: %v", r), DeleteSA: !sa.Established}
+		}
+	}()
+	return f(c)
 }

@@ -1,129 +1,147 @@
 package daemon
 
 import (
-	"errors"
+	"crypto/sha256"
 	"fmt"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/iked/iked/isakmp"
 )
 
-// readErrorPause is how long a reader waits after a failed read.
-const readErrorPause = 10 * time.Millisecond
-
-// readLoop reads one socket until it is closed. It runs the checks that
-// need no state, so that junk never reaches the loop.
-func (d *Daemon) readLoop(bc *boundConn) {
-	defer d.wg.Done()
-	buf := make([]byte, isakmp.MaxMessageSize+1)
-	for {
-		dg, err := bc.pc.ReadDatagram(buf)
-		if err != nil {
-			if isClosed(err) {
+// receive finds the SA and the exchange a checked packet belongs to and
+// hands it over. It runs on the loop.
+func (d *Daemon) receive(p *Packet) {
+	h := p.Header
+	dg := Datagram{Remote: p.Remote}
+	var sa *SA
+	if h.ResponderCookie == ([8]byte{}) {
+		fk := firstKey{I: h.InitiatorCookie, Remote: p.Remote}
+		if s, ok := d.firsts[fk]; ok {
+			sa = s
+		} else {
+			if h.MessageID != 0 || (h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive) {
+				d.drop(DropNotFirst, dg, fmt.Errorf("%s message ID %#x with no responder cookie", h.Exchange, h.MessageID))
 				return
 			}
-			select {
-			case <-d.done:
+			if _, ours := d.byInit[h.InitiatorCookie]; ours {
+				d.drop(DropNotFirst, dg, fmt.Errorf("first message with a cookie of ours"))
 				return
-			default:
 			}
-			// ICMP errors surface here on Linux (ECONNREFUSED): not fatal.
-			// A pause keeps a socket that keeps failing from spinning.
-			d.log.Debug("socket read", zap.Stringer("socket", bc.pc.LocalAddr()), zap.Error(err))
-			time.Sleep(readErrorPause)
-			continue
-		}
-		if pkt, ok := d.inspect(dg, bc.natt); ok {
-			if !d.tryPost(func() { d.receive(pkt) }) {
-				d.Counters.CountDrop(DropLoopFull)
+			sa = d.newResponderSA(p, fk)
+			if sa == nil {
+				return
 			}
 		}
-	}
-}
-
-// inspect runs the cheap checks of one datagram (RFC 2408, 3.1 header; RFC
-// 3948, 2.2 and 2.3 on the NAT-T port) and returns the packet for the loop,
-// with its own copy of the bytes. A panic, which would be a bug, is
-// recovered and counted: a datagram never stops the daemon.
-func (d *Daemon) inspect(dg Datagram, natt bool) (pkt *Packet, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			d.Counters.CountDrop(DropPanic)
-			d.log.Error("recovered from a panic on a received datagram", zap.String("panic", fmt.Sprint(r)),
-				zap.Stringer("from", dg.Remote))
-			pkt, ok = nil, false
-		}
-	}()
-	d.Counters.Datagrams.Add(1)
-	d.Counters.Bytes.Add(uint64(len(dg.Data)))
-	data := dg.Data
-	if natt {
-		var f natTFrame
-		data, f = unframeNATT(data)
-		switch f {
-		case frameKeepalive:
-			d.Counters.Keepalives.Add(1)
-			return nil, false
-		case frameESP:
-			d.drop(DropESP, dg, nil)
-			return nil, false
-		case frameShort:
-			d.drop(DropShort, dg, nil)
-			return nil, false
-		}
-	}
-	h, err := isakmp.ParseHeader(data)
-	if err != nil {
-		d.drop(headerDrop(err), dg, err)
-		return nil, false
-	}
-	if !knownExchange(h.Exchange) {
-		d.drop(DropExchange, dg, fmt.Errorf("exchange %s", h.Exchange))
-		return nil, false
-	}
-	if h.InitiatorCookie == ([8]byte{}) {
-		d.drop(DropZeroCookie, dg, nil)
-		return nil, false
-	}
-	return &Packet{
-		Header: h,
-		Data:   append([]byte(nil), data...),
-		Local:  dg.Local,
-		Remote: dg.Remote,
-		NATT:   natt,
-	}, true
-}
-
-// headerDrop maps isakmp.ParseHeader's errors to drop reasons.
-func headerDrop(err error) Drop {
-	switch {
-	case errors.Is(err, isakmp.ErrShortHeader):
-		return DropShort
-	case errors.Is(err, isakmp.ErrInvalidMajorVersion), errors.Is(err, isakmp.ErrInvalidMinorVersion):
-		return DropVersion
-	case errors.Is(err, isakmp.ErrInvalidFlags):
-		return DropFlags
-	}
-	return DropLength
-}
-
-// knownExchange reports whether iked runs the exchange type: Main and
-// Aggressive Mode, informational (RFC 2409, 5 and 5.7) and Quick Mode (5.5).
-func knownExchange(t isakmp.ExchangeType) bool {
-	switch t {
-	case isakmp.ExchangeMain, isakmp.ExchangeAggressive, isakmp.ExchangeInformational, isakmp.ExchangeQuickMode:
-		return true
-	}
-	return false
-}
-
-func (d *Daemon) drop(r Drop, dg Datagram, err error) {
-	d.Counters.CountDrop(r)
-	if err != nil {
-		d.log.Debug("dropped datagram", zap.Stringer("reason", r), zap.Stringer("from", dg.Remote), zap.Error(err))
 	} else {
-		d.log.Debug("dropped datagram", zap.Stringer("reason", r), zap.Stringer("from", dg.Remote))
+		sa = d.sas[Cookies{h.InitiatorCookie, h.ResponderCookie}]
+		if sa == nil {
+			// The responder's first answer to an SA we initiated: learn its cookie.
+			if s, ok := d.byInit[h.InitiatorCookie]; ok && s.Cookies.R == ([8]byte{}) {
+				switch {
+				case h.MessageID == 0:
+					delete(d.sas, s.Cookies)
+					s.Cookies.R = h.ResponderCookie
+					d.sas[s.Cookies] = s
+					sa = s
+				case h.Exchange == isakmp.ExchangeInformational:
+					// The responder refused our first message with a
+					// notify (NO-PROPOSAL-CHOSEN...): it names its own
+					// cookie, which we do not adopt.
+					sa = s
+				}
+			}
+		}
+		if sa == nil {
+			d.drop(DropNoSA, dg, fmt.Errorf("cookies %s", Cookies{h.InitiatorCookie, h.ResponderCookie}))
+			return
+		}
 	}
+
+	run := sa.exchanges[h.MessageID]
+	sum := sha256.Sum256(p.Data)
+	if run != nil {
+		if run.haveIn && run.lastIn == sum {
+			// A retransmission of what we consumed: the peer lost our
+			// answer. Send it again; compute nothing (RFC 2408, 5).
+			if run.lastOut != nil && !run.busy {
+				d.Counters.CachedReplies.Add(1)
+				d.transmit(sa, run.lastOut)
+			} else {
+				d.Counters.CountDrop(DropBusy)
+			}
+			return
+		}
+		if run.busy {
+			d.drop(DropBusy, dg, nil)
+			return
+		}
+		if run.done {
+			d.drop(DropRejected, dg, fmt.Errorf("exchange %#x is finished", h.MessageID))
+			return
+		}
+		res := d.safeCall(sa, run, func(c *Context) Result { return run.ex.Consume(c, p) })
+		if res.Reject != nil {
+			d.reject(sa, run, res, dg)
+			return
+		}
+		run.lastIn, run.haveIn = sum, true
+		d.Counters.Accepted.Add(1)
+		sa.LastHeard = d.clock.Now()
+		d.carryOut(sa, run, res, true)
+		return
+	}
+
+	if f, seen := sa.history.lookup(h.MessageID); seen {
+		if f.sum == sum && f.reply != nil {
+			// An identical copy of an informational we answered (a
+			// retransmitted R-U-THERE): answer again, act on nothing.
+			d.Counters.CachedReplies.Add(1)
+			d.transmit(sa, f.reply)
+			return
+		}
+		d.drop(DropReplay, dg, fmt.Errorf("%s with the message ID %#x of a finished exchange", h.Exchange, h.MessageID))
+		return
+	}
+
+	hd := d.handlers[h.Exchange]
+	if hd == nil {
+		d.drop(DropNoHandler, dg, fmt.Errorf("exchange %s", h.Exchange))
+		if len(sa.exchanges) == 0 && !sa.Established {
+			d.removeSA(sa, RemoveFailed)
+		}
+		return
+	}
+	if h.MessageID == 0 && sa.Established {
+		// Phase 1 is over; message ID 0 is not a new exchange on it.
+		d.drop(DropRejected, dg, fmt.Errorf("%s with message ID 0 on an established SA", h.Exchange))
+		return
+	}
+	run = &running{id: h.MessageID, typ: h.Exchange}
+	res := d.safeCall(sa, run, func(c *Context) Result {
+		var r Result
+		run.ex, r = hd.Start(c, p)
+		return r
+	})
+	if res.Reject != nil || run.ex == nil {
+		if res.Reject != nil {
+			d.reject(sa, nil, res, dg)
+		} else {
+			d.Counters.Accepted.Add(1)
+			if sa.Established {
+				sa.LastHeard = d.clock.Now()
+				// An informational starts and ends here: its ID may
+				// not be acted on again (replay.go).
+				d.remember(sa, finishedID{id: h.MessageID, sum: sum, reply: res.Send})
+			}
+			d.carryOut(sa, nil, res, true)
+		}
+		if d.sas[sa.Cookies] == sa && len(sa.exchanges) == 0 && !sa.Established {
+			d.removeSA(sa, RemoveFailed)
+		}
+		return
+	}
+	run.lastIn, run.haveIn = sum, true
+	sa.exchanges[h.MessageID] = run
+	d.Counters.Accepted.Add(1)
+	sa.LastHeard = d.clock.Now()
+	d.carryOut(sa, run, res, true)
 }

@@ -151,3 +151,50 @@ func setEncap(c *net.UDPConn) error {
 
 func (u *udp4Conn) SetESPInUDP() error { return setEncap(u.c) }
 func (u *udp6Conn) SetESPInUDP() error { return setEncap(u.c) }
+
+func (d *Daemon) bind() error {
+	ports := []struct {
+		port uint16
+		natt bool
+	}{{d.settings.IKEPort, false}}
+	if d.settings.NATTPort != 0 {
+		ports = append(ports, struct {
+			port uint16
+			natt bool
+		}{d.settings.NATTPort, true})
+	}
+	for _, a := range d.settings.Listen {
+		for _, p := range ports {
+			pc, err := d.opt.Network.ListenUDP(netip.AddrPortFrom(a, p.port))
+			if err != nil {
+				d.closeSockets()
+				return fmt.Errorf("%s port %d: %w", a, p.port, err)
+			}
+			if p.natt && d.settings.ESPInUDP {
+				if e, ok := pc.(espInUDP); ok {
+					if err := e.SetESPInUDP(); err != nil {
+						pc.Close()
+						d.closeSockets()
+						return fmt.Errorf("UDP_ENCAP on %s port %d: %w", a, p.port, err)
+					}
+				}
+			}
+			d.conns = append(d.conns, &boundConn{pc: pc, natt: p.natt})
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) closeSockets() {
+	for _, bc := range d.conns {
+		bc.pc.Close()
+	}
+}
+
+func (d *Daemon) listening() []string {
+	var out []string
+	for _, bc := range d.conns {
+		out = append(out, bc.pc.LocalAddr().String())
+	}
+	return out
+}

@@ -1,0 +1,144 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+)
+
+// newResponderSA admits a first message: policy loaded, the source's rate,
+// the half-open limit; then a fresh responder cookie.
+func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
+	dg := Datagram{Remote: p.Remote}
+	if d.policy == nil {
+		d.log.Emit(notify.NoPolicyLoaded())
+		d.drop(DropNoPolicy, dg, nil)
+		return nil
+	}
+	if d.handlers[p.Header.Exchange] == nil {
+		d.drop(DropNoHandler, dg, fmt.Errorf("exchange %s", p.Header.Exchange))
+		return nil
+	}
+	if !d.limit.allow(p.Remote.Addr(), d.clock.Now()) {
+		d.drop(DropRateLimit, dg, nil)
+		return nil
+	}
+	if d.halfOpen >= d.settings.HalfOpenMax {
+		d.drop(DropHalfOpen, dg, nil)
+		return nil
+	}
+	var r [8]byte
+	for r == ([8]byte{}) {
+		if _, err := io.ReadFull(d.rand, r[:]); err != nil {
+			d.log.Error("random source failed", zap.Error(err))
+			return nil
+		}
+		if _, used := d.sas[Cookies{fk.I, r}]; used {
+			r = [8]byte{}
+		}
+	}
+	sa := &SA{
+		Cookies:   Cookies{I: fk.I, R: r},
+		Role:      RoleResponder,
+		Local:     p.Local,
+		Remote:    p.Remote,
+		Created:   d.clock.Now(),
+		exchanges: map[uint32]*running{},
+		first:     &fk,
+	}
+	d.sas[sa.Cookies] = sa
+	d.firsts[fk] = sa
+	d.halfOpen++
+	d.armHalfOpen(sa)
+	return sa
+}
+
+// armHalfOpen removes a responder SA that is still not authenticated after
+// HalfOpenLifetime, so that spoofed first messages cannot fill the table.
+func (d *Daemon) armHalfOpen(sa *SA) {
+	sa.halfOpen = d.clock.AfterFunc(d.settings.HalfOpenLifetime, func() {
+		d.post(func() {
+			if d.sas[sa.Cookies] == sa && !sa.Established {
+				d.Counters.HalfOpenExpiry.Add(1)
+				d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
+				d.removeSA(sa, RemoveHalfOpen)
+			}
+		})
+	})
+}
+
+// removeSA forgets an SA, stops its exchanges' and its own timers, and
+// tells the watchers why it went (once: a second call finds it gone).
+func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
+	wasThere := d.alive(sa)
+	for _, run := range sa.exchanges {
+		run.stopTimers()
+	}
+	sa.exchanges = map[uint32]*running{}
+	sa.stopTimers()
+	if sa.halfOpen != nil {
+		sa.halfOpen.Stop()
+		sa.halfOpen = nil
+	}
+	if d.sas[sa.Cookies] == sa {
+		delete(d.sas, sa.Cookies)
+	}
+	if sa.Role == RoleInitiator && d.byInit[sa.Cookies.I] == sa {
+		delete(d.byInit, sa.Cookies.I)
+	}
+	if sa.first != nil && d.firsts[*sa.first] == sa {
+		delete(d.firsts, *sa.first)
+	}
+	if sa.Role == RoleResponder && !sa.Established && sa.first != nil {
+		d.halfOpen--
+		sa.first = nil
+	}
+	for tok, ref := range d.tokens {
+		if ref.sa == sa {
+			delete(d.tokens, tok)
+		}
+	}
+	if wasThere && !sa.removed {
+		sa.removed = true
+		if why < numRemoveReasons {
+			d.Counters.SARemoved[why].Add(1)
+		}
+		if sa.Established && why != RemoveShutdown {
+			// Shutdown counts its SAs in one line (Stop); a failed or
+			// half-open negotiation has its message 46.
+			d.log.Info("ISAKMP SA removed", zap.Stringer("reason", why), zap.String("conn", sa.Conn),
+				zap.Stringer("role", sa.Role), zap.Stringer("local", sa.Local), zap.Stringer("peer", sa.Remote),
+				zap.Stringer("cookies", sa.Cookies))
+		}
+		d.removed(sa, why)
+	}
+}
+
+func (d *Daemon) newMessageID(sa *SA) uint32 {
+	id, err := isakmp.NewMessageID(d.rand, func(id uint32) bool {
+		_, used := sa.exchanges[id]
+		_, seen := sa.history.lookup(id)
+		return used || seen
+	})
+	if err != nil {
+		panic("daemon: random source failed: " + err.Error())
+	}
+	return id
+}
+
+// EstablishedSA returns an established ISAKMP SA of the connection, or
+// nil. quickmode/ uses it for a kernel ACQUIRE: when the connection's
+// phase 1 is up, Quick Mode starts on that SA (set c.SA to it, then
+// Begin); otherwise Context.Initiate starts phase 1 first.
+func (c *Context) EstablishedSA(conn string) *SA {
+	for _, sa := range c.d.allSAs() {
+		if sa.Established && sa.Conn == conn && c.d.alive(sa) {
+			return sa
+		}
+	}
+	return nil
+}
