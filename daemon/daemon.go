@@ -158,7 +158,7 @@ func New(opt Options) *Daemon {
 
 // Register installs the responder handler for an exchange type. Call it
 // before Start. A second handler for the same type panics, as a second
-// pattern does in http.ServeMux: wrap handlers instead (stack.Wire builds
+// pattern does in http.ServeMux: wrap handlers instead (stack.Build builds
 // the informational chain).
 func (d *Daemon) Register(t isakmp.ExchangeType, h Handler) {
 	if h == nil {

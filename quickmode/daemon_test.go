@@ -93,7 +93,7 @@ func TestDaemonsInitiateTerminate(t *testing.T) {
 }
 
 // TestDaemonsOnDemand: a packet that matches the trap policy of an
-// on-demand connection makes the engine report ACQUIRE; the Runtime starts
+// on-demand connection makes the engine report ACQUIRE; the Manager starts
 // phase 1 (no ISAKMP SA is up) and then Quick Mode; a second ACQUIRE once
 // phase 1 is up starts a Quick Mode on the same ISAKMP SA.
 func TestDaemonsOnDemand(t *testing.T) {

@@ -14,10 +14,13 @@
 // closure's value, or an engine.Event answering an AllocSPI or Install it
 // asked for), and returns a Step saying what to send, what to ask the
 // engine, what to log. The Diffie-Hellman work of PFS runs in Work closures
-// off the daemon's loop. daemon.go adapts it to the daemon: Runtime is the
-// daemon.Handler of Quick Mode, the Initiator that chains Quick Mode after
-// phase 1, the KernelHandler of ACQUIRE, the informational handler that acts
-// on the peer's deletes, and the daemon.Terminator that sends Deletes.
+// off the daemon's loop. Manager, the IPsec SA manager, adapts it to the
+// daemon: manager.go (the Quick Mode handler and the Step to daemon.Result
+// translation), table.go (the IPsec SAs of each ISAKMP SA), initiate.go
+// (`ikectl initiate` and ACQUIREs: phase 1, then Quick Mode), rekey.go
+// (EXPIREs, rekeys, retiring the old bundle), informational.go (the
+// peer's notifies and deletes about IPsec SAs, our Deletes on terminate),
+// watch.go (IPsec SAs follow their ISAKMP SA), list.go (`ikectl list-sas`).
 //
 // The hashes, IVs and KEYMAT are computed exactly as strongSwan 5.9 computes
 // them (RFC 2409, 5.5): HASH(1) = prf(SKEYID_a, M-ID | rest),
@@ -35,7 +38,7 @@
 // rekeys only if the peer has not; otherwise the peer's Delete retires
 // the old bundle.
 //
-// The Runtime is also a daemon.Watcher: what becomes of the IPsec SAs of
+// The Manager is also a daemon.Watcher: what becomes of the IPsec SAs of
 // an ISAKMP SA that goes depends on why (watch.go), and `ikectl list-sas`
 // lists them under their ISAKMP SA (list.go).
 package quickmode

@@ -16,7 +16,7 @@ import (
 	"github.com/iked/iked/policymgr"
 )
 
-// Child is one installed SA bundle, as the Runtime remembers it to answer
+// Child is one installed SA bundle, as the Manager remembers it to answer
 // the peer's deletes and to send ours: the SPIs of both directions.
 type Child struct {
 	Conn      string
@@ -42,7 +42,7 @@ type Child struct {
 	Lifetime engine.Lifetime
 	PFS      isakmp.GroupDescription
 	// rekeying: a Quick Mode replacing this bundle has begun; deferred:
-	// our rekey as responder waits for the peer's (Runtime.rekey).
+	// our rekey as responder waits for the peer's (Manager.rekey).
 	rekeying, deferred bool
 }
 

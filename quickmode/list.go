@@ -15,7 +15,7 @@ import (
 // ListChildren answers ikectl list-sas (daemon.ChildLister): the bundles
 // installed on sa, oldest first, or with sa nil the detached ones whose
 // ISAKMP SA the peer deleted. Algorithms are named, keys never are.
-func (rt *Runtime) ListChildren(sa *daemon.SA, now time.Time) []control.ChildSA {
+func (rt *Manager) ListChildren(sa *daemon.SA, now time.Time) []control.ChildSA {
 	list := rt.detached
 	if sa != nil {
 		list = rt.children[sa]
@@ -27,7 +27,7 @@ func (rt *Runtime) ListChildren(sa *daemon.SA, now time.Time) []control.ChildSA 
 	return out
 }
 
-func (rt *Runtime) listChild(ch *Child, now time.Time) control.ChildSA {
+func (rt *Manager) listChild(ch *Child, now time.Time) control.ChildSA {
 	c := control.ChildSA{
 		Conn: ch.Conn, MessageID: ch.MessageID, ReqID: ch.ReqID, Role: ch.Role.String(),
 		State: "installed", Mode: ch.Mode.String(),

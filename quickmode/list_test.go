@@ -31,7 +31,7 @@ func TestListChild(t *testing.T) {
 	ah := &Child{Conn: "ah", Role: daemon.RoleResponder, Local: me, Remote: peer, Installed: t0, Mode: engine.ModeTransport, rekeying: true,
 		SAs: []ChildSA{{Protocol: isakmp.ProtoAH, SPIIn: 0x101, SPIOut: 0x202, Integrity: "hmac(sha1)", TruncBits: 96,
 			Transform: policymgr.IPsecTransform{Protocol: isakmp.ProtoAH, ID: 3}}}}
-	rt := NewRuntime(nil, nil)
+	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
 	rt.children[sa] = []*Child{esp, ah}
 	counted := engine.SARef{Protocol: engine.ProtoESP, SPI: 0xc0000001, Src: peer, Dst: me}

@@ -33,7 +33,7 @@ import (
 //   - ikectl terminate, shutdown, the ISAKMP SA's lifetime: the Deleter
 //     already deleted them with the peer told.
 //
-// Either way the Runtime forgets its per-SA tables, so nothing is kept
+// Either way the Manager forgets its per-SA tables, so nothing is kept
 // for a gone SA.
 
 // maxDetached bounds the detached bundles; the oldest is forgotten (its
@@ -43,7 +43,7 @@ const maxDetached = 1024
 // SAEstablished adopts the detached bundles of the new ISAKMP SA's
 // connection and peer (daemon.Watcher), so that they are listed,
 // rekeyed and deleted with it.
-func (rt *Runtime) SAEstablished(c *daemon.Context) daemon.Result {
+func (rt *Manager) SAEstablished(c *daemon.Context) daemon.Result {
 	sa := c.SA
 	if sa == nil || len(rt.detached) == 0 {
 		return daemon.Result{}
@@ -61,9 +61,9 @@ func (rt *Runtime) SAEstablished(c *daemon.Context) daemon.Result {
 }
 
 // SARemoved acts on the IPsec SAs of an ISAKMP SA that went, according
-// to why (see above), and forgets the Runtime's tables of it
+// to why (see above), and forgets the Manager's tables of it
 // (daemon.Watcher).
-func (rt *Runtime) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
+func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
 	sa := c.SA
 	children := rt.children[sa]
 	delete(rt.children, sa)

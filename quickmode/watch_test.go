@@ -19,7 +19,7 @@ func TestFindByDirection(t *testing.T) {
 	p1, p2 := netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	x := &Child{Conn: "x", Local: me, Remote: p1, SAs: []ChildSA{{Protocol: isakmp.ProtoESP, SPIIn: 0x1000, SPIOut: 0x2000}}}
 	y := &Child{Conn: "y", Local: me, Remote: p2, SAs: []ChildSA{{Protocol: isakmp.ProtoESP, SPIIn: 0x2000, SPIOut: 0x3000}}}
-	rt := NewRuntime(nil, nil)
+	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
 	rt.children[sa] = []*Child{x}
 	rt.detached = []*Child{y}
@@ -52,7 +52,7 @@ func TestReplaced(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
 	old := &Child{Conn: "c", Role: daemon.RoleResponder, Local: me, Remote: peer, Selector: sel, Installed: t0}
-	rt := NewRuntime(nil, nil)
+	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
 	rt.children[sa] = []*Child{old}
 	if rt.replaced(old) {

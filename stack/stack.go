@@ -22,7 +22,7 @@ type Stack struct {
 	// IPsec is the IPsec SA manager: Quick Mode, acquires, rekeys, the
 	// IPsec SAs' deletes and their listing. Set its Traffic to count the
 	// bytes of an SA for ikectl list-sas.
-	IPsec *quickmode.Runtime
+	IPsec *quickmode.Manager
 	// HalfOpen heads the chain of informational handlers: HalfOpen, then
 	// IPsec.Informational(), then Info.
 	HalfOpen *phase1.HalfOpen
@@ -57,7 +57,7 @@ func Build(pd policymgr.Daemon) *Stack {
 	}
 	p1 := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{Port: port, DPD: pd.DPD.Delay > 0})}
 	info := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
-	ipsec := quickmode.NewRuntime(p1, info)
+	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
 	return &Stack{Phase1: p1, Info: info, IPsec: ipsec,
 		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter()}

@@ -8,7 +8,7 @@ import (
 )
 
 // Traffic returns what counts the bytes of an SA for ikectl list-sas
-// (quickmode.Runtime's Traffic) in the engine that *backend holds once the
+// (quickmode.Manager's Traffic) in the engine that *backend holds once the
 // daemon has opened it: the
 // memory engine's records, or the kernel's counters (one XFRM_MSG_GETSA,
 // `ip xfrm state get`, per SA listed).

@@ -1,0 +1,203 @@
+package quickmode
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/engine"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+)
+
+// Manager is the IPsec SA manager: it plugs Quick Mode into the daemon and
+// keeps the IPsec SAs it installed. It is the daemon.Handler of Quick Mode
+// (this file), the daemon.Initiator of phase 1 then Quick Mode and the
+// daemon.KernelHandler of ACQUIREs (initiate.go), of EXPIREs and rekeys
+// (rekey.go), the daemon.ChildLister of `ikectl list-sas` (list.go) and a
+// daemon.Watcher by which IPsec SAs follow their ISAKMP SA (watch.go);
+// Informational and Deleter wrap phase 1's handlers (informational.go).
+// stack.Build registers it. Its table (table.go) remembers the installed bundles of each ISAKMP SA
+// (Children), so that a peer's Delete removes the right kernel SAs,
+// `ikectl terminate` sends Deletes for them and `ikectl list-sas` shows
+// them. All methods run on the daemon's loop.
+type Manager struct {
+	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
+	Phase1 daemon.Initiator
+	// Info is phase 1's informational handler, wrapped by Informational
+	// and Deleter.
+	Info *phase1.InfoHandler
+	// Traffic, when set, returns the bytes the engine counted on an SA
+	// for ikectl list-sas (stack.Traffic, for engines that count).
+	Traffic func(engine.SARef) (uint64, bool)
+
+	children map[*daemon.SA][]*Child
+	// detached are bundles whose ISAKMP SA the peer deleted and that no
+	// other ISAKMP SA of their connection adopted (yet): they live to
+	// their lifetimes (watch.go).
+	detached []*Child
+	deleted  []phase1.SARef
+	// initiating are our Quick Modes waiting for QM2, per ISAKMP SA, so
+	// that the peer's refusal (an informational notify) ends them.
+	initiating map[*daemon.SA]map[uint32]*Exchange
+	// responding counts the peer's Quick Modes in progress per ISAKMP
+	// SA: each holds SPIs and worker time, so an authenticated peer
+	// cannot start unboundedly many.
+	responding map[*daemon.SA]map[uint32]bool
+	// acquiring damps the kernel's repeated ACQUIREs per connection.
+	acquiring map[string]time.Time
+	// rekeyAfter are bundles whose rekey waits for a new phase 1 of
+	// their connection: the Quick Mode that follows it replaces them.
+	rekeyAfter map[string][]*Child
+	// later are responder rekeys waiting a moment for the peer's, per
+	// ISAKMP SA (its timer laterKey runs them).
+	later map[*daemon.SA][]deferral
+}
+
+// NewManager returns a Manager over phase 1's initiator and informational
+// handler (nil: informationals are not wrapped). The handler's OnDelete
+// should be the Manager's PeerDeleted, so that the IPsec SAs the peer
+// deletes leave the engine.
+func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
+	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
+		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
+		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}}
+}
+
+// PeerDeleted notes the SAs a Delete of the peer names (phase 1's
+// InfoHandler.OnDelete): the informational handler (Informational) then
+// removes the IPsec SAs among them from the engine.
+func (rt *Manager) PeerDeleted(c *daemon.Context, refs []phase1.SARef) {
+	rt.deleted = append(rt.deleted, refs...)
+}
+
+// maxResponding bounds the peer's Quick Modes in progress on one ISAKMP SA
+// (strongSwan starts one per CHILD_SA, a handful at once).
+const maxResponding = 64
+
+func env(c *daemon.Context) Env {
+	return Env{Now: c.Now, Rand: c.Rand, Log: c.Log, Token: c.Token}
+}
+
+func config(c *daemon.Context) Config {
+	p := c.Policy
+	cfg := Config{Policy: p}
+	if p != nil {
+		cfg.LifetimeMin = p.Daemon.Phase2LifetimeMin
+	}
+	return cfg
+}
+
+func phase1Of(c *daemon.Context) (*phase1.SA, error) {
+	if c.SA == nil {
+		return nil, fmt.Errorf("quickmode: no ISAKMP SA")
+	}
+	s := phase1.StateOf(c.SA)
+	if s == nil {
+		return nil, fmt.Errorf("quickmode: ISAKMP SA without phase 1 state")
+	}
+	return s, nil
+}
+
+// Start answers QM1 (daemon.Handler for exchange type 32).
+func (rt *Manager) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
+	p1, err := phase1Of(c)
+	if err != nil {
+		return nil, daemon.Result{Reject: err}
+	}
+	if len(rt.responding[c.SA]) >= maxResponding {
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: %d Quick Modes of the peer in progress on this ISAKMP SA", maxResponding)}
+	}
+	x, st := NewResponder(env(c), config(c), p1, p.Data)
+	if x == nil {
+		return nil, rt.result(c, nil, st)
+	}
+	return &exchange{x: x, rt: rt}, rt.result(c, x, st)
+}
+
+// exchange adapts Exchange to daemon.Exchange.
+type exchange struct {
+	x  *Exchange
+	rt *Manager
+}
+
+func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
+	return e.rt.result(c, e.x, e.x.Consume(env(c), p.Data))
+}
+
+func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
+	return e.rt.result(c, e.x, e.x.Resume(env(c), v))
+}
+
+func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
+	return e.rt.result(c, e.x, e.x.TimedOut(env(c)))
+}
+
+func (e *exchange) State() string { return e.x.State.String() }
+
+// result turns a Step into the daemon's Result, records an installed
+// bundle, and keeps the table of our waiting initiators.
+func (rt *Manager) result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
+	if st.Child != nil && c.SA != nil {
+		rt.addChild(c.SA, st.Child, c.Now)
+	}
+	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
+		if st.Done || x.State == StateFailed || x.State == StateEstablished {
+			if m := rt.responding[c.SA]; m != nil {
+				delete(m, x.MessageID)
+				if len(m) == 0 {
+					delete(rt.responding, c.SA)
+				}
+			}
+		} else {
+			if rt.responding[c.SA] == nil {
+				rt.responding[c.SA] = map[uint32]bool{}
+			}
+			rt.responding[c.SA][x.MessageID] = true
+		}
+	}
+	if x != nil && x.Role == daemon.RoleInitiator && c.SA != nil {
+		if waiting, _ := x.Pending(0); waiting {
+			if rt.initiating[c.SA] == nil {
+				rt.initiating[c.SA] = map[uint32]*Exchange{}
+			}
+			rt.initiating[c.SA][x.MessageID] = x
+		} else if m := rt.initiating[c.SA]; m != nil {
+			delete(m, x.MessageID)
+			if len(m) == 0 {
+				delete(rt.initiating, c.SA)
+			}
+		}
+	}
+	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
+		Engine: st.Engine, Log: st.Log, Done: st.Done}
+	if st.Info != nil {
+		sendInfo(c, st.Info)
+	}
+	if st.Child != nil && x != nil && x.rekeys != nil {
+		r.Engine = append(r.Engine, rt.retire(c, x.P1, x.rekeys)...)
+	}
+	return r
+}
+
+// sendInfo sends a protected informational message of ours as an
+// exchange of its own (its message ID), finished at once: RFC 2408, 4.8
+// expects no answer.
+func sendInfo(c *daemon.Context, msg []byte) {
+	h, err := isakmp.ParseHeader(msg)
+	if err != nil || c.SA == nil {
+		return
+	}
+	c.Begin(isakmp.ExchangeInformational, h.MessageID, sentInfo{}, daemon.Result{Send: msg, Done: true})
+}
+
+// sentInfo is an informational exchange we started and that expects no
+// answer.
+type sentInfo struct{}
+
+func (sentInfo) Consume(*daemon.Context, *daemon.Packet) daemon.Result {
+	return daemon.Result{Reject: fmt.Errorf("quickmode: answer to an informational")}
+}
+func (sentInfo) Resume(*daemon.Context, any) daemon.Result { return daemon.Result{} }
+func (sentInfo) TimedOut(*daemon.Context) daemon.Result    { return daemon.Result{} }
+func (sentInfo) State() string                             { return "sent" }
