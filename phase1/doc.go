@@ -14,12 +14,22 @@
 // with Resume, so the event loop never blocks on cryptography.
 //
 // How the daemon drives it: daemon.go in this package adapts Exchange to the
-// daemon's Handler, Initiator and Exchange interfaces. An Exchange consumes
+// daemon's Handler, Initiator and Exchange interfaces (stack.Build
+// registers them). An Exchange consumes
 // a datagram (Consume) or a work value (Resume) and returns a Step: the
 // message to send (a request to retransmit, or a reply to cache), work to run,
 // catalog messages to log, and whether the SA is established or failed.
 // Retransmitted requests are answered by the daemon from its reply cache.
 // Once established, SA (the ISAKMP SA) holds what Quick Mode and the
 // informational exchanges need: SKEYID_d, SKEYID_a, the PRF, the cipher
-// with Ka, and the last CBC block of phase 1.
+// with Ka, and the last CBC block of phase 1; StateOf finds it from the
+// daemon's SA.
+//
+// After phase 1 the InfoHandler handles informational exchanges
+// (informational_daemon.go, informational_receive.go), says goodbye with a
+// Delete, and as a daemon.Watcher runs the SA's life: DPD (dpd.go), NAT
+// keepalives (natt_keepalive.go), the lifetime (informational_life.go),
+// reauthentication (reauth.go) and INITIAL-CONTACT
+// (informational_contact.go). HalfOpen logs message 46 for responder SAs
+// that never come up; SALog writes the line of an established SA.
 package phase1
