@@ -81,9 +81,9 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 		if err != nil {
 			return x.failErr(env, err, isakmp.PayloadMalformed)
 		}
-		return x.verifyAM3(env, r, s.IV)
+		return x.verifyAM3(env, r, s.iv)
 	}
-	next, err := open(m, s.Cipher, s.IV)
+	next, err := open(m, s.cipher, s.iv)
 	if err != nil {
 		reason := fmt.Sprintf("AM3 does not decrypt to valid payloads (%v)", err)
 		return x.fail(env, reason, isakmp.PayloadMalformed)

@@ -170,12 +170,12 @@ func (s *SA) logKeys(env Env) {
 	}
 	env.Log.Keys("ISAKMP SA keys",
 		zap.String("cookies", hex.EncodeToString(s.Cookies())),
-		zap.String("SKEYID", hex.EncodeToString(s.Keys.SKEYID)),
-		zap.String("SKEYID_d", hex.EncodeToString(s.Keys.SKEYIDd)),
-		zap.String("SKEYID_a", hex.EncodeToString(s.Keys.SKEYIDa)),
-		zap.String("SKEYID_e", hex.EncodeToString(s.Keys.SKEYIDe)),
-		zap.String("Ka", hex.EncodeToString(s.Ka)),
-		zap.String("initial IV", hex.EncodeToString(s.IV)))
+		zap.String("SKEYID", hex.EncodeToString(s.keys.SKEYID)),
+		zap.String("SKEYID_d", hex.EncodeToString(s.keys.SKEYIDd)),
+		zap.String("SKEYID_a", hex.EncodeToString(s.keys.SKEYIDa)),
+		zap.String("SKEYID_e", hex.EncodeToString(s.keys.SKEYIDe)),
+		zap.String("Ka", hex.EncodeToString(s.ka)),
+		zap.String("initial IV", hex.EncodeToString(s.iv)))
 }
 
 // establish marks the SA authenticated.

@@ -204,7 +204,7 @@ func (x *Exchange) TimedOut(env Env) Step {
 // exchange with message 51. Encrypted ones are authenticated first.
 func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 	s := x.SA
-	if m.Header.Flags&isakmp.FlagEncryption == 0 && s.Cipher != nil {
+	if m.Header.Flags&isakmp.FlagEncryption == 0 && s.cipher != nil {
 		// Once both sides have the keys, a notify in the clear could come
 		// from anybody who saw the cookies: drop it (RFC 2408, 4.8: once
 		// keying material is exchanged, informationals are protected).
@@ -212,7 +212,7 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 	}
 	var notes []*isakmp.Notification
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		if s.Cipher == nil {
+		if s.cipher == nil {
 			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
 		}
 		ns, err := x.openInformational(m)
@@ -295,7 +295,7 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 func (x *Exchange) peerEstablished() bool {
 	s := x.SA
 	return s.Role == daemon.RoleInitiator && s.Mode == isakmp.ExchangeMain &&
-		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.Cipher != nil
+		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.cipher != nil
 }
 
 // failErr is fail with the notify the error carries (def if none).

@@ -212,9 +212,9 @@ func (s *SA) adoptKeys(j *job) {
 	s.dh = j.priv
 	s.gxy = j.gxy
 	s.PRF, s.AuthPRF = j.prf, j.authPRF
-	s.Keys = j.km
-	s.Ka, s.Cipher = j.ka, j.cipher
-	s.IV = j.iv
+	s.keys = j.km
+	s.ka, s.cipher = j.ka, j.cipher
+	s.iv = j.iv
 	if s.Role == daemon.RoleInitiator {
 		s.GXi = j.priv.PublicBytes()
 	} else {
@@ -226,6 +226,6 @@ func (s *SA) adoptKeys(j *job) {
 // derivation.
 func (s *SA) keyJob(rand io.Reader) *job {
 	return &job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
-		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.Keys,
+		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.keys,
 		gxi: s.GXi, gxr: s.GXr, saiB: s.SAiB}
 }

@@ -525,16 +525,16 @@ func TestLifeHalfOpenExpiryWipes(t *testing.T) {
 			t.Fatalf("B removed %+v, want one half-open SA\n%s", gone, b.log.String())
 		}
 		s := gone[0].s
-		if len(s.Keys.SKEYIDa) == 0 {
+		if len(s.keys.SKEYIDa) == 0 {
 			t.Fatal("the half-open SA had no keys: the test lost the wrong message")
 		}
-		for _, k := range [][]byte{s.Keys.SKEYID, s.Keys.SKEYIDd, s.Keys.SKEYIDa, s.Keys.SKEYIDe} {
+		for _, k := range [][]byte{s.keys.SKEYID, s.keys.SKEYIDd, s.keys.SKEYIDa, s.keys.SKEYIDe} {
 			if !bytes.Equal(k, make([]byte, len(k))) {
 				t.Errorf("key material left: %x", k)
 			}
 		}
-		if s.Ka != nil || s.Cipher != nil || s.State != StateDeleted {
-			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.Ka, s.Cipher, s.State)
+		if s.ka != nil || s.cipher != nil || s.State != StateDeleted {
+			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.ka, s.cipher, s.State)
 		}
 	})
 }

@@ -268,7 +268,7 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	for _, k := range []struct {
 		title string
 		ours  []byte
-	}{{"SKEYID_d", x.SA.Keys.SKEYIDd}, {"SKEYID_a", x.SA.Keys.SKEYIDa}, {"SKEYID_e", x.SA.Keys.SKEYIDe}} {
+	}{{"SKEYID_d", x.SA.keys.SKEYIDd}, {"SKEYID_a", x.SA.keys.SKEYIDa}, {"SKEYID_e", x.SA.keys.SKEYIDe}} {
 		v := keys.Find(k.title)
 		if len(v) == 0 || !bytes.Equal(v[len(v)-1], k.ours) {
 			t.Errorf("%s differs from charon's", k.title)

@@ -79,7 +79,7 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		return Step{Reject: fmt.Errorf("phase1: MM5 not encrypted")}
 	}
-	next, err := open(m, s.Cipher, s.IV)
+	next, err := open(m, s.cipher, s.iv)
 	if err != nil {
 		reason := fmt.Sprintf("MM5 does not decrypt to valid payloads (%v)", err)
 		if !s.usesSignature() {
@@ -136,7 +136,7 @@ func (x *Exchange) createMM6(env Env, v any) Step {
 	if !ok {
 		return st
 	}
-	s.IV = x.pendingIV
+	s.iv = x.pendingIV
 	out, err := x.sealAuth(append([]isakmp.Payload{s.LocalID}, x.authPayloads(j)...))
 	if err != nil {
 		return x.fail(env, err.Error(), 0)

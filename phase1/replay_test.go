@@ -121,7 +121,7 @@ func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := open(m, s.Cipher, iv)
+	next, err := open(m, s.cipher, iv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		if !bytes.Equal(payload[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
 			t.Fatal("MM4 KE is not the recorded one")
 		}
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		env.Rand = testEnv().Rand
 		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
 		if !st.Established {
@@ -208,7 +208,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		}
 		// Continue the IV chain from strongSwan's MM5, which is what the
 		// recorded MM6 was encrypted after.
-		_, x.SA.IV = hashIn(t, x.SA, rec.raw[4], iv0)
+		_, x.SA.iv = hashIn(t, x.SA, rec.raw[4], iv0)
 		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established {
 			t.Fatalf("strongSwan's MM6 not accepted: %v", st.Log)
@@ -231,8 +231,8 @@ func checkLoggedKeys(t *testing.T, s *SA, k *interop.Keys, iv []byte) {
 	for _, c := range []struct {
 		title string
 		ours  []byte
-	}{{"SKEYID", s.Keys.SKEYID}, {"SKEYID_d", s.Keys.SKEYIDd}, {"SKEYID_a", s.Keys.SKEYIDa},
-		{"SKEYID_e", s.Keys.SKEYIDe}, {"encryption key Ka", s.Ka}, {"initial IV", iv}} {
+	}{{"SKEYID", s.keys.SKEYID}, {"SKEYID_d", s.keys.SKEYIDd}, {"SKEYID_a", s.keys.SKEYIDa},
+		{"SKEYID_e", s.keys.SKEYIDe}, {"encryption key Ka", s.ka}, {"initial IV", iv}} {
 		v := k.Find(c.title)
 		if len(v) == 0 {
 			t.Fatalf("%s not in the log", c.title)
@@ -269,7 +269,7 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 			t.Fatalf("AM1 refused: %v %v", st.Reject, st.Log)
 		}
 		st = drive(t, x, env, st)
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		ours := payload[*isakmp.Hash](mustDecode(t, st.Send))
 		theirs := payload[*isakmp.Hash](am2)
 		if ours == nil || theirs == nil || !hmac.Equal(ours.Data, theirs.Data) {
@@ -357,7 +357,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		}
 		env.Rand = bytes.NewReader(nr)
 		drive(t, x, env, x.Consume(env, rec.raw[2]))
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		env.Rand = testEnv().Rand
 		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
 		if !st.Established || x.SA.PeerCert == nil {
@@ -389,11 +389,11 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		}
 		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
 		m5 := mustDecode(t, rec.raw[4])
-		next, err := open(m5, x.SA.Cipher, iv0)
+		next, err := open(m5, x.SA.cipher, iv0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.SA.IV = next
+		x.SA.iv = next
 		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established || x.SA.PeerCert == nil {
 			t.Fatalf("strongSwan's SIG_R not accepted: %v", st.Log)

@@ -195,7 +195,7 @@ func (x *Exchange) finishVerified(env Env, v any) Step {
 	if !ok {
 		return st
 	}
-	x.SA.IV = x.pendingIV
+	x.SA.iv = x.pendingIV
 	return x.establish(env, j, Step{Log: j.log})
 }
 
@@ -228,10 +228,10 @@ func (x *Exchange) authPayloads(j *job) []isakmp.Payload {
 // SA's IV chain and advances it (RFC 2409, Appendix B).
 func (x *Exchange) sealAuth(ps []isakmp.Payload) ([]byte, error) {
 	s := x.SA
-	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
+	out, next, err := seal(s.header(), ps, s.cipher, s.iv)
 	if err != nil {
 		return nil, err
 	}
-	s.IV = next
+	s.iv = next
 	return out, nil
 }

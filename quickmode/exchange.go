@@ -136,7 +136,7 @@ var errISAKMPGone = errors.New("quickmode: the ISAKMP SA was deleted")
 
 // Consume handles a datagram addressed to this exchange (its message ID).
 func (x *Exchange) Consume(env Env, data []byte) Step {
-	if x.P1.Cipher == nil {
+	if !x.P1.Alive() {
 		return Step{Reject: errISAKMPGone}
 	}
 	m, err := isakmp.Decode(data)
@@ -159,7 +159,7 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 
 // Resume takes a Work value or an engine.Event the exchange asked for.
 func (x *Exchange) Resume(env Env, v any) Step {
-	if x.P1.Cipher == nil {
+	if !x.P1.Alive() {
 		return Step{Reject: errISAKMPGone}
 	}
 	if ev, ok := v.(engine.Event); ok {

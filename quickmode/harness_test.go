@@ -453,7 +453,7 @@ func (b *tsharkBatch) add(p1a *phase1.SA, ws ...[]wireDG) {
 			b.ds = append(b.ds, g)
 		}
 	}
-	b.uats = append(b.uats, fmt.Sprintf("uat:ikev1_decryption_table:%x,%x", p1a.ICookie[:], p1a.Ka))
+	b.uats = append(b.uats, fmt.Sprintf("uat:ikev1_decryption_table:%x,%x", p1a.ICookie[:], p1a.Ka()))
 }
 
 // run writes the pcap and runs tshark: no malformed packet or expert

@@ -17,7 +17,7 @@ import (
 // given to Resume, asks the engine for our SPIs, and the last SPI sends
 // QM1.
 func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection, mid uint32) (*Exchange, Step, error) {
-	if p1 == nil || p1.State != phase1.StateEstablished || p1.Cipher == nil {
+	if p1 == nil || p1.State != phase1.StateEstablished || !p1.Alive() {
 		return nil, Step{}, fmt.Errorf("quickmode: the ISAKMP SA is not established")
 	}
 	if conn == nil || conn.IKE == nil || conn.ProposalList == nil || len(conn.ProposalList.Proposals) == 0 {
@@ -103,8 +103,8 @@ func (x *Exchange) createQM1(env Env) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash1(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, rest)
-	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher.BlockSize())
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher, iv)
+	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher().BlockSize())
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -123,7 +123,7 @@ func (x *Exchange) header() isakmp.Header {
 // responder's choice against our offer, its KE with PFS, its IDs against
 // ours, and its notifies.
 func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) Step {
-	next, err := open(m, x.P1.Cipher, x.iv)
+	next, err := open(m, x.P1.Cipher(), x.iv)
 	if err != nil {
 		return Step{Reject: err}
 	}
@@ -188,7 +188,7 @@ func (x *Exchange) finishQM2(env Env, v any) Step {
 		return x.fail(env, err.Error(), isakmp.NoProposalChosen)
 	}
 	hash := ikecrypto.QuickModeHash3(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, x.nr)
-	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.P1.Cipher, x.iv)
+	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.P1.Cipher(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}

@@ -93,14 +93,14 @@ func loadRecorded(t *testing.T, run recordedRun) *recordedRun {
 	// Decrypt the three Quick Mode messages with charon's Ka and the IV
 	// chain of RFC 2409, Appendix B.
 	p1 := run.p1(t, daemon.RoleResponder, nil)
-	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), run.mid(t), p1.Cipher.BlockSize())
+	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), run.mid(t), p1.Cipher().BlockSize())
 	var msgs []*isakmp.Message
 	for _, raw := range run.raw[6:9] {
 		m, err := isakmp.Decode(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if iv, err = open(m, p1.Cipher, iv); err != nil {
+		if iv, err = open(m, p1.Cipher(), iv); err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, m)
@@ -142,11 +142,11 @@ func (r *recordedRun) p1(t *testing.T, role daemon.Role, pol *policymgr.Policy) 
 	mm6 := r.raw[5]
 	s := &phase1.SA{ICookie: h.InitiatorCookie, RCookie: h2.ResponderCookie, Role: role, State: phase1.StateEstablished,
 		Mode: isakmp.ExchangeMain, Policy: pol, Local: local, Remote: remote, PRF: prf,
-		Keys: ikecrypto.KeyMaterial{SKEYID: ik.SKEYID, SKEYIDd: ik.SKEYIDd, SKEYIDa: ik.SKEYIDa, SKEYIDe: ik.SKEYIDe},
-		Ka:   ik.Ka, Cipher: c, IV: bytes.Clone(mm6[len(mm6)-c.BlockSize():]),
 		VendorIDs: [][]byte{{0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f}},
 		PeerNATT:  true, RemoteBehindNAT: true, Floated: true,
 		LocalIDText: local.Addr().String(), RemoteIDText: remote.Addr().String()}
+	s.SetKeys(ikecrypto.KeyMaterial{SKEYID: ik.SKEYID, SKEYIDd: ik.SKEYIDd, SKEYIDa: ik.SKEYIDa, SKEYIDe: ik.SKEYIDe},
+		ik.Ka, c, bytes.Clone(mm6[len(mm6)-c.BlockSize():]))
 	if pol != nil {
 		s.Conn, _ = pol.Connection("c")
 	}
@@ -314,10 +314,10 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			}
 			if !bytes.Equal(sent[0], run.raw[7]) {
 				ours, _ := isakmp.Decode(sent[0])
-				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher.BlockSize())
+				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
 				m1, _ := isakmp.Decode(run.raw[6])
-				iv, _ = open(m1, p1.Cipher, iv)
-				if _, err := open(ours, p1.Cipher, iv); err != nil {
+				iv, _ = open(m1, p1.Cipher(), iv)
+				if _, err := open(ours, p1.Cipher(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM2 differs from strongSwan's:\nours %x\ntheirs %x", ours.Body, run.qm2.Body)
@@ -366,8 +366,8 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 			sent, _ := drive(t, x, env, eng, st)
 			if len(sent) != 1 || !bytes.Equal(sent[0], run.raw[6]) {
 				ours, _ := isakmp.Decode(sent[0])
-				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher.BlockSize())
-				if _, err := open(ours, p1.Cipher, iv); err != nil {
+				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
+				if _, err := open(ours, p1.Cipher(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM1 differs from strongSwan's:\nours   %x\ntheirs %x", ours.Body, run.qm1.Body)

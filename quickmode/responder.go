@@ -20,7 +20,7 @@ import (
 // messages 54/63/64, 56, 57, 58, 52 in Step. Otherwise the exchange asks
 // for Nr, the PFS work and our SPIs, and sends QM2 once they are in.
 func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, Step) {
-	if p1 == nil || p1.State != phase1.StateEstablished || p1.Cipher == nil {
+	if p1 == nil || p1.State != phase1.StateEstablished || !p1.Alive() {
 		return nil, Step{Reject: fmt.Errorf("quickmode: Quick Mode on an ISAKMP SA that is not established")}
 	}
 	m, err := isakmp.Decode(data)
@@ -32,8 +32,8 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, S
 		h.InitiatorCookie != p1.ICookie || h.ResponderCookie != p1.RCookie {
 		return nil, Step{Reject: fmt.Errorf("quickmode: not a Quick Mode first message")}
 	}
-	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), h.MessageID, p1.Cipher.BlockSize())
-	next, err := open(m, p1.Cipher, iv)
+	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), h.MessageID, p1.Cipher().BlockSize())
+	next, err := open(m, p1.Cipher(), iv)
 	if err != nil {
 		return nil, Step{Reject: err}
 	}
@@ -170,7 +170,7 @@ func (x *Exchange) createQM2(env Env) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash2(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, rest)
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher, x.iv)
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -181,7 +181,7 @@ func (x *Exchange) createQM2(env Env) Step {
 
 // consumeQM3 checks HDR*, HASH(3) (RFC 2409, 5.5) and installs the bundle.
 func (x *Exchange) consumeQM3(env Env, m *isakmp.Message) Step {
-	next, err := open(m, x.P1.Cipher, x.iv)
+	next, err := open(m, x.P1.Cipher(), x.iv)
 	if err != nil {
 		return Step{Reject: err}
 	}
