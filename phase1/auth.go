@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/pki"
@@ -179,7 +180,7 @@ func (s *SA) logKeys(env Env) {
 }
 
 // establish marks the SA authenticated.
-func (x *Exchange) establish(env Env, j *job, st Step) Step {
+func (x *Exchange) establish(env Env, j *job, st daemon.Result) daemon.Result {
 	s := x.SA
 	s.State = StateEstablished
 	s.EstablishedAt = env.Now

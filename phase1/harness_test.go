@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp/pcapgolden"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -140,7 +141,7 @@ type outcome struct {
 	i, r       *Exchange
 	iLog, rLog []notify.Message
 	wires      []wire
-	also       []wire // Step.Also datagrams, not delivered
+	also       []wire // daemon.Result.Also datagrams, not delivered
 	iEst, rEst bool
 	iFail      bool
 	rFail      bool
@@ -199,7 +200,7 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 		data []byte
 	}
 	var queue []msg
-	handle := func(isI bool, st Step) {
+	handle := func(isI bool, st daemon.Result) {
 		for {
 			if st.Reject != nil {
 				o.rejects = append(o.rejects, st.Reject)
@@ -207,11 +208,11 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 			if isI {
 				o.iLog = append(o.iLog, st.Log...)
 				o.iEst = o.iEst || st.Established
-				o.iFail = o.iFail || st.Failed
+				o.iFail = o.iFail || st.DeleteSA
 			} else {
 				o.rLog = append(o.rLog, st.Log...)
 				o.rEst = o.rEst || st.Established
-				o.rFail = o.rFail || st.Failed
+				o.rFail = o.rFail || st.DeleteSA
 			}
 			if st.Send != nil {
 				o.wires = append(o.wires, wire{fromI: isI, data: st.Send})
@@ -240,7 +241,7 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 				if o.rFail {
 					break
 				}
-				var rs Step
+				var rs daemon.Result
 				o.r, rs = NewResponder(env, Config{Policy: pr}, ic, rc, addrB, addrA, m.data)
 				handle(false, rs)
 				if o.r == nil {

@@ -98,16 +98,16 @@ func payload[T isakmp.Payload](m *isakmp.Message) T {
 	return zero
 }
 
-// drive runs a Step's Work at once and resumes, returning the final Step.
-func drive(t *testing.T, x *Exchange, env Env, st Step) Step {
+// drive runs a daemon.Result's Work at once and resumes, returning the final daemon.Result.
+func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
 	for st.Work != nil {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || st.DeleteSA {
 			break
 		}
 		st = x.Resume(env, st.Work())
 	}
-	if st.Reject != nil || st.Failed {
+	if st.Reject != nil || st.DeleteSA {
 		t.Fatalf("step failed: reject=%v log=%v", st.Reject, st.Log)
 	}
 	return st

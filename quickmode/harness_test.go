@@ -193,9 +193,9 @@ func establish(t testing.TB, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) 
 		data []byte
 	}
 	var queue []msg
-	var handle func(fromA bool, st phase1.Step)
-	handle = func(fromA bool, st phase1.Step) {
-		if st.Failed || st.Reject != nil {
+	var handle func(fromA bool, st daemon.Result)
+	handle = func(fromA bool, st daemon.Result) {
+		if st.DeleteSA || st.Reject != nil {
 			t.Fatalf("phase 1 failed: %v %v", st.Reject, st.Log)
 		}
 		if st.Send != nil {
@@ -216,7 +216,7 @@ func establish(t testing.TB, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) 
 		queue = queue[1:]
 		switch {
 		case m.toB && xr == nil:
-			var rs phase1.Step
+			var rs daemon.Result
 			xr, rs = phase1.NewResponder(env, phase1.Config{Policy: pb}, ic, rc, gwB, gwA, m.data)
 			if xr == nil {
 				t.Fatalf("phase 1 responder refused: %v %v", rs.Reject, rs.Log)
