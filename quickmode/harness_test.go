@@ -300,22 +300,26 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 		data []byte
 	}
 	var queue []msg
-	var handle func(p *qmPeer, st Step)
-	handle = func(p *qmPeer, st Step) {
+	var handle func(p *qmPeer, st daemon.Result)
+	handle = func(p *qmPeer, st daemon.Result) {
 		if st.Reject != nil {
 			r.rejects = append(r.rejects, st.Reject)
 		}
 		p.log = append(p.log, st.Log...)
-		p.failed = p.failed || st.Failed
-		if st.Child != nil {
-			p.child = st.Child
+		p.failed = p.failed || failed(p.x, st)
+		if p.x != nil {
+			if ch := p.x.Installed(); ch != nil {
+				p.child = ch
+			}
 		}
 		if st.Send != nil {
 			r.wires = append(r.wires, wireDG{p == a, st.Send})
 			queue = append(queue, msg{p == a, st.Send})
 		}
-		if st.Info != nil {
-			r.wires = append(r.wires, wireDG{p == a, st.Info})
+		if p.x != nil {
+			if info := p.x.TakeInfo(); info != nil {
+				r.wires = append(r.wires, wireDG{p == a, info})
+			}
 		}
 		var vals []any
 		if st.Work != nil {
@@ -564,4 +568,13 @@ func checkTshark(t *testing.T, p1a *phase1.SA, ws ...[]wireDG) string {
 	var b tsharkBatch
 	b.add(p1a, ws...)
 	return b.check(t)
+}
+
+// failed reports whether st ended x in failure (x nil: a responder that
+// refused QM1, for which a failure is a finished step).
+func failed(x *Exchange, st daemon.Result) bool {
+	if x == nil {
+		return st.Done
+	}
+	return x.Failed()
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/phase1"
@@ -55,11 +56,13 @@ func quickMode(a, b *qmPeer, conn *policymgr.Connection, mid uint32) bool {
 		data []byte
 	}
 	var queue []msg
-	var handle func(p *qmPeer, st Step)
-	handle = func(p *qmPeer, st Step) {
-		p.failed = p.failed || st.Failed || st.Reject != nil
-		if st.Child != nil {
-			p.child = st.Child
+	var handle func(p *qmPeer, st daemon.Result)
+	handle = func(p *qmPeer, st daemon.Result) {
+		p.failed = p.failed || failed(p.x, st) || st.Reject != nil
+		if p.x != nil {
+			if ch := p.x.Installed(); ch != nil {
+				p.child = ch
+			}
 		}
 		if st.Send != nil {
 			queue = append(queue, msg{p == a, st.Send})

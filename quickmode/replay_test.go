@@ -197,11 +197,11 @@ func spiRand(spi uint32) *bytes.Reader {
 	return bytes.NewReader(binary.BigEndian.AppendUint32(nil, spi-256))
 }
 
-// drive runs every Work and engine request of a Step at once.
-func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st Step) (sent [][]byte, last Step) {
+// drive runs every Work and engine request of a daemon.Result at once.
+func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st daemon.Result) (sent [][]byte, last daemon.Result) {
 	t.Helper()
 	for {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || x.Failed() {
 			t.Fatalf("step failed: %v %v", st.Reject, st.Log)
 		}
 		if st.Send != nil {
@@ -373,7 +373,7 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 				t.Fatalf("our QM1 differs from strongSwan's:\nours   %x\ntheirs %x", ours.Body, run.qm1.Body)
 			}
 			st = x.Consume(env, run.raw[7])
-			if st.Reject != nil || st.Failed {
+			if st.Reject != nil || x.Failed() {
 				t.Fatalf("strongSwan's QM2 refused: %v %v", st.Reject, st.Log)
 			}
 			sent, _ = drive(t, x, env, eng, st)
