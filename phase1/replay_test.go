@@ -98,7 +98,7 @@ func payload[T isakmp.Payload](m *isakmp.Message) T {
 	return zero
 }
 
-// drive runs a daemon.Result's Work at once and resumes, returning the final daemon.Result.
+// drive runs a Result's Work at once and resumes, returning the last Result.
 func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
 	for st.Work != nil {
