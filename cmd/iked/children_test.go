@@ -26,10 +26,7 @@ import (
 func TestWiringListSAsShowsChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", childOpts{})
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, b := upPair(t, nw, childOpts{}, childOpts{})
 		var outRef engine.SARef
 		for _, r := range a.Engine.SAs() {
 			if !r.Inbound {
@@ -87,8 +84,7 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{isakmpOnly: true})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", childOpts{})
+		a, b := childPair(t, nw, "never", childOpts{}, childOpts{isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
 		first := a.Ctl(t, control.CmdListSAs, "").SAs[0].Children[0]
@@ -121,11 +117,7 @@ func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 func TestWiringResponderRekeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		opts := childOpts{kbytes: 1000}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, b := upPair(t, nw, childOpts{kbytes: 1000}, childOpts{kbytes: 1000})
 		oldIn, oldOut := spis(b)
 		var in engine.SARef
 		for _, r := range b.Engine.SAs() {
@@ -178,11 +170,7 @@ func TestWiringResponderRekeys(t *testing.T) {
 func TestWiringInitiatorRekeysFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		opts := childOpts{lifetime: "20s"}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, b := upPair(t, nw, childOpts{lifetime: "20s"}, childOpts{lifetime: "20s"})
 		old, _ := spis(a)
 		time.Sleep(19500 * time.Millisecond)
 		for _, n := range []*stacktest.Node{a, b} {
@@ -207,9 +195,7 @@ func TestWiringInitiatorRekeysFirst(t *testing.T) {
 func TestWiringRekeyThroughNewPhase1(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		opts := childOpts{kbytes: 1000}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{kbytes: 1000, isakmpOnly: true})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", opts)
+		a, b := childPair(t, nw, "never", childOpts{kbytes: 1000}, childOpts{kbytes: 1000, isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
 		b.Ctl(t, control.CmdTerminate, "link")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iked/iked/daemon/daemontest"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // The IPsec SAs go with an ISAKMP SA that DPD declares dead or that
@@ -20,10 +21,7 @@ import (
 func TestWiringDeadPeerTakesChildSAs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startLifeNode(t, nw, "192.0.2.2", "192.0.2.1", "never")
-		a := startLifeNode(t, nw, "192.0.2.1", "192.0.2.2", "start")
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, _ := upPair(t, nw, childOpts{}, childOpts{})
 		nw.Silence(netip.MustParseAddr("192.0.2.2"), true)
 		time.Sleep(45 * time.Second)
 		if n := len(a.Engine.SAs()); n != 0 {
@@ -42,15 +40,12 @@ func TestWiringDeadPeerTakesChildSAs(t *testing.T) {
 func TestWiringInitialContactTakesChildSAs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startLifeNode(t, nw, "192.0.2.2", "192.0.2.1", "never")
-		a1 := startLifeNode(t, nw, "192.0.2.1", "192.0.2.2", "start")
-		a1.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a1, b := upPair(t, nw, childOpts{}, childOpts{})
 		old := b.Engine.SAs()
 		nw.Silence(netip.MustParseAddr("192.0.2.1"), true)
 		a1.Daemon.Stop()
 		nw.Silence(netip.MustParseAddr("192.0.2.1"), false)
-		a2 := startLifeNode(t, nw, "192.0.2.1", "192.0.2.2", "start")
+		a2 := startChildNode(t, nw, stacktest.HostA, stacktest.HostB, "start", childOpts{})
 		a2.WaitSAs(t, 2, 30*time.Second)
 		b.WaitSAs(t, 2, 5*time.Second)
 		for _, o := range old {

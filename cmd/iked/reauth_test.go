@@ -27,10 +27,7 @@ func TestWiringReauthKeepsChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
 		o := childOpts{ikeLifetime: "10m"}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", o)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", o)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, b := upPair(t, nw, o, o)
 		aIn, aOut := spis(a)
 		bIn, bOut := spis(b)
 		first := a.Ctl(t, control.CmdListSAs, "").SAs
@@ -84,10 +81,7 @@ func TestWiringReauthFailsThenExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
 		o := childOpts{ikeLifetime: "10m"}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", o)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", o)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+		a, b := upPair(t, nw, o, o)
 		est := time.Now()
 		time.Sleep(8 * time.Minute)
 		bAddr := netip.MustParseAddr("192.0.2.2")

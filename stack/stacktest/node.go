@@ -164,3 +164,20 @@ func Wait(t testing.TB, limit time.Duration, what string, cond func() bool, node
 		}
 	}
 }
+
+// The hosts of the in-memory tests (RFC 5737 documentation addresses).
+const (
+	HostA = "192.0.2.1"
+	HostB = "192.0.2.2"
+)
+
+// Pair starts B on HostB, then A on HostA, each with its own policy (its
+// Local and Remote set here) and options.
+func Pair(t testing.TB, pa Policy, oa Options, pb Policy, ob Options) (a, b *Node) {
+	t.Helper()
+	pb.Local, pb.Remote = HostB, HostA
+	pa.Local, pa.Remote = HostA, HostB
+	b = Start(t, pb, ob)
+	a = Start(t, pa, oa)
+	return a, b
+}
