@@ -25,9 +25,7 @@ func TestLifeReauthReplacesSA(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "", "10m", false)
 			synctest.Test(t, func(t *testing.T) {
 				nw := &daemontest.Net{}
-				b := startNode(t, nw, addrB, pb, nodeOpts{})
-				a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-				waitEstablished(t, a, b, 1)
+				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
 				old := a.rec.established()[0]
 				time.Sleep(8*time.Minute + 29*time.Second)
 				if len(a.rec.established()) != 1 {
@@ -71,9 +69,7 @@ func TestLifeRoadWarriorDoesNotReauth(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "10m", true)
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startNode(t, nw, addrB, pb, nodeOpts{})
-		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true, noWatch: true})
-		waitEstablished(t, a, b, 1)
+		_, b := upPair(t, nw, pa, pb, nodeOpts{noWatch: true}, nodeOpts{})
 		sa := b.rec.established()[0]
 		time.Sleep(10*time.Minute + 5*time.Second)
 		if strings.Contains(b.log.String(), "reauthenticating") {

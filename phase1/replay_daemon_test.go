@@ -54,9 +54,7 @@ func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *nod
 	pa, pb := lifePolicies(t, "main", "", "", false)
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startNode(t, nw, addrB, pb, nodeOpts{})
-		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-		waitEstablished(t, a, b, 1)
+		a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
 		f(t, nw, a, b)
 	})
 }
