@@ -295,6 +295,20 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 		t.Fatalf("NewInitiator: %v %v", err, st.Log)
 	}
 	a.x = x
+	defer func() { collect(a.p1, r.wires) }()
+	converse(a, b, st, mangle, func(fromA bool, data []byte) { r.wires = append(r.wires, wireDG{fromA, data}) },
+		func(err error) { r.rejects = append(r.rejects, err) })
+	return r
+}
+
+// converse carries a Quick Mode that a.x began with st to its end with b,
+// each side's Work run and engine requests answered at once: the peers
+// collect their logs, their installed bundles and whether they failed.
+// mangle, if set, may change each datagram (by index) before delivery;
+// sent, if set, sees every datagram and informational sent, rejected
+// every rejection.
+func converse(a, b *qmPeer, st daemon.Result, mangle func(i int, data []byte) []byte,
+	sent func(fromA bool, data []byte), rejected func(error)) {
 	type msg struct {
 		toB  bool
 		data []byte
@@ -302,23 +316,24 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 	var queue []msg
 	var handle func(p *qmPeer, st daemon.Result)
 	handle = func(p *qmPeer, st daemon.Result) {
-		if st.Reject != nil {
-			r.rejects = append(r.rejects, st.Reject)
+		if st.Reject != nil && rejected != nil {
+			rejected(st.Reject)
 		}
 		p.log = append(p.log, st.Log...)
 		p.failed = p.failed || failed(p.x, st)
+		var info []byte
 		if p.x != nil {
 			if ch := p.x.Installed(); ch != nil {
 				p.child = ch
 			}
+			info = p.x.TakeInfo()
 		}
 		if st.Send != nil {
-			r.wires = append(r.wires, wireDG{p == a, st.Send})
 			queue = append(queue, msg{p == a, st.Send})
 		}
-		if p.x != nil {
-			if info := p.x.TakeInfo(); info != nil {
-				r.wires = append(r.wires, wireDG{p == a, info})
+		for _, d := range [][]byte{st.Send, info} {
+			if d != nil && sent != nil {
+				sent(p == a, d)
 			}
 		}
 		var vals []any
@@ -336,7 +351,6 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 		}
 	}
 	handle(a, st)
-	defer func() { collect(a.p1, r.wires) }()
 	for n := 0; len(queue) > 0 && n < 20; n++ {
 		m := queue[0]
 		queue = queue[1:]
@@ -355,7 +369,6 @@ func runQM(t *testing.T, a, b *qmPeer, mangle func(i int, data []byte) []byte) *
 			handle(a, a.x.Consume(a.env(), data))
 		}
 	}
-	return r
 }
 
 // pair loads both policies, negotiates phase 1 and returns the peers.

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/phase1"
@@ -45,58 +44,15 @@ func benchPeer(b *testing.B, name string, p1 *phase1.SA, pol *policymgr.Policy) 
 // for tshark, so that an iteration costs only the exchange and the two
 // memory engines. It reports whether both sides got their Child.
 func quickMode(a, b *qmPeer, conn *policymgr.Connection, mid uint32) bool {
-	a.x, b.x, a.child, b.child, a.failed, b.failed = nil, nil, nil, nil, false, false
+	a.x, b.x, a.child, b.child, a.failed, b.failed, a.log, b.log = nil, nil, nil, nil, false, false, nil, nil
 	x, st, err := NewInitiator(a.env(), a.cfg, a.p1, conn, mid)
 	if err != nil {
 		return false
 	}
 	a.x = x
-	type msg struct {
-		toB  bool
-		data []byte
-	}
-	var queue []msg
-	var handle func(p *qmPeer, st daemon.Result)
-	handle = func(p *qmPeer, st daemon.Result) {
-		p.failed = p.failed || failed(p.x, st) || st.Reject != nil
-		if p.x != nil {
-			if ch := p.x.Installed(); ch != nil {
-				p.child = ch
-			}
-		}
-		if st.Send != nil {
-			queue = append(queue, msg{p == a, st.Send})
-		}
-		var vals []any
-		if st.Work != nil {
-			vals = append(vals, st.Work())
-		}
-		for _, req := range st.Engine {
-			vals = append(vals, p.eng.Do(req))
-		}
-		for _, v := range vals {
-			if p.x == nil {
-				return
-			}
-			handle(p, p.x.Resume(p.env(), v))
-		}
-	}
-	handle(a, st)
-	for n := 0; len(queue) > 0 && n < 20; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		switch {
-		case m.toB && b.x == nil && !b.failed:
-			x, st := NewResponder(b.env(), b.cfg, b.p1, m.data)
-			b.x = x
-			handle(b, st)
-		case m.toB && b.x != nil:
-			handle(b, b.x.Consume(b.env(), m.data))
-		case !m.toB && a.x != nil:
-			handle(a, a.x.Consume(a.env(), m.data))
-		}
-	}
-	return !a.failed && !b.failed && a.child != nil && b.child != nil
+	rejected := false
+	converse(a, b, st, nil, nil, func(error) { rejected = true })
+	return !rejected && !a.failed && !b.failed && a.child != nil && b.child != nil
 }
 
 // BenchmarkQuickMode is one whole Quick Mode (RFC 2409, 5.5) between two
