@@ -152,7 +152,8 @@ func policyYAML(s qmSide) string {
 	return b.String()
 }
 
-func loadPolicy(t *testing.T, s qmSide) *policymgr.Policy {
+// loadPolicy writes s's policy file and loads it as the daemon does.
+func loadPolicy(t testing.TB, s qmSide) *policymgr.Policy {
 	t.Helper()
 	text := policyYAML(s)
 	path := filepath.Join(t.TempDir(), "iked.yaml")
@@ -251,7 +252,8 @@ type qmPeer struct {
 	tokens uint64
 }
 
-func newPeer(t *testing.T, name string, p1 *phase1.SA, pol *policymgr.Policy) *qmPeer {
+// newPeer is one side of a Quick Mode over p1, with a fresh memory engine.
+func newPeer(t testing.TB, name string, p1 *phase1.SA, pol *policymgr.Policy) *qmPeer {
 	back := memory.New(memory.Options{})
 	if err := back.Open(); err != nil {
 		t.Fatal(err)

@@ -1,42 +1,10 @@
 package quickmode
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/iked/iked/engine"
-	"github.com/iked/iked/engine/memory"
-	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/policymgr"
 )
-
-// benchPolicy is loadPolicy for a benchmark: the harness's policyYAML,
-// loaded by policymgr as the daemon loads it.
-func benchPolicy(b *testing.B, s qmSide) *policymgr.Policy {
-	b.Helper()
-	text := policyYAML(s)
-	path := filepath.Join(b.TempDir(), "iked.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	p, msgs, err := policymgr.Load(path, policymgr.LoadOptions{})
-	if err != nil || p == nil {
-		b.Fatalf("policy did not load: %v %v\n%s", err, msgs, text)
-	}
-	return p
-}
-
-// benchPeer is newPeer without a *testing.T: a fresh memory engine.
-func benchPeer(b *testing.B, name string, p1 *phase1.SA, pol *policymgr.Policy) *qmPeer {
-	back := memory.New(memory.Options{})
-	if err := back.Open(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { back.Close() })
-	return &qmPeer{name: name, p1: p1, back: back, eng: engine.New(back, engine.Config{}),
-		cfg: Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin}}
-}
 
 // quickMode runs one Quick Mode initiated by a on connection "c" with
 // message ID mid and answered by b, as runQM does (every Work run and
@@ -68,10 +36,10 @@ func BenchmarkQuickMode(b *testing.B) {
 			s := qmSide{pfs: c.pfs}
 			sa, sb := s, s
 			sa.self, sb.self = "a", "b"
-			pa, pb := benchPolicy(b, sa), benchPolicy(b, sb)
+			pa, pb := loadPolicy(b, sa), loadPolicy(b, sb)
 			p1a, p1b, _ := establish(b, pa, pb, gwA, gwB)
 			conn, _ := pa.Connection("c")
-			a, r := benchPeer(b, "A", p1a, pa), benchPeer(b, "B", p1b, pb)
+			a, r := newPeer(b, "A", p1a, pa), newPeer(b, "B", p1b, pb)
 			mid := uint32(0x10000000)
 			if !quickMode(a, r, conn, mid) {
 				b.Fatalf("Quick Mode does not complete:\n%s%s", a.logText(), r.logText())
@@ -82,7 +50,7 @@ func BenchmarkQuickMode(b *testing.B) {
 			for b.Loop() {
 				if n++; n%4096 == 0 {
 					b.StopTimer()
-					a, r = benchPeer(b, "A", p1a, pa), benchPeer(b, "B", p1b, pb)
+					a, r = newPeer(b, "A", p1a, pa), newPeer(b, "B", p1b, pb)
 					b.StartTimer()
 				}
 				mid++
