@@ -270,13 +270,8 @@ func checkTshark(t *testing.T, o *outcome) {
 		ds = append(ds, d)
 	}
 	path := filepath.Join(t.TempDir(), "phase1.pcap")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapgolden.WriteFile(path, ds); err != nil {
 		t.Fatal(err)
 	}
-	if err := pcapgolden.Write(f, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	pcapgolden.Tshark(t, path)
 }

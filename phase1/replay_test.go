@@ -72,12 +72,7 @@ func loadRun(t *testing.T, run string, n int) *recording {
 		rec.raw = append(rec.raw, b)
 		rec.msgs = append(rec.msgs, m)
 	}
-	f, err := os.Open(filepath.Join(runsDir, run, "responder.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if rec.keys, err = interop.ParseKeys(f); err != nil {
+	if rec.keys, err = interop.ReadKeys(filepath.Join(runsDir, run, "responder.log")); err != nil {
 		t.Fatal(err)
 	}
 	s := rec.keys.Find("shared Diffie Hellman secret")

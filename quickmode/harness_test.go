@@ -483,15 +483,9 @@ func (b *tsharkBatch) run(dir string) (summary string, problems []string, err er
 	if d := os.Getenv("QM_PCAP"); d != "" {
 		path = d
 	}
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapgolden.WriteFile(path, b.ds); err != nil {
 		return "", nil, err
 	}
-	if err := pcapgolden.Write(f, b.ds); err != nil {
-		f.Close()
-		return "", nil, err
-	}
-	f.Close()
 	var args []string
 	for _, u := range b.uats {
 		args = append(args, "-o", u)
