@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
@@ -28,8 +27,7 @@ import (
 // lifetimes counting down in virtual time, the bytes the engine counted;
 // the JSON answer holds no key.
 func TestWiringListSAsShowsChildren(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := upPair(t, nw, childOpts{}, childOpts{})
 		var outRef engine.SARef
 		for _, r := range a.Engine.SAs() {
@@ -86,8 +84,7 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 // lists them as detached, and a new ISAKMP SA of the connection with B
 // adopts them: listed under it next to the new bundle.
 func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := childPair(t, nw, "never", childOpts{}, childOpts{isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
@@ -119,8 +116,7 @@ func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 // of grace, negotiates the new bundle as Quick Mode initiator and deletes
 // the old one on both sides.
 func TestWiringResponderRekeys(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := upPair(t, nw, childOpts{kbytes: 1000}, childOpts{kbytes: 1000})
 		oldIn, oldOut := spis(b)
 		var in engine.SARef
@@ -172,8 +168,7 @@ func TestWiringResponderRekeys(t *testing.T) {
 // soft limit (18 s) comes before the responder's (19 s): exactly one
 // rekey happens, by the initiator, and each side then holds one bundle.
 func TestWiringInitiatorRekeysFirst(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := upPair(t, nw, childOpts{lifetime: "20s"}, childOpts{lifetime: "20s"})
 		old, _ := spis(a)
 		time.Sleep(19500 * time.Millisecond)
@@ -197,8 +192,7 @@ func TestWiringInitiatorRekeysFirst(t *testing.T) {
 // 1, then the Quick Mode that replaces the bundle, and deletes the old one
 // at once rather than at its hard lifetime.
 func TestWiringRekeyThroughNewPhase1(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := childPair(t, nw, "never", childOpts{kbytes: 1000}, childOpts{kbytes: 1000, isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
@@ -243,8 +237,7 @@ func TestWiringRekeyThroughNewPhase1(t *testing.T) {
 // A's DPD declares it dead and A's engine no longer holds the IPsec SAs of
 // that ISAKMP SA.
 func TestWiringDeadPeerTakesChildSAs(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, _ := upPair(t, nw, childOpts{}, childOpts{})
 		nw.Silence(netip.MustParseAddr("192.0.2.2"), true)
 		time.Sleep(45 * time.Second)
@@ -262,8 +255,7 @@ func TestWiringDeadPeerTakesChildSAs(t *testing.T) {
 // negotiates again. Its INITIAL-CONTACT makes B drop the stale ISAKMP SA
 // and its IPsec SAs: B's engine holds only the new pair.
 func TestWiringInitialContactTakesChildSAs(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a1, b := upPair(t, nw, childOpts{}, childOpts{})
 		old := b.Engine.SAs()
 		nw.Silence(netip.MustParseAddr("192.0.2.1"), true)
@@ -295,8 +287,7 @@ func TestWiringInitialContactTakesChildSAs(t *testing.T) {
 // listed under the new SA); the old SA went as "reauthenticated" on A and
 // by A's ISAKMP-only Delete on B, and no new Quick Mode ran.
 func TestWiringReauthKeepsChildren(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		o := childOpts{ikeLifetime: "10m"}
 		a, b := upPair(t, nw, o, o)
 		aIn, aOut := spis(a)
@@ -349,8 +340,7 @@ func TestWiringReauthKeepsChildren(t *testing.T) {
 // 10 min the old SA expires as it would without reauthentication: the
 // Deletes go out and neither engine holds the IPsec SAs.
 func TestWiringReauthFailsThenExpires(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		o := childOpts{ikeLifetime: "10m"}
 		a, b := upPair(t, nw, o, o)
 		est := time.Now()

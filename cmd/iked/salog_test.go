@@ -7,12 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
-	"github.com/iked/iked/daemon/daemontest"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // Tests of what an operator reads about ISAKMP SAs at info level, with
@@ -26,8 +25,7 @@ import (
 // keys level appears in it. `ikectl terminate` on A then logs "ISAKMP SA
 // removed" with the reason on both sides.
 func TestEstablishedLine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		o := childOpts{mode: "main", psk: "established line key", ikeLifetime: "3h"}
 		ob, oa := o, o
 		ob.localID, oa.localID = "fqdn:b.example", "fqdn:a.example"
@@ -100,8 +98,7 @@ func TestEstablishedLine(t *testing.T) {
 // once, naming the undecryptable message and the pre-shared key, and not
 // again when the half-open SA expires.
 func TestAggressiveWrongPSKResponder46(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := childPair(t, nw, "start", childOpts{mode: "aggressive", psk: "key of A", localID: "fqdn:a.example"},
 			childOpts{mode: "aggressive", psk: "key of B", localID: "fqdn:b.example"})
 		a.WaitRecord(t, "", 46, 30*time.Second)
@@ -126,8 +123,7 @@ func TestAggressiveWrongPSKResponder46(t *testing.T) {
 // TestHalfOpenTimeout46: B's answers are lost, so A never sends MM3; when
 // B's half-open SA expires it logs message 46 naming what it waited for.
 func TestHalfOpenTimeout46(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		nw.Silence(netip.MustParseAddr("192.0.2.2"), true)
 		_, b := childPair(t, nw, "start", childOpts{localID: "fqdn:a.example"}, childOpts{localID: "fqdn:b.example"})
 		r := b.WaitRecord(t, "", 46, daemon.DefaultSettings().HalfOpenLifetime+5*time.Second)

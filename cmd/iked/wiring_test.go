@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
-	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
 )
@@ -33,7 +32,7 @@ type childOpts struct {
 // (so that a test can look for the derived keys in the other lines), runs
 // DPD (10 s delay, 30 s timeout), allows phase 2 lifetimes from 1 s, and
 // has o's settings (phase 2 lifetime 1 h unless o says).
-func (o childOpts) side(nw *daemontest.Net) (stacktest.Policy, stacktest.Options) {
+func (o childOpts) side(nw *stacktest.Net) (stacktest.Policy, stacktest.Options) {
 	if o.lifetime == "" {
 		o.lifetime = "1h"
 	}
@@ -47,7 +46,7 @@ func (o childOpts) side(nw *daemontest.Net) (stacktest.Policy, stacktest.Options
 }
 
 // startChildNode starts one node with o's settings.
-func startChildNode(t *testing.T, nw *daemontest.Net, local, remote, initiate string, o childOpts) *stacktest.Node {
+func startChildNode(t *testing.T, nw *stacktest.Net, local, remote, initiate string, o childOpts) *stacktest.Node {
 	t.Helper()
 	p, opt := o.side(nw)
 	p.Local, p.Remote, p.Initiate = local, remote, initiate
@@ -55,7 +54,7 @@ func startChildNode(t *testing.T, nw *daemontest.Net, local, remote, initiate st
 }
 
 // childPair starts B (never initiating), then A (initiate).
-func childPair(t *testing.T, nw *daemontest.Net, initiate string, oa, ob childOpts) (a, b *stacktest.Node) {
+func childPair(t *testing.T, nw *stacktest.Net, initiate string, oa, ob childOpts) (a, b *stacktest.Node) {
 	t.Helper()
 	pa, xa := oa.side(nw)
 	pb, xb := ob.side(nw)
@@ -65,7 +64,7 @@ func childPair(t *testing.T, nw *daemontest.Net, initiate string, oa, ob childOp
 
 // upPair is childPair with A initiating at once; it waits until both
 // engines hold the bundle of the first Quick Mode.
-func upPair(t *testing.T, nw *daemontest.Net, oa, ob childOpts) (a, b *stacktest.Node) {
+func upPair(t *testing.T, nw *stacktest.Net, oa, ob childOpts) (a, b *stacktest.Node) {
 	t.Helper()
 	a, b = childPair(t, nw, "start", oa, ob)
 	a.WaitSAs(t, 2, 30*time.Second)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
@@ -180,4 +181,14 @@ func Pair(t testing.TB, pa Policy, oa Options, pb Policy, ob Options) (a, b *Nod
 	b = Start(t, pb, ob)
 	a = Start(t, pa, oa)
 	return a, b
+}
+
+// Net is daemontest's in-memory network, which the nodes of a test share.
+type Net = daemontest.Net
+
+// Test runs f in a testing/synctest bubble with a fresh in-memory network:
+// the daemons f starts on it live in virtual time.
+func Test(t *testing.T, f func(t *testing.T, nw *Net)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) { f(t, &Net{}) })
 }
