@@ -12,6 +12,7 @@ import (
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
@@ -179,15 +180,9 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
-		st = drive(t, x, env, x.Consume(env, rec.raw[1]))
+		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
 		m3 := mustDecode(t, st.Send)
 		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
 			t.Fatal("MM3 is not the recorded KE and nonce")
@@ -368,13 +363,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		drive(t, x, env, x.Consume(env, rec.raw[1]))
 		env.Rand = testEnv().Rand
@@ -389,9 +378,23 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 			t.Fatal(err)
 		}
 		x.SA.iv = next
-		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
+		st := drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established || x.SA.PeerCert == nil {
 			t.Fatalf("strongSwan's SIG_R not accepted: %v", st.Log)
 		}
 	})
+}
+
+// initiateAsRecorded starts our Main Mode initiator and checks that its
+// MM1 offers the SA payload of the recorded one.
+func initiateAsRecorded(t *testing.T, env Env, cfg Config, conn *policymgr.Connection, ic [8]byte, mm1 *isakmp.Message) *Exchange {
+	t.Helper()
+	x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+		t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+	}
+	return x
 }
