@@ -596,3 +596,39 @@ func TestInitiateStart(t *testing.T) {
 		})
 	})
 }
+
+// TestRegisterTwicePanics: a second handler for an exchange type, a
+// second initiator, kernel handler, deleter or lister, and a nil one,
+// panic when they are registered, as a second pattern does in
+// http.ServeMux; the first registration stays.
+func TestRegisterTwicePanics(t *testing.T) {
+	eh := &echoHandler{}
+	for name, register := range map[string]func(d *Daemon){
+		"handler":   func(d *Daemon) { d.Register(isakmp.ExchangeMain, eh) },
+		"initiator": func(d *Daemon) { d.RegisterInitiator(eh) },
+		"deleter":   func(d *Daemon) { d.RegisterDeleter(deleterFunc(func(*Context) Result { return Result{} })) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := New(Options{})
+			register(d)
+			defer func() {
+				if r := recover(); !strings.Contains(fmt.Sprint(r), "already registered") {
+					t.Errorf("a second %s registered: recovered %v, want its panic", name, r)
+				}
+			}()
+			register(d)
+		})
+	}
+	t.Run("nil", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Error("a nil handler registered without a panic")
+			}
+		}()
+		New(Options{}).Register(isakmp.ExchangeMain, nil)
+	})
+}
+
+type deleterFunc func(*Context) Result
+
+func (f deleterFunc) Delete(c *Context) Result { return f(c) }
