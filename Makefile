@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo clean
+.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo ci-fresh clean
 
 all: build
 
@@ -56,10 +56,17 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
-# (scripts/demo.sh): installs strongSwan if missing, strongSwan initiates,
-# then iked (ikectl initiate), both sides print their SAs, all cleaned up.
-demo: build
-	BIN=$(BIN) DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+# (scripts/demo.sh): installs what it runs if missing (strongSwan, iproute2,
+# ike-scan, and ca-certificates for Go's module downloads), builds iked and
+# ikectl, strongSwan initiates, then iked (ikectl initiate), both sides
+# print their SAs, all cleaned up.
+demo:
+	BIN=$(BIN) BUILD=1 GO=$(GO) LDFLAGS='$(LDFLAGS)' DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+
+# ci-fresh: .ci/run in a bare Debian 12 root (debootstrap minbase, cached),
+# then `make demo` in another; root. Run it before calling work done.
+ci-fresh:
+	./scripts/ci-fresh.sh
 
 clean:
 	rm -rf $(BIN)
