@@ -92,6 +92,15 @@ newroot() {
 	[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$r/etc/apt/sources.list"
 	cp -a /etc/apt/apt.conf.d/. "$r/etc/apt/apt.conf.d/" 2>/dev/null || true
 	cp /etc/resolv.conf "$r/etc/resolv.conf"
+	# The machine's trust store: a machine of this kind may reach the module
+	# proxy through a CA of its own, which is in the system bundle but in no
+	# Debian package. It goes where update-ca-certificates keeps it (when
+	# .ci/run installs ca-certificates) and into the bundle Go reads.
+	if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+		mkdir -p "$r/usr/local/share/ca-certificates" "$r/etc/ssl/certs"
+		cp /etc/ssl/certs/ca-certificates.crt "$r/usr/local/share/ca-certificates/machine-trust.crt"
+		cp /etc/ssl/certs/ca-certificates.crt "$r/etc/ssl/certs/ca-certificates.crt"
+	fi
 	mkdir -p "$r/usr/local/go" "$r/ci"
 	git clone -q --no-local "$top" "$r/ci/main"
 	if [ -d "$top/../shared" ]; then
@@ -108,7 +117,7 @@ inroot() {
 	local r=$1
 	shift
 	local keep=() v
-	for v in GOFLAGS GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GOTOOLCHAIN http_proxy https_proxy no_proxy; do
+	for v in GOFLAGS GOPROXY GOSUMDB GONOSUMDB GOPRIVATE GOTOOLCHAIN SSL_CERT_FILE SSL_CERT_DIR http_proxy https_proxy no_proxy; do
 		[ -n "${!v:-}" ] && keep+=("$v=${!v}")
 	done
 	unshare -m --propagation private bash -c '
