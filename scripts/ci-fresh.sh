@@ -78,6 +78,7 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # newroot unpacks the base, gives it this machine's apt configuration and
 # name resolution, and clones the committed tree to /ci/main (with a copy
@@ -123,6 +124,9 @@ inroot() {
 	unshare -m --propagation private bash -c '
 		set -e
 		r=$1; shift
+		# The root must be a mount point, as / is on a machine: ip netns
+		# exec remounts / as a slave and fails on a plain folder.
+		mount --bind "$r" "$r"
 		mount -t proc proc "$r/proc"
 		mount --rbind /sys "$r/sys"
 		mount --rbind /dev "$r/dev"
