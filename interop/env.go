@@ -92,7 +92,7 @@ func RequireRoot(t testing.TB, tools ...string) {
 	if _, err := os.Stat("/proc/self/ns/net"); err != nil {
 		missing(t, "no /proc/self/ns/net")
 	}
-	if m := missingTools(append([]string{"ip"}, tools...)); m != "" {
+	if m := missingTools(append([]string{"ip", "sysctl"}, tools...)); m != "" {
 		missing(t, m)
 	}
 }
