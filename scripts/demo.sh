@@ -159,7 +159,12 @@ charon-systemd {
   retransmit_timeout = 1.0
   retransmit_tries = 3
 }
-swanctl { socket = unix://$dir/swan/vici }
+# swanctl loads only what reading credentials needs, not its compiled-in
+# list (which names plugins Debian ships in packages the demo has no use for).
+swanctl {
+  socket = unix://$dir/swan/vici
+  load = pem pkcs1 pkcs8 x509 pubkey random nonce openssl
+}
 EOF
 cat >"$dir/swan/swanctl/swanctl.conf" <<EOF
 connections {
