@@ -43,6 +43,9 @@ func readPrivateKey(path string) (key crypto.Signer, readErr, keyErr error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, &ErrKeyMode{File: path, Mode: fi.Mode()}, nil
 	}
+	if err := CheckOwner(path, fi); err != nil {
+		return nil, err, nil
+	}
 	if encryptedPEM(b) {
 		return nil, nil, fmt.Errorf("private key file %s is encrypted: iked reads unencrypted keys only (openssl pkey -in FILE -out NEWFILE, then chmod 600 NEWFILE)", path)
 	}

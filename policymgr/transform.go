@@ -2,6 +2,7 @@ package policymgr
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -161,6 +162,22 @@ func (d *decoder) transform(name string, k, v *yaml.Node) *transformDef {
 		if _, given := vals["compression"]; !given {
 			d.errorf(k, "%s of protocol ipcomp has no compression", where)
 			t.ok = false
+		}
+	}
+	for _, key := range []string{"ciphers", "hashes", "groups", "hmacs"} {
+		var list []string
+		switch key {
+		case "ciphers":
+			list = t.ciphers
+		case "hashes":
+			list = t.hashes
+		case "groups":
+			list = t.groups
+		case "hmacs":
+			list = t.hmacs
+		}
+		if weak := weakIn(list); len(weak) > 0 {
+			d.warnf(vals[key], "%s %s: weak algorithm %s: it loads for old peers; prefer aes, sha256 or better, and modp2048 or an ecp group", where, key, strings.Join(weak, ", "))
 		}
 	}
 	if t.ok {
