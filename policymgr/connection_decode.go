@@ -165,7 +165,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		}
 	}
 	if vn, given := cd.keys["lifetime"]; given {
-		if t, ok := d.duration(vn, where+" lifetime", time.Second, 30*24*time.Hour); ok {
+		if t, ok := d.duration(vn, where+" lifetime", time.Second, MaxLifetime); ok {
 			c.Lifetime = t
 		}
 	}

@@ -51,6 +51,10 @@ func protocolWord(p isakmp.ProtocolID) string {
 // ikeLifetimeDefault is a phase 1 transform's lifetime when none is given.
 const ikeLifetimeDefault = 8 * time.Hour
 
+// MaxLifetime is the longest lifetime the policy file takes, phase 1 or 2;
+// phase 1 also caps a peer's proposal at it.
+const MaxLifetime = 30 * 24 * time.Hour
+
 func (d *decoder) transforms(n *yaml.Node) map[string]*transformDef {
 	defs := map[string]*transformDef{}
 	d.mapping(n, "the transforms section", nil, func(name string, k, v *yaml.Node) {
@@ -130,7 +134,7 @@ func (d *decoder) transform(name string, k, v *yaml.Node) *transformDef {
 		t.groups = algs("groups", keySet(dhGroups), groupOrder)
 		t.lifetime = ikeLifetimeDefault
 		if ln, given := vals["lifetime"]; given {
-			if lt, ok := d.duration(ln, where+" lifetime", time.Second, 30*24*time.Hour); ok {
+			if lt, ok := d.duration(ln, where+" lifetime", time.Second, MaxLifetime); ok {
 				t.lifetime = lt
 			} else {
 				t.ok = false
