@@ -319,26 +319,24 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 			p.PSK = d.pskFile(vn, where, f)
 		}
 	}
-	if vn, given := vals["certificate"]; given {
-		if cn, ok := d.str(vn, where+" certificate"); ok {
-			if _, defined := s.certs[cn]; !defined {
-				d.errorf(vn, "%s names certificate %q, which the certificates section does not define", where, cn)
-			} else {
-				p.Certificate = cn
-				cd.certKey = vn
-			}
+	// certificate and ca name certificates items.
+	certRef := func(key string) (string, *yaml.Node) {
+		vn, given := vals[key]
+		if !given {
+			return "", nil
 		}
-	}
-	if vn, given := vals["ca"]; given {
-		if cn, ok := d.str(vn, where+" ca"); ok {
-			if _, defined := s.certs[cn]; !defined {
-				d.errorf(vn, "%s ca names certificate %q, which the certificates section does not define", where, cn)
-			} else {
-				p.CA = cn
-				cd.caKey = vn
-			}
+		cn, ok := d.str(vn, where+" "+key)
+		if !ok {
+			return "", nil
 		}
+		if _, defined := s.certs[cn]; !defined {
+			d.errorf(vn, "%s %s names certificate %q, which the certificates section does not define", where, key, cn)
+			return "", nil
+		}
+		return cn, vn
 	}
+	p.Certificate, cd.certKey = certRef("certificate")
+	p.CA, cd.caKey = certRef("ca")
 	_, hasPSK := vals["psk"]
 	_, hasPSKFile := vals["psk-file"]
 	_, hasCert := vals["certificate"]
