@@ -140,7 +140,7 @@ func TestCRLExpiredFinding(t *testing.T) {
 // the new CRL revokes is refused under the new policy.
 func TestReloadRereadsCRL(t *testing.T) {
 	now := testClock(t)
-	path := writePolicy(t, certPolicy("ca: root-ca"), certFiles...)
+	path := writePolicy(t, certPolicy("auth: certificate"), certFiles...)
 	crl := filepath.Join(filepath.Dir(path), "ca-rsa.crl.der")
 	m := NewManager(path, LoadOptions{Now: now})
 	if fs, ok := m.Start(); !ok {
