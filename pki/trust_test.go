@@ -88,3 +88,29 @@ func TestKeyFileOwner(t *testing.T) {
 	}
 	t.Log(fs[0].Detail)
 }
+
+// TestKeyFileBytesWiped: once a private key is decoded, the file's bytes
+// read for it are zero, and the key still matches its certificate.
+func TestKeyFileBytesWiped(t *testing.T) {
+	dir := testDir(t)
+	for _, tc := range []struct{ key, cert string }{
+		{"gw-rsa.pkcs1.pem", "gw-rsa.pem"}, {"gw-rsa.pkcs1.der", "gw-rsa.pem"},
+		{"gw-rsa.pkcs8.pem", "gw-rsa.pem"}, {"gw-rsa.pkcs8.der", "gw-rsa.pem"},
+		{"gw-ecdsa.sec1.pem", "gw-ecdsa.pem"}, {"gw-ecdsa.pkcs8.der", "gw-ecdsa.pem"},
+	} {
+		b := mustRead(t, filepath.Join(dir, tc.key))
+		key, err := keyFromFile(tc.key, b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.key, err)
+		}
+		for i, c := range b {
+			if c != 0 {
+				t.Errorf("%s: byte %d of the file's bytes is %#x after decoding, want 0", tc.key, i, c)
+				break
+			}
+		}
+		if !keyMatches(key, readCert(t, filepath.Join(dir, tc.cert)).PublicKey) {
+			t.Errorf("%s: the key no longer matches %s", tc.key, tc.cert)
+		}
+	}
+}

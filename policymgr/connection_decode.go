@@ -1,6 +1,7 @@
 package policymgr
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
@@ -442,12 +443,20 @@ func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
 		d.errorf(n, "%s psk-file %s: %v", where, path, err)
 		return nil
 	}
-	psk := strings.TrimRight(string(b), "\r\n")
-	if psk == "" {
+	psk := secretFromFile(b)
+	if len(psk) == 0 {
 		d.errorf(n, "%s psk-file %s is empty", where, path)
 		return nil
 	}
-	return Secret(psk)
+	return psk
+}
+
+// secretFromFile returns the key a psk-file holds (its bytes without the
+// trailing line end) in a buffer of its own, and wipes what was read, so
+// that the key lives on only in the policy.
+func secretFromFile(b []byte) Secret {
+	defer clear(b)
+	return Secret(bytes.Clone(bytes.TrimRight(b, "\r\n")))
 }
 
 // inlineSecretOK refuses a key written in the policy file itself when the

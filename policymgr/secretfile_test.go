@@ -91,3 +91,21 @@ func TestSecretFileOwner(t *testing.T) {
 		t.Log(fs[0])
 	}
 }
+
+// TestPSKFileBytesWiped: the bytes read from a psk-file are zero once the
+// key is taken out of them; the key keeps its own copy.
+func TestPSKFileBytesWiped(t *testing.T) {
+	b := []byte("correct horse\r\n")
+	psk := secretFromFile(b)
+	if string(psk.Bytes()) != "correct horse" {
+		t.Fatalf("key %q", psk.Bytes())
+	}
+	for i, c := range b {
+		if c != 0 {
+			t.Fatalf("byte %d is %#x after reading, want 0", i, c)
+		}
+	}
+	if len(secretFromFile([]byte("\n"))) != 0 {
+		t.Error("a file with a line end alone is not empty")
+	}
+}
