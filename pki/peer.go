@@ -56,7 +56,9 @@ func errNoPrivateKey() error { return notify.NoPrivateKey() }
 // received certificate that does not decode, which is then ignored. The
 // error says why the peer is refused: message 50 (a notify.Message) when
 // no certificate or trusted key could verify it at all, else ErrIDMismatch,
-// ErrUntrusted, ErrRevoked or ErrKeyUsage, wrapped.
+// ErrUntrusted, ErrRevoked, ErrKeyUsage, ErrCAAsPeer or ErrCRLExpired,
+// wrapped. The messages also carry the CRL warnings (an expired CRL, a
+// changed CRL file that does not check out).
 //
 // A received CA certificate is never the peer's: it only helps build the
 // chain (ErrCAAsPeer when the peer sent nothing else).
