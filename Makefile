@@ -34,10 +34,11 @@ unit:
 test: vet unit check-examples fuzz
 
 # check-examples: every policy in examples/ passes `iked -check`. git keeps no
-# file modes but the executable bit, and iked refuses key and PSK files that
-# others can read, so the secrets are made owner-only first, as a user would.
+# file modes but the executable bit, and iked refuses key and PSK files, and
+# policy files holding a psk, that others can read, so they are made
+# owner-only first, as a user would.
 check-examples: build
-	chmod 600 examples/certs/*.key examples/secrets/*
+	chmod 600 examples/certs/*.key examples/secrets/* examples/*.yaml
 	@set -e; for f in examples/*.yaml; do echo "iked -check -config $$f"; ./$(BIN)/iked -check -config $$f; done
 
 # fuzz runs every native fuzz target of the module for FUZZTIME each; the
