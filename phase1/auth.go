@@ -126,6 +126,9 @@ func (s *SA) peerAuth(j *job, r *received) error {
 		s.peerCerts = r.certs
 		j.peerCerts = r.certs
 		j.store = s.store()
+		if s.Conn != nil && s.Conn.IKE != nil {
+			j.ca = s.Conn.IKE.CA
+		}
 		j.peerID = pki.ID{Type: s.RemoteID.IDType, Data: s.RemoteID.Data}
 	} else if j.peerHash == nil {
 		return fmt.Errorf("%w: pre-shared key authentication without a HASH payload", isakmp.PayloadMalformed)

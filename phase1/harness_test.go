@@ -44,6 +44,9 @@ type side struct {
 	local, remote netip.Addr
 	// daemonExtra is more of the daemon section, e.g. "  dpd: {...}\n".
 	daemonExtra string
+	// trustAlso names a second CA of testdata/pki trusted as item "also";
+	// limitCA is the connection's ike.ca ("ca" or "also").
+	trustAlso, limitCA string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -92,6 +95,16 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 			fmt.Fprintf(&b, "  ca: {file: %s, trusted: true}\n", caF)
 		}
 		fmt.Fprintf(&b, "  me: {file: %s, private-key: %s}\n", certF, keyF)
+		if s.trustAlso != "" {
+			data, err := os.ReadFile(filepath.Join(src, s.trustAlso+".pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "also.pem"), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("  also: {file: also.pem, trusted: true}\n")
+		}
 	}
 	life := s.lifetime
 	if life == "" {
@@ -111,6 +124,9 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 		fmt.Fprintf(&b, "      auth: psk\n      psk: %q\n", s.psk)
 	} else {
 		b.WriteString("      auth: certificate\n      certificate: me\n")
+		if s.limitCA != "" {
+			fmt.Fprintf(&b, "      ca: %s\n", s.limitCA)
+		}
 	}
 	if s.localID != "" {
 		fmt.Fprintf(&b, "      local-id: %q\n", s.localID)

@@ -140,7 +140,8 @@ func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, erro
 	}
 	s.Conn, s.Transform, s.TransformNumber = c.conn, c.t, c.number
 	s.SAiB = r.sa.Raw
-	return settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy)), nil
+	msgs := capLifetime(&s.Transform, c.conn)
+	return append(msgs, settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy))...), nil
 }
 
 // notePeer records what any of the peer's messages may carry besides the
