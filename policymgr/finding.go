@@ -95,7 +95,7 @@ func plain(line int, format string, args ...any) notify.Message {
 }
 
 // plainAt makes a non-catalog finding's message at a level. Below error it
-// is not serious (policy-file.md, "What is serious"): a warning says what
+// is not serious (docs/policy-file.md, "What is serious"): a warning says what
 // loads although it weakens the policy, an info what `iked -check`
 // describes.
 func plainAt(level notify.Level, line int, format string, args ...any) notify.Message {
