@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/control"
 )
 
@@ -230,10 +232,15 @@ func (d *Daemon) initiate(conn string) error {
 		run.ex, r, initErr = d.initiator.Initiate(c, conn)
 		return r
 	})
-	if initErr != nil {
-		return initErr
-	}
-	if res.Reject != nil {
+	if initErr != nil || res.Reject != nil {
+		// The initiator's messages say why (message 55 for a peer that is
+		// not an address); the caller passes the error on to ikectl.
+		for _, m := range res.Log {
+			d.log.Emit(m, zap.String("conn", conn))
+		}
+		if initErr != nil {
+			return initErr
+		}
 		return res.Reject
 	}
 	if run.ex == nil || !sa.Remote.IsValid() {

@@ -211,7 +211,11 @@ func (d *Daemon) Start() error {
 	}
 	loaded, msgs, err := d.opt.Load(d.opt.ConfigFile)
 	if err != nil {
-		d.log.Emit(notify.ConfigUnreadable(d.opt.ConfigFile), zap.Error(err))
+		// Message 5 is a reload's (the running policy stays); at start-up
+		// there is none, so the file is a finding and the policy is not
+		// instantiated, as `iked -check` reports it.
+		d.log.Error("cannot read the policy file", zap.String("file", d.opt.ConfigFile), zap.Error(err))
+		d.log.Emit(notify.SPDNotInstantiated())
 		return &ExitError{1, err}
 	}
 	emitPolicyMessages(d.log, msgs, loaded == nil)

@@ -1,6 +1,9 @@
 package notify
 
-import "strconv"
+import (
+	"net/netip"
+	"strconv"
+)
 
 // The catalog, in the order and with the numbers of spec/messages.txt. The
 // text is the seed's (shared/seed/ipsec-messages.ja.txt), odd spots kept:
@@ -66,7 +69,7 @@ var catalog = [...]entry{
 	{58, "B.3.2", LevelNotice, "Phase-2 [%s] for %s and %s failed; %s.", []string{"role", "id", "id", "reason"}},
 	{59, "B.3.2", LevelWarning, "Phase-2 lifetime is too short, reset to min (prop=%d, min=%d)", []string{"n", "n"}},
 	{60, "B.3.2", LevelNotice, "QM notification %d (%s) (size %d bytes) from %s for protocol=%d spi(%d)=%s", []string{"n", "reason", "n", "remote-address", "n", "n", "spi-value"}},
-	{61, "B.3.2", LevelInfo, "Received responder lifetime notification: \"life_secs=%d, life_kbytes=%d", []string{"n", "n"}},
+	{61, "B.3.2", LevelWarning, "Received responder lifetime notification: \"life_secs=%d, life_kbytes=%d", []string{"n", "n"}},
 	{62, "B.3.2", LevelInfo, "Requested to delete SA %s[%s]", []string{"protocol", "spi-value"}},
 	{63, "B.3.2", LevelNotice, "SA-per-host specified and the remote requested addresses range or subnet -> rejecting connection.", nil},
 	{64, "B.3.2", LevelNotice, "SA-per-host specified without remote addresses given and the remote did not request QM for itself -> rejecting connection.", nil},
@@ -251,10 +254,17 @@ func NoPrivateKey() Message { return msg(49) }
 func NoPublicKey() Message { return msg(50) }
 
 // ReceivedErrorNotify is logged when the peer's error notify deletes the ISAKMP SA.
-func ReceivedErrorNotify(remote, reason string) Message { return msg(51, remote, reason) }
+func ReceivedErrorNotify(remote netip.AddrPort, reason string) Message {
+	return msg(51, RemoteAddress(remote), reason)
+}
 
-// SendingNotification is logged when iked refuses or changes a negotiation and tells the peer.
-func SendingNotification(remote, reason string) Message { return msg(52, remote, reason) }
+// SendingNotification is logged when iked refuses or changes a negotiation
+// and tells the peer. An ordinary Delete (terminate, shutdown, an SA's
+// lifetime) is not one: it is logged as the Delete it is, outside the
+// catalog.
+func SendingNotification(remote netip.AddrPort, reason string) Message {
+	return msg(52, RemoteAddress(remote), reason)
+}
 
 // NoPolicyLoaded is logged when a message arrives while no valid policy is loaded.
 func NoPolicyLoaded() Message { return msg(53) }
@@ -282,8 +292,8 @@ func Phase2Failed(role, local, remote, reason string) Message {
 func Phase2LifetimeShort(proposed, minimum int) Message { return msg(59, proposed, minimum) }
 
 // QMNotification is logged when the peer refuses or changes phase 2 with a notify.
-func QMNotification(notifyType int, reason string, size int, remote string, protocol int, spi []byte) Message {
-	return msg(60, notifyType, reason, size, remote, protocol, len(spi), hexString(spi))
+func QMNotification(notifyType int, reason string, size int, remote netip.AddrPort, protocol int, spi []byte) Message {
+	return msg(60, notifyType, reason, size, RemoteAddress(remote), protocol, len(spi), hexString(spi))
 }
 
 // ResponderLifetime is logged when the responder chose other phase 2 lifetimes.
@@ -322,6 +332,18 @@ func QueueMadeSpace() Message { return msg(69) }
 
 // QueueImportantDropped is logged when a queue full of important entries drops a new one.
 func QueueImportantDropped(length, typ int) Message { return msg(70, length, typ) }
+
+// RemoteAddress fills the `remote address' placeholder: the peer's IP
+// address, followed by [port] when the peer does not use the IKE port 500
+// (a NAT-T peer on 4500, a NAT's mapped port), as strongSwan prints
+// endpoints.
+func RemoteAddress(peer netip.AddrPort) string {
+	a := peer.Addr().Unmap().String()
+	if p := peer.Port(); p != 500 && p != 0 {
+		a += "[" + strconv.Itoa(int(p)) + "]"
+	}
+	return a
+}
 
 // hexString prints an SPI as 0x followed by lower-case hex digits, the way
 // ip xfrm and strongSwan show SPIs.

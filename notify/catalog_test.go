@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bufio"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -141,8 +142,8 @@ func TestConstructors(t *testing.T) {
 		{Phase1Notify("NO-PROPOSAL-CHOSEN", 40, "192.0.2.2", 500, 1, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}), 48, `Phase-1 notify NO-PROPOSAL-CHOSEN "(size 40 bytes) from 192.0.2.2:500 for protocol=1 spi(16)=0x0102030405060708090a0b0c0d0e0f10"`},
 		{NoPrivateKey(), 49, "Policy manager didn't find private key"},
 		{NoPublicKey(), 50, "Policy manager didn't find public key"},
-		{ReceivedErrorNotify("192.0.2.2", "INVALID-ID-INFORMATION"), 51, "Received error notify from 192.0.2.2 : INVALID-ID-INFORMATION. Deleting ISAKMP SA."},
-		{SendingNotification("192.0.2.2", "NO-PROPOSAL-CHOSEN"), 52, "Sending notification to 192.0.2.2 : NO-PROPOSAL-CHOSEN"},
+		{ReceivedErrorNotify(netip.MustParseAddrPort("192.0.2.2:500"), "INVALID-ID-INFORMATION"), 51, "Received error notify from 192.0.2.2 : INVALID-ID-INFORMATION. Deleting ISAKMP SA."},
+		{SendingNotification(netip.MustParseAddrPort("[::ffff:192.0.2.2]:4500"), "NO-PROPOSAL-CHOSEN"), 52, "Sending notification to 192.0.2.2[4500] : NO-PROPOSAL-CHOSEN"},
 		{NoPolicyLoaded(), 53, "SPD: Phase-1 policy; No security policy available."},
 		{SPDRejected("192.0.2.1", "192.0.2.9"), 54, "SPD rejected conn using selectors 192.0.2.1 <-> 192.0.2.9"},
 		{RemoteIDNotAddress(), 55, "The Phase-1 remote id is not an IP-address, check the peer/gw address."},
@@ -150,7 +151,7 @@ func TestConstructors(t *testing.T) {
 		{QuickModeFailed("198.51.100.0/24", "203.0.113.0/24", "NO-PROPOSAL-CHOSEN"), 57, "IKE Quick-Mode negotiation between 198.51.100.0/24 <-> 203.0.113.0/24 failed: NO-PROPOSAL-CHOSEN"},
 		{Phase2Failed("responder", "192.0.2.1", "192.0.2.2", "INVALID-ID-INFORMATION"), 58, "Phase-2 [responder] for 192.0.2.1 and 192.0.2.2 failed; INVALID-ID-INFORMATION."},
 		{Phase2LifetimeShort(30, 120), 59, "Phase-2 lifetime is too short, reset to min (prop=30, min=120)"},
-		{QMNotification(14, "NO-PROPOSAL-CHOSEN", 12, "192.0.2.2", 3, spi), 60, "QM notification 14 (NO-PROPOSAL-CHOSEN) (size 12 bytes) from 192.0.2.2 for protocol=3 spi(4)=0x1234abcd"},
+		{QMNotification(14, "NO-PROPOSAL-CHOSEN", 12, netip.MustParseAddrPort("[2001:db8::2]:1500"), 3, spi), 60, "QM notification 14 (NO-PROPOSAL-CHOSEN) (size 12 bytes) from 2001:db8::2[1500] for protocol=3 spi(4)=0x1234abcd"},
 		{ResponderLifetime(3600, 0), 61, `Received responder lifetime notification: "life_secs=3600, life_kbytes=0`},
 		{DeleteRequested("ESP", spi), 62, "Requested to delete SA ESP[0x1234abcd]"},
 		{SAPerHostRange(), 63, "SA-per-host specified and the remote requested addresses range or subnet -> rejecting connection."},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -18,9 +19,9 @@ func TestLoggerConsoleLevels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Emit(EngineInitializing())                                   // info: below notice
-	l.Emit(SendingNotification("192.0.2.2", "NO-PROPOSAL-CHOSEN")) // notice
-	l.Emit(Phase1LifetimeShort(60, 300))                           // warning
+	l.Emit(EngineInitializing())                                                                // info: below notice
+	l.Emit(SendingNotification(netip.MustParseAddrPort("192.0.2.2:500"), "NO-PROPOSAL-CHOSEN")) // notice
+	l.Emit(Phase1LifetimeShort(60, 300))                                                        // warning
 	l.Keys("SKEYID", zap.Binary("v", []byte{1}))
 	out := buf.String()
 	if strings.Contains(out, "Initializing engine") || strings.Contains(out, "SKEYID") {
@@ -101,7 +102,7 @@ func TestLoggerSyslog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Emit(SendingNotification("192.0.2.2", "NO-PROPOSAL-CHOSEN"))
+	l.Emit(SendingNotification(netip.MustParseAddrPort("192.0.2.2:500"), "NO-PROPOSAL-CHOSEN"))
 	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	b := make([]byte, 2048)
 	n, err := conn.Read(b)

@@ -218,7 +218,7 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) daemon.Resul
 			int(s.Remote.Port()), int(n.Protocol), n.SPI))
 		if n.NotifyType.IsError() && !failed {
 			failed = true
-			st.Log = append(st.Log, notify.ReceivedErrorNotify(s.Remote.Addr().String(), n.NotifyType.String()))
+			st.Log = append(st.Log, notify.ReceivedErrorNotify(s.Remote, n.NotifyType.String()))
 			s.FailReason = "peer sent " + n.NotifyType.String()
 			st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.SA.LocalText(), x.SA.RemoteText(), s.FailReason))
 		}
@@ -245,7 +245,7 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) daemon.Resu
 	if n != 0 {
 		if out, err := x.notifyMessage(env, n); err == nil {
 			st.Send = out
-			st.Log = append(st.Log, notify.SendingNotification(s.Remote.Addr().Unmap().String(), n.String()))
+			st.Log = append(st.Log, notify.SendingNotification(s.Remote, n.String()))
 		}
 	}
 	if x.peerEstablished() {

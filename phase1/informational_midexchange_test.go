@@ -1,6 +1,7 @@
 package phase1
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -54,7 +55,7 @@ func TestNotifyAfterMM5(t *testing.T) {
 		return k.ISAKMPNotify(isakmp.InvalidIDInformation, nil)
 	}
 	failed := notify.Phase1Failed("", "", "", "").Num
-	errNotify := notify.ReceivedErrorNotify("", "").Num
+	errNotify := notify.ReceivedErrorNotify(netip.AddrPort{}, "").Num
 
 	x := playUntil(t, pols["main"][0], pols["main"][1], 5)
 	st := x.Consume(env, protected(x, nil, n(x)))

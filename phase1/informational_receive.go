@@ -68,13 +68,12 @@ func protocolName(p isakmp.ProtocolID) string {
 func ReceiveInformational(inf *Informational, iCookie, rCookie [8]byte, peer netip.AddrPort) InfoOutcome {
 	var o InfoOutcome
 	cookies := cookieSPI(iCookie, rCookie)
-	addr := peer.Addr().Unmap().String()
 	for _, n := range inf.Notifies {
 		switch {
 		case n.NotifyType.IsError():
 			o.Log = append(o.Log, phase1NotifyMessage(n, peer))
 			if !o.DeleteISAKMP {
-				o.Log = append(o.Log, notify.ReceivedErrorNotify(addr, n.NotifyType.String()))
+				o.Log = append(o.Log, notify.ReceivedErrorNotify(peer, n.NotifyType.String()))
 			}
 			o.DeleteISAKMP = true
 		case !inf.Protected:
@@ -145,5 +144,5 @@ func dpdSeq(n *isakmp.Notification, cookies []byte) (uint32, bool) {
 
 // SendingLog is message 52 for a notify or delete iked sends to peer.
 func SendingLog(peer netip.AddrPort, what string) notify.Message {
-	return notify.SendingNotification(peer.Addr().Unmap().String(), what)
+	return notify.SendingNotification(peer, what)
 }

@@ -267,7 +267,7 @@ func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) daemon.Resu
 	if n != 0 {
 		if out, err := x.notifyMessage(env, n); err == nil {
 			st.Send = out
-			st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), n.String()))
+			st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote, n.String()))
 		}
 	}
 	x.wipe()
@@ -312,7 +312,7 @@ func (x *Exchange) notifyMessage(env Env, n isakmp.NotifyType) ([]byte, error) {
 // lifetime shorter than ours.
 func (x *Exchange) peerNotifies(ns []*isakmp.Notification) []notify.Message {
 	var out []notify.Message
-	remote := x.P1.Remote.Addr().Unmap().String()
+	remote := x.P1.Remote
 	for _, n := range ns {
 		if n.NotifyType != isakmp.ResponderLifetime {
 			out = append(out, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data), remote, int(n.Protocol), n.SPI))

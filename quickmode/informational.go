@@ -27,7 +27,7 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 				var r daemon.Result
 				for _, n := range inf.Notifies {
 					r.Log = append(r.Log, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data),
-						p.Remote.Addr().Unmap().String(), int(n.Protocol), n.SPI))
+						p.Remote, int(n.Protocol), n.SPI))
 					if n.NotifyType.IsError() {
 						r.Log = append(r.Log, rt.refused(c, n)...)
 					}

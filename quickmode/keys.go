@@ -292,7 +292,7 @@ func (x *Exchange) installFailed(env Env, err error) daemon.Result {
 	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
 	if out, err := x.deleteMessage(env); err == nil {
 		x.info = out
-		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), "DELETE"))
+		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote, "DELETE"))
 	}
 	return st
 }

@@ -68,7 +68,7 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 	var log []notify.Message
 	for _, n := range r.notifies {
 		log = append(log, notify.QMNotification(int(n.NotifyType), n.NotifyType.String(), len(n.Data),
-			x.P1.Remote.Addr().Unmap().String(), int(n.Protocol), n.SPI))
+			x.P1.Remote, int(n.Protocol), n.SPI))
 	}
 	if len(r.ids) == 2 {
 		// RFC 2409, 5.5: IDci is the initiator's side.
