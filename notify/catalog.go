@@ -305,6 +305,10 @@ func DeleteRequested(protocol string, spi []byte) Message {
 	return msg(62, protocol, hexString(spi))
 }
 
+// SAName names an SA as message 62 does, protocol[spi-value]: for the
+// lines outside the catalog that speak of the same SAs.
+func SAName(protocol string, spi []byte) string { return protocol + "[" + hexString(spi) + "]" }
+
 // SAPerHostRange is logged when SA-per-host meets a peer asking for a range or subnet.
 func SAPerHostRange() Message { return msg(63) }
 

@@ -216,8 +216,9 @@ func (h *InfoHandler) Forget(sa *daemon.SA) { delete(h.dpd, sa) }
 
 // Delete says goodbye for an established ISAKMP SA (daemon.Deleter): a
 // protected informational with the Delete payload of the ISAKMP SA (RFC
-// 2408, 3.15), message 52. The IPsec SAs' Delete payloads are Quick
-// Mode's to send (it knows their SPIs).
+// 2408, 3.15), logged by LogDelete (an ordinary end, not message 52). The
+// IPsec SAs' Delete payloads are Quick Mode's to send (it knows their
+// SPIs).
 func (h *InfoHandler) Delete(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil {
@@ -228,11 +229,13 @@ func (h *InfoHandler) Delete(c *daemon.Context) daemon.Result {
 	if !ok {
 		return daemon.Result{}
 	}
-	out, err := sealInfo(c, k, k.DeleteISAKMP())
+	del := k.DeleteISAKMP()
+	out, err := sealInfo(c, k, del)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}
-	return daemon.Result{Send: out, Log: []notify.Message{SendingLog(s.Remote, "DELETE ISAKMP SA")}}
+	LogDelete(c.Log, s.Remote, []isakmp.Payload{del})
+	return daemon.Result{Send: out}
 }
 
 // refusedLog is message 46 for a phase 1 negotiation that the peer ended

@@ -99,8 +99,8 @@ func TestInfoHandler(t *testing.T) {
 	// the Delete goes to a handler over a copy of the responder's SA (the
 	// same cookies and keys).
 	bye := r.h.Delete(r.ctx(t0.Add(time.Hour)))
-	if bye.Send == nil || bye.Log[0].Num != 52 {
-		t.Fatalf("no Delete sent: %+v", bye)
+	if bye.Send == nil || len(bye.Log) != 0 {
+		t.Fatalf("no Delete sent, or sent as message 52: %+v", bye)
 	}
 	rc := *sr
 	rcPeer := &infoPeer{h: NewInfoHandler(policyDPD), sa: &daemon.SA{State: &rc}, s: &rc}

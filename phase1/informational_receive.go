@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 )
@@ -142,7 +144,28 @@ func dpdSeq(n *isakmp.Notification, cookies []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(n.Data), true
 }
 
-// SendingLog is message 52 for a notify or delete iked sends to peer.
+// SendingLog is message 52 for a notify or delete iked sends to peer
+// because it refuses or changes a negotiation.
 func SendingLog(peer netip.AddrPort, what string) notify.Message {
 	return notify.SendingNotification(peer, what)
+}
+
+// LogDelete writes the info line of a Delete iked sends because SAs end
+// in the ordinary way (terminate, shutdown, a lifetime, a
+// reauthentication): the SAs as message 62 names them, protocol[spi]. It
+// is not message 52, which is for notifications that refuse or change a
+// negotiation.
+func LogDelete(log *notify.Logger, peer netip.AddrPort, ps []isakmp.Payload) {
+	if log == nil {
+		return
+	}
+	var sas []string
+	for _, p := range ps {
+		if d, ok := p.(*isakmp.Delete); ok {
+			for _, spi := range d.SPIs {
+				sas = append(sas, notify.SAName(protocolName(d.Protocol), spi))
+			}
+		}
+	}
+	log.Info("sending Delete", zap.String("peer", notify.RemoteAddress(peer)), zap.Strings("sas", sas))
 }

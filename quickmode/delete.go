@@ -81,6 +81,11 @@ func DeleteChildren(p1 *phase1.SA, mid uint32, children []*Child, withISAKMP boo
 	if !ok {
 		return nil, phase1.ErrInfoNotKeyed
 	}
+	return phase1.SealInformational(k, mid, childDeletes(&k, children, withISAKMP))
+}
+
+// childDeletes returns the Delete payloads of DeleteChildren.
+func childDeletes(k *phase1.InfoKeys, children []*Child, withISAKMP bool) []isakmp.Payload {
 	var sas []ChildSA
 	for _, c := range children {
 		sas = append(sas, c.SAs...)
@@ -97,7 +102,7 @@ func DeleteChildren(p1 *phase1.SA, mid uint32, children []*Child, withISAKMP boo
 	if len(ps) > 16 {
 		ps = ps[:16]
 	}
-	return phase1.SealInformational(k, mid, ps)
+	return ps
 }
 
 func msgIDField(mid uint32) zap.Field { return zap.Uint32("message-id", mid) }

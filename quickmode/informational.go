@@ -145,6 +145,8 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 		return r
 	}
 	r.Send = out
-	r.Log = append(r.Log, phase1.SendingLog(p1.Remote, "DELETE"))
+	if k, ok := p1.InfoKeys(); ok {
+		phase1.LogDelete(c.Log, p1.Remote, childDeletes(&k, children, true))
+	}
 	return r
 }

@@ -176,7 +176,12 @@ func (x *Exchange) createQM2(env Env) daemon.Result {
 	}
 	x.iv = next
 	x.State = StateRSentQM2
-	return daemon.Result{Send: out, Request: true}
+	st := daemon.Result{Send: out, Request: true}
+	if x.respLife != nil {
+		// Our shorter lifetime changes the negotiation: message 52.
+		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote, isakmp.ResponderLifetime.String()))
+	}
+	return st
 }
 
 // consumeQM3 checks HDR*, HASH(3) (RFC 2409, 5.5) and installs the bundle.
