@@ -15,6 +15,9 @@ import (
 func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 	dg := Datagram{Remote: p.Remote}
 	if d.policy == nil {
+		// A guard: the sockets open after the first policy is in force
+		// and no reload leaves none (phase 1 logs 53 for a policy
+		// without IKE connections).
 		d.log.Emit(notify.NoPolicyLoaded())
 		d.drop(DropNoPolicy, dg, nil)
 		return nil

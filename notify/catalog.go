@@ -107,6 +107,13 @@ func CryptoStartFailed() Message { return msg(6) }
 
 // DroppingPacket is logged for a packet that matched no rule, when log-unmatched is on.
 // ipProtocol is "IPv4" or "IPv6"; proto a protocol name or number.
+//
+// Nothing produces it yet: the policy's daemon.log-unmatched is read
+// (policymgr/daemon_decode.go) but no engine reports unmatched packets.
+// Linux XFRM lets a packet that matches no policy pass and tells no one;
+// seeing it needs a catch-all rule in the data plane that hands such
+// packets to iked, which the engine does not install
+// (notify/testdata/coverage.md).
 func DroppingPacket(ipProtocol, source, dest, proto string, srcPort, dstPort int) Message {
 	return msg(7, ipProtocol, source, dest, proto, strconv.Itoa(srcPort), strconv.Itoa(dstPort))
 }
@@ -267,6 +274,12 @@ func SendingNotification(remote netip.AddrPort, reason string) Message {
 }
 
 // NoPolicyLoaded is logged when a message arrives while no valid policy is loaded.
+//
+// Phase 1 logs it when the policy in force has no IKE connection, as after
+// a reload to a file without connections (phase1/start.go). A message
+// cannot arrive before the first policy: the daemon opens its sockets
+// only once a policy is in force and a refused reload keeps the running
+// one, so the daemon's own check (daemon/satable.go) is a guard.
 func NoPolicyLoaded() Message { return msg(53) }
 
 // SPDRejected is logged when no policy matches a negotiation's remote address.
@@ -316,9 +329,17 @@ func SAPerHostRange() Message { return msg(63) }
 func SAPerHostNotSelf() Message { return msg(64) }
 
 // BundleNoInbound is logged when a bundle to install has no inbound SA.
+//
+// The engine checks every bundle it is asked to install (Bundle.Validate
+// in engine/sa.go), and its tests submit one-sided bundles. No
+// configuration reaches that check with one: Quick Mode always keys both
+// directions, and a manually keyed connection with a protocol lacking its
+// inbound or outbound SPI or key is refused when the policy loads
+// (messages 35 and 36), before any bundle exists.
 func BundleNoInbound(bundle int) Message { return msg(65, bundle) }
 
 // BundleNoOutbound is logged when a bundle to install has no outbound SA.
+// It is reached as BundleNoInbound is.
 func BundleNoOutbound(bundle int) Message { return msg(66, bundle) }
 
 // NoTunnelEndpoints is logged when no secure gateway addresses could be chosen.

@@ -36,6 +36,19 @@ func localAddr(c *policymgr.Connection) netip.Addr {
 	return netip.Addr{}
 }
 
+// hasIKE reports whether the policy has a connection negotiated with IKE.
+func hasIKE(p *policymgr.Policy) bool {
+	if p == nil {
+		return false
+	}
+	for _, c := range p.Connections {
+		if c.IKE != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // connectionsFor lists, in file order, the IKE connections that accept a
 // phase 1 from remote on local: those naming remote as their peer first,
 // then road warrior connections (which answer any peer).

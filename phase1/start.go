@@ -57,8 +57,10 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 	s := &SA{ICookie: icookie, RCookie: rcookie, Role: daemon.RoleResponder, Mode: h.Exchange, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	x := &Exchange{SA: s, cfg: cfg}
-	if cfg.Policy == nil {
-		return nil, daemon.Result{Log: []notify.Message{notify.NoPolicyLoaded()}, Reject: fmt.Errorf("phase1: no policy")}
+	if !hasIKE(cfg.Policy) {
+		// No policy, or one without a phase 1 connection (a reload left
+		// none): message 53, where 54 would say that other peers have one.
+		return nil, daemon.Result{Log: []notify.Message{notify.NoPolicyLoaded()}, Reject: fmt.Errorf("phase1: no security policy")}
 	}
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
