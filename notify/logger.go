@@ -47,14 +47,21 @@ type LogConfig struct {
 	Syslog bool   // also send to syslog, facility daemon
 }
 
+// levelAliases are other spellings operators type for a level: zap's and
+// most loggers' "warn" for syslog's "warning".
+var levelAliases = map[string]string{"warn": "warning"}
+
 // ParseLevel turns a level name from the policy file into zap's scale.
 func ParseLevel(name string) (zapcore.Level, error) {
+	if canonical, ok := levelAliases[name]; ok {
+		name = canonical
+	}
 	for l, n := range levelNames {
 		if n == name {
 			return l, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning, error)", name)
+	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning or warn, error)", name)
 }
 
 // Logger writes catalog messages and the daemon's own diagnostics. Its level
