@@ -77,7 +77,10 @@ type Loaded struct {
 	Settings Settings
 	Policies []engine.Policy
 	Conns    []control.Conn
-	Policy   any
+	// Certs are the certificates the policy loaded, for ikectl
+	// list-certs; the daemon fills in the days left when asked.
+	Certs  []control.Cert
+	Policy any
 }
 
 // Loader reads and checks a policy file. It returns the catalog messages
