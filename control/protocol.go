@@ -18,10 +18,11 @@ const (
 	CmdReload    Command = "reload"     // reread the policy file (as SIGHUP)
 	CmdStats     Command = "stats"      // every counter
 	CmdListCerts Command = "list-certs" // certificates and CRLs of the running policy
+	CmdMonitor   Command = "monitor"    // stream events until the client leaves (monitor.go)
 )
 
 // Commands lists every command, in the order ikectl prints them.
-var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
+var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdMonitor, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
 
 // NeedsName reports whether the command takes a connection or SA name.
 func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate }

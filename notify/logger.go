@@ -69,6 +69,7 @@ func ParseLevel(name string) (zapcore.Level, error) {
 type Logger struct {
 	z     *zap.Logger
 	level zap.AtomicLevel
+	hub   *hub // subscriptions of ikectl monitor (monitor.go)
 }
 
 func encodeLevel(l zapcore.Level, enc zapcore.PrimitiveArrayEncoder) {
@@ -114,6 +115,8 @@ func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 		return nil, fmt.Errorf("unknown log format %q (console, json)", cfg.Format)
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(w), atom)
+	h := newHub()
+	core = zapcore.NewTee(core, &hubCore{hub: h})
 	if cfg.Syslog {
 		sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "iked")
 		if err != nil {
@@ -121,11 +124,11 @@ func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 		}
 		core = zapcore.NewTee(core, newSyslogCore(sw, atom))
 	}
-	return &Logger{z: zap.New(core), level: atom}, nil
+	return &Logger{z: zap.New(core), level: atom, hub: h}, nil
 }
 
 // Nop returns a logger that writes nothing, for tests that do not look.
-func Nop() *Logger { return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel()} }
+func Nop() *Logger { return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), hub: newHub()} }
 
 // SetLevel changes the level of a running logger.
 func (l *Logger) SetLevel(name string) error {
@@ -172,7 +175,7 @@ func (l *Logger) log(lvl zapcore.Level, text string, fields []zap.Field) {
 
 // With returns a logger that adds fields to every entry.
 func (l *Logger) With(fields ...zap.Field) *Logger {
-	return &Logger{z: l.z.With(fields...), level: l.level}
+	return &Logger{z: l.z.With(fields...), level: l.level, hub: l.hub}
 }
 
 // Sync flushes buffered entries.

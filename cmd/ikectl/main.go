@@ -29,6 +29,7 @@ commands:
   list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
   list-conns         connections of the running policy
   list-certs         certificates and CRLs: validity, days to expiry, CRL next update
+  monitor            stream events (SAs up and down, failures with their message number) until interrupted
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
   reload             reread the policy file (as SIGHUP)
@@ -72,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ikectl:", err)
 		usage(stderr)
 		return 2
+	}
+	if req.Command == control.CmdMonitor {
+		return monitor(*socket, *timeout, *asJSON, stdout, stderr)
 	}
 	resp, err := control.Call(*socket, req, *timeout)
 	if err != nil {

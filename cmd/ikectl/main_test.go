@@ -158,3 +158,12 @@ func TestFlagsAnywhere(t *testing.T) {
 		t.Errorf("unknown flag after the command: exit %d", code)
 	}
 }
+
+func TestEventLine(t *testing.T) {
+	e := control.Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local), Kind: "message", Level: "notice", Catalog: 46,
+		Text: "Phase-1 [initiator] between 192.0.2.1 and 192.0.2.2 failed; AUTHENTICATION-FAILED", Fields: map[string]string{"cookies": "ab", "conn": "x"}}
+	want := "03:04:05 message    [46] notice: Phase-1 [initiator] between 192.0.2.1 and 192.0.2.2 failed; AUTHENTICATION-FAILED conn=x cookies=ab"
+	if got := eventLine(e); got != want {
+		t.Errorf("eventLine:\n got %q\nwant %q", got, want)
+	}
+}
