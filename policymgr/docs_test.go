@@ -3,6 +3,7 @@ package policymgr
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -64,5 +65,40 @@ func TestDocsListEveryKey(t *testing.T) {
 				t.Errorf("algorithm %q not in docs/policy-file.md", a)
 			}
 		}
+	}
+}
+
+// TestDocsYAMLBlocks decodes every YAML block of the reference and the
+// how-tos: a block may be a fragment (it names transforms or files
+// defined elsewhere), but it must not hold a key, a value or a shape the
+// decoder refuses, so that an example in the docs cannot rot.
+func TestDocsYAMLBlocks(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	if len(files) < 4 {
+		t.Fatalf("docs: %v", files)
+	}
+	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address`)
+	blocks := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+			blocks++
+			_, findings, err := parse(filepath.Join(t.TempDir(), "doc.yaml"), []byte(m[1]), LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fd := range findings {
+				if fd.Num != 0 || fragment.MatchString(fd.Text) {
+					continue
+				}
+				t.Errorf("%s, YAML block %d: %s\n%s", filepath.Base(f), i+1, fd.Text, m[1])
+			}
+		}
+	}
+	if blocks < 10 {
+		t.Errorf("only %d YAML blocks found", blocks)
 	}
 }
