@@ -78,7 +78,10 @@ type Loaded struct {
 	Settings Settings
 	Policies []engine.Policy
 	Conns    []control.Conn
-	Policy   *policymgr.Policy
+	// Certs are the certificates the policy loaded, for ikectl
+	// list-certs; the daemon fills in the days left when asked.
+	Certs  []control.Cert
+	Policy *policymgr.Policy
 }
 
 // Loader reads and checks a policy file. It returns the catalog messages
