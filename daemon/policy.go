@@ -54,6 +54,7 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.RetransmitBase = pd.Retransmit.Timeout
 	s.RetransmitTries = pd.Retransmit.Tries
 	s.Log = pd.Log
+	s.MetricsListen = pd.Metrics.Listen
 	return s, s.Validate()
 }
 

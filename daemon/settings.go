@@ -30,6 +30,9 @@ type Settings struct {
 	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
 	ESPInUDP bool
 	Log      notify.LogConfig
+	// MetricsListen is daemon.metrics.listen: ADDRESS:PORT of the
+	// Prometheus metrics; "" for none.
+	MetricsListen string
 }
 
 // DefaultSettings are docs/policy-file.md's defaults.

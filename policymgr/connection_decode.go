@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "local-id", "remote-id"}
 
@@ -172,6 +173,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 			c.LifetimeKBytes = uint64(n)
 		}
 	}
+	d.updown(cd, where)
 	if vn, given := cd.keys["pfs"]; given {
 		if g, ok := d.str(vn, where+" pfs"); ok && g != "none" {
 			if grp, known := dhGroups[g]; known {
@@ -424,4 +426,28 @@ func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
 		return nil
 	}
 	return Secret(psk)
+}
+
+// updownTimeoutDefault is how long an updown script may run when the
+// connection's updown-timeout is not given.
+const updownTimeoutDefault = 30 * time.Second
+
+// updown reads the connection's updown script and its timeout.
+func (d *decoder) updown(cd *connDef, where string) {
+	c := cd.conn
+	c.UpdownTimeout = updownTimeoutDefault
+	if vn, given := cd.keys["updown"]; given {
+		if s, ok := d.str(vn, where+" updown"); ok {
+			if !filepath.IsAbs(s) {
+				d.errorf(vn, "%s updown %q: the script must be given by its absolute path", where, s)
+			} else {
+				c.Updown = s
+			}
+		}
+	}
+	if vn, given := cd.keys["updown-timeout"]; given {
+		if t, ok := d.duration(vn, where+" updown-timeout", 100*time.Millisecond, time.Hour); ok {
+			c.UpdownTimeout = t
+		}
+	}
 }

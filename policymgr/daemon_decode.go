@@ -10,7 +10,7 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log"}
+	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log", "metrics"}
 
 // The keys of the daemon section's mappings (docs/policy-file.md writes
 // them retransmit.timeout and so on).
@@ -18,6 +18,7 @@ var (
 	retransmitKeys = []string{"timeout", "tries"}
 	dpdKeys        = []string{"delay", "timeout"}
 	logKeys        = []string{"level", "format", "syslog"}
+	metricsKeys    = []string{"listen"}
 )
 
 // daemonSection decodes the daemon section over the defaults.
@@ -96,6 +97,16 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 			if b, ok := d.boolean(v, what); ok {
 				ds.LogUnmatched = b
 			}
+		case "metrics":
+			d.mapping(v, "daemon metrics", metricsKeys, func(_ string, _, v *yaml.Node) {
+				if s, ok := d.str(v, "daemon metrics listen"); ok {
+					if ap, err := netip.ParseAddrPort(s); err != nil || ap.Port() == 0 {
+						d.errorf(v, "daemon metrics listen %q: it must be ADDRESS:PORT, as 127.0.0.1:9772 or [::1]:9772", s)
+					} else {
+						ds.Metrics.Listen = s
+					}
+				}
+			})
 		case "log":
 			d.mapping(v, "daemon log", logKeys, func(key string, _, v *yaml.Node) {
 				switch key {

@@ -208,6 +208,12 @@ type Connection struct {
 	// Manual is set for a manually keyed connection.
 	Manual *Manual
 
+	// Updown is the script run when an IPsec SA of the connection comes
+	// up, is rekeyed or goes down ("" for none); it is killed after
+	// UpdownTimeout.
+	Updown        string
+	UpdownTimeout time.Duration
+
 	fingerprint [32]byte
 }
 

@@ -118,6 +118,7 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 		return daemon.Result{}
 	}
 	rt.unpend(children)
+	logGone(c.Log, children, "removed with its ISAKMP SA")
 	return daemon.Result{Engine: deleteRequests(c, children)}
 }
 
