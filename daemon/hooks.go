@@ -77,7 +77,9 @@ func (h *hooks) run(verb string, f facts) {
 	}
 	env := []string{hookPath, "IKED_VERB=" + verb}
 	for k, v := range f {
-		env = append(env, k+"="+v)
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
 	}
 	sort.Strings(env[2:])
 	job := hookJob{conf: conf, verb: verb, env: env}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/iked/iked/notify"
 )
@@ -25,7 +26,23 @@ type observer struct {
 	// a rekey replaced, whose down is not a down of the connection.
 	live     map[string]facts
 	replaced map[string]bool
+	// held are bundles the peer deleted, by pairKey, waiting rekeyGrace
+	// for the bundle that replaces them; expired carries the keys whose
+	// wait ended.
+	held    map[string]heldDown
+	expired chan string
 }
+
+// heldDown is a bundle the peer deleted, not yet reported down.
+type heldDown struct {
+	f     facts
+	timer *time.Timer
+}
+
+// rekeyGrace is how long the peer's Delete of a bundle waits for the
+// bundle of the same connection, peer and selectors that a rekey by the
+// peer installs: the Delete may arrive before that installation is done.
+const rekeyGrace = 2 * time.Second
 
 // facts are an ipsec-up event's fields, as the updown script's
 // environment names them.
@@ -37,7 +54,7 @@ const maxLiveBundles = 1 << 16
 
 func (d *Daemon) startObserver() {
 	o := &observer{d: d, sub: d.log.Subscribe(observerBuffer), stop: make(chan struct{}), done: make(chan struct{}),
-		live: map[string]facts{}, replaced: map[string]bool{}}
+		live: map[string]facts{}, replaced: map[string]bool{}, held: map[string]heldDown{}, expired: make(chan string, 64)}
 	d.observer = o
 	go o.run()
 }
@@ -64,12 +81,22 @@ func (o *observer) run() {
 		select {
 		case e := <-o.sub.C:
 			o.entry(e)
+		case k := <-o.expired:
+			if h, ok := o.held[k]; ok {
+				delete(o.held, k)
+				o.report(h.f)
+			}
 		case <-o.stop:
 			for {
 				select {
 				case e := <-o.sub.C:
 					o.entry(e)
 				default:
+					for k, h := range o.held {
+						h.timer.Stop()
+						delete(o.held, k)
+						o.report(h.f)
+					}
 					return
 				}
 			}
@@ -134,8 +161,17 @@ func (o *observer) up(e notify.Entry) {
 	verb := "up"
 	// A rekey: the bundle says which one it replaces (ours), or another
 	// bundle of the same connection, peer and selectors is up (the peer's;
-	// its Delete of the old one follows).
+	// its Delete of the old one follows) or was just deleted by the peer.
 	old := field(e, "rekeys")
+	if h, ok := o.held[pairKey(f)]; ok && old == "" {
+		h.timer.Stop()
+		delete(o.held, pairKey(f))
+		f["IKED_OLD_SPIS"] = h.f["IKED_SPIS"]
+		o.live[bundleKey(conn, spis)] = f
+		o.d.metrics.countEvent(conn, "rekey")
+		o.d.hooks.run("rekey", f)
+		return
+	}
 	if old != "" {
 		if _, ok := o.live[bundleKey(conn, old)]; !ok {
 			old = ""
@@ -178,7 +214,21 @@ func (o *observer) down(e notify.Entry) {
 	}
 	delete(o.live, k)
 	f["IKED_REASON"] = field(e, "reason")
-	o.d.metrics.countEvent(conn, "down")
+	if pk := pairKey(f); ok && f["IKED_REASON"] == "peer-deleted" && o.held[pk].timer == nil && len(o.held) < maxLiveBundles {
+		o.held[pk] = heldDown{f: f, timer: time.AfterFunc(rekeyGrace, func() {
+			select {
+			case o.expired <- pk:
+			case <-o.done:
+			}
+		})}
+		return
+	}
+	o.report(f)
+}
+
+// report counts a bundle's down and runs its script.
+func (o *observer) report(f facts) {
+	o.d.metrics.countEvent(f["IKED_CONNECTION"], "down")
 	o.d.hooks.run("down", f)
 }
 

@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -23,7 +24,7 @@ func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
 	}
 	if len(c.SAs) > 0 {
 		s := c.SAs[0]
-		fs = append(fs, zap.String("protocol", engineProto(s.Protocol).String()),
+		fs = append(fs, zap.String("protocol", strings.ToLower(engineProto(s.Protocol).String())),
 			zap.String("spi-in", fmt.Sprintf("0x%08x", s.SPIIn)), zap.String("spi-out", fmt.Sprintf("0x%08x", s.SPIOut)))
 	}
 	if x.rekeys != nil {
