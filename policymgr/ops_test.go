@@ -11,7 +11,7 @@ func opsPolicy(daemon, conn string) string {
 	return dedent(`
 	daemon:
 	  engine: none
-	`+daemon+`
+	` + daemon + `
 	transforms:
 	  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
 	  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
@@ -26,7 +26,7 @@ func opsPolicy(daemon, conn string) string {
 	    remote-gw: 192.0.2.2
 	    ike: {transforms: [ike], psk: x}
 	    proposal-list: l
-	`+conn)
+	` + conn)
 }
 
 // TestMetricsAndUpdownKeys: daemon.metrics.listen and a connection's
