@@ -3,6 +3,7 @@ package phase1
 import (
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
 )
@@ -48,7 +49,7 @@ func playUntil(tb testing.TB, pi, pr *policymgr.Policy, before int) *Exchange {
 		tb.Fatal(err)
 	}
 	var xr *Exchange
-	run := func(x *Exchange, st Step) []byte {
+	run := func(x *Exchange, st daemon.Result) []byte {
 		for st.Work != nil {
 			st = x.Resume(env, st.Work())
 		}

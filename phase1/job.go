@@ -46,7 +46,8 @@ type job struct {
 	signer crypto.Signer
 	// peerIDB set: verify the peer's HASH (psk) or SIG (peerSig) over it;
 	// the public key comes from peerKey or from verifying peerCerts
-	// against store for peerID.
+	// against store for peerID, up to the trusted certificate named ca
+	// (the connection's ike.ca; empty: any).
 	peerIDB   []byte
 	peerHash  []byte
 	peerSig   []byte
@@ -54,6 +55,7 @@ type job struct {
 	peerCerts [][]byte
 	peerID    pki.ID
 	store     *pki.Store
+	ca        string
 
 	// Outputs.
 	gxy      []byte
@@ -187,7 +189,7 @@ func (j *job) verify() error {
 			j.log = append(j.log, notify.NoPublicKey())
 			return fmt.Errorf("%w: no certificate store to verify the peer", errAuth)
 		}
-		p, msgs, err := j.store.VerifyPeer(j.peerCerts, j.peerID)
+		p, msgs, err := j.store.VerifyPeerCA(j.peerCerts, j.peerID, j.ca)
 		j.log = append(j.log, msgs...)
 		if err != nil {
 			var m notify.Message

@@ -12,6 +12,7 @@ import (
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
@@ -72,12 +73,7 @@ func loadRun(t *testing.T, run string, n int) *recording {
 		rec.raw = append(rec.raw, b)
 		rec.msgs = append(rec.msgs, m)
 	}
-	f, err := os.Open(filepath.Join(runsDir, run, "responder.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if rec.keys, err = interop.ParseKeys(f); err != nil {
+	if rec.keys, err = interop.ReadKeys(filepath.Join(runsDir, run, "responder.log")); err != nil {
 		t.Fatal(err)
 	}
 	s := rec.keys.Find("shared Diffie Hellman secret")
@@ -98,16 +94,16 @@ func payload[T isakmp.Payload](m *isakmp.Message) T {
 	return zero
 }
 
-// drive runs a Step's Work at once and resumes, returning the final Step.
-func drive(t *testing.T, x *Exchange, env Env, st Step) Step {
+// drive runs a Result's Work at once and resumes, returning the last Result.
+func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
 	for st.Work != nil {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || st.DeleteSA {
 			break
 		}
 		st = x.Resume(env, st.Work())
 	}
-	if st.Reject != nil || st.Failed {
+	if st.Reject != nil || st.DeleteSA {
 		t.Fatalf("step failed: reject=%v log=%v", st.Reject, st.Log)
 	}
 	return st
@@ -184,15 +180,9 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
-		st = drive(t, x, env, x.Consume(env, rec.raw[1]))
+		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
 		m3 := mustDecode(t, st.Send)
 		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
 			t.Fatal("MM3 is not the recorded KE and nonce")
@@ -373,13 +363,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		drive(t, x, env, x.Consume(env, rec.raw[1]))
 		env.Rand = testEnv().Rand
@@ -394,9 +378,23 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 			t.Fatal(err)
 		}
 		x.SA.iv = next
-		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
+		st := drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established || x.SA.PeerCert == nil {
 			t.Fatalf("strongSwan's SIG_R not accepted: %v", st.Log)
 		}
 	})
+}
+
+// initiateAsRecorded starts our Main Mode initiator and checks that its
+// MM1 offers the SA payload of the recorded one.
+func initiateAsRecorded(t *testing.T, env Env, cfg Config, conn *policymgr.Connection, ic [8]byte, mm1 *isakmp.Message) *Exchange {
+	t.Helper()
+	x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+		t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+	}
+	return x
 }

@@ -52,7 +52,7 @@ func FuzzResponder(f *testing.F) {
 			return
 		}
 		x, st := NewResponder(b.env(), b.cfg, b.p1, sealed)
-		if x != nil && (st.Reject != nil || st.Failed) {
+		if x != nil && (st.Reject != nil || x.Failed()) {
 			t.Fatal("exchange kept after a refusal")
 		}
 	})

@@ -63,12 +63,7 @@ var recordedRuns = []recordedRun{
 
 func parseLog(t *testing.T, path string) *interop.Keys {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	k, err := interop.ParseKeys(f)
+	k, err := interop.ReadKeys(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +192,11 @@ func spiRand(spi uint32) *bytes.Reader {
 	return bytes.NewReader(binary.BigEndian.AppendUint32(nil, spi-256))
 }
 
-// drive runs every Work and engine request of a Step at once.
-func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st Step) (sent [][]byte, last Step) {
+// drive runs every Work and engine request of a daemon.Result at once.
+func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st daemon.Result) (sent [][]byte, last daemon.Result) {
 	t.Helper()
 	for {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || x.Failed() {
 			t.Fatalf("step failed: %v %v", st.Reject, st.Log)
 		}
 		if st.Send != nil {
@@ -227,6 +222,37 @@ func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st Step) (sen
 			}
 		}
 	}
+}
+
+// replaySide is what replaying one side of a recorded run takes: its
+// policy and ISAKMP SA, the recorded nonce and PFS key, an engine that
+// allocates the recorded SPI.
+type replaySide struct {
+	pol  *policymgr.Policy
+	p1   *phase1.SA
+	cfg  Config
+	env  Env
+	eng  *engine.Engine
+	back *memory.Backend
+}
+
+// side sets up the initiator's side of the run, or the responder's.
+func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
+	role, ours, theirs, keys := daemon.RoleResponder, r.qm2, r.qm1, r.rKeys
+	if initiator {
+		role, ours, theirs, keys = daemon.RoleInitiator, r.qm1, r.qm2, r.iKeys
+	}
+	pol := r.policy(t, initiator)
+	eng, back := replayEngine(t, binary.BigEndian.Uint32(payloadOf[*isakmp.SA](ours).Proposals[0].SPI))
+	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: payloadOf[*isakmp.Nonce](ours).Data}
+	if r.group != 0 {
+		g, _ := ikecrypto.NewGroup(r.group)
+		cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](ours).Data,
+			peer: payloadOf[*isakmp.KE](theirs).Data, gxy: keys.Child[0].DHSecret}
+	}
+	var tok uint64
+	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+	return replaySide{pol: pol, p1: r.p1(t, role, pol), cfg: cfg, env: env, eng: eng, back: back}
 }
 
 func replayEngine(t *testing.T, spi uint32) (*engine.Engine, *memory.Backend) {
@@ -288,19 +314,8 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 	for _, rr := range recordedRuns {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
-			pol := run.policy(t, false)
-			p1 := run.p1(t, daemon.RoleResponder, pol)
-			rSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
-			eng, back := replayEngine(t, rSPI)
-			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,
-				fixedNonce: payloadOf[*isakmp.Nonce](run.qm2).Data}
-			if run.group != 0 {
-				g, _ := ikecrypto.NewGroup(run.group)
-				cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](run.qm2).Data,
-					peer: payloadOf[*isakmp.KE](run.qm1).Data, gxy: run.rKeys.Child[0].DHSecret}
-			}
-			var tok uint64
-			env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+			r := run.side(t, false)
+			p1, cfg, env, eng, back := r.p1, r.cfg, r.env, r.eng, r.back
 			x, st := NewResponder(env, cfg, p1, run.raw[6])
 			if x == nil {
 				t.Fatalf("strongSwan's QM1 refused: %v %v", st.Reject, st.Log)
@@ -345,19 +360,8 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 	for _, rr := range recordedRuns {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
-			pol := run.policy(t, true)
-			p1 := run.p1(t, daemon.RoleInitiator, pol)
-			iSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
-			eng, back := replayEngine(t, iSPI)
-			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,
-				fixedNonce: payloadOf[*isakmp.Nonce](run.qm1).Data}
-			if run.group != 0 {
-				g, _ := ikecrypto.NewGroup(run.group)
-				cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](run.qm1).Data,
-					peer: payloadOf[*isakmp.KE](run.qm2).Data, gxy: run.iKeys.Child[0].DHSecret}
-			}
-			var tok uint64
-			env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+			r := run.side(t, true)
+			p1, pol, cfg, env, eng, back := r.p1, r.pol, r.cfg, r.env, r.eng, r.back
 			conn, _ := pol.Connection("c")
 			x, st, err := NewInitiator(env, cfg, p1, conn, run.mid(t))
 			if err != nil {
@@ -373,7 +377,7 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 				t.Fatalf("our QM1 differs from strongSwan's:\nours   %x\ntheirs %x", ours.Body, run.qm1.Body)
 			}
 			st = x.Consume(env, run.raw[7])
-			if st.Reject != nil || st.Failed {
+			if st.Reject != nil || x.Failed() {
 				t.Fatalf("strongSwan's QM2 refused: %v %v", st.Reject, st.Log)
 			}
 			sent, _ = drive(t, x, env, eng, st)
