@@ -19,7 +19,7 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
 
@@ -177,6 +177,11 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		}
 	}
 	d.updown(cd, where)
+	if vn, given := cd.keys["sha256-96"]; given {
+		if b, ok := d.boolean(vn, where+" sha256-96"); ok {
+			c.SHA256Trunc96 = b
+		}
+	}
 	if vn, given := cd.keys["pfs"]; given {
 		if g, ok := d.str(vn, where+" pfs"); ok && g != "none" {
 			if grp, known := dhGroups[g]; known {

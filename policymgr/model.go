@@ -217,6 +217,11 @@ type Connection struct {
 	Updown        string
 	UpdownTimeout time.Duration
 
+	// SHA256Trunc96 truncates HMAC-SHA-256 in ESP and AH to 96 bits
+	// instead of RFC 4868's 128, as peers written before RFC 4868 do (the
+	// Linux kernel's and strongSwan's sha256_96).
+	SHA256Trunc96 bool
+
 	fingerprint [32]byte
 }
 

@@ -11,7 +11,8 @@ import (
 
 // upFields are the facts of a new bundle that the ipsec-up event carries
 // beyond the "IPsec SA established" line's own: the gateways and
-// identities, the first SA's protocol and SPIs, the reqid, NAT-T, the
+// identities, the first SA's protocol, SPIs and integrity algorithm with
+// its truncation, the reqid, NAT-T, the
 // bundle a rekey replaces and how long the negotiation took. The metrics
 // and the updown scripts (daemon/observe.go) read them from the event.
 func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
@@ -26,6 +27,9 @@ func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
 		s := c.SAs[0]
 		fs = append(fs, zap.String("protocol", strings.ToLower(engineProto(s.Protocol).String())),
 			zap.String("spi-in", fmt.Sprintf("0x%08x", s.SPIIn)), zap.String("spi-out", fmt.Sprintf("0x%08x", s.SPIOut)))
+		if s.Integrity != "" {
+			fs = append(fs, zap.String("integrity", fmt.Sprintf("%s/%d", s.Integrity, s.TruncBits)))
+		}
 	}
 	if x.rekeys != nil {
 		fs = append(fs, zap.String("rekeys", spiText(x.rekeys)))

@@ -108,6 +108,9 @@ func (x *Exchange) saKeys(p *ProtoSA, spi uint32) (*engine.SA, []byte, []byte, e
 	default:
 		return nil, nil, nil, fmt.Errorf("quickmode: protocol %v", p.Protocol)
 	}
+	if is.Name == "hmac(sha256)" && x.Conn != nil && x.Conn.SHA256Trunc96 {
+		is.TruncBits = 96 // the connection's sha256-96 (docs/policy-file.md)
+	}
 	enc, integ := ikecrypto.SAKeys(x.P1.PRF, x.P1.SKEYIDd(), x.gqmxy, uint8(p.Protocol), spiBytes(p.Protocol, spi), x.ni, x.nr, encLen, integLen)
 	if encLen > 0 {
 		sa.Encryption = &engine.Cipher{Name: cs.Name, Key: engine.Key(enc), ICVBits: cs.ICVBits}
@@ -153,8 +156,8 @@ func (x *Exchange) buildBundle(env Env) error {
 		}
 		b.Inbound = append(b.Inbound, *in)
 		b.Outbound = append(b.Outbound, *out)
-		x.logKeys(env, p, "inbound", p.SPIIn, encIn, integIn)
-		x.logKeys(env, p, "outbound", p.SPIOut, encOut, integOut)
+		x.logKeys(env, p, in, "inbound", encIn, integIn)
+		x.logKeys(env, p, out, "outbound", encOut, integOut)
 	}
 	x.bundle = b
 	return nil
@@ -176,13 +179,18 @@ func softLimit(hard uint64, r daemon.Role) uint64 {
 // logKeys writes an SA's keys at the keys debug level only. flow names the
 // SA as strongSwan's chd=4 log does: "initiator" keys protect what the
 // Quick Mode initiator sends.
-func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, integ []byte) {
+func (x *Exchange) logKeys(env Env, p *ProtoSA, sa *engine.SA, dir string, enc, integ []byte) {
 	if env.Log == nil || !env.Log.KeysEnabled() {
 		return
 	}
 	flow := "responder"
 	if (dir == "outbound") == (x.Role == daemon.RoleInitiator) {
 		flow = "initiator"
+	}
+	spi := sa.SPI
+	truncation := zap.Skip()
+	if sa.Integrity != nil {
+		truncation = zap.String("integrity", fmt.Sprintf("%s/%d", sa.Integrity.Name, sa.Integrity.TruncBits))
 	}
 	env.Log.Keys("IPsec SA keys",
 		zap.String("cookies", hex.EncodeToString(x.P1.Cookies())),
@@ -193,7 +201,7 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, int
 		zap.String("flow", flow),
 		zap.String("spi", fmt.Sprintf("%08x", spi)),
 		zap.String("encryption key", hex.EncodeToString(enc)),
-		zap.String("integrity key", hex.EncodeToString(integ)))
+		zap.String("integrity key", hex.EncodeToString(integ)), truncation)
 }
 
 // install asks the engine to install the bundle and, for connections
