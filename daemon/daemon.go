@@ -99,6 +99,7 @@ type Daemon struct {
 	metrics  *metrics
 	hooks    *hooks
 	observer *observer // started when metrics are served or a connection has an updown script
+	keying   map[string]*keying
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -358,6 +359,7 @@ func (d *Daemon) Stop() {
 		}
 		d.wg.Wait()
 		d.pool.close()
+		d.stopKeying()
 		d.dropAll()
 		d.detach()
 		if err := d.eng.Close(); err != nil {

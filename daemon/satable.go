@@ -115,6 +115,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 				zap.Stringer("cookies", sa.Cookies), notify.EventField(notify.EventSADown))
 		}
 		d.removed(sa, why)
+		d.keyingFailed(sa, why)
 	}
 }
 

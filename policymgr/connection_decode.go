@@ -19,7 +19,7 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
 
@@ -177,6 +177,14 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		}
 	}
 	d.updown(cd, where)
+	c.KeyingTries = 1
+	if vn, given := cd.keys["keying-tries"]; given {
+		if vn.Kind == yaml.ScalarNode && vn.Value == "forever" {
+			c.KeyingTries = 0
+		} else if n, ok := d.integer(vn, where+" keying-tries", 1, 1000); ok {
+			c.KeyingTries = int(n)
+		}
+	}
 	if vn, given := cd.keys["sha256-96"]; given {
 		if b, ok := d.boolean(vn, where+" sha256-96"); ok {
 			c.SHA256Trunc96 = b

@@ -222,6 +222,10 @@ type Connection struct {
 	// Linux kernel's and strongSwan's sha256_96).
 	SHA256Trunc96 bool
 
+	// KeyingTries is how often a phase 1 we initiate is tried before the
+	// daemon gives up (1: once, as without the key); 0 is forever.
+	KeyingTries int
+
 	fingerprint [32]byte
 }
 

@@ -38,17 +38,17 @@ func TestMetricsAndUpdownKeys(t *testing.T) {
 		t.Fatalf("%v %v", err, fs)
 	}
 	c, _ := p.Connection("branch")
-	if p.Daemon.Metrics.Listen != "" || c.Updown != "" || c.UpdownTimeout != 30*time.Second || c.SHA256Trunc96 {
+	if p.Daemon.Metrics.Listen != "" || c.Updown != "" || c.UpdownTimeout != 30*time.Second || c.SHA256Trunc96 || c.KeyingTries != 1 {
 		t.Errorf("defaults: metrics %q, updown %q %v", p.Daemon.Metrics.Listen, c.Updown, c.UpdownTimeout)
 	}
 
 	p, fs, err = LoadFindings(writePolicy(t, opsPolicy("\t  metrics: {listen: \"[::1]:9772\"}",
-		"\t    updown: /etc/iked/updown.sh\n\t    updown-timeout: 2s\n\t    sha256-96: true")), LoadOptions{})
+		"\t    updown: /etc/iked/updown.sh\n\t    updown-timeout: 2s\n\t    sha256-96: true\n\t    keying-tries: forever")), LoadOptions{})
 	if err != nil || p == nil || len(fs) != 0 {
 		t.Fatalf("%v %v", err, fs)
 	}
 	c, _ = p.Connection("branch")
-	if p.Daemon.Metrics.Listen != "[::1]:9772" || c.Updown != "/etc/iked/updown.sh" || c.UpdownTimeout != 2*time.Second || !c.SHA256Trunc96 {
+	if p.Daemon.Metrics.Listen != "[::1]:9772" || c.Updown != "/etc/iked/updown.sh" || c.UpdownTimeout != 2*time.Second || !c.SHA256Trunc96 || c.KeyingTries != 0 {
 		t.Errorf("values: metrics %q, updown %q %v", p.Daemon.Metrics.Listen, c.Updown, c.UpdownTimeout)
 	}
 

@@ -45,6 +45,8 @@ type Policy struct {
 	// Updown and UpdownTimeout, when set, are the connection's updown
 	// script and updown-timeout.
 	Updown, UpdownTimeout string
+	// KeyingTries, when set, is the connection's keying-tries.
+	KeyingTries string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -98,6 +100,9 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.Updown != "" {
 		fmt.Fprintf(&b, "    updown: %q\n", p.Updown)
+	}
+	if p.KeyingTries != "" {
+		fmt.Fprintf(&b, "    keying-tries: %s\n", p.KeyingTries)
 	}
 	if p.UpdownTimeout != "" {
 		fmt.Fprintf(&b, "    updown-timeout: %s\n", p.UpdownTimeout)
