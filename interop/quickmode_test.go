@@ -713,3 +713,37 @@ func TestIkedQuickModeSHA256_96(t *testing.T) {
 		}
 	}
 }
+
+// TestIkedKeyingTries: iked starts a connection with keying-tries
+// forever before charon runs; its phase 1 fails and is retried with a
+// growing wait until charon is up, then phase 1 and Quick Mode complete
+// with charon (strongSwan's keyingtries is the counterpart).
+func TestIkedKeyingTries(t *testing.T) {
+	RequireStrongSwan(t)
+	tc := qmCases[0]
+	s := newQMSetup(t, tc, true)
+	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
+		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, tc, "start", "66m", false, "none")
+		return strings.Replace(p, "retransmit: {timeout: 1s, tries: 4}", "retransmit: {timeout: 200ms, tries: 1}", 1) +
+			"    keying-tries: forever\n"
+	})
+	retries := func() int {
+		n := 0
+		for _, l := range s.iked.Lines() {
+			if l.Msg == "connection failed: retrying" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for retries() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("iked did not retry twice:\n%s", s.iked.catalogSummary())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	checkChildKeys(t, tc, s.charon, s.iked)
+	t.Logf("established with charon after %d retries", retries())
+}
