@@ -19,7 +19,10 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey"}
+
+// rekeyKeys are those of a connection's rekey mapping.
+var rekeyKeys = []string{"margin", "jitter"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
 
@@ -183,6 +186,20 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 			c.KeyingTries = 0
 		} else if n, ok := d.integer(vn, where+" keying-tries", 1, 1000); ok {
 			c.KeyingTries = int(n)
+		}
+	}
+	if vn, given := cd.keys["rekey"]; given {
+		d.mapping(vn, where+" rekey", rekeyKeys, func(key string, _, v *yaml.Node) {
+			if t, ok := d.duration(v, where+" rekey "+key, time.Second, 30*24*time.Hour); ok {
+				if key == "margin" {
+					c.RekeyMargin = t
+				} else {
+					c.RekeyJitter = t
+				}
+			}
+		})
+		if c.RekeyMargin+c.RekeyJitter >= c.Lifetime {
+			d.errorf(vn, "%s rekey: margin %v and jitter %v leave nothing of the lifetime %v", where, c.RekeyMargin, c.RekeyJitter, c.Lifetime)
 		}
 	}
 	if vn, given := cd.keys["sha256-96"]; given {

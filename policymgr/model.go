@@ -226,6 +226,13 @@ type Connection struct {
 	// daemon gives up (1: once, as without the key); 0 is forever.
 	KeyingTries int
 
+	// RekeyMargin, when set, is how long before the IPsec SAs' lifetime
+	// ends they are rekeyed, less a random part of RekeyJitter so that
+	// many SAs do not rekey at once (strongSwan's rekey_time and
+	// rand_time). Unset: a tenth of the lifetime (a twentieth as Quick
+	// Mode responder).
+	RekeyMargin, RekeyJitter time.Duration
+
 	fingerprint [32]byte
 }
 

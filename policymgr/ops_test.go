@@ -43,12 +43,13 @@ func TestMetricsAndUpdownKeys(t *testing.T) {
 	}
 
 	p, fs, err = LoadFindings(writePolicy(t, opsPolicy("\t  metrics: {listen: \"[::1]:9772\"}",
-		"\t    updown: /etc/iked/updown.sh\n\t    updown-timeout: 2s\n\t    sha256-96: true\n\t    keying-tries: forever")), LoadOptions{})
+		"\t    updown: /etc/iked/updown.sh\n\t    updown-timeout: 2s\n\t    sha256-96: true\n\t    keying-tries: forever\n\t    rekey: {margin: 10m, jitter: 5m}")), LoadOptions{})
 	if err != nil || p == nil || len(fs) != 0 {
 		t.Fatalf("%v %v", err, fs)
 	}
 	c, _ = p.Connection("branch")
-	if p.Daemon.Metrics.Listen != "[::1]:9772" || c.Updown != "/etc/iked/updown.sh" || c.UpdownTimeout != 2*time.Second || !c.SHA256Trunc96 || c.KeyingTries != 0 {
+	if p.Daemon.Metrics.Listen != "[::1]:9772" || c.Updown != "/etc/iked/updown.sh" || c.UpdownTimeout != 2*time.Second || !c.SHA256Trunc96 || c.KeyingTries != 0 ||
+		c.RekeyMargin != 10*time.Minute || c.RekeyJitter != 5*time.Minute {
 		t.Errorf("values: metrics %q, updown %q %v", p.Daemon.Metrics.Listen, c.Updown, c.UpdownTimeout)
 	}
 

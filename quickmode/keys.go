@@ -1,8 +1,10 @@
 package quickmode
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
 	"time"
 
@@ -138,6 +140,9 @@ func (x *Exchange) buildBundle(env Env) error {
 	}
 	if secs := x.Life.LifeSeconds; secs != 0 {
 		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, softLimit(secs, x.Role)
+		if m := x.Conn.RekeyMargin; m > 0 {
+			b.Lifetime.SoftSeconds = rekeyAt(secs, m, x.Conn.RekeyJitter, env.Rand)
+		}
 	}
 	if kb := x.Life.LifeKBytes; kb != 0 {
 		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, softLimit(kb, x.Role)
@@ -174,6 +179,23 @@ func softLimit(hard uint64, r daemon.Role) uint64 {
 		margin = hard / 20
 	}
 	return hard - max(margin, min(hard-1, 1))
+}
+
+// rekeyAt is the soft limit of a connection with a rekey margin: margin
+// and a random part of jitter before hard, at least one second before it
+// and one after the start.
+func rekeyAt(hard uint64, margin, jitter time.Duration, rnd io.Reader) uint64 {
+	before := uint64(margin / time.Second)
+	if j := uint64(jitter / time.Second); j > 0 && rnd != nil {
+		var b [8]byte
+		if _, err := io.ReadFull(rnd, b[:]); err == nil {
+			before += binary.BigEndian.Uint64(b[:]) % (j + 1)
+		}
+	}
+	if hard < 2 {
+		return hard
+	}
+	return hard - min(max(before, 1), hard-1)
 }
 
 // logKeys writes an SA's keys at the keys debug level only. flow names the

@@ -47,6 +47,9 @@ type Policy struct {
 	Updown, UpdownTimeout string
 	// KeyingTries, when set, is the connection's keying-tries.
 	KeyingTries string
+	// Rekey, when set, is the connection's rekey mapping, e.g.
+	// "{margin: 10m, jitter: 5m}".
+	Rekey string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -100,6 +103,9 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.Updown != "" {
 		fmt.Fprintf(&b, "    updown: %q\n", p.Updown)
+	}
+	if p.Rekey != "" {
+		fmt.Fprintf(&b, "    rekey: %s\n", p.Rekey)
 	}
 	if p.KeyingTries != "" {
 		fmt.Fprintf(&b, "    keying-tries: %s\n", p.KeyingTries)
