@@ -95,6 +95,11 @@ type Daemon struct {
 	begun       []begun
 	pendingInit []string
 	stopOnce    sync.Once
+
+	metrics  *metrics
+	hooks    *hooks
+	observer *observer // started when metrics are served or a connection has an updown script
+	keying   map[string]*keying
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -140,7 +145,7 @@ func New(opt Options) *Daemon {
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
 	}
-	return &Daemon{
+	d := &Daemon{
 		opt:      opt,
 		log:      opt.Log,
 		clock:    opt.Clock,
@@ -153,7 +158,10 @@ func New(opt Options) *Daemon {
 		byInit:   map[[8]byte]*SA{},
 		firsts:   map[firstKey]*SA{},
 		tokens:   map[uint64]tokenRef{},
+		hooks:    newHooks(opt.Log),
 	}
+	d.metrics = newMetrics(d)
+	return d
 }
 
 // Register installs the responder handler for an exchange type. Call it
@@ -253,18 +261,29 @@ func (d *Daemon) Start() error {
 		d.eng.Close()
 		return &ExitError{1, err}
 	}
+	if d.settings.MetricsListen != "" {
+		if err := d.metrics.serve(d.settings.MetricsListen, d.log.Error); err != nil {
+			d.log.Error("cannot open the metrics listener", zap.String("listen", d.settings.MetricsListen), zap.Error(err))
+			d.closeSockets()
+			d.detach()
+			d.eng.Close()
+			return &ExitError{1, err}
+		}
+	}
 	d.limit = newRateLimiter(d.settings.RateLimit, d.settings.RateBurst)
 	d.pool = newPool(d.opt.Workers, 256)
 	if !d.opt.NoControl && d.settings.ControlSocket != "" {
 		s, err := control.Listen(d.settings.ControlSocket, d.handleControl)
 		if err != nil {
 			d.log.Error("cannot open the control socket", zap.Error(err))
+			d.metrics.close()
 			d.closeSockets()
 			d.pool.close()
 			d.detach()
 			d.eng.Close()
 			return &ExitError{1, err}
 		}
+		s.HandleMonitor(d.monitor)
 		d.ctl = s
 		d.wg.Add(1)
 		go func() {
@@ -275,6 +294,7 @@ func (d *Daemon) Start() error {
 		}()
 	}
 	d.started = d.clock.Now()
+	d.observeIfWanted()
 	for _, bc := range d.conns {
 		d.wg.Add(1)
 		go d.readLoop(bc)
@@ -304,6 +324,10 @@ func (d *Daemon) applyPolicy(l *Loaded) {
 	d.settings = l.Settings
 	d.policy = l
 	d.loadedAt = d.clock.Now()
+	d.hooks.configure(l.Policy)
+	if d.started != (time.Time{}) {
+		d.observeIfWanted()
+	}
 	if d.opt.LogLevel != "" {
 		_ = d.log.SetLevel(d.opt.LogLevel)
 	} else if l.Settings.Log.Level != "" {
@@ -331,6 +355,7 @@ func (d *Daemon) Stop() {
 				d.log.Info("ISAKMP SAs deleted at shutdown", zap.Int("count", n))
 			}
 		})
+		d.metrics.close()
 		close(d.done)
 		d.closeSockets()
 		if d.ctl != nil {
@@ -338,11 +363,13 @@ func (d *Daemon) Stop() {
 		}
 		d.wg.Wait()
 		d.pool.close()
+		d.stopKeying()
 		d.dropAll()
 		d.detach()
 		if err := d.eng.Close(); err != nil {
 			d.log.Warn("engine close", zap.Error(err))
 		}
+		d.stopObserver()
 		d.log.Info("iked stopped", zap.Duration("uptime", d.clock.Now().Sub(d.started)))
 		_ = d.log.Sync()
 	})

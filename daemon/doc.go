@@ -31,6 +31,9 @@
 // replay.go (finished message IDs), satimer.go (per-SA timers),
 // lifecycle.go (watchers, removal reasons), control.go (ikectl's requests),
 // reload.go, policy.go (the policy as the daemon needs it), counters.go,
-// ratelimit.go. The socket types are package daemon/udp's; the tests'
+// ratelimit.go, keying.go (retrying a failed initiation, keying-tries),
+// observe.go (following the log's events for the metrics and the updown
+// scripts), metrics.go (the Prometheus metrics), hooks.go (running the
+// updown scripts). The socket types are package daemon/udp's; the tests'
 // in-memory network and log are daemon/daemontest.
 package daemon

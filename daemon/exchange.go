@@ -104,6 +104,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	if res.DeleteSA {
 		d.removeSA(sa, reasonOf(sa, res))
 	} else if newlyEstablished {
+		d.metrics.observePhase1(d.clock.Now().Sub(sa.Created))
 		d.established(sa)
 	}
 	d.flushBegun()

@@ -98,6 +98,7 @@ func (d *Daemon) Watch(w Watcher) { d.watchers = append(d.watchers, w) }
 
 // established tells the watchers about a newly authenticated SA.
 func (d *Daemon) established(sa *SA) {
+	d.keyingDone(sa.Conn)
 	for _, w := range d.watchers {
 		if !d.alive(sa) {
 			return

@@ -23,7 +23,7 @@ func PolicyLoader(opts policymgr.LoadOptions) Loader {
 		if err != nil {
 			return nil, append(msgs, notify.SPDNotInstantiated()), nil
 		}
-		l := &Loaded{File: path, Settings: s, Policy: p}
+		l := &Loaded{File: path, Settings: s, Policy: p, Certs: certsOf(p.Certs)}
 		for i, c := range p.Connections {
 			l.Conns = append(l.Conns, connOf(c))
 			l.Policies = append(l.Policies, trapPolicies(c, uint32(i+1))...)
@@ -54,6 +54,7 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.RetransmitBase = pd.Retransmit.Timeout
 	s.RetransmitTries = pd.Retransmit.Tries
 	s.Log = pd.Log
+	s.MetricsListen = pd.Metrics.Listen
 	return s, s.Validate()
 }
 

@@ -48,10 +48,10 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	old := d.settings
 	n := l.Settings
 	if !slices.Equal(old.Listen, n.Listen) || old.IKEPort != n.IKEPort || old.NATTPort != n.NATTPort ||
-		old.Engine != n.Engine || old.ControlSocket != n.ControlSocket {
-		d.log.Warn("listen addresses, ports, engine and control socket change only on restart")
+		old.Engine != n.Engine || old.ControlSocket != n.ControlSocket || old.MetricsListen != n.MetricsListen {
+		d.log.Warn("listen addresses, ports, engine, control socket and metrics listener change only on restart")
 		n.Listen, n.IKEPort, n.NATTPort = old.Listen, old.IKEPort, old.NATTPort
-		n.Engine, n.ControlSocket = old.Engine, old.ControlSocket
+		n.Engine, n.ControlSocket, n.MetricsListen = old.Engine, old.ControlSocket, old.MetricsListen
 		l.Settings = n
 	}
 	oldPolicies := d.policy.Policies

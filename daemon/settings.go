@@ -30,6 +30,9 @@ type Settings struct {
 	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
 	ESPInUDP bool
 	Log      notify.LogConfig
+	// MetricsListen is daemon.metrics.listen: ADDRESS:PORT of the
+	// Prometheus metrics; "" for none.
+	MetricsListen string
 }
 
 // DefaultSettings are docs/policy-file.md's defaults.
@@ -78,7 +81,10 @@ type Loaded struct {
 	Settings Settings
 	Policies []engine.Policy
 	Conns    []control.Conn
-	Policy   *policymgr.Policy
+	// Certs are the certificates the policy loaded, for ikectl
+	// list-certs; the daemon fills in the days left when asked.
+	Certs  []control.Cert
+	Policy *policymgr.Policy
 }
 
 // Loader reads and checks a policy file. It returns the catalog messages

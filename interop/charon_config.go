@@ -69,6 +69,7 @@ type Child struct {
 	StartAction  string // "none" (default), "trap", "start"
 	DPDAction    string
 	CloseAction  string
+	SHA256_96    bool // sha256_96: HMAC-SHA-256 truncated to 96 bits
 }
 
 // Secret is a pre-shared key shared by the IDs.
@@ -223,6 +224,9 @@ connections {
 {{- end}}
 {{- if .CloseAction}}
         close_action = {{.CloseAction}}
+{{- end}}
+{{- if .SHA256_96}}
+        sha256_96 = yes
 {{- end}}
       }
 {{- end}}

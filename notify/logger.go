@@ -48,14 +48,21 @@ type LogConfig struct {
 	Syslog bool   // also send to syslog, facility daemon
 }
 
+// levelAliases are other spellings operators type for a level: zap's and
+// most loggers' "warn" for syslog's "warning".
+var levelAliases = map[string]string{"warn": "warning"}
+
 // ParseLevel turns a level name from the policy file into zap's scale.
 func ParseLevel(name string) (zapcore.Level, error) {
+	if canonical, ok := levelAliases[name]; ok {
+		name = canonical
+	}
 	for l, n := range levelNames {
 		if n == name {
 			return l, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning, error)", name)
+	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning or warn, error)", name)
 }
 
 // Logger writes catalog messages and the daemon's own diagnostics. Its level
@@ -63,6 +70,7 @@ func ParseLevel(name string) (zapcore.Level, error) {
 type Logger struct {
 	z     *zap.Logger
 	level zap.AtomicLevel
+	hub   *hub // subscriptions of ikectl monitor (monitor.go)
 	// warned is set when NewLogger gave the keys warning, so that the
 	// daemon's first SetLevel to keys at start does not repeat it.
 	warned *atomic.Bool
@@ -127,10 +135,12 @@ func newLogger(cfg LogConfig, w io.Writer, sw *syslog.Writer) (*Logger, error) {
 		return nil, fmt.Errorf("unknown log format %q (console, json)", cfg.Format)
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(w), atom)
+	h := newHub()
+	core = zapcore.NewTee(core, &hubCore{hub: h})
 	if sw != nil {
 		core = zapcore.NewTee(core, newSyslogCore(sw, atom))
 	}
-	l := &Logger{z: zap.New(core), level: atom, warned: &atomic.Bool{}}
+	l := &Logger{z: zap.New(core), level: atom, hub: h, warned: &atomic.Bool{}}
 	if lvl == zapKeys {
 		l.Warn(KeysWarning)
 		l.warned.Store(true)
@@ -140,7 +150,7 @@ func newLogger(cfg LogConfig, w io.Writer, sw *syslog.Writer) (*Logger, error) {
 
 // Nop returns a logger that writes nothing, for tests that do not look.
 func Nop() *Logger {
-	return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), warned: &atomic.Bool{}}
+	return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), hub: newHub(), warned: &atomic.Bool{}}
 }
 
 // SetLevel changes the level of a running logger. Setting keys logs
@@ -194,7 +204,7 @@ func (l *Logger) log(lvl zapcore.Level, text string, fields []zap.Field) {
 
 // With returns a logger that adds fields to every entry.
 func (l *Logger) With(fields ...zap.Field) *Logger {
-	return &Logger{z: l.z.With(fields...), level: l.level, warned: l.warned}
+	return &Logger{z: l.z.With(fields...), level: l.level, hub: l.hub, warned: l.warned}
 }
 
 // Sync flushes buffered entries.

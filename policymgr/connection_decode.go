@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +19,10 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey"}
+
+// rekeyKeys are those of a connection's rekey mapping.
+var rekeyKeys = []string{"margin", "jitter"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
 
@@ -173,6 +177,34 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 	if vn, given := cd.keys["lifetime-kbytes"]; given {
 		if n, ok := d.integer(vn, where+" lifetime-kbytes", 0, 1<<42); ok {
 			c.LifetimeKBytes = uint64(n)
+		}
+	}
+	d.updown(cd, where)
+	c.KeyingTries = 1
+	if vn, given := cd.keys["keying-tries"]; given {
+		if vn.Kind == yaml.ScalarNode && vn.Value == "forever" {
+			c.KeyingTries = 0
+		} else if n, ok := d.integer(vn, where+" keying-tries", 1, 1000); ok {
+			c.KeyingTries = int(n)
+		}
+	}
+	if vn, given := cd.keys["rekey"]; given {
+		d.mapping(vn, where+" rekey", rekeyKeys, func(key string, _, v *yaml.Node) {
+			if t, ok := d.duration(v, where+" rekey "+key, time.Second, 30*24*time.Hour); ok {
+				if key == "margin" {
+					c.RekeyMargin = t
+				} else {
+					c.RekeyJitter = t
+				}
+			}
+		})
+		if c.RekeyMargin+c.RekeyJitter >= c.Lifetime {
+			d.errorf(vn, "%s rekey: margin %v and jitter %v leave nothing of the lifetime %v", where, c.RekeyMargin, c.RekeyJitter, c.Lifetime)
+		}
+	}
+	if vn, given := cd.keys["sha256-96"]; given {
+		if b, ok := d.boolean(vn, where+" sha256-96"); ok {
+			c.SHA256Trunc96 = b
 		}
 	}
 	if vn, given := cd.keys["pfs"]; given {
@@ -476,4 +508,28 @@ func (d *decoder) inlineSecretOK(n *yaml.Node, what string) bool {
 		return false
 	}
 	return true
+}
+
+// updownTimeoutDefault is how long an updown script may run when the
+// connection's updown-timeout is not given.
+const updownTimeoutDefault = 30 * time.Second
+
+// updown reads the connection's updown script and its timeout.
+func (d *decoder) updown(cd *connDef, where string) {
+	c := cd.conn
+	c.UpdownTimeout = updownTimeoutDefault
+	if vn, given := cd.keys["updown"]; given {
+		if s, ok := d.str(vn, where+" updown"); ok {
+			if !filepath.IsAbs(s) {
+				d.errorf(vn, "%s updown %q: the script must be given by its absolute path", where, s)
+			} else {
+				c.Updown = s
+			}
+		}
+	}
+	if vn, given := cd.keys["updown-timeout"]; given {
+		if t, ok := d.duration(vn, where+" updown-timeout", 100*time.Millisecond, time.Hour); ok {
+			c.UpdownTimeout = t
+		}
+	}
 }

@@ -23,6 +23,15 @@ type Daemon struct {
 	DPD               DPD
 	LogUnmatched      bool // message 7 for packets that match no rule
 	Log               notify.LogConfig
+	// Metrics is where the Prometheus metrics are served; off when its
+	// Listen is empty.
+	Metrics Metrics
+}
+
+// Metrics is daemon.metrics: the address and port of the HTTP listener
+// that serves /metrics.
+type Metrics struct {
+	Listen string
 }
 
 // Retransmit says how long to wait for a peer's answer and how often to

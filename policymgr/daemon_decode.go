@@ -10,7 +10,16 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log"}
+	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log", "metrics"}
+
+// The keys of the daemon section's mappings (docs/policy-file.md writes
+// them retransmit.timeout and so on).
+var (
+	retransmitKeys = []string{"timeout", "tries"}
+	dpdKeys        = []string{"delay", "timeout"}
+	logKeys        = []string{"level", "format", "syslog"}
+	metricsKeys    = []string{"listen"}
+)
 
 // daemonSection decodes the daemon section over the defaults.
 func (d *decoder) daemonSection(n *yaml.Node) Daemon {
@@ -65,7 +74,7 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 				ds.HalfOpenMax = int(h)
 			}
 		case "retransmit":
-			d.mapping(v, "daemon retransmit", []string{"timeout", "tries"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon retransmit", retransmitKeys, func(key string, _, v *yaml.Node) {
 				if key == "timeout" {
 					if t, ok := d.duration(v, "daemon retransmit timeout", 100*time.Millisecond, time.Minute); ok {
 						ds.Retransmit.Timeout = t
@@ -75,7 +84,7 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 				}
 			})
 		case "dpd":
-			d.mapping(v, "daemon dpd", []string{"delay", "timeout"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon dpd", dpdKeys, func(key string, _, v *yaml.Node) {
 				if t, ok := d.duration(v, "daemon dpd "+key, 0, 24*time.Hour); ok {
 					if key == "delay" {
 						ds.DPD.Delay = t
@@ -88,8 +97,18 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 			if b, ok := d.boolean(v, what); ok {
 				ds.LogUnmatched = b
 			}
+		case "metrics":
+			d.mapping(v, "daemon metrics", metricsKeys, func(_ string, _, v *yaml.Node) {
+				if s, ok := d.str(v, "daemon metrics listen"); ok {
+					if ap, err := netip.ParseAddrPort(s); err != nil || ap.Port() == 0 {
+						d.errorf(v, "daemon metrics listen %q: it must be ADDRESS:PORT, as 127.0.0.1:9772 or [::1]:9772", s)
+					} else {
+						ds.Metrics.Listen = s
+					}
+				}
+			})
 		case "log":
-			d.mapping(v, "daemon log", []string{"level", "format", "syslog"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon log", logKeys, func(key string, _, v *yaml.Node) {
 				switch key {
 				case "level":
 					if s, ok := d.str(v, "daemon log level"); ok {

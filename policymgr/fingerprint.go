@@ -25,6 +25,7 @@ func fingerprint(c *Connection) [32]byte {
 	w.u(uint64(c.PFS))
 	w.u(uint64(c.Lifetime))
 	w.u(c.LifetimeKBytes)
+	w.bool(c.SHA256Trunc96)
 	if p := c.IKE; p != nil {
 		w.str("ike")
 		w.u(uint64(p.Mode))

@@ -211,6 +211,28 @@ type Connection struct {
 	// Manual is set for a manually keyed connection.
 	Manual *Manual
 
+	// Updown is the script run when an IPsec SA of the connection comes
+	// up, is rekeyed or goes down ("" for none); it is killed after
+	// UpdownTimeout.
+	Updown        string
+	UpdownTimeout time.Duration
+
+	// SHA256Trunc96 truncates HMAC-SHA-256 in ESP and AH to 96 bits
+	// instead of RFC 4868's 128, as peers written before RFC 4868 do (the
+	// Linux kernel's and strongSwan's sha256_96).
+	SHA256Trunc96 bool
+
+	// KeyingTries is how often a phase 1 we initiate is tried before the
+	// daemon gives up (1: once, as without the key); 0 is forever.
+	KeyingTries int
+
+	// RekeyMargin, when set, is how long before the IPsec SAs' lifetime
+	// ends they are rekeyed, less a random part of RekeyJitter so that
+	// many SAs do not rekey at once (strongSwan's rekey_time and
+	// rand_time). Unset: a tenth of the lifetime (a twentieth as Quick
+	// Mode responder).
+	RekeyMargin, RekeyJitter time.Duration
+
 	fingerprint [32]byte
 }
 

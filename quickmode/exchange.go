@@ -97,6 +97,10 @@ type Exchange struct {
 	// EXPIRE); it is deleted once the new one is installed.
 	rekeys *Child
 
+	// began is when the exchange started, for the negotiation time the
+	// "IPsec SA established" line reports.
+	began time.Time
+
 	bundle     *engine.Bundle
 	installTok uint64
 	policyTok  uint64

@@ -42,7 +42,9 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 	rt.deleted = rt.deleted[:0]
 	ex, r := rt.Info.Start(c, p)
 	if len(rt.deleted) > 0 && c.SA != nil {
-		r.Engine = append(r.Engine, deleteRequests(c, rt.takeChildren(c.SA, rt.deleted))...)
+		gone := rt.takeChildren(c.SA, rt.deleted)
+		logGone(c.Log, gone, "peer-deleted")
+		r.Engine = append(r.Engine, deleteRequests(c, gone)...)
 	}
 	rt.deleted = rt.deleted[:0]
 	// A Delete of the ISAKMP SA itself: SARemoved decides what becomes
@@ -135,6 +137,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	if rt.Info != nil {
 		rt.Info.Forget(c.SA)
 	}
+	logGone(c.Log, children, "deleted")
 	r := daemon.Result{Engine: deleteRequests(c, children)}
 	mid, err := isakmp.NewMessageID(c.Rand, nil)
 	if err != nil {

@@ -99,6 +99,7 @@ func (rt *Manager) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 			if old := rt.find(ev.Expire.SA); old != nil {
 				rt.drop(old)
 				rt.unpend([]*Child{old})
+				logGone(c.Log, []*Child{old}, "expired")
 			}
 		}
 	case engine.EventExpireSoft:

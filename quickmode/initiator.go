@@ -27,7 +27,7 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 		return nil, daemon.Result{}, fmt.Errorf("quickmode: message ID 0")
 	}
 	x := &Exchange{Role: daemon.RoleInitiator, State: StateIStart, MessageID: mid, P1: p1, Conn: conn,
-		ReqID: reqIDOf(cfg.Policy, conn), cfg: cfg, sendIDs: true}
+		ReqID: reqIDOf(cfg.Policy, conn), cfg: cfg, sendIDs: true, began: env.Now}
 	x.Local, x.Remote = conn.Local, conn.Remote
 	if !conn.Tunnel {
 		// Transport mode is between the hosts themselves (RFC 2401, 4.1).

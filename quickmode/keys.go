@@ -1,8 +1,10 @@
 package quickmode
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
 	"time"
 
@@ -108,6 +110,9 @@ func (x *Exchange) saKeys(p *ProtoSA, spi uint32) (*engine.SA, []byte, []byte, e
 	default:
 		return nil, nil, nil, fmt.Errorf("quickmode: protocol %v", p.Protocol)
 	}
+	if is.Name == "hmac(sha256)" && x.Conn != nil && x.Conn.SHA256Trunc96 {
+		is.TruncBits = 96 // the connection's sha256-96 (docs/policy-file.md)
+	}
 	enc, integ := ikecrypto.SAKeys(x.P1.PRF, x.P1.SKEYIDd(), x.gqmxy, uint8(p.Protocol), spiBytes(p.Protocol, spi), x.ni, x.nr, encLen, integLen)
 	if encLen > 0 {
 		sa.Encryption = &engine.Cipher{Name: cs.Name, Key: engine.Key(enc), ICVBits: cs.ICVBits}
@@ -135,6 +140,9 @@ func (x *Exchange) buildBundle(env Env) error {
 	}
 	if secs := x.Life.LifeSeconds; secs != 0 {
 		b.Lifetime.HardSeconds, b.Lifetime.SoftSeconds = secs, softLimit(secs, x.Role)
+		if m := x.Conn.RekeyMargin; m > 0 {
+			b.Lifetime.SoftSeconds = rekeyAt(secs, m, x.Conn.RekeyJitter, env.Rand)
+		}
 	}
 	if kb := x.Life.LifeKBytes; kb != 0 {
 		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, softLimit(kb, x.Role)
@@ -153,8 +161,8 @@ func (x *Exchange) buildBundle(env Env) error {
 		}
 		b.Inbound = append(b.Inbound, *in)
 		b.Outbound = append(b.Outbound, *out)
-		x.logKeys(env, p, "inbound", p.SPIIn, encIn, integIn)
-		x.logKeys(env, p, "outbound", p.SPIOut, encOut, integOut)
+		x.logKeys(env, p, in, "inbound", encIn, integIn)
+		x.logKeys(env, p, out, "outbound", encOut, integOut)
 	}
 	x.bundle = b
 	return nil
@@ -173,16 +181,38 @@ func softLimit(hard uint64, r daemon.Role) uint64 {
 	return hard - max(margin, min(hard-1, 1))
 }
 
+// rekeyAt is the soft limit of a connection with a rekey margin: margin
+// and a random part of jitter before hard, at least one second before it
+// and one after the start.
+func rekeyAt(hard uint64, margin, jitter time.Duration, rnd io.Reader) uint64 {
+	before := uint64(margin / time.Second)
+	if j := uint64(jitter / time.Second); j > 0 && rnd != nil {
+		var b [8]byte
+		if _, err := io.ReadFull(rnd, b[:]); err == nil {
+			before += binary.BigEndian.Uint64(b[:]) % (j + 1)
+		}
+	}
+	if hard < 2 {
+		return hard
+	}
+	return hard - min(max(before, 1), hard-1)
+}
+
 // logKeys writes an SA's keys at the keys debug level only. flow names the
 // SA as strongSwan's chd=4 log does: "initiator" keys protect what the
 // Quick Mode initiator sends.
-func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, integ []byte) {
+func (x *Exchange) logKeys(env Env, p *ProtoSA, sa *engine.SA, dir string, enc, integ []byte) {
 	if env.Log == nil || !env.Log.KeysEnabled() {
 		return
 	}
 	flow := "responder"
 	if (dir == "outbound") == (x.Role == daemon.RoleInitiator) {
 		flow = "initiator"
+	}
+	spi := sa.SPI
+	truncation := zap.Skip()
+	if sa.Integrity != nil {
+		truncation = zap.String("integrity", fmt.Sprintf("%s/%d", sa.Integrity.Name, sa.Integrity.TruncBits))
 	}
 	env.Log.Keys("IPsec SA keys",
 		zap.String("cookies", hex.EncodeToString(x.P1.Cookies())),
@@ -193,7 +223,7 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, dir string, spi uint32, enc, int
 		zap.String("flow", flow),
 		zap.String("spi", fmt.Sprintf("%08x", spi)),
 		zap.String("encryption key", hex.EncodeToString(enc)),
-		zap.String("integrity key", hex.EncodeToString(integ)))
+		zap.String("integrity key", hex.EncodeToString(integ)), truncation)
 }
 
 // install asks the engine to install the bundle and, for connections
@@ -272,9 +302,10 @@ func (x *Exchange) installed(env Env) daemon.Result {
 	x.newChild = c
 	st := daemon.Result{Done: true}
 	if env.Log != nil {
-		env.Log.Info("IPsec SA established", zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
+		env.Log.Info("IPsec SA established", append([]zap.Field{zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
-			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
+			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds)},
+			x.upFields(env, c)...)...)
 	}
 	if x.commit && x.Role == daemon.RoleResponder {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits

@@ -45,7 +45,7 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, d
 		return nil, daemon.Result{Reject: err}
 	}
 	x := &Exchange{Role: daemon.RoleResponder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next,
-		commit: h.Flags&isakmp.FlagCommit != 0}
+		commit: h.Flags&isakmp.FlagCommit != 0, began: env.Now}
 	// Until the IDs are read, messages name the ISAKMP SA's hosts.
 	x.Local = policymgr.Selector{Addr: policymgr.HostRange(p1.Local.Addr().Unmap())}
 	x.Remote = policymgr.Selector{Addr: policymgr.HostRange(p1.Remote.Addr().Unmap())}

@@ -40,6 +40,16 @@ type Policy struct {
 	// lifetime and lifetime-kbytes.
 	Lifetime string
 	KBytes   int
+	// Metrics, when set, is daemon.metrics.listen (ADDRESS:PORT).
+	Metrics string
+	// Updown and UpdownTimeout, when set, are the connection's updown
+	// script and updown-timeout.
+	Updown, UpdownTimeout string
+	// KeyingTries, when set, is the connection's keying-tries.
+	KeyingTries string
+	// Rekey, when set, is the connection's rekey mapping, e.g.
+	// "{margin: 10m, jitter: 5m}".
+	Rekey string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -64,6 +74,9 @@ func (p Policy) YAML(sock string) string {
 	if p.DPD != "" {
 		fmt.Fprintf(&b, "  dpd: %s\n", p.DPD)
 	}
+	if p.Metrics != "" {
+		fmt.Fprintf(&b, "  metrics: {listen: %q}\n", p.Metrics)
+	}
 	if p.Phase2LifetimeMin != "" {
 		fmt.Fprintf(&b, "  phase2-lifetime-min: %s\n", p.Phase2LifetimeMin)
 	}
@@ -87,6 +100,18 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.KBytes != 0 {
 		fmt.Fprintf(&b, "    lifetime-kbytes: %d\n", p.KBytes)
+	}
+	if p.Updown != "" {
+		fmt.Fprintf(&b, "    updown: %q\n", p.Updown)
+	}
+	if p.Rekey != "" {
+		fmt.Fprintf(&b, "    rekey: %s\n", p.Rekey)
+	}
+	if p.KeyingTries != "" {
+		fmt.Fprintf(&b, "    keying-tries: %s\n", p.KeyingTries)
+	}
+	if p.UpdownTimeout != "" {
+		fmt.Fprintf(&b, "    updown-timeout: %s\n", p.UpdownTimeout)
 	}
 	return b.String()
 }

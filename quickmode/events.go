@@ -1,0 +1,53 @@
+package quickmode
+
+import (
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/notify"
+)
+
+// upFields are the facts of a new bundle that the ipsec-up event carries
+// beyond the "IPsec SA established" line's own: the gateways and
+// identities, the first SA's protocol, SPIs and integrity algorithm with
+// its truncation, the reqid, NAT-T, the
+// bundle a rekey replaces and how long the negotiation took. The metrics
+// and the updown scripts (daemon/observe.go) read them from the event.
+func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
+	fs := []zap.Field{
+		zap.String("local-gw", c.Local.String()), zap.String("remote-gw", c.Remote.String()),
+		zap.Uint32("reqid", c.ReqID), zap.Bool("nat-t", c.Encap != nil),
+	}
+	if x.P1 != nil {
+		fs = append(fs, zap.String("local-id", x.P1.LocalIDText), zap.String("remote-id", x.P1.RemoteIDText))
+	}
+	if len(c.SAs) > 0 {
+		s := c.SAs[0]
+		fs = append(fs, zap.String("protocol", strings.ToLower(engineProto(s.Protocol).String())),
+			zap.String("spi-in", fmt.Sprintf("0x%08x", s.SPIIn)), zap.String("spi-out", fmt.Sprintf("0x%08x", s.SPIOut)))
+		if s.Integrity != "" {
+			fs = append(fs, zap.String("integrity", fmt.Sprintf("%s/%d", s.Integrity, s.TruncBits)))
+		}
+	}
+	if x.rekeys != nil {
+		fs = append(fs, zap.String("rekeys", spiText(x.rekeys)))
+	}
+	if !x.began.IsZero() {
+		fs = append(fs, zap.Float64("negotiation-seconds", env.Now.Sub(x.began).Seconds()))
+	}
+	return append(fs, notify.EventField(notify.EventIPsecUp))
+}
+
+// logGone writes the ipsec-down line of bundles removed for why (our
+// Delete, the peer's, the hard lifetime, the ISAKMP SA's end).
+func logGone(log *notify.Logger, children []*Child, why string) {
+	if log == nil {
+		return
+	}
+	for _, ch := range children {
+		log.Info("IPsec SA deleted", zap.String("conn", ch.Conn), zap.String("spis", spiText(ch)),
+			zap.String("reason", why), notify.EventField(notify.EventIPsecDown))
+	}
+}
