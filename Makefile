@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo clean
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo clean
 
 all: build
 
@@ -30,8 +30,9 @@ vet:
 unit:
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
-# make test: vet, every test, then each fuzz target briefly on its corpus.
-test: vet unit check-examples fuzz
+# make test: vet, every test, the examples and man pages, then each fuzz
+# target briefly on its corpus.
+test: vet unit check-examples check-man fuzz
 
 # check-examples: every policy in examples/ passes `iked -check`. git keeps no
 # file modes but the executable bit, and iked refuses key and PSK files that
@@ -39,6 +40,16 @@ test: vet unit check-examples fuzz
 check-examples: build
 	chmod 600 examples/certs/*.key examples/secrets/*
 	@set -e; for f in examples/*.yaml; do echo "iked -check -config $$f"; ./$(BIN)/iked -check -config $$f; done
+
+# man: the man pages iked(8), ikectl(8) and iked.yaml(5) from docs/man/*.md
+# into $(MANDIR), with go-md2man (pinned in go.mod as a tool);
+# scripts/man.sh fails when groff or man warns about one (Debian packages
+# groff-base and man-db). check-man is the same, for make test.
+MANDIR     ?= $(BIN)/man
+man:
+	GO=$(GO) ./scripts/man.sh $(MANDIR)
+
+check-man: man
 
 # fuzz runs every native fuzz target of the module for FUZZTIME each; the
 # targets are discovered, not listed, so a new one is fuzzed at once.

@@ -32,12 +32,13 @@ type ChildSA struct {
 	RekeySeconds uint64 `json:"rekey_seconds,omitempty"`
 	RekeyKBytes  uint64 `json:"rekey_kbytes,omitempty"`
 	// Installed is when the engine took the bundle; RekeyIn and ExpiresIn
-	// what remains to the soft and hard lifetime in seconds (absent
-	// without a lifetime in seconds; 0 once passed).
+	// what remains to the soft and hard lifetime (nil without a lifetime
+	// in seconds; 0 once passed). In JSON they are age_seconds,
+	// rekey_in_seconds and expires_in_seconds (seconds.go).
 	Installed time.Time      `json:"installed"`
-	Age       time.Duration  `json:"age"`
-	RekeyIn   *time.Duration `json:"rekey_in,omitempty"`
-	ExpiresIn *time.Duration `json:"expires_in,omitempty"`
+	Age       time.Duration  `json:"-"`
+	RekeyIn   *time.Duration `json:"-"`
+	ExpiresIn *time.Duration `json:"-"`
 	SAs       []IPsecSA      `json:"sas"`
 }
 

@@ -17,10 +17,12 @@ const (
 	CmdTerminate Command = "terminate"  // delete the SAs of connection or SA Name
 	CmdReload    Command = "reload"     // reread the policy file (as SIGHUP)
 	CmdStats     Command = "stats"      // every counter
+	CmdListCerts Command = "list-certs" // certificates and CRLs of the running policy
+	CmdMonitor   Command = "monitor"    // stream events until the client leaves (monitor.go)
 )
 
 // Commands lists every command, in the order ikectl prints them.
-var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
+var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdMonitor, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
 
 // NeedsName reports whether the command takes a connection or SA name.
 func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate }
@@ -74,6 +76,7 @@ type Response struct {
 	// their connection adopts them.
 	Detached []ChildSA `json:"detached,omitempty"`
 	Conns    []Conn    `json:"conns,omitempty"`
+	Certs    []Cert    `json:"certs,omitempty"`
 	Stats    *Stats    `json:"stats,omitempty"`
 }
 
@@ -82,7 +85,7 @@ type Status struct {
 	Version     string        `json:"version"`
 	PID         int           `json:"pid"`
 	Started     time.Time     `json:"started"`
-	Uptime      time.Duration `json:"uptime"`
+	Uptime      time.Duration `json:"-"` // JSON: uptime_seconds (seconds.go)
 	PolicyFile  string        `json:"policy_file"`
 	PolicyLoad  time.Time     `json:"policy_loaded"`
 	Engine      string        `json:"engine"`
@@ -110,7 +113,7 @@ type SA struct {
 	Remote      string        `json:"remote"`
 	State       string        `json:"state"`
 	Established bool          `json:"established"`
-	Age         time.Duration `json:"age"`
+	Age         time.Duration `json:"-"` // JSON: age_seconds (seconds.go)
 	Exchanges   []Exchange    `json:"exchanges,omitempty"`
 	Children    []ChildSA     `json:"children,omitempty"` // its IPsec SA bundles, oldest first
 }

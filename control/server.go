@@ -25,6 +25,7 @@ type Server struct {
 	conns   map[net.Conn]struct{}
 	closed  bool
 	timeout time.Duration
+	monitor MonitorFunc
 }
 
 // MaxConns bounds the control connections served at once; more wait in the
@@ -108,12 +109,17 @@ func (s *Server) serveConn(c net.Conn) {
 	}()
 	_ = c.SetDeadline(time.Now().Add(s.timeout))
 	var req Request
-	if err := readMessage(bufio.NewReader(c), &req); err != nil {
+	r := bufio.NewReader(c)
+	if err := readMessage(r, &req); err != nil {
 		_ = writeMessage(c, Response{Error: err.Error()})
 		return
 	}
 	if err := req.Validate(); err != nil {
 		_ = writeMessage(c, Response{Error: err.Error()})
+		return
+	}
+	if req.Command == CmdMonitor {
+		s.serveMonitor(c, r)
 		return
 	}
 	resp := s.handle(req)

@@ -48,6 +48,8 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 			resp.Detached = d.listChildren(nil)
 		case control.CmdListConns:
 			resp.Conns = d.listConns()
+		case control.CmdListCerts:
+			resp.Certs = d.listCerts()
 		case control.CmdInitiate:
 			if err := d.initiate(req.Name); err != nil {
 				resp.Error = err.Error()

@@ -261,6 +261,7 @@ func (d *Daemon) Start() error {
 			d.eng.Close()
 			return &ExitError{1, err}
 		}
+		s.HandleMonitor(d.monitor)
 		d.ctl = s
 		d.wg.Add(1)
 		go func() {

@@ -23,7 +23,7 @@ func PolicyLoader(opts policymgr.LoadOptions) Loader {
 		if err != nil {
 			return nil, append(msgs, notify.SPDNotInstantiated()), nil
 		}
-		l := &Loaded{File: path, Settings: s, Policy: p}
+		l := &Loaded{File: path, Settings: s, Policy: p, Certs: certsOf(p.Certs)}
 		for i, c := range p.Connections {
 			l.Conns = append(l.Conns, connOf(c))
 			l.Policies = append(l.Policies, trapPolicies(c, uint32(i+1))...)

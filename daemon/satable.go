@@ -112,7 +112,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 			// half-open negotiation has its message 46.
 			d.log.Info("ISAKMP SA removed", zap.Stringer("reason", why), zap.String("conn", sa.Conn),
 				zap.Stringer("role", sa.Role), zap.Stringer("local", sa.Local), zap.Stringer("peer", sa.Remote),
-				zap.Stringer("cookies", sa.Cookies))
+				zap.Stringer("cookies", sa.Cookies), notify.EventField(notify.EventSADown))
 		}
 		d.removed(sa, why)
 	}

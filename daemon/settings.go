@@ -78,6 +78,9 @@ type Loaded struct {
 	Settings Settings
 	Policies []engine.Policy
 	Conns    []control.Conn
+	// Certs are the certificates the policy loaded, for ikectl
+	// list-certs; the daemon fills in the days left when asked.
+	Certs    []control.Cert
 	Policy   *policymgr.Policy
 }
 

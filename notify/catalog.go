@@ -2,9 +2,10 @@ package notify
 
 import "strconv"
 
-// The catalog, in the order and with the numbers of spec/messages.txt. The
-// text is the seed's (shared/seed/ipsec-messages.ja.txt), odd spots kept:
-// the missing spaces in #4, "UPD" in #22, the unbalanced quote in #61.
+// The catalog, in the order and with the numbers docs/messages.md gives
+// (what each message means and what an operator does about it). The text
+// is kept exactly, odd spots included: the missing spaces in #4, "UPD" in
+// #22, the unbalanced quote in #61.
 var catalog = [...]entry{
 	{1, "B.1", LevelInfo, "IPSEC: Initializing engine", nil},
 	{2, "B.1", LevelInfo, "IPSEC: Attaching to the TCP/IP stack", nil},

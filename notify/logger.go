@@ -47,14 +47,21 @@ type LogConfig struct {
 	Syslog bool   // also send to syslog, facility daemon
 }
 
+// levelAliases are other spellings operators type for a level: zap's and
+// most loggers' "warn" for syslog's "warning".
+var levelAliases = map[string]string{"warn": "warning"}
+
 // ParseLevel turns a level name from the policy file into zap's scale.
 func ParseLevel(name string) (zapcore.Level, error) {
+	if canonical, ok := levelAliases[name]; ok {
+		name = canonical
+	}
 	for l, n := range levelNames {
 		if n == name {
 			return l, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning, error)", name)
+	return 0, fmt.Errorf("unknown log level %q (keys, debug, info, notice, warning or warn, error)", name)
 }
 
 // Logger writes catalog messages and the daemon's own diagnostics. Its level
@@ -62,6 +69,7 @@ func ParseLevel(name string) (zapcore.Level, error) {
 type Logger struct {
 	z     *zap.Logger
 	level zap.AtomicLevel
+	hub   *hub // subscriptions of ikectl monitor (monitor.go)
 }
 
 func encodeLevel(l zapcore.Level, enc zapcore.PrimitiveArrayEncoder) {
@@ -107,6 +115,8 @@ func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 		return nil, fmt.Errorf("unknown log format %q (console, json)", cfg.Format)
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(w), atom)
+	h := newHub()
+	core = zapcore.NewTee(core, &hubCore{hub: h})
 	if cfg.Syslog {
 		sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "iked")
 		if err != nil {
@@ -114,11 +124,11 @@ func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 		}
 		core = zapcore.NewTee(core, newSyslogCore(sw, atom))
 	}
-	return &Logger{z: zap.New(core), level: atom}, nil
+	return &Logger{z: zap.New(core), level: atom, hub: h}, nil
 }
 
 // Nop returns a logger that writes nothing, for tests that do not look.
-func Nop() *Logger { return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel()} }
+func Nop() *Logger { return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), hub: newHub()} }
 
 // SetLevel changes the level of a running logger.
 func (l *Logger) SetLevel(name string) error {
@@ -165,7 +175,7 @@ func (l *Logger) log(lvl zapcore.Level, text string, fields []zap.Field) {
 
 // With returns a logger that adds fields to every entry.
 func (l *Logger) With(fields ...zap.Field) *Logger {
-	return &Logger{z: l.z.With(fields...), level: l.level}
+	return &Logger{z: l.z.With(fields...), level: l.level, hub: l.hub}
 }
 
 // Sync flushes buffered entries.

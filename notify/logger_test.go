@@ -71,6 +71,30 @@ func TestLoggerJSON(t *testing.T) {
 	}
 }
 
+// TestLoggerWarnAlias: "warn" (as zap and most loggers spell it) is the
+// warning level: a notice is filtered out, a warning written as "warning".
+func TestLoggerWarnAlias(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := NewLogger(LogConfig{Level: "warn"}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Emit(SendingNotification("192.0.2.2", "NO-PROPOSAL-CHOSEN"))
+	l.Emit(Phase1LifetimeShort(60, 300))
+	out := buf.String()
+	if strings.Contains(out, "Sending notification") || !strings.Contains(out, "warning\tPhase-1 lifetime is too short") {
+		t.Errorf("level warn wrote:\n%s", out)
+	}
+	if err := l.SetLevel("warn"); err != nil {
+		t.Errorf("SetLevel(warn): %v", err)
+	}
+	a, errA := ParseLevel("warn")
+	b, errB := ParseLevel("warning")
+	if errA != nil || errB != nil || a != b {
+		t.Errorf("ParseLevel: warn=%v,%v warning=%v,%v", a, errA, b, errB)
+	}
+}
+
 func TestLoggerBadConfig(t *testing.T) {
 	if _, err := NewLogger(LogConfig{Level: "loud"}, nil); err == nil {
 		t.Error("unknown level accepted")

@@ -40,7 +40,7 @@ func (l Level) String() string {
 // implements error so that the policy and certificate managers can return
 // their findings and let the caller decide how to log and what to refuse.
 type Message struct {
-	Num   int    // the catalog number (spec/messages.txt)
+	Num   int    // the catalog number (docs/messages.md)
 	Level Level  // the level messages.md gives
 	Text  string // the exact text, placeholders filled in
 }

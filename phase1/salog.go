@@ -8,6 +8,7 @@ import (
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
 )
 
 // SALog writes the info line an operator looks for when phase 1 comes up,
@@ -25,7 +26,7 @@ func (SALog) SAEstablished(c *daemon.Context) daemon.Result {
 	if s == nil || c.Log == nil {
 		return daemon.Result{}
 	}
-	c.Log.Info("ISAKMP SA established", EstablishedFields(c.SA, s)...)
+	c.Log.Info("ISAKMP SA established", append(EstablishedFields(c.SA, s), notify.EventField(notify.EventSAUp))...)
 	return daemon.Result{}
 }
 

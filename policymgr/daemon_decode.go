@@ -12,6 +12,14 @@ import (
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
 	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log"}
 
+// The keys of the daemon section's mappings (docs/policy-file.md writes
+// them retransmit.timeout and so on).
+var (
+	retransmitKeys = []string{"timeout", "tries"}
+	dpdKeys        = []string{"delay", "timeout"}
+	logKeys        = []string{"level", "format", "syslog"}
+)
+
 // daemonSection decodes the daemon section over the defaults.
 func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 	ds := DefaultDaemon()
@@ -65,7 +73,7 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 				ds.HalfOpenMax = int(h)
 			}
 		case "retransmit":
-			d.mapping(v, "daemon retransmit", []string{"timeout", "tries"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon retransmit", retransmitKeys, func(key string, _, v *yaml.Node) {
 				if key == "timeout" {
 					if t, ok := d.duration(v, "daemon retransmit timeout", 100*time.Millisecond, time.Minute); ok {
 						ds.Retransmit.Timeout = t
@@ -75,7 +83,7 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 				}
 			})
 		case "dpd":
-			d.mapping(v, "daemon dpd", []string{"delay", "timeout"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon dpd", dpdKeys, func(key string, _, v *yaml.Node) {
 				if t, ok := d.duration(v, "daemon dpd "+key, 0, 24*time.Hour); ok {
 					if key == "delay" {
 						ds.DPD.Delay = t
@@ -89,7 +97,7 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 				ds.LogUnmatched = b
 			}
 		case "log":
-			d.mapping(v, "daemon log", []string{"level", "format", "syslog"}, func(key string, _, v *yaml.Node) {
+			d.mapping(v, "daemon log", logKeys, func(key string, _, v *yaml.Node) {
 				switch key {
 				case "level":
 					if s, ok := d.str(v, "daemon log level"); ok {

@@ -1,6 +1,6 @@
 // Package policymgr is iked's policy manager: it decodes the policy file
-// (the SPD, /etc/iked/iked.yaml; docs/policy-file.md is its
-// contract), validates it with the catalog's SPD messages, builds the model
+// (the SPD, /etc/iked/iked.yaml; docs/policy-file.md is its reference,
+// every key with its default and the message a mistake gives), validates it with the catalog's SPD messages, builds the model
 // the exchanges negotiate against (connections, selectors, phase 1
 // transforms, phase 2 proposals) with its look-ups, and swaps a running
 // policy atomically on reload.

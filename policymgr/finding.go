@@ -1,6 +1,7 @@
 package policymgr
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -65,6 +66,41 @@ func WriteReport(w io.Writer, findings []Finding) error {
 		}
 	}
 	return nil
+}
+
+// CheckReport is `iked -check -json`'s output, for CI pipelines: the file,
+// whether the policy would be instantiated, and every finding. A field's
+// meaning is in docs/policy-file.md ("Checking a file").
+type CheckReport struct {
+	File     string        `json:"file"`
+	OK       bool          `json:"ok"`
+	Findings []JSONFinding `json:"findings"`
+}
+
+// JSONFinding is one finding in a CheckReport. Catalog is the message's
+// number in docs/messages.md, 0 for a finding the catalog has no message
+// for; Serious says whether it stops the policy.
+type JSONFinding struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Level   string `json:"level"`
+	Catalog int    `json:"catalog"`
+	Serious bool   `json:"serious"`
+	Text    string `json:"text"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// WriteJSONReport prints the findings of a check of file as one JSON
+// document (CheckReport), as `iked -check -json` shows them.
+func WriteJSONReport(w io.Writer, file string, findings []Finding, ok bool) error {
+	r := CheckReport{File: file, OK: ok, Findings: make([]JSONFinding, 0, len(findings))}
+	for _, f := range findings {
+		r.Findings = append(r.Findings, JSONFinding{File: f.File, Line: f.Line, Level: f.Level.String(),
+			Catalog: f.Num, Serious: f.Serious(), Text: f.Text, Detail: f.Detail})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 // Messages returns the catalog (and Num 0) messages of findings, in order.

@@ -273,7 +273,7 @@ func (x *Exchange) installed(env Env) Step {
 	if env.Log != nil {
 		env.Log.Info("IPsec SA established", zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
-			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
+			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds), notify.EventField(notify.EventIPsecUp))
 	}
 	if x.commit && x.Role == daemon.RoleResponder {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits

@@ -22,7 +22,8 @@ func (rt *Manager) retire(c *daemon.Context, p1 *phase1.SA, old *Child) []engine
 		}
 	}
 	if c.Log != nil {
-		c.Log.Info("IPsec SA rekeyed: the old bundle is deleted", zap.String("conn", old.Conn), zap.String("spis", spiText(old)))
+		c.Log.Info("IPsec SA rekeyed: the old bundle is deleted", zap.String("conn", old.Conn), zap.String("spis", spiText(old)),
+			notify.EventField(notify.EventIPsecDown))
 	}
 	return deleteRequests(c, []*Child{old})
 }

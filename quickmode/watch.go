@@ -4,6 +4,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/notify"
 )
 
 // What happens to the IPsec SAs when their ISAKMP SA goes depends on why
@@ -92,7 +93,7 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 		if c.Log != nil {
 			for _, ch := range children {
 				c.Log.Info("IPsec SA removed with its ISAKMP SA", zap.String("conn", ch.Conn),
-					zap.String("spis", spiText(ch)), zap.Stringer("reason", why))
+					zap.String("spis", spiText(ch)), zap.Stringer("reason", why), notify.EventField(notify.EventIPsecDown))
 			}
 		}
 		return daemon.Result{Engine: deleteRequests(c, children)}

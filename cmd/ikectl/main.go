@@ -2,6 +2,7 @@
 package main
 
 import (
+	_ "embed"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,17 +16,25 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// completionScript is bash completion for ikectl (`ikectl completion bash`).
+//
+//go:embed ikectl.bash
+var completionScript string
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: ikectl [-socket PATH] [-json] [-timeout D] COMMAND [NAME]
+	fmt.Fprint(w, `usage: ikectl [-socket PATH] [-json] [-timeout D] COMMAND [NAME] (flags may also follow the command)
 
 commands:
   status             uptime, policy file, counters
   list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
   list-conns         connections of the running policy
+  list-certs         certificates and CRLs: validity, days to expiry, CRL next update
+  monitor            stream events (SAs up and down, failures with their message number) until interrupted
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
   reload             reread the policy file (as SIGHUP)
   stats              every counter
+  completion bash    print bash completion (source <(ikectl completion bash))
 `)
 }
 
@@ -36,18 +45,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the daemon's answer as JSON")
 	timeout := fs.Duration("timeout", control.DefaultTimeout, "how long to wait for the daemon")
 	fs.Usage = func() { usage(stderr); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterleaved(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() == 0 {
+	if len(words) == 0 {
 		fs.Usage()
 		return 2
 	}
-	req := control.Request{Command: control.Command(fs.Arg(0))}
-	if fs.NArg() > 1 {
-		req.Name = fs.Arg(1)
+	if words[0] == "completion" {
+		if len(words) != 2 || words[1] != "bash" {
+			fmt.Fprintln(stderr, "ikectl: completion takes one shell: bash")
+			return 2
+		}
+		fmt.Fprint(stdout, completionScript)
+		return 0
 	}
-	if fs.NArg() > 2 {
+	req := control.Request{Command: control.Command(words[0])}
+	if len(words) > 1 {
+		req.Name = words[1]
+	}
+	if len(words) > 2 {
 		fmt.Fprintln(stderr, "ikectl: too many arguments")
 		return 2
 	}
@@ -55,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ikectl:", err)
 		usage(stderr)
 		return 2
+	}
+	if req.Command == control.CmdMonitor {
+		return monitor(*socket, *timeout, *asJSON, stdout, stderr)
 	}
 	resp, err := control.Call(*socket, req, *timeout)
 	if err != nil {
@@ -80,6 +101,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// parseInterleaved parses flags wherever they stand, before or after the
+// command and its name (`ikectl list-sas --json`), as people type them;
+// the flag package alone stops at the first word. "--" ends the flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
+}
+
 func printResponse(w io.Writer, req control.Request, r *control.Response) {
 	for _, m := range r.Messages {
 		fmt.Fprintln(w, m)
@@ -93,6 +135,8 @@ func printResponse(w io.Writer, req control.Request, r *control.Response) {
 		printSAs(w, r.SAs, r.Detached)
 	case control.CmdListConns:
 		printConns(w, r.Conns)
+	case control.CmdListCerts:
+		printCerts(w, r.Certs)
 	case control.CmdStats:
 		if r.Stats != nil {
 			printStats(w, r.Stats)

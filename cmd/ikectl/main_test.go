@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -122,5 +123,47 @@ func TestJSONAndErrors(t *testing.T) {
 	}
 	if code := run([]string{"-socket", filepath.Join(t.TempDir(), "none"), "status"}, &out, &errb); code != 1 {
 		t.Errorf("no daemon: exit %d", code)
+	}
+}
+
+// TestFlagsAnywhere: flags before, between and after the words, with one
+// dash or two; "--" ends them.
+func TestFlagsAnywhere(t *testing.T) {
+	sock := serve(t)
+	for _, args := range [][]string{
+		{"-socket", sock, "-json", "stats"},
+		{"stats", "--json", "--socket", sock},
+		{"--socket=" + sock, "stats", "-json"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, errb.String())
+		}
+		var resp control.Response
+		if err := json.Unmarshal(out.Bytes(), &resp); err != nil || resp.Stats == nil {
+			t.Errorf("%q: not the JSON answer: %v\n%s", args, err, out.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-socket", sock, "initiate", "x", "-json"}, &out, &errb); code != 1 || !strings.Contains(out.String(), `"error": "no connection x"`) {
+		t.Errorf("flag after the name: exit %d, %q", code, out.String())
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Bool("json", false, "")
+	words, err := parseInterleaved(fs, []string{"terminate", "--", "-json"})
+	if err != nil || len(words) != 2 || words[1] != "-json" {
+		t.Errorf("after --: %q %v", words, err)
+	}
+	if code := run([]string{"stats", "-nosuchflag"}, &out, &errb); code != 2 {
+		t.Errorf("unknown flag after the command: exit %d", code)
+	}
+}
+
+func TestEventLine(t *testing.T) {
+	e := control.Event{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.Local), Kind: "message", Level: "notice", Catalog: 46,
+		Text: "Phase-1 [initiator] between 192.0.2.1 and 192.0.2.2 failed; AUTHENTICATION-FAILED", Fields: map[string]string{"cookies": "ab", "conn": "x"}}
+	want := "03:04:05 message    [46] notice: Phase-1 [initiator] between 192.0.2.1 and 192.0.2.2 failed; AUTHENTICATION-FAILED conn=x cookies=ab"
+	if got := eventLine(e); got != want {
+		t.Errorf("eventLine:\n got %q\nwant %q", got, want)
 	}
 }

@@ -30,14 +30,15 @@ func main() { os.Exit(run()) }
 func run() int {
 	config := flag.String("config", "/etc/iked/iked.yaml", "the policy file")
 	check := flag.Bool("check", false, "load the policy file, print every message, exit 1 if it is not instantiated; start nothing")
+	checkJSON := flag.Bool("json", false, "with -check: print the findings as one JSON document (docs/policy-file.md)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
-	debug := flag.String("debug", "", "log level overriding daemon.log.level: keys, debug, info, notice, warning, error")
+	debug := flag.String("debug", "", "log level overriding daemon.log.level: keys, debug, info, notice, warning (or warn), error")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: iked [-config FILE] [-check] [-debug LEVEL] [-version]\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: iked [-config FILE] [-check [-json]] [-debug LEVEL] [-version]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 0 {
+	if flag.NArg() != 0 || (*checkJSON && !*check) {
 		flag.Usage()
 		return 2
 	}
@@ -53,6 +54,16 @@ func run() int {
 	}
 	if *check {
 		findings, ok := policymgr.Check(*config, policymgr.LoadOptions{})
+		if *checkJSON {
+			if err := policymgr.WriteJSONReport(os.Stdout, *config, findings, ok); err != nil {
+				fmt.Fprintln(os.Stderr, "iked:", err)
+				return 1
+			}
+			if !ok {
+				return 1
+			}
+			return 0
+		}
 		for _, f := range findings {
 			fmt.Println(f.String())
 		}

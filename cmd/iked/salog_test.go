@@ -45,7 +45,7 @@ func TestEstablishedLine(t *testing.T) {
 				fields = append(fields, k)
 			}
 			slices.Sort(fields)
-			wantFields := []string{"auth", "cipher", "conn", "cookies", "group", "hash", "level", "lifetime-seconds",
+			wantFields := []string{"auth", "cipher", "conn", "cookies", "event", "group", "hash", "level", "lifetime-seconds",
 				"local", "local-id", "mode", "msg", "remote", "remote-id", "role", "time"}
 			if !slices.Equal(fields, wantFields) {
 				t.Errorf("%s: fields %v, want %v", who, fields, wantFields)
