@@ -80,8 +80,8 @@ type Loaded struct {
 	Conns    []control.Conn
 	// Certs are the certificates the policy loaded, for ikectl
 	// list-certs; the daemon fills in the days left when asked.
-	Certs    []control.Cert
-	Policy   *policymgr.Policy
+	Certs  []control.Cert
+	Policy *policymgr.Policy
 }
 
 // Loader reads and checks a policy file. It returns the catalog messages
