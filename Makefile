@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo clean
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo clean deb deb-test
 
 all: build
 
@@ -71,6 +71,17 @@ bench:
 # then iked (ikectl initiate), both sides print their SAs, all cleaned up.
 demo: build
 	BIN=$(BIN) DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+
+# deb: bin/iked_VERSION_amd64.deb (scripts/deb.sh, dpkg-deb): both binaries,
+# the systemd unit dist/iked.service, the man pages, /etc/iked/iked.yaml as
+# a conffile, the system user iked. deb-test installs it with dpkg in a bare
+# Debian 12 root and removes it again (scripts/deb-test.sh; root, chroot,
+# the cached minbase tarball or debootstrap; lintian when installed).
+deb:
+	GO=$(GO) ./scripts/deb.sh $(BIN)
+
+deb-test:
+	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-test.sh "$$deb"
 
 clean:
 	rm -rf $(BIN)
