@@ -1,23 +1,33 @@
 #!/bin/bash
 # deb-test.sh DEB: installs the package in a bare Debian 12 root (the
-# minbase tarball scripts/ci-fresh.sh caches, else debootstrap --variant=
-# minbase), as root with chroot: dpkg -i, the files and the user are there,
-# `iked -check` accepts the conffile (also as user iked), `iked -version`
-# runs; dpkg -r leaves only the conffile, dpkg -P nothing; lintian finds
-# no error. Needs root.
+# minbase tarball scripts/ci-fresh.sh caches; made and cached here with
+# debootstrap --variant=minbase when missing), as root with chroot:
+# dpkg -i, the files and the user are there, `iked -check` accepts the
+# conffile (also as user iked), `iked -version` runs; dpkg -r leaves only
+# the conffile, dpkg -P nothing; lintian finds no error. Needs root.
 set -euo pipefail
 deb=${1:?usage: deb-test.sh DEB}
-tarball=${IKED_MINBASE:-/var/cache/iked-ci-fresh/bookworm-minbase.tar}
+# The same cache as scripts/ci-fresh.sh.
+cache=${CI_FRESH_CACHE:-/var/cache/iked-ci-fresh}
+tarball="$cache/bookworm-minbase.tar"
 [ "$(id -u)" = 0 ] || { echo "deb-test.sh: needs root (chroot)" >&2; exit 1; }
 
 root=$(mktemp -d /tmp/iked-deb-test.XXXXXX)
 cleanup() { rm -rf --one-file-system "$root"; }
 trap cleanup EXIT
-if [ -f "$tarball" ]; then
-	tar -C "$root" -xf "$tarball"
+if [ ! -s "$tarball" ]; then
+	mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2; exit}')
+	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	echo "deb-test.sh: debootstrap --variant=minbase bookworm (cached in $tarball)"
+	t0=$(date +%s)
+	debootstrap --variant=minbase bookworm "$root" "${mirror:-http://deb.debian.org/debian}" >"$root.log" 2>&1 ||
+		{ tail -n 30 "$root.log" >&2; rm -f "$root.log"; exit 1; }
+	rm -f "$root.log"
+	mkdir -p "$cache"
+	tar -C "$root" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
+	echo "deb-test.sh: base root made in $(($(date +%s) - t0)) s"
 else
-	echo "deb-test.sh: no $tarball; debootstrap --variant=minbase bookworm" >&2
-	debootstrap --variant=minbase bookworm "$root" >/dev/null
+	tar -C "$root" -xf "$tarball"
 fi
 chmod 755 "$root" # "/" inside, for the user iked too (the tarball has 0700)
 # dpkg is the only one to touch the root: no services start in it.
