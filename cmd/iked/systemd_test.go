@@ -63,9 +63,25 @@ func awaitState(t *testing.T, c *net.UnixConn, want string, log *daemontest.LogB
 	}
 }
 
+// launch starts r.cmd; the process is killed at the end of the test if
+// it still runs.
+func (r *daemonRun) launch() {
+	r.t.Helper()
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	r.t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			r.cmd.Process.Kill()
+			<-r.done
+		}
+	})
+}
+
 // startNotified starts iked in namespace a with env added, its output to
 // out (the log buffer when nil), behind the wrap command if any.
-func startNotified(t *testing.T, tp topology, env []string, out *os.File, wrap ...string) (*daemonRun, func() int) {
+func startNotified(t *testing.T, tp topology, env []string, out *os.File, wrap ...string) *daemonRun {
 	t.Helper()
 	iked, ikectl := binaries(t)
 	dir := t.TempDir()
@@ -79,25 +95,8 @@ func startNotified(t *testing.T, tp topology, env []string, out *os.File, wrap .
 	if out != nil {
 		r.cmd.Stdout, r.cmd.Stderr = out, out
 	}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.done <- r.cmd.Wait() }()
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			<-r.done
-		}
-	})
-	wait := func() int {
-		select {
-		case <-r.done:
-		case <-time.After(15 * time.Second):
-			t.Fatalf("iked did not stop:\n%s", r.log.String())
-		}
-		return r.cmd.ProcessState.ExitCode()
-	}
-	return r, wait
+	r.launch()
+	return r
 }
 
 // TestSystemdNotify: READY=1 once iked listens, WATCHDOG=1 pings at half
@@ -109,7 +108,7 @@ func TestSystemdNotify(t *testing.T) {
 	tp := newTopology(t)
 	dir := t.TempDir()
 	ns := datagramSocket(t, dir, "notify")
-	r, wait := startNotified(t, tp, []string{"NOTIFY_SOCKET=" + filepath.Join(dir, "notify"), "WATCHDOG_USEC=400000"}, nil)
+	r := startNotified(t, tp, []string{"NOTIFY_SOCKET=" + filepath.Join(dir, "notify"), "WATCHDOG_USEC=400000"}, nil)
 
 	awaitState(t, ns, "READY=1", r.log)
 	// The log is copied from a pipe, so it may trail the notification.
@@ -151,7 +150,7 @@ func TestSystemdNotify(t *testing.T) {
 
 	r.cmd.Process.Signal(syscall.SIGTERM)
 	awaitState(t, ns, "STOPPING=1", r.log)
-	if code := wait(); code != 0 {
+	if code := r.exitCode(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, r.log.String())
 	}
 }
@@ -212,7 +211,7 @@ func TestJournalFields(t *testing.T) {
 	wrap := []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
 		fmt.Sprintf(`mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && ln -s %s /run/systemd/journal/socket && exec "$@"`,
 			filepath.Join(dir, "journal")), "sh"}
-	r, wait := startNotified(t, tp, []string{fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino)}, stderr, wrap...)
+	r := startNotified(t, tp, []string{fmt.Sprintf("JOURNAL_STREAM=%d:%d", st.Dev, st.Ino)}, stderr, wrap...)
 
 	// The daemon's start: messages 1 and 2, then "iked started".
 	var entries []map[string]string
@@ -232,7 +231,7 @@ func TestJournalFields(t *testing.T) {
 	for !hasEntry(entries, "IKED_CATALOG", "3") {
 		entries = append(entries, journalEntry(t, []byte(nextDatagram(t, js, 10*time.Second, "message 3"))))
 	}
-	if code := wait(); code != 0 {
+	if code := r.exitCode(15 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	if out, _ := os.ReadFile(stderr.Name()); len(out) != 0 {

@@ -143,16 +143,7 @@ func unprivileged(t *testing.T, tp topology, dir string, caps bool) *daemonRun {
 		"--inh-caps="+capList, "--ambient-caps="+capList, "--bounding-set="+capList, "--no-new-privs",
 		filepath.Join(dir, "iked"), "-config", r.policy)
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.done <- r.cmd.Wait() }()
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			<-r.done
-		}
-	})
+	r.launch()
 	return r
 }
 
