@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo clean deb deb-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test
 
 all: build
 
@@ -35,10 +35,11 @@ unit:
 test: vet unit check-examples check-man fuzz
 
 # check-examples: every policy in examples/ passes `iked -check`. git keeps no
-# file modes but the executable bit, and iked refuses key and PSK files that
-# others can read, so the secrets are made owner-only first, as a user would.
+# file modes but the executable bit, and iked refuses key and PSK files, and
+# policy files holding a psk, that others can read, so they are made
+# owner-only first, as a user would.
 check-examples: build
-	chmod 600 examples/certs/*.key examples/secrets/*
+	chmod 600 examples/certs/*.key examples/secrets/* examples/*.yaml
 	@set -e; for f in examples/*.yaml; do echo "iked -check -config $$f"; ./$(BIN)/iked -check -config $$f; done
 
 # man: the man pages iked(8), ikectl(8) and iked.yaml(5) from docs/man/*.md
@@ -67,10 +68,17 @@ bench:
 	GO=$(GO) ./scripts/bench.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
-# (scripts/demo.sh): installs strongSwan if missing, strongSwan initiates,
-# then iked (ikectl initiate), both sides print their SAs, all cleaned up.
-demo: build
-	BIN=$(BIN) DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+# (scripts/demo.sh): installs what it runs if missing (strongSwan, iproute2,
+# ike-scan, and ca-certificates for Go's module downloads), builds iked and
+# ikectl, strongSwan initiates, then iked (ikectl initiate), both sides
+# print their SAs, all cleaned up.
+demo:
+	BIN=$(BIN) BUILD=1 GO=$(GO) LDFLAGS='$(LDFLAGS)' DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+
+# ci-fresh: .ci/run in a bare Debian 12 root (debootstrap minbase, cached),
+# then `make demo` in another; root. Run it before calling work done.
+ci-fresh:
+	./scripts/ci-fresh.sh
 
 # deb: bin/iked_VERSION_amd64.deb (scripts/deb.sh, dpkg-deb): both binaries,
 # the systemd unit dist/iked.service, the man pages, /etc/iked/iked.yaml as

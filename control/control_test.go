@@ -164,3 +164,49 @@ func TestOversizedRequest(t *testing.T) {
 		t.Errorf("answer %q, want too long", buf[:n])
 	}
 }
+
+// TestSocketDirChecked: an existing socket directory that group or others
+// may write, or that belongs to another user, is refused; an existing
+// 0755 directory of root's is fine.
+func TestSocketDirChecked(t *testing.T) {
+	h := func(Request) Response { return Response{} }
+	for _, mode := range []os.FileMode{0o777, 0o770, 0o1777} {
+		dir := filepath.Join(t.TempDir(), "run")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Listen(filepath.Join(dir, "iked.sock"), h)
+		if err == nil {
+			s.Close()
+			t.Errorf("directory mode %v accepted", mode)
+			continue
+		}
+		if !strings.Contains(err.Error(), "group or others may replace the socket") {
+			t.Errorf("directory mode %v: %v", mode, err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Listen(filepath.Join(dir, "iked.sock"), h)
+	if err != nil {
+		t.Fatalf("0755: %v", err)
+	}
+	s.Close()
+	if os.Geteuid() != 0 {
+		t.Skip("giving the directory to another user needs root")
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Listen(filepath.Join(dir, "iked.sock"), h); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		if s != nil {
+			s.Close()
+		}
+		t.Errorf("directory of uid 65534: %v", err)
+	}
+}

@@ -35,10 +35,15 @@ const MaxConns = 16
 // Listen creates the socket at path with mode 0600 (its directory is created
 // with mode 0700 if missing) and returns a server that is not yet serving.
 // A stale socket left by a daemon that died is removed; a socket that
-// answers belongs to a running daemon and is an error.
+// answers belongs to a running daemon and is an error. The directory,
+// made now or found, must belong to root or to the daemon's user and be
+// writable by nobody else (checkDir).
 func Listen(path string, h Handler) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("control: %w", err)
+	}
+	if err := checkDir(filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	if _, err := os.Lstat(path); err == nil {
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {

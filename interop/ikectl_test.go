@@ -143,25 +143,7 @@ func TestIkedResponderRekeysCharon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The child waitChild found INSTALLED, not a second listing, which
-	// a rekey under way could leave empty (any child would then look
-	// fresh).
-	first := map[string]bool{strings.ToLower(strings.TrimPrefix(ch.SPIIn, "0x")): true}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		now := childSPIs(s.charon)
-		fresh := len(now) == 1
-		for k := range now {
-			fresh = fresh && !first[k]
-		}
-		if fresh && strings.Contains(s.charon.Log(), "received DELETE for ESP CHILD_SA") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no rekey by iked as responder: charon's children first %v now %v\niked:\n%s", first, now, s.iked.catalogSummary())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitRekeyed(t, s, ch, 20*time.Second, "no rekey by iked as responder")
 	var rekeyed, asResponder bool
 	for _, l := range s.iked.Lines() {
 		rekeyed = rekeyed || l.Msg == "IPsec SA rekeyed: the old bundle is deleted"

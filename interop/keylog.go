@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -248,4 +249,14 @@ func (k *Keys) Find(title string) [][]byte {
 		}
 	}
 	return out
+}
+
+// ReadKeys is ParseKeys of the charon log at path.
+func ReadKeys(path string) (*Keys, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseKeys(f)
 }

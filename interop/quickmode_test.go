@@ -375,6 +375,30 @@ func TestIkedQuickModeNoProposal(t *testing.T) {
 	})
 }
 
+// waitRekeyed waits up to limit for charon to hold one child other than
+// ch (the child waitChild found INSTALLED, not a second listing, which a
+// rekey under way could leave empty and make any child look fresh) and
+// to have received the Delete of the old one; what names the failure.
+func waitRekeyed(t *testing.T, s *qmSetup, ch ChildSA, limit time.Duration, what string) {
+	t.Helper()
+	first := map[string]bool{strings.ToLower(strings.TrimPrefix(ch.SPIIn, "0x")): true}
+	deadline := time.Now().Add(limit)
+	for {
+		now := childSPIs(s.charon)
+		fresh := len(now) == 1
+		for k := range now {
+			fresh = fresh && !first[k]
+		}
+		if fresh && strings.Contains(s.charon.Log(), "received DELETE for ESP CHILD_SA") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: charon's children first %v now %v\niked:\n%s", what, first, now, s.iked.catalogSummary())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // childSPIs lists the SPIs (in, as charon names them) of charon's
 // INSTALLED child SAs.
 func childSPIs(c *Charon) map[string]bool {
@@ -455,25 +479,7 @@ func TestIkedQuickModeRekey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The child waitChild found INSTALLED, not a second listing, which
-		// a rekey under way could leave empty (any child would then look
-		// fresh).
-		first := map[string]bool{strings.ToLower(strings.TrimPrefix(ch.SPIIn, "0x")): true}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			now := childSPIs(s.charon)
-			fresh := len(now) == 1
-			for k := range now {
-				fresh = fresh && !first[k]
-			}
-			if fresh && strings.Contains(s.charon.Log(), "received DELETE for ESP CHILD_SA") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no rekey on charon's side: first %v now %v\niked:\n%s", first, now, s.iked.catalogSummary())
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+		waitRekeyed(t, s, ch, 15*time.Second, "no rekey on charon's side")
 		found := false
 		for _, l := range s.iked.Lines() {
 			found = found || l.Msg == "IPsec SA rekeyed: the old bundle is deleted"

@@ -180,20 +180,7 @@ func TestIKEScanMainMode(t *testing.T) {
 	if !slices.ContainsFunc(res.VIDs, func(v string) bool { return strings.HasPrefix(v, "afcad71368a1f1c96b8696fc77570100") }) {
 		t.Errorf("no DPD vendor ID in %q", res.VIDs)
 	}
-	res, err = IKEScan(p.A.NS, p.B.Addr.String(), "-M", "--trans=7/128,4,1,14")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Handshake() || !strings.Contains(res.SA, "Enc=AES KeyLength=128 Hash=SHA2-256 Group=14:modp2048") {
-		t.Fatalf("ike-scan --trans=7/128,4,1,14: %q SA %q\n%s", res.Outcome, res.SA, res.Raw)
-	}
-	res, err = IKEScan(p.A.NS, p.B.Addr.String(), "-M", "--trans=1,1,1,1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Handshake() || !strings.Contains(res.Outcome, "NO-PROPOSAL-CHOSEN") {
-		t.Fatalf("ike-scan DES-MD5-modp768 got %q, want NO-PROPOSAL-CHOSEN", res.Outcome)
-	}
+	checkScanTransforms(t, p)
 }
 
 // TestNamespaceDo checks that sockets opened in Do live in the namespace:
@@ -285,5 +272,26 @@ func TestNamespaceStart(t *testing.T) {
 	}
 	if done, _ := proc.Exited(); !done {
 		t.Fatal("still running after Stop")
+	}
+}
+
+// checkScanTransforms: the responder on p.B accepts ike-scan's offer of
+// AES-128, SHA2-256 and group 14 alone and refuses DES, MD5 and group 1
+// with NO-PROPOSAL-CHOSEN.
+func checkScanTransforms(t *testing.T, p *Pair) {
+	t.Helper()
+	res, err := IKEScan(p.A.NS, p.B.Addr.String(), "-M", "--trans=7/128,4,1,14")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Handshake() || !strings.Contains(res.SA, "Enc=AES KeyLength=128 Hash=SHA2-256 Group=14:modp2048") {
+		t.Fatalf("ike-scan --trans=7/128,4,1,14: %q SA %q\n%s", res.Outcome, res.SA, res.Raw)
+	}
+	res, err = IKEScan(p.A.NS, p.B.Addr.String(), "-M", "--trans=1,1,1,1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Handshake() || !strings.Contains(res.Outcome, "NO-PROPOSAL-CHOSEN") {
+		t.Fatalf("ike-scan DES-MD5-modp768 got %q, want NO-PROPOSAL-CHOSEN\n%s", res.Outcome, res.Raw)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/syslog"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -74,7 +75,14 @@ type Logger struct {
 	z     *zap.Logger
 	level zap.AtomicLevel
 	hub   *hub // subscriptions of ikectl monitor (monitor.go)
+	// warned is set when NewLogger gave the keys warning, so that the
+	// daemon's first SetLevel to keys at start does not repeat it.
+	warned *atomic.Bool
 }
+
+// KeysWarning is logged, at warning level, whenever the keys level is
+// turned on: at start and on each reload that keeps it.
+const KeysWarning = "log level keys: secret keys (SKEYID, Ka, IPsec keys) are written to the console log, never to syslog; use it only to debug and lower the level after"
 
 func encodeLevel(l zapcore.Level, enc zapcore.PrimitiveArrayEncoder) {
 	if n, ok := levelNames[l]; ok {
@@ -98,6 +106,18 @@ func encoderConfig() zapcore.EncoderConfig {
 // w is nil), or to the journal when cfg.Journal is set, and, when
 // cfg.Syslog is set, to syslog with facility daemon.
 func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
+	var sw *syslog.Writer
+	if cfg.Syslog {
+		var err error
+		if sw, err = syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "iked"); err != nil {
+			return nil, fmt.Errorf("syslog: %w", err)
+		}
+	}
+	return newLogger(cfg, w, sw)
+}
+
+// newLogger is NewLogger with the syslog writer given (nil: none).
+func newLogger(cfg LogConfig, w io.Writer, sw *syslog.Writer) (*Logger, error) {
 	if w == nil {
 		w = os.Stderr
 	}
@@ -125,26 +145,35 @@ func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 	}
 	h := newHub()
 	core = zapcore.NewTee(core, &hubCore{hub: h})
-	if cfg.Syslog {
-		sw, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "iked")
-		if err != nil {
-			return nil, fmt.Errorf("syslog: %w", err)
-		}
+	if sw != nil {
 		core = zapcore.NewTee(core, newSyslogCore(sw, atom))
 	}
-	return &Logger{z: zap.New(core), level: atom, hub: h}, nil
+	l := &Logger{z: zap.New(core), level: atom, hub: h, warned: &atomic.Bool{}}
+	if lvl == zapKeys {
+		l.Warn(KeysWarning)
+		l.warned.Store(true)
+	}
+	return l, nil
 }
 
 // Nop returns a logger that writes nothing, for tests that do not look.
-func Nop() *Logger { return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), hub: newHub()} }
+func Nop() *Logger {
+	return &Logger{z: zap.NewNop(), level: zap.NewAtomicLevel(), hub: newHub(), warned: &atomic.Bool{}}
+}
 
-// SetLevel changes the level of a running logger.
+// SetLevel changes the level of a running logger. Setting keys logs
+// KeysWarning, except on the first call after NewLogger already did.
 func (l *Logger) SetLevel(name string) error {
 	lvl, err := ParseLevel(name)
 	if err != nil {
 		return err
 	}
 	l.level.SetLevel(lvl)
+	if lvl == zapKeys && !l.warned.Swap(false) {
+		l.Warn(KeysWarning)
+	} else {
+		l.warned.Store(false)
+	}
 	return nil
 }
 
@@ -183,7 +212,7 @@ func (l *Logger) log(lvl zapcore.Level, text string, fields []zap.Field) {
 
 // With returns a logger that adds fields to every entry.
 func (l *Logger) With(fields ...zap.Field) *Logger {
-	return &Logger{z: l.z.With(fields...), level: l.level, hub: l.hub}
+	return &Logger{z: l.z.With(fields...), level: l.level, hub: l.hub, warned: l.warned}
 }
 
 // Sync flushes buffered entries.
@@ -211,14 +240,19 @@ func (c *syslogCore) With(fields []zapcore.Field) zapcore.Core {
 	return &syslogCore{LevelEnabler: c.LevelEnabler, enc: enc, w: c.w}
 }
 
+// Check never takes a keys level entry: secrets stay off syslog, which
+// often goes to other machines and to files kept for long.
 func (c *syslogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if c.Enabled(e.Level) {
+	if e.Level > zapKeys && c.Enabled(e.Level) {
 		return ce.AddCore(e, c)
 	}
 	return ce
 }
 
 func (c *syslogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	if e.Level <= zapKeys {
+		return nil
+	}
 	buf, err := c.enc.EncodeEntry(e, fields)
 	if err != nil {
 		return err

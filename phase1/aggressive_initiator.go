@@ -15,7 +15,7 @@ import (
 // transform's group are offered. AM3 is encrypted, as strongSwan sends it.
 
 // startAM1 asks for our DH key before AM1 can be built.
-func (x *Exchange) startAM1(env Env) Step {
+func (x *Exchange) startAM1(env Env) daemon.Result {
 	s := x.SA
 	g := s.Offered[0].Group
 	var ts []Transform
@@ -27,11 +27,11 @@ func (x *Exchange) startAM1(env Env) Step {
 	s.Offered = ts
 	s.State = StateAMIComputeKE
 	j := &job{role: daemon.RoleInitiator, rand: env.Rand, t: ts[0], gen: true, fixed: x.cfg.fixedKey}
-	return Step{Work: j.run}
+	return daemon.Result{Work: j.run}
 }
 
 // createAM1 sends the proposal, our KE, nonce and identity.
-func (x *Exchange) createAM1(env Env, v any) Step {
+func (x *Exchange) createAM1(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.computed(env, v)
 	if !ok {
@@ -56,12 +56,12 @@ func (x *Exchange) createAM1(env Env, v any) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateAMISentSA
-	return Step{Send: out, Request: true}
+	return daemon.Result{Send: out, Request: true}
 }
 
 // consumeAM2 checks the responder's choice, KE, nonce and identity, and asks
 // for g^xy, the keys, the verification of HASH_R/SIG_R and our HASH_I/SIG_I.
-func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	r, st, ok := x.takeChoice(env, m, "AM2")
 	if !ok {
@@ -98,7 +98,7 @@ func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) Step {
 
 // createAM3 sends HASH_I or SIG_I, encrypted, once the responder is
 // authenticated, and establishes the SA.
-func (x *Exchange) createAM3(env Env, v any) Step {
+func (x *Exchange) createAM3(env Env, v any) daemon.Result {
 	s := x.SA
 	if j, ok := v.(*job); ok && j.err == nil && j.cipher != nil {
 		// Adopt the keys first, so that a failed verification is
@@ -115,5 +115,5 @@ func (x *Exchange) createAM3(env Env, v any) Step {
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	return x.establish(env, j, Step{Send: out, Log: j.log})
+	return x.establish(env, j, daemon.Result{Send: out, Log: j.log})
 }

@@ -3,6 +3,7 @@ package phase1
 import (
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -12,7 +13,7 @@ import (
 
 // consumeAM1 chooses a transform and connection and asks for our DH key,
 // g^xy, the keys and HASH_R/SIG_R.
-func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
+func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) daemon.Result {
 	s := x.SA
 	if err := checkID(r.id); err != nil {
 		return x.failErr(env, err, isakmp.InvalidIDInformation)
@@ -44,12 +45,12 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) Step {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateAMRComputeAuth
-	return Step{Work: j.run, Log: log}
+	return daemon.Result{Work: j.run, Log: log}
 }
 
 // createAM2 answers with the choice, our KE, nonce, identity and HASH_R or
 // SIG_R.
-func (x *Exchange) createAM2(env Env, v any) Step {
+func (x *Exchange) createAM2(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.computed(env, v)
 	if !ok {
@@ -68,12 +69,12 @@ func (x *Exchange) createAM2(env Env, v any) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateAMRSentSA
-	return Step{Send: out}
+	return daemon.Result{Send: out}
 }
 
 // consumeAM3 decrypts the initiator's HASH_I or SIG_I and asks for its
 // verification.
-func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		// RFC 2409 allows AM3 in the clear; read it as it is.
@@ -81,9 +82,9 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 		if err != nil {
 			return x.failErr(env, err, isakmp.PayloadMalformed)
 		}
-		return x.verifyAM3(env, r, s.IV)
+		return x.verifyAM3(env, r, s.iv)
 	}
-	next, err := open(m, s.Cipher, s.IV)
+	next, err := open(m, s.cipher, s.iv)
 	if err != nil {
 		reason := fmt.Sprintf("AM3 does not decrypt to valid payloads (%v)", err)
 		return x.fail(env, reason, isakmp.PayloadMalformed)
@@ -98,7 +99,7 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) Step {
 // verifyAM3 takes AM3's payloads, whose last block (the IV after AM3, or
 // the current one for AM3 in the clear) is next, and asks for the
 // verification of HASH_I or SIG_I.
-func (x *Exchange) verifyAM3(env Env, r *received, next []byte) Step {
+func (x *Exchange) verifyAM3(env Env, r *received, next []byte) daemon.Result {
 	x.pendingIV = next
 	x.notePeer(r)
 	if err := x.peerNATD(r); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/pki"
@@ -125,6 +126,9 @@ func (s *SA) peerAuth(j *job, r *received) error {
 		s.peerCerts = r.certs
 		j.peerCerts = r.certs
 		j.store = s.store()
+		if s.Conn != nil && s.Conn.IKE != nil {
+			j.ca = s.Conn.IKE.CA
+		}
 		j.peerID = pki.ID{Type: s.RemoteID.IDType, Data: s.RemoteID.Data}
 	} else if j.peerHash == nil {
 		return fmt.Errorf("%w: pre-shared key authentication without a HASH payload", isakmp.PayloadMalformed)
@@ -170,16 +174,16 @@ func (s *SA) logKeys(env Env) {
 	}
 	env.Log.Keys("ISAKMP SA keys",
 		zap.String("cookies", hex.EncodeToString(s.Cookies())),
-		zap.String("SKEYID", hex.EncodeToString(s.Keys.SKEYID)),
-		zap.String("SKEYID_d", hex.EncodeToString(s.Keys.SKEYIDd)),
-		zap.String("SKEYID_a", hex.EncodeToString(s.Keys.SKEYIDa)),
-		zap.String("SKEYID_e", hex.EncodeToString(s.Keys.SKEYIDe)),
-		zap.String("Ka", hex.EncodeToString(s.Ka)),
-		zap.String("initial IV", hex.EncodeToString(s.IV)))
+		zap.String("SKEYID", hex.EncodeToString(s.keys.SKEYID)),
+		zap.String("SKEYID_d", hex.EncodeToString(s.keys.SKEYIDd)),
+		zap.String("SKEYID_a", hex.EncodeToString(s.keys.SKEYIDa)),
+		zap.String("SKEYID_e", hex.EncodeToString(s.keys.SKEYIDe)),
+		zap.String("Ka", hex.EncodeToString(s.ka)),
+		zap.String("initial IV", hex.EncodeToString(s.iv)))
 }
 
 // establish marks the SA authenticated.
-func (x *Exchange) establish(env Env, j *job, st Step) Step {
+func (x *Exchange) establish(env Env, j *job, st daemon.Result) daemon.Result {
 	s := x.SA
 	s.State = StateEstablished
 	s.EstablishedAt = env.Now

@@ -137,7 +137,7 @@ func TestWrongStateDropped(t *testing.T) {
 	st = drive(t, xi, env, xi.Consume(env, mm4))
 	mm5 := st.Send
 	// MM3 at the responder waiting for MM5: dropped, not fatal.
-	if st := xr.Consume(env, mm3); st.Reject == nil || st.Failed || xr.SA.State != StateMMRSentKE {
+	if st := xr.Consume(env, mm3); st.Reject == nil || st.DeleteSA || xr.SA.State != StateMMRSentKE {
 		t.Fatalf("MM3 in %s: %+v", xr.SA.State, st)
 	}
 	// A work result while none is awaited: refused.

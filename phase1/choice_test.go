@@ -87,14 +87,14 @@ func TestWipe(t *testing.T) {
 	a, b := pskPair("main")
 	o := negotiate(t, policyFor(t, a), policyFor(t, b))
 	s := o.i.SA
-	skeyid, ka := s.Keys.SKEYID, s.Ka
+	skeyid, ka := s.keys.SKEYID, s.ka
 	s.Wipe()
 	for _, b := range append(append([]byte{}, skeyid...), ka...) {
 		if b != 0 {
 			t.Fatal("secret left after Wipe")
 		}
 	}
-	if s.Cipher != nil || s.dh != nil || s.State != StateDeleted {
+	if s.cipher != nil || s.dh != nil || s.State != StateDeleted {
 		t.Fatal("keys still referenced after Wipe")
 	}
 }

@@ -3,6 +3,7 @@ package phase1
 import (
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
 )
@@ -48,7 +49,7 @@ func playUntil(tb testing.TB, pi, pr *policymgr.Policy, before int) *Exchange {
 		tb.Fatal(err)
 	}
 	var xr *Exchange
-	run := func(x *Exchange, st Step) []byte {
+	run := func(x *Exchange, st daemon.Result) []byte {
 		for st.Work != nil {
 			st = x.Resume(env, st.Work())
 		}
@@ -105,7 +106,7 @@ func FuzzConsume(f *testing.F) {
 		s := x.SA
 		var msg []byte
 		if data[0]&0x80 != 0 {
-			if s.Cipher == nil {
+			if s.cipher == nil {
 				return
 			}
 			msg = sealRaw(t, s, isakmp.PayloadType(data[1]), data[2:])
@@ -130,10 +131,10 @@ func FuzzConsume(f *testing.F) {
 // sealRaw encrypts body as the peer of s would its next phase 1 message:
 // under Ka, from the IV s expects, zero-padded to whole blocks.
 func sealRaw(t *testing.T, s *SA, next isakmp.PayloadType, body []byte) []byte {
-	bs := s.Cipher.BlockSize()
+	bs := s.cipher.BlockSize()
 	ct := make([]byte, len(body)+bs-len(body)%bs)
 	copy(ct, body)
-	if err := s.Cipher.EncryptCBC(ct, ct, s.IV); err != nil {
+	if err := s.cipher.EncryptCBC(ct, ct, s.iv); err != nil {
 		t.Fatal(err)
 	}
 	h := s.header()
@@ -214,8 +215,8 @@ func TestPlayUntil(t *testing.T) {
 		if x.SA.State != want[i] {
 			t.Errorf("%s before datagram %d: state %s, want %s", sc.mode, sc.before, x.SA.State, want[i])
 		}
-		if (x.SA.Cipher != nil) != (want[i] == StateMMRSentKE || want[i] == StateMMISentAuth || want[i] == StateAMRSentSA) {
-			t.Errorf("%s before datagram %d: keys %v", sc.mode, sc.before, x.SA.Cipher != nil)
+		if (x.SA.cipher != nil) != (want[i] == StateMMRSentKE || want[i] == StateMMISentAuth || want[i] == StateAMRSentSA) {
+			t.Errorf("%s before datagram %d: keys %v", sc.mode, sc.before, x.SA.cipher != nil)
 		}
 	}
 }

@@ -141,9 +141,10 @@ func otherSAs(c *daemon.Context) []*SA {
 
 func (e *exchange) State() string { return e.x.State() }
 
-// result turns a Step into the daemon's Result and carries the SA's
-// addresses (NAT-T may have moved them) back to the daemon's table.
-func result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
+// result carries the SA's addresses (NAT-T may have moved them) and
+// connection back to the daemon's table, and wipes the keys of a failed SA,
+// before the daemon carries out st.
+func result(c *daemon.Context, x *Exchange, st daemon.Result) daemon.Result {
 	if x != nil && c.SA != nil {
 		if x.SA.Remote.IsValid() {
 			c.SA.Remote = x.SA.Remote
@@ -154,11 +155,9 @@ func result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
 		if x.SA.Conn != nil {
 			c.SA.Conn = x.SA.Conn.Name
 		}
-		if st.Failed {
+		if st.DeleteSA {
 			x.SA.Wipe()
 		}
 	}
-	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
-		Log: st.Log, Established: st.Established, Done: st.Done, DeleteSA: st.Failed, Also: st.Also}
-	return r
+	return st
 }

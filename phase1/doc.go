@@ -15,10 +15,11 @@
 //
 // How the daemon drives it: daemon.go in this package adapts Exchange to the
 // daemon's Handler, Initiator and Exchange interfaces (stack.Build
-// registers them). An Exchange consumes
-// a datagram (Consume) or a work value (Resume) and returns a Step: the
-// message to send (a request to retransmit, or a reply to cache), work to run,
-// catalog messages to log, and whether the SA is established or failed.
+// registers them). An Exchange consumes a datagram (Consume) or a work
+// value (Resume) and returns the daemon's Result, the one step type of
+// every exchange: the message to send (a request to retransmit, or a
+// reply to cache), work to run, catalog messages to log, and whether the
+// SA is established or failed (DeleteSA).
 // Retransmitted requests are answered by the daemon from its reply cache.
 // Once established, SA (the ISAKMP SA) holds what Quick Mode and the
 // informational exchanges need: SKEYID_d, SKEYID_a, the PRF, the cipher

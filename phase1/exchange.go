@@ -19,7 +19,7 @@ import (
 // keys here). Rand is also used from Work closures, on other goroutines, so
 // it must be safe for concurrent use (crypto/rand.Reader is). Log, if set,
 // receives key material at its keys level only; catalog messages are
-// returned in Step.Log, never logged here.
+// returned in daemon.Result.Log, never logged here.
 type Env struct {
 	Now  time.Time
 	Rand io.Reader
@@ -63,35 +63,6 @@ type Config struct {
 	fixedKey ikecrypto.PrivateKey
 }
 
-// Step is what an exchange asks its caller to do after a call.
-type Step struct {
-	// Reject: the message was not accepted (wrong state, undecodable,
-	// not ours); nothing changed and nothing is sent. For the debug log.
-	Reject error
-	// Send is a datagram for the peer; Request says it expects an answer
-	// (retransmit it until the next Consume), otherwise it is a reply to
-	// cache for retransmitted requests, or a notify.
-	Send    []byte
-	Request bool
-	// Work is expensive cryptography to run off the loop; its value goes
-	// back to Resume.
-	Work func() any
-	// Log are catalog messages to emit, in order.
-	Log []notify.Message
-	// Established: the ISAKMP SA is now authenticated.
-	Established bool
-	// Failed: the negotiation failed; delete the SA (Send may still hold
-	// a notify for the peer).
-	Failed bool
-	// Done: the exchange is over (established or failed); a reply in Send
-	// is still the answer to a retransmitted request.
-	Done bool
-	// Also are further datagrams for the peer, sent once after Send: the
-	// Delete that follows a failure notify when the peer already holds
-	// the SA as established.
-	Also [][]byte
-}
-
 // Exchange is one phase 1 exchange (Main or Aggressive Mode) in one role,
 // and owns its SA until it is established. Its methods are called from one
 // goroutine (the daemon's loop); only Work closures run elsewhere, and they
@@ -128,24 +99,24 @@ func (e *WrongStateError) Error() string {
 }
 
 // Consume handles a datagram of this exchange (message ID 0, our cookies).
-func (x *Exchange) Consume(env Env, data []byte) Step {
+func (x *Exchange) Consume(env Env, data []byte) daemon.Result {
 	s := x.SA
 	m, err := isakmp.Decode(data)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	h := m.Header
 	if h.InitiatorCookie != s.ICookie || (h.ResponderCookie != s.RCookie && s.RCookie != [8]byte{}) {
-		return Step{Reject: fmt.Errorf("phase1: cookies do not match the SA")}
+		return daemon.Result{Reject: fmt.Errorf("phase1: cookies do not match the SA")}
 	}
 	if h.Exchange == isakmp.ExchangeInformational {
 		return x.consumeInformational(env, m)
 	}
 	if h.MessageID != 0 {
-		return Step{Reject: fmt.Errorf("phase1: message ID %#x in phase 1", h.MessageID)}
+		return daemon.Result{Reject: fmt.Errorf("phase1: message ID %#x in phase 1", h.MessageID)}
 	}
 	if h.Exchange != s.Mode {
-		return Step{Reject: fmt.Errorf("phase1: %s message on a %s SA", h.Exchange, s.Mode)}
+		return daemon.Result{Reject: fmt.Errorf("phase1: %s message on a %s SA", h.Exchange, s.Mode)}
 	}
 	switch s.State {
 	case StateMMISentSA:
@@ -163,11 +134,11 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 	case StateAMRSentSA:
 		return x.consumeAM3(env, m)
 	}
-	return Step{Reject: &WrongStateError{State: s.State, What: "message"}}
+	return daemon.Result{Reject: &WrongStateError{State: s.State, What: "message"}}
 }
 
 // Resume takes the value of a Work closure the exchange returned.
-func (x *Exchange) Resume(env Env, v any) Step {
+func (x *Exchange) Resume(env Env, v any) daemon.Result {
 	s := x.SA
 	switch s.State {
 	case StateMMIComputeKE:
@@ -187,12 +158,12 @@ func (x *Exchange) Resume(env Env, v any) Step {
 	case StateAMRComputeAuth:
 		return x.createAM2(env, v)
 	}
-	return Step{Reject: &WrongStateError{State: s.State, What: "work result"}}
+	return daemon.Result{Reject: &WrongStateError{State: s.State, What: "work result"}}
 }
 
 // TimedOut is called when our last request went unanswered: the exchange
 // fails with message 46 and no notify (the peer is not answering).
-func (x *Exchange) TimedOut(env Env) Step {
+func (x *Exchange) TimedOut(env Env) daemon.Result {
 	st := x.fail(env, "no response from the peer (retransmissions exhausted)", 0)
 	st.Send = nil
 	return st
@@ -202,24 +173,24 @@ func (x *Exchange) TimedOut(env Env) Step {
 // phase 1 message (e.g. NO-PROPOSAL-CHOSEN, unencrypted before keys
 // exist): message 48 for each notify, and an error notify fails the
 // exchange with message 51. Encrypted ones are authenticated first.
-func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
-	if m.Header.Flags&isakmp.FlagEncryption == 0 && s.Cipher != nil {
+	if m.Header.Flags&isakmp.FlagEncryption == 0 && s.cipher != nil {
 		// Once both sides have the keys, a notify in the clear could come
 		// from anybody who saw the cookies: drop it (RFC 2408, 4.8: once
 		// keying material is exchanged, informationals are protected).
-		return Step{Reject: fmt.Errorf("phase1: unprotected informational after the keys exist")}
+		return daemon.Result{Reject: fmt.Errorf("phase1: unprotected informational after the keys exist")}
 	}
 	var notes []*isakmp.Notification
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		if s.Cipher == nil {
-			return Step{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
+		if s.cipher == nil {
+			return daemon.Result{Reject: fmt.Errorf("phase1: encrypted informational before keys")}
 		}
 		ns, err := x.openInformational(m)
 		if errors.Is(err, ErrInfoPayload) || errors.Is(err, ErrInfoEmpty) {
 			// Authenticated (its HASH(1) verified) but not an
 			// informational RFC 2409, 5.7 allows: dropped.
-			return Step{Reject: err}
+			return daemon.Result{Reject: err}
 		}
 		if err != nil {
 			if s.State == StateMMISentAuth && !s.usesSignature() {
@@ -230,7 +201,7 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 				st := x.fail(env, "the peer's notify does not decrypt: the pre-shared keys probably differ", 0)
 				return st
 			}
-			return Step{Reject: err}
+			return daemon.Result{Reject: err}
 		}
 		notes = ns
 	} else {
@@ -240,7 +211,7 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 			}
 		}
 	}
-	var st Step
+	var st daemon.Result
 	failed := false
 	for _, n := range notes {
 		st.Log = append(st.Log, notify.Phase1Notify(n.NotifyType.String(), len(n.Data), s.Remote.Addr().String(),
@@ -254,22 +225,22 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) Step {
 	}
 	if !failed {
 		if len(st.Log) == 0 {
-			return Step{Reject: fmt.Errorf("phase1: informational without a notify")}
+			return daemon.Result{Reject: fmt.Errorf("phase1: informational without a notify")}
 		}
 		return st
 	}
 	s.State = StateFailed
-	st.Failed, st.Done = true, true
+	st.DeleteSA, st.Done = true, true
 	return st
 }
 
 // fail ends the negotiation: message 46 with the reason, and when n is
 // not 0 a notify of type n to the peer (message 52), encrypted once keys
 // exist (RFC 2409, 5.7) and in the clear before.
-func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
+func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) daemon.Result {
 	s := x.SA
 	s.FailReason = reason
-	st := Step{Failed: true, Done: true}
+	st := daemon.Result{DeleteSA: true, Done: true}
 	st.Log = append(st.Log, notify.Phase1Failed(s.Role.String(), x.SA.LocalText(), x.SA.RemoteText(), reason))
 	if n != 0 {
 		if out, err := x.notifyMessage(env, n); err == nil {
@@ -295,11 +266,11 @@ func (x *Exchange) fail(env Env, reason string, n isakmp.NotifyType) Step {
 func (x *Exchange) peerEstablished() bool {
 	s := x.SA
 	return s.Role == daemon.RoleInitiator && s.Mode == isakmp.ExchangeMain &&
-		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.Cipher != nil
+		(s.State == StateMMISentAuth || s.State == StateMMIVerify) && s.cipher != nil
 }
 
 // failErr is fail with the notify the error carries (def if none).
-func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
+func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) daemon.Result {
 	return x.fail(env, reasonOf(err), isakmp.NotifyTypeOf(err, def))
 }
 

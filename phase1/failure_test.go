@@ -207,3 +207,25 @@ func TestMissingPrivateKey(t *testing.T) {
 		t.Fatalf("responder without a private key:\n%s", o.logText())
 	}
 }
+
+// TestConnectionCALimitsPeers: a responder whose connection names a CA
+// (ike.ca) authenticates only peers that CA certifies, although it trusts
+// the other CA too.
+func TestConnectionCALimitsPeers(t *testing.T) {
+	a := side{mode: "main", auth: "rsa", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
+	b := a
+	b.self, b.trustAlso = "b", "ca-ec"
+	for _, tc := range []struct {
+		limit string
+		ok    bool
+	}{{"ca", true}, {"also", false}, {"", true}} {
+		b.limitCA = tc.limit
+		o := negotiate(t, policyFor(t, a), policyFor(t, b))
+		if o.rEst != tc.ok {
+			t.Fatalf("ca %q: responder established=%v, want %v\n%s", tc.limit, o.rEst, tc.ok, o.logText())
+		}
+		if !tc.ok && !o.logHas(false, 46, "certificate not trusted") {
+			t.Errorf("ca %q: the responder's message 46 does not say the peer is not trusted\n%s", tc.limit, o.logText())
+		}
+	}
+}

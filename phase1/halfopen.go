@@ -49,7 +49,7 @@ func (h *HalfOpen) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 		return ex, r
 	}
 	s := StateOf(c.SA)
-	if s == nil || s.FailReason != "" || s.Cipher == nil {
+	if s == nil || s.FailReason != "" || s.cipher == nil {
 		return ex, r
 	}
 	if s.State != StateMMRSentKE && s.State != StateAMRSentSA {

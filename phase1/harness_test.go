@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp/pcapgolden"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -43,6 +44,9 @@ type side struct {
 	local, remote netip.Addr
 	// daemonExtra is more of the daemon section, e.g. "  dpd: {...}\n".
 	daemonExtra string
+	// trustAlso names a second CA of testdata/pki trusted as item "also";
+	// limitCA is the connection's ike.ca ("ca" or "also").
+	trustAlso, limitCA string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -91,6 +95,16 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 			fmt.Fprintf(&b, "  ca: {file: %s, trusted: true}\n", caF)
 		}
 		fmt.Fprintf(&b, "  me: {file: %s, private-key: %s}\n", certF, keyF)
+		if s.trustAlso != "" {
+			data, err := os.ReadFile(filepath.Join(src, s.trustAlso+".pem"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "also.pem"), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString("  also: {file: also.pem, trusted: true}\n")
+		}
 	}
 	life := s.lifetime
 	if life == "" {
@@ -110,6 +124,9 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 		fmt.Fprintf(&b, "      auth: psk\n      psk: %q\n", s.psk)
 	} else {
 		b.WriteString("      auth: certificate\n      certificate: me\n")
+		if s.limitCA != "" {
+			fmt.Fprintf(&b, "      ca: %s\n", s.limitCA)
+		}
 	}
 	if s.localID != "" {
 		fmt.Fprintf(&b, "      local-id: %q\n", s.localID)
@@ -140,7 +157,7 @@ type outcome struct {
 	i, r       *Exchange
 	iLog, rLog []notify.Message
 	wires      []wire
-	also       []wire // Step.Also datagrams, not delivered
+	also       []wire // daemon.Result.Also datagrams, not delivered
 	iEst, rEst bool
 	iFail      bool
 	rFail      bool
@@ -199,7 +216,7 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 		data []byte
 	}
 	var queue []msg
-	handle := func(isI bool, st Step) {
+	handle := func(isI bool, st daemon.Result) {
 		for {
 			if st.Reject != nil {
 				o.rejects = append(o.rejects, st.Reject)
@@ -207,11 +224,11 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 			if isI {
 				o.iLog = append(o.iLog, st.Log...)
 				o.iEst = o.iEst || st.Established
-				o.iFail = o.iFail || st.Failed
+				o.iFail = o.iFail || st.DeleteSA
 			} else {
 				o.rLog = append(o.rLog, st.Log...)
 				o.rEst = o.rEst || st.Established
-				o.rFail = o.rFail || st.Failed
+				o.rFail = o.rFail || st.DeleteSA
 			}
 			if st.Send != nil {
 				o.wires = append(o.wires, wire{fromI: isI, data: st.Send})
@@ -240,7 +257,7 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 				if o.rFail {
 					break
 				}
-				var rs Step
+				var rs daemon.Result
 				o.r, rs = NewResponder(env, Config{Policy: pr}, ic, rc, addrB, addrA, m.data)
 				handle(false, rs)
 				if o.r == nil {
@@ -269,13 +286,8 @@ func checkTshark(t *testing.T, o *outcome) {
 		ds = append(ds, d)
 	}
 	path := filepath.Join(t.TempDir(), "phase1.pcap")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapgolden.WriteFile(path, ds); err != nil {
 		t.Fatal(err)
 	}
-	if err := pcapgolden.Write(f, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	pcapgolden.Tshark(t, path)
 }

@@ -36,11 +36,11 @@ type InfoKeys struct {
 // InfoKeys returns the keys of an established SA, or ok false when the SA
 // is not keyed yet (then informationals go in the clear).
 func (s *SA) InfoKeys() (k InfoKeys, ok bool) {
-	if s.Cipher == nil || s.PRF == nil || len(s.Keys.SKEYIDa) == 0 || len(s.IV) == 0 {
+	if s.cipher == nil || s.PRF == nil || len(s.keys.SKEYIDa) == 0 || len(s.iv) == 0 {
 		return InfoKeys{ICookie: s.ICookie, RCookie: s.RCookie}, false
 	}
 	return InfoKeys{ICookie: s.ICookie, RCookie: s.RCookie, PRF: s.PRF,
-		SKEYIDa: s.Keys.SKEYIDa, Cipher: s.Cipher, LastBlock: s.IV}, true
+		SKEYIDa: s.keys.SKEYIDa, Cipher: s.cipher, LastBlock: s.iv}, true
 }
 
 // cookies returns the 16-byte SPI of the ISAKMP SA (RFC 2408, 3.14/3.15).

@@ -58,14 +58,14 @@ func TestNotifyAfterMM5(t *testing.T) {
 
 	x := playUntil(t, pols["main"][0], pols["main"][1], 5)
 	st := x.Consume(env, protected(x, nil, n(x)))
-	if !st.Failed || !has(st.Log, errNotify, "INVALID-ID-INFORMATION") || !has(st.Log, failed, "peer sent INVALID-ID-INFORMATION") {
-		t.Errorf("error notify: failed %v, log %v", st.Failed, st.Log)
+	if !st.DeleteSA || !has(st.Log, errNotify, "INVALID-ID-INFORMATION") || !has(st.Log, failed, "peer sent INVALID-ID-INFORMATION") {
+		t.Errorf("error notify: failed %v, log %v", st.DeleteSA, st.Log)
 	}
 
 	x = playUntil(t, pols["main"][0], pols["main"][1], 5)
 	st = x.Consume(env, protected(x, []byte("not SKEYID_a"), n(x)))
-	if !st.Failed || !has(st.Log, failed, "pre-shared keys probably differ") {
-		t.Errorf("notify that does not verify: failed %v, log %v", st.Failed, st.Log)
+	if !st.DeleteSA || !has(st.Log, failed, "pre-shared keys probably differ") {
+		t.Errorf("notify that does not verify: failed %v, log %v", st.DeleteSA, st.Log)
 	}
 
 	for name, ps := range map[string]func(x *Exchange) []isakmp.Payload{
@@ -76,8 +76,8 @@ func TestNotifyAfterMM5(t *testing.T) {
 	} {
 		x = playUntil(t, pols["main"][0], pols["main"][1], 5)
 		st = x.Consume(env, protected(x, nil, ps(x)...))
-		if st.Reject == nil || st.Failed || len(st.Log) != 0 || x.SA.State != StateMMISentAuth {
-			t.Errorf("%s: reject %v, failed %v, log %v, state %s", name, st.Reject, st.Failed, st.Log, x.SA.State)
+		if st.Reject == nil || st.DeleteSA || len(st.Log) != 0 || x.SA.State != StateMMISentAuth {
+			t.Errorf("%s: reject %v, failed %v, log %v, state %s", name, st.Reject, st.DeleteSA, st.Log, x.SA.State)
 		}
 	}
 }

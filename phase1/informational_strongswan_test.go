@@ -39,12 +39,7 @@ func readCapture(t *testing.T, path string) []byte {
 
 func runKeys(t *testing.T, run, side string) *interop.Keys {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "interop", "testdata", "strongswan-runs", strings.TrimPrefix(run, "strongswan-"), side+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	k, err := interop.ParseKeys(f)
+	k, err := interop.ReadKeys(filepath.Join("..", "interop", "testdata", "strongswan-runs", strings.TrimPrefix(run, "strongswan-"), side+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -262,14 +261,9 @@ func TestInformationalTshark(t *testing.T) {
 		NonESPMarker: true, Payload: mustSeal(t, k)})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "info.pcap")
-	f, err := os.Create(path)
-	if err != nil {
+	if err := pcapgolden.WriteFile(path, ds); err != nil {
 		t.Fatal(err)
 	}
-	if err := pcapgolden.Write(f, ds); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	summary := pcapgolden.Tshark(t, path)
 	if n := strings.Count(summary, "Informational"); n != len(ds) {
 		t.Errorf("tshark sees %d informationals of %d:\n%s", n, len(ds), summary)

@@ -46,7 +46,8 @@ type job struct {
 	signer crypto.Signer
 	// peerIDB set: verify the peer's HASH (psk) or SIG (peerSig) over it;
 	// the public key comes from peerKey or from verifying peerCerts
-	// against store for peerID.
+	// against store for peerID, up to the trusted certificate named ca
+	// (the connection's ike.ca; empty: any).
 	peerIDB   []byte
 	peerHash  []byte
 	peerSig   []byte
@@ -54,6 +55,7 @@ type job struct {
 	peerCerts [][]byte
 	peerID    pki.ID
 	store     *pki.Store
+	ca        string
 
 	// Outputs.
 	gxy      []byte
@@ -187,7 +189,7 @@ func (j *job) verify() error {
 			j.log = append(j.log, notify.NoPublicKey())
 			return fmt.Errorf("%w: no certificate store to verify the peer", errAuth)
 		}
-		p, msgs, err := j.store.VerifyPeer(j.peerCerts, j.peerID)
+		p, msgs, err := j.store.VerifyPeerCA(j.peerCerts, j.peerID, j.ca)
 		j.log = append(j.log, msgs...)
 		if err != nil {
 			var m notify.Message
@@ -212,9 +214,9 @@ func (s *SA) adoptKeys(j *job) {
 	s.dh = j.priv
 	s.gxy = j.gxy
 	s.PRF, s.AuthPRF = j.prf, j.authPRF
-	s.Keys = j.km
-	s.Ka, s.Cipher = j.ka, j.cipher
-	s.IV = j.iv
+	s.keys = j.km
+	s.ka, s.cipher = j.ka, j.cipher
+	s.iv = j.iv
 	if s.Role == daemon.RoleInitiator {
 		s.GXi = j.priv.PublicBytes()
 	} else {
@@ -226,6 +228,6 @@ func (s *SA) adoptKeys(j *job) {
 // derivation.
 func (s *SA) keyJob(rand io.Reader) *job {
 	return &job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
-		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.Keys,
+		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.keys,
 		gxi: s.GXi, gxr: s.GXr, saiB: s.SAiB}
 }

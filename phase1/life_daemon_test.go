@@ -180,6 +180,17 @@ func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymg
 // the NAT tests (daemontest.Net.NAT).
 var natPublic = netip.MustParseAddr("198.51.100.1")
 
+// upPair starts B with pb, then A with pa, initiating, and waits until
+// each has established the SA.
+func upPair(t *testing.T, nw *daemontest.Net, pa, pb *policymgr.Policy, oa, ob nodeOpts) (a, b *node) {
+	t.Helper()
+	b = startNode(t, nw, addrB, pb, ob)
+	oa.initiate = true
+	a = startNode(t, nw, addrA, pa, oa)
+	waitEstablished(t, a, b, 1)
+	return a, b
+}
+
 // waitEstablished lets virtual time run until both nodes established k
 // SAs in all.
 func waitEstablished(t *testing.T, a, b *node, k int) {
@@ -212,9 +223,7 @@ func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "  dpd: {delay: 10s, timeout: 30s}\n", "", false)
 			synctest.Test(t, func(t *testing.T) {
 				nw := &daemontest.Net{}
-				b := startNode(t, nw, addrB, pb, nodeOpts{})
-				a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-				waitEstablished(t, a, b, 1)
+				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
 				sa := a.rec.established()[0]
 				time.Sleep(5 * time.Minute)
 				if _, _, gone := a.rec.reason(sa); gone {
@@ -361,9 +370,7 @@ func TestLifeLifetimeExpiry(t *testing.T) {
 	pa, pb := lifePolicies(t, "main", "", "10m", false)
 	synctest.Test(t, func(t *testing.T) {
 		nw := &daemontest.Net{}
-		b := startNode(t, nw, addrB, pb, nodeOpts{noWatch: true})
-		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-		waitEstablished(t, a, b, 1)
+		a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{noWatch: true})
 		est := time.Now()
 		sa := a.rec.established()[0]
 		time.Sleep(8 * time.Minute)
@@ -407,9 +414,7 @@ func TestLifeInitialContactClearsStale(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "", "", false)
 			synctest.Test(t, func(t *testing.T) {
 				nw := &daemontest.Net{}
-				b := startNode(t, nw, addrB, pb, nodeOpts{})
-				a1 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-				waitEstablished(t, a1, b, 1)
+				a1, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
 				old := b.rec.established()[0]
 				// A crashes: nothing it says on the way down arrives.
 				nw.Silence(addrA.Addr(), true)
@@ -525,16 +530,16 @@ func TestLifeHalfOpenExpiryWipes(t *testing.T) {
 			t.Fatalf("B removed %+v, want one half-open SA\n%s", gone, b.log.String())
 		}
 		s := gone[0].s
-		if len(s.Keys.SKEYIDa) == 0 {
+		if len(s.keys.SKEYIDa) == 0 {
 			t.Fatal("the half-open SA had no keys: the test lost the wrong message")
 		}
-		for _, k := range [][]byte{s.Keys.SKEYID, s.Keys.SKEYIDd, s.Keys.SKEYIDa, s.Keys.SKEYIDe} {
+		for _, k := range [][]byte{s.keys.SKEYID, s.keys.SKEYIDd, s.keys.SKEYIDa, s.keys.SKEYIDe} {
 			if !bytes.Equal(k, make([]byte, len(k))) {
 				t.Errorf("key material left: %x", k)
 			}
 		}
-		if s.Ka != nil || s.Cipher != nil || s.State != StateDeleted {
-			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.Ka, s.Cipher, s.State)
+		if s.ka != nil || s.cipher != nil || s.State != StateDeleted {
+			t.Errorf("Ka %x, cipher %v, state %s after expiry", s.ka, s.cipher, s.State)
 		}
 	})
 }
@@ -648,4 +653,78 @@ func TestRefusalIsPhase1Failure(t *testing.T) {
 	if x.SA.State != StateDeleted {
 		t.Errorf("state %s", x.SA.State)
 	}
+}
+
+// Reauthentication (reauth.go) inside real daemon loops in virtual time,
+// phase 1 alone: an ISAKMP SA of 10 min.
+
+// TestLifeReauthReplacesSA: in both modes A, the initiator, starts a new
+// phase 1 between 8.5 and 9 min; once it is up A deletes the old SA
+// (reason reauthenticated, after retireGrace) and B acts on the Delete;
+// each side then holds exactly the new SA, which carried no
+// INITIAL-CONTACT (that would make B drop A's other SAs). B never starts
+// one of its own.
+func TestLifeReauthReplacesSA(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			pa, pb := lifePolicies(t, mode, "", "10m", false)
+			synctest.Test(t, func(t *testing.T) {
+				nw := &daemontest.Net{}
+				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
+				old := a.rec.established()[0]
+				time.Sleep(8*time.Minute + 29*time.Second)
+				if len(a.rec.established()) != 1 {
+					t.Fatalf("A reauthenticated before 8.5 min:\n%s", a.log.String())
+				}
+				time.Sleep(40 * time.Second)
+				est := a.rec.established()
+				if len(est) != 2 || len(b.rec.established()) != 2 {
+					t.Fatalf("after 9 min: A established %v, B %v\nA:\n%s", est, b.rec.established(), a.log.String())
+				}
+				nu := est[1]
+				if why, _, gone := a.rec.reason(old); !gone || why != daemon.RemoveReauthenticated {
+					t.Errorf("A: old SA gone=%v reason %v, want reauthenticated", gone, why)
+				}
+				if why, _, gone := b.rec.reason(old); !gone || why != daemon.RemovePeerDeleted {
+					t.Errorf("B: old SA gone=%v reason %v, want deleted by the peer", gone, why)
+				}
+				for name, n := range map[string]*node{"A": a, "B": b} {
+					if _, _, gone := n.rec.reason(nu); gone {
+						t.Errorf("%s removed the new SA", name)
+					}
+					if n.rec.ic[nu] {
+						t.Errorf("%s: the reauthenticating phase 1 carried INITIAL-CONTACT", name)
+					}
+				}
+				if strings.Contains(b.log.String(), "reauthenticating ISAKMP SA") {
+					t.Errorf("B reauthenticated too:\n%s", b.log.String())
+				}
+				if !strings.Contains(a.log.String(), "ISAKMP SA reauthenticated") {
+					t.Errorf("A's log does not say the SA was reauthenticated:\n%s", a.log.String())
+				}
+			})
+		})
+	}
+}
+
+// TestLifeRoadWarriorDoesNotReauth: B answers A as a road warrior (no
+// known peer address) and A does not run its timers here: B does not
+// reauthenticate, and its SA ends at the lifetime with a Delete.
+func TestLifeRoadWarriorDoesNotReauth(t *testing.T) {
+	pa, pb := lifePolicies(t, "main", "", "10m", true)
+	synctest.Test(t, func(t *testing.T) {
+		nw := &daemontest.Net{}
+		_, b := upPair(t, nw, pa, pb, nodeOpts{noWatch: true}, nodeOpts{})
+		sa := b.rec.established()[0]
+		time.Sleep(10*time.Minute + 5*time.Second)
+		if strings.Contains(b.log.String(), "reauthenticating") {
+			t.Errorf("the road warrior responder reauthenticated:\n%s", b.log.String())
+		}
+		if why, _, gone := b.rec.reason(sa); !gone || why != daemon.RemoveExpired {
+			t.Errorf("B: gone=%v reason %v, want lifetime expired\n%s", gone, why, b.log.String())
+		}
+		if len(b.rec.established()) != 1 {
+			t.Errorf("B established %v", b.rec.established())
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
 )
@@ -24,13 +25,13 @@ func init() { interop.Prefix = "h8" }
 // liveLoop drives x over conn until it is established or failed: it sends
 // what the exchange asks, runs Work at once, retransmits an unanswered
 // request every 500 ms (5 times) and feeds what arrives from peer.
-func liveLoop(t *testing.T, x *Exchange, first []byte, st Step, conn *net.UDPConn, peer netip.AddrPort, newX func([]byte) (*Exchange, Step)) *Exchange {
+func liveLoop(t *testing.T, x *Exchange, first []byte, st daemon.Result, conn *net.UDPConn, peer netip.AddrPort, newX func([]byte) (*Exchange, daemon.Result)) *Exchange {
 	t.Helper()
 	env := testEnv()
 	var last []byte
 	tries := 0
 	buf := make([]byte, 65536)
-	handle := func(st Step) {
+	handle := func(st daemon.Result) {
 		for {
 			if st.Send != nil {
 				if _, err := conn.WriteToUDPAddrPort(st.Send, peer); err != nil {
@@ -72,7 +73,7 @@ func liveLoop(t *testing.T, x *Exchange, first []byte, st Step, conn *net.UDPCon
 		}
 		data := append([]byte(nil), buf[:n]...)
 		if x == nil {
-			var st Step
+			var st daemon.Result
 			x, st = newX(data)
 			if x == nil {
 				t.Logf("first message refused: %v %v", st.Reject, st.Log)
@@ -210,7 +211,7 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	var x *Exchange
 	if weInitiate {
 		cn, _ := pol.Connection("c")
-		var st Step
+		var st daemon.Result
 		var err error
 		x, st, err = NewInitiator(testEnv(), cfg, cn, [8]byte{0x68, 0x38, 1, 2, 3, 4, 5, 6}, local, peer)
 		if err != nil {
@@ -223,10 +224,10 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 				t.Logf("charon initiate: %v", err)
 			}
 		}()
-		x = liveLoop(t, nil, nil, Step{}, udp, peer, func(b []byte) (*Exchange, Step) {
+		x = liveLoop(t, nil, nil, daemon.Result{}, udp, peer, func(b []byte) (*Exchange, daemon.Result) {
 			m, err := isakmp.Decode(b)
 			if err != nil {
-				return nil, Step{Reject: err}
+				return nil, daemon.Result{Reject: err}
 			}
 			return NewResponder(testEnv(), cfg, m.Header.InitiatorCookie, [8]byte{0x68, 0x38, 9, 9, 9, 9, 9, 9}, local, peer, b)
 		})
@@ -268,7 +269,7 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	for _, k := range []struct {
 		title string
 		ours  []byte
-	}{{"SKEYID_d", x.SA.Keys.SKEYIDd}, {"SKEYID_a", x.SA.Keys.SKEYIDa}, {"SKEYID_e", x.SA.Keys.SKEYIDe}} {
+	}{{"SKEYID_d", x.SA.keys.SKEYIDd}, {"SKEYID_a", x.SA.keys.SKEYIDa}, {"SKEYID_e", x.SA.keys.SKEYIDe}} {
 		v := keys.Find(k.title)
 		if len(v) == 0 || !bytes.Equal(v[len(v)-1], k.ours) {
 			t.Errorf("%s differs from charon's", k.title)

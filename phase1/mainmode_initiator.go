@@ -18,7 +18,7 @@ import (
 //	                            <--  HDR*, IDir, [CERT,] HASH_R | SIG_R
 
 // createMM1 sends our proposal: one proposal, the connection's transforms.
-func (x *Exchange) createMM1(env Env) Step {
+func (x *Exchange) createMM1(env Env) daemon.Result {
 	s := x.SA
 	sa := saPayload(s.Offered)
 	b, err := isakmp.MarshalBody(sa)
@@ -31,11 +31,11 @@ func (x *Exchange) createMM1(env Env) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateMMISentSA
-	return Step{Send: out, Request: true}
+	return daemon.Result{Send: out, Request: true}
 }
 
 // consumeMM2 takes the responder's choice and asks for our DH key.
-func (x *Exchange) consumeMM2(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeMM2(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	r, st, ok := x.takeChoice(env, m, "MM2")
 	if !ok {
@@ -49,7 +49,7 @@ func (x *Exchange) consumeMM2(env Env, m *isakmp.Message) Step {
 }
 
 // createMM3 sends our KE and nonce (and CR for signatures, NAT-D).
-func (x *Exchange) createMM3(env Env, v any) Step {
+func (x *Exchange) createMM3(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.computed(env, v)
 	if !ok {
@@ -63,12 +63,12 @@ func (x *Exchange) createMM3(env Env, v any) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateMMISentKE
-	return Step{Send: out, Request: true}
+	return daemon.Result{Send: out, Request: true}
 }
 
 // consumeMM4 takes the responder's KE and nonce and asks for g^xy, the
 // keys and our HASH_I or SIG_I.
-func (x *Exchange) consumeMM4(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeMM4(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	if st, ok := x.takePeerKE(env, m, "MM4"); !ok {
 		return st
@@ -79,13 +79,13 @@ func (x *Exchange) consumeMM4(env Env, m *isakmp.Message) Step {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateMMIComputeAuth
-	return Step{Work: j.run}
+	return daemon.Result{Work: j.run}
 }
 
 // authSetupFailed fails when our own credentials are missing (message 49
 // for a private key) before anything is computed.
-func (x *Exchange) authSetupFailed(env Env, err error) Step {
-	var st Step
+func (x *Exchange) authSetupFailed(env Env, err error) daemon.Result {
+	var st daemon.Result
 	if m, ok := err.(notify.Message); ok {
 		st = x.fail(env, m.Text, isakmp.AuthenticationFailed)
 		st.Log = append([]notify.Message{m}, st.Log...)
@@ -95,7 +95,7 @@ func (x *Exchange) authSetupFailed(env Env, err error) Step {
 }
 
 // createMM5 sends our identity and HASH_I or SIG_I, encrypted.
-func (x *Exchange) createMM5(env Env, v any) Step {
+func (x *Exchange) createMM5(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.computed(env, v)
 	if !ok {
@@ -108,21 +108,21 @@ func (x *Exchange) createMM5(env Env, v any) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateMMISentAuth
-	return Step{Send: out, Request: true, Log: j.log}
+	return daemon.Result{Send: out, Request: true, Log: j.log}
 }
 
 // consumeMM6 decrypts the responder's identity and authentication and
 // asks for its verification.
-func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
-		return Step{Reject: fmt.Errorf("phase1: MM6 not encrypted")}
+		return daemon.Result{Reject: fmt.Errorf("phase1: MM6 not encrypted")}
 	}
-	next, err := open(m, s.Cipher, s.IV)
+	next, err := open(m, s.cipher, s.iv)
 	if err != nil {
 		// RFC 2409, 5.3: a message that does not decrypt leaves the
 		// exchange as it was; the responder will retransmit or notify.
-		return Step{Reject: fmt.Errorf("phase1: MM6 does not decrypt: %w", err)}
+		return daemon.Result{Reject: fmt.Errorf("phase1: MM6 does not decrypt: %w", err)}
 	}
 	r, st, ok := x.takePeerID(env, m, next)
 	if !ok {

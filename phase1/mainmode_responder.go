@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
 )
@@ -15,7 +16,7 @@ import (
 
 // consumeMM1 chooses a transform and answers MM2 (no expensive work: a
 // spoofed MM1 costs the responder one SA payload).
-func (x *Exchange) consumeMM1(env Env, m *isakmp.Message, r *received) Step {
+func (x *Exchange) consumeMM1(env Env, m *isakmp.Message, r *received) daemon.Result {
 	s := x.SA
 	log, err := x.chooseFor(r, nil)
 	if err != nil {
@@ -31,12 +32,12 @@ func (x *Exchange) consumeMM1(env Env, m *isakmp.Message, r *received) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateMMRSentSA
-	return Step{Send: out, Log: log}
+	return daemon.Result{Send: out, Log: log}
 }
 
 // consumeMM3 takes the initiator's KE and nonce and asks for our DH key,
 // g^xy and the keys.
-func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	if st, ok := x.takePeerKE(env, m, "MM3"); !ok {
 		return st
@@ -51,11 +52,11 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) Step {
 	j.psk = s.psk()
 	j.fixed = x.cfg.fixedKey
 	s.State = StateMMRComputeKE
-	return Step{Work: j.run}
+	return daemon.Result{Work: j.run}
 }
 
 // createMM4 sends our KE and nonce.
-func (x *Exchange) createMM4(env Env, v any) Step {
+func (x *Exchange) createMM4(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.computed(env, v)
 	if !ok {
@@ -68,18 +69,18 @@ func (x *Exchange) createMM4(env Env, v any) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	s.State = StateMMRSentKE
-	return Step{Send: out}
+	return daemon.Result{Send: out}
 }
 
 // consumeMM5 decrypts the initiator's identity and authentication. A body
 // that does not decrypt to a payload chain is what a different pre-shared
 // key gives (Ka differs): PAYLOAD-MALFORMED, as strongSwan answers.
-func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) daemon.Result {
 	s := x.SA
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
-		return Step{Reject: fmt.Errorf("phase1: MM5 not encrypted")}
+		return daemon.Result{Reject: fmt.Errorf("phase1: MM5 not encrypted")}
 	}
-	next, err := open(m, s.Cipher, s.IV)
+	next, err := open(m, s.cipher, s.iv)
 	if err != nil {
 		reason := fmt.Sprintf("MM5 does not decrypt to valid payloads (%v)", err)
 		if !s.usesSignature() {
@@ -108,7 +109,7 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) Step {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateMMRComputeAuth
-	return Step{Work: j.run}
+	return daemon.Result{Work: j.run}
 }
 
 // switchConn finds another candidate connection for the identity the
@@ -130,16 +131,16 @@ func (x *Exchange) switchConn(id *isakmp.ID) *policymgr.Connection {
 
 // createMM6 answers with our identity and HASH_R or SIG_R once the
 // initiator is authenticated, and establishes the SA.
-func (x *Exchange) createMM6(env Env, v any) Step {
+func (x *Exchange) createMM6(env Env, v any) daemon.Result {
 	s := x.SA
 	j, st, ok := x.verified(env, v)
 	if !ok {
 		return st
 	}
-	s.IV = x.pendingIV
+	s.iv = x.pendingIV
 	out, err := x.sealAuth(append([]isakmp.Payload{s.LocalID}, x.authPayloads(j)...))
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	return x.establish(env, j, Step{Send: out, Log: j.log})
+	return x.establish(env, j, daemon.Result{Send: out, Log: j.log})
 }

@@ -55,7 +55,7 @@ func TestMatrix(t *testing.T) {
 							}
 							si, sr := o.i.SA, o.r.SA
 							for _, pair := range [][2][]byte{{si.SKEYIDd(), sr.SKEYIDd()}, {si.SKEYIDa(), sr.SKEYIDa()},
-								{si.Ka, sr.Ka}, {si.LastBlock(), sr.LastBlock()}} {
+								{si.ka, sr.ka}, {si.LastBlock(), sr.LastBlock()}} {
 								if !bytes.Equal(pair[0], pair[1]) || len(pair[0]) == 0 {
 									t.Fatal("the two sides derived different keys or IVs")
 								}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -41,7 +42,7 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 	}
 	var r *Exchange
 	var natdSeen int
-	run := func(x *Exchange, st Step) Step {
+	run := func(x *Exchange, st daemon.Result) daemon.Result {
 		for st.Work != nil && st.Reject == nil {
 			st = x.Resume(env, st.Work())
 		}
@@ -71,7 +72,7 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 			st = r.Consume(env, st.Send)
 		}
 		st = run(r, st)
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || st.DeleteSA {
 			t.Fatalf("responder: %v %v", st.Reject, st.Log)
 		}
 		if st.Send == nil {
@@ -85,7 +86,7 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 			}
 		}
 		st = run(x, x.Consume(env, st.Send))
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || st.DeleteSA {
 			t.Fatalf("initiator: %v %v", st.Reject, st.Log)
 		}
 	}

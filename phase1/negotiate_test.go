@@ -14,7 +14,7 @@ func TestMainModePSKSmoke(t *testing.T) {
 	if !o.iEst || !o.rEst {
 		t.Fatalf("not established: i=%v r=%v rejects=%v\n%s", o.iEst, o.rEst, o.rejects, o.logText())
 	}
-	if !bytes.Equal(o.i.SA.SKEYIDd(), o.r.SA.SKEYIDd()) || !bytes.Equal(o.i.SA.IV, o.r.SA.IV) {
+	if !bytes.Equal(o.i.SA.SKEYIDd(), o.r.SA.SKEYIDd()) || !bytes.Equal(o.i.SA.iv, o.r.SA.iv) {
 		t.Fatal("the two sides derived different keys or IVs")
 	}
 	checkTshark(t, o)

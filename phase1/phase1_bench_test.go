@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/policymgr"
 )
 
@@ -44,9 +45,9 @@ func handshake(env Env, pi, pr *policymgr.Policy, conn *policymgr.Connection) bo
 	}
 	var queue []msg
 	iEst, rEst, failed := false, false, false
-	run := func(isI bool, st Step) {
+	run := func(isI bool, st daemon.Result) {
 		for {
-			if st.Failed || st.Reject != nil {
+			if st.DeleteSA || st.Reject != nil {
 				failed = true
 				return
 			}
@@ -75,7 +76,7 @@ func handshake(env Env, pi, pr *policymgr.Policy, conn *policymgr.Connection) bo
 		queue = queue[1:]
 		switch {
 		case m.toR && xr == nil:
-			var rs Step
+			var rs daemon.Result
 			xr, rs = NewResponder(env, Config{Policy: pr}, ic, rc, addrB, addrA, m.data)
 			if xr == nil {
 				return false
@@ -151,7 +152,7 @@ func BenchmarkResponderMM1(b *testing.B) {
 				var rc [8]byte
 				rand.Read(rc[:])
 				x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, mm1)
-				if x == nil || st.Send == nil || st.Work != nil || st.Failed {
+				if x == nil || st.Send == nil || st.Work != nil || st.DeleteSA {
 					b.Fatalf("MM1 not answered with MM2: %v %v", st.Reject, st.Log)
 				}
 			}

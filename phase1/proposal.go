@@ -109,3 +109,30 @@ func settleLifetime(t *Transform, c *policymgr.Connection, min time.Duration) []
 	}
 	return nil
 }
+
+// capLifetime applies the policy to the lifetime a peer proposed, where
+// the responder picks its proposal: a lifetime in seconds longer than ours
+// (the matching policy transform's, at most policymgr.MaxLifetime) is
+// lowered to ours, with a warning, and an absent one is ours (a volume
+// alone would never expire an idle SA). A peer thus cannot keep an ISAKMP
+// SA, and its keys, alive longer than the policy says. settleLifetime
+// then applies phase1-lifetime-min.
+func capLifetime(t *Transform, c *policymgr.Connection) []notify.Message {
+	ours := uint64(policymgr.MaxLifetime / time.Second)
+	for _, pt := range c.IKE.Transforms {
+		if pt.Cipher == t.Cipher && pt.KeyLength == t.KeyLength && pt.Hash == t.Hash && pt.Group == t.Group {
+			ours = min(ours, uint64(pt.Lifetime/time.Second))
+			break
+		}
+	}
+	switch {
+	case t.LifeSeconds == 0:
+		t.LifeSeconds = ours
+	case t.LifeSeconds > ours:
+		m := notify.Message{Num: 0, Level: notify.LevelWarning,
+			Text: fmt.Sprintf("Phase-1 lifetime is longer than the policy's (prop=%d, max=%d): the policy's is used", t.LifeSeconds, ours)}
+		t.LifeSeconds = ours
+		return []notify.Message{m}
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
@@ -72,12 +73,7 @@ func loadRun(t *testing.T, run string, n int) *recording {
 		rec.raw = append(rec.raw, b)
 		rec.msgs = append(rec.msgs, m)
 	}
-	f, err := os.Open(filepath.Join(runsDir, run, "responder.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if rec.keys, err = interop.ParseKeys(f); err != nil {
+	if rec.keys, err = interop.ReadKeys(filepath.Join(runsDir, run, "responder.log")); err != nil {
 		t.Fatal(err)
 	}
 	s := rec.keys.Find("shared Diffie Hellman secret")
@@ -98,16 +94,16 @@ func payload[T isakmp.Payload](m *isakmp.Message) T {
 	return zero
 }
 
-// drive runs a Step's Work at once and resumes, returning the final Step.
-func drive(t *testing.T, x *Exchange, env Env, st Step) Step {
+// drive runs a Result's Work at once and resumes, returning the last Result.
+func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
 	for st.Work != nil {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || st.DeleteSA {
 			break
 		}
 		st = x.Resume(env, st.Work())
 	}
-	if st.Reject != nil || st.Failed {
+	if st.Reject != nil || st.DeleteSA {
 		t.Fatalf("step failed: reject=%v log=%v", st.Reject, st.Log)
 	}
 	return st
@@ -121,7 +117,7 @@ func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := open(m, s.Cipher, iv)
+	next, err := open(m, s.cipher, iv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +157,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		if !bytes.Equal(payload[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
 			t.Fatal("MM4 KE is not the recorded one")
 		}
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		env.Rand = testEnv().Rand
 		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
 		if !st.Established {
@@ -184,15 +180,9 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
-		st = drive(t, x, env, x.Consume(env, rec.raw[1]))
+		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
 		m3 := mustDecode(t, st.Send)
 		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
 			t.Fatal("MM3 is not the recorded KE and nonce")
@@ -208,7 +198,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		}
 		// Continue the IV chain from strongSwan's MM5, which is what the
 		// recorded MM6 was encrypted after.
-		_, x.SA.IV = hashIn(t, x.SA, rec.raw[4], iv0)
+		_, x.SA.iv = hashIn(t, x.SA, rec.raw[4], iv0)
 		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established {
 			t.Fatalf("strongSwan's MM6 not accepted: %v", st.Log)
@@ -231,8 +221,8 @@ func checkLoggedKeys(t *testing.T, s *SA, k *interop.Keys, iv []byte) {
 	for _, c := range []struct {
 		title string
 		ours  []byte
-	}{{"SKEYID", s.Keys.SKEYID}, {"SKEYID_d", s.Keys.SKEYIDd}, {"SKEYID_a", s.Keys.SKEYIDa},
-		{"SKEYID_e", s.Keys.SKEYIDe}, {"encryption key Ka", s.Ka}, {"initial IV", iv}} {
+	}{{"SKEYID", s.keys.SKEYID}, {"SKEYID_d", s.keys.SKEYIDd}, {"SKEYID_a", s.keys.SKEYIDa},
+		{"SKEYID_e", s.keys.SKEYIDe}, {"encryption key Ka", s.ka}, {"initial IV", iv}} {
 		v := k.Find(c.title)
 		if len(v) == 0 {
 			t.Fatalf("%s not in the log", c.title)
@@ -269,7 +259,7 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 			t.Fatalf("AM1 refused: %v %v", st.Reject, st.Log)
 		}
 		st = drive(t, x, env, st)
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		ours := payload[*isakmp.Hash](mustDecode(t, st.Send))
 		theirs := payload[*isakmp.Hash](am2)
 		if ours == nil || theirs == nil || !hmac.Equal(ours.Data, theirs.Data) {
@@ -357,7 +347,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		}
 		env.Rand = bytes.NewReader(nr)
 		drive(t, x, env, x.Consume(env, rec.raw[2]))
-		checkLoggedKeys(t, x.SA, rec.keys, x.SA.IV)
+		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
 		env.Rand = testEnv().Rand
 		st = drive(t, x, env, x.Consume(env, rec.raw[4]))
 		if !st.Established || x.SA.PeerCert == nil {
@@ -373,13 +363,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
-		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
-			t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
-		}
+		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		drive(t, x, env, x.Consume(env, rec.raw[1]))
 		env.Rand = testEnv().Rand
@@ -389,14 +373,28 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		}
 		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
 		m5 := mustDecode(t, rec.raw[4])
-		next, err := open(m5, x.SA.Cipher, iv0)
+		next, err := open(m5, x.SA.cipher, iv0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		x.SA.IV = next
-		st = drive(t, x, env, x.Consume(env, rec.raw[5]))
+		x.SA.iv = next
+		st := drive(t, x, env, x.Consume(env, rec.raw[5]))
 		if !st.Established || x.SA.PeerCert == nil {
 			t.Fatalf("strongSwan's SIG_R not accepted: %v", st.Log)
 		}
 	})
+}
+
+// initiateAsRecorded starts our Main Mode initiator and checks that its
+// MM1 offers the SA payload of the recorded one.
+func initiateAsRecorded(t *testing.T, env Env, cfg Config, conn *policymgr.Connection, ic [8]byte, mm1 *isakmp.Message) *Exchange {
+	t.Helper()
+	x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+		t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
+	}
+	return x
 }

@@ -16,8 +16,11 @@ import (
 // informational exchanges are protected by it (RFC 2409, 5.5 and 5.7).
 // The daemon stores it in its SA table's State field.
 //
-// Secrets (the DH private key, g^xy, SKEYID and its offspring, Ka) are
-// never printed; Wipe overwrites them when the SA is deleted.
+// Secrets (the DH private key, g^xy, SKEYID and its offspring, Ka, the
+// keyed cipher) are unexported: other packages read what they need
+// through SKEYIDd, SKEYIDa, Cipher, LastBlock and InfoKeys, and Alive says
+// whether the SA still has them. They are never printed (but at the keys
+// level of the log); Wipe overwrites them when the SA is deleted.
 type SA struct {
 	// ICookie and RCookie are the ISAKMP header cookies (RFC 2408, 3.1).
 	ICookie, RCookie [8]byte
@@ -58,16 +61,16 @@ type SA struct {
 	// the one HASH_I/HASH_R use (differs for ECDSA, see ikecrypto.AuthPRF).
 	PRF     ikecrypto.PRF
 	AuthPRF ikecrypto.PRF
-	// Keys holds SKEYID, SKEYID_d (Quick Mode KEYMAT), SKEYID_a (phase 2
+	// keys holds SKEYID, SKEYID_d (Quick Mode KEYMAT), SKEYID_a (phase 2
 	// and informational hashes), SKEYID_e.
-	Keys ikecrypto.KeyMaterial
-	// Ka is the phase 1 cipher key and Cipher the cipher keyed with it.
-	Ka     []byte
-	Cipher ikecrypto.Cipher
-	// IV is the phase 1 IV chain (RFC 2409, Appendix B). Once established
+	keys ikecrypto.KeyMaterial
+	// ka is the phase 1 cipher key and cipher the cipher keyed with it.
+	ka     []byte
+	cipher ikecrypto.Cipher
+	// iv is the phase 1 IV chain (RFC 2409, Appendix B). Once established
 	// it is the last CBC block of phase 1, from which every Quick Mode and
 	// informational exchange derives its first IV (ikecrypto.Phase2IV).
-	IV []byte
+	iv []byte
 
 	// LocalID and RemoteID are the ID payloads sent and received (their
 	// bodies enter HASH_I/HASH_R); LocalIDText and RemoteIDText print them
@@ -130,25 +133,45 @@ func (s *SA) Expires() time.Time {
 }
 
 // SKEYIDd returns SKEYID_d, from which Quick Mode derives KEYMAT.
-func (s *SA) SKEYIDd() []byte { return s.Keys.SKEYIDd }
+func (s *SA) SKEYIDd() []byte { return s.keys.SKEYIDd }
 
 // SKEYIDa returns SKEYID_a, which keys the Quick Mode and informational
 // hashes.
-func (s *SA) SKEYIDa() []byte { return s.Keys.SKEYIDa }
+func (s *SA) SKEYIDa() []byte { return s.keys.SKEYIDa }
+
+// Alive reports whether the SA still holds its keys: false once it is
+// deleted and wiped (Wipe), when what was negotiated on it can no longer
+// be read or sent.
+func (s *SA) Alive() bool { return s.cipher != nil }
+
+// Cipher returns the phase 1 cipher keyed with Ka, which protects Quick
+// Mode and the informational exchanges (RFC 2409, 5.5); nil once wiped.
+func (s *SA) Cipher() ikecrypto.Cipher { return s.cipher }
+
+// Ka returns the phase 1 cipher key, for the keys level of the log and a
+// packet analyser's decryption table.
+func (s *SA) Ka() []byte { return s.ka }
+
+// SetKeys gives the SA the keys of a phase 1 negotiated elsewhere (a
+// recorded run of another implementation): SKEYID and its offspring, Ka,
+// the cipher keyed with it, and the last CBC block of phase 1.
+func (s *SA) SetKeys(keys ikecrypto.KeyMaterial, ka []byte, c ikecrypto.Cipher, lastBlock []byte) {
+	s.keys, s.ka, s.cipher, s.iv = keys, ka, c, lastBlock
+}
 
 // LastBlock returns the last CBC block of phase 1, the seed of every phase 2
 // IV (RFC 2409, Appendix B).
-func (s *SA) LastBlock() []byte { return s.IV }
+func (s *SA) LastBlock() []byte { return s.iv }
 
 // Wipe overwrites every secret the SA holds and forgets the DH key, so that
 // a deleted SA leaves no key material behind longer than the garbage
 // collector makes unavoidable. The state becomes StateDeleted.
 func (s *SA) Wipe() {
-	s.Keys.Wipe()
-	clear(s.Ka)
+	s.keys.Wipe()
+	clear(s.ka)
 	clear(s.gxy)
-	clear(s.IV)
-	s.Ka, s.gxy, s.dh, s.Cipher = nil, nil, nil, nil
+	clear(s.iv)
+	s.ka, s.gxy, s.dh, s.cipher = nil, nil, nil, nil
 	s.State = StateDeleted
 }
 

@@ -14,12 +14,12 @@ import (
 // Mode sends MM1 at once; Aggressive Mode first asks for its DH key (Work)
 // and sends AM1 from Resume. icookie is the initiator cookie the caller
 // chose (RFC 2408, 2.5.3: unique, random).
-func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]byte, local, remote netip.AddrPort) (*Exchange, Step, error) {
+func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]byte, local, remote netip.AddrPort) (*Exchange, daemon.Result, error) {
 	if conn == nil || conn.IKE == nil {
-		return nil, Step{}, fmt.Errorf("phase1: connection has no IKE settings")
+		return nil, daemon.Result{}, fmt.Errorf("phase1: connection has no IKE settings")
 	}
 	if len(conn.IKE.Transforms) == 0 {
-		return nil, Step{}, fmt.Errorf("phase1: connection %q has no phase 1 transform", conn.Name)
+		return nil, daemon.Result{}, fmt.Errorf("phase1: connection %q has no phase 1 transform", conn.Name)
 	}
 	s := &SA{ICookie: icookie, Role: daemon.RoleInitiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
@@ -34,40 +34,40 @@ func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]by
 	case isakmp.ExchangeAggressive:
 		return x, x.startAM1(env), nil
 	}
-	return nil, Step{}, fmt.Errorf("phase1: connection %q: mode %s", conn.Name, s.Mode)
+	return nil, daemon.Result{}, fmt.Errorf("phase1: connection %q: mode %s", conn.Name, s.Mode)
 }
 
 // NewResponder handles the first message of a Main or Aggressive Mode
 // exchange, with the responder cookie the caller chose. It returns nil
-// (and a Step to carry out: a notify and messages 41/46/52/54, or a
+// (and a daemon.Result to carry out: a notify and messages 41/46/52/54, or a
 // Reject) when the message cannot start an exchange, so that no state is
 // kept for such a peer.
-func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote netip.AddrPort, data []byte) (*Exchange, Step) {
+func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote netip.AddrPort, data []byte) (*Exchange, daemon.Result) {
 	m, err := isakmp.Decode(data)
 	if err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	h := m.Header
 	if h.MessageID != 0 || h.ResponderCookie != [8]byte{} || h.InitiatorCookie != icookie || h.Flags&isakmp.FlagEncryption != 0 {
-		return nil, Step{Reject: fmt.Errorf("phase1: not a first message")}
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: not a first message")}
 	}
 	if h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive {
-		return nil, Step{Reject: fmt.Errorf("phase1: %s does not start phase 1", h.Exchange)}
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: %s does not start phase 1", h.Exchange)}
 	}
 	s := &SA{ICookie: icookie, RCookie: rcookie, Role: daemon.RoleResponder, Mode: h.Exchange, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	x := &Exchange{SA: s, cfg: cfg}
 	if cfg.Policy == nil {
-		return nil, Step{Log: []notify.Message{notify.NoPolicyLoaded()}, Reject: fmt.Errorf("phase1: no policy")}
+		return nil, daemon.Result{Log: []notify.Message{notify.NoPolicyLoaded()}, Reject: fmt.Errorf("phase1: no policy")}
 	}
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	if len(m.Payloads) == 0 || m.Payloads[0].Type() != isakmp.PayloadSA || r.sa == nil {
 		// RFC 2409, 5: "The SA payload MUST precede all other payloads in a
 		// phase 1 exchange."
-		return nil, Step{Reject: fmt.Errorf("phase1: first message does not start with an SA payload")}
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: first message does not start with an SA payload")}
 	}
 	x.candidates = connectionsFor(cfg.Policy, local.Addr(), remote.Addr())
 	if len(x.candidates) == 0 {
@@ -140,7 +140,8 @@ func (x *Exchange) chooseFor(r *received, id *isakmp.ID) ([]notify.Message, erro
 	}
 	s.Conn, s.Transform, s.TransformNumber = c.conn, c.t, c.number
 	s.SAiB = r.sa.Raw
-	return settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy)), nil
+	msgs := capLifetime(&s.Transform, c.conn)
+	return append(msgs, settleLifetime(&s.Transform, c.conn, lifetimeMin(s.Policy))...), nil
 }
 
 // notePeer records what any of the peer's messages may carry besides the

@@ -15,36 +15,36 @@ import (
 // (mainmode_*.go, aggressive_*.go) only say which message does what.
 
 // computed takes the value of a Work closure that computed our side (DH
-// key, keys, our HASH/SIG): the job, or ok false with the Step that ends
+// key, keys, our HASH/SIG): the job, or ok false with the daemon.Result that ends
 // the call (a value that is not a job is rejected; a failed computation
 // fails the exchange without a notify).
-func (x *Exchange) computed(env Env, v any) (j *job, st Step, ok bool) {
+func (x *Exchange) computed(env Env, v any) (j *job, st daemon.Result, ok bool) {
 	j, ok = v.(*job)
 	if !ok {
-		return nil, Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}, false
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}, false
 	}
 	if j.err != nil {
 		return nil, x.failErr(env, j.err, 0), false
 	}
-	return j, Step{}, true
+	return j, daemon.Result{}, true
 }
 
 // verified takes the value of a Work closure that verified the peer's
-// HASH or SIG: the job, or ok false with the Step that ends the call. A
+// HASH or SIG: the job, or ok false with the daemon.Result that ends the call. A
 // failed verification (or computation) fails the exchange with
 // AUTHENTICATION-FAILED unless the error carries another notify (RFC 2408,
 // 3.14.1), after the messages the verification logged.
-func (x *Exchange) verified(env Env, v any) (j *job, st Step, ok bool) {
+func (x *Exchange) verified(env Env, v any) (j *job, st daemon.Result, ok bool) {
 	j, ok = v.(*job)
 	if !ok {
-		return nil, Step{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}, false
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}, false
 	}
 	if err := firstErr(j.authErr, j.err); err != nil {
 		st := x.failErr(env, err, isakmp.AuthenticationFailed)
 		st.Log = append(j.log, st.Log...)
 		return nil, st, false
 	}
-	return j, Step{}, true
+	return j, daemon.Result{}, true
 }
 
 func firstErr(errs ...error) error {
@@ -88,19 +88,19 @@ func checkPeerKE(t Transform, r *received) (isakmp.NotifyType, error) {
 
 // takeChoice reads the responder's answer to our proposal (MM2 or AM2,
 // named by what): in the clear, with an SA payload that picks one of the
-// transforms we offered, whose lifetime is then settled. The Step holds
+// transforms we offered, whose lifetime is then settled. The daemon.Result holds
 // the lifetime messages, or, with ok false, ends the call.
-func (x *Exchange) takeChoice(env Env, m *isakmp.Message, what string) (r *received, st Step, ok bool) {
+func (x *Exchange) takeChoice(env Env, m *isakmp.Message, what string) (r *received, st daemon.Result, ok bool) {
 	s := x.SA
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		return nil, Step{Reject: fmt.Errorf("phase1: %s encrypted", what)}, false
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: %s encrypted", what)}, false
 	}
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
-		return nil, Step{Reject: err}, false
+		return nil, daemon.Result{Reject: err}, false
 	}
 	if r.sa == nil {
-		return nil, Step{Reject: fmt.Errorf("phase1: %s without SA payload", what)}, false
+		return nil, daemon.Result{Reject: fmt.Errorf("phase1: %s without SA payload", what)}, false
 	}
 	s.RCookie = m.Header.ResponderCookie
 	t, err := checkChosen(r.sa, s.Offered)
@@ -108,7 +108,7 @@ func (x *Exchange) takeChoice(env Env, m *isakmp.Message, what string) (r *recei
 		return nil, x.failErr(env, err, isakmp.NoProposalChosen), false
 	}
 	s.Transform = t
-	return r, Step{Log: settleLifetime(&s.Transform, s.Conn, lifetimeMin(s.Policy))}, true
+	return r, daemon.Result{Log: settleLifetime(&s.Transform, s.Conn, lifetimeMin(s.Policy))}, true
 }
 
 // encodeKE encodes our Main Mode key exchange (MM3, MM4): KE and nonce,
@@ -127,17 +127,17 @@ func (x *Exchange) encodeKE(gx, n []byte) ([]byte, error) {
 // with its certificate requests and NAT-D. A message with an SA payload or
 // with neither KE nor nonce is a late copy of the one before, dropped, not
 // a broken one.
-func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st Step, ok bool) {
+func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st daemon.Result, ok bool) {
 	s := x.SA
 	if m.Header.Flags&isakmp.FlagEncryption != 0 {
-		return Step{Reject: fmt.Errorf("phase1: %s encrypted", what)}, false
+		return daemon.Result{Reject: fmt.Errorf("phase1: %s encrypted", what)}, false
 	}
 	r, err := sortPayloads(m.Payloads)
 	if err != nil {
-		return Step{Reject: err}, false
+		return daemon.Result{Reject: err}, false
 	}
 	if r.sa != nil || (r.ke == nil && r.nonce == nil) {
-		return Step{Reject: &WrongStateError{State: s.State, What: "message without KE and nonce"}}, false
+		return daemon.Result{Reject: &WrongStateError{State: s.State, What: "message without KE and nonce"}}, false
 	}
 	if n, err := checkPeerKE(s.Transform, r); err != nil {
 		return x.failErr(env, err, n), false
@@ -151,7 +151,7 @@ func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st Step,
 	if err := x.peerNATD(r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed), false
 	}
-	return Step{}, true
+	return daemon.Result{}, true
 }
 
 // takePeerID reads the payloads of the peer's decrypted identity message
@@ -159,7 +159,7 @@ func (x *Exchange) takePeerKE(env Env, m *isakmp.Message, what string) (st Step,
 // is protected from that block, as the peer that sent it expects
 // (notifyMessage). The ID payload must be one phase 1 can authenticate
 // (RFC 2407, 4.6.2); it becomes the SA's remote identity.
-func (x *Exchange) takePeerID(env Env, m *isakmp.Message, next []byte) (r *received, st Step, ok bool) {
+func (x *Exchange) takePeerID(env Env, m *isakmp.Message, next []byte) (r *received, st daemon.Result, ok bool) {
 	s := x.SA
 	x.pendingIV = next
 	r, err := sortPayloads(m.Payloads)
@@ -171,38 +171,38 @@ func (x *Exchange) takePeerID(env Env, m *isakmp.Message, next []byte) (r *recei
 	}
 	s.RemoteID, s.RemoteIDText = r.id, idText(r.id)
 	x.notePeer(r)
-	return r, Step{}, true
+	return r, daemon.Result{}, true
 }
 
 // askVerify asks for the verification of the peer's HASH or SIG in r,
 // the last message of the exchange from the peer (MM6, AM3), in state
 // next; finishVerified takes its result.
-func (x *Exchange) askVerify(env Env, r *received, next State) Step {
+func (x *Exchange) askVerify(env Env, r *received, next State) daemon.Result {
 	s := x.SA
 	j := s.keyJob(env.Rand)
 	if err := s.peerAuth(j, r); err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
 	s.State = next
-	return Step{Work: j.run}
+	return daemon.Result{Work: j.run}
 }
 
 // finishVerified establishes the SA once the peer's last message (MM6,
 // AM3) is authenticated, adopting the IV after it (RFC 2409, 5.3: only
 // then).
-func (x *Exchange) finishVerified(env Env, v any) Step {
+func (x *Exchange) finishVerified(env Env, v any) daemon.Result {
 	j, st, ok := x.verified(env, v)
 	if !ok {
 		return st
 	}
-	x.SA.IV = x.pendingIV
-	return x.establish(env, j, Step{Log: j.log})
+	x.SA.iv = x.pendingIV
+	return x.establish(env, j, daemon.Result{Log: j.log})
 }
 
 // failNoPolicy fails because no connection takes the peer's identity:
 // the no-policy message first, then message 46 with reason, and
 // INVALID-ID-INFORMATION to the peer (RFC 2408, 3.14.1).
-func (x *Exchange) failNoPolicy(env Env, reason string) Step {
+func (x *Exchange) failNoPolicy(env Env, reason string) daemon.Result {
 	st := x.fail(env, reason, isakmp.InvalidIDInformation)
 	st.Log = append([]notify.Message{notify.NoPolicyFor(x.SA.LocalText(), x.SA.RemoteIDText)}, st.Log...)
 	return st
@@ -210,7 +210,7 @@ func (x *Exchange) failNoPolicy(env Env, reason string) Step {
 
 // failNotRemoteID is failNoPolicy for an initiator whose peer named itself
 // other than the connection's remote-id (MM6, AM2).
-func (x *Exchange) failNotRemoteID(env Env) Step {
+func (x *Exchange) failNotRemoteID(env Env) daemon.Result {
 	s := x.SA
 	return x.failNoPolicy(env, fmt.Sprintf("the peer's identity %s is not the remote-id %s", s.RemoteIDText, s.Conn.IKE.RemoteID))
 }
@@ -228,10 +228,10 @@ func (x *Exchange) authPayloads(j *job) []isakmp.Payload {
 // SA's IV chain and advances it (RFC 2409, Appendix B).
 func (x *Exchange) sealAuth(ps []isakmp.Payload) ([]byte, error) {
 	s := x.SA
-	out, next, err := seal(s.header(), ps, s.Cipher, s.IV)
+	out, next, err := seal(s.header(), ps, s.cipher, s.iv)
 	if err != nil {
 		return nil, err
 	}
-	s.IV = next
+	s.iv = next
 	return out, nil
 }

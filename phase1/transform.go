@@ -2,6 +2,7 @@ package phase1
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -42,8 +43,14 @@ func (t Transform) String() string {
 	return b.String()
 }
 
-// Lifetime returns the lifetime in seconds as a duration (0: none).
+// Lifetime returns the lifetime in seconds as a duration (0: none). A
+// number of seconds beyond what a Duration holds (about 292 years; the
+// attribute may carry up to 2^64-1) saturates instead of wrapping to a
+// negative or short lifetime.
 func (t Transform) Lifetime() time.Duration {
+	if t.LifeSeconds > uint64(math.MaxInt64/int64(time.Second)) {
+		return math.MaxInt64
+	}
 	return time.Duration(t.LifeSeconds) * time.Second
 }
 

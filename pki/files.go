@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
 
 // errTooLarge says a file is over MaxFileSize; pki never reads more.
@@ -64,4 +65,29 @@ func pemBlocks(b []byte, types ...string) (ders [][]byte, found bool) {
 // that is plainly not a certificate at all (message 8 alone).
 func looksLikeDER(b []byte) bool {
 	return len(b) >= 2 && b[0] == 0x30
+}
+
+// ErrFileOwner says a file holding a secret (a private key, a pre-shared
+// key, a policy file with a key in it) belongs to a user other than root
+// and the user the daemon runs as: that user could read or replace it.
+type ErrFileOwner struct {
+	File string
+	UID  uint32
+}
+
+func (e *ErrFileOwner) Error() string {
+	return fmt.Sprintf("%s belongs to uid %d: a file holding a key must belong to root or to the user iked runs as (uid %d); chown it", e.File, e.UID, os.Geteuid())
+}
+
+// CheckOwner returns *ErrFileOwner when fi (the file at path) belongs to
+// neither root nor the daemon's effective user.
+func CheckOwner(path string, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+		return &ErrFileOwner{File: path, UID: st.Uid}
+	}
+	return nil
 }

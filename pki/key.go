@@ -43,21 +43,38 @@ func readPrivateKey(path string) (key crypto.Signer, readErr, keyErr error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, &ErrKeyMode{File: path, Mode: fi.Mode()}, nil
 	}
+	if err := CheckOwner(path, fi); err != nil {
+		return nil, err, nil
+	}
+	key, keyErr = keyFromFile(path, b)
+	return key, nil, keyErr
+}
+
+// keyFromFile decodes the private key file contents b and then wipes b and
+// every decoded PEM block, so that the key's bytes live on only inside
+// the key itself.
+func keyFromFile(path string, b []byte) (crypto.Signer, error) {
+	defer clear(b)
 	if encryptedPEM(b) {
-		return nil, nil, fmt.Errorf("private key file %s is encrypted: iked reads unencrypted keys only (openssl pkey -in FILE -out NEWFILE, then chmod 600 NEWFILE)", path)
+		return nil, fmt.Errorf("private key file %s is encrypted: iked reads unencrypted keys only (openssl pkey -in FILE -out NEWFILE, then chmod 600 NEWFILE)", path)
 	}
 	ders, found := pemBlocks(b, "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")
+	defer func() {
+		for _, d := range ders {
+			clear(d)
+		}
+	}()
 	if !found {
 		ders = [][]byte{b}
 	}
 	if len(ders) == 0 {
-		return nil, nil, fmt.Errorf("private key file %s: %w (no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)", path, errKeyBroken)
+		return nil, fmt.Errorf("private key file %s: %w (no PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)", path, errKeyBroken)
 	}
-	key, err = parsePrivateKey(ders[0])
+	key, err := parsePrivateKey(ders[0])
 	if err != nil {
-		return nil, nil, fmt.Errorf("private key file %s: %w", path, err)
+		return nil, fmt.Errorf("private key file %s: %w", path, err)
 	}
-	return key, nil, nil
+	return key, nil
 }
 
 // encryptedPEM reports whether b holds a PKCS#8 encrypted key or a legacy

@@ -68,7 +68,7 @@ func (l *loader) item(it Item) {
 		l.crl(it, nil)
 		return
 	}
-	c := &Cert{Name: it.Name, X509: cert, Trusted: it.Trusted}
+	c := &Cert{Name: it.Name, X509: cert, Trusted: it.Trusted, CRLStrict: it.CRLStrict}
 	isCA := cert.BasicConstraintsValid && cert.IsCA
 	if (isCA || it.Trusted) && emptyDN(cert.RawSubject) {
 		l.add(notify.CASubjectMissing(), fmt.Sprintf("certificate %q (%s) has an empty subject", it.Name, it.File))
@@ -88,6 +88,9 @@ func (l *loader) item(it Item) {
 		return
 	}
 	c.CRL = l.crl(it, c)
+	if c.CRL != nil {
+		c.crl.cur = c.CRL
+	}
 	l.s.certs[it.Name] = c
 	l.s.order = append(l.s.order, c)
 }
@@ -188,16 +191,35 @@ func (l *loader) key(it Item, c *Cert) bool {
 
 // crl loads the CRL of it, issued by ca (nil when the item's certificate is
 // not configured). It returns the CRL only when its issuer and signature
-// check out.
+// check out; an expired one is returned with a warning.
 func (l *loader) crl(it Item, ca *Cert) *x509.RevocationList {
 	if it.CRL == "" {
 		return nil
 	}
-	b, _, err := readBounded(it.CRL)
-	if err != nil {
-		l.add(notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: %v", it.CRL, err))
-		return nil
+	var caX509 *x509.Certificate
+	if ca != nil {
+		ca.crl = &crlState{file: it.CRL}
+		caX509 = ca.X509
 	}
+	crl, stamp, fs := readCRL(it, caX509, l.s.now())
+	l.out = append(l.out, fs...)
+	if ca != nil {
+		ca.crl.stamp = stamp
+	}
+	return crl
+}
+
+// readCRL reads and checks the CRL file of it, issued by ca (nil: the
+// certificate is not configured): messages 14, 40, 44, 45 as Load gives
+// them, and a warning when the CRL is past its nextUpdate at now (it is
+// still returned: revocations it lists stay revoked). stamp identifies the
+// file that was read, to notice a change.
+func readCRL(it Item, ca *x509.Certificate, now time.Time) (*x509.RevocationList, fileStamp, []Finding) {
+	b, fi, err := readBounded(it.CRL)
+	if err != nil {
+		return nil, stampOf(fi), []Finding{{notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: %v", it.CRL, err)}}
+	}
+	stamp := stampOf(fi)
 	ders, found := pemBlocks(b, "X509 CRL")
 	der := b
 	if len(ders) > 0 {
@@ -210,26 +232,43 @@ func (l *loader) crl(it Item, ca *Cert) *x509.RevocationList {
 		crl, err = x509.ParseRevocationList(der)
 	}
 	if err != nil {
-		l.add(notify.CRLBERDecode(), "")
-		l.add(notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: %v", it.CRL, err))
-		return nil
+		return nil, stamp, []Finding{{notify.CRLBERDecode(), ""}, {notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: %v", it.CRL, err)}}
 	}
 	if ca == nil {
-		l.add(notify.CRLIssuerKeyMissing(), fmt.Sprintf("the CRL %s of %q: the certificate is not configured", it.CRL, it.Name))
-		return nil
+		return nil, stamp, []Finding{{notify.CRLIssuerKeyMissing(), fmt.Sprintf("the CRL %s of %q: the certificate is not configured", it.CRL, it.Name)}}
 	}
-	if emptyDN(crl.RawIssuer) || !MatchDN(crl.RawIssuer, ca.X509.RawSubject) {
-		l.add(notify.CRLIssuerMissing(), "")
+	if emptyDN(crl.RawIssuer) || !MatchDN(crl.RawIssuer, ca.RawSubject) {
 		issuer, _ := FormatDN(crl.RawIssuer)
-		subject, _ := FormatDN(ca.X509.RawSubject)
-		l.add(notify.SPDCRLRead(it.Name), fmt.Sprintf("%s is issued by %q, not by the certificate's subject %q", it.CRL, issuer, subject))
-		return nil
+		subject, _ := FormatDN(ca.RawSubject)
+		return nil, stamp, []Finding{{notify.CRLIssuerMissing(), ""},
+			{notify.SPDCRLRead(it.Name), fmt.Sprintf("%s is issued by %q, not by the certificate's subject %q", it.CRL, issuer, subject)}}
 	}
-	if err := checkCRLSignature(crl, ca.X509); err != nil {
-		l.add(notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: signature does not verify with certificate %q: %v; discarding the CRL", it.CRL, it.Name, err))
-		return nil
+	if err := checkCRLSignature(crl, ca); err != nil {
+		return nil, stamp, []Finding{{notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: signature does not verify with certificate %q: %v; discarding the CRL", it.CRL, it.Name, err)}}
 	}
-	return crl
+	if crlExpired(crl, now) {
+		return crl, stamp, []Finding{{crlExpiredMessage(it.Name, it.CRL, crl, it.CRLStrict), ""}}
+	}
+	return crl, stamp, nil
+}
+
+// crlExpired reports a CRL past its nextUpdate (RFC 5280, 5.1.2.5): a newer
+// one should exist, and revocations since are unknown. A CRL without
+// nextUpdate never expires.
+func crlExpired(crl *x509.RevocationList, now time.Time) bool {
+	return !crl.NextUpdate.IsZero() && now.After(crl.NextUpdate)
+}
+
+// crlExpiredMessage is the warning of an expired CRL; the catalog has none.
+func crlExpiredMessage(name, file string, crl *x509.RevocationList, strict bool) notify.Message {
+	text := fmt.Sprintf("the CRL %s of certificate `%s' expired at %s (nextUpdate): revocations since then are not known",
+		file, name, crl.NextUpdate.UTC().Format("2006-01-02 15:04:05Z"))
+	if strict {
+		text += "; peers it certifies are refused until a current CRL replaces it (crl-strict)"
+	} else {
+		text += "; it is still used (crl-strict: true refuses the peers instead)"
+	}
+	return notify.Message{Num: 0, Level: notify.LevelWarning, Text: text}
 }
 
 // checkCRLSignature verifies a CRL's signature with its CA's key. It does

@@ -22,6 +22,12 @@ var (
 	// ErrKeyUsage: the certificate has a key usage without
 	// digitalSignature and nonRepudiation (RFC 4945, 5.1.3.2).
 	ErrKeyUsage = errors.New("pki: certificate key usage does not allow signatures")
+	// ErrCAAsPeer: the peer's certificate is a CA certificate; a CA's key
+	// certifies peers and never authenticates as one.
+	ErrCAAsPeer = errors.New("pki: a CA certificate cannot authenticate a peer")
+	// ErrCRLExpired: a CA on the chain has crl-strict and its CRL is past
+	// its nextUpdate.
+	ErrCRLExpired = errors.New("pki: CRL expired")
 )
 
 // maxPeerCerts bounds how many received certificates pki decodes for one
@@ -50,8 +56,21 @@ func errNoPrivateKey() error { return notify.NoPrivateKey() }
 // received certificate that does not decode, which is then ignored. The
 // error says why the peer is refused: message 50 (a notify.Message) when
 // no certificate or trusted key could verify it at all, else ErrIDMismatch,
-// ErrUntrusted, ErrRevoked or ErrKeyUsage, wrapped.
+// ErrUntrusted, ErrRevoked, ErrKeyUsage, ErrCAAsPeer or ErrCRLExpired,
+// wrapped. The messages also carry the CRL warnings (an expired CRL, a
+// changed CRL file that does not check out).
+//
+// A received CA certificate is never the peer's: it only helps build the
+// chain (ErrCAAsPeer when the peer sent nothing else).
 func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, error) {
+	return s.VerifyPeerCA(received, id, "")
+}
+
+// VerifyPeerCA is VerifyPeer with the chain required to end at the
+// trusted certificate named ca (a connection's ike.ca); the other
+// configured CAs may still be intermediates on the way. An empty ca takes
+// any trusted certificate.
+func (s *Store) VerifyPeerCA(received [][]byte, id ID, ca string) (*Peer, []notify.Message, error) {
 	var msgs []notify.Message
 	inter := x509.NewCertPool()
 	var cands []*x509.Certificate
@@ -72,15 +91,15 @@ func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, e
 			cands = append(cands, c)
 		}
 	}
-	if len(cands) == 0 {
-		cands = cas // a peer may authenticate with a CA's key
-	}
 	roots := x509.NewCertPool()
 	nroots := 0
 	for _, c := range s.order {
-		if c.Trusted {
+		switch {
+		case c.Trusted && (ca == "" || c.Name == ca):
 			roots.AddCert(asAnchor(c))
 			nroots++
+		case c.Trusted && (c.Forced || c.X509.IsCA):
+			inter.AddCert(asAnchor(c)) // a path to the required CA
 		}
 		// A configured end entity without a private key is a peer's
 		// certificate (trusted: pinned, its own anchor).
@@ -88,8 +107,12 @@ func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, e
 			cands = append(cands, c.X509)
 		}
 	}
-	if nroots == 0 || len(cands) == 0 {
+	if nroots == 0 || len(cands)+len(cas) == 0 {
 		return nil, msgs, notify.NoPublicKey()
+	}
+	if len(cands) == 0 {
+		subject, _ := FormatDN(cas[0].RawSubject)
+		return nil, msgs, fmt.Errorf("%w: the peer sent only CA certificates (%q)", ErrCAAsPeer, subject)
 	}
 	var idErr, chainErr error
 	for _, c := range cands {
@@ -99,7 +122,8 @@ func (s *Store) VerifyPeer(received [][]byte, id ID) (*Peer, []notify.Message, e
 			}
 			continue
 		}
-		p, err := s.verifyChain(c, roots, inter)
+		p, m, err := s.verifyChain(c, roots, inter)
+		msgs = append(msgs, m...)
 		if err == nil {
 			return p, msgs, nil
 		}
@@ -129,13 +153,16 @@ func asAnchor(c *Cert) *x509.Certificate {
 
 // verifyChain validates c up to the roots at the store's clock and checks
 // its key usage and the CRLs of every CA on the way.
-func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*Peer, error) {
+func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*Peer, []notify.Message, error) {
 	subject, _ := FormatDN(c.RawSubject)
+	if c.BasicConstraintsValid && c.IsCA {
+		return nil, nil, fmt.Errorf("%w: %q", ErrCAAsPeer, subject)
+	}
 	if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return nil, fmt.Errorf("%w: %q", ErrKeyUsage, subject)
+		return nil, nil, fmt.Errorf("%w: %q", ErrKeyUsage, subject)
 	}
 	if !supportedPublicKey(c.PublicKey) {
-		return nil, fmt.Errorf("%w: %q has a %s key, not RSA or ECDSA P-256/384/521", ErrUntrusted, subject, c.PublicKeyAlgorithm)
+		return nil, nil, fmt.Errorf("%w: %q has a %s key, not RSA or ECDSA P-256/384/521", ErrUntrusted, subject, c.PublicKeyAlgorithm)
 	}
 	chains, err := c.Verify(x509.VerifyOptions{
 		Roots:         roots,
@@ -144,11 +171,14 @@ func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %w", ErrUntrusted, subject, err)
+		return nil, nil, fmt.Errorf("%w: %q: %w", ErrUntrusted, subject, err)
 	}
 	var revErr error
+	var msgs []notify.Message
 	for _, chain := range chains {
-		if err := s.checkRevoked(chain); err != nil {
+		m, err := s.checkRevoked(chain)
+		msgs = append(msgs, m...)
+		if err != nil {
 			revErr = err
 			continue
 		}
@@ -157,27 +187,39 @@ func (s *Store) verifyChain(c *x509.Certificate, roots, inter *x509.CertPool) (*
 				chain[i] = orig // the forced anchor's copy back to the original
 			}
 		}
-		return &Peer{Cert: chain[0], Chain: chain, Key: c.PublicKey}, nil
+		return &Peer{Cert: chain[0], Chain: chain, Key: c.PublicKey}, msgs, nil
 	}
-	return nil, revErr
+	return nil, msgs, revErr
 }
 
-// checkRevoked looks each certificate of a chain up in the CRL of the next
-// one, when the policy configured one.
-func (s *Store) checkRevoked(chain []*x509.Certificate) error {
+// checkRevoked looks each certificate of a chain up in the CRL in force of
+// the next one, when the policy configured one; a CA with crl-strict whose
+// CRL is past its nextUpdate refuses the chain. The messages are the CRL
+// warnings to log.
+func (s *Store) checkRevoked(chain []*x509.Certificate) ([]notify.Message, error) {
+	var msgs []notify.Message
+	now := s.now()
 	for i := 0; i+1 < len(chain) && i < maxChainLen; i++ {
-		crl := s.crlOf(chain[i+1])
+		ca := s.caOf(chain[i+1])
+		if ca == nil {
+			continue
+		}
+		crl, m := ca.currentCRL(now)
+		msgs = append(msgs, m...)
 		if crl == nil {
 			continue
+		}
+		if ca.CRLStrict && crlExpired(crl, now) {
+			return msgs, fmt.Errorf("%w: the CRL of %q expired at %s and crl-strict is set", ErrCRLExpired, ca.Name, crl.NextUpdate.UTC().Format("2006-01-02 15:04:05Z"))
 		}
 		for _, e := range crl.RevokedCertificateEntries {
 			if e.SerialNumber != nil && e.SerialNumber.Cmp(chain[i].SerialNumber) == 0 {
 				subject, _ := FormatDN(chain[i].RawSubject)
-				return fmt.Errorf("%w: %q, serial %x, since %s", ErrRevoked, subject, chain[i].SerialNumber, e.RevocationTime.UTC().Format("2006-01-02 15:04:05Z"))
+				return msgs, fmt.Errorf("%w: %q, serial %x, since %s", ErrRevoked, subject, chain[i].SerialNumber, e.RevocationTime.UTC().Format("2006-01-02 15:04:05Z"))
 			}
 		}
 	}
-	return nil
+	return msgs, nil
 }
 
 // configured returns the configured certificate with the same bytes as c.
@@ -190,11 +232,11 @@ func (s *Store) configured(c *x509.Certificate) *x509.Certificate {
 	return nil
 }
 
-// crlOf returns the verified CRL of a configured CA certificate.
-func (s *Store) crlOf(ca *x509.Certificate) *x509.RevocationList {
+// caOf returns the configured CA certificate with a CRL file that is ca.
+func (s *Store) caOf(ca *x509.Certificate) *Cert {
 	for _, c := range s.order {
-		if c.CRL != nil && c.X509.Equal(ca) {
-			return c.CRL
+		if c.crl != nil && c.X509.Equal(ca) {
+			return c
 		}
 	}
 	return nil

@@ -18,6 +18,9 @@ type Item struct {
 	Trusted bool
 	// CRL is the path of the CRL this CA issues (PEM or DER), or empty.
 	CRL string
+	// CRLStrict refuses the peers this CA certifies while its CRL is past
+	// its nextUpdate; otherwise an expired CRL is a warning and still used.
+	CRLStrict bool
 	// PrivateKey is the path of the private key (PEM or DER; PKCS#1,
 	// PKCS#8 or SEC 1), or empty.
 	PrivateKey string
@@ -36,8 +39,12 @@ type Cert struct {
 	Trusted bool
 	// Forced: trusted although it lacks Basic Constraints (message 25).
 	Forced bool
-	// CRL is the verified CRL of this CA, or nil.
+	// CRL is the verified CRL of this CA as Load read it, or nil. The
+	// store re-reads the file when it changes (see crlState).
 	CRL *x509.RevocationList
+	// CRLStrict: see Item.CRLStrict.
+	CRLStrict bool
+	crl       *crlState
 	// Key is the private key matching X509, or nil.
 	Key crypto.Signer
 }

@@ -134,3 +134,29 @@ var (
 	hmacOrder        = []string{"none", "md5", "sha1", "sha256", "sha384", "sha512"}
 	compressionOrder = []string{"deflate", "lzs", "lzjh"}
 )
+
+// weakAlgorithms are the algorithm names that load with a warning, with
+// why each is weak: a 56-bit key (DES), a 64-bit block (3DES: birthday
+// bounds on long SAs), MD5's collisions, MODP groups under 2048 bits
+// (RFC 8247, 2.4 and RFC 8221, 5 list them as MUST NOT or SHOULD NOT), and
+// ESP without encryption.
+var weakAlgorithms = map[string]string{
+	"des":          "56-bit key",
+	"3des":         "64-bit block",
+	"md5":          "MD5",
+	"modp768":      "768-bit group",
+	"modp1024":     "1024-bit group",
+	"modp1024s160": "1024-bit group",
+	"null":         "no encryption",
+}
+
+// weakIn returns the weak names of a list, each with why, in list order.
+func weakIn(list []string) []string {
+	var out []string
+	for _, a := range list {
+		if why, weak := weakAlgorithms[a]; weak {
+			out = append(out, a+" ("+why+")")
+		}
+	}
+	return out
+}

@@ -14,7 +14,7 @@ type certDef struct {
 	line int
 }
 
-var certKeys = []string{"file", "trusted", "crl", "private-key"}
+var certKeys = []string{"file", "trusted", "crl", "crl-strict", "private-key"}
 
 // certificates decodes the certificates section into pki items with their
 // paths resolved against the file's folder; pki reads the files.
@@ -26,7 +26,8 @@ func (d *decoder) certificates(n *yaml.Node) ([]*certDef, map[string]*certDef) {
 		order = append(order, c)
 		byName[name] = c
 		where := fmt.Sprintf("certificate %q", name)
-		d.mapping(v, where, certKeys, func(key string, _, v *yaml.Node) {
+		var strictAt *yaml.Node
+		d.mapping(v, where, certKeys, func(key string, kn, v *yaml.Node) {
 			switch key {
 			case "file":
 				// An empty file name is left to pki: message 19.
@@ -41,12 +42,19 @@ func (d *decoder) certificates(n *yaml.Node) ([]*certDef, map[string]*certDef) {
 				if s, ok := d.str(v, where+" crl"); ok {
 					c.item.CRL = d.path(s)
 				}
+			case "crl-strict":
+				if b, ok := d.boolean(v, where+" crl-strict"); ok {
+					c.item.CRLStrict, strictAt = b, kn
+				}
 			case "private-key":
 				if s, ok := d.str(v, where+" private-key"); ok {
 					c.item.PrivateKey = d.path(s)
 				}
 			}
 		})
+		if c.item.CRLStrict && c.item.CRL == "" {
+			d.errorf(strictAt, "%s has crl-strict but no crl", where)
+		}
 	})
 	return order, byName
 }

@@ -1,6 +1,7 @@
 package policymgr
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,13 +13,14 @@ import (
 
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/pki"
 )
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
 	"lifetime-kbytes", "manual-keys"}
 
-var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "local-id", "remote-id"}
+var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
 
 // phase2LifetimeDefault is a connection's Quick Mode lifetime when none is given.
 const phase2LifetimeDefault = time.Hour
@@ -38,6 +40,7 @@ type connDef struct {
 	skip    bool // message 18: left out of the policy
 	node    *yaml.Node
 	certKey *yaml.Node
+	caKey   *yaml.Node            // ike.ca, checked once the certificates loaded
 	keys    map[string]*yaml.Node // value nodes by key
 	keyAt   map[string]*yaml.Node // key nodes by key
 }
@@ -163,7 +166,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		}
 	}
 	if vn, given := cd.keys["lifetime"]; given {
-		if t, ok := d.duration(vn, where+" lifetime", time.Second, 30*24*time.Hour); ok {
+		if t, ok := d.duration(vn, where+" lifetime", time.Second, MaxLifetime); ok {
 			c.Lifetime = t
 		}
 	}
@@ -176,6 +179,9 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		if g, ok := d.str(vn, where+" pfs"); ok && g != "none" {
 			if grp, known := dhGroups[g]; known {
 				c.PFS = grp
+				if weak := weakIn([]string{g}); len(weak) > 0 {
+					d.warnf(vn, "%s pfs: weak algorithm %s: it loads for old peers; prefer modp2048 or an ecp group", where, weak[0])
+				}
 			} else {
 				d.errorf(vn, "%s pfs %q: it must be none or a group (%s)", where, g, names(groupOrder, dhGroups))
 			}
@@ -303,7 +309,7 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 	}
 
 	if vn, given := vals["psk"]; given {
-		if psk, ok := d.str(vn, where+" psk"); ok {
+		if psk, ok := d.str(vn, where+" psk"); ok && d.inlineSecretOK(vn, where+" psk") {
 			p.PSK = Secret(psk)
 		}
 	}
@@ -314,16 +320,24 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 			p.PSK = d.pskFile(vn, where, f)
 		}
 	}
-	if vn, given := vals["certificate"]; given {
-		if cn, ok := d.str(vn, where+" certificate"); ok {
-			if _, defined := s.certs[cn]; !defined {
-				d.errorf(vn, "%s names certificate %q, which the certificates section does not define", where, cn)
-			} else {
-				p.Certificate = cn
-				cd.certKey = vn
-			}
+	// certificate and ca name certificates items.
+	certRef := func(key string) (string, *yaml.Node) {
+		vn, given := vals[key]
+		if !given {
+			return "", nil
 		}
+		cn, ok := d.str(vn, where+" "+key)
+		if !ok {
+			return "", nil
+		}
+		if _, defined := s.certs[cn]; !defined {
+			d.errorf(vn, "%s %s names certificate %q, which the certificates section does not define", where, key, cn)
+			return "", nil
+		}
+		return cn, vn
 	}
+	p.Certificate, cd.certKey = certRef("certificate")
+	p.CA, cd.caKey = certRef("ca")
 	_, hasPSK := vals["psk"]
 	_, hasPSKFile := vals["psk-file"]
 	_, hasCert := vals["certificate"]
@@ -361,6 +375,13 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 		if hasPSK || hasPSKFile {
 			d.errorf(ikeAt, "%s: a psk is given but auth is certificate", where)
 		}
+	}
+	if _, hasCA := vals["ca"]; hasCA && p.Auth == AuthPSK {
+		d.errorf(vals["ca"], "%s: ca limits the CAs that certify the peer; it needs auth certificate", where)
+	}
+	if p.Mode == isakmp.ExchangeAggressive && p.Auth == AuthPSK {
+		at := vals["mode"]
+		d.warnf(at, "%s: Aggressive Mode with a pre-shared key: the responder's hash of the key goes out before the initiator is authenticated, so anyone who starts an exchange can try to guess the key offline; use main mode, or certificates", where)
 	}
 	for _, key := range []string{"local-id", "remote-id"} {
 		vn, given := vals[key]
@@ -409,6 +430,10 @@ func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
 		d.errorf(n, "%s psk-file %s has mode %04o: group or others may read it; make it readable by its owner only (chmod 600)", where, path, uint32(perm))
 		return nil
 	}
+	if err := pki.CheckOwner(path, fi); err != nil {
+		d.errorf(n, "%s psk-file %v", where, err)
+		return nil
+	}
 	if fi.Size() > 64<<10 {
 		d.errorf(n, "%s psk-file %s is larger than 64 KiB", where, path)
 		return nil
@@ -418,10 +443,37 @@ func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
 		d.errorf(n, "%s psk-file %s: %v", where, path, err)
 		return nil
 	}
-	psk := strings.TrimRight(string(b), "\r\n")
-	if psk == "" {
+	psk := secretFromFile(b)
+	if len(psk) == 0 {
 		d.errorf(n, "%s psk-file %s is empty", where, path)
 		return nil
 	}
-	return Secret(psk)
+	return psk
+}
+
+// secretFromFile returns the key a psk-file holds (its bytes without the
+// trailing line end) in a buffer of its own, and wipes what was read, so
+// that the key lives on only in the policy.
+func secretFromFile(b []byte) Secret {
+	defer clear(b)
+	return Secret(bytes.Clone(bytes.TrimRight(b, "\r\n")))
+}
+
+// inlineSecretOK refuses a key written in the policy file itself when the
+// file may be read by group or others, or belongs to a user other than
+// root and the daemon's: the same rule as psk-file. A policy parsed from
+// memory (no file) has nothing to check.
+func (d *decoder) inlineSecretOK(n *yaml.Node, what string) bool {
+	if d.info == nil {
+		return true
+	}
+	if perm := d.info.Mode().Perm(); perm&0o077 != 0 {
+		d.errorf(n, "%s: the policy file has mode %04o: group or others may read the key in it; make the file readable by its owner only (chmod 600), or move the key to a psk-file", what, uint32(perm))
+		return false
+	}
+	if err := pki.CheckOwner(d.file, d.info); err != nil {
+		d.errorf(n, "%s: the policy file %v", what, err)
+		return false
+	}
+	return true
 }

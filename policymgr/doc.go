@@ -14,6 +14,11 @@
 // messages keep their exact text and carry their line in Finding.Line
 // (zap fields from Finding.Fields). See Finding.
 //
+// Below error a Num 0 finding is a warning (weak algorithms, Aggressive
+// Mode with a pre-shared key, an expired CRL: the policy loads) or, in
+// Check only, an info or warning that describes the policy (what a road
+// warrior connection accepts, CAs without a CRL; see describe.go).
+//
 // Entry points: Load and LoadFindings (start-up), Check (`iked -check`),
 // Manager (the running policy and reload), and on *Policy the look-ups
 // Phase1Candidates, SelectByID, QuickMode and ForTraffic.

@@ -127,11 +127,19 @@ func anySerious(findings []Finding) bool {
 
 // plain makes a non-catalog finding's message. Level error: it is serious.
 func plain(line int, format string, args ...any) notify.Message {
+	return plainAt(notify.LevelError, line, format, args...)
+}
+
+// plainAt makes a non-catalog finding's message at a level. Below error it
+// is not serious (docs/policy-file.md, "What is serious"): a warning says what
+// loads although it weakens the policy, an info what `iked -check`
+// describes.
+func plainAt(level notify.Level, line int, format string, args ...any) notify.Message {
 	text := fmt.Sprintf(format, args...)
 	if line > 0 {
 		text = fmt.Sprintf("line %d: %s", line, text)
 	}
-	return notify.Message{Num: 0, Level: notify.LevelError, Text: text}
+	return notify.Message{Num: 0, Level: level, Text: text}
 }
 
 // sortByLine puts findings in file order; findings of the same line keep

@@ -44,6 +44,7 @@ func fingerprint(c *Connection) [32]byte {
 		}
 		w.id(p.LocalID)
 		w.id(p.RemoteID)
+		w.str(p.CA)
 	}
 	if l := c.ProposalList; l != nil {
 		w.str("proposals")

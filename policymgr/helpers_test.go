@@ -24,7 +24,7 @@ func writePolicy(t *testing.T, text string, pkiFiles ...string) string {
 		copyFile(t, filepath.Join(pkiTestdata, f), filepath.Join(dir, f), 0o600)
 	}
 	path := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -66,55 +66,69 @@ func Load(path string, opts LoadOptions) (*Policy, []notify.Message, error) {
 
 // LoadFindings is Load with the place of each message in the file.
 func LoadFindings(path string, opts LoadOptions) (*Policy, []Finding, error) {
-	data, err := readBounded(path)
+	data, fi, err := readBounded(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return parse(path, data, opts)
+	return parseFile(path, data, fi, opts, false)
 }
 
 // Check is `iked -check`: it loads the file and returns every finding, a
 // file that cannot be read included, and whether the policy would be
 // instantiated.
+//
+// Check also describes what a load does not log (see describe): what a
+// road warrior connection accepts as remote selectors, and which trusted
+// CAs have no CRL.
 func Check(path string, opts LoadOptions) ([]Finding, bool) {
-	p, fs, err := LoadFindings(path, opts)
+	data, fi, err := readBounded(path)
 	if err != nil {
-		fs = []Finding{{Message: plain(0, "cannot read the policy file: %v", err), File: path}}
+		fs := []Finding{{Message: plain(0, "cannot read the policy file: %v", err), File: path}}
 		return append(fs, Finding{Message: notify.SPDNotInstantiated(), File: path}), false
 	}
+	p, fs, _ := parseFile(path, data, fi, opts, true)
 	return fs, p != nil
 }
 
-func readBounded(path string) ([]byte, error) {
+// readBounded reads the policy file and returns it with its mode and
+// owner as they were when read (an inline psk depends on them).
+func readBounded(path string) ([]byte, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, nil, fmt.Errorf("%s: not a regular file", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
+		return nil, nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
 	}
-	return data, nil
+	return data, fi, nil
 }
 
 var topKeys = []string{"daemon", "certificates", "transforms", "proposals", "proposal-lists", "connections"}
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// parse is Load after reading: decode, validate, build.
+// parse is Load after reading, for a policy that is not in a file.
 func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, error) {
-	d := &decoder{file: path, dir: filepath.Dir(path)}
+	return parseFile(path, data, nil, opts, false)
+}
+
+// parseFile is Load after reading: decode, validate, build. fi is the
+// file's mode and owner (nil: not from a file); check adds what `iked
+// -check` describes.
+func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check bool) (*Policy, []Finding, error) {
+	d := &decoder{file: path, dir: filepath.Dir(path), info: fi}
 	pol := &Policy{Path: path, Daemon: DefaultDaemon(), byName: map[string]*Connection{}}
 
 	var doc yaml.Node
@@ -186,6 +200,11 @@ func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, erro
 				}
 			}
 		}
+		if c.IKE != nil && c.IKE.CA != "" {
+			if ca, ok := store.Cert(c.IKE.CA); !ok || !ca.Trusted {
+				d.errorf(cd.caKey, "connection %q ike ca %q: the certificate is not a trusted CA that loaded (trusted: true, and no error above)", c.Name, c.IKE.CA)
+			}
+		}
 		if cd.skip {
 			continue
 		}
@@ -194,6 +213,9 @@ func parse(path string, data []byte, opts LoadOptions) (*Policy, []Finding, erro
 		pol.byName[c.Name] = c
 	}
 
+	if check {
+		d.describe(conns, certOrder, store)
+	}
 	sortByLine(d.findings)
 	if anySerious(d.findings) {
 		return nil, append(d.findings, Finding{Message: notify.SPDNotInstantiated(), File: path}), nil
@@ -263,6 +285,10 @@ func (d *decoder) pkiFindings(fs []pki.Finding, certs []*certDef) {
 		lines[i] = line
 	}
 	for i, f := range fs {
-		d.findings = append(d.findings, Finding{Message: f.Msg, File: d.file, Line: lines[i], Detail: f.Detail})
+		m := f.Msg
+		if m.Num == 0 && lines[i] > 0 {
+			m.Text = fmt.Sprintf("line %d: %s", lines[i], m.Text) // a non-catalog finding carries its line
+		}
+		d.findings = append(d.findings, Finding{Message: m, File: d.file, Line: lines[i], Detail: f.Detail})
 	}
 }

@@ -234,7 +234,7 @@ func samePhase1(a, b *Connection, peer netip.Addr) bool {
 		}
 	}
 	x, y := a.IKE, b.IKE
-	return x.Auth == y.Auth && bytes.Equal(x.PSK, y.PSK) && x.Certificate == y.Certificate &&
+	return x.Auth == y.Auth && bytes.Equal(x.PSK, y.PSK) && x.Certificate == y.Certificate && x.CA == y.CA &&
 		x.RemoteID.Type == y.RemoteID.Type && bytes.Equal(x.RemoteID.Data, y.RemoteID.Data)
 }
 

@@ -117,6 +117,9 @@ type Phase1 struct {
 	// with; Cert is that item in the policy's store.
 	Certificate string
 	Cert        *pki.Cert
+	// CA names the trusted certificates item that must certify the peer
+	// (the ike.ca key); empty: any trusted certificate.
+	CA string
 	// LocalID is the identity sent; zero: the local address at
 	// negotiation. RemoteID is the identity required of the peer; zero:
 	// any that the authentication proves.

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,8 +24,11 @@ const maxNodes = 200000
 // yaml.Unmarshal into structs, so that every finding names the key and its
 // line in the policy file's own words, all of them in one pass.
 type decoder struct {
-	file     string
-	dir      string // the file's folder: relative paths start here
+	file string
+	dir  string // the file's folder: relative paths start here
+	// info is the policy file's mode and owner as it was read; nil for a
+	// policy parsed from memory.
+	info     os.FileInfo
 	findings []Finding
 	visited  int
 	overflow bool
@@ -41,6 +45,15 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 		line = n.Line
 	}
 	d.add(line, plain(line, format, args...))
+}
+
+// warnf records a non-catalog warning at n's line: the policy loads.
+func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	d.add(line, plainAt(notify.LevelWarning, line, format, args...))
 }
 
 // catalog records a catalog message at n's line.

@@ -38,7 +38,7 @@ func TestReload(t *testing.T) {
 	// PSK changes the connection; whitespace and order do not).
 	write := func(text string) {
 		t.Helper()
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package policymgr
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -49,6 +50,10 @@ func protocolWord(p isakmp.ProtocolID) string {
 
 // ikeLifetimeDefault is a phase 1 transform's lifetime when none is given.
 const ikeLifetimeDefault = 8 * time.Hour
+
+// MaxLifetime is the longest lifetime the policy file takes, phase 1 or 2;
+// phase 1 also caps a peer's proposal at it.
+const MaxLifetime = 30 * 24 * time.Hour
 
 func (d *decoder) transforms(n *yaml.Node) map[string]*transformDef {
 	defs := map[string]*transformDef{}
@@ -129,7 +134,7 @@ func (d *decoder) transform(name string, k, v *yaml.Node) *transformDef {
 		t.groups = algs("groups", keySet(dhGroups), groupOrder)
 		t.lifetime = ikeLifetimeDefault
 		if ln, given := vals["lifetime"]; given {
-			if lt, ok := d.duration(ln, where+" lifetime", time.Second, 30*24*time.Hour); ok {
+			if lt, ok := d.duration(ln, where+" lifetime", time.Second, MaxLifetime); ok {
 				t.lifetime = lt
 			} else {
 				t.ok = false
@@ -161,6 +166,22 @@ func (d *decoder) transform(name string, k, v *yaml.Node) *transformDef {
 		if _, given := vals["compression"]; !given {
 			d.errorf(k, "%s of protocol ipcomp has no compression", where)
 			t.ok = false
+		}
+	}
+	for _, key := range []string{"ciphers", "hashes", "groups", "hmacs"} {
+		var list []string
+		switch key {
+		case "ciphers":
+			list = t.ciphers
+		case "hashes":
+			list = t.hashes
+		case "groups":
+			list = t.groups
+		case "hmacs":
+			list = t.hmacs
+		}
+		if weak := weakIn(list); len(weak) > 0 {
+			d.warnf(vals[key], "%s %s: weak algorithm %s: it loads for old peers; prefer aes, sha256 or better, and modp2048 or an ecp group", where, key, strings.Join(weak, ", "))
 		}
 	}
 	if t.ok {

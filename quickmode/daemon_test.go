@@ -5,29 +5,23 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
-	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/stack/stacktest"
 )
 
-// startPair starts B (192.0.2.2, never initiating) and A (192.0.2.1,
-// initiating as initiate says) with the production wiring on an
-// in-memory network: Quick Mode with PFS and AES-256, phase 2 lifetime
-// lifetime.
-func startPair(t *testing.T, initiate, lifetime string) (a, b *stacktest.Node) {
+// startPair starts B (never initiating) and A (initiating as initiate
+// says) with the production wiring on nw: Quick Mode with PFS and
+// AES-256, phase 2 lifetime lifetime.
+func startPair(t *testing.T, nw *stacktest.Net, initiate, lifetime string) (a, b *stacktest.Node) {
 	t.Helper()
-	nw := &daemontest.Net{}
-	p := stacktest.Policy{Remote: "192.0.2.1", LogLevel: "keys", Phase2LifetimeMin: "1s",
-		ESP: "ciphers: [aes256], hmacs: [sha256]", PFS: "modp2048", PSK: "quick mode test key", Lifetime: lifetime}
-	p.Local = "192.0.2.2"
-	b = stacktest.Start(t, p, stacktest.Options{Net: nw})
-	p.Local, p.Remote, p.Initiate = "192.0.2.1", "192.0.2.2", initiate
-	a = stacktest.Start(t, p, stacktest.Options{Net: nw})
-	return a, b
+	p := stacktest.Policy{LogLevel: "keys", Phase2LifetimeMin: "1s", ESP: "ciphers: [aes256], hmacs: [sha256]",
+		PFS: "modp2048", PSK: "quick mode test key", Lifetime: lifetime}
+	pa := p
+	pa.Initiate = initiate
+	return stacktest.Pair(t, pa, stacktest.Options{Net: nw}, p, stacktest.Options{Net: nw})
 }
 
 func waitFor(t *testing.T, what string, cond func() bool, a, b *stacktest.Node) {
@@ -41,8 +35,8 @@ func waitFor(t *testing.T, what string, cond func() bool, a, b *stacktest.Node) 
 // outbound SAs as its inbound ones with the same keys; `ikectl terminate`
 // sends the Deletes and the peer removes its SAs (message 62).
 func TestDaemonsInitiateTerminate(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := startPair(t, "never", "1h")
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := startPair(t, nw, "never", "1h")
 		a.Ctl(t, control.CmdInitiate, "link")
 		waitFor(t, "both bundles installed", func() bool { return len(a.Engine.SAs()) == 2 && len(b.Engine.SAs()) == 2 }, a, b)
 		for _, pr := range [][2]*stacktest.Node{{a, b}, {b, a}} {
@@ -97,8 +91,8 @@ func TestDaemonsInitiateTerminate(t *testing.T) {
 // phase 1 (no ISAKMP SA is up) and then Quick Mode; a second ACQUIRE once
 // phase 1 is up starts a Quick Mode on the same ISAKMP SA.
 func TestDaemonsOnDemand(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := startPair(t, "on-demand", "1h")
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := startPair(t, nw, "on-demand", "1h")
 		if len(a.Engine.Policies()) == 0 {
 			t.Fatal("no trap policies installed for the on-demand connection")
 		}
@@ -118,8 +112,8 @@ func TestDaemonsOnDemand(t *testing.T) {
 // on the same ISAKMP SA and deletes the old one (the peer logs 62), before
 // the hard lifetime; afterwards each side has exactly the new pair.
 func TestDaemonsRekey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		a, b := startPair(t, "never", "3s")
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := startPair(t, nw, "never", "3s")
 		a.Ctl(t, control.CmdInitiate, "link")
 		waitFor(t, "first bundles", func() bool { return len(a.Engine.SAs()) == 2 && len(b.Engine.SAs()) == 2 }, a, b)
 		first := map[uint32]bool{}

@@ -12,11 +12,13 @@
 // goroutines). An Exchange has an explicit State with String, consumes a
 // datagram (Consume) or the value of work it asked for (Resume: a Work
 // closure's value, or an engine.Event answering an AllocSPI or Install it
-// asked for), and returns a Step saying what to send, what to ask the
-// engine, what to log. The Diffie-Hellman work of PFS runs in Work closures
+// asked for), and returns the daemon's Result, the one step type of every
+// exchange: what to send, what to ask the engine, what to log (the bundle
+// it installed and an informational to send are taken from the Exchange:
+// Installed, TakeInfo). The Diffie-Hellman work of PFS runs in Work closures
 // off the daemon's loop. Manager, the IPsec SA manager, adapts it to the
-// daemon: manager.go (the Quick Mode handler and the Step to daemon.Result
-// translation), table.go (the IPsec SAs of each ISAKMP SA), initiate.go
+// daemon: manager.go (the Quick Mode handler, the bookkeeping of each
+// Result), table.go (the IPsec SAs of each ISAKMP SA), initiate.go
 // (`ikectl initiate` and ACQUIREs: phase 1, then Quick Mode), rekey.go
 // (EXPIREs, rekeys, retiring the old bundle), informational.go (the
 // peer's notifies and deletes about IPsec SAs, our Deletes on terminate),

@@ -43,32 +43,6 @@ type Config struct {
 	fixedNonce []byte
 }
 
-// Step is what an exchange asks its caller to do after a call.
-type Step struct {
-	// Reject: the message or result was not accepted; nothing changed.
-	Reject error
-	// Send is a datagram for the peer; Request: retransmit it until the
-	// next Consume.
-	Send    []byte
-	Request bool
-	// Work is Diffie-Hellman work to run off the loop; its value goes back
-	// to Resume.
-	Work func() any
-	// Engine are requests for the engine (AllocSPI, Install,
-	// InstallPolicies); their answers go back to Resume.
-	Engine []engine.Request
-	// Log are catalog messages, in order.
-	Log []notify.Message
-	// Child is set once the bundle is installed.
-	Child *Child
-	// Info is a protected informational message (CONNECTED, a Delete) to
-	// send as an exchange of its own, so that it does not take the place
-	// of the reply the loop keeps for retransmitted requests.
-	Info []byte
-	// Done: the exchange is over; Failed: it failed.
-	Done, Failed bool
-}
-
 // Exchange is one Quick Mode in one role. Its methods are called from one
 // goroutine (the daemon's loop); Work closures touch copies only.
 type Exchange struct {
@@ -128,6 +102,11 @@ type Exchange struct {
 	policyTok  uint64
 	policies   []engine.Policy
 	child      *Child
+	// newChild is the bundle the last call installed and info the
+	// protected informational (CONNECTED, a Delete) it made, until taken
+	// (Installed, TakeInfo).
+	newChild *Child
+	info     []byte
 }
 
 // errISAKMPGone rejects what arrives after the ISAKMP SA was deleted and
@@ -135,18 +114,18 @@ type Exchange struct {
 var errISAKMPGone = errors.New("quickmode: the ISAKMP SA was deleted")
 
 // Consume handles a datagram addressed to this exchange (its message ID).
-func (x *Exchange) Consume(env Env, data []byte) Step {
-	if x.P1.Cipher == nil {
-		return Step{Reject: errISAKMPGone}
+func (x *Exchange) Consume(env Env, data []byte) daemon.Result {
+	if !x.P1.Alive() {
+		return daemon.Result{Reject: errISAKMPGone}
 	}
 	m, err := isakmp.Decode(data)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	h := m.Header
 	if h.Exchange != isakmp.ExchangeQuickMode || h.MessageID != x.MessageID ||
 		h.InitiatorCookie != x.P1.ICookie || h.ResponderCookie != x.P1.RCookie {
-		return Step{Reject: fmt.Errorf("quickmode: %s message %#x is not of this exchange", h.Exchange, h.MessageID)}
+		return daemon.Result{Reject: fmt.Errorf("quickmode: %s message %#x is not of this exchange", h.Exchange, h.MessageID)}
 	}
 	switch x.State {
 	case StateISentQM1:
@@ -154,13 +133,13 @@ func (x *Exchange) Consume(env Env, data []byte) Step {
 	case StateRSentQM2:
 		return x.consumeQM3(env, m)
 	}
-	return Step{Reject: &phase1.WrongStateError{State: x.State, What: "message"}}
+	return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "message"}}
 }
 
 // Resume takes a Work value or an engine.Event the exchange asked for.
-func (x *Exchange) Resume(env Env, v any) Step {
-	if x.P1.Cipher == nil {
-		return Step{Reject: errISAKMPGone}
+func (x *Exchange) Resume(env Env, v any) daemon.Result {
+	if !x.P1.Alive() {
+		return daemon.Result{Reject: errISAKMPGone}
 	}
 	if ev, ok := v.(engine.Event); ok {
 		return x.engineEvent(env, ev)
@@ -173,14 +152,14 @@ func (x *Exchange) Resume(env Env, v any) Step {
 	case StateIComputeQM2:
 		return x.finishQM2(env, v)
 	}
-	return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
+	return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 }
 
 // TimedOut is called when our last message went unanswered. An exchange
 // the peer already refused (PeerRefused) has logged its failure.
-func (x *Exchange) TimedOut(env Env) Step {
+func (x *Exchange) TimedOut(env Env) daemon.Result {
 	if x.State == StateFailed {
-		return Step{Done: true, Failed: true}
+		return daemon.Result{Done: true}
 	}
 	st := x.fail(env, "no response from the peer", 0)
 	st.Send = nil
@@ -191,9 +170,9 @@ func (x *Exchange) TimedOut(env Env) Step {
 // error notify in an informational exchange of its own (RFC 2408, 4.8;
 // strongSwan answers QM1 so): messages 57 and 58 with the notify's name.
 // The loop keeps retransmitting QM1 until it gives up, silently.
-func (x *Exchange) PeerRefused(env Env, n isakmp.NotifyType) Step {
+func (x *Exchange) PeerRefused(env Env, n isakmp.NotifyType) daemon.Result {
 	if x.Role != daemon.RoleInitiator || x.State != StateISentQM1 {
-		return Step{}
+		return daemon.Result{}
 	}
 	return x.fail(env, n.String(), 0)
 }
@@ -213,12 +192,12 @@ func (x *Exchange) Pending(spi uint32) (waiting, ours bool) {
 }
 
 // engineEvent routes an engine answer by state.
-func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
+func (x *Exchange) engineEvent(env Env, ev engine.Event) daemon.Result {
 	switch ev.Kind {
 	case engine.EventSPIAllocated, engine.EventSPIFailed:
 		proto, ok := x.pending[ev.Token]
 		if !ok || (x.State != StateIStart && x.State != StateRStart) {
-			return Step{Reject: &phase1.WrongStateError{State: x.State, What: "SPI " + ev.Kind.String()}}
+			return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "SPI " + ev.Kind.String()}}
 		}
 		delete(x.pending, ev.Token)
 		if ev.Kind == engine.EventSPIFailed {
@@ -228,7 +207,7 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
 		return x.ready(env)
 	case engine.EventInstalled, engine.EventInstallFailed:
 		if ev.Token != x.installTok || (x.State != StateIInstalling && x.State != StateRInstalling) {
-			return Step{Reject: &phase1.WrongStateError{State: x.State, What: "install " + ev.Kind.String()}}
+			return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "install " + ev.Kind.String()}}
 		}
 		if ev.Kind == engine.EventInstallFailed {
 			return x.installFailed(env, ev.Err)
@@ -238,15 +217,15 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) Step {
 		if ev.Token == x.policyTok && ev.Err != nil && env.Log != nil {
 			env.Log.Warn("kernel policies of a Quick Mode SA not installed", errField(ev.Err))
 		}
-		return Step{}
+		return daemon.Result{}
 	}
-	return Step{Reject: fmt.Errorf("quickmode: unexpected engine event %s", ev)}
+	return daemon.Result{Reject: fmt.Errorf("quickmode: unexpected engine event %s", ev)}
 }
 
 // ready continues once the SPIs and the work a role waits for are in.
-func (x *Exchange) ready(env Env) Step {
+func (x *Exchange) ready(env Env) daemon.Result {
 	if len(x.pending) != 0 || !x.workDone {
-		return Step{}
+		return daemon.Result{}
 	}
 	if x.Role == daemon.RoleInitiator {
 		return x.createQM1(env)
@@ -266,7 +245,7 @@ func errText(err error) string {
 // n is not 0 an informational notify to the peer protected by the ISAKMP
 // SA (RFC 2409, 5.7), with message 52. The whole detail goes to the debug
 // log and FailReason.
-func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
+func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) daemon.Result {
 	// The catalog's reason is the notify's name, or for a local failure
 	// a short phrase: the detail up to its first colon.
 	reason := strings.TrimPrefix(detail, "quickmode: ")
@@ -278,7 +257,7 @@ func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
 	}
 	x.FailReason = detail
 	x.State = StateFailed
-	st := Step{Failed: true, Done: true}
+	st := daemon.Result{Done: true}
 	st.Log = append(st.Log,
 		notify.QuickModeFailed(x.P1.LocalText(), x.P1.RemoteText(), reason),
 		notify.Phase2Failed(x.Role.String(), selectorText(x.Local), selectorText(x.Remote), reason))
@@ -296,7 +275,7 @@ func (x *Exchange) fail(env Env, detail string, n isakmp.NotifyType) Step {
 }
 
 // failErr is fail with the notify the error carries (def if none).
-func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) Step {
+func (x *Exchange) failErr(env Env, err error, def isakmp.NotifyType) daemon.Result {
 	return x.fail(env, err.Error(), isakmp.NotifyTypeOf(err, def))
 }
 
@@ -554,3 +533,23 @@ func newDHWork(rand io.Reader, nonceLen int, group isakmp.GroupDescription, key 
 
 // nonceLen is the length of our nonces: 32 bytes, as strongSwan sends.
 const nonceLen = 32
+
+// Installed returns the bundle the last call installed, once.
+func (x *Exchange) Installed() *Child {
+	c := x.newChild
+	x.newChild = nil
+	return c
+}
+
+// TakeInfo returns the protected informational message (CONNECTED, a
+// Delete) the last call made, once. It goes to the peer as an exchange of
+// its own, so that it does not take the place of the reply the loop keeps
+// for retransmitted requests.
+func (x *Exchange) TakeInfo() []byte {
+	b := x.info
+	x.info = nil
+	return b
+}
+
+// Failed reports whether the exchange failed.
+func (x *Exchange) Failed() bool { return x.State == StateFailed }

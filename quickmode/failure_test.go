@@ -78,7 +78,7 @@ func TestNoProposalChosen(t *testing.T) {
 	// The initiator hears nothing in its exchange; it gives up with 57/58.
 	st := a.x.TimedOut(a.env())
 	a.log = append(a.log, st.Log...)
-	if !st.Failed || !a.has(57) || !strings.Contains(a.text(58), "Phase-2 [initiator] for 198.51.100.0/25 and 198.51.100.128/25 failed") {
+	if !a.x.Failed() || !a.has(57) || !strings.Contains(a.text(58), "Phase-2 [initiator] for 198.51.100.0/25 and 198.51.100.128/25 failed") {
 		t.Errorf("initiator timeout: %s", a.logText())
 	}
 	checkTshark(t, a.p1, p1w, r.wires)

@@ -52,7 +52,7 @@ func FuzzResponder(f *testing.F) {
 			return
 		}
 		x, st := NewResponder(b.env(), b.cfg, b.p1, sealed)
-		if x != nil && (st.Reject != nil || st.Failed) {
+		if x != nil && (st.Reject != nil || x.Failed()) {
 			t.Fatal("exchange kept after a refusal")
 		}
 	})
@@ -99,11 +99,11 @@ func sealFuzz(b *qmPeer, body []byte) []byte {
 	hash := ikecrypto.QuickModeHash1(b.p1.PRF, b.p1.SKEYIDa(), fuzzMID, rest)
 	plain := []byte{body[0], 0, 0, byte(4 + len(hash))}
 	plain = append(append(plain, hash...), rest...)
-	bs := b.p1.Cipher.BlockSize()
+	bs := b.p1.Cipher().BlockSize()
 	ct := make([]byte, len(plain)+bs-len(plain)%bs)
 	copy(ct, plain)
 	iv := ikecrypto.Phase2IV(b.p1.PRF, b.p1.LastBlock(), fuzzMID, bs)
-	if err := b.p1.Cipher.EncryptCBC(ct, ct, iv); err != nil {
+	if err := b.p1.Cipher().EncryptCBC(ct, ct, iv); err != nil {
 		return nil
 	}
 	h := isakmp.Header{InitiatorCookie: b.p1.ICookie, ResponderCookie: b.p1.RCookie, Exchange: isakmp.ExchangeQuickMode,

@@ -13,18 +13,18 @@ import (
 
 // NewInitiator begins a Quick Mode for conn on the established ISAKMP SA
 // p1 with message ID mid (RFC 2409, 5.5: chosen at random by the
-// initiator). The first Step is Work (our nonce and PFS key); its value,
+// initiator). The first daemon.Result is Work (our nonce and PFS key); its value,
 // given to Resume, asks the engine for our SPIs, and the last SPI sends
 // QM1.
-func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection, mid uint32) (*Exchange, Step, error) {
-	if p1 == nil || p1.State != phase1.StateEstablished || p1.Cipher == nil {
-		return nil, Step{}, fmt.Errorf("quickmode: the ISAKMP SA is not established")
+func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection, mid uint32) (*Exchange, daemon.Result, error) {
+	if p1 == nil || p1.State != phase1.StateEstablished || !p1.Alive() {
+		return nil, daemon.Result{}, fmt.Errorf("quickmode: the ISAKMP SA is not established")
 	}
 	if conn == nil || conn.IKE == nil || conn.ProposalList == nil || len(conn.ProposalList.Proposals) == 0 {
-		return nil, Step{}, fmt.Errorf("quickmode: connection has no proposal list")
+		return nil, daemon.Result{}, fmt.Errorf("quickmode: connection has no proposal list")
 	}
 	if mid == 0 {
-		return nil, Step{}, fmt.Errorf("quickmode: message ID 0")
+		return nil, daemon.Result{}, fmt.Errorf("quickmode: message ID 0")
 	}
 	x := &Exchange{Role: daemon.RoleInitiator, State: StateIStart, MessageID: mid, P1: p1, Conn: conn,
 		ReqID: reqIDOf(cfg.Policy, conn), cfg: cfg, sendIDs: true}
@@ -41,7 +41,7 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 	if err := x.outerEndpoints(); err != nil {
 		x.State = StateFailed
 		st := x.fail(env, err.Error(), 0)
-		return nil, Step{Log: append([]notify.Message{err.(notify.Message)}, st.Log...)}, err
+		return nil, daemon.Result{Log: append([]notify.Message{err.(notify.Message)}, st.Log...)}, err
 	}
 	nat := p1.LocalBehindNAT || p1.RemoteBehindNAT
 	natt := phase1.PeerExtensions(p1.VendorIDs).NATT
@@ -54,36 +54,36 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 	v6 := x.outerLocal.Is6()
 	var err error
 	if x.idci, err = idOf(x.Local, v6); err != nil {
-		return nil, Step{}, err
+		return nil, daemon.Result{}, err
 	}
 	if x.idcr, err = idOf(x.Remote, v6); err != nil {
-		return nil, Step{}, err
+		return nil, daemon.Result{}, err
 	}
 	if !conn.Tunnel && udpEncap(x.attrs.Encap) {
 		// RFC 3947, 5.2: transport mode behind a NAT sends the original
 		// addresses, ours then the responder's as we know it.
 		x.natoa = []*isakmp.NATOA{natt.NATOA(p1.Local.Addr()), natt.NATOA(p1.Remote.Addr())}
 	}
-	return x, Step{Work: newDHWork(env.Rand, nonceLen, conn.PFS, nil, nil, cfg.fixedKey, cfg.fixedNonce)}, nil
+	return x, daemon.Result{Work: newDHWork(env.Rand, nonceLen, conn.PFS, nil, nil, cfg.fixedKey, cfg.fixedNonce)}, nil
 }
 
 // initiatorWork takes Ni and our PFS key and asks for our SPIs.
-func (x *Exchange) initiatorWork(env Env, v any) Step {
+func (x *Exchange) initiatorWork(env Env, v any) daemon.Result {
 	w, ok := v.(*dhWork)
 	if !ok || x.workDone {
-		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
+		return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.fail(env, "nonce or key generation failed: "+w.err.Error(), 0)
 	}
 	x.ni, x.dh, x.workDone = w.nonce, w.key, true
-	return Step{Engine: x.allocSPIs(env, protocolsOf(x.Conn.ProposalList))}
+	return daemon.Result{Engine: x.allocSPIs(env, protocolsOf(x.Conn.ProposalList))}
 }
 
 // createQM1 sends HDR*, HASH(1), SA, Ni [, KE], IDci, IDcr [, NAT-OA]
 // (RFC 2409, 5.5), HASH(1) = prf(SKEYID_a, M-ID | SA | Ni [| KE] | IDci |
 // IDcr ...), under the IV H(last phase 1 block | M-ID).
-func (x *Exchange) createQM1(env Env) Step {
+func (x *Exchange) createQM1(env Env) daemon.Result {
 	sa, err := offer(x.Conn.ProposalList, x.spis, x.attrs)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
@@ -103,14 +103,14 @@ func (x *Exchange) createQM1(env Env) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash1(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, rest)
-	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher.BlockSize())
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher, iv)
+	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher().BlockSize())
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
 	x.iv = next
 	x.State = StateISentQM1
-	return Step{Send: out, Request: true}
+	return daemon.Result{Send: out, Request: true}
 }
 
 func (x *Exchange) header() isakmp.Header {
@@ -122,17 +122,17 @@ func (x *Exchange) header() isakmp.Header {
 // 5.5): HASH(2) = prf(SKEYID_a, M-ID | Ni_b | SA | Nr ...), then the
 // responder's choice against our offer, its KE with PFS, its IDs against
 // ours, and its notifies.
-func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) Step {
-	next, err := open(m, x.P1.Cipher, x.iv)
+func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) daemon.Result {
+	next, err := open(m, x.P1.Cipher(), x.iv)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	h, rest, err := hashFirst(m)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	if err := verify(h.Data, ikecrypto.QuickModeHash2(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, rest)); err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	x.iv = next
 	x.commit = m.Header.Flags&isakmp.FlagCommit != 0
@@ -165,20 +165,20 @@ func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) Step {
 	}
 	x.peerKE = r.ke.Data
 	x.State = StateIComputeQM2
-	return Step{Log: log, Work: newDHWork(env.Rand, 0, x.attrs.Group, x.dh, x.peerKE, nil, nil)}
+	return daemon.Result{Log: log, Work: newDHWork(env.Rand, 0, x.attrs.Group, x.dh, x.peerKE, nil, nil)}
 }
 
-func (x *Exchange) withLog(log []notify.Message, st Step) Step {
+func (x *Exchange) withLog(log []notify.Message, st daemon.Result) daemon.Result {
 	st.Log = append(log, st.Log...)
 	return st
 }
 
 // finishQM2 takes g^xy (with PFS), derives the keys, sends QM3: HDR*,
 // HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b), and installs the bundle.
-func (x *Exchange) finishQM2(env Env, v any) Step {
+func (x *Exchange) finishQM2(env Env, v any) daemon.Result {
 	w, ok := v.(*dhWork)
 	if !ok {
-		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
+		return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.failErr(env, w.err, isakmp.InvalidKeyInformation)
@@ -188,11 +188,11 @@ func (x *Exchange) finishQM2(env Env, v any) Step {
 		return x.fail(env, err.Error(), isakmp.NoProposalChosen)
 	}
 	hash := ikecrypto.QuickModeHash3(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, x.nr)
-	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.P1.Cipher, x.iv)
+	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.P1.Cipher(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
 	x.iv = next
 	x.State = StateIInstalling
-	return Step{Send: out, Engine: x.install(env)}
+	return daemon.Result{Send: out, Engine: x.install(env)}
 }

@@ -234,7 +234,7 @@ func (x *Exchange) trapped() bool {
 }
 
 // installed finishes the exchange once the engine has the bundle.
-func (x *Exchange) installed(env Env) Step {
+func (x *Exchange) installed(env Env) daemon.Result {
 	c := &Child{Conn: x.Conn.Name, MessageID: x.MessageID, BundleID: x.bundle.ID, ReqID: x.ReqID, Role: x.Role,
 		Local: x.outerLocal, Remote: x.outerRemote, Policies: x.policies, Installed: env.Now}
 	if x.Life.LifeSeconds != 0 {
@@ -269,7 +269,8 @@ func (x *Exchange) installed(env Env) Step {
 	x.child = c
 	x.State = StateEstablished
 	x.wipe()
-	st := Step{Child: c, Done: true}
+	x.newChild = c
+	st := daemon.Result{Done: true}
 	if env.Log != nil {
 		env.Log.Info("IPsec SA established", zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
@@ -279,7 +280,7 @@ func (x *Exchange) installed(env Env) Step {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits
 		// for CONNECTED before using the SAs.
 		if out, err := x.connectedMessage(env); err == nil {
-			st.Info = out
+			x.info = out
 		}
 	}
 	return st
@@ -287,10 +288,10 @@ func (x *Exchange) installed(env Env) Step {
 
 // installFailed: the engine refused the bundle (its messages 65/66 are
 // logged by the engine); the peer's SAs are deleted with a Delete.
-func (x *Exchange) installFailed(env Env, err error) Step {
+func (x *Exchange) installFailed(env Env, err error) daemon.Result {
 	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
 	if out, err := x.deleteMessage(env); err == nil {
-		st.Info = out
+		x.info = out
 		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote.Addr().Unmap().String(), "DELETE"))
 	}
 	return st

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/daemon/daemontest"
@@ -20,11 +19,10 @@ import (
 func TestLostQuickModeMessages(t *testing.T) {
 	for _, lose := range []string{"QM2", "QM3"} {
 		t.Run(lose, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 				a := netip.MustParseAddrPort("192.0.2.1:500")
 				var mu sync.Mutex
 				qmFromA, qmFromB, lost := 0, 0, 0
-				nw := &daemontest.Net{}
 				nw.SetDrop(func(s daemontest.Sent) bool {
 					h, err := isakmp.ParseHeader(s.Data)
 					if err != nil || h.Exchange != isakmp.ExchangeQuickMode {

@@ -135,11 +135,17 @@ func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
 
 func (e *exchange) State() string { return e.x.State.String() }
 
-// result turns a Step into the daemon's Result, records an installed
-// bundle, and keeps the table of our waiting initiators.
-func (rt *Manager) result(c *daemon.Context, x *Exchange, st Step) daemon.Result {
-	if st.Child != nil && c.SA != nil {
-		rt.addChild(c.SA, st.Child, c.Now)
+// result records a bundle the exchange installed, sends the
+// informational it made, and keeps the table of our waiting initiators,
+// before the daemon carries out st.
+func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daemon.Result {
+	var installed *Child
+	var info []byte
+	if x != nil {
+		installed, info = x.Installed(), x.TakeInfo()
+	}
+	if installed != nil && c.SA != nil {
+		rt.addChild(c.SA, installed, c.Now)
 	}
 	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
 		if st.Done || x.State == StateFailed || x.State == StateEstablished {
@@ -169,12 +175,11 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st Step) daemon.Result
 			}
 		}
 	}
-	r := daemon.Result{Reject: st.Reject, Send: st.Send, Request: st.Request, Work: st.Work,
-		Engine: st.Engine, Log: st.Log, Done: st.Done}
-	if st.Info != nil {
-		sendInfo(c, st.Info)
+	r := st
+	if info != nil {
+		sendInfo(c, info)
 	}
-	if st.Child != nil && x != nil && x.rekeys != nil {
+	if installed != nil && x.rekeys != nil {
 		r.Engine = append(r.Engine, rt.retire(c, x.P1, x.rekeys)...)
 	}
 	return r

@@ -1,42 +1,10 @@
 package quickmode
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/iked/iked/engine"
-	"github.com/iked/iked/engine/memory"
-	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/policymgr"
 )
-
-// benchPolicy is loadPolicy for a benchmark: the harness's policyYAML,
-// loaded by policymgr as the daemon loads it.
-func benchPolicy(b *testing.B, s qmSide) *policymgr.Policy {
-	b.Helper()
-	text := policyYAML(s)
-	path := filepath.Join(b.TempDir(), "iked.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	p, msgs, err := policymgr.Load(path, policymgr.LoadOptions{})
-	if err != nil || p == nil {
-		b.Fatalf("policy did not load: %v %v\n%s", err, msgs, text)
-	}
-	return p
-}
-
-// benchPeer is newPeer without a *testing.T: a fresh memory engine.
-func benchPeer(b *testing.B, name string, p1 *phase1.SA, pol *policymgr.Policy) *qmPeer {
-	back := memory.New(memory.Options{})
-	if err := back.Open(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { back.Close() })
-	return &qmPeer{name: name, p1: p1, back: back, eng: engine.New(back, engine.Config{}),
-		cfg: Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin}}
-}
 
 // quickMode runs one Quick Mode initiated by a on connection "c" with
 // message ID mid and answered by b, as runQM does (every Work run and
@@ -44,56 +12,15 @@ func benchPeer(b *testing.B, name string, p1 *phase1.SA, pol *policymgr.Policy) 
 // for tshark, so that an iteration costs only the exchange and the two
 // memory engines. It reports whether both sides got their Child.
 func quickMode(a, b *qmPeer, conn *policymgr.Connection, mid uint32) bool {
-	a.x, b.x, a.child, b.child, a.failed, b.failed = nil, nil, nil, nil, false, false
+	a.x, b.x, a.child, b.child, a.failed, b.failed, a.log, b.log = nil, nil, nil, nil, false, false, nil, nil
 	x, st, err := NewInitiator(a.env(), a.cfg, a.p1, conn, mid)
 	if err != nil {
 		return false
 	}
 	a.x = x
-	type msg struct {
-		toB  bool
-		data []byte
-	}
-	var queue []msg
-	var handle func(p *qmPeer, st Step)
-	handle = func(p *qmPeer, st Step) {
-		p.failed = p.failed || st.Failed || st.Reject != nil
-		if st.Child != nil {
-			p.child = st.Child
-		}
-		if st.Send != nil {
-			queue = append(queue, msg{p == a, st.Send})
-		}
-		var vals []any
-		if st.Work != nil {
-			vals = append(vals, st.Work())
-		}
-		for _, req := range st.Engine {
-			vals = append(vals, p.eng.Do(req))
-		}
-		for _, v := range vals {
-			if p.x == nil {
-				return
-			}
-			handle(p, p.x.Resume(p.env(), v))
-		}
-	}
-	handle(a, st)
-	for n := 0; len(queue) > 0 && n < 20; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		switch {
-		case m.toB && b.x == nil && !b.failed:
-			x, st := NewResponder(b.env(), b.cfg, b.p1, m.data)
-			b.x = x
-			handle(b, st)
-		case m.toB && b.x != nil:
-			handle(b, b.x.Consume(b.env(), m.data))
-		case !m.toB && a.x != nil:
-			handle(a, a.x.Consume(a.env(), m.data))
-		}
-	}
-	return !a.failed && !b.failed && a.child != nil && b.child != nil
+	rejected := false
+	converse(a, b, st, nil, nil, func(error) { rejected = true })
+	return !rejected && !a.failed && !b.failed && a.child != nil && b.child != nil
 }
 
 // BenchmarkQuickMode is one whole Quick Mode (RFC 2409, 5.5) between two
@@ -109,10 +36,10 @@ func BenchmarkQuickMode(b *testing.B) {
 			s := qmSide{pfs: c.pfs}
 			sa, sb := s, s
 			sa.self, sb.self = "a", "b"
-			pa, pb := benchPolicy(b, sa), benchPolicy(b, sb)
+			pa, pb := loadPolicy(b, sa), loadPolicy(b, sb)
 			p1a, p1b, _ := establish(b, pa, pb, gwA, gwB)
 			conn, _ := pa.Connection("c")
-			a, r := benchPeer(b, "A", p1a, pa), benchPeer(b, "B", p1b, pb)
+			a, r := newPeer(b, "A", p1a, pa), newPeer(b, "B", p1b, pb)
 			mid := uint32(0x10000000)
 			if !quickMode(a, r, conn, mid) {
 				b.Fatalf("Quick Mode does not complete:\n%s%s", a.logText(), r.logText())
@@ -123,7 +50,7 @@ func BenchmarkQuickMode(b *testing.B) {
 			for b.Loop() {
 				if n++; n%4096 == 0 {
 					b.StopTimer()
-					a, r = benchPeer(b, "A", p1a, pa), benchPeer(b, "B", p1b, pb)
+					a, r = newPeer(b, "A", p1a, pa), newPeer(b, "B", p1b, pb)
 					b.StartTimer()
 				}
 				mid++

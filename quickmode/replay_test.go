@@ -63,12 +63,7 @@ var recordedRuns = []recordedRun{
 
 func parseLog(t *testing.T, path string) *interop.Keys {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	k, err := interop.ParseKeys(f)
+	k, err := interop.ReadKeys(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +88,14 @@ func loadRecorded(t *testing.T, run recordedRun) *recordedRun {
 	// Decrypt the three Quick Mode messages with charon's Ka and the IV
 	// chain of RFC 2409, Appendix B.
 	p1 := run.p1(t, daemon.RoleResponder, nil)
-	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), run.mid(t), p1.Cipher.BlockSize())
+	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), run.mid(t), p1.Cipher().BlockSize())
 	var msgs []*isakmp.Message
 	for _, raw := range run.raw[6:9] {
 		m, err := isakmp.Decode(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if iv, err = open(m, p1.Cipher, iv); err != nil {
+		if iv, err = open(m, p1.Cipher(), iv); err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, m)
@@ -142,11 +137,11 @@ func (r *recordedRun) p1(t *testing.T, role daemon.Role, pol *policymgr.Policy) 
 	mm6 := r.raw[5]
 	s := &phase1.SA{ICookie: h.InitiatorCookie, RCookie: h2.ResponderCookie, Role: role, State: phase1.StateEstablished,
 		Mode: isakmp.ExchangeMain, Policy: pol, Local: local, Remote: remote, PRF: prf,
-		Keys: ikecrypto.KeyMaterial{SKEYID: ik.SKEYID, SKEYIDd: ik.SKEYIDd, SKEYIDa: ik.SKEYIDa, SKEYIDe: ik.SKEYIDe},
-		Ka:   ik.Ka, Cipher: c, IV: bytes.Clone(mm6[len(mm6)-c.BlockSize():]),
 		VendorIDs: [][]byte{{0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f}},
 		PeerNATT:  true, RemoteBehindNAT: true, Floated: true,
 		LocalIDText: local.Addr().String(), RemoteIDText: remote.Addr().String()}
+	s.SetKeys(ikecrypto.KeyMaterial{SKEYID: ik.SKEYID, SKEYIDd: ik.SKEYIDd, SKEYIDa: ik.SKEYIDa, SKEYIDe: ik.SKEYIDe},
+		ik.Ka, c, bytes.Clone(mm6[len(mm6)-c.BlockSize():]))
 	if pol != nil {
 		s.Conn, _ = pol.Connection("c")
 	}
@@ -197,11 +192,11 @@ func spiRand(spi uint32) *bytes.Reader {
 	return bytes.NewReader(binary.BigEndian.AppendUint32(nil, spi-256))
 }
 
-// drive runs every Work and engine request of a Step at once.
-func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st Step) (sent [][]byte, last Step) {
+// drive runs every Work and engine request of a daemon.Result at once.
+func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st daemon.Result) (sent [][]byte, last daemon.Result) {
 	t.Helper()
 	for {
-		if st.Reject != nil || st.Failed {
+		if st.Reject != nil || x.Failed() {
 			t.Fatalf("step failed: %v %v", st.Reject, st.Log)
 		}
 		if st.Send != nil {
@@ -227,6 +222,37 @@ func drive(t *testing.T, x *Exchange, env Env, eng *engine.Engine, st Step) (sen
 			}
 		}
 	}
+}
+
+// replaySide is what replaying one side of a recorded run takes: its
+// policy and ISAKMP SA, the recorded nonce and PFS key, an engine that
+// allocates the recorded SPI.
+type replaySide struct {
+	pol  *policymgr.Policy
+	p1   *phase1.SA
+	cfg  Config
+	env  Env
+	eng  *engine.Engine
+	back *memory.Backend
+}
+
+// side sets up the initiator's side of the run, or the responder's.
+func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
+	role, ours, theirs, keys := daemon.RoleResponder, r.qm2, r.qm1, r.rKeys
+	if initiator {
+		role, ours, theirs, keys = daemon.RoleInitiator, r.qm1, r.qm2, r.iKeys
+	}
+	pol := r.policy(t, initiator)
+	eng, back := replayEngine(t, binary.BigEndian.Uint32(payloadOf[*isakmp.SA](ours).Proposals[0].SPI))
+	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: payloadOf[*isakmp.Nonce](ours).Data}
+	if r.group != 0 {
+		g, _ := ikecrypto.NewGroup(r.group)
+		cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](ours).Data,
+			peer: payloadOf[*isakmp.KE](theirs).Data, gxy: keys.Child[0].DHSecret}
+	}
+	var tok uint64
+	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+	return replaySide{pol: pol, p1: r.p1(t, role, pol), cfg: cfg, env: env, eng: eng, back: back}
 }
 
 func replayEngine(t *testing.T, spi uint32) (*engine.Engine, *memory.Backend) {
@@ -288,19 +314,8 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 	for _, rr := range recordedRuns {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
-			pol := run.policy(t, false)
-			p1 := run.p1(t, daemon.RoleResponder, pol)
-			rSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
-			eng, back := replayEngine(t, rSPI)
-			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,
-				fixedNonce: payloadOf[*isakmp.Nonce](run.qm2).Data}
-			if run.group != 0 {
-				g, _ := ikecrypto.NewGroup(run.group)
-				cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](run.qm2).Data,
-					peer: payloadOf[*isakmp.KE](run.qm1).Data, gxy: run.rKeys.Child[0].DHSecret}
-			}
-			var tok uint64
-			env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+			r := run.side(t, false)
+			p1, cfg, env, eng, back := r.p1, r.cfg, r.env, r.eng, r.back
 			x, st := NewResponder(env, cfg, p1, run.raw[6])
 			if x == nil {
 				t.Fatalf("strongSwan's QM1 refused: %v %v", st.Reject, st.Log)
@@ -314,10 +329,10 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			}
 			if !bytes.Equal(sent[0], run.raw[7]) {
 				ours, _ := isakmp.Decode(sent[0])
-				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher.BlockSize())
+				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
 				m1, _ := isakmp.Decode(run.raw[6])
-				iv, _ = open(m1, p1.Cipher, iv)
-				if _, err := open(ours, p1.Cipher, iv); err != nil {
+				iv, _ = open(m1, p1.Cipher(), iv)
+				if _, err := open(ours, p1.Cipher(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM2 differs from strongSwan's:\nours %x\ntheirs %x", ours.Body, run.qm2.Body)
@@ -345,19 +360,8 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 	for _, rr := range recordedRuns {
 		t.Run(rr.name, func(t *testing.T) {
 			run := loadRecorded(t, rr)
-			pol := run.policy(t, true)
-			p1 := run.p1(t, daemon.RoleInitiator, pol)
-			iSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
-			eng, back := replayEngine(t, iSPI)
-			cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin,
-				fixedNonce: payloadOf[*isakmp.Nonce](run.qm1).Data}
-			if run.group != 0 {
-				g, _ := ikecrypto.NewGroup(run.group)
-				cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](run.qm1).Data,
-					peer: payloadOf[*isakmp.KE](run.qm2).Data, gxy: run.iKeys.Child[0].DHSecret}
-			}
-			var tok uint64
-			env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+			r := run.side(t, true)
+			p1, pol, cfg, env, eng, back := r.p1, r.pol, r.cfg, r.env, r.eng, r.back
 			conn, _ := pol.Connection("c")
 			x, st, err := NewInitiator(env, cfg, p1, conn, run.mid(t))
 			if err != nil {
@@ -366,14 +370,14 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 			sent, _ := drive(t, x, env, eng, st)
 			if len(sent) != 1 || !bytes.Equal(sent[0], run.raw[6]) {
 				ours, _ := isakmp.Decode(sent[0])
-				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher.BlockSize())
-				if _, err := open(ours, p1.Cipher, iv); err != nil {
+				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
+				if _, err := open(ours, p1.Cipher(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM1 differs from strongSwan's:\nours   %x\ntheirs %x", ours.Body, run.qm1.Body)
 			}
 			st = x.Consume(env, run.raw[7])
-			if st.Reject != nil || st.Failed {
+			if st.Reject != nil || x.Failed() {
 				t.Fatalf("strongSwan's QM2 refused: %v %v", st.Reject, st.Log)
 			}
 			sent, _ = drive(t, x, env, eng, st)

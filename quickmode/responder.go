@@ -15,34 +15,34 @@ import (
 // NewResponder handles QM1 (RFC 2409, 5.5): HDR*, HASH(1), SA, Ni [, KE]
 // [, IDci, IDcr] on the established ISAKMP SA p1. A message that does not
 // decrypt or whose HASH(1) does not verify is rejected with no state kept
-// (nil exchange, Step.Reject). A negotiation failure (selectors, no
+// (nil exchange, daemon.Result.Reject). A negotiation failure (selectors, no
 // proposal) returns a nil exchange too, with the notify to send and
-// messages 54/63/64, 56, 57, 58, 52 in Step. Otherwise the exchange asks
+// messages 54/63/64, 56, 57, 58, 52 in daemon.Result. Otherwise the exchange asks
 // for Nr, the PFS work and our SPIs, and sends QM2 once they are in.
-func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, Step) {
-	if p1 == nil || p1.State != phase1.StateEstablished || p1.Cipher == nil {
-		return nil, Step{Reject: fmt.Errorf("quickmode: Quick Mode on an ISAKMP SA that is not established")}
+func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, daemon.Result) {
+	if p1 == nil || p1.State != phase1.StateEstablished || !p1.Alive() {
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: Quick Mode on an ISAKMP SA that is not established")}
 	}
 	m, err := isakmp.Decode(data)
 	if err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	h := m.Header
 	if h.Exchange != isakmp.ExchangeQuickMode || h.MessageID == 0 ||
 		h.InitiatorCookie != p1.ICookie || h.ResponderCookie != p1.RCookie {
-		return nil, Step{Reject: fmt.Errorf("quickmode: not a Quick Mode first message")}
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: not a Quick Mode first message")}
 	}
-	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), h.MessageID, p1.Cipher.BlockSize())
-	next, err := open(m, p1.Cipher, iv)
+	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), h.MessageID, p1.Cipher().BlockSize())
+	next, err := open(m, p1.Cipher(), iv)
 	if err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	hp, rest, err := hashFirst(m)
 	if err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	if err := verify(hp.Data, ikecrypto.QuickModeHash1(p1.PRF, p1.SKEYIDa(), h.MessageID, rest)); err != nil {
-		return nil, Step{Reject: err}
+		return nil, daemon.Result{Reject: err}
 	}
 	x := &Exchange{Role: daemon.RoleResponder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next,
 		commit: h.Flags&isakmp.FlagCommit != 0}
@@ -50,13 +50,13 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, S
 	x.Local = policymgr.Selector{Addr: policymgr.HostRange(p1.Local.Addr().Unmap())}
 	x.Remote = policymgr.Selector{Addr: policymgr.HostRange(p1.Remote.Addr().Unmap())}
 	st := x.consumeQM1(env, m)
-	if st.Failed {
+	if x.Failed() {
 		return nil, st
 	}
 	return x, st
 }
 
-func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) Step {
+func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 	r, err := sortQM(m.Payloads[1:])
 	if err != nil {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
@@ -123,14 +123,14 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) Step {
 		protos = append(protos, p.Protocol)
 	}
 	work := newDHWork(env.Rand, nonceLen, sel.Group, nil, x.peerKE, x.cfg.fixedKey, x.cfg.fixedNonce)
-	return Step{Log: log, Work: work, Engine: x.allocSPIs(env, protos)}
+	return daemon.Result{Log: log, Work: work, Engine: x.allocSPIs(env, protos)}
 }
 
 // responderWork takes Nr, our PFS key and g^xy.
-func (x *Exchange) responderWork(env Env, v any) Step {
+func (x *Exchange) responderWork(env Env, v any) daemon.Result {
 	w, ok := v.(*dhWork)
 	if !ok || x.workDone {
-		return Step{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
+		return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "work result"}}
 	}
 	if w.err != nil {
 		return x.failErr(env, w.err, isakmp.InvalidKeyInformation)
@@ -143,7 +143,7 @@ func (x *Exchange) responderWork(env Env, v any) Step {
 // N(RESPONDER-LIFETIME)] [, NAT-OA] (RFC 2409, 5.5), the SA being the
 // chosen proposal with our SPIs and the initiator's transforms as
 // proposed. It is retransmitted until QM3 arrives.
-func (x *Exchange) createQM2(env Env) Step {
+func (x *Exchange) createQM2(env Env) daemon.Result {
 	sa := &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly}
 	for _, p := range x.Chosen.Protos {
 		p.SPIIn = x.spis[p.Protocol]
@@ -170,32 +170,32 @@ func (x *Exchange) createQM2(env Env) Step {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash2(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, rest)
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher, x.iv)
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
 	x.iv = next
 	x.State = StateRSentQM2
-	return Step{Send: out, Request: true}
+	return daemon.Result{Send: out, Request: true}
 }
 
 // consumeQM3 checks HDR*, HASH(3) (RFC 2409, 5.5) and installs the bundle.
-func (x *Exchange) consumeQM3(env Env, m *isakmp.Message) Step {
-	next, err := open(m, x.P1.Cipher, x.iv)
+func (x *Exchange) consumeQM3(env Env, m *isakmp.Message) daemon.Result {
+	next, err := open(m, x.P1.Cipher(), x.iv)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	h, _, err := hashFirst(m)
 	if err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	if err := verify(h.Data, ikecrypto.QuickModeHash3(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, x.nr)); err != nil {
-		return Step{Reject: err}
+		return daemon.Result{Reject: err}
 	}
 	x.iv = next
 	if err := x.buildBundle(env); err != nil {
 		return x.fail(env, err.Error(), isakmp.NoProposalChosen)
 	}
 	x.State = StateRInstalling
-	return Step{Engine: x.install(env)}
+	return daemon.Result{Engine: x.install(env)}
 }

@@ -31,24 +31,35 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# strongSwan 5.9 from Debian's packages, IKEv1 included.
-if [ ! -x /usr/sbin/charon-systemd ] || [ ! -x /usr/sbin/swanctl ]; then
-	say "installing strongSwan (apt-get)"
-	pkgs="charon-systemd strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs ||
-		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $pkgs; }
-	# The package enables a system-wide service; the demo runs its own charon.
+# What the demo runs, from Debian's packages: strongSwan 5.9 with IKEv1
+# (libstrongswan-standard-plugins is only recommended, and its openssl
+# plugin gives the ECP groups; kernel-libipsec is in
+# libcharon-extra-plugins), iproute2 for the namespaces, ike-scan.
+need=()
+[ -x /usr/sbin/charon-systemd ] || need+=(charon-systemd)
+[ -x /usr/sbin/swanctl ] || need+=(strongswan-swanctl)
+[ -e /usr/lib/ipsec/plugins/libstrongswan-openssl.so ] || need+=(libstrongswan-standard-plugins)
+[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || need+=(libcharon-extra-plugins)
+command -v ip >/dev/null || need+=(iproute2)
+command -v ike-scan >/dev/null || need+=(ike-scan)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates) # Go's module downloads
+if [ ${#need[@]} -gt 0 ]; then
+	say "installing ${need[*]} (apt-get)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y --no-install-recommends "${need[@]}" ||
+		{ apt-get update && apt-get install -y --no-install-recommends "${need[@]}"; }
+	# The package may enable a system-wide service; the demo runs its own charon.
 	systemctl disable --now strongswan 2>/dev/null || true
 fi
-if ! command -v ike-scan >/dev/null; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y ike-scan >/dev/null 2>&1 || true
-fi
 
-if [ ! -x "$BIN/iked" ] || [ ! -x "$BIN/ikectl" ]; then
+# BUILD=1 (make demo) builds always; otherwise only when a binary is missing.
+if [ -n "${BUILD:-}" ] || [ ! -x "$BIN/iked" ] || [ ! -x "$BIN/ikectl" ]; then
 	say "building iked and ikectl into $BIN"
 	mkdir -p "$BIN"
-	go build -o "$BIN/iked" ./cmd/iked
-	go build -o "$BIN/ikectl" ./cmd/ikectl
+	GO=${GO:-go}
+	command -v "$GO" >/dev/null || PATH=/usr/local/go/bin:$PATH
+	"$GO" build -ldflags "${LDFLAGS:-}" -o "$BIN/iked" ./cmd/iked
+	"$GO" build -ldflags "${LDFLAGS:-}" -o "$BIN/ikectl" ./cmd/ikectl
 fi
 BIN=$(cd "$BIN" && pwd)
 
@@ -148,7 +159,12 @@ charon-systemd {
   retransmit_timeout = 1.0
   retransmit_tries = 3
 }
-swanctl { socket = unix://$dir/swan/vici }
+# swanctl loads only what reading credentials needs, not its compiled-in
+# list (which names plugins Debian ships in packages the demo has no use for).
+swanctl {
+  socket = unix://$dir/swan/vici
+  load = pem pkcs1 pkcs8 x509 pubkey random nonce openssl
+}
 EOF
 cat >"$dir/swan/swanctl/swanctl.conf" <<EOF
 connections {

@@ -3,20 +3,23 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
+	"maps"
+	"net/netip"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/engine"
+	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack/stacktest"
 )
 
-// The IPsec SAs' life, listing and rekeying (wiring_test.go says how the
-// tests run). ikectl's answers come from daemon.Control, the handler
-// behind the control socket.
+// The IPsec SAs' life: listing, rekeying, what becomes of them when their
+// ISAKMP SA is deleted, dies or is reauthenticated (wiring_test.go says
+// how the tests run). ikectl's answers come from daemon.Control, the
+// handler behind the control socket.
 
 // TestWiringListSAsShowsChildren: after A initiates, `ikectl list-sas`
 // on each side shows the ISAKMP SA with one bundle under it: the SPIs the
@@ -24,12 +27,8 @@ import (
 // lifetimes counting down in virtual time, the bytes the engine counted;
 // the JSON answer holds no key.
 func TestWiringListSAsShowsChildren(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", childOpts{})
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := upPair(t, nw, childOpts{}, childOpts{})
 		var outRef engine.SARef
 		for _, r := range a.Engine.SAs() {
 			if !r.Inbound {
@@ -85,10 +84,8 @@ func TestWiringListSAsShowsChildren(t *testing.T) {
 // lists them as detached, and a new ISAKMP SA of the connection with B
 // adopts them: listed under it next to the new bundle.
 func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{isakmpOnly: true})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", childOpts{})
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := childPair(t, nw, "never", childOpts{}, childOpts{isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
 		first := a.Ctl(t, control.CmdListSAs, "").SAs[0].Children[0]
@@ -119,13 +116,8 @@ func TestWiringPeerDeleteKeepsChildren(t *testing.T) {
 // of grace, negotiates the new bundle as Quick Mode initiator and deletes
 // the old one on both sides.
 func TestWiringResponderRekeys(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		opts := childOpts{kbytes: 1000}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := upPair(t, nw, childOpts{kbytes: 1000}, childOpts{kbytes: 1000})
 		oldIn, oldOut := spis(b)
 		var in engine.SARef
 		for _, r := range b.Engine.SAs() {
@@ -176,13 +168,8 @@ func TestWiringResponderRekeys(t *testing.T) {
 // soft limit (18 s) comes before the responder's (19 s): exactly one
 // rekey happens, by the initiator, and each side then holds one bundle.
 func TestWiringInitiatorRekeysFirst(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		opts := childOpts{lifetime: "20s"}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", opts)
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "start", opts)
-		a.WaitSAs(t, 2, 30*time.Second)
-		b.WaitSAs(t, 2, time.Second)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := upPair(t, nw, childOpts{lifetime: "20s"}, childOpts{lifetime: "20s"})
 		old, _ := spis(a)
 		time.Sleep(19500 * time.Millisecond)
 		for _, n := range []*stacktest.Node{a, b} {
@@ -205,11 +192,8 @@ func TestWiringInitiatorRekeysFirst(t *testing.T) {
 // 1, then the Quick Mode that replaces the bundle, and deletes the old one
 // at once rather than at its hard lifetime.
 func TestWiringRekeyThroughNewPhase1(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		opts := childOpts{kbytes: 1000}
-		b := startChildNode(t, nw, "192.0.2.2", "192.0.2.1", "never", childOpts{kbytes: 1000, isakmpOnly: true})
-		a := startChildNode(t, nw, "192.0.2.1", "192.0.2.2", "never", opts)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := childPair(t, nw, "never", childOpts{kbytes: 1000}, childOpts{kbytes: 1000, isakmpOnly: true})
 		a.Ctl(t, control.CmdInitiate, "link")
 		a.WaitSAs(t, 2, 30*time.Second)
 		b.Ctl(t, control.CmdTerminate, "link")
@@ -241,6 +225,158 @@ func TestWiringRekeyThroughNewPhase1(t *testing.T) {
 		}
 		if !strings.Contains(a.Log.String(), "IPsec SA rekeyed: the old bundle is deleted") {
 			t.Errorf("A:\n%s", a.Log.String())
+		}
+	})
+}
+
+// The IPsec SAs go with an ISAKMP SA that DPD declares dead or that
+// INITIAL-CONTACT makes stale.
+
+// TestWiringDeadPeerTakesChildSAs: A initiates phase 1 and Quick Mode with
+// B (both engines hold the inbound and outbound ESP SA). B falls silent:
+// A's DPD declares it dead and A's engine no longer holds the IPsec SAs of
+// that ISAKMP SA.
+func TestWiringDeadPeerTakesChildSAs(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, _ := upPair(t, nw, childOpts{}, childOpts{})
+		nw.Silence(netip.MustParseAddr("192.0.2.2"), true)
+		time.Sleep(45 * time.Second)
+		if n := len(a.Engine.SAs()); n != 0 {
+			t.Fatalf("A's engine still holds %d IPsec SAs after its peer died\n%s", n, a.Log.String())
+		}
+		if !strings.Contains(a.Log.String(), `"reason":"dead peer"`) {
+			t.Errorf("A's log:\n%s", a.Log.String())
+		}
+	})
+}
+
+// TestWiringInitialContactTakesChildSAs: A negotiates phase 1 and Quick
+// Mode with B, crashes (nothing it says on the way down arrives) and
+// negotiates again. Its INITIAL-CONTACT makes B drop the stale ISAKMP SA
+// and its IPsec SAs: B's engine holds only the new pair.
+func TestWiringInitialContactTakesChildSAs(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a1, b := upPair(t, nw, childOpts{}, childOpts{})
+		old := b.Engine.SAs()
+		nw.Silence(netip.MustParseAddr("192.0.2.1"), true)
+		a1.Daemon.Stop()
+		nw.Silence(netip.MustParseAddr("192.0.2.1"), false)
+		a2 := startChildNode(t, nw, stacktest.HostA, stacktest.HostB, "start", childOpts{})
+		a2.WaitSAs(t, 2, 30*time.Second)
+		b.WaitSAs(t, 2, 5*time.Second)
+		for _, o := range old {
+			for _, n := range b.Engine.SAs() {
+				if o.SA.SPI == n.SA.SPI {
+					t.Errorf("B kept the stale IPsec SA %s", o.SA)
+				}
+			}
+		}
+		if !strings.Contains(b.Log.String(), `"reason":"stale (INITIAL-CONTACT)"`) {
+			t.Errorf("B's log:\n%s", b.Log.String())
+		}
+	})
+}
+
+// ISAKMP SA reauthentication (phase1/reauth.go) with the wiring iked runs:
+// two daemons, memory engines, virtual time. The ISAKMP SA lives 10 min,
+// its IPsec SAs an hour.
+
+// TestWiringReauthKeepsChildren: A (the initiator) reauthenticates before
+// the ISAKMP SA's 10 min are over; afterwards each side has exactly one
+// ISAKMP SA, a new one, and the same IPsec SAs (same SPIs in the engine,
+// listed under the new SA); the old SA went as "reauthenticated" on A and
+// by A's ISAKMP-only Delete on B, and no new Quick Mode ran.
+func TestWiringReauthKeepsChildren(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		o := childOpts{ikeLifetime: "10m"}
+		a, b := upPair(t, nw, o, o)
+		aIn, aOut := spis(a)
+		bIn, bOut := spis(b)
+		first := a.Ctl(t, control.CmdListSAs, "").SAs
+		if len(first) != 1 {
+			t.Fatalf("A lists %d ISAKMP SAs, want 1", len(first))
+		}
+		time.Sleep(10*time.Minute + 30*time.Second)
+		for _, n := range []struct {
+			name    string
+			node    *stacktest.Node
+			in, out map[string]bool
+		}{{"A", a, aIn, aOut}, {"B", b, bIn, bOut}} {
+			r := n.node.Ctl(t, control.CmdListSAs, "")
+			if len(r.SAs) != 1 || !r.SAs[0].Established || r.SAs[0].ICookie == first[0].ICookie {
+				t.Fatalf("%s after the reauthentication: %+v, want one new established ISAKMP SA (old %s)\n%s", n.name, r.SAs, first[0].ICookie, n.node.Log.String())
+			}
+			if len(r.Detached) != 0 || len(r.SAs[0].Children) != 1 {
+				t.Fatalf("%s: children %+v detached %+v, want the one bundle under the new SA", n.name, r.SAs[0].Children, r.Detached)
+			}
+			checkListed(t, n.node, r.SAs[0].Children)
+			in, out := spis(n.node)
+			if !maps.Equal(in, n.in) || !maps.Equal(out, n.out) {
+				t.Errorf("%s's IPsec SAs changed: in %v out %v, before in %v out %v", n.name, in, out, n.in, n.out)
+			}
+		}
+		al, bl := a.Log.String(), b.Log.String()
+		for _, want := range []string{"reauthenticating ISAKMP SA", "ISAKMP SA reauthenticated", `"reason":"reauthenticated"`} {
+			if !strings.Contains(al, want) {
+				t.Errorf("A's log lacks %q:\n%s", want, al)
+			}
+		}
+		if !strings.Contains(bl, `"reason":"deleted by the peer"`) {
+			t.Errorf("B's log does not show A's Delete of the old SA:\n%s", bl)
+		}
+		if strings.Contains(al+bl, "lifetime expired") {
+			t.Errorf("an ISAKMP SA expired instead of being reauthenticated")
+		}
+		if n := strings.Count(al, "reauthenticating ISAKMP SA") + strings.Count(bl, "reauthenticating ISAKMP SA"); n != 1 {
+			t.Errorf("%d reauthentications began, want 1", n)
+		}
+	})
+}
+
+// TestWiringReauthFailsThenExpires: from 8 min on B's Main Mode answers
+// are lost (its DPD answers still arrive), before A's reauth timer (8.5
+// to 9 min): A's new Main Mode fails, A says the reauthentication failed,
+// (B's own attempt, as responder at 9.5 to 9.75 min, fails alike), and at
+// 10 min the old SA expires as it would without reauthentication: the
+// Deletes go out and neither engine holds the IPsec SAs.
+func TestWiringReauthFailsThenExpires(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		o := childOpts{ikeLifetime: "10m"}
+		a, b := upPair(t, nw, o, o)
+		est := time.Now()
+		time.Sleep(8 * time.Minute)
+		bAddr := netip.MustParseAddr("192.0.2.2")
+		nw.SetDrop(func(s daemontest.Sent) bool {
+			return s.From.Addr() == bAddr && len(s.Data) > isakmp.HeaderLen && isakmp.ExchangeType(s.Data[18]) == isakmp.ExchangeMain
+		})
+		time.Sleep(2*time.Minute - 5*time.Second)
+		al := a.Log.String()
+		for _, want := range []string{"reauthenticating ISAKMP SA", "ISAKMP SA reauthentication failed"} {
+			if !strings.Contains(al, want) {
+				t.Errorf("A's log lacks %q:\n%s", want, al)
+			}
+		}
+		if r := a.Ctl(t, control.CmdListSAs, ""); len(r.SAs) != 1 || len(a.Engine.SAs()) != 2 {
+			t.Fatalf("A before the lifetime: %+v, engine %d IPsec SAs, want the old SA and its bundle\n%s", r.SAs, len(a.Engine.SAs()), al)
+		}
+		time.Sleep(15 * time.Second)
+		// Both lifetimes end at 10 min: whichever timer runs first
+		// sends the Delete, the other side acts on it.
+		al, bl := a.Log.String(), b.Log.String()
+		if !strings.Contains(al+bl, `"reason":"lifetime expired"`) {
+			t.Errorf("neither log says the lifetime expired (%v after establishment):\n%s\nB:\n%s", time.Since(est), al, bl)
+		}
+		if r := b.Ctl(t, control.CmdListSAs, ""); len(r.SAs) != 0 || len(r.Detached) != 0 {
+			t.Errorf("B after the lifetime: %+v", r)
+		}
+		if r := a.Ctl(t, control.CmdListSAs, ""); len(r.SAs) != 0 || len(r.Detached) != 0 {
+			t.Errorf("A after the lifetime: %+v", r)
+		}
+		if n := len(a.Engine.SAs()); n != 0 {
+			t.Errorf("A's engine holds %d IPsec SAs after the ISAKMP SA expired", n)
+		}
+		if n := len(b.Engine.SAs()); n != 0 {
+			t.Errorf("B's engine holds %d IPsec SAs after A's Deletes\n%s", n, b.Log.String())
 		}
 	})
 }

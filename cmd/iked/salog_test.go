@@ -7,12 +7,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
-	"github.com/iked/iked/daemon/daemontest"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // Tests of what an operator reads about ISAKMP SAs at info level, with
@@ -26,13 +25,11 @@ import (
 // keys level appears in it. `ikectl terminate` on A then logs "ISAKMP SA
 // removed" with the reason on both sides.
 func TestEstablishedLine(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		o := logOpts{mode: "main", psk: "h15 established line key"}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		o := childOpts{mode: "main", psk: "established line key", ikeLifetime: "3h"}
 		ob, oa := o, o
 		ob.localID, oa.localID = "fqdn:b.example", "fqdn:a.example"
-		b := startLogNode(t, nw, "192.0.2.2", "192.0.2.1", "never", ob)
-		a := startLogNode(t, nw, "192.0.2.1", "192.0.2.2", "start", oa)
+		a, b := childPair(t, nw, "start", oa, ob)
 		ra := a.WaitRecord(t, "ISAKMP SA established", 0, 30*time.Second)
 		rb := b.WaitRecord(t, "ISAKMP SA established", 0, 5*time.Second)
 		if len(ra) != 1 || len(rb) != 1 {
@@ -101,10 +98,9 @@ func TestEstablishedLine(t *testing.T) {
 // once, naming the undecryptable message and the pre-shared key, and not
 // again when the half-open SA expires.
 func TestAggressiveWrongPSKResponder46(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		b := startLogNode(t, nw, "192.0.2.2", "192.0.2.1", "never", logOpts{mode: "aggressive", psk: "h15 key of B", localID: "fqdn:b.example"})
-		a := startLogNode(t, nw, "192.0.2.1", "192.0.2.2", "start", logOpts{mode: "aggressive", psk: "h15 key of A", localID: "fqdn:a.example"})
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := childPair(t, nw, "start", childOpts{mode: "aggressive", psk: "key of A", localID: "fqdn:a.example"},
+			childOpts{mode: "aggressive", psk: "key of B", localID: "fqdn:b.example"})
 		a.WaitRecord(t, "", 46, 30*time.Second)
 		r := b.WaitRecord(t, "", 46, 5*time.Second)
 		want := "Phase-1 [responder] between b.example and a.example failed; could not decrypt the peer's message: pre-shared keys differ?"
@@ -127,11 +123,9 @@ func TestAggressiveWrongPSKResponder46(t *testing.T) {
 // TestHalfOpenTimeout46: B's answers are lost, so A never sends MM3; when
 // B's half-open SA expires it logs message 46 naming what it waited for.
 func TestHalfOpenTimeout46(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		nw.Silence(netip.MustParseAddr("192.0.2.2"), true)
-		b := startLogNode(t, nw, "192.0.2.2", "192.0.2.1", "never", logOpts{mode: "main", psk: "h15 k", localID: "fqdn:b.example"})
-		startLogNode(t, nw, "192.0.2.1", "192.0.2.2", "start", logOpts{mode: "main", psk: "h15 k", localID: "fqdn:a.example"})
+		_, b := childPair(t, nw, "start", childOpts{localID: "fqdn:a.example"}, childOpts{localID: "fqdn:b.example"})
 		r := b.WaitRecord(t, "", 46, daemon.DefaultSettings().HalfOpenLifetime+5*time.Second)
 		want := "Phase-1 [responder] between 192.0.2.2 and 192.0.2.1 failed; timeout waiting for MM3"
 		if len(r) != 1 || r[0]["msg"] != want {

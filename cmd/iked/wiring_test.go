@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iked/iked/control"
-	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
 )
@@ -15,54 +15,61 @@ import (
 // started by stack/stacktest): daemons with memory engines over
 // daemontest's in-memory network, in virtual time.
 
-// startLifeNode starts a daemon whose connection link runs DPD (10 s
-// delay, 30 s timeout).
-func startLifeNode(t *testing.T, nw *daemontest.Net, local, remote, initiate string) *stacktest.Node {
-	t.Helper()
-	return stacktest.Start(t, stacktest.Policy{Local: local, Remote: remote, Initiate: initiate,
-		DPD: "{delay: 10s, timeout: 30s}"}, stacktest.Options{Net: nw})
-}
-
-// childOpts vary a node: the phase 2 lifetimes, and goodbye sends only the
-// ISAKMP SA's Delete (as charon after a reauthentication moved the
-// children to a new IKE_SA).
+// childOpts vary a node: the phase 1 mode, PSK and identity, the
+// lifetimes, and goodbye with only the ISAKMP SA's Delete (as charon
+// after a reauthentication moved the children to a new IKE_SA).
 type childOpts struct {
-	lifetime   string
-	kbytes     int
-	isakmpOnly bool
+	mode, psk, localID string
+	lifetime           string
+	kbytes             int
+	isakmpOnly         bool
 	// ikeLifetime, when set, is the ISAKMP SA's lifetime (the ike
 	// transform's).
 	ikeLifetime string
 }
 
-// startChildNode starts a daemon that logs at the keys level, with DPD,
-// the phase 2 lifetimes of o and a minimum phase 2 lifetime of 1 s.
-func startChildNode(t *testing.T, nw *daemontest.Net, local, remote, initiate string, o childOpts) *stacktest.Node {
-	t.Helper()
+// side is the policy and the options of a node: it logs at the keys level
+// (so that a test can look for the derived keys in the other lines), runs
+// DPD (10 s delay, 30 s timeout), allows phase 2 lifetimes from 1 s, and
+// has o's settings (phase 2 lifetime 1 h unless o says).
+func (o childOpts) side(nw *stacktest.Net) (stacktest.Policy, stacktest.Options) {
 	if o.lifetime == "" {
 		o.lifetime = "1h"
 	}
-	p := stacktest.Policy{Local: local, Remote: remote, Initiate: initiate, LogLevel: "keys",
-		DPD: "{delay: 10s, timeout: 30s}", Phase2LifetimeMin: "1s", IKELifetime: o.ikeLifetime,
-		Lifetime: o.lifetime, KBytes: o.kbytes}
+	p := stacktest.Policy{LogLevel: "keys", DPD: "{delay: 10s, timeout: 30s}", Phase2LifetimeMin: "1s",
+		Mode: o.mode, PSK: o.psk, LocalID: o.localID, IKELifetime: o.ikeLifetime, Lifetime: o.lifetime, KBytes: o.kbytes}
 	opt := stacktest.Options{Net: nw}
 	if o.isakmpOnly {
 		opt.Edit = func(s *stack.Stack) { s.Deleter = s.Info }
 	}
+	return p, opt
+}
+
+// startChildNode starts one node with o's settings.
+func startChildNode(t *testing.T, nw *stacktest.Net, local, remote, initiate string, o childOpts) *stacktest.Node {
+	t.Helper()
+	p, opt := o.side(nw)
+	p.Local, p.Remote, p.Initiate = local, remote, initiate
 	return stacktest.Start(t, p, opt)
 }
 
-type logOpts struct {
-	mode, psk, localID string
+// childPair starts B (never initiating), then A (initiate).
+func childPair(t *testing.T, nw *stacktest.Net, initiate string, oa, ob childOpts) (a, b *stacktest.Node) {
+	t.Helper()
+	pa, xa := oa.side(nw)
+	pb, xb := ob.side(nw)
+	pa.Initiate = initiate
+	return stacktest.Pair(t, pa, xa, pb, xb)
 }
 
-// startLogNode starts a daemon that logs at the keys level (so that a
-// test can look for the derived keys in the other lines), with the mode,
-// identities and PSK of o and an ISAKMP SA lifetime of 3 h.
-func startLogNode(t *testing.T, nw *daemontest.Net, local, remote, initiate string, o logOpts) *stacktest.Node {
+// upPair is childPair with A initiating at once; it waits until both
+// engines hold the bundle of the first Quick Mode.
+func upPair(t *testing.T, nw *stacktest.Net, oa, ob childOpts) (a, b *stacktest.Node) {
 	t.Helper()
-	return stacktest.Start(t, stacktest.Policy{Local: local, Remote: remote, Initiate: initiate, LogLevel: "keys",
-		Mode: o.mode, PSK: o.psk, LocalID: o.localID, IKELifetime: "3h"}, stacktest.Options{Net: nw})
+	a, b = childPair(t, nw, "start", oa, ob)
+	a.WaitSAs(t, 2, 30*time.Second)
+	b.WaitSAs(t, 2, time.Second)
+	return a, b
 }
 
 // spis returns the SPIs the engine holds, inbound and outbound, as

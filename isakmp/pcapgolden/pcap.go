@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 )
 
 // Datagram is one UDP datagram to write.
@@ -33,6 +34,19 @@ const (
 	// pcap bytes are reproducible.
 	baseTime = 1767225600
 )
+
+// WriteFile writes ds as a pcap file at path (Write).
+func WriteFile(path string, ds []Datagram) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := Write(f, ds); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // Write writes a pcap file (libpcap format, microsecond timestamps, Ethernet
 // link type) holding the datagrams in order, one millisecond apart.

@@ -50,9 +50,7 @@ func TestMalformedDetected(t *testing.T) {
 	Write(&buf, []Datagram{{Src: Initiator, Dst: Responder, Payload: b}})
 	os.WriteFile(p, buf.Bytes(), 0o644)
 	_, problems, err := Check(p)
-	if err == ErrNoTshark {
-		t.Skip(err)
-	}
+	SkipNoTshark(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,6 +144,15 @@ pki --signcrl --cacert ca-ecdsa.pem --cakey ca-ecdsa.sec1.der --lifetime $DAYS \
 	--outform pem >ca-ecdsa.crl.pem 2>/dev/null
 pki --signcrl --cacert other-ca.pem --cakey other-ca.key --cert other-gw.pem \
 	--lifetime $DAYS --outform der >other-ca.crl.der 2>/dev/null
+# A CRL of the RSA CA past its nextUpdate: issued when the CA was made,
+# valid one hour (the tests' clock is a day after the certificates' start).
+# And a newer one that also revokes gw-rsa, to replace the CRL file with.
+START=$(date -u -d "$(openssl x509 -in ca-rsa.pem -noout -startdate | cut -d= -f2)" '+%d.%m.%y %T')
+END=$(date -u -d "$(openssl x509 -in ca-rsa.pem -noout -startdate | cut -d= -f2) + 1 hour" '+%d.%m.%y %T')
+TZ=UTC pki --signcrl --cacert ca-rsa.pem --cakey ca-rsa.key --cert revoked-rsa.pem \
+	--this-update "$START" --next-update "$END" --outform der >ca-rsa-expired.crl.der 2>/dev/null
+TZ=UTC pki --signcrl --cacert ca-rsa.pem --cakey ca-rsa.key --cert revoked-rsa.pem --cert int-revoked.pem \
+	--cert gw-rsa.pem --reason superseded --this-update "$START" --lifetime $DAYS --outform der >ca-rsa-gw.crl.der 2>/dev/null
 python3 - <<'PY'
 d = bytearray(open("ca-rsa.crl.der", "rb").read())
 d[-1] ^= 0x01

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
@@ -163,4 +164,31 @@ func Wait(t testing.TB, limit time.Duration, what string, cond func() bool, node
 			t.Fatalf("%s: not within %v%s", what, limit, logs.String())
 		}
 	}
+}
+
+// The hosts of the in-memory tests (RFC 5737 documentation addresses).
+const (
+	HostA = "192.0.2.1"
+	HostB = "192.0.2.2"
+)
+
+// Pair starts B on HostB, then A on HostA, each with its own policy (its
+// Local and Remote set here) and options.
+func Pair(t testing.TB, pa Policy, oa Options, pb Policy, ob Options) (a, b *Node) {
+	t.Helper()
+	pb.Local, pb.Remote = HostB, HostA
+	pa.Local, pa.Remote = HostA, HostB
+	b = Start(t, pb, ob)
+	a = Start(t, pa, oa)
+	return a, b
+}
+
+// Net is daemontest's in-memory network, which the nodes of a test share.
+type Net = daemontest.Net
+
+// Test runs f in a testing/synctest bubble with a fresh in-memory network:
+// the daemons f starts on it live in virtual time.
+func Test(t *testing.T, f func(t *testing.T, nw *Net)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) { f(t, &Net{}) })
 }

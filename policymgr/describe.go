@@ -1,0 +1,57 @@
+package policymgr
+
+import (
+	"fmt"
+
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/pki"
+)
+
+// describe adds what `iked -check` says beyond the load's findings, each
+// at its line: what every road warrior connection (a tunnel without a
+// fixed remote-gw) accepts as the peer's selectors, a warning when that is
+// anything at all, and every trusted CA without a CRL, whose revocations
+// nobody checks.
+func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store) {
+	for _, cd := range conns {
+		c := cd.conn
+		if cd.skip || c.IKE == nil || !c.Tunnel || !c.RoadWarrior() {
+			continue
+		}
+		level := notify.LevelInfo
+		var accepts string
+		any := c.Remote.Addr.IsAny()
+		switch {
+		case c.SAPerHost && any:
+			accepts = "only the peer's own address, one SA for each peer (sa-per-host)"
+		case c.SAPerHost:
+			accepts = fmt.Sprintf("single addresses within %s, one SA for each (sa-per-host)", c.Remote.Addr)
+		case any:
+			accepts = "any address, range or subnet the peer proposes, 0.0.0.0/0 and ::/0 included: an authenticated peer may claim the traffic of any network; give remote-address or sa-per-host: true"
+			level = notify.LevelWarning
+		default:
+			accepts = fmt.Sprintf("%s or any part of it the peer proposes", c.Remote.Addr)
+		}
+		if c.Remote.Proto != 0 {
+			accepts += ", protocol " + protoName(c.Remote.Proto)
+			if c.Remote.Port != 0 {
+				accepts += fmt.Sprintf(" port %d", c.Remote.Port)
+			}
+		}
+		peers := "any identity its authentication proves"
+		if !c.IKE.RemoteID.IsZero() {
+			peers = "identity " + c.IKE.RemoteID.Text
+		}
+		if c.IKE.CA != "" {
+			peers += fmt.Sprintf(", certified by %q", c.IKE.CA)
+		}
+		d.add(c.Line, plainAt(level, c.Line, "connection %q answers any peer gateway (no remote-gw): as remote selectors it accepts %s; as peer, %s", c.Name, accepts, peers))
+	}
+	for _, cd := range certs {
+		c, ok := store.Cert(cd.item.Name)
+		if !ok || !c.Trusted || cd.item.CRL != "" || !(c.Forced || c.X509.IsCA) {
+			continue
+		}
+		d.add(cd.line, plainAt(notify.LevelInfo, cd.line, "certificate %q has no crl: revocation of the certificates it issues is not checked", cd.item.Name))
+	}
+}
