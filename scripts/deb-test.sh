@@ -97,6 +97,9 @@ if command -v lintian >/dev/null; then
 	echo "lintian:"
 	echo "${lint:-  (nothing)}" | sed 's/^/  /'
 	check "lintian: no error" sh -c "! echo \"\$1\" | grep -q '^E:'" sh "$lint"
+elif [ -n "${CI:-}" ]; then
+	echo "FAIL lintian not installed (Debian package lintian)"
+	fail=1
 else
 	echo "lintian not installed: not run"
 fi

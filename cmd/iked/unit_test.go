@@ -65,6 +65,10 @@ func unitValues(t *testing.T) map[string][]string {
 // the host's system units beside it), and the man pages it names exist.
 func TestUnitVerify(t *testing.T) {
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		// .ci/run installs it: under CI its absence is a failure.
+		if os.Getenv("CI") != "" {
+			t.Fatal("needs systemd-analyze (Debian package systemd)")
+		}
 		t.Skip("needs systemd-analyze (Debian package systemd)")
 	}
 	iked, _ := binaries(t)
