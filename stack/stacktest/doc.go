@@ -3,7 +3,10 @@
 // a Policy, a memory engine whose records the test reads, a JSON log in a
 // daemontest.LogBuffer, and either the in-memory network of
 // daemon/daemontest (in virtual time, inside testing/synctest's bubble)
-// or the host's sockets and control socket.
+// or the host's sockets and control socket. Test runs a test in the
+// bubble with a fresh network; Pair starts two nodes on HostA and HostB;
+// Node.Ctl asks what ikectl asks, Node.Records reads the log, Wait polls
+// (in virtual time inside the bubble).
 //
 // It sits above package stack, so the tests of cmd/iked, stack, and the
 // external tests of quickmode, phase1 and daemon can use it; the internal
