@@ -69,6 +69,11 @@ done
 check "conffile registered" sh -c "in_root() { chroot '$root' \"\$@\"; }; chroot '$root' dpkg-query -W -f='\${Conffiles}' iked | grep -q '/etc/iked/iked.yaml'"
 check "system user iked, no login" sh -c "chroot '$root' getent passwd iked | grep -q ':/nonexistent:/usr/sbin/nologin$'"
 check "iked.yaml is root:iked 0640" sh -c "[ \"\$(chroot '$root' stat -c '%U:%G %a' /etc/iked/iked.yaml)\" = 'root:iked 640' ]"
+# Every program the unit runs is in the bare root (systemd would fail the
+# start or the reload with status 203/EXEC otherwise).
+for exe in $(sed -n 's/^Exec[A-Za-z]*=[-@:+!]*\([^ ]*\).*/\1/p' "$root/lib/systemd/system/iked.service"); do
+	check "the unit's $exe is in the bare root" test -x "$root$exe"
+done
 check "iked -version" in_root /usr/sbin/iked -version
 check "iked -check (root)" in_root /usr/sbin/iked -check -config /etc/iked/iked.yaml
 check "iked -check (user iked)" in_root setpriv --reuid=iked --regid=iked --clear-groups \

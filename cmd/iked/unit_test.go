@@ -74,7 +74,7 @@ func TestUnitVerify(t *testing.T) {
 	iked, _ := binaries(t)
 	root := t.TempDir()
 	copyFile(t, iked, filepath.Join(root, "usr/sbin/iked"), 0o755)
-	copyFile(t, "/bin/kill", filepath.Join(root, "bin/kill"), 0o755)
+	copyFile(t, "/bin/sh", filepath.Join(root, "bin/sh"), 0o755) // ExecReload
 	units, err := filepath.Glob("/lib/systemd/system/*.target")
 	if err != nil || len(units) == 0 {
 		t.Skipf("no systemd targets in /lib/systemd/system to verify against (%v)", err)
