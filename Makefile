@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test
 
 all: build
 
@@ -90,6 +90,12 @@ deb:
 
 deb-test:
 	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-test.sh "$$deb"
+
+# deb-systemd-test: the package under systemd 252 booted in systemd-nspawn
+# (scripts/deb-systemd-test.sh): notify, user and capabilities, watchdog,
+# reload, journal fields, stop. Root, systemd-container, Debian's mirror.
+deb-systemd-test:
+	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-systemd-test.sh "$$deb"
 
 clean:
 	rm -rf $(BIN)
