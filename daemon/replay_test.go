@@ -85,13 +85,8 @@ func sendTwice(t *testing.T, h *harness, msg []byte) {
 // same message ID starts nothing and is counted as a replay.
 func TestFinishedExchangeIDNotRestarted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eh := &echoHandler{}
 		qm := &phase2Handler{open: true}
-		h := newHarness(t, testSettings(), func(d *Daemon) {
-			d.RegisterInitiator(eh)
-			d.Register(isakmp.ExchangeQuickMode, qm)
-		})
-		c := establish(t, h)
+		h, c := establishedWith(t, isakmp.ExchangeQuickMode, qm)
 		qm1 := message(c.I, c.R, isakmp.ExchangeQuickMode, 0x51, []byte("qm1"))
 		sendTwice(t, h, qm1)
 		time.Sleep(h.d.settings.ReplyCacheTime + time.Second)
@@ -120,13 +115,8 @@ func TestFinishedExchangeIDNotRestarted(t *testing.T) {
 // does; a different message with the ID is dropped; a fresh ID works.
 func TestInformationalIDOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		eh := &echoHandler{}
 		inf := &phase2Handler{}
-		h := newHarness(t, testSettings(), func(d *Daemon) {
-			d.RegisterInitiator(eh)
-			d.Register(isakmp.ExchangeInformational, inf)
-		})
-		c := establish(t, h)
+		h, c := establishedWith(t, isakmp.ExchangeInformational, inf)
 		sendTwice(t, h, message(c.I, c.R, isakmp.ExchangeInformational, 0x77, []byte("r-u-there")))
 		h.send(h.peer, 500, message(c.I, c.R, isakmp.ExchangeInformational, 0x77, []byte("initial-contact")))
 		if got := recvAll(h.peer); len(got) != 0 {
@@ -146,4 +136,15 @@ func TestInformationalIDOnce(t *testing.T) {
 			t.Errorf("fresh message ID: handler ran %d times, want 2", n)
 		}
 	})
+}
+
+// establishedWith starts a daemon whose handler of exchange type typ is
+// h2 and establishes an ISAKMP SA by its initiator.
+func establishedWith(t *testing.T, typ isakmp.ExchangeType, h2 Handler) (*harness, Cookies) {
+	t.Helper()
+	h := newHarness(t, testSettings(), func(d *Daemon) {
+		d.RegisterInitiator(&echoHandler{})
+		d.Register(typ, h2)
+	})
+	return h, establish(t, h)
 }

@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/daemon/daemontest"
 )
 
 // Charon is a strongSwan charon running in a namespace, with its own
@@ -23,8 +24,8 @@ type Charon struct {
 	Dir string // strongswan.conf, swanctl/, charon.log, vici
 	t   testing.TB
 	cmd *exec.Cmd
-	out syncBuffer // charon's stdout and stderr
-	err chan error // the result of cmd.Wait, once
+	out daemontest.LogBuffer // charon's stdout and stderr
+	err chan error           // the result of cmd.Wait, once
 }
 
 // swanctlDirs are the folders swanctl --load-all expects below SWANCTL_DIR;
@@ -231,23 +232,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// syncBuffer is a bytes.Buffer charon's output goroutine writes while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/daemon/daemontest"
 )
 
 // Process is a long-running program started in a namespace by a test (an
@@ -15,7 +17,7 @@ type Process struct {
 	Name string
 	t    testing.TB
 	pid  int
-	out  syncBuffer
+	out  daemontest.LogBuffer
 	done chan error
 }
 
