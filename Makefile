@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test
 
 all: build
 
@@ -79,6 +79,23 @@ demo:
 # then `make demo` in another; root. Run it before calling work done.
 ci-fresh:
 	./scripts/ci-fresh.sh
+
+# deb: bin/iked_VERSION_amd64.deb (scripts/deb.sh, dpkg-deb): both binaries,
+# the systemd unit dist/iked.service, the man pages, /etc/iked/iked.yaml as
+# a conffile, the system user iked. deb-test installs it with dpkg in a bare
+# Debian 12 root and removes it again (scripts/deb-test.sh; root, chroot,
+# the cached minbase tarball or debootstrap; lintian when installed).
+deb:
+	GO=$(GO) ./scripts/deb.sh $(BIN)
+
+deb-test:
+	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-test.sh "$$deb"
+
+# deb-systemd-test: the package under systemd 252 booted in systemd-nspawn
+# (scripts/deb-systemd-test.sh): notify, user and capabilities, watchdog,
+# reload, journal fields, stop. Root, systemd-container, Debian's mirror.
+deb-systemd-test:
+	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-systemd-test.sh "$$deb"
 
 clean:
 	rm -rf $(BIN)

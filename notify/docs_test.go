@@ -2,12 +2,8 @@ package notify
 
 import (
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -32,35 +28,4 @@ func TestOperatorCatalog(t *testing.T) {
 	if n := strings.Count(doc, "\n### "); n != len(catalog) {
 		t.Errorf("docs/messages.md has %d entries, the catalog %d messages", n, len(catalog))
 	}
-}
-
-// constructors maps each message number to the exported function of
-// catalog.go that calls msg with it.
-func constructors(t *testing.T) map[int]string {
-	f, err := parser.ParseFile(token.NewFileSet(), "catalog.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int]string{}
-	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok || !fd.Name.IsExported() || fd.Body == nil {
-			continue
-		}
-		ast.Inspect(fd.Body, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
-				return true
-			}
-			if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "msg" {
-				if lit, ok := call.Args[0].(*ast.BasicLit); ok {
-					if num, err := strconv.Atoi(lit.Value); err == nil {
-						out[num] = fd.Name.Name
-					}
-				}
-			}
-			return true
-		})
-	}
-	return out
 }

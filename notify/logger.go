@@ -46,6 +46,10 @@ type LogConfig struct {
 	Level  string // keys, debug, info, notice, warning, error
 	Format string // console or json
 	Syslog bool   // also send to syslog, facility daemon
+	// Journal sends entries to the systemd journal with native fields
+	// (journal.go) instead of writing lines: for a service whose standard
+	// error is the journal (JournalStream).
+	Journal bool
 }
 
 // levelAliases are other spellings operators type for a level: zap's and
@@ -99,7 +103,8 @@ func encoderConfig() zapcore.EncoderConfig {
 }
 
 // NewLogger builds a logger writing to w (the console: standard error when
-// w is nil) and, when cfg.Syslog is set, to syslog with facility daemon.
+// w is nil), or to the journal when cfg.Journal is set, and, when
+// cfg.Syslog is set, to syslog with facility daemon.
 func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 	var sw *syslog.Writer
 	if cfg.Syslog {
@@ -135,6 +140,9 @@ func newLogger(cfg LogConfig, w io.Writer, sw *syslog.Writer) (*Logger, error) {
 		return nil, fmt.Errorf("unknown log format %q (console, json)", cfg.Format)
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(w), atom)
+	if cfg.Journal {
+		core = newJournalCore(atom)
+	}
 	h := newHub()
 	core = zapcore.NewTee(core, &hubCore{hub: h})
 	if sw != nil {

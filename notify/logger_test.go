@@ -80,7 +80,7 @@ func TestLoggerWarnAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Emit(SendingNotification("192.0.2.2", "NO-PROPOSAL-CHOSEN"))
+	l.Emit(SendingNotification(netip.MustParseAddrPort("192.0.2.2:500"), "NO-PROPOSAL-CHOSEN"))
 	l.Emit(Phase1LifetimeShort(60, 300))
 	out := buf.String()
 	if strings.Contains(out, "Sending notification") || !strings.Contains(out, "warning\tPhase-1 lifetime is too short") {

@@ -90,6 +90,8 @@ func run() int {
 	if *debug != "" {
 		logCfg.Level = *debug
 	}
+	// Under systemd, standard error is the journal: native entries there.
+	logCfg.Journal = notify.JournalStream()
 	log, err := notify.NewLogger(logCfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "iked:", err)
@@ -123,17 +125,7 @@ func run() int {
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	events := make(chan daemon.Signal, 4)
-	go func() {
-		for s := range sigs {
-			if s == syscall.SIGHUP {
-				events <- daemon.SignalReload
-			} else {
-				events <- daemon.SignalStop
-			}
-		}
-	}()
-	if err := s.Daemon.Run(events); err != nil {
+	if err := serve(s.Daemon, log, sigs); err != nil {
 		var ee *daemon.ExitError
 		if errors.As(err, &ee) {
 			return ee.Code
