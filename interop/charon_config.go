@@ -63,6 +63,8 @@ type Child struct {
 	LocalTS      string // e.g. "198.51.100.0/25"; empty is dynamic
 	RemoteTS     string
 	ESPProposals string // e.g. "aes128-sha256" or "aes256-sha1-modp1024" (PFS)
+	AHProposals  string // e.g. "sha256": AH (with ESPProposals too: AH+ESP)
+	IPComp       bool   // propose IPComp (deflate)
 	Mode         string // "tunnel" (default), "transport"
 	RekeyTime    time.Duration
 	LifeTime     time.Duration
@@ -206,6 +208,12 @@ connections {
 {{- end}}
 {{- if .ESPProposals}}
         esp_proposals = {{.ESPProposals}}
+{{- end}}
+{{- if .AHProposals}}
+        ah_proposals = {{.AHProposals}}
+{{- end}}
+{{- if .IPComp}}
+        ipcomp = yes
 {{- end}}
         mode = {{or .Mode "tunnel"}}
 {{- if .RekeyTime}}

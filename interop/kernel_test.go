@@ -1,0 +1,427 @@
+package interop
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Kernel data-plane scenarios: iked with the xfrm engine installs its SAs
+// in the kernel of its namespace and they carry traffic (ping, TCP and UDP,
+// both ways) to strongSwan's charon with kernel-netlink in the other. The
+// proof is threefold: the traffic arrives, the kernel's per-SA counters of
+// every SA iked installed rise, and a capture of iked's link shows nothing
+// but IKE and IPsec. They need a kernel with ESP, AH and IPComp:
+// scripts/kernel-test.sh boots one in a VM and sets IKED_KERNEL_TEST there.
+// Each scenario writes one summary line to $KT_LOGS/scenario-NAME.txt and
+// its capture next to it.
+
+func requireKernel(t *testing.T) {
+	t.Helper()
+	if os.Getenv("IKED_KERNEL_TEST") == "" {
+		t.Skip("interop: kernel data-plane scenario: runs in the VM of scripts/kernel-test.sh (IKED_KERNEL_TEST), where the kernel has ESP")
+	}
+	RequireStrongSwan(t)
+}
+
+// kernelCase is one scenario of iked against charon.
+type kernelCase struct {
+	name      string
+	ikedInit  bool   // iked initiates (ikectl initiate); else charon does
+	swanESP   string // charon's esp_proposals ("" with AH alone)
+	swanAH    string // charon's ah_proposals
+	ipcomp    bool
+	qm        string // iked's Quick Mode transforms, YAML lines under transforms:
+	chain     string // iked's proposal, e.g. "[esp]" or "[ah, esp]"
+	pfs       string // iked's pfs; charon's proposals name the same group
+	transport bool
+	v6        bool
+}
+
+const (
+	qmESPCBC = "  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}\n"
+	qmESPGCM = "  esp: {protocol: esp, ciphers: [aes128gcm16], hmacs: [none]}\n"
+	qmAH     = "  ah: {protocol: ah, hmacs: [sha256]}\n"
+	qmComp   = "  comp: {protocol: ipcomp, compression: [deflate]}\n"
+)
+
+// kernelSetup is a scenario's topology and daemons: iked on host A, charon
+// on host B of a Pair.
+type kernelSetup struct {
+	tc                  kernelCase
+	pair                *Pair
+	ike, swan           Host
+	ikeOuter, swanOuter netip.Addr // the IKE peers (tunnel endpoints)
+	ikeIn, swanIn       netip.Addr // where the protected traffic starts and ends
+	ikeNet, swanNet     netip.Prefix
+	psk                 string
+	charon              *Charon
+	iked                *Iked
+	ikedPolicy          func(sock string) string
+	copt                CharonOptions
+}
+
+func newKernelSetup(t *testing.T, tc kernelCase) *kernelSetup {
+	t.Helper()
+	p := NewPair(t)
+	s := &kernelSetup{tc: tc, pair: p, ike: p.A, swan: p.B, ikeOuter: p.A.Addr, swanOuter: p.B.Addr, psk: randomPSK()}
+	if tc.v6 {
+		id := nextID()
+		s.ikeOuter = netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::1", id))
+		s.swanOuter = netip.MustParseAddr(fmt.Sprintf("2001:db8:%x::2", id))
+		s.ike.NS.MustRun("ip", "addr", "add", s.ikeOuter.String()+"/64", "dev", s.ike.Link, "nodad")
+		s.swan.NS.MustRun("ip", "addr", "add", s.swanOuter.String()+"/64", "dev", s.swan.Link, "nodad")
+	}
+	switch {
+	case tc.transport:
+		s.ikeIn, s.swanIn = s.ikeOuter, s.swanOuter
+		s.ikeNet = netip.PrefixFrom(s.ikeIn, s.ikeIn.BitLen())
+		s.swanNet = netip.PrefixFrom(s.swanIn, s.swanIn.BitLen())
+	case tc.v6:
+		s.ikeNet, s.swanNet = netip.MustParsePrefix("2001:db8:ffff:2::/64"), netip.MustParsePrefix("2001:db8:ffff:1::/64")
+		s.ikeIn, s.swanIn = netip.MustParseAddr("2001:db8:ffff:2::1"), netip.MustParseAddr("2001:db8:ffff:1::1")
+	default:
+		s.ikeNet, s.swanNet = netip.MustParsePrefix("203.0.113.128/25"), netip.MustParsePrefix("203.0.113.0/25")
+		s.ikeIn, s.swanIn = netip.MustParseAddr("203.0.113.129"), netip.MustParseAddr("203.0.113.1")
+	}
+	if !tc.transport {
+		// The inner addresses live on the hosts; each routes the other's
+		// subnet to the peer, with its inner address as the source.
+		bits := "/32"
+		if tc.v6 {
+			bits = "/128"
+		}
+		s.ike.NS.MustRun("ip", "addr", "add", s.ikeIn.String()+bits, "dev", "lo")
+		s.swan.NS.MustRun("ip", "addr", "add", s.swanIn.String()+bits, "dev", "lo")
+		s.ike.NS.MustRun("ip", "route", "add", s.swanNet.String(), "via", s.swanOuter.String(), "src", s.ikeIn.String())
+		s.swan.NS.MustRun("ip", "route", "add", s.ikeNet.String(), "via", s.ikeOuter.String(), "src", s.swanIn.String())
+	}
+	child := Child{ESPProposals: tc.swanESP, AHProposals: tc.swanAH, IPComp: tc.ipcomp, LifeTime: time.Hour}
+	if tc.transport {
+		child.Mode = "transport"
+	} else {
+		child.LocalTS, child.RemoteTS = s.swanNet.String(), s.ikeNet.String()
+	}
+	s.charonOpt(child)
+	s.ikedPolicy = func(sock string) string { return s.policy(sock, "never", "66m", "") }
+	return s
+}
+
+// charonOpt writes charon's configuration for start.
+func (s *kernelSetup) charonOpt(child Child) {
+	s.copt = CharonOptions{
+		RetransmitTimeout: time.Second, RetransmitTries: 4,
+		Connections: []Connection{{
+			LocalAddrs: s.swanOuter.String(), RemoteAddrs: s.ikeOuter.String(), Proposals: "aes128-sha256-modp2048",
+			LocalID: s.swanOuter.String(), RemoteID: s.ikeOuter.String(),
+			Children: []Child{child},
+		}},
+		Secrets: []Secret{{IDs: []string{s.swanOuter.String(), s.ikeOuter.String()}, PSK: []byte(s.psk)}},
+	}
+}
+
+// policy is iked's policy file for the scenario; extra goes at the end of
+// the connection.
+func (s *kernelSetup) policy(sock, initiate, lifetime, extra string) string {
+	tc := s.tc
+	idType := "ipv4"
+	if tc.v6 {
+		idType = "ipv6"
+	}
+	gws := ""
+	if !tc.transport {
+		gws = fmt.Sprintf("    local-gw: %s\n    remote-gw: %s\n", s.ikeOuter, s.swanOuter)
+	}
+	local, remote := s.ikeNet.String(), s.swanNet.String()
+	if tc.transport {
+		local, remote = s.ikeIn.String(), s.swanIn.String()
+	}
+	return fmt.Sprintf(`# generated by interop/kernel_test.go
+daemon:
+  listen: [%[1]q]
+  engine: xfrm
+  control-socket: %[2]q
+  retransmit: {timeout: 1s, tries: 4}
+  phase2-lifetime-min: 1s
+  log: {level: info, format: json}
+transforms:
+  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
+%[3]sproposals:
+  p: %[4]s
+proposal-lists:
+  l: [p]
+connections:
+  peer:
+    local-address: %[5]s
+    remote-address: %[6]s
+%[7]s    initiate: %[8]s
+    ike: {mode: main, transforms: [ike], auth: psk, psk: %[9]q, local-id: "%[10]s:%[1]s", remote-id: "%[10]s:%[11]s"}
+    proposal-list: l
+    pfs: %[12]s
+    lifetime: %[13]s
+%[14]s`, s.ikeOuter, sock, tc.qm, tc.chain, local, remote, gws, initiate, s.psk, idType, s.swanOuter, tc.pfs, lifetime, extra)
+}
+
+// start runs both daemons (the responder first) and brings the SAs up.
+func (s *kernelSetup) start(t *testing.T) {
+	t.Helper()
+	opt := s.copt
+	if s.tc.ikedInit {
+		s.charon = StartCharon(t, s.swan.NS, opt)
+		s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+		if err := s.iked.Initiate("peer"); err != nil {
+			t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
+		}
+	} else {
+		s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+		s.charon = StartCharon(t, s.swan.NS, opt)
+		if err := s.charon.Initiate("c", 30*time.Second); err != nil {
+			t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+		}
+	}
+	if _, _, err := waitChild(s.charon, 30*time.Second); err != nil {
+		t.Fatalf("strongSwan: %v\niked:\n%s", err, s.iked.catalogSummary())
+	}
+	if _, err := s.waitIkedSAs(len(s.protocols())*2, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// protocols are the kernel's names of the SAs of one bundle.
+func (s *kernelSetup) protocols() []string {
+	var ps []string
+	if s.tc.ipcomp {
+		ps = append(ps, "comp")
+	}
+	if s.tc.swanESP != "" {
+		ps = append(ps, "esp")
+	}
+	if s.tc.swanAH != "" {
+		ps = append(ps, "ah")
+	}
+	return ps
+}
+
+// waitIkedSAs waits until iked's namespace has n SAs with a key (not larval
+// SPI reservations: those have mode and algorithms but no reqid-matched
+// peer yet, so count SAs in both directions between the peers).
+func (s *kernelSetup) waitIkedSAs(n int, timeout time.Duration) ([]KernelSA, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		sas, err := s.ike.NS.XfrmStates()
+		if err != nil {
+			return nil, err
+		}
+		var in, out int
+		for _, sa := range sas {
+			if sa.Src == s.ikeOuter && sa.Dst == s.swanOuter {
+				out++
+			}
+			if sa.Src == s.swanOuter && sa.Dst == s.ikeOuter {
+				in++
+			}
+		}
+		if in+out >= n && out > 0 {
+			return sas, nil
+		}
+		if time.Now().After(deadline) {
+			return sas, fmt.Errorf("iked's kernel has %d SAs after %v, want %d: %v\niked:\n%s", len(sas), timeout, n, sas, s.iked.catalogSummary())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// trafficResult is what one round of traffic did.
+type trafficResult struct {
+	pingOut, pingOutOK, pingIn, pingInOK int
+	tcpBytes                             int
+	udpSent, udpThere, udpBack           int
+	wire                                 map[string]int
+	clear                                []string
+	delta                                map[string]uint64 // packets per iked SA
+	failed                               uint32
+}
+
+// lost is the traffic that did not arrive.
+func (r trafficResult) lost() int {
+	return (r.pingOut - r.pingOutOK) + (r.pingIn - r.pingInOK) + (r.udpSent - r.udpBack)
+}
+
+func (r trafficResult) String() string {
+	keys := make([]string, 0, len(r.delta))
+	for k := range r.delta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sas []string
+	for _, k := range keys {
+		sas = append(sas, fmt.Sprintf("%s:%d", k, r.delta[k]))
+	}
+	return fmt.Sprintf("ping %d/%d out %d/%d in, tcp %d B each way, udp %d sent %d there %d back; SA packets %s; wire esp %d ah %d nat-t %d ike %d clear %d; lost %d",
+		r.pingOutOK, r.pingOut, r.pingInOK, r.pingIn, r.tcpBytes, r.udpSent, r.udpThere, r.udpBack,
+		strings.Join(sas, " "), r.wire["esp"], r.wire["ah"], r.wire["nat-t"], r.wire["ike"], r.wire["clear"], r.lost())
+}
+
+// traffic sends ping both ways, a TCP transfer and UDP datagrams through
+// the SAs, capturing iked's link, and checks that every SA iked installed
+// counted packets and that nothing crossed the link in clear.
+func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
+	t.Helper()
+	before, err := s.ike.NS.XfrmStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both ends' outgoing frames: everything on the link.
+	capt, err := s.ike.NS.StartCapture(s.ike.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capt2, err := s.swan.NS.StartCapture(s.swan.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r trafficResult
+	r.pingOut, r.pingOutOK, err = s.ike.Ping(s.ikeIn, s.swanIn, 10, 100*time.Millisecond)
+	if err != nil {
+		t.Error(err)
+	}
+	r.pingIn, r.pingInOK, err = s.swan.Ping(s.swanIn, s.ikeIn, 10, 100*time.Millisecond)
+	if err != nil {
+		t.Error(err)
+	}
+	r.tcpBytes = 128 << 10
+	if err := TCPTransfer(s.ike, s.swan, s.ikeIn, s.swanIn, r.tcpBytes); err != nil {
+		t.Errorf("tcp iked -> strongSwan: %v", err)
+		r.tcpBytes = 0
+	}
+	r.udpSent = 50
+	r.udpThere, r.udpBack, err = UDPExchange(s.swan, s.ike, s.swanIn, s.ikeIn, r.udpSent, 1200, 5*time.Millisecond)
+	if err != nil {
+		t.Error(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the last frames reach the capture
+	var pcap, pcap2 string
+	if dir := os.Getenv("KT_LOGS"); dir != "" {
+		pcap = filepath.Join(dir, "scenario-"+capName+"-iked-sent.pcap")
+		pcap2 = filepath.Join(dir, "scenario-"+capName+"-swan-sent.pcap")
+	}
+	if err := errors.Join(capt.Stop(pcap), capt2.Stop(pcap2)); err != nil {
+		t.Error(err)
+	}
+	r.wire, r.clear = capt.Counts()
+	w2, c2 := capt2.Counts()
+	for k, v := range w2 {
+		r.wire[k] += v
+	}
+	r.clear = append(r.clear, c2...)
+	after, err := s.ike.NS.XfrmStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.delta = map[string]uint64{}
+	for _, sa := range after {
+		dir := "out"
+		if sa.Dst == s.ikeOuter {
+			dir = "in"
+		}
+		var was uint64
+		for _, b := range before {
+			if b.Proto == sa.Proto && b.SPI == sa.SPI && b.Dst == sa.Dst {
+				was = b.Packets
+			}
+		}
+		key := sa.Proto + "-" + dir
+		r.delta[key] += sa.Packets - was
+		r.failed += sa.Failed
+	}
+	for _, p := range s.protocols() {
+		for _, dir := range []string{"out", "in"} {
+			if r.delta[p+"-"+dir] == 0 {
+				t.Errorf("iked's %s %s SA carried no packet; kernel SAs:\n%v", p, dir, after)
+			}
+		}
+	}
+	if r.failed != 0 {
+		t.Errorf("%d packets failed integrity checks", r.failed)
+	}
+	if r.wire["clear"] != 0 {
+		t.Errorf("%d frames crossed the link outside IPsec, first: %q", r.wire["clear"], r.clear)
+	}
+	if r.pingOutOK == 0 || r.pingInOK == 0 || r.udpBack == 0 {
+		t.Errorf("traffic did not pass: %s", r)
+	}
+	return r
+}
+
+// report writes the scenario's summary line.
+func report(t *testing.T, name, line string) {
+	t.Helper()
+	t.Logf("KT %s: %s", name, line)
+	if dir := os.Getenv("KT_LOGS"); dir != "" {
+		status := "ok"
+		if t.Failed() {
+			status = "FAIL"
+		}
+		f := filepath.Join(dir, "scenario-"+strings.ReplaceAll(name, "/", "_")+".txt")
+		old, _ := os.ReadFile(f)
+		os.WriteFile(f, append(old, fmt.Sprintf("KT %-4s %s: %s\n", status, name, line)...), 0o644)
+	}
+}
+
+// kernelState is the namespace's SAD and SPD as text, for before/after
+// comparisons (the kernel lists them in a stable order).
+func kernelState(t *testing.T, ns *Namespace) string {
+	t.Helper()
+	st := ns.MustRun("ip", "xfrm", "state")
+	po := ns.MustRun("ip", "xfrm", "policy")
+	return st + po
+}
+
+// stopIked sends SIGTERM and checks that iked leaves its namespace's SAD
+// and SPD as they were before it started.
+func (s *kernelSetup) stopIked(t *testing.T, before string) {
+	t.Helper()
+	if err := s.iked.Proc.Stop(10 * time.Second); err != nil {
+		t.Errorf("iked did not stop cleanly: %v", err)
+	}
+	if after := kernelState(t, s.ike.NS); after != before {
+		t.Errorf("iked left kernel state after SIGTERM:\n%s\nbefore it started:\n%s", after, before)
+	}
+}
+
+var kernelCases = []kernelCase{
+	{name: "esp-cbc-sha256-tunnel", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none"},
+	{name: "esp-gcm-tunnel-pfs", swanESP: "aes128gcm16-modp2048", qm: qmESPGCM, chain: "[esp]", pfs: "modp2048"},
+}
+
+// TestKernelStrongSwan: scenario 1, iked against charon (kernel-netlink),
+// each case in both roles.
+func TestKernelStrongSwan(t *testing.T) {
+	requireKernel(t)
+	for _, tc := range kernelCases {
+		for _, ikedInit := range []bool{true, false} {
+			tc := tc
+			tc.ikedInit = ikedInit
+			role := "swan-init"
+			if ikedInit {
+				role = "iked-init"
+			}
+			t.Run(tc.name+"/"+role, func(t *testing.T) {
+				start := time.Now()
+				s := newKernelSetup(t, tc)
+				before := kernelState(t, s.ike.NS)
+				s.start(t)
+				up := time.Since(start)
+				r := s.traffic(t, "1-"+tc.name+"-"+role)
+				s.stopIked(t, before)
+				report(t, "1/"+tc.name+"/"+role, fmt.Sprintf("%s (up in %v)", r, up.Round(time.Millisecond)))
+			})
+		}
+	}
+}
