@@ -51,6 +51,9 @@ const (
 	qmComp   = "  comp: {protocol: ipcomp, compression: [deflate]}\n"
 )
 
+// kernelPlugins are the strongSwan plugins the scenarios use.
+const kernelPlugins = "random nonce openssl aes sha1 sha2 hmac gcm gmp curve25519 kdf pem pkcs1 pkcs8 x509 pubkey kernel-netlink socket-default vici"
+
 // kernelSetup is a scenario's topology and daemons: iked on host A, charon
 // on host B of a Pair.
 type kernelSetup struct {
@@ -117,6 +120,7 @@ func newKernelSetup(t *testing.T, tc kernelCase) *kernelSetup {
 func (s *kernelSetup) charonOpt(child Child) {
 	s.copt = CharonOptions{
 		RetransmitTimeout: time.Second, RetransmitTries: 4,
+		Plugins: kernelPlugins,
 		Connections: []Connection{{
 			LocalAddrs: s.swanOuter.String(), RemoteAddrs: s.ikeOuter.String(), Proposals: "aes128-sha256-modp2048",
 			LocalID: s.swanOuter.String(), RemoteID: s.ikeOuter.String(),
@@ -172,9 +176,13 @@ connections:
 func (s *kernelSetup) start(t *testing.T) {
 	t.Helper()
 	opt := s.copt
+	t0 := time.Now()
+	defer func() { t.Logf("up in %v", time.Since(t0).Round(time.Millisecond)) }()
 	if s.tc.ikedInit {
 		s.charon = StartCharon(t, s.swan.NS, opt)
+		t.Logf("charon started in %v", time.Since(t0).Round(time.Millisecond))
 		s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+		t.Logf("iked started in %v", time.Since(t0).Round(time.Millisecond))
 		if err := s.iked.Initiate("peer"); err != nil {
 			t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
 		}
@@ -413,6 +421,7 @@ func TestKernelStrongSwan(t *testing.T) {
 				role = "iked-init"
 			}
 			t.Run(tc.name+"/"+role, func(t *testing.T) {
+				t.Parallel()
 				start := time.Now()
 				s := newKernelSetup(t, tc)
 				before := kernelState(t, s.ike.NS)
