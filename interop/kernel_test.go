@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -433,4 +434,72 @@ func TestKernelStrongSwan(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestKernelCrash: scenario 8. iked killed with SIGKILL leaves its SAs and
+// policies in the kernel; a new iked started on them removes exactly those
+// (its reqid range, engine/xfrm/owner.go) and says so, negotiates again and
+// carries traffic, and its SIGTERM leaves the kernel as it was before the
+// first iked started.
+func TestKernelCrash(t *testing.T) {
+	requireKernel(t)
+	tc := kernelCases[0]
+	tc.ikedInit = true
+	s := newKernelSetup(t, tc)
+	before := kernelState(t, s.ike.NS)
+	s.start(t)
+	old, err := s.ike.NS.XfrmStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.iked.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for done, _ := s.iked.Proc.Exited(); !done; done, _ = s.iked.Proc.Exited() {
+		if time.Now().After(deadline) {
+			t.Fatal("iked survived SIGKILL")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	left := kernelState(t, s.ike.NS)
+	if left == before || !strings.Contains(left, "proto esp") {
+		t.Fatalf("SIGKILL left nothing to recover from:\n%s", left)
+	}
+
+	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	var removed map[string]any
+	for _, l := range s.iked.Lines() {
+		if strings.HasPrefix(l.Msg, "removed the kernel SAs and policies an earlier iked left") {
+			removed = l.Fields
+		}
+	}
+	nPol, nSA := 0, 0
+	if removed == nil {
+		t.Errorf("the new iked did not report the leftovers:\n%s", s.iked.Proc.Output())
+	} else {
+		p, _ := removed["policies"].([]any)
+		a, _ := removed["SAs"].([]any)
+		nPol, nSA = len(p), len(a)
+	}
+	now, err := s.ike.NS.XfrmStates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range old {
+		for _, n := range now {
+			if o.Proto == n.Proto && o.SPI == n.SPI && o.Dst == n.Dst {
+				t.Errorf("the killed iked's SA %s is still there", o)
+			}
+		}
+	}
+	if err := s.iked.Initiate("peer"); err != nil {
+		t.Fatalf("ikectl initiate after the restart: %v\n%s", err, s.iked.catalogSummary())
+	}
+	if _, err := s.waitIkedSAs(2, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r := s.traffic(t, "8-crash")
+	s.stopIked(t, before)
+	report(t, "8/sigkill-restart", fmt.Sprintf("killed iked left %d SAs; the new one removed %d SAs and %d policies; then %s", len(old), nSA, nPol, r))
 }

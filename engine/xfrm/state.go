@@ -23,6 +23,9 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 	if b.h == nil {
 		return errNotOpen
 	}
+	if _, err := kernelReqID(bd.ReqID); err != nil {
+		return err
+	}
 	var added []engine.SARef
 	fail := func(err error) error {
 		var errs []error
@@ -91,7 +94,7 @@ func (b *Backend) addSA(bd *engine.Bundle, chain []engine.SA, s engine.SA, inbou
 
 	st := &netlink.XfrmState{
 		Src: src.AsSlice(), Dst: dst.AsSlice(), Proto: netlink.Proto(s.Protocol),
-		Mode: netlink.Mode(bd.SAMode(chain, s.Protocol)), Spi: int(s.SPI), Reqid: int(bd.ReqID),
+		Mode: netlink.Mode(bd.SAMode(chain, s.Protocol)), Spi: int(s.SPI), Reqid: int(ReqIDBase + bd.ReqID),
 		ReplayWindow: int(bd.ReplayWindow),
 		Limits:       limits(bd.Lifetime),
 	}
@@ -153,7 +156,7 @@ func (b *Backend) addIPComp(bd *engine.Bundle, chain []engine.SA, s engine.SA, s
 	info.Id.Proto = uint8(engine.ProtoIPComp)
 	info.Id.Spi = nl.Swap32(s.SPI)
 	info.Mode = uint8(bd.SAMode(chain, engine.ProtoIPComp))
-	info.Reqid = bd.ReqID
+	info.Reqid = ReqIDBase + bd.ReqID
 	if bd.Mode == engine.ModeTransport {
 		inbound := src == bd.Remote && dst == bd.Local
 		selToKernel(&info.Sel, bd.Selector, inbound)
