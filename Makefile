@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo clean
+.PHONY: all build test vet unit check-examples fuzz fuzz-long bench demo kernel-test clean
 
 all: build
 
@@ -60,6 +60,14 @@ bench:
 # then iked (ikectl initiate), both sides print their SAs, all cleaned up.
 demo: build
 	BIN=$(BIN) DEMO_PREFIX=$(DEMO_NS) ./scripts/demo.sh
+
+# kernel-test: iked's SAs carrying traffic in a real Linux kernel with ESP,
+# AH and IPComp: scripts/kernel-test.sh boots Debian's kernel in qemu (root,
+# the Debian packages in scripts/kernel-test.deps), runs the xfrm engine's
+# tests and the interop package's TestKernel scenarios inside it and prints
+# one line per scenario; logs and captures in $(BIN)/kernel-test/logs.
+kernel-test:
+	GO=$(GO) KT_OUT=$(CURDIR)/$(BIN)/kernel-test ./scripts/kernel-test.sh
 
 clean:
 	rm -rf $(BIN)
