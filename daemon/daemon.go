@@ -355,6 +355,15 @@ func (d *Daemon) bind() error {
 				d.closeSockets()
 				return fmt.Errorf("%s port %d: %w", a, p.port, err)
 			}
+			if d.settings.IPsecBypass {
+				if e, ok := pc.(ipsecBypass); ok {
+					if err := e.SetIPsecBypass(); err != nil {
+						pc.Close()
+						d.closeSockets()
+						return fmt.Errorf("IPsec bypass policy on %s port %d: %w", a, p.port, err)
+					}
+				}
+			}
 			if p.natt && d.settings.ESPInUDP {
 				if e, ok := pc.(espInUDP); ok {
 					if err := e.SetESPInUDP(); err != nil {

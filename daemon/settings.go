@@ -28,7 +28,11 @@ type Settings struct {
 	// ESPInUDP lets the kernel decapsulate ESP on the NAT-T sockets
 	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
 	ESPInUDP bool
-	Log      notify.LogConfig
+	// IPsecBypass exempts the IKE sockets from the kernel's IPsec policies
+	// (with the xfrm engine): a transport-mode policy between two hosts
+	// covers their IKE traffic too, which must still flow in clear.
+	IPsecBypass bool
+	Log         notify.LogConfig
 }
 
 // DefaultSettings are policy-file.md's defaults.

@@ -43,6 +43,11 @@ type kernelCase struct {
 	pfs       string // iked's pfs; charon's proposals name the same group
 	transport bool
 	v6        bool
+	// respondOnly: only charon initiates. iked as the initiator of
+	// IPComp+ESP refuses charon's answer today ("the responder chose 2
+	// proposals", BAD-PROPOSAL-SYNTAX): a Quick Mode interoperability bug
+	// outside the kernel data plane.
+	respondOnly bool
 }
 
 const (
@@ -365,7 +370,25 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if r.pingOutOK == 0 || r.pingInOK == 0 || r.udpBack == 0 {
 		t.Errorf("traffic did not pass: %s", r)
 	}
+	if t.Failed() {
+		for _, h := range []Host{s.ike, s.swan} {
+			st, _ := h.NS.Run("ip", "-s", "xfrm", "state")
+			xs, _ := h.NS.Run("cat", "/proc/net/xfrm_stat")
+			t.Logf("%s: ip -s xfrm state:\n%s\n/proc/net/xfrm_stat (non-zero):\n%s", h.NS.Name, st, nonZero(xs))
+		}
+	}
 	return r
+}
+
+// nonZero keeps the lines of /proc/net/xfrm_stat whose counter is not 0.
+func nonZero(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(l); len(f) == 2 && f[1] != "0" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // report writes the scenario's summary line.
@@ -392,6 +415,37 @@ func kernelState(t *testing.T, ns *Namespace) string {
 	return st + po
 }
 
+// peerDeletes has charon delete the child SA: its Delete must reach iked
+// in clear (in transport mode too, where iked's policies cover the two
+// hosts' IKE traffic unless its sockets bypass them), and iked must remove
+// the bundle's SAs from its kernel.
+func (s *kernelSetup) peerDeletes(t *testing.T) {
+	t.Helper()
+	if err := s.charon.TerminateChild("c", 20*time.Second); err != nil {
+		t.Errorf("swanctl --terminate --child: %v", err)
+		return
+	}
+	if _, err := s.iked.WaitCatalog(62, 20*time.Second); err != nil {
+		t.Errorf("iked did not act on charon's Delete: %v", err)
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sas, err := s.ike.NS.XfrmStates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sas) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("iked kept SAs after the peer's Delete: %v", sas)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // stopIked sends SIGTERM and checks that iked leaves its namespace's SAD
 // and SPD as they were before it started.
 func (s *kernelSetup) stopIked(t *testing.T, before string) {
@@ -407,6 +461,11 @@ func (s *kernelSetup) stopIked(t *testing.T, before string) {
 var kernelCases = []kernelCase{
 	{name: "esp-cbc-sha256-tunnel", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none"},
 	{name: "esp-gcm-tunnel-pfs", swanESP: "aes128gcm16-modp2048", qm: qmESPGCM, chain: "[esp]", pfs: "modp2048"},
+	{name: "ah-sha256-tunnel", swanAH: "sha256", qm: qmAH, chain: "[ah]", pfs: "none"},
+	{name: "ipcomp-esp-tunnel", swanESP: "aes128-sha256", ipcomp: true, qm: qmESPCBC + qmComp, chain: "[esp, comp]", pfs: "none", respondOnly: true},
+	{name: "esp-cbc-tunnel-ipv6-pfs", swanESP: "aes128-sha256-modp2048", qm: qmESPCBC, chain: "[esp]", pfs: "modp2048", v6: true},
+	{name: "esp-gcm-transport", swanESP: "aes128gcm16", qm: qmESPGCM, chain: "[esp]", pfs: "none", transport: true},
+	{name: "esp-cbc-transport-ipv6", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none", transport: true, v6: true},
 }
 
 // TestKernelStrongSwan: scenario 1, iked against charon (kernel-netlink),
@@ -415,6 +474,9 @@ func TestKernelStrongSwan(t *testing.T) {
 	requireKernel(t)
 	for _, tc := range kernelCases {
 		for _, ikedInit := range []bool{true, false} {
+			if ikedInit && tc.respondOnly {
+				continue
+			}
 			tc := tc
 			tc.ikedInit = ikedInit
 			role := "swan-init"
@@ -424,13 +486,16 @@ func TestKernelStrongSwan(t *testing.T) {
 			t.Run(tc.name+"/"+role, func(t *testing.T) {
 				t.Parallel()
 				start := time.Now()
+				line := "did not come up"
+				defer func() { report(t, "1/"+tc.name+"/"+role, line) }()
 				s := newKernelSetup(t, tc)
 				before := kernelState(t, s.ike.NS)
 				s.start(t)
 				up := time.Since(start)
 				r := s.traffic(t, "1-"+tc.name+"-"+role)
+				line = fmt.Sprintf("%s (up in %v)", r, up.Round(time.Millisecond))
+				s.peerDeletes(t)
 				s.stopIked(t, before)
-				report(t, "1/"+tc.name+"/"+role, fmt.Sprintf("%s (up in %v)", r, up.Round(time.Millisecond)))
 			})
 		}
 	}

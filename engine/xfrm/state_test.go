@@ -192,7 +192,12 @@ func TestInstallChainFailsCleanly(t *testing.T) {
 	}
 	err := b.Install(bd)
 	if err == nil {
-		// A kernel with all three protocols.
+		// A kernel with all three protocols: six SAs, the AH ones with
+		// their ICV aligned to 32 bits (RFC 4302, 2.6).
+		states := run(t, "ip", "-n", ns, "xfrm", "state")
+		if strings.Count(states, "proto ") != 6 || strings.Count(states, "proto ah") != 2 || strings.Count(states, "align4") != 2 {
+			t.Errorf("installed:\n%s", states)
+		}
 		if err := b.Delete(bd.Refs()); err != nil {
 			t.Fatal(err)
 		}
