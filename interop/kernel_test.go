@@ -309,12 +309,12 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if err != nil {
 		t.Error(err)
 	}
-	r.tcpBytes = 128 << 10
+	r.tcpBytes = 64 << 10
 	if err := TCPTransfer(s.ike, s.swan, s.ikeIn, s.swanIn, r.tcpBytes); err != nil {
 		t.Errorf("tcp iked -> strongSwan: %v", err)
 		r.tcpBytes = 0
 	}
-	r.udpSent = 50
+	r.udpSent = 30
 	r.udpThere, r.udpBack, err = UDPExchange(s.swan, s.ike, s.swanIn, s.ikeIn, r.udpSent, 1200, 5*time.Millisecond)
 	if err != nil {
 		t.Error(err)
@@ -508,6 +508,7 @@ func TestKernelStrongSwan(t *testing.T) {
 // first iked started.
 func TestKernelCrash(t *testing.T) {
 	requireKernel(t)
+	t.Parallel()
 	tc := kernelCases[0]
 	tc.ikedInit = true
 	s := newKernelSetup(t, tc)
