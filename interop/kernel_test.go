@@ -569,3 +569,48 @@ func TestKernelCrash(t *testing.T) {
 	s.stopIked(t, before)
 	report(t, "8/sigkill-restart", fmt.Sprintf("killed iked left %d SAs; the new one removed %d SAs and %d policies; then %s", len(old), nSA, nPol, r))
 }
+
+// TestKernelOnDemand: scenario 4. iked's connection is on-demand: its trap
+// policies are in the kernel from the start, the first packet makes the
+// kernel ACQUIRE an SA, iked negotiates with charon, and the ping that
+// started it gets through once the SAs are in; the packets sent before
+// are lost (the kernel drops them while it waits) and counted.
+func TestKernelOnDemand(t *testing.T) {
+	requireKernel(t)
+	t.Parallel()
+	tc := kernelCases[0]
+	tc.ikedInit = true
+	line := "did not come up"
+	defer func() { report(t, "4/on-demand", line) }()
+	s := newKernelSetup(t, tc)
+	s.ikedPolicy = func(sock string) string { return s.policy(sock, "on-demand", "66m", "") }
+	before := kernelState(t, s.ike.NS)
+	s.charon = StartCharon(t, s.swan.NS, s.copt)
+	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	pol, err := s.ike.NS.XfrmPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pol, "dir out") || !strings.Contains(pol, "proto esp reqid") {
+		t.Fatalf("no trap policy after start:\n%s", pol)
+	}
+	if sas, _ := s.ike.NS.XfrmStates(); len(sas) != 0 {
+		t.Fatalf("SAs before any traffic: %v", sas)
+	}
+	start := time.Now()
+	sent, got, err := s.ike.Ping(s.ikeIn, s.swanIn, 30, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == 0 {
+		t.Fatalf("no ping answered after the ACQUIRE (%d sent)\niked:\n%s", sent, s.iked.catalogSummary())
+	}
+	if _, _, err := waitChild(s.charon, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	lost := sent - got
+	r := s.traffic(t, "4-on-demand")
+	line = fmt.Sprintf("first ping: %d of %d lost before the SAs were in (ping every 200 ms, %v in all); then %s",
+		lost, sent, time.Since(start).Round(time.Millisecond), r)
+	s.stopIked(t, before)
+}
