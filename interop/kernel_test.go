@@ -207,17 +207,12 @@ func (s *kernelSetup) start(t *testing.T) {
 	}
 }
 
-// protocols are the kernel's names of the SAs of one bundle.
+// protocols are the kernel's names of the SAs of one bundle: iked's
+// proposal names its transforms after the protocols (esp, ah, comp).
 func (s *kernelSetup) protocols() []string {
 	var ps []string
-	if s.tc.ipcomp {
-		ps = append(ps, "comp")
-	}
-	if s.tc.swanESP != "" {
-		ps = append(ps, "esp")
-	}
-	if s.tc.swanAH != "" {
-		ps = append(ps, "ah")
+	for _, f := range strings.FieldsFunc(s.tc.chain, func(r rune) bool { return r == '[' || r == ']' || r == ',' || r == ' ' }) {
+		ps = append(ps, f)
 	}
 	return ps
 }
@@ -613,4 +608,53 @@ func TestKernelOnDemand(t *testing.T) {
 	line = fmt.Sprintf("first ping: %d of %d lost before the SAs were in (ping every 200 ms, %v in all); then %s",
 		lost, sent, time.Since(start).Round(time.Millisecond), r)
 	s.stopIked(t, before)
+}
+
+// mirror is the setup seen from charon's host: a second iked there uses
+// it for its policy.
+func (s *kernelSetup) mirror() *kernelSetup {
+	m := *s
+	m.ike, m.swan = s.swan, s.ike
+	m.ikeOuter, m.swanOuter = s.swanOuter, s.ikeOuter
+	m.ikeIn, m.swanIn = s.swanIn, s.ikeIn
+	m.ikeNet, m.swanNet = s.swanNet, s.ikeNet
+	return &m
+}
+
+// TestKernelIkedIked: scenario 2, iked against iked, both with the xfrm
+// engine, on bundles strongSwan does not negotiate (AH+ESP) and with
+// IPComp; iked on host A initiates.
+func TestKernelIkedIked(t *testing.T) {
+	requireKernel(t)
+	for _, tc := range []kernelCase{
+		{name: "ah-esp-tunnel-pfs", qm: qmAH + qmESPCBC, chain: "[ah, esp]", pfs: "modp2048"},
+		{name: "ipcomp-esp-transport", ipcomp: true, qm: qmESPGCM + qmComp, chain: "[esp, comp]", pfs: "none", transport: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			line := "did not come up"
+			defer func() { report(t, "2/"+tc.name, line) }()
+			start := time.Now()
+			s := newKernelSetup(t, tc)
+			m := s.mirror()
+			beforeA, beforeB := kernelState(t, s.ike.NS), kernelState(t, m.ike.NS)
+			m.iked = startIkedYAML(t, m.ike.NS, func(sock string) string { return m.policy(sock, "never", "66m", "") })
+			s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+			if err := s.iked.Initiate("peer"); err != nil {
+				t.Fatalf("ikectl initiate: %v\n%s\nresponder:\n%s", err, s.iked.catalogSummary(), m.iked.catalogSummary())
+			}
+			n := len(s.protocols()) * 2
+			if _, err := s.waitIkedSAs(n, 30*time.Second); err != nil {
+				t.Fatalf("%v\nresponder:\n%s", err, m.iked.catalogSummary())
+			}
+			if _, err := m.waitIkedSAs(n, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			up := time.Since(start)
+			r := s.traffic(t, "2-"+tc.name)
+			line = fmt.Sprintf("%s (up in %v)", r, up.Round(time.Millisecond))
+			s.stopIked(t, beforeA)
+			m.stopIked(t, beforeB)
+		})
+	}
 }
