@@ -719,3 +719,55 @@ connections:
 	line = r.String()
 	s.stopIked(t, before)
 }
+
+// TestKernelNAT: scenario 3. iked behind an nftables masquerade initiates
+// to charon: both float to port 4500 and the kernel carries ESP in UDP
+// (RFC 3948) on the SAs iked installed, whose encapsulation ports come
+// from the NAT-T negotiation.
+func TestKernelNAT(t *testing.T) {
+	requireKernel(t)
+	t.Parallel()
+	line := "did not come up"
+	defer func() { report(t, "3/nat-t", line) }()
+	r := NewRouted(t, RoutedOptions{NAT: true})
+	tc := kernelCases[0]
+	tc.ikedInit = true
+	s := &kernelSetup{tc: tc, ike: r.Left, swan: r.Right, ikeOuter: r.Left.Addr, swanOuter: r.Right.Addr, psk: randomPSK(),
+		ikeNet: netip.MustParsePrefix("203.0.113.128/25"), swanNet: netip.MustParsePrefix("203.0.113.0/25"),
+		ikeIn: netip.MustParseAddr("203.0.113.129"), swanIn: netip.MustParseAddr("203.0.113.1")}
+	s.ike.NS.MustRun("ip", "addr", "add", s.ikeIn.String()+"/32", "dev", "lo")
+	s.swan.NS.MustRun("ip", "addr", "add", s.swanIn.String()+"/32", "dev", "lo")
+	s.charonOpt(Child{ESPProposals: tc.swanESP, LocalTS: s.swanNet.String(), RemoteTS: s.ikeNet.String(), LifeTime: time.Hour})
+	s.copt.Connections[0].RemoteAddrs = "%any"
+	s.ikedPolicy = func(sock string) string { return s.policy(sock, "never", "66m", "") }
+	before := kernelState(t, s.ike.NS)
+	start := time.Now()
+	s.charon = StartCharon(t, s.swan.NS, s.copt)
+	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	if err := s.iked.Initiate("peer"); err != nil {
+		t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
+	}
+	sa, _, err := waitChild(s.charon, 30*time.Second)
+	if err != nil {
+		t.Fatalf("strongSwan: %v\niked:\n%s", err, s.iked.catalogSummary())
+	}
+	if !sa.NATRemote || sa.RemoteHost != r.RouterRight.String() || sa.RemotePort == "500" {
+		t.Errorf("strongSwan sees %s:%s nat-remote=%v", sa.RemoteHost, sa.RemotePort, sa.NATRemote)
+	}
+	sas, err := s.waitIkedSAs(2, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sas {
+		if !k.Encap {
+			t.Errorf("iked's SA %s is not UDP-encapsulated", k)
+		}
+	}
+	up := time.Since(start)
+	res := s.traffic(t, "3-nat-t")
+	if res.wire["nat-t"] == 0 || res.wire["esp"] != 0 {
+		t.Errorf("on the wire: %v; want ESP in UDP only", res.wire)
+	}
+	line = fmt.Sprintf("%s (up in %v)", res, up.Round(time.Millisecond))
+	s.stopIked(t, before)
+}
