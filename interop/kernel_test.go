@@ -771,3 +771,64 @@ func TestKernelNAT(t *testing.T) {
 	line = fmt.Sprintf("%s (up in %v)", res, up.Round(time.Millisecond))
 	s.stopIked(t, before)
 }
+
+// TestKernelDPD: scenario 7. charon dies (SIGKILL: no Delete); iked's DPD
+// (delay 2 s, timeout 6 s) declares it dead and removes the SAs from the
+// kernel, and the on-demand connection's trap policies stay, so the next
+// packet asks for a new SA.
+func TestKernelDPD(t *testing.T) {
+	requireKernel(t)
+	t.Parallel()
+	line := "did not come up"
+	defer func() { report(t, "7/dpd", line) }()
+	tc := kernelCases[0]
+	tc.ikedInit = true
+	s := newKernelSetup(t, tc)
+	s.copt.Connections[0].DPDDelay = 2 * time.Second
+	s.ikedPolicy = func(sock string) string {
+		p := s.policy(sock, "on-demand", "66m", "")
+		return strings.Replace(p, "  phase2-lifetime-min: 1s\n", "  phase2-lifetime-min: 1s\n  dpd: {delay: 2s, timeout: 6s}\n", 1)
+	}
+	before := kernelState(t, s.ike.NS)
+	s.charon = StartCharon(t, s.swan.NS, s.copt)
+	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	traps, err := s.ike.NS.XfrmPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := s.ike.Ping(s.ikeIn, s.swanIn, 30, 200*time.Millisecond); err != nil || got == 0 {
+		t.Fatalf("on-demand SA: %v, %d answered\n%s", err, got, s.iked.catalogSummary())
+	}
+	if _, err := s.waitIkedSAs(2, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.charon.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	deadline := killed.Add(30 * time.Second) // a guard; the figure is reported
+	for {
+		sas, err := s.ike.NS.XfrmStates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sas) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("iked kept its SAs %v s after the peer died: %v\n%s", deadline.Sub(killed), sas, s.iked.catalogSummary())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	gone := time.Since(killed)
+	after, err := s.ike.NS.XfrmPolicies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != traps {
+		t.Errorf("policies after the peer's death:\n%s\nwant the trap policies:\n%s", after, traps)
+	}
+	line = fmt.Sprintf("peer killed; iked removed its kernel SAs after %v (DPD delay 2 s + timeout 6 s); trap policies back: %v",
+		gone.Round(100*time.Millisecond), after == traps)
+	s.stopIked(t, before)
+}
