@@ -10,7 +10,7 @@ set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
 LOGS=$OUT/logs
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+SRC=$OUT/src # the test packages' folders (testdata), copied by kernel-test.sh
 
 poweroff_now() {
 	sync
@@ -57,7 +57,7 @@ cp "$OUT"/bin/* "$BIN"/
 
 # KT_DEBUG: a command to run instead of the tests (its output in debug.log).
 if [ -n "${KT_DEBUG:-}" ]; then
-	(cd "$REPO" && bash -c "$KT_DEBUG") >"$LOGS/debug.log" 2>&1
+	(cd "$OUT" && bash -c "$KT_DEBUG") >"$LOGS/debug.log" 2>&1
 	echo $? >"$LOGS/status"
 	exit
 fi
@@ -67,12 +67,12 @@ t0=$(awk '{print $1}' /proc/uptime)
 
 # The xfrm engine's own tests: with IKED_KERNEL_TEST set they require the
 # kernel to accept ESP/AH/IPComp instead of stopping at EPROTONOSUPPORT.
-[ "${KT_XFRM:-1}" = 0 ] || (cd "$REPO/engine/xfrm" && IKED_KERNEL_TEST=1 timeout 180 "$BIN/xfrm.test" -test.v -test.timeout 170s) \
+[ "${KT_XFRM:-1}" = 0 ] || (cd "$SRC/engine/xfrm" && IKED_KERNEL_TEST=1 timeout 180 "$BIN/xfrm.test" -test.v -test.timeout 170s) \
 	>"$LOGS/xfrm-test.log" 2>&1 || status=1
 t1=$(awk '{print $1}' /proc/uptime)
 
 # The scenarios: iked's SAs carrying traffic.
-(cd "$REPO/interop" && IKED_KERNEL_TEST=1 IKED_BIN_DIR="$BIN" KT_LOGS="$LOGS" \
+(cd "$SRC/interop" && IKED_KERNEL_TEST=1 IKED_BIN_DIR="$BIN" KT_LOGS="$LOGS" \
 	timeout 600 "$BIN/interop.test" -test.v -test.timeout 590s -test.parallel 4 -test.run "$RUN") \
 	>"$LOGS/interop-test.log" 2>&1 || status=1
 t2=$(awk '{print $1}' /proc/uptime)
