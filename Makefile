@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
 
 all: build
 
@@ -96,6 +96,14 @@ deb-test:
 # reload, journal fields, stop. Root, systemd-container, Debian's mirror.
 deb-systemd-test:
 	deb=$$(GO=$(GO) ./scripts/deb.sh $(BIN)) && ./scripts/deb-systemd-test.sh "$$deb"
+
+# kernel-test: iked's SAs carrying traffic in a real Linux kernel with ESP,
+# AH and IPComp: scripts/kernel-test.sh boots Debian's kernel in qemu (root,
+# the Debian packages in scripts/kernel-test.deps), runs the xfrm engine's
+# tests and the interop package's TestKernel scenarios inside it and prints
+# one line per scenario; logs and captures in $(BIN)/kernel-test/logs.
+kernel-test:
+	GO=$(GO) KT_OUT=$(CURDIR)/$(BIN)/kernel-test ./scripts/kernel-test.sh
 
 clean:
 	rm -rf $(BIN)

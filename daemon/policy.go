@@ -49,6 +49,7 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.IKEPort, s.NATTPort = uint16(pd.IKEPort), uint16(pd.NATTPort)
 	s.Engine = pd.Engine
 	s.ESPInUDP = pd.Engine == "xfrm"
+	s.IPsecBypass = pd.Engine == "xfrm"
 	s.ControlSocket = pd.ControlSocket
 	s.HalfOpenMax = pd.HalfOpenMax
 	s.RetransmitBase = pd.Retransmit.Timeout

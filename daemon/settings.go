@@ -33,6 +33,10 @@ type Settings struct {
 	// MetricsListen is daemon.metrics.listen: ADDRESS:PORT of the
 	// Prometheus metrics; "" for none.
 	MetricsListen string
+	// IPsecBypass exempts the IKE sockets from the kernel's IPsec policies
+	// (with the xfrm engine): a transport-mode policy between two hosts
+	// covers their IKE traffic too, which must still flow in clear.
+	IPsecBypass bool
 }
 
 // DefaultSettings are docs/policy-file.md's defaults.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -152,6 +153,55 @@ func setEncap(c *net.UDPConn) error {
 func (u *udp4Conn) SetESPInUDP() error { return setEncap(u.c) }
 func (u *udp6Conn) SetESPInUDP() error { return setEncap(u.c) }
 
+// Linux per-socket IPsec policies (linux/in.h, linux/in6.h, linux/xfrm.h).
+const (
+	ipXfrmPolicy   = 17 // IP_XFRM_POLICY
+	ipv6XfrmPolicy = 35 // IPV6_XFRM_POLICY
+	// struct xfrm_userpolicy_info: the selector (56 bytes, family at 40),
+	// the lifetime limits (8 x 64 bits), the current lifetime (32 bytes),
+	// priority, index, then dir and action (0: XFRM_POLICY_ALLOW).
+	sizeUserPolicy = 168
+	offPolicyDir   = 160
+)
+
+// ipsecBypass is what a socket offers when its packets can be exempted
+// from the kernel's IPsec policies.
+type ipsecBypass interface{ SetIPsecBypass() error }
+
+// setBypass gives the socket an "allow" policy for each direction, which
+// the kernel applies to the socket's packets instead of the SPD's, so that
+// IKE messages pass in clear whatever SAs protect the two hosts' traffic
+// (a transport-mode SA between the IKE peers would otherwise take them in,
+// or drop them before an SA exists).
+func setBypass(c *net.UDPConn, v6 bool) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	level, opt, family := syscall.IPPROTO_IP, ipXfrmPolicy, uint16(syscall.AF_INET)
+	if v6 {
+		level, opt, family = syscall.IPPROTO_IPV6, ipv6XfrmPolicy, syscall.AF_INET6
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for dir := byte(0); dir < 2 && serr == nil; dir++ { // XFRM_POLICY_IN, XFRM_POLICY_OUT
+			pol := make([]byte, sizeUserPolicy)
+			binary.NativeEndian.PutUint16(pol[40:], family)
+			for i := 56; i < 56+4*8; i++ { // byte and packet limits: XFRM_INF
+				pol[i] = 0xff
+			}
+			pol[offPolicyDir] = dir
+			serr = syscall.SetsockoptString(int(fd), level, opt, string(pol))
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+func (u *udp4Conn) SetIPsecBypass() error { return setBypass(u.c, false) }
+func (u *udp6Conn) SetIPsecBypass() error { return setBypass(u.c, true) }
+
 func (d *Daemon) bind() error {
 	ports := []struct {
 		port uint16
@@ -169,6 +219,15 @@ func (d *Daemon) bind() error {
 			if err != nil {
 				d.closeSockets()
 				return fmt.Errorf("%s port %d: %w", a, p.port, err)
+			}
+			if d.settings.IPsecBypass {
+				if e, ok := pc.(ipsecBypass); ok {
+					if err := e.SetIPsecBypass(); err != nil {
+						pc.Close()
+						d.closeSockets()
+						return fmt.Errorf("IPsec bypass policy on %s port %d: %w", a, p.port, err)
+					}
+				}
 			}
 			if p.natt && d.settings.ESPInUDP {
 				if e, ok := pc.(espInUDP); ok {

@@ -68,7 +68,9 @@ func StartCharon(t testing.TB, ns *Namespace, opt CharonOptions) *Charon {
 		t.Fatalf("interop: start charon in %s: %v", ns.Name, err)
 	}
 	go func() { c.err <- c.cmd.Wait() }()
-	if err := c.waitVici(10 * time.Second); err != nil {
+	// A guard: charon loads its plugins in a second here, but takes many in
+	// an emulated VM (scripts/kernel-test.sh).
+	if err := c.waitVici(60 * time.Second); err != nil {
 		t.Fatalf("interop: charon in %s: %v", ns.Name, err)
 	}
 	if out, err := c.Swanctl("--load-all", "--noprompt", "--file", filepath.Join(dir, "swanctl", "swanctl.conf")); err != nil {

@@ -29,6 +29,11 @@ type CharonOptions struct {
 	RetransmitTimeout time.Duration
 	RetransmitBase    float64
 	RetransmitTries   int
+	// Plugins, when set, is the only plugins charon loads (strongswan.conf
+	// load); swanctl then loads only what it needs for PSKs and keys.
+	// Debian loads sixty-odd, and swanctl's af-alg plugin probes every
+	// kernel algorithm, which costs many seconds in an emulated VM.
+	Plugins string
 	// Extra is copied verbatim inside the charon-systemd { } section.
 	Extra string
 }
@@ -63,6 +68,8 @@ type Child struct {
 	LocalTS      string // e.g. "198.51.100.0/25"; empty is dynamic
 	RemoteTS     string
 	ESPProposals string // e.g. "aes128-sha256" or "aes256-sha1-modp1024" (PFS)
+	AHProposals  string // e.g. "sha256": AH (with ESPProposals too: AH+ESP)
+	IPComp       bool   // propose IPComp (deflate)
 	Mode         string // "tunnel" (default), "transport"
 	RekeyTime    time.Duration
 	LifeTime     time.Duration
@@ -127,6 +134,9 @@ charon-systemd {
     vici { socket = unix://{{.Dir}}/vici }
     kernel-libipsec { load = {{yesno .Opt.LibIPsec}} }
   }
+{{- if .Opt.Plugins}}
+  load = {{.Opt.Plugins}}
+{{- end}}
   i_dont_care_about_security_and_use_aggressive_mode_psk = yes
   install_virtual_ip = no
 {{- if .Opt.RetransmitTimeout}}
@@ -210,6 +220,12 @@ connections {
 {{- end}}
 {{- if .ESPProposals}}
         esp_proposals = {{.ESPProposals}}
+{{- end}}
+{{- if .AHProposals}}
+        ah_proposals = {{.AHProposals}}
+{{- end}}
+{{- if .IPComp}}
+        ipcomp = yes
 {{- end}}
         mode = {{or .Mode "tunnel"}}
 {{- if .RekeyTime}}

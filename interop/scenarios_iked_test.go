@@ -32,6 +32,8 @@ var (
 	ikedOnce sync.Once
 	ikedBin  string
 	ikedErr  error
+	// ikedPrebuilt: ikedBin came from IKED_BIN_DIR and is not ours to remove.
+	ikedPrebuilt bool
 )
 
 // ikedBinary builds ./cmd/iked and ./cmd/ikectl once per test binary, into
@@ -40,6 +42,15 @@ var (
 func ikedBinary(t testing.TB) string {
 	t.Helper()
 	ikedOnce.Do(func() {
+		// IKED_BIN_DIR: iked and ikectl built beforehand (scripts/kernel-test.sh
+		// builds them outside its emulated VM, where go build is slow).
+		if dir := os.Getenv("IKED_BIN_DIR"); dir != "" {
+			ikedBin, ikedPrebuilt = filepath.Join(dir, "iked"), true
+			if _, err := os.Stat(ikedBin); err != nil {
+				ikedErr = fmt.Errorf("IKED_BIN_DIR: %w", err)
+			}
+			return
+		}
 		dir, err := os.MkdirTemp("", Prefix+"ikedbin-")
 		if err != nil {
 			ikedErr = err
@@ -70,7 +81,7 @@ func ikedBinary(t testing.TB) string {
 // TestMain removes the iked binary built for the scenarios.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if ikedBin != "" {
+	if ikedBin != "" && !ikedPrebuilt {
 		os.RemoveAll(filepath.Dir(ikedBin))
 	}
 	os.Exit(code)

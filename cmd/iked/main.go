@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
@@ -109,7 +111,10 @@ func run() int {
 			case "none":
 				b = memory.New(memory.Options{})
 			case "xfrm":
-				b = xfrm.New(xfrm.Options{})
+				b = xfrm.New(xfrm.Options{Removed: func(l xfrm.Leftovers) {
+					log.Warn("removed the kernel SAs and policies an earlier iked left (it did not stop cleanly)",
+						zap.Strings("policies", l.Policies), zap.Strings("SAs", l.SAs))
+				}})
 			default:
 				return nil, fmt.Errorf("unknown engine %q", name)
 			}

@@ -363,7 +363,7 @@ func TestStartStopXfrm(t *testing.T) {
 	r := startDaemon(t, tp, "xfrm")
 	r.waitLog("IPSEC: Attaching to the TCP/IP stack", 5*time.Second)
 	pol := sh(t, "ip", "-n", tp.a, "xfrm", "policy")
-	for _, want := range []string{"dir out", "dir in", "dir fwd", "tmpl src 192.0.2.1 dst 192.0.2.2", "proto esp reqid 1 mode tunnel"} {
+	for _, want := range []string{"dir out", "dir in", "dir fwd", "tmpl src 192.0.2.1 dst 192.0.2.2", "proto esp reqid 1761607681 mode tunnel"} {
 		if !strings.Contains(pol, want) {
 			t.Errorf("xfrm policy lacks %q:\n%s", want, pol)
 		}

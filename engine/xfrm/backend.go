@@ -28,6 +28,9 @@ type Options struct {
 	Timeout time.Duration
 	// Buffer is the capacity of Notifications; 0 means 256.
 	Buffer int
+	// Removed, if set, hears from Open what it removed of an earlier
+	// iked's kernel state (see Leftovers), when there was any.
+	Removed func(Leftovers)
 }
 
 type saKey struct {
@@ -62,6 +65,8 @@ type Backend struct {
 	policies map[policyKey]engine.Policy
 	porder   []policyKey
 
+	leftovers Leftovers // what Open removed
+
 	rawHook func(syscall.NetlinkMessage) // tests record the kernel's messages
 }
 
@@ -91,7 +96,8 @@ func New(opts Options) *Backend {
 func (b *Backend) Name() string { return "xfrm" }
 
 // Open opens the netlink sockets in the namespace, checks that the kernel
-// answers XFRM requests from us (root, CONFIG_XFRM_USER) and starts the
+// answers XFRM requests from us (root, CONFIG_XFRM_USER), removes what an
+// earlier iked left in the namespace (see Leftovers) and starts the
 // ACQUIRE/EXPIRE monitor.
 func (b *Backend) Open() error {
 	ns := b.opts.Namespace
@@ -120,6 +126,16 @@ func (b *Backend) Open() error {
 	if _, err := req.Execute(unix.NETLINK_XFRM, 0); err != nil {
 		b.closeSockets()
 		return wrap(err, "query", "SAD info", 0, false)
+	}
+	// A killed iked's SAs and policies would make ours fail (EEXIST) or
+	// linger: remove them, and only them (owner.go).
+	b.leftovers = Leftovers{}
+	if err := b.removeLeftovers(); err != nil {
+		b.closeSockets()
+		return fmt.Errorf("xfrm engine: removing an earlier iked's kernel state: %w", err)
+	}
+	if l := b.leftovers; b.opts.Removed != nil && len(l.SAs)+len(l.Policies) > 0 {
+		b.opts.Removed(l)
 	}
 
 	mon, err := nl.SubscribeAt(ns, netns.None(), unix.NETLINK_XFRM, nl.XFRMNLGRP_ACQUIRE, nl.XFRMNLGRP_EXPIRE)

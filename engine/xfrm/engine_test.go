@@ -38,7 +38,7 @@ func TestEngineOverXFRM(t *testing.T) {
 		select {
 		case ev := <-e.Events():
 			return ev
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second): // a guard: an emulated kernel loads its crypto modules slowly
 			t.Fatal("no event")
 		}
 		return engine.Event{}
@@ -58,6 +58,7 @@ func TestEngineOverXFRM(t *testing.T) {
 	ev = next()
 	switch {
 	case ev.Kind == engine.EventInstallFailed && errors.Is(ev.Err, unix.EPROTONOSUPPORT):
+		refusedOK(t, ev.Err)
 		t.Logf("as expected on a kernel without ESP: %v", ev)
 	case ev.Kind == engine.EventInstalled:
 		t.Logf("this kernel has ESP: %v", ev)

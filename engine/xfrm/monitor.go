@@ -65,12 +65,22 @@ func decode(m syscall.NetlinkMessage) (engine.Event, bool) {
 		if err != nil {
 			return engine.Event{Kind: engine.EventBackendError, Err: err}, true
 		}
+		r, ours := engineReqID(a.ReqID)
+		if !ours {
+			return engine.Event{}, false // another daemon's policy
+		}
+		a.ReqID, a.Policy.ReqID = r, r
 		return engine.Event{Kind: engine.EventAcquire, Protocol: a.Protocol, Acquire: a}, true
 	case nl.XFRM_MSG_EXPIRE:
 		x, err := DecodeExpire(m.Data)
 		if err != nil {
 			return engine.Event{Kind: engine.EventBackendError, Err: err}, true
 		}
+		r, ours := engineReqID(x.ReqID)
+		if !ours {
+			return engine.Event{}, false // another daemon's SA
+		}
+		x.ReqID = r
 		kind := engine.EventExpireSoft
 		if x.Hard {
 			kind = engine.EventExpireHard

@@ -35,6 +35,21 @@ func testNS(t *testing.T) (string, netns.NsHandle) {
 	return name, h
 }
 
+// kernelIPsec reports whether the test runs where the kernel must have
+// ESP, AH and IPComp (scripts/kernel-test.sh sets IKED_KERNEL_TEST in its
+// VM): there a refusal with EPROTONOSUPPORT fails the test instead of being
+// the expected answer of a kernel without them.
+func kernelIPsec() bool { return os.Getenv("IKED_KERNEL_TEST") != "" }
+
+// refusedOK fails t when err is a kernel without the protocol but the test
+// runs where the kernel must have it.
+func refusedOK(t *testing.T, err error) {
+	t.Helper()
+	if kernelIPsec() {
+		t.Fatalf("IKED_KERNEL_TEST is set but the kernel refused: %v", err)
+	}
+}
+
 func run(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()

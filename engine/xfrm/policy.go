@@ -19,6 +19,11 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	if b.h == nil {
 		return errNotOpen
 	}
+	for _, p := range ps {
+		if _, err := kernelReqID(p.ReqID); err != nil {
+			return err
+		}
+	}
 	var added []engine.Policy
 	for _, p := range ps {
 		xp := kernelPolicy(p)
@@ -84,7 +89,7 @@ func firstProto(p engine.Policy) engine.Protocol {
 // point of view (outbound Local -> Remote, in and fwd the reverse), and one
 // template per protocol, innermost first; only the innermost carries the
 // tunnel and its endpoints (RFC 4301, 4.5 nesting as Linux and strongSwan
-// lay it out). IPComp is optional inbound: a peer sends small packets
+// lay it out), with the reqid in our range (owner.go). IPComp is optional inbound: a peer sends small packets
 // uncompressed (RFC 3173, 2.2).
 func kernelPolicy(p engine.Policy) *netlink.XfrmPolicy {
 	inbound := p.Dir != engine.DirOut
@@ -102,7 +107,7 @@ func kernelPolicy(p engine.Policy) *netlink.XfrmPolicy {
 	}
 	mode := p.Mode
 	for _, proto := range p.Chain() {
-		t := netlink.XfrmPolicyTmpl{Proto: netlink.Proto(proto), Mode: netlink.Mode(mode), Reqid: int(p.ReqID)}
+		t := netlink.XfrmPolicyTmpl{Proto: netlink.Proto(proto), Mode: netlink.Mode(mode), Reqid: int(ReqIDBase + p.ReqID)}
 		if mode == engine.ModeTunnel {
 			t.Src, t.Dst = src.AsSlice(), dst.AsSlice()
 		} else if v4 {

@@ -29,9 +29,9 @@ func TestPoliciesInstallRemove(t *testing.T) {
 			mode: engine.ModeTunnel, gwL: "192.0.2.1", gwR: "192.0.2.2",
 			protos: []engine.Protocol{engine.ProtoESP},
 			want: []string{
-				"src 198.51.100.0/24 dst 203.0.113.0/24 \n\tdir out priority 2808 ptype main \n\ttmpl src 192.0.2.1 dst 192.0.2.2\n\t\tproto esp reqid 7 mode tunnel",
-				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir in priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 7 mode tunnel",
-				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir fwd priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 7 mode tunnel",
+				"src 198.51.100.0/24 dst 203.0.113.0/24 \n\tdir out priority 2808 ptype main \n\ttmpl src 192.0.2.1 dst 192.0.2.2\n\t\tproto esp reqid 1761607687 mode tunnel",
+				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir in priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 1761607687 mode tunnel",
+				"src 203.0.113.0/24 dst 198.51.100.0/24 \n\tdir fwd priority 2808 ptype main \n\ttmpl src 192.0.2.2 dst 192.0.2.1\n\t\tproto esp reqid 1761607687 mode tunnel",
 			},
 		},
 		{
@@ -40,8 +40,8 @@ func TestPoliciesInstallRemove(t *testing.T) {
 			mode:   engine.ModeTransport,
 			protos: []engine.Protocol{engine.ProtoESP, engine.ProtoIPComp},
 			want: []string{
-				"src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 53 \n\tdir out priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 7 mode transport\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 7 mode transport",
-				"src 192.0.2.2/32 dst 192.0.2.1/32 proto udp sport 53 \n\tdir in priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 7 mode transport\n\t\tlevel use \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 7 mode transport",
+				"src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 53 \n\tdir out priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 1761607687 mode transport\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1761607687 mode transport",
+				"src 192.0.2.2/32 dst 192.0.2.1/32 proto udp sport 53 \n\tdir in priority 2741 ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto comp reqid 1761607687 mode transport\n\t\tlevel use \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1761607687 mode transport",
 			},
 		},
 		{
@@ -50,8 +50,8 @@ func TestPoliciesInstallRemove(t *testing.T) {
 			mode: engine.ModeTunnel, gwL: "2001:db8::1", gwR: "2001:db8::2",
 			protos: []engine.Protocol{engine.ProtoAH, engine.ProtoESP},
 			want: []string{
-				"src 2001:db8:1::/48 dst 2001:db8:2::/48 \n\tdir out priority 2616 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 7 mode tunnel\n\ttmpl src :: dst ::\n\t\tproto ah reqid 7 mode transport",
-				"src 2001:db8:2::/48 dst 2001:db8:1::/48 \n\tdir fwd priority 2616 ptype main \n\ttmpl src 2001:db8::2 dst 2001:db8::1\n\t\tproto esp reqid 7 mode tunnel",
+				"src 2001:db8:1::/48 dst 2001:db8:2::/48 \n\tdir out priority 2616 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 1761607687 mode tunnel\n\ttmpl src :: dst ::\n\t\tproto ah reqid 1761607687 mode transport",
+				"src 2001:db8:2::/48 dst 2001:db8:1::/48 \n\tdir fwd priority 2616 ptype main \n\ttmpl src 2001:db8::2 dst 2001:db8::1\n\t\tproto esp reqid 1761607687 mode tunnel",
 			},
 		},
 		{
@@ -60,8 +60,8 @@ func TestPoliciesInstallRemove(t *testing.T) {
 			mode:   engine.ModeTransport,
 			protos: []engine.Protocol{engine.ProtoESP},
 			want: []string{
-				"src 2001:db8::1/128 dst 2001:db8::2/128 \n\tdir out priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 7 mode transport",
-				"src 2001:db8::2/128 dst 2001:db8::1/128 \n\tdir in priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 7 mode transport",
+				"src 2001:db8::1/128 dst 2001:db8::2/128 \n\tdir out priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 1761607687 mode transport",
+				"src 2001:db8::2/128 dst 2001:db8::1/128 \n\tdir in priority 1976 ptype main \n\ttmpl src :: dst ::\n\t\tproto esp reqid 1761607687 mode transport",
 			},
 		},
 	}
@@ -144,7 +144,7 @@ func TestPolicyAnyV6(t *testing.T) {
 	if err := b.InstallPolicies(ps[:1]); err != nil {
 		t.Fatal(err)
 	}
-	want := "src ::/0 dst ::/0 \n\tdir out priority 3000 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 4 mode tunnel"
+	want := "src ::/0 dst ::/0 \n\tdir out priority 3000 ptype main \n\ttmpl src 2001:db8::1 dst 2001:db8::2\n\t\tproto esp reqid 1761607684 mode tunnel"
 	if out := run(t, "ip", "-n", ns, "xfrm", "policy"); !strings.Contains(out, want) {
 		t.Fatalf("ip xfrm policy:\n%s\nwant\n%s", out, want)
 	}

@@ -36,7 +36,11 @@ func (b *Backend) AllocSPI(r *engine.AllocSPI) (uint32, error) {
 	info.Id.Daddr.FromIP(r.Dst.AsSlice())
 	info.Saddr.FromIP(r.Src.AsSlice())
 	info.Id.Proto = uint8(r.Protocol)
-	info.Reqid = r.ReqID
+	kr, err := kernelReqID(r.ReqID)
+	if err != nil {
+		return 0, err
+	}
+	info.Reqid = kr
 	req := b.request(nl.XFRM_MSG_ALLOCSPI, 0)
 	req.AddData(msg)
 	what := fmt.Sprintf("%s %s->%s", r.Protocol, r.Src, r.Dst)

@@ -23,6 +23,9 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 	if b.h == nil {
 		return errNotOpen
 	}
+	if _, err := kernelReqID(bd.ReqID); err != nil {
+		return err
+	}
 	var added []engine.SARef
 	fail := func(err error) error {
 		var errs []error
@@ -73,10 +76,10 @@ func (b *Backend) addSA(bd *engine.Bundle, chain []engine.SA, s engine.SA, inbou
 	update := inbound && larval
 	what := ref.String()
 
-	if s.Protocol == engine.ProtoIPComp {
-		err := b.addIPComp(bd, chain, s, src, dst, update)
+	if s.Protocol == engine.ProtoIPComp || (s.Protocol == engine.ProtoAH && dst.Is4()) {
+		err := b.addRaw(bd, chain, s, src, dst, update)
 		if update && errors.Is(err, unix.ESRCH) {
-			err = b.addIPComp(bd, chain, s, src, dst, false)
+			err = b.addRaw(bd, chain, s, src, dst, false)
 		}
 		if err != nil {
 			op := "add SA"
@@ -91,7 +94,7 @@ func (b *Backend) addSA(bd *engine.Bundle, chain []engine.SA, s engine.SA, inbou
 
 	st := &netlink.XfrmState{
 		Src: src.AsSlice(), Dst: dst.AsSlice(), Proto: netlink.Proto(s.Protocol),
-		Mode: netlink.Mode(bd.SAMode(chain, s.Protocol)), Spi: int(s.SPI), Reqid: int(bd.ReqID),
+		Mode: netlink.Mode(bd.SAMode(chain, s.Protocol)), Spi: int(s.SPI), Reqid: int(ReqIDBase + bd.ReqID),
 		ReplayWindow: int(bd.ReplayWindow),
 		Limits:       limits(bd.Lifetime),
 	}
@@ -137,10 +140,13 @@ func (b *Backend) addSA(bd *engine.Bundle, chain []engine.SA, s engine.SA, inbou
 	return ref, nil
 }
 
-// addIPComp adds an IPComp SA (RFC 3173) with its XFRMA_ALG_COMP attribute,
-// which the library cannot express; the message is the same
-// xfrm_usersa_info the library sends for ESP.
-func (b *Backend) addIPComp(bd *engine.Bundle, chain []engine.SA, s engine.SA, src, dst netip.Addr, update bool) error {
+// addRaw adds what the library cannot express: an IPComp SA (RFC 3173)
+// with its XFRMA_ALG_COMP attribute, and an IPv4 AH SA with
+// XFRM_STATE_ALIGN4, whose ICV is padded to 32 bits as RFC 4302, 2.6 asks
+// for IPv4 (Linux pads to 64 bits without the flag, and a peer that
+// follows the RFC, strongSwan among them, rejects such packets). The
+// message is the same xfrm_usersa_info the library sends for ESP.
+func (b *Backend) addRaw(bd *engine.Bundle, chain []engine.SA, s engine.SA, src, dst netip.Addr, update bool) error {
 	typ := nl.XFRM_MSG_NEWSA
 	if update {
 		typ = nl.XFRM_MSG_UPDSA
@@ -150,10 +156,10 @@ func (b *Backend) addIPComp(bd *engine.Bundle, chain []engine.SA, s engine.SA, s
 	info.Family = family(dst)
 	info.Id.Daddr.FromIP(dst.AsSlice())
 	info.Saddr.FromIP(src.AsSlice())
-	info.Id.Proto = uint8(engine.ProtoIPComp)
+	info.Id.Proto = uint8(s.Protocol)
 	info.Id.Spi = nl.Swap32(s.SPI)
-	info.Mode = uint8(bd.SAMode(chain, engine.ProtoIPComp))
-	info.Reqid = bd.ReqID
+	info.Mode = uint8(bd.SAMode(chain, s.Protocol))
+	info.Reqid = ReqIDBase + bd.ReqID
 	if bd.Mode == engine.ModeTransport {
 		inbound := src == bd.Remote && dst == bd.Local
 		selToKernel(&info.Sel, bd.Selector, inbound)
@@ -164,10 +170,20 @@ func (b *Backend) addIPComp(bd *engine.Bundle, chain []engine.SA, s engine.SA, s
 		SoftPacketLimit: nl.XFRM_INF, HardPacketLimit: nl.XFRM_INF,
 		SoftAddExpiresSeconds: lft.TimeSoft, HardAddExpiresSeconds: lft.TimeHard,
 	}
-	req.AddData(info)
-	algo := &nl.XfrmAlgo{}
-	copy(algo.AlgName[:63], s.Compression.Name)
-	req.AddData(nl.NewRtAttr(nl.XFRMA_ALG_COMP, algo.Serialize()))
+	if s.Protocol == engine.ProtoAH {
+		info.Flags = nl.XFRM_STATE_ALIGN4
+		info.ReplayWindow = bd.ReplayWindow
+		req.AddData(info)
+		a := s.Integrity
+		auth := &nl.XfrmAlgoAuth{AlgKeyLen: uint32(len(a.Key) * 8), AlgTruncLen: uint32(a.TruncBits), AlgKey: []byte(a.Key)}
+		copy(auth.AlgName[:63], a.Name)
+		req.AddData(nl.NewRtAttr(nl.XFRMA_ALG_AUTH_TRUNC, auth.Serialize()))
+	} else {
+		req.AddData(info)
+		algo := &nl.XfrmAlgo{}
+		copy(algo.AlgName[:63], s.Compression.Name)
+		req.AddData(nl.NewRtAttr(nl.XFRMA_ALG_COMP, algo.Serialize()))
+	}
 	_, err := req.Execute(unix.NETLINK_XFRM, 0)
 	return err
 }
