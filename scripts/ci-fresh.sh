@@ -89,6 +89,7 @@ newroot() {
 	roots+=("$r")
 	R=$r
 	tar -C "$r" -xf "$base"
+	chmod 755 "$r" # mktemp made it 0700; a machine's / is 0755 (other users traverse it)
 	cp -a /etc/apt/sources.list.d/. "$r/etc/apt/sources.list.d/" 2>/dev/null || true
 	[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$r/etc/apt/sources.list"
 	cp -a /etc/apt/apt.conf.d/. "$r/etc/apt/apt.conf.d/" 2>/dev/null || true
