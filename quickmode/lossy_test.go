@@ -51,8 +51,11 @@ func TestLostQuickModeMessages(t *testing.T) {
 				p.Local, p.Remote, p.Initiate = "192.0.2.1", "192.0.2.2", "start"
 				na := stacktest.Start(t, p, stacktest.Options{Net: nw})
 				da, db := na.Daemon, nb.Daemon
-				stacktest.Wait(t, 10*time.Second, "both bundles installed", func() bool {
-					return len(na.Engine.SAs()) == 2 && len(nb.Engine.SAs()) == 2
+				// The responder logs its bundle once the engine has answered,
+				// which may come after the SAs are in the engine.
+				stacktest.Wait(t, 10*time.Second, "both bundles installed and the responder's logged", func() bool {
+					return len(na.Engine.SAs()) == 2 && len(nb.Engine.SAs()) == 2 &&
+						strings.Contains(nb.Log.String(), `"msg":"IPsec SA established"`)
 				}, na, nb)
 				mu.Lock()
 				defer mu.Unlock()
