@@ -2,6 +2,7 @@ package daemontest
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,6 +20,13 @@ type Sent struct {
 	Data     []byte
 	Lost     bool
 }
+
+// MaxDatagrams bounds what one Net carries. Two daemons that answer each
+// other without end, or a timer re-armed for ever in the bubble's virtual
+// time, would otherwise grow the test's memory until the machine kills the
+// binary without a word; past the bound the test binary stops with every
+// goroutine's stack instead.
+const MaxDatagrams = 1_000_000
 
 // NATPortShift is how far a NAT moves the source port of what leaves it
 // (NAT).
@@ -159,6 +167,11 @@ func (c *conn) WriteDatagram(d udp.Datagram) error {
 	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...)}
 	s.Lost = n.drop != nil && n.drop(s)
 	n.sent = append(n.sent, s)
+	if len(n.sent) > MaxDatagrams {
+		last := n.sent[len(n.sent)-8:]
+		n.mu.Unlock()
+		runaway(fmt.Sprintf("more than %d datagrams crossed the in-memory network; the last: %s", MaxDatagrams, describe(last)))
+	}
 	var wait time.Duration
 	if n.delay != nil && !s.Lost {
 		wait = n.delay(s)
