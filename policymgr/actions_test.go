@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/notify"
 )
 
 // TestConnectionBehaviourKeys: a connection's dpd mapping (delay,
@@ -111,5 +113,21 @@ func TestSendCertKey(t *testing.T) {
 		if c.IKE.SendCert != want {
 			t.Errorf("send-cert: %s: %v", word, c.IKE.SendCert)
 		}
+	}
+}
+
+// TestCheckBehaviours: `iked -check` says at the connection's line what
+// happens when its peer is dead or closes it, when not the default; a
+// connection with the defaults gets no line.
+func TestCheckBehaviours(t *testing.T) {
+	fs, ok := Check(writePolicy(t, opsPolicy("", "\t    dpd: {delay: 10s, action: restart}\n\t    close-action: hold")), LoadOptions{})
+	if !ok || len(fs) != 1 || fs[0].Level != notify.LevelInfo || fs[0].Line != 12 ||
+		fs[0].Text != `line 12: connection "branch": when DPD (probing after 10s of silence) finds the peer dead after 2m30s: restart (negotiate again at once); when the peer closes it: hold (its kernel policies stay; traffic negotiates again)` {
+		logFindings(t, fs)
+		t.Fatal("want one info finding at line 12")
+	}
+	if fs, ok := Check(writePolicy(t, opsPolicy("", "\t    close-action: clear")), LoadOptions{}); !ok || len(fs) != 0 {
+		logFindings(t, fs)
+		t.Fatal("defaults: want no finding")
 	}
 }
