@@ -50,6 +50,7 @@ type Connection struct {
 	LocalID     string // default: the address
 	RemoteID    string
 	LocalCert   string // file name under Credentials.Certs, for pubkey
+	RemoteCert  string // file name under Credentials.Certs: the peer's, when it sends none
 	SendCert    string // "always", "ifasked", "never"
 	DPDDelay    time.Duration
 	DPDTimeout  time.Duration // IKEv1 only: silence before the peer is dead
@@ -207,6 +208,9 @@ connections {
       auth = {{or .RemoteAuth "psk"}}
 {{- if .RemoteID}}
       id = {{quote .RemoteID}}
+{{- end}}
+{{- if .RemoteCert}}
+      certs = {{.RemoteCert}}
 {{- end}}
     }
     children {

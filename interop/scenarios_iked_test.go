@@ -117,6 +117,7 @@ type IkedConn struct {
 	PSK        string // with auth psk
 	LocalID    string // "ipv4:...", "fqdn:...", "dn:..."
 	RemoteID   string
+	SendCert   string // ike.send-cert; "" leaves it out
 }
 
 var ikedPolicyTmpl = template.Must(template.New("iked.yaml").Funcs(template.FuncMap{
@@ -194,6 +195,9 @@ connections:
 {{- end}}
 {{- if $c.RemoteID}}
       remote-id: {{q $c.RemoteID}}
+{{- end}}
+{{- if $c.SendCert}}
+      send-cert: {{$c.SendCert}}
 {{- end}}
     proposal-list: default
     pfs: none

@@ -13,6 +13,7 @@ import (
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/pki"
+	"github.com/iked/iked/policymgr"
 )
 
 // usesSignature reports whether the negotiated method authenticates with
@@ -56,12 +57,21 @@ func (s *SA) signer() (crypto.Signer, error) {
 }
 
 // certPayloads returns our CERT payloads (RFC 2408, 3.9; X.509 signature
-// encoding 4): sent when the peer asked with a CR, or always when
-// configured, as strongSwan's send_cert = ifasked/always.
+// encoding 4) as the connection's ike.send-cert says (docs/policy-file.md;
+// strongSwan's send_cert): if-asked when the peer sent a CR (RFC 2408,
+// 3.10), always, or never; Config.SendCert makes if-asked always.
 func (x *Exchange) certPayloads() []isakmp.Payload {
 	s := x.SA
-	if !s.usesSignature() || (!s.peerCR && !x.cfg.SendCert) {
+	if !s.usesSignature() {
 		return nil
+	}
+	switch s.Conn.IKE.SendCert {
+	case policymgr.SendCertNever:
+		return nil
+	case policymgr.SendCertIfAsked:
+		if !s.peerCR && !x.cfg.SendCert {
+			return nil
+		}
 	}
 	var ders [][]byte
 	if st := s.store(); st != nil && s.Conn.IKE.Certificate != "" {

@@ -47,6 +47,8 @@ type side struct {
 	// trustAlso names a second CA of testdata/pki trusted as item "also";
 	// limitCA is the connection's ike.ca ("ca" or "also").
 	trustAlso, limitCA string
+	// sendCert is the connection's ike.send-cert (empty: not given).
+	sendCert string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -126,6 +128,9 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 		b.WriteString("      auth: certificate\n      certificate: me\n")
 		if s.limitCA != "" {
 			fmt.Fprintf(&b, "      ca: %s\n", s.limitCA)
+		}
+		if s.sendCert != "" {
+			fmt.Fprintf(&b, "      send-cert: %s\n", s.sendCert)
 		}
 	}
 	if s.localID != "" {

@@ -149,8 +149,9 @@ func (h *InfoHandler) Established(c *daemon.Context, first bool) daemon.Result {
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}
-	if DPDEnabled(s, h.DPD) {
-		if d, err := NewDPD(h.DPD, c.Now, c.Rand); err == nil {
+	cfg := h.dpdConfig(c)
+	if DPDEnabled(s, cfg) {
+		if d, err := NewDPD(cfg, c.Now, c.Rand); err == nil {
 			if h.dpd == nil {
 				h.dpd = map[*daemon.SA]*DPD{}
 			}
@@ -169,6 +170,18 @@ func (h *InfoHandler) Established(c *daemon.Context, first bool) daemon.Result {
 		return daemon.Result{Reject: err}
 	}
 	return daemon.Result{Send: out, Log: []notify.Message{SendingLog(s.Remote, isakmp.InitialContact.String())}}
+}
+
+// dpdConfig is the DPD of c.SA's connection: its own dpd delay and
+// timeout, which default to the daemon's (policymgr resolves them), or
+// the handler's when the running policy has no such connection.
+func (h *InfoHandler) dpdConfig(c *daemon.Context) DPDConfig {
+	if c.Policy != nil && c.SA != nil {
+		if conn, ok := c.Policy.Connection(c.SA.Conn); ok && conn.IKE != nil {
+			return DPDConfig{Delay: conn.DPD.Delay, Timeout: conn.DPD.Timeout}
+		}
+	}
+	return h.DPD
 }
 
 // DPDNext returns when DPDTick is due for sa (zero: no DPD on it).
@@ -203,7 +216,7 @@ func (h *InfoHandler) DPDTick(c *daemon.Context) daemon.Result {
 		delete(h.dpd, c.SA)
 		if c.Log != nil {
 			c.Log.Info(fmt.Sprintf("phase1: peer %s did not answer DPD for %v: deleting its SAs",
-				s.Remote.Addr().Unmap(), h.DPD.Timeout))
+				s.Remote.Addr().Unmap(), d.cfg.Timeout))
 		}
 		s.Wipe()
 		return daemon.Result{DeleteSA: true}

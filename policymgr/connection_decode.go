@@ -19,12 +19,14 @@ import (
 
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
-	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey"}
+	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey",
+	"dpd", "close-action"}
 
 // rekeyKeys are those of a connection's rekey mapping.
 var rekeyKeys = []string{"margin", "jitter"}
 
-var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id"}
+var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id",
+	"send-cert"}
 
 // phase2LifetimeDefault is a connection's Quick Mode lifetime when none is given.
 const phase2LifetimeDefault = time.Hour
@@ -47,6 +49,9 @@ type connDef struct {
 	caKey   *yaml.Node            // ike.ca, checked once the certificates loaded
 	keys    map[string]*yaml.Node // value nodes by key
 	keyAt   map[string]*yaml.Node // key nodes by key
+	// dpdDelayAt, dpdTimeoutAt and dpdActionAt are the dpd mapping's
+	// values, nil when not given (actions.go).
+	dpdDelayAt, dpdTimeoutAt, dpdActionAt *yaml.Node
 }
 
 func (d *decoder) connections(n *yaml.Node, s *sections) []*connDef {
@@ -220,6 +225,8 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		}
 	}
 
+	d.connActions(cd, where)
+
 	_, hasIKE := cd.keys["ike"]
 	_, hasManual := cd.keys["manual-keys"]
 	switch {
@@ -244,6 +251,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 	default:
 		d.errorf(k, "%s has neither an ike section nor manual-keys", where)
 	}
+	d.checkActions(cd, where)
 	return cd
 }
 
@@ -407,6 +415,9 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 		if hasPSK || hasPSKFile {
 			d.errorf(ikeAt, "%s: a psk is given but auth is certificate", where)
 		}
+	}
+	if vn, given := vals["send-cert"]; given {
+		d.sendCert(vn, where, p)
 	}
 	if _, hasCA := vals["ca"]; hasCA && p.Auth == AuthPSK {
 		d.errorf(vals["ca"], "%s: ca limits the CAs that certify the peer; it needs auth certificate", where)

@@ -2,17 +2,24 @@ package policymgr
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/pki"
 )
 
 // describe adds what `iked -check` says beyond the load's findings, each
-// at its line: what every road warrior connection (a tunnel without a
+// at its line: a connection's behaviours when they are not the defaults
+// (describeBehaviours), what every road warrior connection (a tunnel without a
 // fixed remote-gw) accepts as the peer's selectors, a warning when that is
 // anything at all, and every trusted CA without a CRL, whose revocations
 // nobody checks.
 func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store) {
+	for _, cd := range conns {
+		if !cd.skip {
+			d.describeBehaviours(cd.conn)
+		}
+	}
 	for _, cd := range conns {
 		c := cd.conn
 		if cd.skip || c.IKE == nil || !c.Tunnel || !c.RoadWarrior() {
@@ -54,4 +61,41 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 		}
 		d.add(cd.line, plainAt(notify.LevelInfo, cd.line, "certificate %q has no crl: revocation of the certificates it issues is not checked", cd.item.Name))
 	}
+}
+
+// describeBehaviours says, at the connection's line, what happens when
+// its peer is found dead or closes it and when its certificate is sent,
+// when any of these is not the default (docs/policy-file.md, "Connection
+// behaviours").
+func (d *decoder) describeBehaviours(c *Connection) {
+	if c.IKE == nil {
+		return
+	}
+	var parts []string
+	if c.DPD.Action != ActionClear {
+		dpd := "DPD is off for it"
+		if c.DPD.Delay > 0 {
+			dpd = fmt.Sprintf("DPD (probing after %v of silence) finds the peer dead after %v", c.DPD.Delay, c.DPD.Timeout)
+		}
+		parts = append(parts, fmt.Sprintf("when %s: %s", dpd, actionWords(c.DPD.Action)))
+	}
+	if c.CloseAction == ActionHold || c.CloseAction == ActionRestart {
+		parts = append(parts, "when the peer closes it: "+actionWords(c.CloseAction))
+	}
+	if c.IKE.SendCert != SendCertIfAsked {
+		parts = append(parts, "its certificate is sent "+map[SendCert]string{SendCertAlways: "always", SendCertNever: "never"}[c.IKE.SendCert])
+	}
+	if len(parts) > 0 {
+		d.add(c.Line, plainAt(notify.LevelInfo, c.Line, "connection %q: %s", c.Name, strings.Join(parts, "; ")))
+	}
+}
+
+func actionWords(a Action) string {
+	switch a {
+	case ActionHold:
+		return "hold (its kernel policies stay; traffic negotiates again)"
+	case ActionRestart:
+		return "restart (negotiate again at once)"
+	}
+	return a.String()
 }

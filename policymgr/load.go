@@ -205,6 +205,7 @@ func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check
 				d.errorf(cd.caKey, "connection %q ike ca %q: the certificate is not a trusted CA that loaded (trusted: true, and no error above)", c.Name, c.IKE.CA)
 			}
 		}
+		d.resolveDPD(cd, pol.Daemon.DPD)
 		if cd.skip {
 			continue
 		}

@@ -124,6 +124,8 @@ type Phase1 struct {
 	// negotiation. RemoteID is the identity required of the peer; zero:
 	// any that the authentication proves.
 	LocalID, RemoteID ID
+	// SendCert says when our CERT payload goes to the peer (ike.send-cert).
+	SendCert SendCert
 }
 
 // IPsecTransform is one alternative for one protocol of a phase 2
@@ -232,6 +234,15 @@ type Connection struct {
 	// rand_time). Unset: a tenth of the lifetime (a twentieth as Quick
 	// Mode responder).
 	RekeyMargin, RekeyJitter time.Duration
+
+	// DPD is the connection's Dead Peer Detection (the daemon section's
+	// delay and timeout unless the connection gives its own) and what
+	// happens when the peer is dead (strongSwan's dpd_action).
+	DPD ConnDPD
+	// CloseAction is what happens when the peer deletes the connection's
+	// last IPsec SA or its ISAKMP SA with none left (strongSwan's
+	// close_action).
+	CloseAction Action
 
 	fingerprint [32]byte
 }

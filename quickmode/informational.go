@@ -44,7 +44,7 @@ func (h infoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange
 	if len(rt.deleted) > 0 && c.SA != nil {
 		gone := rt.takeChildren(c.SA, rt.deleted)
 		logGone(c.Log, gone, "peer-deleted")
-		r.Engine = append(r.Engine, deleteRequests(c, gone)...)
+		r.Engine = append(r.Engine, rt.peerClosed(c, gone)...)
 	}
 	rt.deleted = rt.deleted[:0]
 	// A Delete of the ISAKMP SA itself: SARemoved decides what becomes

@@ -52,6 +52,9 @@ type Manager struct {
 	// later are responder rekeys waiting a moment for the peer's, per
 	// ISAKMP SA (its timer laterKey runs them).
 	later map[*daemon.SA][]deferral
+	// held are kernel policies kept by connection after a dpd.action or
+	// close-action hold removed their SAs (actions.go).
+	held map[string][]engine.Policy
 }
 
 // NewManager returns a Manager over phase 1's initiator and informational
@@ -61,7 +64,7 @@ type Manager struct {
 func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
 		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
-		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}}
+		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{}}
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
@@ -176,6 +179,9 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 		}
 	}
 	r := st
+	if x != nil && x.Conn != nil && len(rt.held) > 0 {
+		r.Engine = rt.releaseHeld(c, x.Conn.Name, r.Engine)
+	}
 	if info != nil {
 		sendInfo(c, info)
 	}

@@ -86,9 +86,6 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 			}
 		}
 		rt.detached = keep
-		if len(children) == 0 {
-			return daemon.Result{}
-		}
 		rt.unpend(children)
 		if c.Log != nil {
 			for _, ch := range children {
@@ -96,9 +93,19 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 					zap.String("spis", spiText(ch)), zap.Stringer("reason", why), notify.EventField(notify.EventIPsecDown))
 			}
 		}
+		if why == daemon.RemoveDeadPeer {
+			// dpd.action (actions.go).
+			return daemon.Result{Engine: rt.deadPeer(c, sa, children)}
+		}
+		if len(children) == 0 {
+			return daemon.Result{}
+		}
 		return daemon.Result{Engine: deleteRequests(c, children)}
 	case daemon.RemovePeerDeleted, daemon.RemoveReauthenticated:
 		if len(children) == 0 {
+			if why == daemon.RemovePeerDeleted {
+				rt.isakmpClosed(c, sa) // close-action (actions.go)
+			}
 			return daemon.Result{}
 		}
 		if to := adopter(c, sa); to != nil {

@@ -50,6 +50,9 @@ type Policy struct {
 	// Rekey, when set, is the connection's rekey mapping, e.g.
 	// "{margin: 10m, jitter: 5m}".
 	Rekey string
+	// ConnDPD and CloseAction, when set, are the connection's dpd
+	// mapping (e.g. "{action: restart}") and close-action.
+	ConnDPD, CloseAction string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -109,6 +112,12 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.KeyingTries != "" {
 		fmt.Fprintf(&b, "    keying-tries: %s\n", p.KeyingTries)
+	}
+	if p.ConnDPD != "" {
+		fmt.Fprintf(&b, "    dpd: %s\n", p.ConnDPD)
+	}
+	if p.CloseAction != "" {
+		fmt.Fprintf(&b, "    close-action: %s\n", p.CloseAction)
 	}
 	if p.UpdownTimeout != "" {
 		fmt.Fprintf(&b, "    updown-timeout: %s\n", p.UpdownTimeout)
