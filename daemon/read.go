@@ -38,6 +38,7 @@ func (d *Daemon) readLoop(bc *boundConn) {
 		if pkt, ok := d.inspect(dg, bc.natt); ok {
 			if !d.tryPost(func() { d.receive(pkt) }) {
 				d.Counters.CountDrop(DropLoopFull)
+				d.armRefusals()
 			}
 		}
 	}
