@@ -172,6 +172,11 @@ func (e *echo) Consume(c *Context, p *Packet) Result {
 
 func (e *echo) Resume(c *Context, v any) Result {
 	body, _ := v.([]byte)
+	if bytes.Contains(body, []byte("badke")) {
+		// What phase 1 does when our Diffie-Hellman finds the
+		// peer's public value invalid.
+		return Result{Reject: errors.New("invalid KE"), DeleteSA: true}
+	}
 	e.state = "replied"
 	reply := message(c.SA.Cookies.I, c.SA.Cookies.R, isakmp.ExchangeMain, 0, append([]byte("re:"), body...))
 	return Result{Send: reply}

@@ -62,6 +62,7 @@ func (d *Daemon) armRefusals() {
 func (d *Daemon) logRefusals() {
 	rs := &d.refused
 	rs.armed.Store(false)
+	d.admit.expire(d.clock.Now())
 	fields := []zap.Field{}
 	var total uint64
 	for _, r := range summarized {
