@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
+
+	"github.com/iked/iked/isakmp"
 )
 
 // TestPoolPriority: with the one worker busy, a queue of first jobs from
@@ -56,4 +60,90 @@ func TestPoolPriority(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Errorf("order %v, want %v", order, want)
 	}
+}
+
+// gatedWork is a handler whose exchanges ask for work that records its
+// name when it starts, then waits for the gate, then answers.
+type gatedWork struct {
+	name  string
+	gate  chan struct{}
+	mu    *sync.Mutex
+	order *[]string
+}
+
+func (g *gatedWork) Start(c *Context, p *Packet) (Exchange, Result) {
+	ex := &gatedExchange{g: g, id: p.Header.MessageID, typ: p.Header.Exchange}
+	return ex, Result{Work: func() any {
+		g.mu.Lock()
+		*g.order = append(*g.order, g.name)
+		g.mu.Unlock()
+		<-g.gate
+		return nil
+	}}
+}
+
+type gatedExchange struct {
+	g   *gatedWork
+	id  uint32
+	typ isakmp.ExchangeType
+}
+
+func (x *gatedExchange) Consume(c *Context, p *Packet) Result {
+	return Result{Reject: errors.New("no")}
+}
+func (x *gatedExchange) TimedOut(c *Context) Result { return Result{} }
+func (x *gatedExchange) State() string              { return "gated" }
+func (x *gatedExchange) Resume(c *Context, v any) Result {
+	return Result{Send: message(c.SA.Cookies.I, c.SA.Cookies.R, x.typ, x.id, []byte(x.g.name)), Done: true}
+}
+
+// TestFloodKeepsQuickMode: both workers busy, 600 first messages from one
+// address ask for work (more than the old shared queue of 256 held);
+// then a Quick Mode on an established SA does. Nothing is dropped for
+// pool space, and the Quick Mode's work is the first to start when a
+// worker frees.
+func TestFloodKeepsQuickMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		flood := &gatedWork{name: "flood", gate: gate, mu: &mu, order: &order}
+		qm := &gatedWork{name: "quick-mode", gate: gate, mu: &mu, order: &order}
+		h := newHarness(t, testSettings(), func(d *Daemon) {
+			d.RegisterInitiator(&echoHandler{})
+			d.Register(isakmp.ExchangeMain, flood)
+			d.Register(isakmp.ExchangeQuickMode, qm)
+		})
+		ck := establish(t, h)
+		src := h.source(floodAddr)
+		for i := range 600 {
+			h.send(src, 500, message(cookie(uint64(7000+i)), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
+		}
+		if hi, lo := h.d.pool.queued(); hi != 0 || lo != 598 {
+			t.Errorf("queued high %d, low %d; want 0, 598 (two workers busy)", hi, lo)
+		}
+		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 77, []byte("qm1")))
+		if n := h.d.Counters.Dropped(DropPoolFull); n != 0 {
+			t.Errorf("pool-full drops %d, want 0", n)
+		}
+		close(gate)
+		synctest.Wait()
+		mu.Lock()
+		if len(order) != 601 || order[2] != "quick-mode" {
+			t.Errorf("%d jobs; the third to start was %q, want quick-mode", len(order), order[min(2, len(order)-1)])
+		}
+		mu.Unlock()
+		var qmReplies int
+		for _, b := range recvAll(h.peer) {
+			if exchangeOf(b) == isakmp.ExchangeQuickMode {
+				qmReplies++
+			}
+		}
+		if qmReplies != 1 {
+			t.Errorf("%d Quick Mode answers, want 1", qmReplies)
+		}
+		if got := recvAll(src); len(got) != 600 {
+			t.Errorf("%d answers to the flood, want 600", len(got))
+		}
+	})
 }
