@@ -149,3 +149,52 @@ func TestAggressiveBadKECharged(t *testing.T) {
 		}
 	})
 }
+
+// TestReadersRepeatRefusals: after the loop refused a source, the readers
+// refuse its first messages (only Aggressive Mode ones after a deferral)
+// for at most blockFor, or until one of its half-open SAs goes; nothing
+// else of it, and nothing of other sources.
+func TestReadersRepeatRefusals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := New(Options{})
+		other := netip.MustParseAddr("203.0.113.9")
+		pkt := func(src netip.Addr, ex isakmp.ExchangeType, r [8]byte, id uint32) *Packet {
+			return &Packet{Header: isakmp.Header{InitiatorCookie: cookie(1), ResponderCookie: r, Exchange: ex, MessageID: id},
+				Remote: netip.AddrPortFrom(src, 500)}
+		}
+		mm1, am1 := pkt(floodAddr, isakmp.ExchangeMain, [8]byte{}, 0), pkt(floodAddr, isakmp.ExchangeAggressive, [8]byte{}, 0)
+		d.refuse(DropSourceShare, floodAddr, Datagram{})
+		for _, c := range []struct {
+			p    *Packet
+			want bool
+		}{
+			{mm1, true}, {am1, true},
+			{pkt(other, isakmp.ExchangeMain, [8]byte{}, 0), false},
+			{pkt(floodAddr, isakmp.ExchangeMain, cookie(2), 0), false},
+			{pkt(floodAddr, isakmp.ExchangeQuickMode, cookie(2), 7), false},
+		} {
+			if got := d.blockedFirst(c.p); got != c.want {
+				t.Errorf("%s from %s, cookie R %x: blocked %v, want %v", c.p.Header.Exchange, c.p.Remote, c.p.Header.ResponderCookie, got, c.want)
+			}
+		}
+		if n := d.Counters.Dropped(DropSourceShare); n != 3 {
+			t.Errorf("source-share drops %d, want 3 (1 by the loop, 2 by the readers)", n)
+		}
+		time.Sleep(blockFor)
+		if d.blockedFirst(mm1) {
+			t.Error("still blocked after blockFor")
+		}
+		d.refuse(DropDeferred, floodAddr, Datagram{})
+		if d.blockedFirst(mm1) || !d.blockedFirst(am1) {
+			t.Error("after a deferral: want Main Mode through, Aggressive Mode blocked")
+		}
+		d.unblock(floodAddr)
+		if d.blockedFirst(am1) {
+			t.Error("blocked after unblock")
+		}
+		d.foldAllHits()
+		if n := d.refused.bySrc[floodAddr]; n != 5 {
+			t.Errorf("refusals of the source for the summary: %d, want 5", n)
+		}
+	})
+}

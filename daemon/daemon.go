@@ -91,6 +91,7 @@ type Daemon struct {
 	firsts      map[firstKey]*SA
 	halfOpen    int
 	refused     refusals
+	blocked     blockList
 	tokens      map[uint64]tokenRef
 	nextToken   uint64
 	begun       []begun

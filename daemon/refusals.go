@@ -39,16 +39,23 @@ type refusals struct {
 // loop.
 func (d *Daemon) refuse(r Drop, src netip.Addr, dg Datagram) {
 	d.drop(r, dg, nil)
-	rs := &d.refused
+	d.refused.note(src, 1)
+	if r != DropHalfOpen {
+		d.block(src, r, d.clock.Now())
+	}
+	d.armRefusals()
+}
+
+// note adds n refusals of src to the interval's counts.
+func (rs *refusals) note(src netip.Addr, n uint64) {
 	if rs.bySrc == nil {
 		rs.bySrc = map[netip.Addr]uint64{}
 	}
 	if _, ok := rs.bySrc[src]; ok || len(rs.bySrc) < maxRefusedSources {
-		rs.bySrc[src]++
+		rs.bySrc[src] += n
 	} else {
-		rs.others++
+		rs.others += n
 	}
-	d.armRefusals()
 }
 
 // armRefusals makes sure a summary follows; any goroutine may call it.
@@ -63,6 +70,7 @@ func (d *Daemon) logRefusals() {
 	rs := &d.refused
 	rs.armed.Store(false)
 	d.admit.expire(d.clock.Now())
+	d.foldAllHits()
 	fields := []zap.Field{}
 	var total uint64
 	for _, r := range summarized {

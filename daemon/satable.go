@@ -77,6 +77,9 @@ func (d *Daemon) leaveHalfOpen(sa *SA, charge bool) {
 	d.halfOpen--
 	sa.first = nil
 	d.admit.closed(sa.source, charge, &d.settings, d.clock.Now())
+	if !charge {
+		d.unblock(sa.source)
+	}
 }
 
 // armHalfOpen removes a responder SA that is still not authenticated after
