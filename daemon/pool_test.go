@@ -73,9 +73,13 @@ type gatedWork struct {
 
 func (g *gatedWork) Start(c *Context, p *Packet) (Exchange, Result) {
 	ex := &gatedExchange{g: g, id: p.Header.MessageID, typ: p.Header.Exchange}
+	name := g.name
+	if p.Remote.Addr() != floodAddr && name == "flood" {
+		name = "legit" // a first message from another address
+	}
 	return ex, Result{Work: func() any {
 		g.mu.Lock()
-		*g.order = append(*g.order, g.name)
+		*g.order = append(*g.order, name)
 		g.mu.Unlock()
 		<-g.gate
 		return nil
@@ -99,9 +103,10 @@ func (x *gatedExchange) Resume(c *Context, v any) Result {
 
 // TestFloodKeepsQuickMode: both workers busy, 600 first messages from one
 // address ask for work (more than the old shared queue of 256 held);
-// then a Quick Mode on an established SA does. Nothing is dropped for
-// pool space, and the Quick Mode's work is the first to start when a
-// worker frees.
+// then a Quick Mode on an established SA does, and a first message (an
+// MM3's Diffie-Hellman) from another address. Nothing is dropped for pool
+// space; the Quick Mode's work is the first to start when a worker frees,
+// and the other address's after at most one more of the flood's.
 func TestFloodKeepsQuickMode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gate := make(chan struct{})
@@ -123,14 +128,16 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 			t.Errorf("queued high %d, low %d; want 0, 598 (two workers busy)", hi, lo)
 		}
 		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 77, []byte("qm1")))
+		legit := h.source(netip.MustParseAddr("203.0.113.9"))
+		h.send(legit, 500, message(cookie(8000), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
 		if n := h.d.Counters.Dropped(DropPoolFull); n != 0 {
 			t.Errorf("pool-full drops %d, want 0", n)
 		}
 		close(gate)
 		synctest.Wait()
 		mu.Lock()
-		if len(order) != 601 || order[2] != "quick-mode" {
-			t.Errorf("%d jobs; the third to start was %q, want quick-mode", len(order), order[min(2, len(order)-1)])
+		if len(order) != 602 || order[2] != "quick-mode" || order[4] != "legit" {
+			t.Errorf("%d jobs, starting %v; want 602, the third quick-mode, the fifth legit", len(order), order[:min(6, len(order))])
 		}
 		mu.Unlock()
 		var qmReplies int
@@ -144,6 +151,9 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 		}
 		if got := recvAll(src); len(got) != 600 {
 			t.Errorf("%d answers to the flood, want 600", len(got))
+		}
+		if got := recvAll(legit); len(got) != 1 {
+			t.Errorf("%d answers to the other address, want 1", len(got))
 		}
 	})
 }
