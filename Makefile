@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
 
 all: build
 
@@ -66,6 +66,13 @@ fuzz-long:
 # IKED_BENCH=1 adds charon-vs-iked against charon-vs-charon (root, strongSwan).
 bench:
 	GO=$(GO) ./scripts/bench.sh
+
+# bench-burst: scripts/bench-burst.sh, strongSwan starting N=1000 ISAKMP
+# SAs at once from one address against iked (defaults, then limits
+# lifted) and against strongSwan as responder; the time to all
+# established. Root and strongSwan; N, DEADLINE, RESPONDERS vary it.
+bench-burst:
+	GO=$(GO) ./scripts/bench-burst.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
 # (scripts/demo.sh): installs what it runs if missing (strongSwan, iproute2,

@@ -56,7 +56,6 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	}
 	oldPolicies := d.policy.Policies
 	d.applyPolicy(l)
-	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
 	if len(oldPolicies) > 0 {
 		tok := d.newTokenRaw()
 		d.tokens[tok] = tokenRef{}

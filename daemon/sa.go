@@ -44,6 +44,10 @@ type SA struct {
 	removed   bool  // the watchers were told
 	halfOpen  Timer // responder SAs until authenticated
 	first     *firstKey
+	// source is the address a responder SA was admitted from (admission.go);
+	// jobs counts the worker-pool jobs its exchanges asked for.
+	source netip.Addr
+	jobs   int
 }
 
 // firstKey finds the responder SA of a retransmitted first message, which

@@ -99,7 +99,12 @@ type IkedPolicy struct {
 	DPDTimeout      time.Duration
 	CACert          string // trusted CA (certificate authentication)
 	Cert, Key       string // our certificate and private key
-	Conns           []IkedConn
+	// Daemon is more of the daemon section, verbatim (each line indented
+	// two spaces), e.g. "under-load: {half-open: 4096}".
+	Daemon string
+	// Debug is iked's -debug level; default keys (the harness reads keys).
+	Debug string
+	Conns []IkedConn
 }
 
 // IkedConn is one connection of an IkedPolicy.
@@ -139,6 +144,9 @@ daemon:
   dpd: {delay: {{.DPDDelay}}, timeout: {{.DPDTimeout}}}
 {{- end}}
   log: {level: info, format: json}
+{{- if .Daemon}}
+{{.Daemon}}
+{{- end}}
 {{- if .Cert}}
 
 certificates:
@@ -250,7 +258,11 @@ func StartIked(t testing.TB, ns *Namespace, pol IkedPolicy) *Iked {
 		t.Fatalf("interop: iked -check refuses the generated policy: %v\n%s\n%s", err, out, b.String())
 	}
 	k := &Iked{NS: ns, Dir: dir, Config: conf, Socket: pol.Socket, t: t}
-	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", "keys")
+	debug := pol.Debug
+	if debug == "" {
+		debug = "keys"
+	}
+	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", debug)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := k.Call(control.CmdStatus, ""); err == nil {

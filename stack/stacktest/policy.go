@@ -53,6 +53,9 @@ type Policy struct {
 	// ConnDPD and CloseAction, when set, are the connection's dpd
 	// mapping (e.g. "{action: restart}") and close-action.
 	ConnDPD, CloseAction string
+	// Daemon, when set, is more of the daemon section, one "key: value"
+	// per line, e.g. "under-load: {half-open: 32}".
+	Daemon string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -82,6 +85,11 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.Phase2LifetimeMin != "" {
 		fmt.Fprintf(&b, "  phase2-lifetime-min: %s\n", p.Phase2LifetimeMin)
+	}
+	for _, l := range strings.Split(p.Daemon, "\n") {
+		if strings.TrimSpace(l) != "" {
+			fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
+		}
 	}
 	ikeLife := ""
 	if p.IKELifetime != "" {
