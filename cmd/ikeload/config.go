@@ -47,6 +47,9 @@ type Config struct {
 	// Delete deletes each SA (our Delete to the peer) once it is done,
 	// so that a soak run holds about Concurrency SAs, not all of them.
 	Delete bool
+	// Hold keeps the SAs this long after the last one finished; at the
+	// end the daemons stop, deleting theirs (our Deletes to the peer).
+	Hold time.Duration
 	// Allow are the prefixes targets may be in; others are refused.
 	Allow []netip.Prefix
 	// Netns, when set, is the named network namespace to bind in; Dev,

@@ -195,6 +195,12 @@ wait:
 		}
 	}
 	progress()
+	if cfg.Hold > 0 {
+		select {
+		case <-time.After(cfg.Hold):
+		case <-ctx.Done():
+		}
+	}
 	for _, in := range insts {
 		in.d.Stop()
 	}
