@@ -26,6 +26,9 @@
 # Environment: N (500), C (concurrency, 50), SOURCES (20), RUNS (1),
 # BENCH_GROUPS ("ecp256 modp2048"), RESPONDERS ("strongswan iked"), BIN (bin),
 # GO (go), PREFIX (namespace prefix, hbr), KEEP=1 keeps the work folder.
+# PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
+# saves a CPU profile of the first SECONDS of each iked run in the work
+# folder (go tool pprof -top bin/iked FILE); KEEP it.
 # Root; needs charon-systemd and swanctl (Debian: charon-systemd
 # strongswan-swanctl libstrongswan-standard-plugins). Nothing leaves the
 # namespaces; every address is from 192.0.2.0/24.
@@ -58,7 +61,11 @@ done
 
 mkdir -p "$BIN"
 command -v "$GO" >/dev/null || PATH=/usr/local/go/bin:$PATH
-"$GO" build -o "$BIN/iked" ./cmd/iked
+if [ -n "${PROFILE:-}" ]; then
+	"$GO" build -tags pprof -o "$BIN/iked" ./cmd/iked
+else
+	"$GO" build -o "$BIN/iked" ./cmd/iked
+fi
 "$GO" build -o "$BIN/ikeload" ./cmd/ikeload
 BIN=$(cd "$BIN" && pwd)
 
@@ -176,7 +183,7 @@ start_iked() { # group
 	CONF
 	chmod 600 "$d/iked.yaml"
 	"$BIN/iked" -check -config "$d/iked.yaml" >"$d/check.out" 2>&1 || { cat "$d/check.out"; exit 1; }
-	ip netns exec "$NS_R" "$BIN/iked" -config "$d/iked.yaml" >"$d/out" 2>&1 &
+	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" "$BIN/iked" -config "$d/iked.yaml" >"$d/out" 2>&1 &
 	RESP_PID=$!
 	for _ in $(seq 100); do [ -S "$d/iked.sock" ] && break; sleep 0.1; done
 	[ -S "$d/iked.sock" ] || { cat "$d/out"; exit 1; }
@@ -202,30 +209,43 @@ for run in $(seq "$RUNS"); do
 			before=$(cpu_ticks "$RESP_PID")
 			rss0=$(kib "$RESP_PID" VmRSS)
 			json=$WORK/$r-$g-$run.json
-			# -hold 1s: ikeload keeps its SAs a second after the last one
-			# is done (then deletes them as it stops); the RSS is sampled
-			# meanwhile, its largest value kept.
+			# -hold 1s: once every SA is done, ikeload says so and keeps
+			# them a second (then deletes them as it stops). The CPU of the
+			# handshakes is read then; the RSS is sampled all along, its
+			# largest value kept; the Deletes' CPU is read after ikeload
+			# ended.
 			"$BIN/ikeload" -netns "$NS_I" -dev "$PREFIX-i0" -source "192.0.2.$FIRST-192.0.2.$LAST" \
 				-target $ADDR_R -n "$N" -c "$C" -group "$g" -psk "$PSK" -retransmit 2s -tries 3 \
-				-hold 1s -json >"$json" &
+				-hold 1s -json >"$json" 2>"$json.err" &
 			load=$!
+			if [ -n "${PROFILE:-}" ] && [ "$r" = iked ]; then
+				ip netns exec "$NS_R" curl -s -o "$WORK/iked-$g-$run.pprof" \
+					"http://127.0.0.1:6060/debug/pprof/profile?seconds=$PROFILE" &
+			fi
 			rss=$rss0
+			held=
 			while kill -0 "$load" 2>/dev/null; do
 				v=$(kib "$RESP_PID" VmRSS)
 				[ "${v:-0}" -gt "$rss" ] && rss=$v
-				sleep 0.2
+				if [ -z "$held" ] && grep -q "holding" "$json.err"; then
+					held=$(cpu_ticks "$RESP_PID")
+				fi
+				sleep 0.1
 			done
 			wait "$load" || true
-			hwm=$(kib "$RESP_PID" VmHWM)
 			after=$(cpu_ticks "$RESP_PID")
+			held=${held:-$after}
+			hwm=$(kib "$RESP_PID" VmHWM)
 			stop_responder
 			ok=$(awk -F'[:,]' '/"established"/ {gsub(/ /, "", $2); print $2}' "$json")
 			failed=$(awk -F'[:,]' '/"failed"/ {gsub(/ /, "", $2); print $2}' "$json")
 			rate=$(awk -F'[:,]' '/"sas_per_second"/ {gsub(/ /, "", $2); print $2}' "$json")
 			p99=$(awk '/"latency_ms"/ {f=1} f && /"p99"/ {gsub(/[ ,]/, "", $2); print $2; exit}' FS=: "$json")
-			cpu_ms=$(awk -v a="$before" -v b="$after" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz}')
+			cpu_ms=$(awk -v a="$before" -v b="$held" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz}')
+			del_ms=$(awk -v a="$held" -v b="$after" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz}')
 			per=$(awk -v ms="$cpu_ms" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", ms / n; else print "-"}')
-			results+=("$(printf '%-10s %-9s %4d %6s %6s %9.1f %9.1f %8s %8s %9s %9s' "$r" "$g" "$run" "$ok" "$failed" "$rate" "$p99" "$cpu_ms" "$per" "$((rss / 1024))" "$((hwm / 1024))")")
+			delper=$(awk -v ms="$del_ms" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", ms / n; else print "-"}')
+			results+=("$(printf '%-10s %-9s %4d %6s %6s %9.1f %9.1f %8s %8s %8s %9s %9s' "$r" "$g" "$run" "$ok" "$failed" "$rate" "$p99" "$cpu_ms" "$per" "$delper" "$((rss / 1024))" "$((hwm / 1024))")")
 			echo "${results[-1]}"
 			if [ "$failed" != 0 ]; then
 				echo "  failures: $(tr -d '\n' <"$json" | sed 's/.*"failures": *\({[^}]*}\).*/\1/')"
@@ -234,5 +254,6 @@ for run in $(seq "$RUNS"); do
 	done
 done
 echo
-echo "responder  group      run     ok failed   pairs/s   p99(ms)  cpu(ms) ms/pair  RSS(MiB) peak(MiB)"
+echo "responder  group      run     ok failed   pairs/s   p99(ms)  cpu(ms)  ms/pair  del ms/p  RSS(MiB) peak(MiB)"
+echo "(cpu: the responder's, until every pair is up; ms/pair: that per pair; del ms/p: its CPU per pair for the Deletes at the end)"
 printf '%s\n' "${results[@]}"

@@ -32,6 +32,9 @@ type Options struct {
 	Progress func(Progress)
 	// Log, when set, gets the daemons' log (at Config's level, error).
 	Log io.Writer
+	// Holding, when set, is called as Config.Hold begins: every SA has
+	// finished and none is deleted yet.
+	Holding func()
 }
 
 // Progress is a run's state while it runs.
@@ -196,6 +199,9 @@ wait:
 	}
 	progress()
 	if cfg.Hold > 0 {
+		if opt.Holding != nil {
+			opt.Holding()
+		}
 		select {
 		case <-time.After(cfg.Hold):
 		case <-ctx.Done():

@@ -128,6 +128,9 @@ func run(args []string) int {
 	if *verbose {
 		opt.Log = os.Stderr
 	}
+	if cfg.Hold > 0 {
+		opt.Holding = func() { fmt.Fprintf(os.Stderr, "ikeload: every SA finished; holding them for %v\n", cfg.Hold) }
+	}
 	tty := isTerminal(os.Stdout)
 	if tty {
 		opt.Progress = func(p Progress) { fmt.Fprint(os.Stdout, bar(p)) }
