@@ -26,7 +26,8 @@
 # Environment: N (500), C (concurrency, 50), SOURCES (20), RUNS (1),
 # BENCH_GROUPS ("ecp256 modp2048"), RESPONDERS ("strongswan iked"), BIN (bin),
 # GO (go), PREFIX (namespace prefix, hbr), KEEP=1 keeps the work folder.
-# PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
+# IKED=PATH runs that iked binary instead of building one (to compare
+# two builds). PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
 # saves a CPU profile of the first SECONDS of each iked run in the work
 # folder (go tool pprof -top bin/iked FILE); KEEP it.
 # Root; needs charon-systemd and swanctl (Debian: charon-systemd
@@ -61,13 +62,16 @@ done
 
 mkdir -p "$BIN"
 command -v "$GO" >/dev/null || PATH=/usr/local/go/bin:$PATH
-if [ -n "${PROFILE:-}" ]; then
+if [ -n "${IKED:-}" ]; then
+	: # the iked binary given
+elif [ -n "${PROFILE:-}" ]; then
 	"$GO" build -tags pprof -o "$BIN/iked" ./cmd/iked
 else
 	"$GO" build -o "$BIN/iked" ./cmd/iked
 fi
 "$GO" build -o "$BIN/ikeload" ./cmd/ikeload
 BIN=$(cd "$BIN" && pwd)
+IKED=${IKED:-$BIN/iked}
 
 WORK=$(mktemp -d /tmp/bench-responder-XXXXXX)
 RESP_PID=
@@ -182,8 +186,8 @@ start_iked() { # group
 	    ike: {mode: main, transforms: [ike], auth: psk, psk: "$PSK"}
 	CONF
 	chmod 600 "$d/iked.yaml"
-	"$BIN/iked" -check -config "$d/iked.yaml" >"$d/check.out" 2>&1 || { cat "$d/check.out"; exit 1; }
-	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" "$BIN/iked" -config "$d/iked.yaml" >"$d/out" 2>&1 &
+	"$IKED" -check -config "$d/iked.yaml" >"$d/check.out" 2>&1 || { cat "$d/check.out"; exit 1; }
+	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" "$IKED" -config "$d/iked.yaml" >"$d/out" 2>&1 &
 	RESP_PID=$!
 	for _ in $(seq 100); do [ -S "$d/iked.sock" ] && break; sleep 0.1; done
 	[ -S "$d/iked.sock" ] || { cat "$d/out"; exit 1; }
