@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -110,4 +111,32 @@ func countEstablished(log, name string) int {
 		}
 	}
 	return n
+}
+
+// TestLoadCertificatesAgainstStrongSwan: Main Mode with ECDSA
+// certificates (interop.MakePKI), both sides sending theirs.
+func TestLoadCertificatesAgainstStrongSwan(t *testing.T) {
+	interop.RequireStrongSwan(t)
+	p := interop.NewPair(t)
+	pki := interop.MakePKI(t, "ecdsa", 256, "responder.example", "ikeload.example")
+	for _, f := range []string{pki.Keys["ikeload.example"], pki.Keys["responder.example"]} {
+		if err := os.Chmod(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := interop.StartCharon(t, p.B.NS, interop.CharonOptions{
+		Connections: []interop.Connection{{Name: "cert", LocalAddrs: p.B.Addr.String(), RemoteAddrs: "%any",
+			LocalID: "C=CH, O=iked test, CN=responder.example", RemoteID: "%any",
+			LocalAuth: "pubkey", RemoteAuth: "pubkey", LocalCert: "responder.example-cert.pem", SendCert: "always",
+			Proposals: "aes128-sha256-ecp256", Unique: "never",
+			Children: []interop.Child{{Name: "ccert", ESPProposals: "aes128-sha256", Mode: "transport"}}}},
+		Credentials: interop.Credentials{CACerts: []string{pki.CACert}, Certs: []string{pki.Certs["responder.example"]},
+			Keys: []string{pki.Keys["responder.example"]}},
+	})
+	cfg := pairConfig(p, "")
+	cfg.Auth, cfg.PSK = "certificate", ""
+	cfg.Cert, cfg.Key, cfg.CA = pki.Certs["ikeload.example"], pki.Keys["ikeload.example"], pki.CACert
+	cfg.Groups = []string{"ecp256"}
+	cfg.Total, cfg.Concurrency = 4, 2
+	runAgainst(t, c, "cert", cfg)
 }

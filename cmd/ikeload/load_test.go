@@ -189,3 +189,34 @@ func TestParseAddrs(t *testing.T) {
 		t.Fatal("a backwards range passed")
 	}
 }
+
+// TestLoadDuration: a soak run begins SAs at -rate until -duration ends,
+// with no count limit, and -delete deletes each once it is done, so that
+// the responder holds none when the run ends.
+func TestLoadDuration(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		r := responder(t, nw, stacktest.Policy{})
+		cfg := base()
+		cfg.Total, cfg.Duration, cfg.Rate, cfg.Delete, cfg.Hold = 0, 3100*time.Millisecond, 4, true, time.Second
+		removed := -1
+		// While ikeload holds its SAs (none, with -delete), before it stops.
+		holding := func() {
+			time.Sleep(100 * time.Millisecond)
+			removed = len(r.Records(t, "ISAKMP SA removed", 0))
+		}
+		rep, err := Run(context.Background(), cfg, Options{Network: nw, Holding: holding})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 4 per second for 3.1 s: the first at 0 s, the thirteenth at 3 s.
+		if rep.Begun != 13 || rep.Established != 13 || rep.Failed != 0 {
+			t.Fatalf("%+v", rep)
+		}
+		if rep.Seconds < 2.9 || rep.Seconds > 4 || rep.Rate > 4.5 {
+			t.Fatalf("the run took %.2f s at %.1f SAs/s, want about 3 s at 4/s", rep.Seconds, rep.Rate)
+		}
+		if removed != 13 {
+			t.Fatalf("responder removed %d ISAKMP SAs before ikeload stopped, want 13 (-delete)", removed)
+		}
+	})
+}
