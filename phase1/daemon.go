@@ -27,6 +27,10 @@ import (
 type Runtime struct {
 	Hooks    Hooks
 	SendCert bool
+	// NoInitialContact keeps INITIAL-CONTACT out of every MM5/AM3 we
+	// send: cmd/ikeload opens many ISAKMP SAs with one peer at once, and
+	// each would otherwise tell the peer to drop the others.
+	NoInitialContact bool
 }
 
 func (rt *Runtime) config(c *daemon.Context) Config {
@@ -84,13 +88,16 @@ func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, da
 		return nil, daemon.Result{}, err
 	}
 	attach(c.SA, x.SA)
-	e := &exchange{x: x}
+	e := &exchange{x: x, noContact: rt.NoInitialContact}
 	e.bind(c)
 	return e, result(c, x, st), nil
 }
 
 // exchange adapts Exchange to daemon.Exchange.
-type exchange struct{ x *Exchange }
+type exchange struct {
+	x         *Exchange
+	noContact bool // Runtime.NoInitialContact
+}
 
 // Consume hands a message to the exchange. A message that came to the
 // NAT-T port from elsewhere first moves the SA there (PeerMoved): the
@@ -121,6 +128,10 @@ func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
 // bind points the exchange's look-ups at the daemon's tables for the
 // duration of one call (a Context is valid only during its call).
 func (e *exchange) bind(c *daemon.Context) {
+	if e.noContact {
+		e.x.contact = func(*SA) bool { return true }
+		return
+	}
 	e.x.contact = func(s *SA) bool { return HasContact(s, otherSAs(c)) }
 }
 

@@ -30,6 +30,9 @@ type Manager struct {
 	// Traffic, when set, returns the bytes the engine counted on an SA
 	// for ikectl list-sas (stack.Traffic, for engines that count).
 	Traffic func(engine.SARef) (uint64, bool)
+	// OnInstalled, when set, is told of every bundle installed, with its
+	// ISAKMP SA, on the loop: cmd/ikeload times its Quick Modes by it.
+	OnInstalled func(sa *daemon.SA, ch *Child)
 
 	children map[*daemon.SA][]*Child
 	// detached are bundles whose ISAKMP SA the peer deleted and that no
@@ -149,6 +152,9 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 	}
 	if installed != nil && c.SA != nil {
 		rt.addChild(c.SA, installed, c.Now)
+		if rt.OnInstalled != nil {
+			rt.OnInstalled(c.SA, installed)
+		}
 	}
 	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
 		if st.Done || x.State == StateFailed || x.State == StateEstablished {

@@ -30,6 +30,9 @@ type Stack struct {
 	// which deletes the IPsec SAs with the ISAKMP SA and falls back to
 	// Info's.
 	Deleter daemon.Deleter
+	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
+	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
+	Initiator daemon.Initiator
 }
 
 // New makes a daemon with opt, builds the stack (Build) and registers it
@@ -60,14 +63,14 @@ func Build(pd policymgr.Daemon) *Stack {
 	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
 	return &Stack{Phase1: p1, Info: info, IPsec: ipsec,
-		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter()}
+		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter(), Initiator: ipsec}
 }
 
 // Register registers the stack with d, each role once:
 //
 //   - Main and Aggressive Mode as responder (Phase1);
 //   - Quick Mode as responder, the initiator of `ikectl initiate` and
-//     `initiate: start` (phase 1, then Quick Mode), the receiver of the
+//     `initiate: start` (Initiator: phase 1, then Quick Mode), the receiver of the
 //     kernel's ACQUIREs and EXPIREs, and the lister of `ikectl list-sas`
 //     (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
@@ -82,7 +85,7 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Register(isakmp.ExchangeAggressive, s.Phase1)
 	d.Register(isakmp.ExchangeQuickMode, s.IPsec)
 	d.Register(isakmp.ExchangeInformational, s.HalfOpen)
-	d.RegisterInitiator(s.IPsec)
+	d.RegisterInitiator(s.Initiator)
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
 	d.RegisterLister(s.IPsec)
