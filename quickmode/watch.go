@@ -68,6 +68,9 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 	sa := c.SA
 	children := rt.children[sa]
 	delete(rt.children, sa)
+	for _, x := range rt.initiating[sa] {
+		x.wipe() // its PFS key dies with the ISAKMP SA
+	}
 	delete(rt.initiating, sa)
 	delete(rt.responding, sa)
 	for _, d := range rt.later[sa] {
