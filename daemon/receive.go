@@ -101,6 +101,11 @@ func (d *Daemon) receive(p *Packet) {
 		d.drop(DropReplay, dg, fmt.Errorf("%s with the message ID %#x of a finished exchange", h.Exchange, h.MessageID))
 		return
 	}
+	if sa.history.full() {
+		// Its ID could not be remembered once finished (replay.go).
+		d.drop(DropReplay, dg, fmt.Errorf("%s on an ISAKMP SA with no message IDs left", h.Exchange))
+		return
+	}
 
 	hd := d.handlers[h.Exchange]
 	if hd == nil {

@@ -38,12 +38,13 @@ type SA struct {
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
 
-	exchanges map[uint32]*running
-	history   idHistory // finished message IDs (replay.go)
-	timers    map[string]*saTimer
-	removed   bool  // the watchers were told
-	halfOpen  Timer // responder SAs until authenticated
-	first     *firstKey
+	exchanges   map[uint32]*running
+	history     idHistory // finished message IDs (replay.go)
+	historyFull bool      // MaxMessageIDs reached: being deleted
+	timers      map[string]*saTimer
+	removed     bool  // the watchers were told
+	halfOpen    Timer // responder SAs until authenticated
+	first       *firstKey
 }
 
 // firstKey finds the responder SA of a retransmitted first message, which
