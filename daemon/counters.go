@@ -150,5 +150,6 @@ func (c *Counters) other() []control.Counter {
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},
 		{Name: "sa-peer-deleted", Value: c.SARemoved[RemovePeerDeleted].Load()},
 		{Name: "sa-reauthenticated", Value: c.SARemoved[RemoveReauthenticated].Load()},
+		{Name: "sa-revoked", Value: c.SARemoved[RemoveRevoked].Load()},
 	}
 }

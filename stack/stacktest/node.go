@@ -30,7 +30,9 @@ type Node struct {
 	// Socket is the control socket's path (open only on the host's
 	// network).
 	Socket string
-	net    udp.Network
+	// Conf is the policy file's path: rewrite it, then reload.
+	Conf string
+	net  udp.Network
 }
 
 // Options vary how a node starts.
@@ -48,11 +50,20 @@ type Options struct {
 // production wiring and stops it when the test ends.
 func Start(t testing.TB, p Policy, o Options) *Node {
 	t.Helper()
+	return StartYAML(t, p.YAML, o)
+}
+
+// StartYAML is Start for a policy file of the test's own: yaml returns
+// its text, given the control socket's path.
+func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	n := &Node{Engine: memory.New(memory.Options{}), Log: &daemontest.LogBuffer{},
 		Socket: filepath.Join(dir, "iked.sock"), net: o.Net}
 	conf := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(conf, []byte(p.YAML(n.Socket)), 0o600); err != nil {
+	n.Conf = conf
+	text := yaml(n.Socket)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pol, msgs, err := policymgr.Load(conf, policymgr.LoadOptions{})
@@ -86,7 +97,7 @@ func Start(t testing.TB, p Policy, o Options) *Node {
 	}))
 	n.Stack = s
 	if err := s.Daemon.Start(); err != nil {
-		t.Fatalf("start %s: %v\n%s", p.Local, err, n.Log.String())
+		t.Fatalf("start: %v\n%s\n%s", err, text, n.Log.String())
 	}
 	t.Cleanup(s.Daemon.Stop)
 	return n
