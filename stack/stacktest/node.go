@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,9 @@ type Options struct {
 	// before stack.Register (say, its Deleter, to play a peer that says
 	// goodbye as another implementation does).
 	Edit func(*stack.Stack)
+	// Rand, if set, is the daemon's random source (cookies, nonces, DH
+	// keys, message IDs), to make its side of an exchange repeatable.
+	Rand io.Reader
 }
 
 // Start writes p's policy file, starts a daemon on it with the
@@ -89,6 +93,7 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 			return engine.New(n.Engine, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
 		},
 		Network:   o.Net,
+		Rand:      o.Rand,
 		Log:       lg,
 		LogLevel:  level,
 		Workers:   1,
