@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/policymgr"
@@ -25,6 +27,14 @@ type Revalidator interface {
 	Revalidate(c *Context) error
 }
 
+// ReloadWatcher is a Watcher that also holds state of connections beyond
+// the ISAKMP SAs (quickmode/'s IPsec SAs that outlived theirs): it is told
+// which connections a reload removed or changed. Of its Result the logs
+// and engine requests are carried out.
+type ReloadWatcher interface {
+	ConnectionsRevoked(c *Context, conns []string) Result
+}
+
 // RegisterRevalidator installs the Revalidator; once, before Start.
 func (d *Daemon) RegisterRevalidator(r Revalidator) { registerOnce(&d.revalidator, r, "revalidator") }
 
@@ -41,6 +51,20 @@ func (d *Daemon) revoke(old, cur *policymgr.Policy) {
 	}
 	for _, n := range diff.Changed {
 		why[n] = "connection changed"
+	}
+	if names := append(slices.Clone(diff.Removed), diff.Changed...); len(names) > 0 {
+		c := &Context{Now: d.clock.Now(), Rand: d.rand, Log: d.log, Policy: cur, d: d}
+		for _, w := range d.watchers {
+			if rw, ok := w.(ReloadWatcher); ok {
+				res := rw.ConnectionsRevoked(c, names)
+				for _, m := range res.Log {
+					d.log.Emit(m)
+				}
+				for _, r := range res.Engine {
+					d.submit(r)
+				}
+			}
+		}
 	}
 	n := 0
 	for _, sa := range d.allSAs() {

@@ -1,6 +1,8 @@
 package quickmode
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/daemon"
@@ -142,4 +144,28 @@ func adopter(c *daemon.Context, gone *daemon.SA) *daemon.SA {
 		}
 	}
 	return to
+}
+
+// ConnectionsRevoked removes the detached bundles of connections a reload
+// removed or changed (daemon.ReloadWatcher): their ISAKMP SA is gone, so
+// no Delete can tell the peer, but the policy no longer allows them. The
+// bundles of live ISAKMP SAs go with those SAs (the daemon deletes them
+// through the Deleter).
+func (rt *Manager) ConnectionsRevoked(c *daemon.Context, conns []string) daemon.Result {
+	var gone []*Child
+	keep := rt.detached[:0:0]
+	for _, ch := range rt.detached {
+		if slices.Contains(conns, ch.Conn) {
+			gone = append(gone, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	rt.detached = keep
+	if len(gone) == 0 {
+		return daemon.Result{}
+	}
+	rt.unpend(gone)
+	logGone(c.Log, gone, "its connection was removed or changed by a reload")
+	return daemon.Result{Engine: deleteRequests(c, gone)}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
 )
 
@@ -282,5 +283,30 @@ func TestReloadRevokes(t *testing.T) {
 				t.Errorf("keep's rekeyed IPsec SA %v has reqid %d, want 4 (the new policy's)", r.Ref, r.ReqID)
 			}
 		}
+	})
+}
+
+// TestReloadRevokesDetached: A says goodbye with an ISAKMP Delete alone
+// (its Deleter is phase 1's, as charon does after a reauthentication), so
+// B keeps the IPsec SAs detached from any ISAKMP SA. A reload that changes
+// their connection (another pre-shared key) removes them from B's engine.
+func TestReloadRevokesDetached(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		pb := stacktest.Policy{}
+		a, b := stacktest.Pair(t, stacktest.Policy{}, stacktest.Options{Net: nw, Edit: func(s *stack.Stack) { s.Deleter = s.Info }},
+			pb, stacktest.Options{Net: nw})
+		a.Ctl(t, control.CmdInitiate, "link")
+		b.WaitSAs(t, 2, 10*time.Second)
+		a.Ctl(t, control.CmdTerminate, "link")
+		b.WaitRecord(t, "ISAKMP SA removed", 0, 5*time.Second)
+		if got := len(b.Engine.SAs()); got != 2 {
+			t.Fatalf("B kept %d IPsec SAs after the ISAKMP Delete alone, want 2 detached", got)
+		}
+		pb.Local, pb.Remote, pb.PSK = stacktest.HostB, stacktest.HostA, "another key"
+		if err := os.WriteFile(b.Conf, []byte(pb.YAML(b.Socket)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		b.Ctl(t, control.CmdReload, "")
+		b.WaitSAs(t, 0, 5*time.Second)
 	})
 }
