@@ -82,15 +82,7 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 	switch why {
 	case daemon.RemoveDeadPeer, daemon.RemoveStale:
 		// The peer's other bundles, detached earlier, are as dead.
-		keep := rt.detached[:0:0]
-		for _, ch := range rt.detached {
-			if belongs(ch, sa) {
-				children = append(children, ch)
-			} else {
-				keep = append(keep, ch)
-			}
-		}
-		rt.detached = keep
+		children = append(children, rt.takeDetached(func(ch *Child) bool { return belongs(ch, sa) })...)
 		if len(children) == 0 {
 			return daemon.Result{}
 		}
@@ -152,20 +144,26 @@ func adopter(c *daemon.Context, gone *daemon.SA) *daemon.SA {
 // bundles of live ISAKMP SAs go with those SAs (the daemon deletes them
 // through the Deleter).
 func (rt *Manager) ConnectionsRevoked(c *daemon.Context, conns []string) daemon.Result {
-	var gone []*Child
-	keep := rt.detached[:0:0]
-	for _, ch := range rt.detached {
-		if slices.Contains(conns, ch.Conn) {
-			gone = append(gone, ch)
-		} else {
-			keep = append(keep, ch)
-		}
-	}
-	rt.detached = keep
+	gone := rt.takeDetached(func(ch *Child) bool { return slices.Contains(conns, ch.Conn) })
 	if len(gone) == 0 {
 		return daemon.Result{}
 	}
 	rt.unpend(gone)
 	logGone(c.Log, gone, "its connection was removed or changed by a reload")
 	return daemon.Result{Engine: deleteRequests(c, gone)}
+}
+
+// takeDetached removes and returns the detached bundles that match.
+func (rt *Manager) takeDetached(match func(*Child) bool) []*Child {
+	var out []*Child
+	keep := rt.detached[:0:0]
+	for _, ch := range rt.detached {
+		if match(ch) {
+			out = append(out, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	rt.detached = keep
+	return out
 }
