@@ -131,7 +131,7 @@ func TestDaemonRetransmissionGetsCachedReply(t *testing.T) {
 
 // Replayed protected informationals inside real daemon loops: the
 // daemon remembers the message IDs of the informationals it accepted on
-// each ISAKMP SA (daemon.MessageIDHistory), so a captured INITIAL-CONTACT
+// each ISAKMP SA for its life (daemon/replay.go), so a captured INITIAL-CONTACT
 // or Delete sent again on the same SA is dropped instead of acted on.
 
 // sealFrom seals ps as A's protected informational on the SA with
