@@ -87,7 +87,7 @@ type Counters struct {
 	ReloadFailures atomic.Uint64
 	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
 	KeepalivesSent atomic.Uint64 // NAT-T keepalives we sent (RFC 3948, 2.3)
-	HistoryEvicted atomic.Uint64 // finished message IDs forgotten past MessageIDHistory
+	HistoryFull    atomic.Uint64 // ISAKMP SAs deleted with MaxMessageIDs remembered (replay.go)
 	SARemoved      [numRemoveReasons]atomic.Uint64
 	drops          [numDrops]atomic.Uint64
 }
@@ -148,11 +148,12 @@ func (c *Counters) other() []control.Counter {
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},
 		{Name: "sa-timers", Value: c.Timers.Load()},
 		{Name: "keepalives-sent", Value: c.KeepalivesSent.Load()},
-		{Name: "mid-history-evicted", Value: c.HistoryEvicted.Load()},
+		{Name: "mid-history-full", Value: c.HistoryFull.Load()},
 		{Name: "sa-dead-peer", Value: c.SARemoved[RemoveDeadPeer].Load()},
 		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},
 		{Name: "sa-peer-deleted", Value: c.SARemoved[RemovePeerDeleted].Load()},
 		{Name: "sa-reauthenticated", Value: c.SARemoved[RemoveReauthenticated].Load()},
+		{Name: "sa-revoked", Value: c.SARemoved[RemoveRevoked].Load()},
 	}
 }

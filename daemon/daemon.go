@@ -85,6 +85,7 @@ type Daemon struct {
 	kernel      KernelHandler
 	deleter     Deleter
 	lister      ChildLister
+	revalidator Revalidator
 	watchers    []Watcher
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known

@@ -55,7 +55,9 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 		l.Settings = n
 	}
 	oldPolicies := d.policy.Policies
+	oldPolicy := d.policy.Policy
 	d.applyPolicy(l)
+	d.revoke(oldPolicy, l.Policy)
 	if len(oldPolicies) > 0 {
 		tok := d.newTokenRaw()
 		d.tokens[tok] = tokenRef{}

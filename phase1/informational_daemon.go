@@ -83,7 +83,7 @@ func phase1SA(c *daemon.Context) (*SA, error) {
 // SA). Protected ones are opened with the SA's keys and checked; before
 // the keys exist only a clear one is read, and only its error notifies end
 // the (half-open) SA. A message ID this SA already accepted never comes
-// here: the daemon drops it (daemon.MessageIDHistory), so a replayed
+// here: the daemon drops it (daemon/replay.go, for the SA's life), so a replayed
 // INITIAL-CONTACT, Delete or R-U-THERE is not acted on twice.
 func (h *InfoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
 	s, err := phase1SA(c)

@@ -75,6 +75,7 @@ func Build(pd policymgr.Daemon) *Stack {
 //     (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
 //   - the Deleter;
+//   - the Revalidator of SAs after a reload (phase1.Revalidator);
 //   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
 //     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
 //     Info, which wipes the state it reads), the info line of an
@@ -89,6 +90,7 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
 	d.RegisterLister(s.IPsec)
+	d.RegisterRevalidator(phase1.Revalidator{})
 	d.Watch(s.IPsec)
 	d.Watch(s.HalfOpen)
 	d.Watch(phase1.SALog{})
