@@ -17,13 +17,6 @@ func (k *InfoKeys) InitialContact() *isakmp.Notification {
 	return k.ISAKMPNotify(isakmp.InitialContact, nil)
 }
 
-// WantInitialContact reports whether to send INITIAL-CONTACT after s was
-// established: when no other live ISAKMP SA with the same peer identity
-// exists (first contact since we started, or since the last one died).
-func WantInitialContact(s *SA, others []*SA) bool {
-	return len(StaleSAs(s, others)) == 0
-}
-
 // HasContact reports whether others holds an established ISAKMP SA with
 // the peer of s, whom we are about to authenticate to: one of the same
 // connection (by name, which a reload keeps) and, when both know it, the

@@ -141,10 +141,9 @@ func (h *InfoHandler) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchang
 }
 
 // Established starts DPD on a newly established SA when both ends want it
-// (RFC 3706, 4), and when first is true (no other SA with this peer
-// identity: see WantInitialContact) returns the INITIAL-CONTACT
-// informational to send, with message 52.
-func (h *InfoHandler) Established(c *daemon.Context, first bool) daemon.Result {
+// (RFC 3706, 4). INITIAL-CONTACT is not sent here: it travels inside phase
+// 1 (Exchange.initialContact), where strongSwan acts on it.
+func (h *InfoHandler) Established(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil {
 		return daemon.Result{Reject: err}
@@ -157,18 +156,7 @@ func (h *InfoHandler) Established(c *daemon.Context, first bool) daemon.Result {
 			h.dpd[c.SA] = d
 		}
 	}
-	if !first {
-		return daemon.Result{}
-	}
-	k, ok := s.InfoKeys()
-	if !ok {
-		return daemon.Result{}
-	}
-	out, err := sealInfo(c, k, k.InitialContact())
-	if err != nil {
-		return daemon.Result{Reject: err}
-	}
-	return daemon.Result{Send: out, Log: []notify.Message{SendingLog(s.Remote, isakmp.InitialContact.String())}}
+	return daemon.Result{}
 }
 
 // DPDNext returns when DPDTick is due for sa (zero: no DPD on it).

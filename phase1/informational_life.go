@@ -30,7 +30,7 @@ func (h *InfoHandler) SAEstablished(c *daemon.Context) daemon.Result {
 	if err != nil {
 		return daemon.Result{}
 	}
-	r := h.Established(c, false)
+	r := h.Established(c)
 	if r.Reject != nil {
 		return r
 	}
