@@ -186,7 +186,7 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 		sa1 := a.rec.established()[0]
 		var ics int
 		var mu sync.Mutex
-		b.ih.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
+		b.life.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
 
 		var ik InfoKeys // only its cookies go into the notify
 		ik.ICookie, ik.RCookie = sa1.I, sa1.R

@@ -9,7 +9,7 @@ import "github.com/iked/iked/isakmp"
 // acts on it only there (or in AM3): an informational after phase 1 sets
 // a flag its IKE SA manager no longer looks at. So iked, as initiator,
 // sends it inside MM5/AM3 too (Exchange.initialContact), and acts on it
-// wherever it arrives (InfoHandler.ClearStale).
+// wherever it arrives (Life.ClearStale).
 
 // InitialContact returns the INITIAL-CONTACT notify for the ISAKMP SA:
 // protocol ISAKMP, both cookies as SPI, no data.

@@ -100,10 +100,11 @@ func (r *recorder) reason(c daemon.Cookies) (daemon.RemoveReason, time.Time, boo
 // node is one daemon of a life test, with phase 1 wired as stack.Build
 // wires it, without Quick Mode.
 type node struct {
-	d   *daemon.Daemon
-	ih  *InfoHandler
-	rec *recorder
-	log *daemontest.LogBuffer
+	d    *daemon.Daemon
+	ih   *InfoHandler
+	life *Life
+	rec  *recorder
+	log  *daemontest.LogBuffer
 }
 
 type nodeOpts struct {
@@ -162,11 +163,12 @@ func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymg
 	n.d.Register(isakmp.ExchangeMain, rt)
 	n.d.Register(isakmp.ExchangeAggressive, rt)
 	n.d.RegisterInitiator(rt)
-	n.ih = NewInfoHandler(DPDConfig{Delay: p.Daemon.DPD.Delay, Timeout: p.Daemon.DPD.Timeout})
+	n.life = NewLife(DPDConfig{Delay: p.Daemon.DPD.Delay, Timeout: p.Daemon.DPD.Timeout})
+	n.ih = NewInfoHandler(n.life)
 	n.d.Register(isakmp.ExchangeInformational, n.ih)
-	n.d.RegisterDeleter(n.ih)
+	n.d.RegisterDeleter(Deleter{Life: n.life})
 	if !o.noWatch {
-		n.d.Watch(n.ih)
+		n.d.Watch(n.life)
 	}
 	n.d.Watch(n.rec)
 	if err := n.d.Start(); err != nil {
@@ -254,7 +256,7 @@ func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
 				if a.d.Counters.SARemoved[daemon.RemoveDeadPeer].Load() != 1 {
 					t.Error("dead-peer counter not 1")
 				}
-				if a.ih.DPDNext(nil) != (time.Time{}) {
+				if a.life.DPDNext(nil) != (time.Time{}) {
 					t.Error("DPD state kept for nothing")
 				}
 			})
@@ -633,7 +635,7 @@ func TestRefusalIsPhase1Failure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewInfoHandler(DPDConfig{})
+	h := NewInfoHandler(NewLife(DPDConfig{}))
 	c := &daemon.Context{Now: time.Now(), SA: &daemon.SA{State: x.SA}}
 	_, r := h.Start(c, &daemon.Packet{Data: data, Remote: addrB})
 	if r.Reject != nil || !r.DeleteSA {
