@@ -21,6 +21,8 @@
 // reply to cache), work to run, catalog messages to log, and whether the
 // SA is established or failed (DeleteSA).
 // Retransmitted requests are answered by the daemon from its reply cache.
+// Loopback drives both roles in one goroutine without a daemon, for the
+// in-process tests and benchmarks of this package and quickmode.
 // Once established, SA (the ISAKMP SA) holds what Quick Mode and the
 // informational exchanges need: SKEYID_d, SKEYID_a, the PRF, the cipher
 // with Ka, and the last CBC block of phase 1; StateOf finds it from the
