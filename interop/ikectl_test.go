@@ -228,24 +228,7 @@ func TestIkedCharonReauthKeepsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(25 * time.Second)
-	var resp *control.Response
-	var sas []IKESA
-	for {
-		sas, _ = s.charon.ListSAs()
-		resp, err = s.iked.Call(control.CmdListSAs, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 1 && sas[0].InitiatorSPI != first.InitiatorSPI && sas[0].State == "ESTABLISHED" &&
-			len(resp.SAs) == 1 && len(resp.SAs[0].Children) > 0 && cookieHex(sas[0].InitiatorSPI) == resp.SAs[0].ICookie {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reauthentication seen: charon %+v\niked %+v detached %+v\n%s", sas, resp.SAs, resp.Detached, s.iked.catalogSummary())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	sas, resp := waitReauthenticated(t, s, first, 25*time.Second)
 	if len(resp.Detached) != 0 {
 		t.Errorf("iked lists detached bundles %+v", resp.Detached)
 	}

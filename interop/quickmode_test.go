@@ -79,10 +79,14 @@ connections:
 `, ike, engine, sock, tc.ciphers, tc.hmacs, ike, gw, initiate, psk, ike, swan, tc.pfs, life, tc.sha256_96)
 }
 
-// startIkedYAML is StartIked with a policy file written out whole.
-func startIkedYAML(t *testing.T, ns *Namespace, policy func(sock string) string) *Iked {
+// startIkedYAML writes the policy file policy returns for a control
+// socket in a fresh folder, has `iked -check` accept it, runs `iked
+// -config FILE -debug keys` in ns and waits until its control socket
+// answers. t.Cleanup stops it and removes the folder.
+func startIkedYAML(t testing.TB, ns *Namespace, policy func(sock string) string) *Iked {
 	t.Helper()
 	bin := ikedBinary(t)
+	// Not t.TempDir: the control socket path must fit in sun_path.
 	dir, err := os.MkdirTemp("", Prefix+"iked-")
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +109,10 @@ func startIkedYAML(t *testing.T, ns *Namespace, policy func(sock string) string)
 			return k
 		}
 		if done, err := k.Proc.Exited(); done {
-			t.Fatalf("iked exited (%v):\n%s", err, k.Proc.Output())
+			t.Fatalf("interop: iked in %s exited (%v):\n%s\npolicy:\n%s", ns.Name, err, k.Proc.Output(), text)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("iked: no control socket after 10 s:\n%s", k.Proc.Output())
+			t.Fatalf("interop: iked in %s: no control socket after 10 s:\n%s", ns.Name, k.Proc.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

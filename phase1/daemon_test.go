@@ -168,12 +168,7 @@ func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
 func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
-	pa, pb := lifePolicies(t, "main", "", "", false)
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-		f(t, nw, a, b)
-	})
+	lifePair(t, []string{"main"}, "", "", f)
 }
 
 // TestReplayedInitialContactLeavesNewerSA: A and B establish SA1; A

@@ -1,7 +1,6 @@
 package policymgr
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,22 +31,11 @@ func writePolicy(t *testing.T, text string, pkiFiles ...string) string {
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	t.Helper()
-	in, err := os.Open(from)
+	data, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
+	if err := os.WriteFile(to, data, mode); err != nil {
 		t.Fatal(err)
 	}
 }
