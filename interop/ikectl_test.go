@@ -67,11 +67,7 @@ func TestIkectlListSAsMatchesCharon(t *testing.T) {
 			tc := qmCases[1] // aes256-sha1 with PFS modp2048
 			s := newQMSetup(t, tc, ikedInitiates)
 			if ikedInitiates {
-				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-				s.startIked(t)
-				if err := s.iked.Initiate("peer"); err != nil {
-					t.Fatalf("ikectl initiate: %v", err)
-				}
+				s.ikedInitiates(t)
 			} else {
 				s.startIked(t)
 				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)

@@ -250,6 +250,16 @@ func (s *qmSetup) configure(t *testing.T) *qmSetup {
 	return s
 }
 
+// ikedInitiates starts charon and iked and has iked initiate "peer".
+func (s *qmSetup) ikedInitiates(t *testing.T) {
+	t.Helper()
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	s.startIked(t)
+	if err := s.iked.Initiate("peer"); err != nil {
+		t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
+	}
+}
+
 func (s *qmSetup) startIked(t *testing.T) {
 	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
 		life := s.ikedLife
@@ -302,11 +312,7 @@ func TestIkedQuickModeInitiator(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newQMSetup(t, tc, true)
-			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-			s.startIked(t)
-			if err := s.iked.Initiate("peer"); err != nil {
-				t.Fatalf("ikectl initiate: %v", err)
-			}
+			s.ikedInitiates(t)
 			checkChildKeys(t, tc, s.charon, s.iked)
 			if _, err := s.iked.Call("terminate", "peer"); err != nil {
 				t.Fatal(err)
@@ -365,11 +371,7 @@ func TestIkedQuickModeNoProposal(t *testing.T) {
 	t.Run("iked-initiator", func(t *testing.T) {
 		t.Parallel()
 		s := newQMSetup(t, tc, true)
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatalf("ikectl initiate: %v", err)
-		}
+		s.ikedInitiates(t)
 		m, err := s.iked.WaitCatalog(60, 10*time.Second, "QM notification 14 (NO-PROPOSAL-CHOSEN)", "from "+s.swan.Addr.String()+"[4500] ")
 		if err != nil {
 			t.Fatal(err)
@@ -479,11 +481,7 @@ func TestIkedQuickModeRekey(t *testing.T) {
 		t.Parallel()
 		s := newQMSetup(t, qmCases[0], true)
 		s.ikedLife = "5s"
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatal(err)
-		}
+		s.ikedInitiates(t)
 		_, ch, err := waitChild(s.charon, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -510,11 +508,7 @@ func TestIkedQuickModeNAT(t *testing.T) {
 		r := NewRouted(t, RoutedOptions{NAT: true})
 		s := (&qmSetup{swan: r.Right, ike: r.Left, psk: randomPSK(), initiate: "never", tc: qmCases[1]}).configure(t)
 		s.charonOpt.Connections[0].RemoteAddrs = "%any"
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatal(err)
-		}
+		s.ikedInitiates(t)
 		checkChildKeys(t, s.tc, s.charon, s.iked)
 		sa, _, _ := waitChild(s.charon, time.Second)
 		if !sa.NATRemote || sa.RemoteHost != r.RouterRight.String() {
@@ -675,11 +669,7 @@ func TestIkedQuickModeSHA256_96(t *testing.T) {
 	tc := qmCase{name: "aes128-sha256-96", swanESP: "aes128-sha256", ciphers: "aes128", hmacs: "sha256", pfs: "none",
 		encr: "AES_CBC", integ: "HMAC_SHA2_256_96", encKeyLen: 16, sha256_96: true}
 	s := newQMSetup(t, tc, true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.startIked(t)
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatal(err)
-	}
+	s.ikedInitiates(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(s.iked.SAKeys()) < 2 {
 		if time.Now().After(deadline) {
