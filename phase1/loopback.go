@@ -21,9 +21,16 @@ type Loopback struct {
 	ICookie, RCookie [8]byte
 	// I and R are the initiator's and the responder's addresses.
 	I, R netip.AddrPort
+	// Seen, when valid, is the initiator's address as the responder sees
+	// it: a NAT in front of the initiator.
+	Seen netip.AddrPort
 	// Step, if set, sees every result of each side (initiator true)
 	// before it is acted on.
 	Step func(initiator bool, r daemon.Result)
+	// Before, if set, runs before the responder's exchange consumes a
+	// message of the initiator, where the daemon's receive path would
+	// (PeerMoved once the initiator floated).
+	Before func(run *LoopbackRun)
 }
 
 // LoopbackDatagram is one message of a Loopback run, in sending order.
@@ -84,10 +91,17 @@ func (l *Loopback) Run() (*LoopbackRun, error) {
 		case !d.FromI:
 			handle(true, run.I.Consume(l.Env, d.Data))
 		case run.R != nil:
+			if l.Before != nil {
+				l.Before(run)
+			}
 			handle(false, run.R.Consume(l.Env, d.Data))
 		case !refused:
+			seen := l.I
+			if l.Seen.IsValid() {
+				seen = l.Seen
+			}
 			var rs daemon.Result
-			run.R, rs = NewResponder(l.Env, l.Responder, l.ICookie, l.RCookie, l.R, l.I, d.Data)
+			run.R, rs = NewResponder(l.Env, l.Responder, l.ICookie, l.RCookie, l.R, seen, d.Data)
 			refused = run.R == nil
 			handle(false, rs)
 		}
