@@ -168,15 +168,11 @@ func TestIkedResponderRekeysCharon(t *testing.T) {
 func TestIkedDeadPeerTakesChildren(t *testing.T) {
 	RequireStrongSwan(t)
 	s := newQMSetup(t, qmCases[0], true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
-		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, "never", "66m", false, "none")
+	s.edit = func(p string) string {
 		return strings.Replace(p, "  retransmit: {timeout: 1s, tries: 4}\n",
 			"  retransmit: {timeout: 1s, tries: 4}\n  dpd: {delay: 1s, timeout: 3s}\n", 1)
-	})
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatalf("ikectl initiate: %v", err)
 	}
+	s.ikedInitiates(t)
 	if _, _, err := waitChild(s.charon, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -219,7 +219,9 @@ type qmSetup struct {
 	ikedLife  string // iked's phase 2 lifetime; default 66m (charon's 3960 s)
 	anyGW     bool   // iked answers any peer gateway (strongSwan behind a NAT)
 	engine    string // iked's engine; default none
-	tc        qmCase
+	// edit, if set, changes iked's policy file before it starts.
+	edit func(policy string) string
+	tc   qmCase
 }
 
 func newQMSetup(t *testing.T, tc qmCase, ikedInitiates bool) *qmSetup {
@@ -270,7 +272,11 @@ func (s *qmSetup) startIked(t *testing.T) {
 		if eng == "" {
 			eng = "none"
 		}
-		return qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, s.initiate, life, s.anyGW, eng)
+		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, s.initiate, life, s.anyGW, eng)
+		if s.edit != nil {
+			p = s.edit(p)
+		}
+		return p
 	})
 }
 

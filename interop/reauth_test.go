@@ -19,15 +19,11 @@ import (
 func TestIkedReauthKeepsCharonChild(t *testing.T) {
 	RequireStrongSwan(t)
 	s := newQMSetup(t, qmCases[0], true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
-		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, "never", "66m", false, "none")
+	s.edit = func(p string) string {
 		p = strings.Replace(p, "  phase2-lifetime-min: 1s\n", "  phase2-lifetime-min: 1s\n  phase1-lifetime-min: 1s\n", 1)
 		return strings.Replace(p, "groups: [modp2048]}", "groups: [modp2048], lifetime: 20s}", 1)
-	})
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatalf("ikectl initiate: %v", err)
 	}
+	s.ikedInitiates(t)
 	first, ch, err := waitChild(s.charon, 15*time.Second)
 	if err != nil {
 		t.Fatalf("%v\niked:\n%s", err, s.iked.catalogSummary())

@@ -73,7 +73,7 @@ func (o *outcome) sentNotify(fromI bool) []isakmp.NotifyType {
 func TestWrongPSKMainMode(t *testing.T) {
 	a, b := pskPair("main")
 	b.psk = "different"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	o.mustFail(t, true)
 	// The responder cannot parse MM5 (Ka differs): PAYLOAD-MALFORMED as
 	// strongSwan answers, messages 46 and 52.
@@ -88,7 +88,7 @@ func TestWrongPSKMainMode(t *testing.T) {
 func TestWrongPSKAggressiveMode(t *testing.T) {
 	a, b := pskPair("aggressive")
 	b.psk = "different"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	o.mustFail(t, false)
 	// The initiator checks HASH_R first (AM2) and refuses it.
 	o.mustLog(t, true, 46, "wrong pre-shared key")
@@ -100,7 +100,7 @@ func TestNoProposalChosen(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			a, b := pskPair(mode)
 			a.ciphers, b.ciphers = "aes128, aes256", "3des"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			o.mustFail(t, true)
 			// The responder's message 46 names the attribute and both
 			// sets of values.
@@ -121,7 +121,7 @@ func TestNoProposalChosen(t *testing.T) {
 func TestNoProposalGroupNamed(t *testing.T) {
 	a, b := pskPair("main")
 	a.groups, b.groups = "modp2048", "ecp256, ecp384"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.logHas(false, 46, "group offered MODP-2048") && !o.logHas(false, 46, "group offered") {
 		t.Fatalf("responder reason:\n%s", o.logText())
 	}
@@ -149,7 +149,7 @@ func TestRemoteIDMismatch(t *testing.T) {
 			a, b := pskPair(mode)
 			a.localID = "fqdn:intruder.example.org"
 			b.remoteID = "fqdn:a.example.org"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			if o.iEst || o.rEst {
 				t.Fatalf("established with the wrong identity\n%s", o.logText())
 			}
@@ -167,7 +167,7 @@ func TestLifetimeRaisedToMinimum(t *testing.T) {
 			a.lifetime = "2m"
 			a.minLife = "1m"
 			b.minLife = "10m"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			if !o.iEst || !o.rEst {
 				t.Fatalf("not established\n%s", o.logText())
 			}
@@ -183,7 +183,7 @@ func TestResponderPicksInitiatorsFirstAcceptable(t *testing.T) {
 	a, b := pskPair("main")
 	a.ciphers, a.groups = "3des, aes256, aes128", "modp2048"
 	b.ciphers = "aes128, aes256"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.iEst || !o.rEst {
 		t.Fatalf("not established\n%s", o.logText())
 	}
@@ -220,7 +220,7 @@ func TestConnectionCALimitsPeers(t *testing.T) {
 		ok    bool
 	}{{"ca", true}, {"also", false}, {"", true}} {
 		b.limitCA = tc.limit
-		o := negotiate(t, policyFor(t, a), policyFor(t, b))
+		o := negotiateSides(t, a, b)
 		if o.rEst != tc.ok {
 			t.Fatalf("ca %q: responder established=%v, want %v\n%s", tc.limit, o.rEst, tc.ok, o.logText())
 		}

@@ -230,6 +230,12 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 	return o
 }
 
+// negotiateSides negotiates between the policies of a and b.
+func negotiateSides(t *testing.T, a, b side) *outcome {
+	t.Helper()
+	return negotiate(t, policyFor(t, a), policyFor(t, b))
+}
+
 // checkTshark writes the negotiation's datagrams to a pcap and has tshark
 // dissect them: no malformed packet, no expert warning or error.
 func checkTshark(t *testing.T, o *outcome) {

@@ -566,7 +566,7 @@ func TestFailureNotifyReadableByPeer(t *testing.T) {
 			} else {
 				b.remoteID = "fqdn:someone-else.example"
 			}
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			failing, peer := o.r, o.i
 			if initiatorFails {
 				failing, peer = o.i, o.r
