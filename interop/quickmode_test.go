@@ -363,7 +363,7 @@ func TestIkedQuickModeNoProposal(t *testing.T) {
 			{57, "failed: NO-PROPOSAL-CHOSEN"},
 			{58, "Phase-2 [responder] for 203.0.113.128/25 and 203.0.113.0/25 failed; NO-PROPOSAL-CHOSEN."},
 			// charon's kernel-libipsec floats IKE to 4500, so the peer
-			// is shown with its port (messages.md, remote-address).
+			// is shown with its port (docs/messages.md, remote address).
 			{52, "Sending notification to " + s.swan.Addr.String() + "[4500] : NO-PROPOSAL-CHOSEN"},
 		} {
 			if _, err := s.iked.WaitCatalog(want.n, 5*time.Second, want.text); err != nil {

@@ -167,7 +167,7 @@ func TestConstructors(t *testing.T) {
 }
 
 func TestSeriousness(t *testing.T) {
-	// policy-file.md: 18, 22, 23 and 25 are warnings, the other SPD errors serious.
+	// docs/policy-file.md: 18, 22, 23 and 25 are warnings, the other SPD errors serious.
 	for _, n := range []int{18, 22, 23, 25} {
 		if catalog[n-1].level == LevelError {
 			t.Errorf("message %d must be a warning", n)

@@ -41,15 +41,15 @@ func (l Level) String() string {
 // their findings and let the caller decide how to log and what to refuse.
 type Message struct {
 	Num   int    // the catalog number (docs/messages.md)
-	Level Level  // the level messages.md gives
+	Level Level  // the level docs/messages.md gives
 	Text  string // the exact text, placeholders filled in
 }
 
 func (m Message) Error() string { return m.Text }
 
 // Serious reports whether the message, when the policy manager emits it,
-// stops the policy from being instantiated (policy-file.md, "What is
-// serious"): every B.2 error is, the warnings that skip or force an item are
+// stops the policy from being instantiated (docs/policy-file.md,
+// "Findings"): every B.2 error is, the warnings that skip or force an item are
 // not.
 func (m Message) Serious() bool { return m.Level == LevelError }
 
