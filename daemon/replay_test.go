@@ -97,6 +97,22 @@ func sendTwice(t *testing.T, h *harness, msg []byte) {
 	}
 }
 
+// checkReplays checks that nothing was answered since the last look, that
+// the handler started starts exchanges and that drops datagrams were
+// dropped as replays.
+func checkReplays(t *testing.T, h *harness, p *phase2Handler, starts int, drops uint64) {
+	t.Helper()
+	if got := recvAll(h.peer); len(got) != 0 {
+		t.Errorf("answers to a replayed message ID: %q", got)
+	}
+	if n := p.count(); n != starts {
+		t.Errorf("handler started %d times, want %d", n, starts)
+	}
+	if n := h.d.Counters.Dropped(DropReplay); n != drops {
+		t.Errorf("replay drops %d, want %d", n, drops)
+	}
+}
+
 // TestFinishedExchangeIDNotRestarted: a retransmitted Quick Mode message 1
 // gets the cached reply while the reply cache holds it; after that the
 // same message ID starts nothing and is counted as a replay.
@@ -109,15 +125,7 @@ func TestFinishedExchangeIDNotRestarted(t *testing.T) {
 		time.Sleep(h.d.settings.ReplyCacheTime + time.Second)
 		h.send(h.peer, 500, qm1)
 		h.send(h.peer, 500, message(c.I, c.R, isakmp.ExchangeQuickMode, 0x51, []byte("qm1-other")))
-		if got := recvAll(h.peer); len(got) != 0 {
-			t.Errorf("answers to a finished message ID: %q", got)
-		}
-		if n := qm.count(); n != 1 {
-			t.Errorf("Quick Mode started %d times, want 1", n)
-		}
-		if n := h.d.Counters.Dropped(DropReplay); n != 2 {
-			t.Errorf("replay drops %d, want 2", n)
-		}
+		checkReplays(t, h, qm, 1, 2)
 		// A fresh message ID still starts an exchange.
 		h.send(h.peer, 500, message(c.I, c.R, isakmp.ExchangeQuickMode, 0x52, []byte("qm1")))
 		if n := qm.count(); n != 2 {
@@ -136,15 +144,7 @@ func TestInformationalIDOnce(t *testing.T) {
 		h, c := establishedWith(t, isakmp.ExchangeInformational, inf)
 		sendTwice(t, h, message(c.I, c.R, isakmp.ExchangeInformational, 0x77, []byte("r-u-there")))
 		h.send(h.peer, 500, message(c.I, c.R, isakmp.ExchangeInformational, 0x77, []byte("initial-contact")))
-		if got := recvAll(h.peer); len(got) != 0 {
-			t.Errorf("answer to a replayed ID: %q", got)
-		}
-		if n := inf.count(); n != 1 {
-			t.Errorf("handler ran %d times, want 1", n)
-		}
-		if n := h.d.Counters.Dropped(DropReplay); n != 1 {
-			t.Errorf("replay drops %d, want 1", n)
-		}
+		checkReplays(t, h, inf, 1, 1)
 		if n := h.d.Counters.CachedReplies.Load(); n != 1 {
 			t.Errorf("cached replies %d, want 1", n)
 		}

@@ -15,8 +15,8 @@ import (
 // calls the returned daemon.Exchange; Work closures go to its worker pool
 // and come back through Resume; retransmitted requests are answered from
 // its reply cache. The *SA is attached to the daemon's SA (StateOf reads
-// it) for Quick Mode and the informational exchanges; the InfoHandler
-// (informational_daemon.go), a daemon.Watcher too, runs the SA's life
+// it) for Quick Mode and the informational exchanges; Life
+// (life.go), a daemon.Watcher, runs the SA's life
 // after phase 1 (DPD, NAT keepalives,
 // lifetime, INITIAL-CONTACT). As initiator the exchange adds
 // INITIAL-CONTACT to MM5/AM3 on a first contact, looking through the

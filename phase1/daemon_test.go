@@ -168,12 +168,7 @@ func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
 func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
-	pa, pb := lifePolicies(t, "main", "", "", false)
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-		f(t, nw, a, b)
-	})
+	lifePair(t, []string{"main"}, "", "", f)
 }
 
 // TestReplayedInitialContactLeavesNewerSA: A and B establish SA1; A
@@ -186,7 +181,7 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 		sa1 := a.rec.established()[0]
 		var ics int
 		var mu sync.Mutex
-		b.ih.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
+		b.life.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
 
 		var ik InfoKeys // only its cookies go into the notify
 		ik.ICookie, ik.RCookie = sa1.I, sa1.R

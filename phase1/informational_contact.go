@@ -9,19 +9,12 @@ import "github.com/iked/iked/isakmp"
 // acts on it only there (or in AM3): an informational after phase 1 sets
 // a flag its IKE SA manager no longer looks at. So iked, as initiator,
 // sends it inside MM5/AM3 too (Exchange.initialContact), and acts on it
-// wherever it arrives (InfoHandler.ClearStale).
+// wherever it arrives (Life.ClearStale).
 
 // InitialContact returns the INITIAL-CONTACT notify for the ISAKMP SA:
 // protocol ISAKMP, both cookies as SPI, no data.
 func (k *InfoKeys) InitialContact() *isakmp.Notification {
 	return k.ISAKMPNotify(isakmp.InitialContact, nil)
-}
-
-// WantInitialContact reports whether to send INITIAL-CONTACT after s was
-// established: when no other live ISAKMP SA with the same peer identity
-// exists (first contact since we started, or since the last one died).
-func WantInitialContact(s *SA, others []*SA) bool {
-	return len(StaleSAs(s, others)) == 0
 }
 
 // HasContact reports whether others holds an established ISAKMP SA with

@@ -20,9 +20,6 @@ func TestStaleSAs(t *testing.T) {
 	if len(got) != 2 || got[0] != old1 || got[1] != old2 {
 		t.Errorf("stale: %v", got)
 	}
-	if WantInitialContact(cur, []*SA{cur, old1}) || !WantInitialContact(cur, []*SA{cur, other, half}) {
-		t.Error("WantInitialContact")
-	}
 	if len(StaleSAs(mk("", StateEstablished), []*SA{mk("", StateEstablished)})) != 0 {
 		t.Error("SAs without identity matched each other")
 	}

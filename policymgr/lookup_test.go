@@ -7,14 +7,7 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-const lookupPolicy = `
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  p: [esp]
-proposal-lists:
-  l: [p]
+const lookupPolicy = base + `
 connections:
   branch:
     local-address: 198.51.100.0/24

@@ -122,12 +122,12 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	p1, err := phase1Of(c)
 	if len(children) == 0 || err != nil {
 		if rt.Info != nil {
-			return rt.Info.Delete(c)
+			return phase1.Deleter{Life: rt.Info.Life}.Delete(c)
 		}
 		return daemon.Result{}
 	}
 	if rt.Info != nil {
-		rt.Info.Forget(c.SA)
+		rt.Info.Life.Forget(c.SA)
 	}
 	logGone(c.Log, children, "deleted")
 	r := daemon.Result{Engine: deleteRequests(c, children)}

@@ -24,8 +24,9 @@ import (
 type Manager struct {
 	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
 	Phase1 daemon.Initiator
-	// Info is phase 1's informational handler, wrapped by Informational
-	// and Deleter.
+	// Info is phase 1's informational handler, wrapped by Informational;
+	// its Life says whether an SA reauthenticates another, and Deleter
+	// falls back to phase 1's (phase1.Deleter) over it.
 	Info *phase1.InfoHandler
 	// Traffic, when set, returns the bytes the engine counted on an SA
 	// for ikectl list-sas (stack.Traffic, for engines that count).
@@ -71,7 +72,7 @@ func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
-// InfoHandler.OnDelete): the informational handler (Informational) then
+// phase1.InfoHandler.OnDelete): the informational handler (Informational) then
 // removes the IPsec SAs among them from the engine.
 func (rt *Manager) PeerDeleted(c *daemon.Context, refs []phase1.SARef) {
 	rt.deleted = append(rt.deleted, refs...)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/engine/memory"
+	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
 )
@@ -293,7 +294,7 @@ func TestReloadRevokes(t *testing.T) {
 func TestReloadRevokesDetached(t *testing.T) {
 	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		pb := stacktest.Policy{}
-		a, b := stacktest.Pair(t, stacktest.Policy{}, stacktest.Options{Net: nw, Edit: func(s *stack.Stack) { s.Deleter = s.Info }},
+		a, b := stacktest.Pair(t, stacktest.Policy{}, stacktest.Options{Net: nw, Edit: func(s *stack.Stack) { s.Deleter = phase1.Deleter{Life: s.Life} }},
 			pb, stacktest.Options{Net: nw})
 		a.Ctl(t, control.CmdInitiate, "link")
 		b.WaitSAs(t, 2, 10*time.Second)

@@ -15,10 +15,11 @@ type Stack struct {
 	Daemon *daemon.Daemon
 	// Phase1 answers and starts Main and Aggressive Mode.
 	Phase1 *phase1.Runtime
-	// Info is phase 1's informational handler and the watcher that runs
-	// each ISAKMP SA's life after phase 1 (DPD, NAT keepalives, lifetime,
-	// reauthentication, INITIAL-CONTACT).
+	// Info is phase 1's informational handler, the end of the chain.
 	Info *phase1.InfoHandler
+	// Life is the watcher that runs each ISAKMP SA's life after phase 1
+	// (DPD, NAT keepalives, lifetime, reauthentication, INITIAL-CONTACT).
+	Life *phase1.Life
 	// IPsec is the IPsec SA manager: Quick Mode, acquires, rekeys, the
 	// IPsec SAs' deletes and their listing. Set its Traffic to count the
 	// bytes of an SA for ikectl list-sas.
@@ -28,7 +29,7 @@ type Stack struct {
 	HalfOpen *phase1.HalfOpen
 	// Deleter says goodbye on `ikectl terminate` and shutdown: IPsec's,
 	// which deletes the IPsec SAs with the ISAKMP SA and falls back to
-	// Info's.
+	// phase1.Deleter.
 	Deleter daemon.Deleter
 	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
 	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
@@ -51,7 +52,7 @@ func New(opt daemon.Options, pd policymgr.Daemon) *Stack {
 // phase1.HalfOpen (message 46 for a half-open SA whose peer's message does
 // not decrypt) over quickmode's handler (notifies about IPsec SAs, the
 // peer's deletes of IPsec SAs) over phase1.InfoHandler (notifies, deletes,
-// DPD), which reports the IPsec SAs the peer deletes to quickmode
+// DPD messages, which it hands to phase1.Life), which reports the IPsec SAs the peer deletes to quickmode
 // (OnDelete).
 func Build(pd policymgr.Daemon) *Stack {
 	port := uint16(0)
@@ -59,10 +60,11 @@ func Build(pd policymgr.Daemon) *Stack {
 		port = uint16(pd.NATTPort)
 	}
 	p1 := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{Port: port, DPD: pd.DPD.Delay > 0})}
-	info := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	life := phase1.NewLife(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	info := phase1.NewInfoHandler(life)
 	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
-	return &Stack{Phase1: p1, Info: info, IPsec: ipsec,
+	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec,
 		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter(), Initiator: ipsec}
 }
 
@@ -78,8 +80,8 @@ func Build(pd policymgr.Daemon) *Stack {
 //   - the Revalidator of SAs after a reload (phase1.Revalidator);
 //   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
 //     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
-//     Info, which wipes the state it reads), the info line of an
-//     established ISAKMP SA (phase1.SALog), the SA's life (Info).
+//     Life, which wipes the state it reads), the info line of an
+//     established ISAKMP SA (phase1.SALog), the SA's life (Life).
 func (s *Stack) Register(d *daemon.Daemon) {
 	s.Daemon = d
 	d.Register(isakmp.ExchangeMain, s.Phase1)
@@ -94,5 +96,5 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Watch(s.IPsec)
 	d.Watch(s.HalfOpen)
 	d.Watch(phase1.SALog{})
-	d.Watch(s.Info)
+	d.Watch(s.Life)
 }
