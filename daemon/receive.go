@@ -13,6 +13,11 @@ func (d *Daemon) receive(p *Packet) {
 	h := p.Header
 	dg := Datagram{Remote: p.Remote}
 	var sa *SA
+	// learn is the responder's cookie of the first answer to an SA we
+	// initiated, adopted only once the exchange accepted that answer: a
+	// forged or broken "answer" must not re-key the SA away from the
+	// real one.
+	var learn *[8]byte
 	if h.ResponderCookie == ([8]byte{}) {
 		fk := firstKey{I: h.InitiatorCookie, Remote: p.Remote}
 		if s, ok := d.firsts[fk]; ok {
@@ -34,13 +39,12 @@ func (d *Daemon) receive(p *Packet) {
 	} else {
 		sa = d.sas[Cookies{h.InitiatorCookie, h.ResponderCookie}]
 		if sa == nil {
-			// The responder's first answer to an SA we initiated: learn its cookie.
+			// The responder's first answer to an SA we initiated: learn its
+			// cookie once the exchange accepted it (below).
 			if s, ok := d.byInit[h.InitiatorCookie]; ok && s.Cookies.R == ([8]byte{}) {
 				switch {
 				case h.MessageID == 0:
-					delete(d.sas, s.Cookies)
-					s.Cookies.R = h.ResponderCookie
-					d.sas[s.Cookies] = s
+					learn = &h.ResponderCookie
 					sa = s
 				case h.Exchange == isakmp.ExchangeInformational:
 					// The responder refused our first message with a
@@ -82,6 +86,11 @@ func (d *Daemon) receive(p *Packet) {
 		if res.Reject != nil {
 			d.reject(sa, run, res, dg)
 			return
+		}
+		if learn != nil && d.sas[sa.Cookies] == sa {
+			delete(d.sas, sa.Cookies)
+			sa.Cookies.R = *learn
+			d.sas[sa.Cookies] = sa
 		}
 		run.lastIn, run.haveIn = sum, true
 		d.Counters.Accepted.Add(1)

@@ -66,10 +66,11 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 		} else {
 			if x.SA.Floated {
 				// The datagram now leaves the NAT from its port 4500
-				// mapping; the daemon calls PeerMoved before Consume.
-				PeerMoved(r.SA, netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort)
+				// mapping, and the daemon says where it arrived.
+				st = r.ConsumeFrom(env, st.Send, netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort)
+			} else {
+				st = r.Consume(env, st.Send)
 			}
-			st = r.Consume(env, st.Send)
 		}
 		st = run(r, st)
 		if st.Reject != nil || st.DeleteSA {

@@ -126,7 +126,7 @@ func (x *Exchange) peerNATD(r *received) error {
 	if x.cfg.Hooks.PeerNATD == nil || len(r.natd) == 0 {
 		return nil
 	}
-	return x.cfg.Hooks.PeerNATD(x.SA, r.natd)
+	return x.atArrival(func() error { return x.cfg.Hooks.PeerNATD(x.SA, r.natd) })
 }
 
 // chooseFor runs the responder's proposal choice for the first message and
