@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -81,6 +82,9 @@ type Exchange struct {
 	// moved is where the message being consumed arrived when that moves
 	// the SA (PeerMoved); the SA follows once the message verified.
 	moved *peerMove
+	// from is the sender of the message being consumed (ConsumeFrom),
+	// invalid outside that call.
+	from netip.AddrPort
 	// contact, set by the daemon adapter for each call, reports whether
 	// an established ISAKMP SA with this SA's peer exists already; nil:
 	// INITIAL-CONTACT is never sent (see initialContact).

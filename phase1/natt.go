@@ -271,7 +271,7 @@ type peerMove struct{ local, remote netip.AddrPort }
 // ran, and a message from another IP address that does not even decrypt
 // is dropped rather than failing the SA.
 func (x *Exchange) ConsumeFrom(env Env, data []byte, local, remote netip.AddrPort, port uint16) daemon.Result {
-	x.moved = nil
+	x.moved, x.from = nil, remote
 	if PeerMoved(x.SA, local, remote, port) {
 		x.moved = &peerMove{local: local, remote: remote}
 	}
@@ -279,6 +279,7 @@ func (x *Exchange) ConsumeFrom(env Env, data []byte, local, remote netip.AddrPor
 	if st.Reject != nil || st.DeleteSA {
 		x.moved = nil
 	}
+	x.from = netip.AddrPort{}
 	return st
 }
 
@@ -292,9 +293,9 @@ func (x *Exchange) followPeer() {
 
 // fromOtherHost reports whether the message being consumed came from
 // another IP address than the SA's peer (not merely another port, as a
-// NAT-T float does), before it verified.
+// NAT-T float does), on either port.
 func (x *Exchange) fromOtherHost() bool {
-	return x.moved != nil && x.moved.remote.Addr().Unmap() != x.SA.Remote.Addr().Unmap()
+	return x.from.IsValid() && x.from.Addr().Unmap() != x.SA.Remote.Addr().Unmap()
 }
 
 // atArrival runs f with the SA's addresses set to those the message being

@@ -3,6 +3,7 @@ package phase1
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -34,20 +35,25 @@ func garbage(t *testing.T, hdr isakmp.Header) []byte {
 
 // TestUnverifiedMessageDoesNotMoveSA: while A's last phase 1 message
 // (MM5, AM3) and B's MM6 are delayed, a host elsewhere sends each side a
-// message with the SA's cookies to its NAT-T port, which does not decrypt.
-// Both peers announced NAT-T, so a genuine message there would move the SA
-// (PeerMoved); these must not: nothing goes to the attacker, no SA fails,
-// and both establish with each other's real address.
+// message with the SA's cookies, to its NAT-T port or to port 500, which
+// does not decrypt. Both peers announced NAT-T, so a genuine message on
+// the NAT-T port would move the SA (PeerMoved); these must not: nothing
+// goes to the attacker, no SA fails, and both establish with each other's
+// real address.
 func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct {
+		mode string
+		port uint16
+	}{{"main", NATTPort}, {"aggressive", NATTPort}, {"main", 500}, {"aggressive", 500}} {
+		mode, attacker := tc.mode, netip.AddrPortFrom(attacker.Addr(), tc.port)
+		t.Run(fmt.Sprintf("%s/port-%d", mode, tc.port), func(t *testing.T) {
 			pa, pb := lifePolicies(t, mode, "", "", false)
 			synctest.Test(t, func(t *testing.T) {
 				nw := &daemontest.Net{}
 				// Hold back every encrypted phase 1 message a second, so
 				// that the forged ones come first.
 				nw.SetDelay(func(s daemontest.Sent) time.Duration {
-					if s.From.Port() == 500 && len(s.Data) > isakmp.HeaderLen && s.Data[19]&byte(isakmp.FlagEncryption) != 0 &&
+					if s.From.Addr() != attacker.Addr() && s.From.Port() == 500 && len(s.Data) > isakmp.HeaderLen && s.Data[19]&byte(isakmp.FlagEncryption) != 0 &&
 						isakmp.ExchangeType(s.Data[18]) != isakmp.ExchangeInformational {
 						return time.Second
 					}
@@ -77,10 +83,13 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 						time.Sleep(10 * time.Millisecond)
 					}
 				}
-				// On the NAT-T port, after the non-ESP marker (RFC 3948, 2.2).
-				forged := append(make([]byte, 4), garbage(t, hdr)...)
+				forged := garbage(t, hdr)
+				if tc.port == NATTPort {
+					// After the non-ESP marker (RFC 3948, 2.2).
+					forged = append(make([]byte, 4), forged...)
+				}
 				for _, to := range []netip.Addr{addrB.Addr(), addrA.Addr()} {
-					if err := nw.Inject(attacker, netip.AddrPortFrom(to, NATTPort), forged); err != nil {
+					if err := nw.Inject(attacker, netip.AddrPortFrom(to, tc.port), forged); err != nil {
 						t.Fatal(err)
 					}
 				}
