@@ -100,19 +100,21 @@ type exchange struct {
 }
 
 // Consume hands a message to the exchange. A message that came to the
-// NAT-T port from elsewhere first moves the SA there (PeerMoved): the
-// responder follows an initiator that floated to 4500 (RFC 3947, 4), so
-// that its answer goes where the NAT expects it and AM3's NAT-D, which
-// hashes the port 4500 addresses, is checked against them.
+// NAT-T port from elsewhere moves the SA there once it verified
+// (Exchange.ConsumeFrom): the responder follows an initiator that floated
+// to 4500 (RFC 3947, 4), so that its answer goes where the NAT expects
+// it, and AM3's NAT-D, which hashes the port 4500 addresses, is checked
+// against them.
 func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
 	e.bind(c)
 	if e.x.SA.Local.Addr().IsUnspecified() && p.Local.IsValid() {
 		e.x.SA.Local = p.Local
 	}
+	var port uint16
 	if p.NATT {
-		PeerMoved(e.x.SA, p.Local, p.Remote, c.Settings().NATTPort)
+		port = c.Settings().NATTPort
 	}
-	return result(c, e.x, e.x.Consume(env(c), p.Data))
+	return result(c, e.x, e.x.ConsumeFrom(env(c), p.Data, p.Local, p.Remote, port))
 }
 
 func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {

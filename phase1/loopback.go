@@ -27,10 +27,12 @@ type Loopback struct {
 	// Step, if set, sees every result of each side (initiator true)
 	// before it is acted on.
 	Step func(initiator bool, r daemon.Result)
-	// Before, if set, runs before the responder's exchange consumes a
-	// message of the initiator, where the daemon's receive path would
-	// (PeerMoved once the initiator floated).
-	Before func(run *LoopbackRun)
+	// Arrival, if set, says where the initiator's next message reaches
+	// the responder (its local and remote address and the NAT-T port)
+	// once ok; the responder's exchange then consumes it with
+	// Exchange.ConsumeFrom, as the daemon's receive path does after the
+	// initiator floated.
+	Arrival func(run *LoopbackRun) (local, remote netip.AddrPort, port uint16, ok bool)
 }
 
 // LoopbackDatagram is one message of a Loopback run, in sending order.
@@ -91,8 +93,11 @@ func (l *Loopback) Run() (*LoopbackRun, error) {
 		case !d.FromI:
 			handle(true, run.I.Consume(l.Env, d.Data))
 		case run.R != nil:
-			if l.Before != nil {
-				l.Before(run)
+			if l.Arrival != nil {
+				if local, remote, port, ok := l.Arrival(run); ok {
+					handle(false, run.R.ConsumeFrom(l.Env, d.Data, local, remote, port))
+					continue
+				}
 			}
 			handle(false, run.R.Consume(l.Env, d.Data))
 		case !refused:

@@ -51,12 +51,10 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 				}
 			}
 		},
-		Before: func(run *LoopbackRun) {
-			if run.I.SA.Floated {
-				// The datagram now leaves the NAT from its port 4500
-				// mapping; the daemon calls PeerMoved before Consume.
-				PeerMoved(run.R.SA, netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort)
-			}
+		Arrival: func(run *LoopbackRun) (netip.AddrPort, netip.AddrPort, uint16, bool) {
+			// Once floated the datagram leaves the NAT from its port 4500
+			// mapping, and the daemon says where it arrived.
+			return netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort, run.I.SA.Floated
 		}}
 	run, err := l.Run()
 	if err != nil {
