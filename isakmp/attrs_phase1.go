@@ -1,5 +1,10 @@
 package isakmp
 
+import (
+	"math"
+	"time"
+)
+
 // Phase1Attr is the type of a data attribute in a KEY_IKE transform.
 //
 // RFC 2409, Appendix A.
@@ -230,6 +235,17 @@ const (
 )
 
 var lifeTypeNames = map[LifeType]string{LifeSeconds: "seconds", LifeKilobytes: "kilobytes"}
+
+// LifeDuration is a Life Duration in seconds (RFC 2409, Appendix A; RFC
+// 2407, 4.5: up to 2^64-1 on the wire) as a time.Duration. What a Duration
+// cannot hold (about 292 years) saturates at its maximum instead of
+// wrapping to a negative or short lifetime.
+func LifeDuration(secs uint64) time.Duration {
+	if secs > uint64(math.MaxInt64/int64(time.Second)) {
+		return math.MaxInt64
+	}
+	return time.Duration(secs) * time.Second
+}
 
 // String returns the RFC name of the unit, or LifeType(n).
 func (l LifeType) String() string { return enumName(l, "LifeType", lifeTypeNames) }

@@ -2,7 +2,6 @@ package phase1
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -47,12 +46,7 @@ func (t Transform) String() string {
 // number of seconds beyond what a Duration holds (about 292 years; the
 // attribute may carry up to 2^64-1) saturates instead of wrapping to a
 // negative or short lifetime.
-func (t Transform) Lifetime() time.Duration {
-	if t.LifeSeconds > uint64(math.MaxInt64/int64(time.Second)) {
-		return math.MaxInt64
-	}
-	return time.Duration(t.LifeSeconds) * time.Second
-}
+func (t Transform) Lifetime() time.Duration { return isakmp.LifeDuration(t.LifeSeconds) }
 
 // fromPolicy makes the offer of one policy alternative.
 func fromPolicy(pt policymgr.Phase1Transform, auth isakmp.AuthMethod) Transform {

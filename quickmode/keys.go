@@ -268,7 +268,7 @@ func (x *Exchange) installed(env Env) daemon.Result {
 	c := &Child{Conn: x.Conn.Name, MessageID: x.MessageID, BundleID: x.bundle.ID, ReqID: x.ReqID, Role: x.Role,
 		Local: x.outerLocal, Remote: x.outerRemote, Policies: x.policies, Installed: env.Now}
 	if x.Life.LifeSeconds != 0 {
-		c.Expires = env.Now.Add(time.Duration(x.Life.LifeSeconds) * time.Second)
+		c.Expires = env.Now.Add(isakmp.LifeDuration(x.Life.LifeSeconds))
 	}
 	if b := x.bundle; b != nil {
 		c.Mode, c.Selector, c.Lifetime = b.Mode, b.Selector, b.Lifetime

@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"testing"
 
@@ -223,5 +224,19 @@ func TestSoftLimit(t *testing.T) {
 		if g := softLimit(tc.hard, daemon.RoleResponder); g != tc.resp {
 			t.Errorf("responder softLimit(%d) = %d, want %d", tc.hard, g, tc.resp)
 		}
+	}
+}
+
+// TestAttrsLifetimeSaturates: the largest lifetime parseAttrs lets through
+// (maxLife seconds, from a peer's 2^62) is the largest Duration, not a
+// wrapped negative one that would expire the IPsec SA at once.
+func TestAttrsLifetimeSaturates(t *testing.T) {
+	a, err := parseAttrs(attrs(isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeSeconds),
+		isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, 1<<62)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Lifetime(); got != math.MaxInt64 {
+		t.Errorf("%d s: %v, want the largest Duration", a.LifeSeconds, got)
 	}
 }

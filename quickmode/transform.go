@@ -20,8 +20,9 @@ type Attrs struct {
 	KeyLength   int
 }
 
-// Lifetime returns the seconds lifetime as a duration.
-func (a Attrs) Lifetime() time.Duration { return time.Duration(a.LifeSeconds) * time.Second }
+// Lifetime returns the seconds lifetime as a duration, saturated
+// (isakmp.LifeDuration).
+func (a Attrs) Lifetime() time.Duration { return isakmp.LifeDuration(a.LifeSeconds) }
 
 // Errors of attribute parsing: the transform cannot be selected.
 var (
