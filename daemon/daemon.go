@@ -257,6 +257,7 @@ func (d *Daemon) Start() error {
 		d.eng.Close()
 		return &ExitError{1, err}
 	}
+	d.installManual()
 	if err := d.bind(); err != nil {
 		d.log.Error("cannot bind the IKE sockets", zap.Error(err))
 		d.detach()

@@ -54,10 +54,11 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 		n.Engine, n.ControlSocket, n.MetricsListen = old.Engine, old.ControlSocket, old.MetricsListen
 		l.Settings = n
 	}
-	oldPolicies := d.policy.Policies
+	oldPolicies, oldManual := d.policy.Policies, d.policy.Manual
 	d.applyPolicy(l)
 	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
 	d.replacePolicies(oldPolicies, l)
+	d.replaceManual(oldManual, l.Manual)
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
 }

@@ -665,10 +665,6 @@ func TestKernelIkedIked(t *testing.T) {
 // both ways, and SIGTERM removes them.
 func TestKernelManualKeys(t *testing.T) {
 	requireKernel(t)
-	// The daemon checks manual-keys connections (messages 26-38) but
-	// installs nothing for them yet: run against the kernel, iked starts
-	// with no SA at all.
-	t.Skip("iked does not install manual-keys SAs yet (run it by removing this skip)")
 	t.Parallel()
 	line := "did not come up"
 	defer func() { report(t, "10/manual-keys", line) }()
