@@ -145,3 +145,62 @@ func TestKernelRekey(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelHardExpiry: scenario 6, the hard limit. charon dies (SIGKILL,
+// no Delete, no DPD) so iked's rekey at the soft EXPIRE gets no answer;
+// at the hard limit (15 s) the kernel removes the SAs and iked forgets
+// the bundle. The policies stay (the connection is configured), so the
+// traffic is dropped, not sent in clear.
+func TestKernelHardExpiry(t *testing.T) {
+	requireKernel(t)
+	t.Parallel()
+	line := "did not come up"
+	defer func() { report(t, "6/hard-expiry", line) }()
+	kc := kernelCases[0]
+	kc.ikedInit = true
+	s := newKernelSetup(t, kc)
+	s.ikedPolicy = func(sock string) string { return s.policy(sock, "never", "15s", "") }
+	before := kernelState(t, s.ike.NS)
+	s.start(t)
+	up := time.Now()
+	if err := s.charon.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	var gone time.Duration
+	for deadline := up.Add(40 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		sas, err := s.ike.NS.XfrmStates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sas) == 0 {
+			gone = time.Since(up)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("iked's SAs still in the kernel %v after they came up: %v\n%s", time.Since(up), sas, s.iked.catalogSummary())
+		}
+	}
+	if gone < 12*time.Second {
+		t.Errorf("the SAs went after %v, before their hard lifetime of 15 s", gone)
+	}
+	expired := false
+	for _, l := range s.iked.Lines() {
+		expired = expired || l.Msg == "IPsec SA deleted" && l.Fields["reason"] == "expired"
+	}
+	if !expired {
+		t.Errorf("iked did not log the hard expiry:\n%s", s.iked.catalogSummary())
+	}
+	capt, err := s.ike.NS.StartCapture(s.ike.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent, got, _ := s.ike.Ping(s.ikeIn, s.swanIn, 5, 100*time.Millisecond)
+	capt.Stop("")
+	wire, _ := capt.Counts()
+	if wire["clear"] != 0 {
+		t.Errorf("%d frames in clear after the hard expiry", wire["clear"])
+	}
+	s.stopIked(t, before)
+	line = fmt.Sprintf("peer killed after the SAs came up; iked's rekey unanswered; the kernel removed the SAs %v after (hard lifetime 15 s); then ping %d/%d, clear %d",
+		gone.Round(100*time.Millisecond), got, sent, wire["clear"])
+}
