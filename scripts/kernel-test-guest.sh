@@ -62,7 +62,7 @@ cp "$OUT"/bin/* "$BIN"/
 {
 	ip netns add kt-warm
 	K16=0x00112233445566778899aabbccddeeff
-	K32=$K16$K16
+	K32=$K16${K16#0x}
 	w() { ip -n kt-warm xfrm state add src 192.0.2.1 dst 192.0.2.2 "$@" || echo "warm-up failed: $*"; }
 	w proto esp spi 0x100 enc 'cbc(aes)' $K16 auth-trunc 'hmac(sha256)' ${K32} 128
 	w proto esp spi 0x101 enc 'cbc(aes)' $K16 auth-trunc 'hmac(sha1)' ${K16}00112233 96
