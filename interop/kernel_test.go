@@ -43,10 +43,7 @@ type kernelCase struct {
 	pfs       string // iked's pfs; charon's proposals name the same group
 	transport bool
 	v6        bool
-	// respondOnly: only charon initiates. iked as the initiator of
-	// IPComp+ESP refuses charon's answer today ("the responder chose 2
-	// proposals", BAD-PROPOSAL-SYNTAX): a Quick Mode interoperability bug
-	// outside the kernel data plane.
+	// respondOnly: only charon initiates.
 	respondOnly bool
 }
 
@@ -457,7 +454,7 @@ var kernelCases = []kernelCase{
 	{name: "esp-cbc-sha256-tunnel", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none"},
 	{name: "esp-gcm-tunnel-pfs", swanESP: "aes128gcm16-modp2048", qm: qmESPGCM, chain: "[esp]", pfs: "modp2048"},
 	{name: "ah-sha256-tunnel", swanAH: "sha256", qm: qmAH, chain: "[ah]", pfs: "none"},
-	{name: "ipcomp-esp-tunnel", swanESP: "aes128-sha256", ipcomp: true, qm: qmESPCBC + qmComp, chain: "[esp, comp]", pfs: "none", respondOnly: true},
+	{name: "ipcomp-esp-tunnel", swanESP: "aes128-sha256", ipcomp: true, qm: qmESPCBC + qmComp, chain: "[esp, comp]", pfs: "none"},
 	{name: "esp-cbc-tunnel-ipv6-pfs", swanESP: "aes128-sha256-modp2048", qm: qmESPCBC, chain: "[esp]", pfs: "modp2048", v6: true},
 	{name: "esp-gcm-transport", swanESP: "aes128gcm16", qm: qmESPGCM, chain: "[esp]", pfs: "none", transport: true},
 	{name: "esp-cbc-transport-ipv6", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none", transport: true, v6: true},
