@@ -219,6 +219,21 @@ func (b *Backend) Flush() error {
 		}
 		b.forget(k)
 	}
+	// The kernel's placeholders for our policies' ACQUIREs (SPI 0, a
+	// reqid of our range) would outlive us by net.core.xfrm_acq_expires.
+	if states, err := b.h.XfrmStateList(netlink.FAMILY_ALL); err != nil {
+		errs = append(errs, wrap(err, "list", "SAs", 0, false))
+	} else {
+		for i := range states {
+			s := &states[i]
+			if _, ours := engineReqID(uint32(s.Reqid)); !ours || s.Spi != 0 {
+				continue
+			}
+			if err := b.dropAcquire(s); err != nil {
+				errs = append(errs, wrap(err, "delete acquire state", fmt.Sprintf("%s->%s", s.Src, s.Dst), engine.Protocol(s.Proto), s.Dst.To4() == nil))
+			}
+		}
+	}
 	err2 := errors.Join(errs...)
 	return errors.Join(err1, err2)
 }
