@@ -66,9 +66,8 @@ func TestKernelRekey(t *testing.T) {
 			}
 		}, reauth: true},
 	} {
-		// One at a time: three charons and ikeds at once in the emulated
-		// VM starve charon's vici answers.
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			line := "did not come up"
 			defer func() { report(t, "5/"+tc.name, line) }()
 			kc := kernelCases[0]

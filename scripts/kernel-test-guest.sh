@@ -91,7 +91,7 @@ t1=$(awk '{print $1}' /proc/uptime)
 
 # The scenarios: iked's SAs carrying traffic.
 (cd "$SRC/interop" && IKED_KERNEL_TEST=1 IKED_BIN_DIR="$BIN" KT_LOGS="$LOGS" \
-	timeout 600 "$BIN/interop.test" -test.v -test.timeout 590s -test.parallel 4 -test.run "$RUN") \
+	timeout 840 "$BIN/interop.test" -test.v -test.timeout 830s -test.parallel 4 -test.run "$RUN") \
 	>"$LOGS/interop-test.log" 2>&1 || status=1
 t2=$(awk '{print $1}' /proc/uptime)
 
