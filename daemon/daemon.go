@@ -114,6 +114,8 @@ type KernelHandler interface {
 type tokenRef struct {
 	sa  *SA
 	run *running
+	// then, for the daemon's own requests (sa nil), hears the answer.
+	then func(engine.Event)
 }
 
 type begun struct {
@@ -259,6 +261,7 @@ func (d *Daemon) Start() error {
 		d.eng.Close()
 		return &ExitError{1, err}
 	}
+	d.installManual()
 	if err := d.bind(); err != nil {
 		d.log.Error("cannot bind the IKE sockets", zap.Error(err))
 		d.detach()

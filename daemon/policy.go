@@ -27,6 +27,14 @@ func PolicyLoader(opts policymgr.LoadOptions) Loader {
 		for i, c := range p.Connections {
 			l.Conns = append(l.Conns, connOf(c))
 			l.Policies = append(l.Policies, trapPolicies(c, uint32(i+1))...)
+			if c.Manual != nil {
+				b, ps, err := manualBundle(c, uint32(i+1))
+				if err != nil {
+					return nil, append(msgs, notify.SPDNotInstantiated()), nil
+				}
+				l.Manual = append(l.Manual, ManualSAs{Conn: c.Name, Bundle: b})
+				l.Policies = append(l.Policies, ps...)
+			}
 		}
 		return l, msgs, nil
 	}

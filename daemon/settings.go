@@ -99,7 +99,10 @@ type Loaded struct {
 	File     string
 	Settings Settings
 	Policies []engine.Policy
-	Conns    []control.Conn
+	// Manual are the manually keyed connections' SAs (manual.go); their
+	// policies are in Policies.
+	Manual []ManualSAs
+	Conns  []control.Conn
 	// Certs are the certificates the policy loaded, for ikectl
 	// list-certs; the daemon fills in the days left when asked.
 	Certs  []control.Cert

@@ -43,10 +43,7 @@ type kernelCase struct {
 	pfs       string // iked's pfs; charon's proposals name the same group
 	transport bool
 	v6        bool
-	// respondOnly: only charon initiates. iked as the initiator of
-	// IPComp+ESP refuses charon's answer today ("the responder chose 2
-	// proposals", BAD-PROPOSAL-SYNTAX): a Quick Mode interoperability bug
-	// outside the kernel data plane.
+	// respondOnly: only charon initiates.
 	respondOnly bool
 }
 
@@ -457,7 +454,7 @@ var kernelCases = []kernelCase{
 	{name: "esp-cbc-sha256-tunnel", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none"},
 	{name: "esp-gcm-tunnel-pfs", swanESP: "aes128gcm16-modp2048", qm: qmESPGCM, chain: "[esp]", pfs: "modp2048"},
 	{name: "ah-sha256-tunnel", swanAH: "sha256", qm: qmAH, chain: "[ah]", pfs: "none"},
-	{name: "ipcomp-esp-tunnel", swanESP: "aes128-sha256", ipcomp: true, qm: qmESPCBC + qmComp, chain: "[esp, comp]", pfs: "none", respondOnly: true},
+	{name: "ipcomp-esp-tunnel", swanESP: "aes128-sha256", ipcomp: true, qm: qmESPCBC + qmComp, chain: "[esp, comp]", pfs: "none"},
 	{name: "esp-cbc-tunnel-ipv6-pfs", swanESP: "aes128-sha256-modp2048", qm: qmESPCBC, chain: "[esp]", pfs: "modp2048", v6: true},
 	{name: "esp-gcm-transport", swanESP: "aes128gcm16", qm: qmESPGCM, chain: "[esp]", pfs: "none", transport: true},
 	{name: "esp-cbc-transport-ipv6", swanESP: "aes128-sha256", qm: qmESPCBC, chain: "[esp]", pfs: "none", transport: true, v6: true},
@@ -665,10 +662,6 @@ func TestKernelIkedIked(t *testing.T) {
 // both ways, and SIGTERM removes them.
 func TestKernelManualKeys(t *testing.T) {
 	requireKernel(t)
-	// The daemon checks manual-keys connections (messages 26-38) but
-	// installs nothing for them yet: run against the kernel, iked starts
-	// with no SA at all.
-	t.Skip("iked does not install manual-keys SAs yet (run it by removing this skip)")
 	t.Parallel()
 	line := "did not come up"
 	defer func() { report(t, "10/manual-keys", line) }()

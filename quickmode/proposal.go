@@ -1,6 +1,7 @@
 package quickmode
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -226,11 +227,47 @@ func protoList(ps []isakmp.ProtocolID) string {
 	return strings.Join(s, "+")
 }
 
+// ipcompFallback reports whether the responder's second chain repeats its
+// first without IPComp: strongSwan's IKEv1 SA payload with a CPI adds the
+// proposal again, numbered one higher, without the IPCOMP proposal (for an
+// initiator that turns IPComp down), and its Quick Mode responder answers
+// with that same payload (sa_payload.c and quick_mode.c in strongswan/
+// strongswan, src/libcharon). The first chain is the choice.
+func ipcompFallback(first, second []*isakmp.Proposal) bool {
+	var rest []*isakmp.Proposal
+	comp := false
+	for _, p := range first {
+		if p.Protocol == isakmp.ProtoIPCOMP {
+			comp = true
+			continue
+		}
+		rest = append(rest, p)
+	}
+	if !comp || len(rest) != len(second) || second[0].Number == first[0].Number {
+		return false
+	}
+	for i, p := range rest {
+		q := second[i]
+		if p.Protocol != q.Protocol || !bytes.Equal(p.SPI, q.SPI) || len(p.Transforms) != len(q.Transforms) {
+			return false
+		}
+		for j, t := range p.Transforms {
+			if t.ID != q.Transforms[j].ID {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // accept checks the responder's SA payload against what we offered (RFC
 // 2408, 4.2: one proposal, one transform per protocol, from our offer) and
 // returns the negotiated proposal with the responder's SPIs.
 func accept(answer *isakmp.SA, list *policymgr.ProposalList, ourSPI map[isakmp.ProtocolID]uint32, a Attrs) (*Chosen, error) {
 	cs := chains(answer)
+	if len(cs) == 2 && ipcompFallback(cs[0], cs[1]) {
+		cs = cs[:1]
+	}
 	if len(cs) != 1 {
 		return nil, fmt.Errorf("%w: the responder chose %d proposals", isakmp.BadProposalSyntax, len(cs))
 	}

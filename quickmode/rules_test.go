@@ -240,3 +240,36 @@ func TestAttrsLifetimeSaturates(t *testing.T) {
 		t.Errorf("%d s: %v, want the largest Duration", a.LifeSeconds, got)
 	}
 }
+
+// TestAcceptIPCompFallback: strongSwan answers an ESP+IPComp offer with
+// its choice (ESP and IPCOMP numbered 1) followed by the same ESP again
+// numbered 2, its fallback without IPComp; the first chain is the answer.
+// A second chain that is not that repetition stays a syntax error.
+func TestAcceptIPCompFallback(t *testing.T) {
+	espAES := esp(12, 128, isakmp.AuthHMACSHA)
+	comp := policymgr.ProtocolChoice{Protocol: isakmp.ProtoIPCOMP, Transforms: []policymgr.IPsecTransform{{Protocol: isakmp.ProtoIPCOMP, ID: 2}}}
+	l := list([]policymgr.ProtocolChoice{espAES, comp})
+	a := Attrs{Encap: isakmp.EncapTunnel}
+	ours := map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000, isakmp.ProtoIPCOMP: 0x4000}
+	espT := wireTransform(1, espAES.Transforms[0], a)
+	compT := wireTransform(1, comp.Transforms[0], a)
+	espP := func(n uint8) *isakmp.Proposal {
+		return &isakmp.Proposal{Number: n, Protocol: isakmp.ProtoESP, SPI: []byte{0, 0, 0x20, 0}, Transforms: []*isakmp.Transform{espT}}
+	}
+	compP := &isakmp.Proposal{Number: 1, Protocol: isakmp.ProtoIPCOMP, SPI: []byte{0x50, 0}, Transforms: []*isakmp.Transform{compT}}
+	sa := func(ps ...*isakmp.Proposal) *isakmp.SA {
+		return &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly, Proposals: ps}
+	}
+	c, err := accept(sa(espP(1), compP, espP(2)), l, ours, a)
+	if err != nil || c.Number != 1 || len(c.Protos) != 2 || c.Protos[1].SPIOut != 0x5000 || c.Protos[1].SPIIn != 0x4000 {
+		t.Fatalf("strongSwan's answer: %+v %v", c, err)
+	}
+	other := espP(2)
+	other.SPI = []byte{0, 0, 0x30, 0}
+	if _, err := accept(sa(espP(1), compP, other), l, ours, a); !errors.Is(err, isakmp.BadProposalSyntax) {
+		t.Errorf("a second chain with another SPI: %v", err)
+	}
+	if _, err := accept(sa(espP(1), compP, espP(1)), l, ours, a); !errors.Is(err, isakmp.BadProposalSyntax) {
+		t.Errorf("ESP twice in one chain: %v", err)
+	}
+}

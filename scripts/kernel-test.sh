@@ -14,7 +14,7 @@
 #
 # Usage (root): scripts/kernel-test.sh [go test -run pattern for interop]
 # Environment: KT_OUT (results folder, default bin/kernel-test), KT_TIMEOUT
-# (seconds for the whole VM run, default 900), KT_XFRM=0 (skip the xfrm
+# (seconds for the whole VM run, default 1200), KT_XFRM=0 (skip the xfrm
 # engine's tests), KT_MEM (MiB, default 1536),
 # KT_SMP (default 2), KT_DEBUG (a command run in the guest, in the results
 # folder, instead of the tests), KT_KERNEL (a vmlinuz; default the newest in /boot with
@@ -26,7 +26,7 @@ export PATH=/usr/local/go/bin:$PATH
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 OUT=${KT_OUT:-$REPO/bin/kernel-test}
-TIMEOUT=${KT_TIMEOUT:-900}
+TIMEOUT=${KT_TIMEOUT:-1200}
 MEM=${KT_MEM:-1536}
 SMP=${KT_SMP:-2}
 RUN=${1:-${KT_RUN:-^TestKernel}}

@@ -116,6 +116,11 @@ func TestAcquire(t *testing.T) {
 	if out := run(t, "ip", "-n", ns, "xfrm", "policy"); out != "" {
 		t.Fatalf("policies left:\n%s", out)
 	}
+	// The kernel's placeholder SA of the ACQUIRE (SPI 0, our reqid) goes
+	// with the flush too.
+	if out := run(t, "ip", "-n", ns, "xfrm", "state"); out != "" {
+		t.Fatalf("SAs left:\n%s", out)
+	}
 }
 
 // openRecording opens a backend in the namespace whose raw kernel

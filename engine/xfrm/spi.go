@@ -4,8 +4,10 @@ package xfrm
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
@@ -77,4 +79,38 @@ func family(a interface{ Is4() bool }) uint16 {
 		return unix.AF_INET
 	}
 	return unix.AF_INET6
+}
+
+// dropAcquire removes the kernel's placeholder SA of an ACQUIRE. It has
+// SPI 0, and XFRM_MSG_DELSA finds ESP, AH and IPComp SAs only by SPI
+// (xfrm_user_state_lookup in net/xfrm/xfrm_user.c), so it first gets one:
+// XFRM_MSG_ALLOCSPI naming its mode, reqid, protocol and addresses gives
+// the SPI to that very SA (xfrm_find_acq), which can then be deleted.
+func (b *Backend) dropAcquire(s *netlink.XfrmState) error {
+	msg := &nl.XfrmUserSpiInfo{Min: 0x100, Max: 0xffffffff}
+	info := &msg.XfrmUsersaInfo
+	info.Family = unix.AF_INET
+	if s.Dst.To4() == nil {
+		info.Family = unix.AF_INET6
+	}
+	info.Id.Daddr.FromIP(s.Dst)
+	info.Saddr.FromIP(s.Src)
+	info.Id.Proto = uint8(s.Proto)
+	info.Mode = uint8(s.Mode)
+	info.Reqid = uint32(s.Reqid)
+	req := b.request(nl.XFRM_MSG_ALLOCSPI, 0)
+	req.AddData(msg)
+	msgs, err := req.Execute(unix.NETLINK_XFRM, nl.XFRM_MSG_NEWSA)
+	if err != nil {
+		return err
+	}
+	if len(msgs) == 0 || len(msgs[0]) < nl.SizeofXfrmUsersaInfo {
+		return fmt.Errorf("xfrm engine: allocate SPI: short answer")
+	}
+	d := *s
+	d.Spi = int(binary.BigEndian.Uint32(msgs[0][offSAID+16:]))
+	if err := b.h.XfrmStateDel(&d); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err
+	}
+	return nil
 }

@@ -68,8 +68,7 @@ func TestAllocSPIRange(t *testing.T) {
 	}
 	// The SPI taken again: the kernel refuses (ENOENT, "No SPI available in
 	// the requested range"), and keeps an SPI-less larval SA of its own,
-	// which no request can name and which expires after
-	// net.core.xfrm_acq_expires; nothing else may remain.
+	// with our reqid; the flush removes it too (dropAcquire in spi.go).
 	if _, err := b.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoESP, Src: gw2, Dst: gw1, Min: 0x5000, Max: 0x5000}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func TestAllocSPIRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := run(t, "ip", "-n", ns, "xfrm", "state")
-	if strings.Count(out, "proto esp spi 0x00000000 reqid 1761607680") != 1 || strings.Count(out, "proto ") != 1 {
+	if out != "" {
 		t.Fatalf("after a failed ALLOCSPI and a flush:\n%s", out)
 	}
 }
