@@ -111,6 +111,8 @@ type KernelHandler interface {
 type tokenRef struct {
 	sa  *SA
 	run *running
+	// then, for the daemon's own requests (sa nil), hears the answer.
+	then func(engine.Event)
 }
 
 type begun struct {

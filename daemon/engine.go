@@ -48,7 +48,9 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 		delete(d.tokens, ev.Token)
 		if ref.sa == nil {
 			// The daemon's own request (a reload's policies).
-			if ev.Err != nil {
+			if ref.then != nil {
+				ref.then(ev)
+			} else if ev.Err != nil {
 				d.log.Error("engine request failed", zap.Stringer("event", ev))
 			} else {
 				d.log.Debug("engine request done", zap.Stringer("event", ev))

@@ -57,16 +57,39 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	oldPolicies := d.policy.Policies
 	d.applyPolicy(l)
 	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
-	if len(oldPolicies) > 0 {
-		tok := d.newTokenRaw()
-		d.tokens[tok] = tokenRef{}
-		d.submit(&engine.RemovePolicies{Token: tok, Policies: oldPolicies})
-	}
-	if len(l.Policies) > 0 {
-		tok := d.newTokenRaw()
-		d.tokens[tok] = tokenRef{}
-		d.submit(&engine.InstallPolicies{Token: tok, Policies: l.Policies})
-	}
+	d.replacePolicies(oldPolicies, l)
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
+}
+
+// replacePolicies puts the reloaded policy's kernel policies in and only
+// then takes the old ones out (make-before-break: the engines stack
+// policies of the same selector, see engine/xfrm/policy.go), so protected
+// traffic never finds no policy and leaves in clear. When the new ones are
+// refused the old ones stay in force, and stay l's, to be removed by the
+// next reload or the stop.
+func (d *Daemon) replacePolicies(old []engine.Policy, l *Loaded) {
+	remove := func() {
+		if len(old) == 0 {
+			return
+		}
+		tok := d.newTokenRaw()
+		d.tokens[tok] = tokenRef{}
+		d.submit(&engine.RemovePolicies{Token: tok, Policies: old})
+	}
+	if len(l.Policies) == 0 {
+		remove()
+		return
+	}
+	tok := d.newTokenRaw()
+	d.tokens[tok] = tokenRef{then: func(ev engine.Event) {
+		if ev.Kind == engine.EventPoliciesInstalled {
+			remove()
+			return
+		}
+		d.log.Error("the reloaded policy's kernel policies were not installed; the previous ones stay in force",
+			zap.String("file", l.File), zap.Stringer("event", ev))
+		l.Policies = old
+	}}
+	d.submit(&engine.InstallPolicies{Token: tok, Policies: l.Policies})
 }

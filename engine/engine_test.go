@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,10 +172,21 @@ func TestEnginePoliciesAttachDetachAcquire(t *testing.T) {
 	if n := rec.nums(); fmt.Sprint(n) != "[2]" {
 		t.Fatalf("messages %v", n)
 	}
-	// A second install of the same policies fails and adds nothing.
-	e.Submit(&engine.InstallPolicies{Token: 2, Policies: ps})
+	// The same key twice in one install is refused and adds nothing; a
+	// second install of the same policies stacks on the first (a reload
+	// puts its policies in before it takes the old ones out), and
+	// removing one of them leaves the other in force.
+	e.Submit(&engine.InstallPolicies{Token: 2, Policies: append(slices.Clone(ps), ps[0])})
 	if ev := next(t, e); ev.Kind != engine.EventPoliciesFailed {
 		t.Fatalf("duplicate policies: %v", ev)
+	}
+	e.Submit(&engine.InstallPolicies{Token: 2, Policies: ps})
+	if ev := next(t, e); ev.Kind != engine.EventPoliciesInstalled {
+		t.Fatalf("stacked policies: %v", ev)
+	}
+	e.Submit(&engine.RemovePolicies{Token: 2, Policies: ps})
+	if ev := next(t, e); ev.Kind != engine.EventPoliciesRemoved || ev.Err != nil {
+		t.Fatalf("remove stacked policies: %v", ev)
 	}
 	if len(mb.Policies()) != 3 {
 		t.Fatalf("policies: %d", len(mb.Policies()))

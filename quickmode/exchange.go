@@ -213,15 +213,25 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) daemon.Result {
 		if ev.Token != x.installTok || (x.State != StateIInstalling && x.State != StateRInstalling) {
 			return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "install " + ev.Kind.String()}}
 		}
+		x.installTok = 0
 		if ev.Kind == engine.EventInstallFailed {
 			return x.installFailed(env, ev.Err)
 		}
+		if x.policyTok != 0 {
+			// The policies come next from the engine: the bundle is up
+			// only with them (fail closed).
+			return daemon.Result{}
+		}
 		return x.installed(env)
 	case engine.EventPoliciesInstalled, engine.EventPoliciesFailed:
-		if ev.Token == x.policyTok && ev.Err != nil && env.Log != nil {
-			env.Log.Warn("kernel policies of a Quick Mode SA not installed", errField(ev.Err))
+		if ev.Token != x.policyTok || x.installTok != 0 || (x.State != StateIInstalling && x.State != StateRInstalling) {
+			return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "policies " + ev.Kind.String()}}
 		}
-		return daemon.Result{}
+		x.policyTok = 0
+		if ev.Kind == engine.EventPoliciesFailed {
+			return x.policiesFailed(env, ev.Err)
+		}
+		return x.installed(env)
 	}
 	return daemon.Result{Reject: fmt.Errorf("quickmode: unexpected engine event %s", ev)}
 }

@@ -318,14 +318,42 @@ func (x *Exchange) installed(env Env) daemon.Result {
 }
 
 // installFailed: the engine refused the bundle (its messages 65/66 are
-// logged by the engine); the peer's SAs are deleted with a Delete.
+// logged by the engine); the peer's SAs are deleted with a Delete. The
+// bundle's policies, queued behind it, are taken out again.
 func (x *Exchange) installFailed(env Env, err error) daemon.Result {
 	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
+	if x.policyTok != 0 {
+		x.policyTok = 0
+		st.Engine = append(st.Engine, &engine.RemovePolicies{Token: env.Token(), Policies: x.policies})
+		x.policies = nil
+	}
+	x.tellDeleted(env, &st)
+	return st
+}
+
+// policiesFailed: the bundle is in but the kernel refused its policies
+// (another program's policy on the selector, say). Without them the SAs
+// would protect nothing and the traffic would leave in clear, so the
+// negotiation fails: the SAs are rolled back, the peer gets a Delete for
+// its SAs, messages 57 and 58 name the failure.
+func (x *Exchange) policiesFailed(env Env, err error) daemon.Result {
+	if env.Log != nil {
+		env.Log.Warn("kernel policies of a Quick Mode SA not installed; the SAs are removed", errField(err))
+	}
+	refs := x.bundle.Refs()
+	x.policies = nil
+	st := x.fail(env, "the SA bundle's kernel policies were not installed: "+errText(err), 0)
+	st.Engine = append(st.Engine, &engine.Delete{Token: env.Token(), SAs: refs})
+	x.tellDeleted(env, &st)
+	return st
+}
+
+// tellDeleted sends the peer a Delete for the bundle.
+func (x *Exchange) tellDeleted(env Env, st *daemon.Result) {
 	if out, err := x.deleteMessage(env); err == nil {
 		x.info = out
 		st.Log = append(st.Log, notify.SendingNotification(x.P1.Remote, "DELETE"))
 	}
-	return st
 }
 
 func spiText(c *Child) string {

@@ -83,7 +83,7 @@ type Backend struct {
 	open     bool
 	sas      map[saKey]*entry
 	larval   map[saKey]engine.SARef
-	policies map[policyKey]engine.Policy
+	policies map[policyKey][]engine.Policy // per key a stack, the last in force (as engine/xfrm)
 	order    []policyKey
 	notes    chan engine.Event
 	done     chan struct{}
@@ -102,7 +102,7 @@ func New(opts Options) *Backend {
 		opts:     opts,
 		sas:      map[saKey]*entry{},
 		larval:   map[saKey]engine.SARef{},
-		policies: map[policyKey]engine.Policy{},
+		policies: map[policyKey][]engine.Policy{},
 		notes:    make(chan engine.Event, opts.Buffer),
 		done:     make(chan struct{}),
 	}
@@ -347,7 +347,10 @@ func (b *Backend) Delete(refs []engine.SARef) error {
 	return first
 }
 
-// InstallPolicies records policies, all or none.
+// InstallPolicies records policies, all or none. As the xfrm engine
+// does, a policy whose direction and selector are already held goes on top
+// of them and is in force until removed (make-before-break on reload and
+// rekey); the same key twice in one call is refused.
 func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -357,7 +360,7 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	seen := map[policyKey]bool{}
 	for _, p := range ps {
 		k := policyKey{p.Dir, p.Selector}
-		if _, ok := b.policies[k]; ok || seen[k] {
+		if seen[k] {
 			return fmt.Errorf("%w: policy %s", ErrExists, p)
 		}
 		seen[k] = true
@@ -365,29 +368,47 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	for _, p := range ps {
 		k := policyKey{p.Dir, p.Selector}
 		p.Protocols = slices.Clone(p.Protocols)
-		b.policies[k] = p
-		b.order = append(b.order, k)
+		if len(b.policies[k]) == 0 {
+			b.order = append(b.order, k)
+		}
+		b.policies[k] = append(b.policies[k], p)
 	}
 	return nil
 }
 
-// RemovePolicies removes policies; it tries every one.
+// RemovePolicies removes policies (the topmost equal one of each key); it
+// tries every one.
 func (b *Backend) RemovePolicies(ps []engine.Policy) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var first error
 	for _, p := range ps {
 		k := policyKey{p.Dir, p.Selector}
-		if _, ok := b.policies[k]; !ok {
+		stack := b.policies[k]
+		i := len(stack) - 1
+		for i >= 0 && !samePolicy(stack[i], p) {
+			i--
+		}
+		if i < 0 {
 			if first == nil {
 				first = fmt.Errorf("%w: policy %s", ErrNotFound, p)
 			}
+			continue
+		}
+		stack = slices.Delete(slices.Clone(stack), i, i+1)
+		if len(stack) > 0 {
+			b.policies[k] = stack
 			continue
 		}
 		delete(b.policies, k)
 		b.order = slices.DeleteFunc(b.order, func(o policyKey) bool { return o == k })
 	}
 	return first
+}
+
+func samePolicy(a, b engine.Policy) bool {
+	return a.Dir == b.Dir && a.Selector == b.Selector && a.Mode == b.Mode && a.Local == b.Local &&
+		a.Remote == b.Remote && slices.Equal(a.Protocols, b.Protocols) && a.ReqID == b.ReqID && a.Priority == b.Priority
 }
 
 // Flush forgets everything.
@@ -452,7 +473,7 @@ func (b *Backend) Policies() []engine.Policy {
 	defer b.mu.Unlock()
 	out := make([]engine.Policy, 0, len(b.order))
 	for _, k := range b.order {
-		p := b.policies[k]
+		p := b.top(k)
 		p.Protocols = slices.Clone(p.Protocols)
 		out = append(out, p)
 	}
@@ -466,7 +487,7 @@ func (b *Backend) Packet(pkt engine.Selector) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, k := range b.order {
-		p := b.policies[k]
+		p := b.top(k)
 		if p.Dir != engine.DirOut || !matches(p.Selector, pkt) {
 			continue
 		}
@@ -532,4 +553,10 @@ func copySA(s engine.SA) engine.SA {
 		s.Compression = &c
 	}
 	return s
+}
+
+// top is the policy in force for a key.
+func (b *Backend) top(k policyKey) engine.Policy {
+	stack := b.policies[k]
+	return stack[len(stack)-1]
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,9 +61,9 @@ type Backend struct {
 	closed  atomic.Bool
 	once    sync.Once
 
-	larval   map[saKey]engine.SARef // SPIs allocated, SA not yet installed
-	sas      map[saKey]engine.SARef // SAs installed by us
-	policies map[policyKey]engine.Policy
+	larval   map[saKey]engine.SARef        // SPIs allocated, SA not yet installed
+	sas      map[saKey]engine.SARef        // SAs installed by us
+	policies map[policyKey][]engine.Policy // stacks, see policy.go
 	porder   []policyKey
 
 	leftovers Leftovers // what Open removed
@@ -88,7 +89,7 @@ func New(opts Options) *Backend {
 		stop:     make(chan struct{}),
 		larval:   map[saKey]engine.SARef{},
 		sas:      map[saKey]engine.SARef{},
-		policies: map[policyKey]engine.Policy{},
+		policies: map[policyKey][]engine.Policy{},
 	}
 }
 
@@ -208,10 +209,16 @@ func (b *Backend) Flush() error {
 		refs = append(refs, r)
 	}
 	err1 := b.Delete(refs)
-	ps := make([]engine.Policy, 0, len(b.porder))
-	for _, k := range b.porder {
-		ps = append(ps, b.policies[k])
+	var errs []error
+	for _, k := range slices.Clone(b.porder) {
+		stack := b.policies[k]
+		p := stack[len(stack)-1]
+		if err := b.h.XfrmPolicyDel(kernelPolicy(p)); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, wrap(err, "remove policy", p.String(), firstProto(p), !p.Is4()))
+			continue
+		}
+		b.forget(k)
 	}
-	err2 := b.RemovePolicies(ps)
+	err2 := errors.Join(errs...)
 	return errors.Join(err1, err2)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -13,40 +14,110 @@ import (
 	"github.com/iked/iked/engine"
 )
 
+// Policies are kept per kernel key (direction and selector) as a stack:
+// the kernel holds one policy per key, the last installed of the stack.
+// Installing a policy whose key is already ours pushes it and, if it
+// differs from the kernel's, replaces the kernel's atomically
+// (XFRM_MSG_UPDPOLICY); removing one pops it and puts the one below back,
+// or removes the kernel's policy when none is left. So a reload installs
+// its policies before it removes the old ones (make-before-break: no moment
+// without a policy, when protected traffic would leave in clear), and a
+// rekeyed bundle's policies outlive the removal of the old bundle's. A key
+// we do not hold is added exclusively: another program's policy on the
+// same selector makes the install fail (EEXIST) and is left alone.
+
 // InstallPolicies adds the policies, all or none: on a failure the ones
-// added by this call are removed again.
+// added or replaced by this call are taken back.
 func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	if b.h == nil {
 		return errNotOpen
 	}
+	seen := map[policyKey]bool{}
 	for _, p := range ps {
 		if _, err := kernelReqID(p.ReqID); err != nil {
 			return err
 		}
+		k := policyKey{p.Dir, p.Selector}
+		if seen[k] {
+			return fmt.Errorf("xfrm engine: policy %s given twice", p)
+		}
+		seen[k] = true
 	}
 	var added []engine.Policy
 	for _, p := range ps {
-		xp := kernelPolicy(p)
-		if err := b.h.XfrmPolicyAdd(xp); err != nil {
-			kerr := wrap(err, "add policy", p.String(), firstProto(p), !p.Is4())
+		if err := b.push(p); err != nil {
 			var errs []error
-			for _, q := range added {
-				if e := b.h.XfrmPolicyDel(kernelPolicy(q)); e != nil {
-					errs = append(errs, wrap(e, "remove policy", q.String(), firstProto(q), !q.Is4()))
+			for i := len(added) - 1; i >= 0; i-- {
+				if e := b.pop(added[i]); e != nil {
+					errs = append(errs, e)
 				}
-				b.forget(q)
 			}
 			if len(errs) > 0 {
-				return fmt.Errorf("%w; cleaning up also failed: %w", kerr, errors.Join(errs...))
+				return fmt.Errorf("%w; cleaning up also failed: %w", err, errors.Join(errs...))
 			}
-			return kerr
+			return err
 		}
 		added = append(added, p)
-		k := policyKey{p.Dir, p.Selector}
-		b.policies[k] = p
-		b.porder = append(b.porder, k)
 	}
 	return nil
+}
+
+// push installs p on top of its key's stack.
+func (b *Backend) push(p engine.Policy) error {
+	k := policyKey{p.Dir, p.Selector}
+	stack := b.policies[k]
+	switch {
+	case len(stack) == 0:
+		if err := b.h.XfrmPolicyAdd(kernelPolicy(p)); err != nil {
+			return wrap(err, "add policy", p.String(), firstProto(p), !p.Is4())
+		}
+		b.porder = append(b.porder, k)
+	case !samePolicy(stack[len(stack)-1], p):
+		if err := b.h.XfrmPolicyUpdate(kernelPolicy(p)); err != nil {
+			return wrap(err, "replace policy", p.String(), firstProto(p), !p.Is4())
+		}
+	}
+	p.Protocols = slices.Clone(p.Protocols)
+	b.policies[k] = append(stack, p)
+	return nil
+}
+
+// pop takes p (the topmost equal one) off its key's stack and leaves the
+// kernel with the policy below, or with none. A policy we do not hold is
+// ENOENT, as the kernel says.
+func (b *Backend) pop(p engine.Policy) error {
+	k := policyKey{p.Dir, p.Selector}
+	stack := b.policies[k]
+	i := len(stack) - 1
+	for i >= 0 && !samePolicy(stack[i], p) {
+		i--
+	}
+	if i < 0 {
+		return wrap(unix.ENOENT, "remove policy", p.String(), firstProto(p), !p.Is4())
+	}
+	top := stack[len(stack)-1]
+	rest := slices.Delete(slices.Clone(stack), i, i+1)
+	switch {
+	case len(rest) == 0:
+		if err := b.h.XfrmPolicyDel(kernelPolicy(p)); err != nil && !errors.Is(err, unix.ENOENT) {
+			return wrap(err, "remove policy", p.String(), firstProto(p), !p.Is4())
+		}
+		b.forget(k)
+		return nil
+	case !samePolicy(rest[len(rest)-1], top):
+		q := rest[len(rest)-1]
+		if err := b.h.XfrmPolicyUpdate(kernelPolicy(q)); err != nil {
+			return wrap(err, "restore policy", q.String(), firstProto(q), !q.Is4())
+		}
+	}
+	b.policies[k] = rest
+	return nil
+}
+
+// samePolicy: the kernel would hold the same policy for both.
+func samePolicy(a, b engine.Policy) bool {
+	return a.Dir == b.Dir && a.Selector == b.Selector && a.Mode == b.Mode && a.Local == b.Local &&
+		a.Remote == b.Remote && slices.Equal(a.Protocols, b.Protocols) && a.ReqID == b.ReqID && priority(a) == priority(b)
 }
 
 // RemovePolicies removes policies; it tries every one.
@@ -56,26 +127,16 @@ func (b *Backend) RemovePolicies(ps []engine.Policy) error {
 	}
 	var errs []error
 	for _, p := range ps {
-		err := b.h.XfrmPolicyDel(kernelPolicy(p))
-		if err == nil || errors.Is(err, unix.ENOENT) {
-			b.forget(p)
-		}
-		if err != nil {
-			errs = append(errs, wrap(err, "remove policy", p.String(), firstProto(p), !p.Is4()))
+		if err := b.pop(p); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (b *Backend) forget(p engine.Policy) {
-	k := policyKey{p.Dir, p.Selector}
+func (b *Backend) forget(k policyKey) {
 	delete(b.policies, k)
-	for i, o := range b.porder {
-		if o == k {
-			b.porder = append(b.porder[:i], b.porder[i+1:]...)
-			break
-		}
-	}
+	b.porder = slices.DeleteFunc(b.porder, func(o policyKey) bool { return o == k })
 }
 
 func firstProto(p engine.Policy) engine.Protocol {

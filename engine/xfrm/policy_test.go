@@ -5,6 +5,7 @@ package xfrm
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,5 +151,72 @@ func TestPolicyAnyV6(t *testing.T) {
 	}
 	if err := b.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPolicyStack: a second install of a key we hold replaces the kernel's
+// policy in place (a reload's make-before-break, a rekeyed bundle), and
+// removing either one leaves the other in the kernel; the key never has no
+// policy until the last one goes.
+func TestPolicyStack(t *testing.T) {
+	ns, h := testNS(t)
+	b := openIn(t, h)
+	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
+	gwL, gwR := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	esp := []engine.Protocol{engine.ProtoESP}
+	old := engine.PoliciesFor(sel, engine.ModeTunnel, gwL, gwR, esp, 1)
+	repl := engine.PoliciesFor(sel, engine.ModeTunnel, gwL, gwR, esp, 2)
+	reqids := func() string {
+		out := run(t, "ip", "-n", ns, "xfrm", "policy")
+		if n := strings.Count(out, "\tdir "); n != 0 && n != 3 {
+			t.Fatalf("%d policies, want 3 or none:\n%s", n, out)
+		}
+		switch {
+		case out == "":
+			return "none"
+		case strings.Count(out, "reqid 1761607681 ") == 3:
+			return "1"
+		case strings.Count(out, "reqid 1761607682 ") == 3:
+			return "2"
+		}
+		t.Fatalf("mixed policies:\n%s", out)
+		return ""
+	}
+	step := func(what string, err error, want string) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := reqids(); got != want {
+			t.Fatalf("after %s the kernel has reqid %s, want %s", what, got, want)
+		}
+	}
+	step("install old", b.InstallPolicies(old), "1")
+	step("install old again", b.InstallPolicies(old), "1")
+	step("install replacement", b.InstallPolicies(repl), "2")
+	step("remove old", b.RemovePolicies(old), "2")
+	step("remove replacement", b.RemovePolicies(repl), "1")
+	step("remove old", b.RemovePolicies(old), "none")
+	if err := b.RemovePolicies(old); !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("removing a policy not held: %v", err)
+	}
+	// A failed install takes back its replacements: the in direction is
+	// someone else's for the second selector.
+	step("install old", b.InstallPolicies(old), "1")
+	sel2 := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/25"), Remote: netip.MustParsePrefix("203.0.113.0/25")}
+	run(t, "ip", "-n", ns, "xfrm", "policy", "add", "src", "203.0.113.0/25", "dst", "198.51.100.0/25", "dir", "in")
+	both := append(slices.Clone(repl), engine.PoliciesFor(sel2, engine.ModeTunnel, gwL, gwR, esp, 2)...)
+	if err := b.InstallPolicies(both); !errors.Is(err, unix.EEXIST) {
+		t.Fatalf("install over a foreign policy: %v", err)
+	}
+	out := run(t, "ip", "-n", ns, "xfrm", "policy")
+	if strings.Count(out, "reqid 1761607681 ") != 3 || strings.Count(out, "\tdir ") != 4 {
+		t.Fatalf("a failed install left the kernel with:\n%s", out)
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, "ip", "-n", ns, "xfrm", "policy"); strings.Count(out, "\tdir ") != 1 {
+		t.Fatalf("flush left:\n%s", out)
 	}
 }
