@@ -101,7 +101,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		sa.first = nil
 	}
 	for tok, ref := range d.tokens {
-		if ref.sa == sa {
+		if ref.sa == sa && ref.req == nil {
 			delete(d.tokens, tok)
 		}
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// before stack.Register (say, its Deleter, to play a peer that says
 	// goodbye as another implementation does).
 	Edit func(*stack.Stack)
+	// Engine are the memory engine's options (install delay, policy
+	// watch).
+	Engine memory.Options
 }
 
 // Start writes p's policy file, starts a daemon on it with the
@@ -49,7 +52,7 @@ type Options struct {
 func Start(t testing.TB, p Policy, o Options) *Node {
 	t.Helper()
 	dir := t.TempDir()
-	n := &Node{Engine: memory.New(memory.Options{}), Log: &daemontest.LogBuffer{},
+	n := &Node{Engine: memory.New(o.Engine), Log: &daemontest.LogBuffer{},
 		Socket: filepath.Join(dir, "iked.sock"), net: o.Net}
 	conf := filepath.Join(dir, "iked.yaml")
 	if err := os.WriteFile(conf, []byte(p.YAML(n.Socket)), 0o600); err != nil {
