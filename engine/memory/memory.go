@@ -41,6 +41,8 @@ type Options struct {
 	// bundle, as a busy kernel would: the daemon's loop runs on meanwhile
 	// (a test may remove the ISAKMP SA while the engine installs).
 	InstallDelay time.Duration
+	// PolicyDelay does the same for InstallPolicies of some policies.
+	PolicyDelay time.Duration
 	// Watch, if set, is called after every change of the policies in
 	// force, with them (as Policies returns them), so that a test can
 	// check that no instant lacks a policy. It runs on the engine's
@@ -364,6 +366,9 @@ func (b *Backend) Delete(refs []engine.SARef) error {
 // of them and is in force until removed (make-before-break on reload and
 // rekey); the same key twice in one call is refused.
 func (b *Backend) InstallPolicies(ps []engine.Policy) error {
+	if b.opts.PolicyDelay > 0 && len(ps) > 0 {
+		time.Sleep(b.opts.PolicyDelay)
+	}
 	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
