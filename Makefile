@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst bench-responder demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
 
 all: build
 
@@ -22,6 +22,7 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/iked ./cmd/iked
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ikectl ./cmd/ikectl
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ikeload ./cmd/ikeload
 
 vet:
 	$(GO) vet ./...
@@ -66,6 +67,20 @@ fuzz-long:
 # IKED_BENCH=1 adds charon-vs-iked against charon-vs-charon (root, strongSwan).
 bench:
 	GO=$(GO) ./scripts/bench.sh
+
+# bench-burst: scripts/bench-burst.sh, strongSwan starting N=1000 ISAKMP
+# SAs at once from one address against iked (defaults, then limits
+# lifted) and against strongSwan as responder; the time to all
+# established. Root and strongSwan; N, DEADLINE, RESPONDERS vary it.
+bench-burst:
+	GO=$(GO) ./scripts/bench-burst.sh
+
+# bench-responder: strongSwan and iked as responders to the same ikeload
+# run (scripts/bench-responder.sh; root, strongSwan): SA pairs/s, the
+# responder's CPU per pair and RSS, side by side (docs/performance.md).
+# N, C, SOURCES, RUNS, BENCH_GROUPS and RESPONDERS tune it.
+bench-responder:
+	BIN=$(BIN) GO=$(GO) ./scripts/bench-responder.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
 # (scripts/demo.sh): installs what it runs if missing (strongSwan, iproute2,

@@ -12,48 +12,52 @@ import (
 type Drop uint8
 
 const (
-	DropShort      Drop = iota // shorter than the ISAKMP header (RFC 2408, 3.1)
-	DropVersion                // major version not 1 or minor not 0
-	DropFlags                  // undefined header flag
-	DropLength                 // header length differs from the datagram's
-	DropExchange               // exchange type iked does not run
-	DropESP                    // ESP on the NAT-T port with no kernel decapsulation
-	DropZeroCookie             // initiator cookie zero (RFC 2408, 2.5.3)
-	DropNoSA                   // no ISAKMP SA for the cookie pair
-	DropNotFirst               // a new SA begun with a message that cannot start one
-	DropHalfOpen               // half-open limit reached
-	DropRateLimit              // too many first messages from one source
-	DropNoHandler              // no handler registered for the exchange type
-	DropRejected               // the handler refused it (decode error, bad hash, wrong state)
-	DropBusy                   // the exchange is waiting for the worker pool or the engine
-	DropPoolFull               // the worker pool's queue is full
-	DropLoopFull               // the event loop's queue is full
-	DropPanic                  // a reader or handler panicked: recovered, counted
-	DropNoPolicy               // no policy loaded (message 53)
-	DropReplay                 // the message ID of an exchange that already finished (replay.go)
+	DropShort       Drop = iota // shorter than the ISAKMP header (RFC 2408, 3.1)
+	DropVersion                 // major version not 1 or minor not 0
+	DropFlags                   // undefined header flag
+	DropLength                  // header length differs from the datagram's
+	DropExchange                // exchange type iked does not run
+	DropESP                     // ESP on the NAT-T port with no kernel decapsulation
+	DropZeroCookie              // initiator cookie zero (RFC 2408, 2.5.3)
+	DropNoSA                    // no ISAKMP SA for the cookie pair
+	DropNotFirst                // a new SA begun with a message that cannot start one
+	DropHalfOpen                // half-open limit reached
+	DropRateLimit               // too many first messages from one source
+	DropNoHandler               // no handler registered for the exchange type
+	DropRejected                // the handler refused it (decode error, bad hash, wrong state)
+	DropBusy                    // the exchange is waiting for the worker pool or the engine
+	DropPoolFull                // the worker pool's queue is full
+	DropLoopFull                // the event loop's queue is full
+	DropPanic                   // a reader or handler panicked: recovered, counted
+	DropNoPolicy                // no policy loaded (message 53)
+	DropReplay                  // the message ID of an exchange that already finished (replay.go)
+	DropSourceShare             // under load, the source holds its share of the half-open table (admission.go)
+	DropDeferred                // under load, Aggressive Mode from a source that holds a half-open SA (admission.go)
 	numDrops
 )
 
 var dropNames = [numDrops]string{
-	DropShort:      "short",
-	DropVersion:    "bad-version",
-	DropFlags:      "bad-flags",
-	DropLength:     "bad-length",
-	DropExchange:   "unknown-exchange",
-	DropESP:        "esp-on-natt-port",
-	DropZeroCookie: "zero-cookie",
-	DropNoSA:       "no-sa",
-	DropNotFirst:   "not-first-message",
-	DropHalfOpen:   "half-open-limit",
-	DropRateLimit:  "rate-limit",
-	DropNoHandler:  "no-handler",
-	DropRejected:   "rejected",
-	DropBusy:       "busy",
-	DropPoolFull:   "pool-full",
-	DropLoopFull:   "loop-full",
-	DropPanic:      "panic",
-	DropNoPolicy:   "no-policy",
-	DropReplay:     "replay",
+	DropShort:       "short",
+	DropVersion:     "bad-version",
+	DropFlags:       "bad-flags",
+	DropLength:      "bad-length",
+	DropExchange:    "unknown-exchange",
+	DropESP:         "esp-on-natt-port",
+	DropZeroCookie:  "zero-cookie",
+	DropNoSA:        "no-sa",
+	DropNotFirst:    "not-first-message",
+	DropHalfOpen:    "half-open-limit",
+	DropRateLimit:   "rate-limit",
+	DropNoHandler:   "no-handler",
+	DropRejected:    "rejected",
+	DropBusy:        "busy",
+	DropPoolFull:    "pool-full",
+	DropLoopFull:    "loop-full",
+	DropPanic:       "panic",
+	DropNoPolicy:    "no-policy",
+	DropReplay:      "replay",
+	DropSourceShare: "source-share",
+	DropDeferred:    "aggressive-deferred",
 }
 
 func (d Drop) String() string {
@@ -83,7 +87,7 @@ type Counters struct {
 	ReloadFailures atomic.Uint64
 	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
 	KeepalivesSent atomic.Uint64 // NAT-T keepalives we sent (RFC 3948, 2.3)
-	HistoryEvicted atomic.Uint64 // finished message IDs forgotten past MessageIDHistory
+	HistoryFull    atomic.Uint64 // ISAKMP SAs deleted with MaxMessageIDs remembered (replay.go)
 	SARemoved      [numRemoveReasons]atomic.Uint64
 	drops          [numDrops]atomic.Uint64
 }
@@ -144,11 +148,12 @@ func (c *Counters) other() []control.Counter {
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},
 		{Name: "sa-timers", Value: c.Timers.Load()},
 		{Name: "keepalives-sent", Value: c.KeepalivesSent.Load()},
-		{Name: "mid-history-evicted", Value: c.HistoryEvicted.Load()},
+		{Name: "mid-history-full", Value: c.HistoryFull.Load()},
 		{Name: "sa-dead-peer", Value: c.SARemoved[RemoveDeadPeer].Load()},
 		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},
 		{Name: "sa-peer-deleted", Value: c.SARemoved[RemovePeerDeleted].Load()},
 		{Name: "sa-reauthenticated", Value: c.SARemoved[RemoveReauthenticated].Load()},
+		{Name: "sa-revoked", Value: c.SARemoved[RemoveRevoked].Load()},
 	}
 }

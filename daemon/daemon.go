@@ -75,7 +75,7 @@ type Daemon struct {
 	conns  []*boundConn
 	pool   *pool
 	ctl    *control.Server
-	limit  *rateLimiter
+	admit  *admission
 	events chan func()
 	done   chan struct{}
 	wg     sync.WaitGroup // readers, loop, control server
@@ -85,11 +85,14 @@ type Daemon struct {
 	kernel      KernelHandler
 	deleter     Deleter
 	lister      ChildLister
+	revalidator Revalidator
 	watchers    []Watcher
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
 	halfOpen    int
+	refused     refusals
+	blocked     blockList
 	tokens      map[uint64]tokenRef
 	nextToken   uint64
 	begun       []begun
@@ -166,6 +169,7 @@ func New(opt Options) *Daemon {
 		firsts:   map[firstKey]*SA{},
 		tokens:   map[uint64]tokenRef{},
 		hooks:    newHooks(opt.Log),
+		admit:    newAdmission(),
 	}
 	d.metrics = newMetrics(d)
 	return d
@@ -277,8 +281,7 @@ func (d *Daemon) Start() error {
 			return &ExitError{1, err}
 		}
 	}
-	d.limit = newRateLimiter(d.settings.RateLimit, d.settings.RateBurst)
-	d.pool = newPool(d.opt.Workers, 256)
+	d.pool = newPool(d.opt.Workers)
 	if !d.opt.NoControl && d.settings.ControlSocket != "" {
 		s, err := control.Listen(d.settings.ControlSocket, d.handleControl)
 		if err != nil {

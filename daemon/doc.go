@@ -10,7 +10,7 @@
 // IPsec SA table removes what an ISAKMP SA takes with it.
 //
 // Why one loop: every table (SAs by cookie pair, exchanges by message ID,
-// the half-open count, the rate limiter) is touched by one goroutine only,
+// the half-open count, the per-source admission table) is touched by one goroutine only,
 // so there are no locks in the negotiation path and a test can drive the
 // whole runtime in virtual time (testing/synctest) through an injected
 // Clock, an injected random source and in-memory sockets.
@@ -24,14 +24,18 @@
 //
 // Files, in the order a datagram meets them: socket.go (the UDP sockets,
 // binding), read.go (a goroutine per socket: read, cheap checks),
+// blocklist.go (the readers repeat the loop's last per-source refusal),
 // natt.go (the NAT-T framing), receive.go (on the loop: find the SA and
-// exchange), satable.go (the SA tables: admit, expire, remove), exchange.go
+// exchange), satable.go (the SA tables: admit, expire, remove),
+// admission.go (per-source limits that apply under load), refusals.go (one
+// notice line summing up refused datagrams per interval), exchange.go
 // (call an exchange, carry out its Result), send.go (transmit, retransmit),
-// engine.go (the engine's queue and events), pool.go (the workers),
+// engine.go (the engine's queue and events), pool.go (the workers: a
+// high queue for proven peers, a per-source fair low one for new SAs),
 // replay.go (finished message IDs), satimer.go (per-SA timers),
 // lifecycle.go (watchers, removal reasons), control.go (ikectl's requests),
 // reload.go, policy.go (the policy as the daemon needs it), counters.go,
-// ratelimit.go, keying.go (retrying a failed initiation, keying-tries),
+// keying.go (retrying a failed initiation, keying-tries),
 // observe.go (following the log's events for the metrics and the updown
 // scripts), metrics.go (the Prometheus metrics), hooks.go (running the
 // updown scripts). The socket types are package daemon/udp's; the tests'

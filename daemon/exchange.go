@@ -45,8 +45,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			if d.firsts[*sa.first] == sa {
 				delete(d.firsts, *sa.first)
 			}
-			sa.first = nil
-			d.halfOpen--
+			d.leaveHalfOpen(sa, false)
 		}
 	}
 	if run != nil && (consumed || res.Send != nil || res.Done) {
@@ -65,6 +64,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.log.Error("exchange asked for work without an exchange to resume", zap.Stringer("cookies", sa.Cookies))
 		} else if !d.startWork(sa, run, res.Work) {
 			d.Counters.CountDrop(DropPoolFull)
+			d.armRefusals()
 			d.log.Debug("worker pool full: exchange dropped", zap.Stringer("cookies", sa.Cookies))
 			d.endExchange(sa, run)
 			d.flushBegun()
@@ -155,13 +155,24 @@ func (d *Daemon) endExchange(sa *SA, run *running) {
 }
 
 func (d *Daemon) startWork(sa *SA, run *running, w func() any) bool {
-	ok := d.pool.submit(func() {
+	pr, limit := priorityHigh, highQueue
+	if sa.Role == RoleResponder && !sa.Established && run.id == 0 && sa.jobs == 0 {
+		// The first job of a responder SA (AM1, MM3): its peer has
+		// not yet answered anything computed for it (pool.go).
+		pr, limit = priorityLow, max(d.settings.HalfOpenMax, highQueue)
+	}
+	src := sa.source
+	if !src.IsValid() {
+		src = sa.Remote.Addr()
+	}
+	ok := d.pool.submit(pr, src, limit, func() {
 		v := runWork(w)
 		d.Counters.WorkDone.Add(1)
 		d.post(func() { d.resume(sa, run, v) })
 	})
 	if ok {
 		run.busy = true
+		sa.jobs++
 	}
 	return ok
 }

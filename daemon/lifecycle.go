@@ -46,6 +46,10 @@ const (
 	// as charon's IKEv1 reauth); the peer was told with an ISAKMP-only
 	// Delete (RFC 2408, 3.15) and its IPsec SAs move to the new SA.
 	RemoveReauthenticated
+	// RemoveRevoked: a reload removed or changed its connection, or what
+	// authenticated it no longer holds (a revoked certificate); the peer
+	// was told (Deleter) when it was established (revoke.go).
+	RemoveRevoked
 	numRemoveReasons
 )
 
@@ -71,6 +75,8 @@ func (r RemoveReason) String() string {
 		return "stale (INITIAL-CONTACT)"
 	case RemoveReauthenticated:
 		return "reauthenticated"
+	case RemoveRevoked:
+		return "revoked by reload"
 	}
 	return fmt.Sprintf("RemoveReason(%d)", uint8(r))
 }

@@ -172,6 +172,11 @@ func (e *echo) Consume(c *Context, p *Packet) Result {
 
 func (e *echo) Resume(c *Context, v any) Result {
 	body, _ := v.([]byte)
+	if bytes.Contains(body, []byte("badke")) {
+		// What phase 1 does when our Diffie-Hellman finds the
+		// peer's public value invalid.
+		return Result{Reject: errors.New("invalid KE"), DeleteSA: true}
+	}
 	e.state = "replied"
 	reply := message(c.SA.Cookies.I, c.SA.Cookies.R, isakmp.ExchangeMain, 0, append([]byte("re:"), body...))
 	return Result{Send: reply}
@@ -357,7 +362,7 @@ func TestCachedReply(t *testing.T) {
 func TestHalfOpenLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testSettings()
-		s.HalfOpenMax = 3
+		s.HalfOpenMax, s.LoadHalfOpen = 3, 3
 		eh := &echoHandler{}
 		h := newHarness(t, s, func(d *Daemon) { d.Register(isakmp.ExchangeMain, eh) })
 		for i := range 5 {
@@ -393,14 +398,16 @@ func TestHalfOpenLimit(t *testing.T) {
 	})
 }
 
-// TestRateLimit: one source may start burst SAs at once, then rate per second.
+// TestRateLimit: below the load mark a source starts SAs freely; from it
+// on (admission.go) it may start burst SAs at once, then rate per second.
 func TestRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testSettings()
-		s.RateLimit, s.RateBurst = 1, 4
+		s.LoadHalfOpen, s.RateLimit, s.RateBurst = 3, 1, 4
 		eh := &echoHandler{}
 		h := newHarness(t, s, func(d *Daemon) { d.Register(isakmp.ExchangeMain, eh) })
-		for i := range 6 {
+		// 3 below the mark, then 4 from the bucket, then 2 refused.
+		for i := range 9 {
 			h.send(h.peer, 500, message(cookie(uint64(300+i)), [8]byte{}, isakmp.ExchangeMain, 0, nil))
 		}
 		if n := h.d.Counters.Dropped(DropRateLimit); n != 2 {
@@ -411,8 +418,8 @@ func TestRateLimit(t *testing.T) {
 		if n := h.d.Counters.Dropped(DropRateLimit); n != 2 {
 			t.Errorf("after a second: rate-limited %d, want still 2", n)
 		}
-		if starts, _, _ := eh.get(); starts != 5 {
-			t.Errorf("started %d, want 5", starts)
+		if starts, _, _ := eh.get(); starts != 8 {
+			t.Errorf("started %d, want 8", starts)
 		}
 	})
 }

@@ -30,6 +30,21 @@ func captures(t *testing.T) map[string][]byte {
 	return out
 }
 
+// unlimitedEcho starts a harness without rate or half-open limits whose
+// echoHandler answers the first messages of the exchanges xs.
+func unlimitedEcho(t *testing.T, xs ...isakmp.ExchangeType) (*harness, *echoHandler) {
+	t.Helper()
+	eh := &echoHandler{}
+	s := testSettings()
+	s.RateBurst, s.HalfOpenMax = 1<<20, 1<<20
+	h := newHarness(t, s, func(d *Daemon) {
+		for _, x := range xs {
+			d.Register(x, eh)
+		}
+	})
+	return h, eh
+}
+
 // TestMalformedDatagrams feeds random bytes, every strict prefix of real
 // packets, and header corruptions, on both ports. Nothing may panic or stop
 // the loop, every datagram must end in exactly one counter, and the daemon
@@ -37,10 +52,7 @@ func captures(t *testing.T) map[string][]byte {
 func TestMalformedDatagrams(t *testing.T) {
 	caps := captures(t)
 	synctest.Test(t, func(t *testing.T) {
-		eh := &echoHandler{}
-		s := testSettings()
-		s.RateBurst, s.HalfOpenMax = 1<<20, 1<<20
-		h := newHarness(t, s, func(d *Daemon) { d.Register(isakmp.ExchangeMain, eh) })
+		h, _ := unlimitedEcho(t, isakmp.ExchangeMain)
 		sent := uint64(0)
 		send := func(b []byte) {
 			h.send(h.peer, 500, b)
@@ -106,13 +118,7 @@ func TestMalformedDatagrams(t *testing.T) {
 func TestRealFirstMessages(t *testing.T) {
 	caps := captures(t)
 	synctest.Test(t, func(t *testing.T) {
-		eh := &echoHandler{}
-		s := testSettings()
-		s.RateBurst, s.HalfOpenMax = 1<<20, 1<<20
-		h := newHarness(t, s, func(d *Daemon) {
-			d.Register(isakmp.ExchangeMain, eh)
-			d.Register(isakmp.ExchangeAggressive, eh)
-		})
+		h, eh := unlimitedEcho(t, isakmp.ExchangeMain, isakmp.ExchangeAggressive)
 		firsts := 0
 		for name, p := range caps {
 			hd, err := isakmp.ParseHeader(p)

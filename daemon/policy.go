@@ -52,6 +52,9 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.IPsecBypass = pd.Engine == "xfrm"
 	s.ControlSocket = pd.ControlSocket
 	s.HalfOpenMax = pd.HalfOpenMax
+	s.HalfOpenLifetime, s.ReplyCacheTime = pd.HalfOpenLifetime, pd.ReplyCacheTime
+	u := pd.UnderLoad
+	s.LoadHalfOpen, s.PerSourceHalfOpen, s.RateLimit, s.RateBurst = u.HalfOpen, u.PerSource, u.Rate, u.Burst
 	s.RetransmitBase = pd.Retransmit.Timeout
 	s.RetransmitTries = pd.Retransmit.Tries
 	s.Log = pd.Log

@@ -2,26 +2,60 @@ package daemon
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 )
 
 // pool runs the expensive steps of exchanges (Diffie-Hellman, signatures)
 // on a fixed number of goroutines, so that a flood of first messages costs
-// a bounded amount of CPU and the loop never computes. Its queue is bounded:
-// when full, the job is refused and the exchange dropped (the peer
-// retransmits later).
+// a bounded amount of CPU and the loop never computes.
+//
+// Jobs wait in two queues. The high one holds work for SAs whose peer has
+// shown it is there: every job of an SA we initiated or that is
+// established (Quick Mode, PFS), and a responder's later phase 1 steps
+// (MM5, AM3), which come after the peer answered our KE. The low one holds
+// the first job of a responder SA (AM1, MM3): what a flood asks for.
+// Workers take high work first. Within a queue each source address has its
+// own FIFO and the sources take turns, so a flood from one address delays
+// that address's work, not everyone's. A full queue refuses the job and
+// the exchange is dropped (the peer retransmits); the low queue holds as
+// many jobs as the half-open table holds SAs, so a first job is refused
+// only past that.
 type pool struct {
-	jobs chan func()
-	wg   sync.WaitGroup
+	mu     sync.Mutex
+	wake   *sync.Cond
+	queues [numPriorities]fairQueue
+	closed bool
+	wg     sync.WaitGroup
 }
 
-func newPool(workers, queue int) *pool {
-	p := &pool{jobs: make(chan func(), queue)}
+// priority is a pool queue.
+type priority uint8
+
+const (
+	priorityHigh priority = iota
+	priorityLow
+	numPriorities
+)
+
+// highQueue bounds the high queue.
+const highQueue = 4096
+
+func newPool(workers int) *pool {
+	p := &pool{}
+	p.wake = sync.NewCond(&p.mu)
+	for i := range p.queues {
+		p.queues[i].bySrc = map[netip.Addr]*srcJobs{}
+	}
 	for range workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			for f := range p.jobs {
+			for {
+				f, ok := p.next()
+				if !ok {
+					return
+				}
 				f()
 			}
 		}()
@@ -29,19 +63,94 @@ func newPool(workers, queue int) *pool {
 	return p
 }
 
-// submit queues f without blocking; false when the queue is full.
-func (p *pool) submit(f func()) bool {
-	select {
-	case p.jobs <- f:
-		return true
-	default:
+// submit queues f for src without blocking; false when the queue of pr
+// holds limit jobs already (or the pool is closed).
+func (p *pool) submit(pr priority, src netip.Addr, limit int, f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q := &p.queues[pr]
+	if p.closed || q.n >= limit {
 		return false
+	}
+	q.push(src, f)
+	p.wake.Signal()
+	return true
+}
+
+// next waits for a job: high first, then low; false once closed and
+// empty.
+func (p *pool) next() (func(), bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		for i := range p.queues {
+			if f := p.queues[i].pop(); f != nil {
+				return f, true
+			}
+		}
+		if p.closed {
+			return nil, false
+		}
+		p.wake.Wait()
 	}
 }
 
+// queued returns the jobs waiting in each queue.
+func (p *pool) queued() (high, low int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queues[priorityHigh].n, p.queues[priorityLow].n
+}
+
+// close lets the workers finish what is queued, and waits for them.
 func (p *pool) close() {
-	close(p.jobs)
+	p.mu.Lock()
+	p.closed = true
+	p.wake.Broadcast()
+	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// fairQueue is one FIFO per source address, served in turn (round
+// robin over the sources that have jobs).
+type fairQueue struct {
+	bySrc map[netip.Addr]*srcJobs
+	turn  []netip.Addr // sources with jobs, in serving order
+	n     int
+}
+
+type srcJobs struct{ jobs []func() }
+
+func (q *fairQueue) push(src netip.Addr, f func()) {
+	s := q.bySrc[src]
+	if s == nil {
+		s = &srcJobs{}
+		q.bySrc[src] = s
+	}
+	if len(s.jobs) == 0 {
+		q.turn = append(q.turn, src)
+	}
+	s.jobs = append(s.jobs, f)
+	q.n++
+}
+
+func (q *fairQueue) pop() func() {
+	if len(q.turn) == 0 {
+		return nil
+	}
+	src := q.turn[0]
+	q.turn = q.turn[1:]
+	s := q.bySrc[src]
+	f := s.jobs[0]
+	s.jobs[0] = nil
+	s.jobs = s.jobs[1:]
+	if len(s.jobs) > 0 {
+		q.turn = append(q.turn, src)
+	} else {
+		delete(q.bySrc, src)
+	}
+	q.n--
+	return f
 }
 
 // runWork calls f and turns a panic into an error value, so that a bug in

@@ -35,9 +35,10 @@ func (d *Daemon) readLoop(bc *boundConn) {
 			time.Sleep(readErrorPause)
 			continue
 		}
-		if pkt, ok := d.inspect(dg, bc.natt); ok {
+		if pkt, ok := d.inspect(dg, bc.natt); ok && !d.blockedFirst(pkt) {
 			if !d.tryPost(func() { d.receive(pkt) }) {
 				d.Counters.CountDrop(DropLoopFull)
+				d.armRefusals()
 			}
 		}
 	}

@@ -13,6 +13,7 @@ func (d *Daemon) receive(p *Packet) {
 	h := p.Header
 	dg := Datagram{Remote: p.Remote}
 	var sa *SA
+	adopt := false // the responder's first answer to an SA we initiated
 	if h.ResponderCookie == ([8]byte{}) {
 		fk := firstKey{I: h.InitiatorCookie, Remote: p.Remote}
 		if s, ok := d.firsts[fk]; ok {
@@ -34,14 +35,13 @@ func (d *Daemon) receive(p *Packet) {
 	} else {
 		sa = d.sas[Cookies{h.InitiatorCookie, h.ResponderCookie}]
 		if sa == nil {
-			// The responder's first answer to an SA we initiated: learn its cookie.
+			// The responder's first answer to an SA we initiated: its
+			// cookie is learnt once the exchange accepted the message
+			// (adoptCookie), not before.
 			if s, ok := d.byInit[h.InitiatorCookie]; ok && s.Cookies.R == ([8]byte{}) {
 				switch {
 				case h.MessageID == 0:
-					delete(d.sas, s.Cookies)
-					s.Cookies.R = h.ResponderCookie
-					d.sas[s.Cookies] = s
-					sa = s
+					sa, adopt = s, true
 				case h.Exchange == isakmp.ExchangeInformational:
 					// The responder refused our first message with a
 					// notify (NO-PROPOSAL-CHOSEN...): it names its own
@@ -58,6 +58,10 @@ func (d *Daemon) receive(p *Packet) {
 
 	run := sa.exchanges[h.MessageID]
 	sum := sha256.Sum256(p.Data)
+	if adopt && run == nil {
+		d.drop(DropNoSA, dg, fmt.Errorf("an answer for SA %s, whose phase 1 exchange ended", sa.Cookies))
+		return
+	}
 	if run != nil {
 		if run.haveIn && run.lastIn == sum {
 			// A retransmission of what we consumed: the peer lost our
@@ -83,6 +87,9 @@ func (d *Daemon) receive(p *Packet) {
 			d.reject(sa, run, res, dg)
 			return
 		}
+		if adopt && d.alive(sa) {
+			d.adoptCookie(sa, h.ResponderCookie)
+		}
 		run.lastIn, run.haveIn = sum, true
 		d.Counters.Accepted.Add(1)
 		sa.LastHeard = d.clock.Now()
@@ -99,6 +106,11 @@ func (d *Daemon) receive(p *Packet) {
 			return
 		}
 		d.drop(DropReplay, dg, fmt.Errorf("%s with the message ID %#x of a finished exchange", h.Exchange, h.MessageID))
+		return
+	}
+	if sa.history.full() {
+		// Its ID could not be remembered once finished (replay.go).
+		d.drop(DropReplay, dg, fmt.Errorf("%s on an ISAKMP SA with no message IDs left", h.Exchange))
 		return
 	}
 
@@ -144,4 +156,14 @@ func (d *Daemon) receive(p *Packet) {
 	d.Counters.Accepted.Add(1)
 	sa.LastHeard = d.clock.Now()
 	d.carryOut(sa, run, res, true)
+}
+
+// adoptCookie files an SA we initiated under the responder cookie of the
+// answer its exchange just accepted.
+func (d *Daemon) adoptCookie(sa *SA, r [8]byte) {
+	if d.sas[sa.Cookies] == sa {
+		delete(d.sas, sa.Cookies)
+	}
+	sa.Cookies.R = r
+	d.sas[sa.Cookies] = sa
 }

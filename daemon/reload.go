@@ -55,8 +55,9 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 		l.Settings = n
 	}
 	oldPolicies := d.policy.Policies
+	oldPolicy := d.policy.Policy
 	d.applyPolicy(l)
-	d.limit = newRateLimiter(n.RateLimit, n.RateBurst)
+	d.revoke(oldPolicy, l.Policy)
 	d.replacePolicies(oldPolicies, l)
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))

@@ -38,12 +38,17 @@ type SA struct {
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
 
-	exchanges map[uint32]*running
-	history   idHistory // finished message IDs (replay.go)
-	timers    map[string]*saTimer
-	removed   bool  // the watchers were told
-	halfOpen  Timer // responder SAs until authenticated
-	first     *firstKey
+	exchanges   map[uint32]*running
+	history     idHistory // finished message IDs (replay.go)
+	historyFull bool      // MaxMessageIDs reached: being deleted
+	timers      map[string]*saTimer
+	removed     bool  // the watchers were told
+	halfOpen    Timer // responder SAs until authenticated
+	first       *firstKey
+	// source is the address a responder SA was admitted from (admission.go);
+	// jobs counts the worker-pool jobs its exchanges asked for.
+	source netip.Addr
+	jobs   int
 }
 
 // firstKey finds the responder SA of a retransmitted first message, which

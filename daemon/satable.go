@@ -26,12 +26,21 @@ func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 		d.drop(DropNoHandler, dg, fmt.Errorf("exchange %s", p.Header.Exchange))
 		return nil
 	}
-	if !d.limit.allow(p.Remote.Addr(), d.clock.Now()) {
-		d.drop(DropRateLimit, dg, nil)
+	if d.halfOpen >= d.settings.HalfOpenMax {
+		d.refuse(DropHalfOpen, p.Remote.Addr(), dg)
 		return nil
 	}
-	if d.halfOpen >= d.settings.HalfOpenMax {
-		d.drop(DropHalfOpen, dg, nil)
+	now := d.clock.Now()
+	src := p.Remote.Addr()
+	switch d.admit.admit(src, p.Header.Exchange == isakmp.ExchangeAggressive, d.halfOpen, &d.settings, now) {
+	case refuseShare:
+		d.refuse(DropSourceShare, src, dg)
+		return nil
+	case refuseAggressive:
+		d.refuse(DropDeferred, src, dg)
+		return nil
+	case refuseRate, refuseTable:
+		d.refuse(DropRateLimit, src, dg)
 		return nil
 	}
 	var r [8]byte
@@ -52,12 +61,25 @@ func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 		Created:   d.clock.Now(),
 		exchanges: map[uint32]*running{},
 		first:     &fk,
+		source:    src,
 	}
 	d.sas[sa.Cookies] = sa
 	d.firsts[fk] = sa
 	d.halfOpen++
+	d.admit.opened(src, &d.settings, now)
 	d.armHalfOpen(sa)
 	return sa
+}
+
+// leaveHalfOpen counts a responder SA out of the half-open table, as
+// established or as removed (charged to its source when charge is set).
+func (d *Daemon) leaveHalfOpen(sa *SA, charge bool) {
+	d.halfOpen--
+	sa.first = nil
+	d.admit.closed(sa.source, charge, &d.settings, d.clock.Now())
+	if !charge {
+		d.unblock(sa.source)
+	}
 }
 
 // armHalfOpen removes a responder SA that is still not authenticated after
@@ -97,8 +119,9 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		delete(d.firsts, *sa.first)
 	}
 	if sa.Role == RoleResponder && !sa.Established && sa.first != nil {
-		d.halfOpen--
-		sa.first = nil
+		// A failure after work (a bad KE found by our Diffie-Hellman, a
+		// wrong hash) stays charged to its source (admission.go).
+		d.leaveHalfOpen(sa, sa.jobs > 0 && why != RemoveHalfOpen && why != RemoveShutdown)
 	}
 	for tok, ref := range d.tokens {
 		if ref.sa == sa && ref.req == nil {

@@ -24,8 +24,15 @@ type Settings struct {
 	RetransmitTries  int           // sends after the first
 	HalfOpenLifetime time.Duration // an unauthenticated responder SA is removed after it
 	ReplyCacheTime   time.Duration // a finished exchange answers retransmissions this long
-	RateLimit        float64       // first messages per second per source address
-	RateBurst        int
+	// Under load (admission.go): from LoadHalfOpen half-open SAs (and
+	// charged failures) on, a source address may hold PerSourceHalfOpen
+	// of them and start RateLimit a second (RateBurst at once), and an
+	// Aggressive Mode first message from a source that holds one is
+	// deferred. Below it only HalfOpenMax applies.
+	LoadHalfOpen      int
+	PerSourceHalfOpen int
+	RateLimit         float64 // first messages per second per source address, under load
+	RateBurst         int
 	// ESPInUDP lets the kernel decapsulate ESP on the NAT-T sockets
 	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
 	ESPInUDP bool
@@ -42,19 +49,21 @@ type Settings struct {
 // DefaultSettings are docs/policy-file.md's defaults.
 func DefaultSettings() Settings {
 	return Settings{
-		Listen:           []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
-		IKEPort:          500,
-		NATTPort:         4500,
-		Engine:           "xfrm",
-		ControlSocket:    "/run/iked/iked.sock",
-		HalfOpenMax:      4096,
-		RetransmitBase:   2 * time.Second,
-		RetransmitTries:  5,
-		HalfOpenLifetime: 60 * time.Second,
-		ReplyCacheTime:   60 * time.Second,
-		RateLimit:        50,
-		RateBurst:        100,
-		Log:              notify.LogConfig{Level: "info", Format: "console"},
+		Listen:            []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()},
+		IKEPort:           500,
+		NATTPort:          4500,
+		Engine:            "xfrm",
+		ControlSocket:     "/run/iked/iked.sock",
+		HalfOpenMax:       4096,
+		RetransmitBase:    2 * time.Second,
+		RetransmitTries:   5,
+		HalfOpenLifetime:  60 * time.Second,
+		ReplyCacheTime:    60 * time.Second,
+		LoadHalfOpen:      1024,
+		PerSourceHalfOpen: 1024,
+		RateLimit:         50,
+		RateBurst:         100,
+		Log:               notify.LogConfig{Level: "info", Format: "console"},
 	}
 }
 
@@ -73,6 +82,12 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("daemon: retransmit timeout must be positive and tries 0-30")
 	case s.RateLimit <= 0 || s.RateBurst <= 0:
 		return fmt.Errorf("daemon: rate limit must be positive")
+	case s.LoadHalfOpen <= 0 || s.LoadHalfOpen > s.HalfOpenMax:
+		return fmt.Errorf("daemon: under-load half-open must be 1 to half-open-max")
+	case s.PerSourceHalfOpen <= 0:
+		return fmt.Errorf("daemon: under-load per-source must be positive")
+	case s.HalfOpenLifetime <= 0 || s.ReplyCacheTime <= 0:
+		return fmt.Errorf("daemon: half-open-lifetime and reply-cache-time must be positive")
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ import (
 // the peer wrote to, or the peer's NAT and its cookie check both fail.
 type SystemNetwork struct{}
 
+// socketReadBuffer is the receive buffer the IKE sockets ask for.
+const socketReadBuffer = 4 << 20
+
 // ListenUDP binds addr. An IPv6 socket is IPv6 only (Go sets IPV6_V6ONLY
 // for "udp6"), so "0.0.0.0" and "::" can both be bound on the same port.
 func (SystemNetwork) ListenUDP(addr netip.AddrPort) (PacketConn, error) {
@@ -29,6 +32,11 @@ func (SystemNetwork) ListenUDP(addr netip.AddrPort) (PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A burst of first messages (many clients behind one NAT after an
+	// outage) must wait in the socket, not be lost to its default
+	// buffer (net.core.rmem_default, ~200 KiB: some 270 datagrams); the
+	// kernel caps the size at net.core.rmem_max. Best effort.
+	_ = c.SetReadBuffer(socketReadBuffer)
 	bound := c.LocalAddr().(*net.UDPAddr).AddrPort()
 	if network == "udp4" {
 		p := ipv4.NewPacketConn(c)

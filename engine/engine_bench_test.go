@@ -10,12 +10,7 @@ import (
 // BenchmarkEngineRoundTrip measures Submit to Event through the worker on
 // the memory backend: the engine's own overhead per request.
 func BenchmarkEngineRoundTrip(b *testing.B) {
-	mb := memory.New(memory.Options{})
-	e := engine.New(mb, engine.Config{})
-	if err := e.Open(); err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e, _, _ := open(b, memory.Options{})
 	r := &engine.RemovePolicies{Token: 1} // no work in the backend
 	for b.Loop() {
 		if e.Submit(r) != nil {
@@ -28,12 +23,7 @@ func BenchmarkEngineRoundTrip(b *testing.B) {
 // BenchmarkEngineAllocInstallDelete measures a whole SA life on the memory
 // backend: SPI, install of a two-SA bundle, delete.
 func BenchmarkEngineAllocInstallDelete(b *testing.B) {
-	mb := memory.New(memory.Options{})
-	e := engine.New(mb, engine.Config{})
-	if err := e.Open(); err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e, _, _ := open(b, memory.Options{})
 	for b.Loop() {
 		e.Submit(&engine.AllocSPI{Token: 1, Protocol: engine.ProtoESP, Src: gwB, Dst: gwA})
 		ev := <-e.Events()

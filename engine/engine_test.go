@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,11 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-type msgs struct {
-	mu sync.Mutex
-	m  []notify.Message
-}
-
-func (r *msgs) report(m notify.Message) { r.mu.Lock(); r.m = append(r.m, m); r.mu.Unlock() }
-func (r *msgs) nums() []int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var n []int
-	for _, m := range r.m {
-		n = append(n, m.Num)
-	}
-	return n
-}
-
-func open(t *testing.T, opts memory.Options) (*engine.Engine, *memory.Backend, *msgs) {
+func open(t testing.TB, opts memory.Options) (*engine.Engine, *memory.Backend, *engine.Recorder) {
 	t.Helper()
-	var rec msgs
+	var rec engine.Recorder
 	mb := memory.New(opts)
-	e := engine.New(mb, engine.Config{QueueSize: 16, Report: rec.report})
+	e := engine.New(mb, engine.Config{QueueSize: 16, Report: rec.Report})
 	if err := e.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +83,7 @@ func TestEngineInstallFlow(t *testing.T) {
 	if len(mb.SAs()) != 0 {
 		t.Fatal("SAs left after delete")
 	}
-	if n := rec.nums(); len(n) != 0 {
+	if n := rec.Nums(); len(n) != 0 {
 		t.Fatalf("unexpected messages %v", n)
 	}
 }
@@ -125,7 +108,7 @@ func TestEngineBundleWithoutDirection(t *testing.T) {
 	if ev.Kind != engine.EventInstallFailed || ev.Err.Error() != "The bundle 66 to be installed does not contain any outbound SA's. Not installing it." {
 		t.Fatalf("no outbound: %v", ev)
 	}
-	if got := rec.nums(); fmt.Sprint(got) != "[65 66]" {
+	if got := rec.Nums(); fmt.Sprint(got) != "[65 66]" {
 		t.Fatalf("messages %v", got)
 	}
 	if len(mb.SAs()) != 0 {
@@ -169,7 +152,7 @@ func TestEnginePoliciesAttachDetachAcquire(t *testing.T) {
 	if ev := next(t, e); ev.Kind != engine.EventAttached {
 		t.Fatalf("attach: %v", ev)
 	}
-	if n := rec.nums(); fmt.Sprint(n) != "[2]" {
+	if n := rec.Nums(); fmt.Sprint(n) != "[2]" {
 		t.Fatalf("messages %v", n)
 	}
 	// The same key twice in one install is refused and adds nothing; a
@@ -213,7 +196,7 @@ func TestEnginePoliciesAttachDetachAcquire(t *testing.T) {
 	if ev := next(t, e); ev.Kind != engine.EventDetached || ev.Err != nil {
 		t.Fatalf("detach: %v", ev)
 	}
-	if n := rec.nums(); fmt.Sprint(n) != "[2 3]" {
+	if n := rec.Nums(); fmt.Sprint(n) != "[2 3]" {
 		t.Fatalf("messages %v", n)
 	}
 	if len(mb.Policies()) != 0 || len(mb.SAs()) != 0 {
@@ -234,10 +217,10 @@ func TestEngineOpenFailure(t *testing.T) {
 }
 
 func TestEngineSubmitNeverBlocks(t *testing.T) {
-	var rec msgs
+	var rec engine.Recorder
 	mb := memory.New(memory.Options{})
 	// Not opened: no worker drains the queue.
-	e := engine.New(mb, engine.Config{QueueSize: 2, Report: rec.report})
+	e := engine.New(mb, engine.Config{QueueSize: 2, Report: rec.Report})
 	defer e.Close()
 	for i := range 5 {
 		e.Submit(&engine.AllocSPI{Token: uint64(i), Protocol: engine.ProtoESP, Src: gwB, Dst: gwA})
@@ -245,7 +228,7 @@ func TestEngineSubmitNeverBlocks(t *testing.T) {
 	if st := e.Stats(); st.DroppedOrdinary != 3 || st.Len != 2 {
 		t.Fatalf("stats %+v", st)
 	}
-	if n := rec.nums(); fmt.Sprint(n) != "[68 68 68]" {
+	if n := rec.Nums(); fmt.Sprint(n) != "[68 68 68]" {
 		t.Fatalf("messages %v", n)
 	}
 }

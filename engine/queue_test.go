@@ -8,23 +8,40 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-type recorder struct {
+// Recorder collects the catalog messages an engine or a queue reports
+// (Config.Report), for the tests of this package and of engine_test.
+type Recorder struct {
 	mu   sync.Mutex
 	msgs []notify.Message
 }
 
-func (r *recorder) report(m notify.Message) {
+// Report is the Config.Report function.
+func (r *Recorder) Report(m notify.Message) {
 	r.mu.Lock()
 	r.msgs = append(r.msgs, m)
 	r.mu.Unlock()
 }
 
-func (r *recorder) texts() []string {
+// Messages returns the messages so far.
+func (r *Recorder) Messages() []notify.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return append([]notify.Message(nil), r.msgs...)
+}
+
+// Texts and Nums return the messages' texts and numbers.
+func (r *Recorder) Texts() []string {
 	var out []string
-	for _, m := range r.msgs {
+	for _, m := range r.Messages() {
 		out = append(out, m.Text)
+	}
+	return out
+}
+
+func (r *Recorder) Nums() []int {
+	var out []int
+	for _, m := range r.Messages() {
+		out = append(out, m.Num)
 	}
 	return out
 }
@@ -33,8 +50,8 @@ func ordinary(tok uint64) Request  { return &AllocSPI{Token: tok, Protocol: Prot
 func important(tok uint64) Request { return &Detach{Token: tok} }
 
 func TestQueueFullMessages(t *testing.T) {
-	var rec recorder
-	q := NewQueue(4, rec.report)
+	var rec Recorder
+	q := NewQueue(4, rec.Report)
 
 	// Two ordinary, two important: full.
 	for i, r := range []Request{ordinary(1), important(2), ordinary(3), important(4)} {
@@ -42,7 +59,7 @@ func TestQueueFullMessages(t *testing.T) {
 			t.Fatalf("put %d dropped %v", i, d)
 		}
 	}
-	if got := rec.texts(); len(got) != 0 {
+	if got := rec.Texts(); len(got) != 0 {
 		t.Fatalf("messages before full: %q", got)
 	}
 
@@ -76,7 +93,7 @@ func TestQueueFullMessages(t *testing.T) {
 		"ssh_send_to_ipm: WARNING: queue full, important packet dropped len = 0x10, type = 7",
 		"ssh_send_to_ipm: queue full, priority message dropped, len=248 type=1 queue_size=4",
 	}
-	got := rec.texts()
+	got := rec.Texts()
 	if len(got) != len(want) {
 		t.Fatalf("messages:\n%q\nwant\n%q", got, want)
 	}
@@ -86,7 +103,7 @@ func TestQueueFullMessages(t *testing.T) {
 		}
 	}
 	nums := []int{68, 69, 69, 70, 68}
-	for i, m := range rec.msgs {
+	for i, m := range rec.Messages() {
 		if m.Num != nums[i] || m.Level != notify.LevelWarning {
 			t.Errorf("message %d: num %d level %v, want %d warning", i, m.Num, m.Level, nums[i])
 		}

@@ -335,3 +335,45 @@ func BenchmarkDH(b *testing.B) {
 		})
 	}
 }
+
+// TestWipePrivateKey: a wiped MODP key's exponent bytes are zero (the
+// slice the key owned, read before wiping), and no wiped key computes a
+// shared secret or leaks a public value any more.
+func TestWipePrivateKey(t *testing.T) {
+	for _, id := range []GroupID{GroupMODP2048, GroupMODP2048S256, GroupECP256, GroupCurve25519} {
+		t.Run(id.String(), func(t *testing.T) {
+			g, err := NewGroup(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := g.Generate(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer, err := g.Generate(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.SharedSecret(peer.PublicBytes()); err != nil {
+				t.Fatal(err)
+			}
+			var x []byte
+			if m, ok := k.(*modpKey); ok {
+				x = m.x
+				if bytes.Equal(x, make([]byte, len(x))) {
+					t.Fatal("exponent zero before wiping")
+				}
+			}
+			WipePrivateKey(k)
+			if x != nil && !bytes.Equal(x, make([]byte, len(x))) {
+				t.Errorf("exponent left after wiping: %x", x)
+			}
+			if _, err := k.SharedSecret(peer.PublicBytes()); !errors.Is(err, ErrWiped) {
+				t.Errorf("shared secret after wiping: %v", err)
+			}
+			if e, ok := k.(*ecdhKey); ok && (e.priv != nil || e.PublicBytes() != nil) {
+				t.Error("ECDH key still referenced after wiping")
+			}
+		})
+	}
+}

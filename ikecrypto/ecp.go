@@ -55,9 +55,11 @@ func (g *ecdhGroup) Generate(rand io.Reader) (PrivateKey, error) {
 		// curves); any 32 bytes are an X25519 key (RFC 7748, 5).
 		priv, err := g.curve.NewPrivateKey(buf)
 		if err == nil {
+			clear(buf) // crypto/ecdh keeps its own copy
 			return &ecdhKey{group: g, priv: priv}, nil
 		}
 	}
+	clear(buf)
 	return nil, fmt.Errorf("ikecrypto: %v key: random source is biased", g.id)
 }
 
@@ -76,16 +78,24 @@ func NewPrivateKeyFromBytes(id GroupID, scalar []byte) (PrivateKey, error) {
 	return &ecdhKey{group: g, priv: priv}, nil
 }
 
+// ecdhKey is an ECP or Curve25519 private key; priv is nil once wiped.
 type ecdhKey struct {
 	group *ecdhGroup
 	priv  *ecdh.PrivateKey
 }
+
+// wipe drops the key (WipePrivateKey): crypto/ecdh cannot clear its copy
+// of the scalar, so this is all that can be done here.
+func (k *ecdhKey) wipe() { k.priv = nil }
 
 func (k *ecdhKey) Group() Group { return k.group }
 
 // PublicBytes strips the 0x04 uncompressed-point prefix for the NIST curves:
 // RFC 5903, 7 sends x | y, each left-padded to the field size.
 func (k *ecdhKey) PublicBytes() []byte {
+	if k.priv == nil {
+		return nil
+	}
 	b := k.priv.PublicKey().Bytes()
 	if k.group.nist {
 		return append([]byte(nil), b[1:]...)
@@ -98,6 +108,9 @@ func (k *ecdhKey) PublicBytes() []byte {
 // output for Curve25519. crypto/ecdh rejects points off the curve, the
 // point at infinity and low-order X25519 inputs (an all-zero result).
 func (k *ecdhKey) SharedSecret(peer []byte) ([]byte, error) {
+	if k.priv == nil {
+		return nil, ErrWiped
+	}
 	if len(peer) != k.group.pubLen {
 		return nil, ErrInvalidPublic
 	}

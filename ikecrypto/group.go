@@ -88,6 +88,22 @@ func (g GroupID) String() string {
 // curve. Phase 1 answers it with INVALID-KEY-INFORMATION rather than using it.
 var ErrInvalidPublic = errors.New("ikecrypto: invalid Diffie-Hellman public value")
 
+// ErrWiped is the error of a private key used after WipePrivateKey.
+var ErrWiped = errors.New("ikecrypto: Diffie-Hellman private key wiped")
+
+// WipePrivateKey overwrites what k holds of its private value, so that a
+// removed SA leaves no DH secret behind longer than the garbage collector
+// makes unavoidable; the key cannot compute a shared secret afterwards
+// (ErrWiped). Best effort: a MODP exponent is zeroed in place; an ECP or
+// Curve25519 key lives inside crypto/ecdh, which offers no way to clear
+// it, so only the reference is dropped. Keys of other implementations
+// (tests' recorded keys) are left alone.
+func WipePrivateKey(k PrivateKey) {
+	if w, ok := k.(interface{ wipe() }); ok {
+		w.wipe()
+	}
+}
+
 // Group is one Diffie-Hellman group. A Group is immutable and safe for
 // concurrent use, so the daemon's worker pool shares one per group.
 type Group interface {

@@ -1,5 +1,7 @@
 package ikecrypto
 
+import "crypto/hmac"
+
 // Protocol IDs that enter KEYMAT (RFC 2407, 4.4.1).
 const (
 	ProtoAH     uint8 = 2
@@ -22,14 +24,26 @@ func Keymat(prf PRF, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte
 		return nil
 	}
 	proto := []byte{protocol}
-	out := make([]byte, 0, n+prf.Size())
-	k := prf.Compute(skeyidD, gqmxy, proto, spi, niB, nrB)
-	for {
-		out = append(out, k...)
-		if len(out) >= n {
-			break
+	size := prf.Size()
+	out := make([]byte, 0, n+size)
+	// One keyed HMAC for every block, each appended to out as it is
+	// summed: no key schedule nor buffer per block.
+	next := func(prev []byte) []byte {
+		return append(out, prf.Compute(skeyidD, prev, gqmxy, proto, spi, niB, nrB)...)
+	}
+	if h, ok := prf.(hmacPRF); ok {
+		m := hmac.New(h.newHash, skeyidD)
+		next = func(prev []byte) []byte {
+			m.Reset()
+			for _, d := range [][]byte{prev, gqmxy, proto, spi, niB, nrB} {
+				m.Write(d)
+			}
+			return m.Sum(out)
 		}
-		k = prf.Compute(skeyidD, k, gqmxy, proto, spi, niB, nrB)
+	}
+	out = next(nil)
+	for len(out) < n {
+		out = next(out[len(out)-size:])
 	}
 	clear(out[n:])
 	return out[:n:n]

@@ -180,6 +180,7 @@ func (g *modpGroup) Generate(rand io.Reader) (PrivateKey, error) {
 				break
 			}
 		}
+		clear(buf) // the draw is the exponent: only x keeps it
 		if x == nil {
 			return nil, fmt.Errorf("ikecrypto: %v key: random source is biased", mp.id)
 		}
@@ -200,11 +201,18 @@ func newMODPKey(g *modpGroup, x []byte) *modpKey {
 	return &modpKey{group: g, x: x, pub: y.Bytes(mp.p)}
 }
 
-// modpKey is a MODP private key; x is the big-endian exponent.
+// modpKey is a MODP private key; x is the big-endian exponent, nil once
+// wiped.
 type modpKey struct {
 	group *modpGroup
 	x     []byte
 	pub   []byte
+}
+
+// wipe zeroes the exponent (WipePrivateKey).
+func (k *modpKey) wipe() {
+	clear(k.x)
+	k.x = nil
 }
 
 func (k *modpKey) Group() Group { return k.group }
@@ -217,6 +225,9 @@ func (k *modpKey) PublicBytes() []byte { return append([]byte(nil), k.pub...) }
 // length (RFC 2409, 5: g^xy is the padded value).
 func (k *modpKey) SharedSecret(peer []byte) ([]byte, error) {
 	mp := k.group.params
+	if k.x == nil {
+		return nil, ErrWiped
+	}
 	if len(peer) != mp.p.Size() {
 		return nil, ErrInvalidPublic
 	}

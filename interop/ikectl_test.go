@@ -67,11 +67,7 @@ func TestIkectlListSAsMatchesCharon(t *testing.T) {
 			tc := qmCases[1] // aes256-sha1 with PFS modp2048
 			s := newQMSetup(t, tc, ikedInitiates)
 			if ikedInitiates {
-				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-				s.startIked(t)
-				if err := s.iked.Initiate("peer"); err != nil {
-					t.Fatalf("ikectl initiate: %v", err)
-				}
+				s.ikedInitiates(t)
 			} else {
 				s.startIked(t)
 				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
@@ -172,15 +168,11 @@ func TestIkedResponderRekeysCharon(t *testing.T) {
 func TestIkedDeadPeerTakesChildren(t *testing.T) {
 	RequireStrongSwan(t)
 	s := newQMSetup(t, qmCases[0], true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
-		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, "never", "66m", false, "none")
+	s.edit = func(p string) string {
 		return strings.Replace(p, "  retransmit: {timeout: 1s, tries: 4}\n",
 			"  retransmit: {timeout: 1s, tries: 4}\n  dpd: {delay: 1s, timeout: 3s}\n", 1)
-	})
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatalf("ikectl initiate: %v", err)
 	}
+	s.ikedInitiates(t)
 	if _, _, err := waitChild(s.charon, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -228,24 +220,7 @@ func TestIkedCharonReauthKeepsChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(25 * time.Second)
-	var resp *control.Response
-	var sas []IKESA
-	for {
-		sas, _ = s.charon.ListSAs()
-		resp, err = s.iked.Call(control.CmdListSAs, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 1 && sas[0].InitiatorSPI != first.InitiatorSPI && sas[0].State == "ESTABLISHED" &&
-			len(resp.SAs) == 1 && len(resp.SAs[0].Children) > 0 && cookieHex(sas[0].InitiatorSPI) == resp.SAs[0].ICookie {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reauthentication seen: charon %+v\niked %+v detached %+v\n%s", sas, resp.SAs, resp.Detached, s.iked.catalogSummary())
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	sas, resp := waitReauthenticated(t, s, first, 25*time.Second)
 	if len(resp.Detached) != 0 {
 		t.Errorf("iked lists detached bundles %+v", resp.Detached)
 	}

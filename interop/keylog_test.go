@@ -42,11 +42,7 @@ func TestParseKeysRecordedRuns(t *testing.T) {
 				t.Fatalf("IKE SAs: initiator %d, responder %d, want 1", len(ki.IKE), len(kr.IKE))
 			}
 			i, r := ki.IKE[0], kr.IKE[0]
-			for _, f := range []struct {
-				name string
-				a, b []byte
-				size int
-			}{
+			checkSameKeys(t, []sameKey{
 				{"g^xy", i.DHSecret, r.DHSecret, tc.dh},
 				{"SKEYID", i.SKEYID, r.SKEYID, tc.prf().Size()},
 				{"SKEYID_d", i.SKEYIDd, r.SKEYIDd, tc.prf().Size()},
@@ -56,14 +52,7 @@ func TestParseKeysRecordedRuns(t *testing.T) {
 				{"IV", i.IV, r.IV, tc.iv},
 				{"HASH_I", i.HashI, r.HashI, -1},
 				{"HASH_R", i.HashR, r.HashR, -1},
-			} {
-				if !bytes.Equal(f.a, f.b) {
-					t.Errorf("%s differs: initiator %x, responder %x", f.name, f.a, f.b)
-				}
-				if f.size >= 0 && len(f.a) != f.size || len(f.a) == 0 {
-					t.Errorf("%s has %d bytes, want %d", f.name, len(f.a), f.size)
-				}
-			}
+			})
 			m1 := readCapture(t, "strongswan-"+tc.run+"-01-i2r.bin")
 			m2 := readCapture(t, "strongswan-"+tc.run+"-02-r2i.bin")
 			mac := hmac.New(tc.prf, i.SKEYID)
@@ -78,21 +67,13 @@ func TestParseKeysRecordedRuns(t *testing.T) {
 				t.Fatalf("child SAs: initiator %d, responder %d, want 1", len(ki.Child), len(kr.Child))
 			}
 			ci, cr := ki.Child[0], kr.Child[0]
-			for _, f := range []struct {
-				name string
-				a, b []byte
-				size int
-			}{
+			checkSameKeys(t, []sameKey{
 				{"child g^xy", ci.DHSecret, cr.DHSecret, tc.childDH},
 				{"encryption initiator key", ci.EncI, cr.EncI, tc.encI},
 				{"encryption responder key", ci.EncR, cr.EncR, tc.encI},
 				{"integrity initiator key", ci.IntegI, cr.IntegI, tc.integI},
 				{"integrity responder key", ci.IntegR, cr.IntegR, tc.integI},
-			} {
-				if !bytes.Equal(f.a, f.b) || len(f.a) != f.size {
-					t.Errorf("%s: initiator %x, responder %x, want equal and %d bytes", f.name, f.a, f.b, f.size)
-				}
-			}
+			})
 			if bytes.Equal(ci.EncI, ci.EncR) {
 				t.Errorf("both directions have the same key %x", ci.EncI)
 			}
@@ -100,6 +81,26 @@ func TestParseKeysRecordedRuns(t *testing.T) {
 				t.Errorf("no next IV records")
 			}
 		})
+	}
+}
+
+// sameKey is a key both ends logged: equal, and size bytes long (-1: any
+// length but none).
+type sameKey struct {
+	name string
+	a, b []byte
+	size int
+}
+
+func checkSameKeys(t *testing.T, ks []sameKey) {
+	t.Helper()
+	for _, k := range ks {
+		if !bytes.Equal(k.a, k.b) {
+			t.Errorf("%s differs: initiator %x, responder %x", k.name, k.a, k.b)
+		}
+		if k.size < 0 && len(k.a) == 0 || k.size >= 0 && len(k.a) != k.size {
+			t.Errorf("%s has %d bytes, want %d", k.name, len(k.a), k.size)
+		}
 	}
 }
 

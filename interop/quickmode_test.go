@@ -79,10 +79,24 @@ connections:
 `, ike, engine, sock, tc.ciphers, tc.hmacs, ike, gw, initiate, psk, ike, swan, tc.pfs, life, tc.sha256_96)
 }
 
-// startIkedYAML is StartIked with a policy file written out whole.
-func startIkedYAML(t *testing.T, ns *Namespace, policy func(sock string) string) *Iked {
+// startIkedYAML writes the policy file policy returns for a control
+// socket in a fresh folder, has `iked -check` accept it, runs `iked
+// -config FILE -debug keys` in ns and waits until its control socket
+// answers. t.Cleanup stops it and removes the folder.
+func startIkedYAML(t testing.TB, ns *Namespace, policy func(sock string) string) *Iked {
 	t.Helper()
+	return startIkedDebug(t, ns, "", policy)
+}
+
+// startIkedDebug is startIkedYAML at the log level debug ("" means keys,
+// which the key comparisons need).
+func startIkedDebug(t testing.TB, ns *Namespace, debug string, policy func(sock string) string) *Iked {
+	t.Helper()
+	if debug == "" {
+		debug = "keys"
+	}
 	bin := ikedBinary(t)
+	// Not t.TempDir: the control socket path must fit in sun_path.
 	dir, err := os.MkdirTemp("", Prefix+"iked-")
 	if err != nil {
 		t.Fatal(err)
@@ -98,17 +112,17 @@ func startIkedYAML(t *testing.T, ns *Namespace, policy func(sock string) string)
 		t.Fatalf("iked -check refuses the policy: %v\n%s\n%s", err, out, text)
 	}
 	k := &Iked{NS: ns, Dir: dir, Config: conf, Socket: sock, t: t}
-	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", "keys")
+	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", debug)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := k.ListSAs(); err == nil {
 			return k
 		}
 		if done, err := k.Proc.Exited(); done {
-			t.Fatalf("iked exited (%v):\n%s", err, k.Proc.Output())
+			t.Fatalf("interop: iked in %s exited (%v):\n%s\npolicy:\n%s", ns.Name, err, k.Proc.Output(), text)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("iked: no control socket after 10 s:\n%s", k.Proc.Output())
+			t.Fatalf("interop: iked in %s: no control socket after 10 s:\n%s", ns.Name, k.Proc.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -215,7 +229,9 @@ type qmSetup struct {
 	ikedLife  string // iked's phase 2 lifetime; default 66m (charon's 3960 s)
 	anyGW     bool   // iked answers any peer gateway (strongSwan behind a NAT)
 	engine    string // iked's engine; default none
-	tc        qmCase
+	// edit, if set, changes iked's policy file before it starts.
+	edit func(policy string) string
+	tc   qmCase
 }
 
 func newQMSetup(t *testing.T, tc qmCase, ikedInitiates bool) *qmSetup {
@@ -246,6 +262,16 @@ func (s *qmSetup) configure(t *testing.T) *qmSetup {
 	return s
 }
 
+// ikedInitiates starts charon and iked and has iked initiate "peer".
+func (s *qmSetup) ikedInitiates(t *testing.T) {
+	t.Helper()
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	s.startIked(t)
+	if err := s.iked.Initiate("peer"); err != nil {
+		t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
+	}
+}
+
 func (s *qmSetup) startIked(t *testing.T) {
 	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
 		life := s.ikedLife
@@ -256,7 +282,11 @@ func (s *qmSetup) startIked(t *testing.T) {
 		if eng == "" {
 			eng = "none"
 		}
-		return qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, s.initiate, life, s.anyGW, eng)
+		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, s.initiate, life, s.anyGW, eng)
+		if s.edit != nil {
+			p = s.edit(p)
+		}
+		return p
 	})
 }
 
@@ -298,11 +328,7 @@ func TestIkedQuickModeInitiator(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newQMSetup(t, tc, true)
-			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-			s.startIked(t)
-			if err := s.iked.Initiate("peer"); err != nil {
-				t.Fatalf("ikectl initiate: %v", err)
-			}
+			s.ikedInitiates(t)
 			checkChildKeys(t, tc, s.charon, s.iked)
 			if _, err := s.iked.Call("terminate", "peer"); err != nil {
 				t.Fatal(err)
@@ -347,7 +373,7 @@ func TestIkedQuickModeNoProposal(t *testing.T) {
 			{57, "failed: NO-PROPOSAL-CHOSEN"},
 			{58, "Phase-2 [responder] for 203.0.113.128/25 and 203.0.113.0/25 failed; NO-PROPOSAL-CHOSEN."},
 			// charon's kernel-libipsec floats IKE to 4500, so the peer
-			// is shown with its port (messages.md, remote-address).
+			// is shown with its port (docs/messages.md, remote address).
 			{52, "Sending notification to " + s.swan.Addr.String() + "[4500] : NO-PROPOSAL-CHOSEN"},
 		} {
 			if _, err := s.iked.WaitCatalog(want.n, 5*time.Second, want.text); err != nil {
@@ -361,11 +387,7 @@ func TestIkedQuickModeNoProposal(t *testing.T) {
 	t.Run("iked-initiator", func(t *testing.T) {
 		t.Parallel()
 		s := newQMSetup(t, tc, true)
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatalf("ikectl initiate: %v", err)
-		}
+		s.ikedInitiates(t)
 		m, err := s.iked.WaitCatalog(60, 10*time.Second, "QM notification 14 (NO-PROPOSAL-CHOSEN)", "from "+s.swan.Addr.String()+"[4500] ")
 		if err != nil {
 			t.Fatal(err)
@@ -475,11 +497,7 @@ func TestIkedQuickModeRekey(t *testing.T) {
 		t.Parallel()
 		s := newQMSetup(t, qmCases[0], true)
 		s.ikedLife = "5s"
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatal(err)
-		}
+		s.ikedInitiates(t)
 		_, ch, err := waitChild(s.charon, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -506,11 +524,7 @@ func TestIkedQuickModeNAT(t *testing.T) {
 		r := NewRouted(t, RoutedOptions{NAT: true})
 		s := (&qmSetup{swan: r.Right, ike: r.Left, psk: randomPSK(), initiate: "never", tc: qmCases[1]}).configure(t)
 		s.charonOpt.Connections[0].RemoteAddrs = "%any"
-		s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-		s.startIked(t)
-		if err := s.iked.Initiate("peer"); err != nil {
-			t.Fatal(err)
-		}
+		s.ikedInitiates(t)
 		checkChildKeys(t, s.tc, s.charon, s.iked)
 		sa, _, _ := waitChild(s.charon, time.Second)
 		if !sa.NATRemote || sa.RemoteHost != r.RouterRight.String() {
@@ -671,11 +685,7 @@ func TestIkedQuickModeSHA256_96(t *testing.T) {
 	tc := qmCase{name: "aes128-sha256-96", swanESP: "aes128-sha256", ciphers: "aes128", hmacs: "sha256", pfs: "none",
 		encr: "AES_CBC", integ: "HMAC_SHA2_256_96", encKeyLen: 16, sha256_96: true}
 	s := newQMSetup(t, tc, true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.startIked(t)
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatal(err)
-	}
+	s.ikedInitiates(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(s.iked.SAKeys()) < 2 {
 		if time.Now().After(deadline) {

@@ -19,40 +19,17 @@ import (
 func TestIkedReauthKeepsCharonChild(t *testing.T) {
 	RequireStrongSwan(t)
 	s := newQMSetup(t, qmCases[0], true)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
-		p := qmIkedPolicy(s.ike.Addr.String(), s.swan.Addr.String(), sock, s.psk, s.tc, "never", "66m", false, "none")
+	s.edit = func(p string) string {
 		p = strings.Replace(p, "  phase2-lifetime-min: 1s\n", "  phase2-lifetime-min: 1s\n  phase1-lifetime-min: 1s\n", 1)
 		return strings.Replace(p, "groups: [modp2048]}", "groups: [modp2048], lifetime: 20s}", 1)
-	})
-	if err := s.iked.Initiate("peer"); err != nil {
-		t.Fatalf("ikectl initiate: %v", err)
 	}
+	s.ikedInitiates(t)
 	first, ch, err := waitChild(s.charon, 15*time.Second)
 	if err != nil {
 		t.Fatalf("%v\niked:\n%s", err, s.iked.catalogSummary())
 	}
 	start := time.Now()
-	deadline := start.Add(30 * time.Second)
-	var sas []IKESA
-	var resp *control.Response
-	for {
-		sas, _ = s.charon.ListSAs()
-		resp, err = s.iked.Call(control.CmdListSAs, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 1 && sas[0].InitiatorSPI != first.InitiatorSPI && sas[0].State == "ESTABLISHED" &&
-			len(resp.SAs) == 1 && resp.SAs[0].Established && cookieHex(sas[0].InitiatorSPI) == resp.SAs[0].ICookie &&
-			len(resp.SAs[0].Children) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no reauthentication within 30 s: charon %+v\niked %+v detached %+v\n%s\ncharon:\n%s",
-				sas, resp.SAs, resp.Detached, s.iked.catalogSummary(), tail(s.charon.Log(), 60))
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	sas, resp := waitReauthenticated(t, s, first, 30*time.Second)
 	took := time.Since(start)
 	if len(sas[0].Children) != 1 {
 		t.Fatalf("charon's new IKE_SA has %d CHILD_SAs, want the one it had: %+v", len(sas[0].Children), sas[0].Children)
@@ -90,4 +67,30 @@ func TestIkedReauthKeepsCharonChild(t *testing.T) {
 	}
 	t.Logf("reauthenticated %v after the CHILD_SA was up: IKE_SA %s -> %s, CHILD_SA in %s out %s kept",
 		took.Round(100*time.Millisecond), first.InitiatorSPI, sas[0].InitiatorSPI, ch.SPIIn, ch.SPIOut)
+}
+
+// waitReauthenticated waits until charon holds one established IKE_SA
+// other than first and iked lists the same one, established and with
+// IPsec SAs under it: the SA was reauthenticated. It returns what both
+// listed at that moment.
+func waitReauthenticated(t *testing.T, s *qmSetup, first IKESA, limit time.Duration) ([]IKESA, *control.Response) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		sas, _ := s.charon.ListSAs()
+		resp, err := s.iked.Call(control.CmdListSAs, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sas) == 1 && sas[0].InitiatorSPI != first.InitiatorSPI && sas[0].State == "ESTABLISHED" &&
+			len(resp.SAs) == 1 && resp.SAs[0].Established && cookieHex(sas[0].InitiatorSPI) == resp.SAs[0].ICookie &&
+			len(resp.SAs[0].Children) > 0 {
+			return sas, resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no reauthentication within %v: charon %+v\niked %+v detached %+v\n%s\ncharon:\n%s",
+				limit, sas, resp.SAs, resp.Detached, s.iked.catalogSummary(), tail(s.charon.Log(), 60))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }

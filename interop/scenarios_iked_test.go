@@ -99,7 +99,12 @@ type IkedPolicy struct {
 	DPDTimeout      time.Duration
 	CACert          string // trusted CA (certificate authentication)
 	Cert, Key       string // our certificate and private key
-	Conns           []IkedConn
+	// Daemon is more of the daemon section, verbatim (each line indented
+	// two spaces), e.g. "under-load: {half-open: 4096}".
+	Daemon string
+	// Debug is iked's -debug level; default keys (the harness reads keys).
+	Debug string
+	Conns []IkedConn
 }
 
 // IkedConn is one connection of an IkedPolicy.
@@ -139,6 +144,9 @@ daemon:
   dpd: {delay: {{.DPDDelay}}, timeout: {{.DPDTimeout}}}
 {{- end}}
   log: {level: info, format: json}
+{{- if .Daemon}}
+{{.Daemon}}
+{{- end}}
 {{- if .Cert}}
 
 certificates:
@@ -219,51 +227,25 @@ type Iked struct {
 // answers. t.Cleanup stops it and removes the folder.
 func StartIked(t testing.TB, ns *Namespace, pol IkedPolicy) *Iked {
 	t.Helper()
-	bin := ikedBinary(t)
-	// Not t.TempDir: the control socket path must fit in sun_path.
-	dir, err := os.MkdirTemp("", Prefix+"iked-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
 	if pol.RetransmitBase == 0 {
 		pol.RetransmitBase = time.Second
 	}
 	if pol.RetransmitTries == 0 {
 		pol.RetransmitTries = 4
 	}
-	pol.Socket = filepath.Join(dir, "iked.sock")
 	for i := range pol.Conns {
 		if len(pol.Conns[i].Hashes) == 0 || len(pol.Conns[i].Ciphers) == 0 || len(pol.Conns[i].Groups) == 0 {
 			t.Fatalf("interop: iked connection %d lacks ciphers, hashes or groups", i)
 		}
 	}
-	var b bytes.Buffer
-	if err := ikedPolicyTmpl.Execute(&b, pol); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(conf, b.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "-check", "-config", conf).CombinedOutput(); err != nil {
-		t.Fatalf("interop: iked -check refuses the generated policy: %v\n%s\n%s", err, out, b.String())
-	}
-	k := &Iked{NS: ns, Dir: dir, Config: conf, Socket: pol.Socket, t: t}
-	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", "keys")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := k.Call(control.CmdStatus, ""); err == nil {
-			return k
+	return startIkedDebug(t, ns, pol.Debug, func(sock string) string {
+		pol.Socket = sock
+		var b bytes.Buffer
+		if err := ikedPolicyTmpl.Execute(&b, pol); err != nil {
+			t.Fatal(err)
 		}
-		if done, err := k.Proc.Exited(); done {
-			t.Fatalf("interop: iked in %s exited (%v):\n%s\npolicy:\n%s", ns.Name, err, k.Proc.Output(), b.String())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("interop: iked in %s: no control socket after 10 s:\n%s", ns.Name, k.Proc.Output())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return b.String()
+	})
 }
 
 // Call runs `ikectl -socket S -json COMMAND [NAME]`, the operator's tool,

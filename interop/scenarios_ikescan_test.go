@@ -1,9 +1,12 @@
 package interop
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ike-scan as a second real initiator, which shares no code with iked.
@@ -63,5 +66,38 @@ func TestIkedIKEScanPSKCrack(t *testing.T) {
 	}
 	if !strings.Contains(res.ID, "iked.example") {
 		t.Errorf("iked's Aggressive Mode ID: %q", res.ID)
+	}
+}
+
+// TestIkedIKEScanMainOnlyRefusesAggressive: the same Aggressive Mode
+// dictionary-attack probe as TestIkedIKEScanPSKCrack against a `mode:
+// main` connection with the same key: iked answers NO-PROPOSAL-CHOSEN, so
+// ike-scan saves nothing to crack (its --pskcrack file stays empty) and
+// iked logs messages 46 and 52.
+func TestIkedIKEScanMainOnlyRefusesAggressive(t *testing.T) {
+	RequireStrongSwan(t)
+	RequireRoot(t, IKEScanPath)
+	t.Parallel()
+	p := NewPair(t)
+	k := StartIked(t, p.B.NS, IkedPolicy{Listen: p.B.Addr.String(), Conns: []IkedConn{{
+		LocalGW: p.B.Addr.String(), RemoteGW: p.A.Addr.String(),
+		Ciphers: []string{"3des"}, Hashes: []string{"sha1"}, Groups: []string{"modp1024"},
+		PSK: randomPSK(), LocalID: "fqdn:iked.example", RemoteID: "fqdn:scanner.example",
+	}}})
+	crack := filepath.Join(t.TempDir(), "hash_r.crack")
+	res, err := IKEScan(p.A.NS, p.B.Addr.String(), "-A", "--id=scanner.example", "--idtype=2", "--pskcrack="+crack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Handshake() || !strings.Contains(res.Outcome, "NO-PROPOSAL-CHOSEN") {
+		t.Errorf("ike-scan -A against a main-only connection: %q, want NO-PROPOSAL-CHOSEN\n%s", res.Outcome, res.Raw)
+	}
+	if data, err := os.ReadFile(crack); err == nil && len(data) != 0 {
+		t.Errorf("ike-scan saved material to crack: %q", data)
+	}
+	for _, n := range []int{46, 52} {
+		if _, err := k.WaitCatalog(n, 5*time.Second); err != nil {
+			t.Error(err)
+		}
 	}
 }

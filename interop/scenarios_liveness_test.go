@@ -3,6 +3,7 @@ package interop
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,52 +42,48 @@ func killIked(t *testing.T, k *Iked) {
 	}
 }
 
-// waitIkedGone waits until iked lists no ISAKMP SA with the cookies.
-func waitIkedGone(k *Iked, icookie, rcookie string, timeout time.Duration) error {
+// waitGone waits until list, the cookies of the SAs one side holds (as
+// "icookie/rcookie" in hex), no longer holds icookie/rcookie.
+func waitGone(who string, list func() ([]string, error), icookie, rcookie string, timeout time.Duration) error {
+	want := strings.ToLower(icookie + "/" + rcookie)
 	deadline := time.Now().Add(timeout)
 	for {
-		sas, err := k.ListSAs()
+		held, err := list()
 		if err != nil {
 			return err
 		}
-		found := false
-		for _, sa := range sas {
-			if strings.EqualFold(sa.ICookie, icookie) && strings.EqualFold(sa.RCookie, rcookie) {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.Contains(held, want) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("iked still has ISAKMP SA %s/%s after %v: %+v", icookie, rcookie, timeout, sas)
+			return fmt.Errorf("%s still has the SA %s after %v: %v", who, want, timeout, held)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
+// waitIkedGone waits until iked lists no ISAKMP SA with the cookies.
+func waitIkedGone(k *Iked, icookie, rcookie string, timeout time.Duration) error {
+	return waitGone("iked", func() ([]string, error) {
+		sas, err := k.ListSAs()
+		var held []string
+		for _, sa := range sas {
+			held = append(held, strings.ToLower(sa.ICookie+"/"+sa.RCookie))
+		}
+		return held, err
+	}, icookie, rcookie, timeout)
+}
+
 // waitCharonGone waits until charon lists no IKE SA with the cookies.
 func waitCharonGone(c *Charon, icookie, rcookie string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return waitGone("strongSwan", func() ([]string, error) {
 		sas, err := c.ListSAs()
-		if err != nil {
-			return err
-		}
-		found := false
+		var held []string
 		for _, sa := range sas {
-			if cookieHex(sa.InitiatorSPI) == icookie && cookieHex(sa.ResponderSPI) == rcookie {
-				found = true
-			}
+			held = append(held, cookieHex(sa.InitiatorSPI)+"/"+cookieHex(sa.ResponderSPI))
 		}
-		if !found {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("strongSwan still has IKE SA %s/%s after %v: %+v", icookie, rcookie, timeout, sas)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return held, err
+	}, icookie, rcookie, timeout)
 }
 
 // TestIkedPeerRestart: the peer loses its state (SIGKILL, no DELETE) and

@@ -64,14 +64,7 @@ func TestStrongSwanScenarios(t *testing.T) {
 					t.Fatalf("children of %s: %+v", c.NS.Name, sa.Children)
 				}
 			}
-			ki, err := ini.Keys()
-			if err != nil {
-				t.Fatal(err)
-			}
-			kr, err := resp.Keys()
-			if err != nil {
-				t.Fatal(err)
-			}
+			ki, kr := bothKeys(t, ini, resp)
 			if len(ki.IKE) != 1 || len(kr.IKE) != 1 || len(ki.IKE[0].SKEYIDd) == 0 || !bytes.Equal(ki.IKE[0].SKEYIDd, kr.IKE[0].SKEYIDd) {
 				t.Fatalf("SKEYID_d: initiator %+v, responder %+v", ki.IKE, kr.IKE)
 			}

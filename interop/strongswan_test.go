@@ -11,6 +11,44 @@ import (
 	"time"
 )
 
+// pskTunnel starts pskPair for a tunnel between net.0/25 behind a and
+// net.128/25 behind b (net is the first three octets of a /24), gives each
+// host its inner address, has a initiate and waits until both hold the
+// IKE SA established.
+func pskTunnel(t *testing.T, a, b Host, net string) (ini, resp *Charon, isa, rsa IKESA) {
+	t.Helper()
+	ini, resp = pskPair(t, a, b,
+		Connection{Proposals: "aes128-sha256-modp2048"},
+		Child{LocalTS: net + ".0/25", RemoteTS: net + ".128/25", ESPProposals: "aes128-sha256"},
+		CharonOptions{LibIPsec: true})
+	a.AddAddr(t, net+".1/32")
+	b.AddAddr(t, net+".129/32")
+	if err := ini.Initiate("c", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if isa, err = ini.WaitIKE("ike", "ESTABLISHED", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if rsa, err = resp.WaitIKE("ike", "ESTABLISHED", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return ini, resp, isa, rsa
+}
+
+// bothKeys returns the keys the two charons logged.
+func bothKeys(t *testing.T, ini, resp *Charon) (ki, kr *Keys) {
+	t.Helper()
+	var err error
+	if ki, err = ini.Keys(); err != nil {
+		t.Fatal(err)
+	}
+	if kr, err = resp.Keys(); err != nil {
+		t.Fatal(err)
+	}
+	return ki, kr
+}
+
 // pskPair starts a strongSwan responder on b and an initiator on a for one
 // IKEv1 PSK connection "ike" with child "c", and returns them.
 func pskPair(t *testing.T, a, b Host, conn Connection, child Child, opt CharonOptions) (ini, resp *Charon) {
@@ -50,23 +88,7 @@ func TestStrongSwanMainModePSK(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	p := NewPair(t)
-	ini, resp := pskPair(t, p.A, p.B,
-		Connection{Proposals: "aes128-sha256-modp2048"},
-		Child{LocalTS: "198.51.100.0/25", RemoteTS: "198.51.100.128/25", ESPProposals: "aes128-sha256"},
-		CharonOptions{LibIPsec: true})
-	p.A.AddAddr(t, "198.51.100.1/32")
-	p.B.AddAddr(t, "198.51.100.129/32")
-	if err := ini.Initiate("c", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	isa, err := ini.WaitIKE("ike", "ESTABLISHED", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsa, err := resp.WaitIKE("ike", "ESTABLISHED", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ini, resp, isa, rsa := pskTunnel(t, p.A, p.B, "198.51.100")
 	if isa.InitiatorSPI != rsa.InitiatorSPI || isa.ResponderSPI != rsa.ResponderSPI || !isa.Initiator || rsa.Initiator {
 		t.Errorf("cookies/roles differ: initiator %+v, responder %+v", isa, rsa)
 	}
@@ -77,14 +99,7 @@ func TestStrongSwanMainModePSK(t *testing.T) {
 		isa.Children[0].SPIIn != rsa.Children[0].SPIOut || isa.Children[0].SPIOut != rsa.Children[0].SPIIn {
 		t.Errorf("children: initiator %+v, responder %+v", isa.Children, rsa.Children)
 	}
-	ki, err := ini.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := resp.Keys()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ki, kr := bothKeys(t, ini, resp)
 	if len(ki.IKE) != 1 || len(kr.IKE) != 1 || len(ki.IKE[0].SKEYIDd) != 32 || !bytes.Equal(ki.IKE[0].SKEYIDd, kr.IKE[0].SKEYIDd) {
 		t.Fatalf("SKEYID_d: initiator %+v, responder %+v", ki.IKE, kr.IKE)
 	}
@@ -102,23 +117,7 @@ func TestStrongSwanThroughNAT(t *testing.T) {
 	RequireStrongSwan(t)
 	t.Parallel()
 	r := NewRouted(t, RoutedOptions{NAT: true})
-	ini, resp := pskPair(t, r.Left, r.Right,
-		Connection{Proposals: "aes128-sha256-modp2048"},
-		Child{LocalTS: "203.0.113.0/25", RemoteTS: "203.0.113.128/25", ESPProposals: "aes128-sha256"},
-		CharonOptions{LibIPsec: true})
-	r.Left.AddAddr(t, "203.0.113.1/32")
-	r.Right.AddAddr(t, "203.0.113.129/32")
-	if err := ini.Initiate("c", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	rsa, err := resp.WaitIKE("ike", "ESTABLISHED", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	isa, err := ini.WaitIKE("ike", "ESTABLISHED", 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, isa, rsa := pskTunnel(t, r.Left, r.Right, "203.0.113")
 	if rsa.RemoteHost != r.RouterRight.String() || rsa.RemotePort != "4500" || !rsa.NATRemote {
 		t.Errorf("responder sees %s:%s nat-remote=%v, want %s:4500 behind NAT", rsa.RemoteHost, rsa.RemotePort, rsa.NATRemote, r.RouterRight)
 	}

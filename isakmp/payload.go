@@ -54,10 +54,26 @@ type rawSetter interface {
 // MarshalBody returns the canonical encoding of p's body, the bytes a peer
 // would hash (e.g. SAi_b when we are the initiator).
 func MarshalBody(p Payload) ([]byte, error) {
-	b := cryptobyte.NewBuilder(nil)
+	return marshalBodyInto(nil, p)
+}
+
+// marshalBodyInto is MarshalBody building in buf's backing array (which
+// it grows as needed).
+func marshalBodyInto(buf []byte, p Payload) ([]byte, error) {
+	b := cryptobyte.NewBuilder(buf[:0])
 	p.marshalBody(b)
 	return b.Bytes()
 }
+
+// bodyHint and chainHint size the encoder's buffers so that a payload
+// body (a hash, a nonce, an ECP or 2048-bit KE) and a chain (a Main or
+// Quick Mode message without certificates) are built without the buffer
+// growing and being copied again at each append; the bodies of a chain
+// share one buffer (docs/performance.md: allocations per handshake).
+const (
+	bodyHint  = 272
+	chainHint = 384
+)
 
 // newPayload returns an empty payload of type t for the decoder.
 func newPayload(t PayloadType) Payload {
@@ -163,12 +179,13 @@ func DecodeChain(first PayloadType, body []byte) ([]Payload, int, error) {
 // of the payload after it, the last names NONE. The first payload's type
 // goes into the ISAKMP header (or the previous chain's last payload).
 func EncodeChain(ps []Payload) ([]byte, error) {
-	b := cryptobyte.NewBuilder(nil)
+	b := cryptobyte.NewBuilder(make([]byte, 0, chainHint))
 	appendChain(b, ps)
 	return b.Bytes()
 }
 
 func appendChain(b *cryptobyte.Builder, ps []Payload) {
+	scratch := make([]byte, 0, bodyHint)
 	for i, p := range ps {
 		if p == nil {
 			b.SetError(fmt.Errorf("isakmp: nil payload at %d", i))
@@ -182,11 +199,12 @@ func appendChain(b *cryptobyte.Builder, ps []Payload) {
 			b.SetError(fmt.Errorf("%w: %v cannot be a top-level payload", ErrNextPayload, t))
 			return
 		}
-		body, err := MarshalBody(p)
+		body, err := marshalBodyInto(scratch, p)
 		if err != nil {
 			b.SetError(err)
 			return
 		}
 		addGeneric(b, next, body)
+		scratch = body
 	}
 }

@@ -20,7 +20,7 @@ func TestOperatorCatalog(t *testing.T) {
 	ctor := constructors(t)
 	for i := range catalog {
 		e := &catalog[i]
-		entry := fmt.Sprintf("### %d\n\n```\n%s\n```\n\nLevel: %s. Made by `notify.%s`.", e.num, e.seedText(), e.level, ctor[e.num])
+		entry := fmt.Sprintf("### %d\n\n```\n%s\n```\n\nLevel: %s. Made by `notify.%s`.", e.num, e.text(), e.level, ctor[e.num])
 		if ctor[e.num] == "" || !strings.Contains(doc, entry) {
 			t.Errorf("docs/messages.md lacks the entry of message %d:\n%s", e.num, entry)
 		}

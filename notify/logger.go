@@ -195,6 +195,9 @@ func (l *Logger) Debug(text string, fields ...zap.Field) { l.log(zapDebug, text,
 // Info logs a diagnostic that is not in the catalog at info level.
 func (l *Logger) Info(text string, fields ...zap.Field) { l.log(zapInfo, text, fields) }
 
+// Notice logs a diagnostic that is not in the catalog at notice level.
+func (l *Logger) Notice(text string, fields ...zap.Field) { l.log(zapNotice, text, fields) }
+
 // Warn logs a diagnostic that is not in the catalog at warning level.
 func (l *Logger) Warn(text string, fields ...zap.Field) { l.log(zapWarning, text, fields) }
 

@@ -41,21 +41,21 @@ func (l Level) String() string {
 // their findings and let the caller decide how to log and what to refuse.
 type Message struct {
 	Num   int    // the catalog number (docs/messages.md)
-	Level Level  // the level messages.md gives
+	Level Level  // the level docs/messages.md gives
 	Text  string // the exact text, placeholders filled in
 }
 
 func (m Message) Error() string { return m.Text }
 
 // Serious reports whether the message, when the policy manager emits it,
-// stops the policy from being instantiated (policy-file.md, "What is
-// serious"): every B.2 error is, the warnings that skip or force an item are
+// stops the policy from being instantiated (docs/policy-file.md,
+// "Findings"): every B.2 error is, the warnings that skip or force an item are
 // not.
 func (m Message) Serious() bool { return m.Level == LevelError }
 
-// entry is a catalog template: a format whose verbs stand where the seed has
-// placeholders, and the placeholders' spelling in the seed. The catalog test
-// rebuilds the seed's line from both.
+// entry is a catalog template: a format whose verbs stand where
+// docs/messages.md has placeholders, and the placeholders' spelling there.
+// The catalog tests rebuild the documented line from both.
 type entry struct {
 	num     int
 	section string
@@ -68,9 +68,9 @@ func (e *entry) make(args ...any) Message {
 	return Message{Num: e.num, Level: e.level, Text: fmt.Sprintf(e.format, args...)}
 }
 
-// seedText rebuilds the seed's line by putting each placeholder's spelling
-// where the format has a verb.
-func (e *entry) seedText() string {
+// text rebuilds the documented line (docs/messages.md) by putting each
+// placeholder's spelling where the format has a verb.
+func (e *entry) text() string {
 	var b strings.Builder
 	h := 0
 	for i := 0; i < len(e.format); i++ {

@@ -85,6 +85,9 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) daemon.Result {
 		return x.verifyAM3(env, r, s.iv)
 	}
 	next, err := open(m, s.cipher, s.iv)
+	if err != nil && x.fromOtherHost() {
+		return daemon.Result{Reject: fmt.Errorf("phase1: AM3 from %v, not the peer's address, does not decrypt: %w", x.from, err)}
+	}
 	if err != nil {
 		reason := fmt.Sprintf("AM3 does not decrypt to valid payloads (%v)", err)
 		return x.fail(env, reason, isakmp.PayloadMalformed)

@@ -85,7 +85,7 @@ func TestMainModeSwitchesConnectionByIdentity(t *testing.T) {
 // TestWipe checks that deleting an SA overwrites its secrets.
 func TestWipe(t *testing.T) {
 	a, b := pskPair("main")
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	s := o.i.SA
 	skeyid, ka := s.keys.SKEYID, s.ka
 	s.Wipe()
@@ -106,7 +106,7 @@ func TestNoPublicKey(t *testing.T) {
 	a := side{mode: "main", auth: "p256", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
 	b := a
 	b.self, b.pkiDir, b.ca, b.cert, b.key = "b", filepath.Join("testdata", "pki"), "-", "p256-b.pem", "p256-b.key"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if o.rEst || !o.has(false, 50) || !o.logHas(false, 52, "AUTHENTICATION-FAILED") {
 		t.Fatalf("responder:\n%s", o.logText())
 	}
@@ -119,7 +119,7 @@ func TestUntrustedPeer(t *testing.T) {
 	b := a
 	// b trusts the ECDSA CA only, but authenticates with an RSA certificate.
 	b.self, b.pkiDir, b.ca, b.cert, b.key = "b", filepath.Join("testdata", "pki"), "ca-ec.pem", "rsa-b.pem", "rsa-b.key"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if o.rEst || !o.logHas(false, 46, "not trusted") {
 		t.Fatalf("responder:\n%s", o.logText())
 	}

@@ -15,8 +15,8 @@ import (
 // calls the returned daemon.Exchange; Work closures go to its worker pool
 // and come back through Resume; retransmitted requests are answered from
 // its reply cache. The *SA is attached to the daemon's SA (StateOf reads
-// it) for Quick Mode and the informational exchanges; the InfoHandler
-// (informational_daemon.go), a daemon.Watcher too, runs the SA's life
+// it) for Quick Mode and the informational exchanges; Life
+// (life.go), a daemon.Watcher, runs the SA's life
 // after phase 1 (DPD, NAT keepalives,
 // lifetime, INITIAL-CONTACT). As initiator the exchange adds
 // INITIAL-CONTACT to MM5/AM3 on a first contact, looking through the
@@ -27,6 +27,10 @@ import (
 type Runtime struct {
 	Hooks    Hooks
 	SendCert bool
+	// NoInitialContact keeps INITIAL-CONTACT out of every MM5/AM3 we
+	// send: cmd/ikeload opens many ISAKMP SAs with one peer at once, and
+	// each would otherwise tell the peer to drop the others.
+	NoInitialContact bool
 }
 
 func (rt *Runtime) config(c *daemon.Context) Config {
@@ -84,28 +88,33 @@ func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, da
 		return nil, daemon.Result{}, err
 	}
 	attach(c.SA, x.SA)
-	e := &exchange{x: x}
+	e := &exchange{x: x, noContact: rt.NoInitialContact}
 	e.bind(c)
 	return e, result(c, x, st), nil
 }
 
 // exchange adapts Exchange to daemon.Exchange.
-type exchange struct{ x *Exchange }
+type exchange struct {
+	x         *Exchange
+	noContact bool // Runtime.NoInitialContact
+}
 
 // Consume hands a message to the exchange. A message that came to the
-// NAT-T port from elsewhere first moves the SA there (PeerMoved): the
-// responder follows an initiator that floated to 4500 (RFC 3947, 4), so
-// that its answer goes where the NAT expects it and AM3's NAT-D, which
-// hashes the port 4500 addresses, is checked against them.
+// NAT-T port from elsewhere moves the SA there once it verified
+// (Exchange.ConsumeFrom): the responder follows an initiator that floated
+// to 4500 (RFC 3947, 4), so that its answer goes where the NAT expects
+// it, and AM3's NAT-D, which hashes the port 4500 addresses, is checked
+// against them.
 func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
 	e.bind(c)
 	if e.x.SA.Local.Addr().IsUnspecified() && p.Local.IsValid() {
 		e.x.SA.Local = p.Local
 	}
+	var port uint16
 	if p.NATT {
-		PeerMoved(e.x.SA, p.Local, p.Remote, c.Settings().NATTPort)
+		port = c.Settings().NATTPort
 	}
-	return result(c, e.x, e.x.Consume(env(c), p.Data))
+	return result(c, e.x, e.x.ConsumeFrom(env(c), p.Data, p.Local, p.Remote, port))
 }
 
 func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
@@ -121,6 +130,10 @@ func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
 // bind points the exchange's look-ups at the daemon's tables for the
 // duration of one call (a Context is valid only during its call).
 func (e *exchange) bind(c *daemon.Context) {
+	if e.noContact {
+		e.x.contact = func(*SA) bool { return true }
+		return
+	}
 	e.x.contact = func(s *SA) bool { return HasContact(s, otherSAs(c)) }
 }
 

@@ -131,7 +131,7 @@ func TestDaemonRetransmissionGetsCachedReply(t *testing.T) {
 
 // Replayed protected informationals inside real daemon loops: the
 // daemon remembers the message IDs of the informationals it accepted on
-// each ISAKMP SA (daemon.MessageIDHistory), so a captured INITIAL-CONTACT
+// each ISAKMP SA for its life (daemon/replay.go), so a captured INITIAL-CONTACT
 // or Delete sent again on the same SA is dropped instead of acted on.
 
 // sealFrom seals ps as A's protected informational on the SA with
@@ -168,12 +168,7 @@ func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
 func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
-	pa, pb := lifePolicies(t, "main", "", "", false)
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
-		a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-		f(t, nw, a, b)
-	})
+	lifePair(t, []string{"main"}, "", "", f)
 }
 
 // TestReplayedInitialContactLeavesNewerSA: A and B establish SA1; A
@@ -186,7 +181,7 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 		sa1 := a.rec.established()[0]
 		var ics int
 		var mu sync.Mutex
-		b.ih.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
+		b.life.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
 
 		var ik InfoKeys // only its cookies go into the notify
 		ik.ICookie, ik.RCookie = sa1.I, sa1.R
@@ -248,6 +243,41 @@ func TestReplayedDeleteActsOnce(t *testing.T) {
 		}
 		if n := b.d.Counters.Dropped(daemon.DropReplay); n != 2 {
 			t.Errorf("replay drops %d, want 2", n)
+		}
+	})
+}
+
+// TestReplayedDeleteAfterThousandExchanges: a protected Delete captured
+// on the wire is replayed after 1,000 more protected exchanges (DPD) on
+// the same ISAKMP SA, long past any window of recent message IDs: B
+// still refuses it, so the peer's IPsec SA is deleted once.
+func TestReplayedDeleteAfterThousandExchanges(t *testing.T) {
+	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
+		sa := a.rec.established()[0]
+		var mu sync.Mutex
+		deletes := 0
+		b.ih.OnDelete = func(*daemon.Context, []SARef) { mu.Lock(); deletes++; mu.Unlock() }
+		del := sealFrom(t, a, sa, 0xde1e7e01, &isakmp.Delete{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoESP, SPISize: 4, SPIs: [][]byte{{0xc0, 0, 0, 1}}})
+		injectToB(t, nw, del)
+		var ik InfoKeys
+		ik.ICookie, ik.RCookie = sa.I, sa.R
+		for i := range uint32(1000) {
+			if err := nw.Inject(addrA, addrB, sealFrom(t, a, sa, 0x10000+i, ik.DPDNotify(false, i+1))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		injectToB(t, nw, del)
+		mu.Lock()
+		defer mu.Unlock()
+		if deletes != 1 {
+			t.Errorf("B acted on the Delete %d times, want 1", deletes)
+		}
+		if n := b.d.Counters.Dropped(daemon.DropReplay); n != 1 {
+			t.Errorf("replay drops %d, want 1", n)
+		}
+		if acks := nw.Count(func(s daemontest.Sent) bool { return s.From == addrB }); acks < 1000 {
+			t.Errorf("B answered %d datagrams, want the 1,000 R-U-THEREs", acks)
 		}
 	})
 }

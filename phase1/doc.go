@@ -21,16 +21,19 @@
 // reply to cache), work to run, catalog messages to log, and whether the
 // SA is established or failed (DeleteSA).
 // Retransmitted requests are answered by the daemon from its reply cache.
+// Loopback drives both roles in one goroutine without a daemon, for the
+// in-process tests and benchmarks of this package and quickmode.
 // Once established, SA (the ISAKMP SA) holds what Quick Mode and the
 // informational exchanges need: SKEYID_d, SKEYID_a, the PRF, the cipher
 // with Ka, and the last CBC block of phase 1; StateOf finds it from the
 // daemon's SA.
 //
-// After phase 1 the InfoHandler handles informational exchanges
-// (informational_daemon.go, informational_receive.go), says goodbye with a
-// Delete, and as a daemon.Watcher runs the SA's life: DPD (dpd.go), NAT
-// keepalives (natt_keepalive.go), the lifetime (informational_life.go),
-// reauthentication (reauth.go) and INITIAL-CONTACT
+// After phase 1 three parts share the work, each doing one thing:
+// InfoHandler handles informational exchanges (informational_daemon.go,
+// informational_receive.go); Deleter says goodbye with a Delete
+// (delete.go); Life, a daemon.Watcher, runs the SA's life: DPD (dpd.go,
+// life_dpd.go), NAT keepalives (natt_keepalive.go), the lifetime
+// (life.go), reauthentication (reauth.go) and INITIAL-CONTACT
 // (informational_contact.go). HalfOpen logs message 46 for responder SAs
 // that never come up; SALog writes the line of an established SA.
 package phase1

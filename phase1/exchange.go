@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -78,6 +79,12 @@ type Exchange struct {
 	// pendingIV is the IV after an encrypted message consumed but not yet
 	// verified (RFC 2409, 5.3: adopt only once it verifies).
 	pendingIV []byte
+	// moved is where the message being consumed arrived when that moves
+	// the SA (PeerMoved); the SA follows once the message verified.
+	moved *peerMove
+	// from is the sender of the message being consumed (ConsumeFrom),
+	// invalid outside that call.
+	from netip.AddrPort
 	// contact, set by the daemon adapter for each call, reports whether
 	// an established ISAKMP SA with this SA's peer exists already; nil:
 	// INITIAL-CONTACT is never sent (see initialContact).

@@ -16,6 +16,26 @@ func pskPair(mode string) (side, side) {
 
 // logHas reports whether a catalog message numbered num whose text holds
 // sub was logged on the given side.
+// mustFail fails the test unless neither side established and the
+// initiator failed, and the responder too when responder is true.
+func (o *outcome) mustFail(t *testing.T, responder bool) {
+	t.Helper()
+	if o.iEst || o.rEst || !o.iFail || (responder && !o.rFail) {
+		t.Fatalf("i est=%v fail=%v, r est=%v fail=%v\n%s", o.iEst, o.iFail, o.rEst, o.rFail, o.logText())
+	}
+}
+
+// mustLog fails the test unless the side logged message num with each of
+// subs in its text.
+func (o *outcome) mustLog(t *testing.T, initiator bool, num int, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !o.logHas(initiator, num, sub) {
+			t.Fatalf("initiator=%v: no message %d with %q:\n%s", initiator, num, sub, o.logText())
+		}
+	}
+}
+
 func (o *outcome) logHas(initiator bool, num int, sub string) bool {
 	l := o.rLog
 	if initiator {
@@ -53,34 +73,26 @@ func (o *outcome) sentNotify(fromI bool) []isakmp.NotifyType {
 func TestWrongPSKMainMode(t *testing.T) {
 	a, b := pskPair("main")
 	b.psk = "different"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
-	if o.iEst || o.rEst || !o.iFail || !o.rFail {
-		t.Fatalf("wrong PSK: i est=%v fail=%v, r est=%v fail=%v\n%s", o.iEst, o.iFail, o.rEst, o.rFail, o.logText())
-	}
+	o := negotiateSides(t, a, b)
+	o.mustFail(t, true)
 	// The responder cannot parse MM5 (Ka differs): PAYLOAD-MALFORMED as
 	// strongSwan answers, messages 46 and 52.
-	if !o.logHas(false, 46, "pre-shared keys probably differ") || !o.logHas(false, 52, "PAYLOAD-MALFORMED") {
-		t.Fatalf("responder messages:\n%s", o.logText())
-	}
+	o.mustLog(t, false, 46, "pre-shared keys probably differ")
+	o.mustLog(t, false, 52, "PAYLOAD-MALFORMED")
 	// The initiator cannot read that encrypted notify either and fails
 	// with message 46 naming the likely cause.
-	if !o.logHas(true, 46, "pre-shared keys probably differ") {
-		t.Fatalf("initiator messages:\n%s", o.logText())
-	}
+	o.mustLog(t, true, 46, "pre-shared keys probably differ")
 	checkTshark(t, o)
 }
 
 func TestWrongPSKAggressiveMode(t *testing.T) {
 	a, b := pskPair("aggressive")
 	b.psk = "different"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
-	if o.iEst || o.rEst || !o.iFail {
-		t.Fatalf("wrong PSK: i est=%v fail=%v, r est=%v\n%s", o.iEst, o.iFail, o.rEst, o.logText())
-	}
+	o := negotiateSides(t, a, b)
+	o.mustFail(t, false)
 	// The initiator checks HASH_R first (AM2) and refuses it.
-	if !o.logHas(true, 46, "wrong pre-shared key") || !o.logHas(true, 52, "AUTHENTICATION-FAILED") {
-		t.Fatalf("initiator messages:\n%s", o.logText())
-	}
+	o.mustLog(t, true, 46, "wrong pre-shared key")
+	o.mustLog(t, true, 52, "AUTHENTICATION-FAILED")
 }
 
 func TestNoProposalChosen(t *testing.T) {
@@ -88,26 +100,18 @@ func TestNoProposalChosen(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			a, b := pskPair(mode)
 			a.ciphers, b.ciphers = "aes128, aes256", "3des"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
-			if o.iEst || o.rEst || !o.iFail || !o.rFail {
-				t.Fatalf("i est=%v fail=%v, r est=%v fail=%v\n%s", o.iEst, o.iFail, o.rEst, o.rFail, o.logText())
-			}
+			o := negotiateSides(t, a, b)
+			o.mustFail(t, true)
 			// The responder's message 46 names the attribute and both
 			// sets of values.
-			if !o.logHas(false, 46, "encryption algorithm offered AES-CBC,") || !o.logHas(false, 46, "configured 3DES-CBC") {
-				t.Fatalf("responder reason:\n%s", o.logText())
-			}
-			if !o.logHas(false, 52, "NO-PROPOSAL-CHOSEN") {
-				t.Fatalf("no message 52:\n%s", o.logText())
-			}
+			o.mustLog(t, false, 46, "encryption algorithm offered AES-CBC,", "configured 3DES-CBC")
+			o.mustLog(t, false, 52, "NO-PROPOSAL-CHOSEN")
 			if n := o.sentNotify(false); len(n) != 1 || n[0] != isakmp.NoProposalChosen {
 				t.Fatalf("responder sent %v", n)
 			}
 			// The initiator receives it: 48, 51 and 46.
 			for _, num := range []int{48, 51, 46} {
-				if !o.logHas(true, num, "NO-PROPOSAL-CHOSEN") {
-					t.Fatalf("initiator lacks message %d:\n%s", num, o.logText())
-				}
+				o.mustLog(t, true, num, "NO-PROPOSAL-CHOSEN")
 			}
 			checkTshark(t, o)
 		})
@@ -117,7 +121,7 @@ func TestNoProposalChosen(t *testing.T) {
 func TestNoProposalGroupNamed(t *testing.T) {
 	a, b := pskPair("main")
 	a.groups, b.groups = "modp2048", "ecp256, ecp384"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.logHas(false, 46, "group offered MODP-2048") && !o.logHas(false, 46, "group offered") {
 		t.Fatalf("responder reason:\n%s", o.logText())
 	}
@@ -136,9 +140,7 @@ func TestUnknownPeer(t *testing.T) {
 	if !o.has(false, 54) || !o.logHas(false, 52, "NO-PROPOSAL-CHOSEN") {
 		t.Fatalf("responder messages:\n%s", o.logText())
 	}
-	if !o.logHas(true, 51, "NO-PROPOSAL-CHOSEN") {
-		t.Fatalf("initiator messages:\n%s", o.logText())
-	}
+	o.mustLog(t, true, 51, "NO-PROPOSAL-CHOSEN")
 }
 
 func TestRemoteIDMismatch(t *testing.T) {
@@ -147,7 +149,7 @@ func TestRemoteIDMismatch(t *testing.T) {
 			a, b := pskPair(mode)
 			a.localID = "fqdn:intruder.example.org"
 			b.remoteID = "fqdn:a.example.org"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			if o.iEst || o.rEst {
 				t.Fatalf("established with the wrong identity\n%s", o.logText())
 			}
@@ -165,13 +167,11 @@ func TestLifetimeRaisedToMinimum(t *testing.T) {
 			a.lifetime = "2m"
 			a.minLife = "1m"
 			b.minLife = "10m"
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			if !o.iEst || !o.rEst {
 				t.Fatalf("not established\n%s", o.logText())
 			}
-			if !o.logHas(false, 47, "prop=120, min=600") {
-				t.Fatalf("no message 47:\n%s", o.logText())
-			}
+			o.mustLog(t, false, 47, "prop=120, min=600")
 			if o.i.SA.Transform.LifeSeconds != 600 || o.r.SA.Transform.LifeSeconds != 600 {
 				t.Fatalf("lifetimes %d/%d, want 600", o.i.SA.Transform.LifeSeconds, o.r.SA.Transform.LifeSeconds)
 			}
@@ -183,7 +183,7 @@ func TestResponderPicksInitiatorsFirstAcceptable(t *testing.T) {
 	a, b := pskPair("main")
 	a.ciphers, a.groups = "3des, aes256, aes128", "modp2048"
 	b.ciphers = "aes128, aes256"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.iEst || !o.rEst {
 		t.Fatalf("not established\n%s", o.logText())
 	}
@@ -220,7 +220,7 @@ func TestConnectionCALimitsPeers(t *testing.T) {
 		ok    bool
 	}{{"ca", true}, {"also", false}, {"", true}} {
 		b.limitCA = tc.limit
-		o := negotiate(t, policyFor(t, a), policyFor(t, b))
+		o := negotiateSides(t, a, b)
 		if o.rEst != tc.ok {
 			t.Fatalf("ca %q: responder established=%v, want %v\n%s", tc.limit, o.rEst, tc.ok, o.logText())
 		}

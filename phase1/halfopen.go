@@ -25,7 +25,7 @@ import (
 //
 // It wraps the informational handler (Info, normally the InfoHandler),
 // whose Start it calls first, and it is a daemon.Watcher, watching before
-// the InfoHandler, which wipes the SA's state on removal (stack.Register
+// Life, which wipes the SA's state on removal (stack.Register
 // keeps that order).
 type HalfOpen struct {
 	Info daemon.Handler

@@ -195,87 +195,50 @@ func (o *outcome) has(initiator bool, num int) bool {
 
 func testEnv() Env { return Env{Now: time.Unix(1_800_000_000, 0), Rand: rand.Reader} }
 
-// negotiate runs initiator and responder in one goroutine, passing each
-// Send to the other side and running each Work at once, until both are
-// done or nothing is left to send. drop, if set, decides to lose a
-// datagram (by its index in o.wires) so that retransmission is exercised
-// by the caller.
+// negotiate runs a phase 1 from pi's connection "c" to pr (Loopback) and
+// collects what each side logged and whether it established or failed.
 func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 	t.Helper()
-	env := testEnv()
 	o := &outcome{}
 	conn, ok := pi.Connection("c")
 	if !ok {
 		t.Fatal("no connection c")
 	}
-	ic := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
-	rc := [8]byte{9, 10, 11, 12, 13, 14, 15, 16}
-	x, st, err := NewInitiator(env, Config{Policy: pi}, conn, ic, addrA, addrB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.i = x
-	// pending datagrams: to responder (true) or to initiator.
-	type msg struct {
-		toR  bool
-		data []byte
-	}
-	var queue []msg
-	handle := func(isI bool, st daemon.Result) {
-		for {
+	l := &Loopback{Env: testEnv(), Initiator: Config{Policy: pi}, Responder: Config{Policy: pr}, Conn: conn,
+		ICookie: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}, RCookie: [8]byte{9, 10, 11, 12, 13, 14, 15, 16}, I: addrA, R: addrB,
+		Step: func(isI bool, st daemon.Result) {
 			if st.Reject != nil {
 				o.rejects = append(o.rejects, st.Reject)
 			}
 			if isI {
 				o.iLog = append(o.iLog, st.Log...)
-				o.iEst = o.iEst || st.Established
-				o.iFail = o.iFail || st.DeleteSA
+				o.iEst, o.iFail = o.iEst || st.Established, o.iFail || st.DeleteSA
 			} else {
 				o.rLog = append(o.rLog, st.Log...)
-				o.rEst = o.rEst || st.Established
-				o.rFail = o.rFail || st.DeleteSA
+				o.rEst, o.rFail = o.rEst || st.Established, o.rFail || st.DeleteSA
 			}
-			if st.Send != nil {
-				o.wires = append(o.wires, wire{fromI: isI, data: st.Send})
-				queue = append(queue, msg{toR: isI, data: st.Send})
-			}
-			for _, a := range st.Also {
-				o.also = append(o.also, wire{fromI: isI, data: a})
-			}
-			if st.Work == nil {
-				return
-			}
-			v := st.Work()
-			if isI {
-				st = o.i.Resume(env, v)
-			} else {
-				st = o.r.Resume(env, v)
-			}
-		}
+		}}
+	run, err := l.Run()
+	if err != nil {
+		t.Fatal(err)
 	}
-	handle(true, st)
-	for n := 0; len(queue) > 0 && n < 20; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		if m.toR {
-			if o.r == nil {
-				if o.rFail {
-					break
-				}
-				var rs daemon.Result
-				o.r, rs = NewResponder(env, Config{Policy: pr}, ic, rc, addrB, addrA, m.data)
-				handle(false, rs)
-				if o.r == nil {
-					o.rFail = true
-				}
-				continue
-			}
-			handle(false, o.r.Consume(env, m.data))
+	o.i, o.r = run.I, run.R
+	for _, d := range run.Wires {
+		o.rFail = o.rFail || (o.r == nil && d.FromI)
+		w := wire{fromI: d.FromI, data: d.Data}
+		if d.Also {
+			o.also = append(o.also, w)
 		} else {
-			handle(true, o.i.Consume(env, m.data))
+			o.wires = append(o.wires, w)
 		}
 	}
 	return o
+}
+
+// negotiateSides negotiates between the policies of a and b.
+func negotiateSides(t *testing.T, a, b side) *outcome {
+	t.Helper()
+	return negotiate(t, policyFor(t, a), policyFor(t, b))
 }
 
 // checkTshark writes the negotiation's datagrams to a pcap and has tshark

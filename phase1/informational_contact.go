@@ -9,19 +9,12 @@ import "github.com/iked/iked/isakmp"
 // acts on it only there (or in AM3): an informational after phase 1 sets
 // a flag its IKE SA manager no longer looks at. So iked, as initiator,
 // sends it inside MM5/AM3 too (Exchange.initialContact), and acts on it
-// wherever it arrives (InfoHandler.ClearStale).
+// wherever it arrives (Life.ClearStale).
 
 // InitialContact returns the INITIAL-CONTACT notify for the ISAKMP SA:
 // protocol ISAKMP, both cookies as SPI, no data.
 func (k *InfoKeys) InitialContact() *isakmp.Notification {
 	return k.ISAKMPNotify(isakmp.InitialContact, nil)
-}
-
-// WantInitialContact reports whether to send INITIAL-CONTACT after s was
-// established: when no other live ISAKMP SA with the same peer identity
-// exists (first contact since we started, or since the last one died).
-func WantInitialContact(s *SA, others []*SA) bool {
-	return len(StaleSAs(s, others)) == 0
 }
 
 // HasContact reports whether others holds an established ISAKMP SA with
@@ -44,13 +37,24 @@ func HasContact(s *SA, others []*SA) bool {
 }
 
 // StaleSAs returns the ISAKMP SAs that INITIAL-CONTACT received on s makes
-// stale: every other established SA with the same peer identity (and,
-// for the same identity, the same connection), which the daemon deletes
-// together with their IPsec SAs. s itself is never in the list.
+// stale: every other established SA with the same peer identity, at the
+// same peer address and port, of the same connection, which the daemon
+// deletes together with their IPsec SAs. s itself is never in the list.
+// The address matters because an identity alone does not name one peer:
+// with a group pre-shared key, or clients that send the same identity,
+// several peers behind one NAT share it and differ only in their NAT
+// ports, and one client's INITIAL-CONTACT says nothing about the others.
+// (strongSwan 5.9's IKE SA manager, src/libcharon/sa/ike_sa_manager.c
+// check_uniqueness, compares the two identities and the address family
+// only; iked is stricter.) A restarted peer that a NAT maps to another
+// port leaves its old SA to DPD or the lifetime.
 func StaleSAs(s *SA, others []*SA) []*SA {
 	var out []*SA
 	for _, o := range others {
 		if o == s || o.State != StateEstablished || o.RemoteIDText != s.RemoteIDText || s.RemoteIDText == "" {
+			continue
+		}
+		if o.Remote != s.Remote {
 			continue
 		}
 		// By name: a reload gives the same connection a new value.

@@ -1,6 +1,7 @@
 package phase1
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/iked/iked/isakmp"
@@ -20,11 +21,16 @@ func TestStaleSAs(t *testing.T) {
 	if len(got) != 2 || got[0] != old1 || got[1] != old2 {
 		t.Errorf("stale: %v", got)
 	}
-	if WantInitialContact(cur, []*SA{cur, old1}) || !WantInitialContact(cur, []*SA{cur, other, half}) {
-		t.Error("WantInitialContact")
-	}
 	if len(StaleSAs(mk("", StateEstablished), []*SA{mk("", StateEstablished)})) != 0 {
 		t.Error("SAs without identity matched each other")
+	}
+	// Behind one NAT: the same identity at another port is another peer.
+	nat := netip.MustParseAddrPort("198.51.100.1:14500")
+	me := &SA{RemoteIDText: "client.example", State: StateEstablished, Remote: nat}
+	neighbour := &SA{RemoteIDText: "client.example", State: StateEstablished, Remote: netip.AddrPortFrom(nat.Addr(), 24500)}
+	mine := &SA{RemoteIDText: "client.example", State: StateEstablished, Remote: nat}
+	if got := StaleSAs(me, []*SA{neighbour, mine}); len(got) != 1 || got[0] != mine {
+		t.Errorf("behind one NAT, stale: %v, want only the SA at the same port", got)
 	}
 }
 

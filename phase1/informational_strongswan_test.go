@@ -51,6 +51,25 @@ func runKeys(t *testing.T, run, side string) *interop.Keys {
 
 // strongSwanInfoKeys rebuilds the informational keys of run g from what
 // charon logged (SKEYID_a, Ka) and what went on the wire (the cookies and
+// encryptedCapture decodes the captured datagram at path, which must be
+// an encrypted message of exchange x, and returns it with the AES-128
+// cipher of the phase 1 key ka that opens it.
+func encryptedCapture(t *testing.T, path string, x isakmp.ExchangeType, ka []byte) (*isakmp.Message, ikecrypto.Cipher) {
+	t.Helper()
+	c, err := ikecrypto.NewCipher(ikecrypto.EncryptionAES, 128, ka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := isakmp.Decode(readCapture(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Header.Exchange != x || m.Header.Flags&isakmp.FlagEncryption == 0 {
+		t.Fatalf("%s is not an encrypted %v message: %v", filepath.Base(path), x, m.Header)
+	}
+	return m, c
+}
+
 // the last CBC block of MM6, the final phase 1 message).
 func strongSwanInfoKeys(t *testing.T) (InfoKeys, []string) {
 	t.Helper()
@@ -60,17 +79,7 @@ func strongSwanInfoKeys(t *testing.T) (InfoKeys, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ikecrypto.NewCipher(ikecrypto.EncryptionAES, 128, keys.IKE[0].Ka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mm6, err := isakmp.Decode(readCapture(t, files[5]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mm6.Header.Exchange != isakmp.ExchangeMain || mm6.Header.Flags&isakmp.FlagEncryption == 0 {
-		t.Fatalf("datagram 6 is not the encrypted MM6: %v", mm6.Header)
-	}
+	mm6, c := encryptedCapture(t, files[5], isakmp.ExchangeMain, keys.IKE[0].Ka)
 	last := mm6.Encrypted[len(mm6.Encrypted)-16:]
 	return InfoKeys{ICookie: mm6.Header.InitiatorCookie, RCookie: mm6.Header.ResponderCookie,
 		PRF: prf, SKEYIDa: keys.IKE[0].SKEYIDa, Cipher: c, LastBlock: last}, files
@@ -309,17 +318,7 @@ func TestStrongSwanAggressiveNATD(t *testing.T) {
 	files := captureFiles(t, run)
 	keys := runKeys(t, run, "responder")
 	prf, _ := ikecrypto.NewPRF(ikecrypto.HashSHA2_256)
-	c, err := ikecrypto.NewCipher(ikecrypto.EncryptionAES, 128, keys.IKE[0].Ka)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := isakmp.Decode(readCapture(t, files[2]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Header.Exchange != isakmp.ExchangeAggressive || m.Header.Flags&isakmp.FlagEncryption == 0 {
-		t.Fatalf("datagram 3 is not an encrypted AM3: %v", m.Header)
-	}
+	m, c := encryptedCapture(t, files[2], isakmp.ExchangeAggressive, keys.IKE[0].Ka)
 	if _, err := open(m, c, keys.IKE[0].IV); err != nil {
 		t.Fatal(err)
 	}

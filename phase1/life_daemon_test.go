@@ -100,10 +100,12 @@ func (r *recorder) reason(c daemon.Cookies) (daemon.RemoveReason, time.Time, boo
 // node is one daemon of a life test, with phase 1 wired as stack.Build
 // wires it, without Quick Mode.
 type node struct {
-	d   *daemon.Daemon
-	ih  *InfoHandler
-	rec *recorder
-	log *daemontest.LogBuffer
+	d    *daemon.Daemon
+	pol  *policymgr.Policy
+	ih   *InfoHandler
+	life *Life
+	rec  *recorder
+	log  *daemontest.LogBuffer
 }
 
 type nodeOpts struct {
@@ -122,7 +124,7 @@ type nodeOpts struct {
 // synctest bubble.
 func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymgr.Policy, o nodeOpts) *node {
 	t.Helper()
-	n := &node{rec: &recorder{}, log: &daemontest.LogBuffer{}}
+	n := &node{pol: p, rec: &recorder{}, log: &daemontest.LogBuffer{}}
 	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug", Format: "json"}, n.log)
 	if err != nil {
 		t.Fatal(err)
@@ -162,11 +164,12 @@ func startNode(t *testing.T, nw daemon.Network, addr netip.AddrPort, p *policymg
 	n.d.Register(isakmp.ExchangeMain, rt)
 	n.d.Register(isakmp.ExchangeAggressive, rt)
 	n.d.RegisterInitiator(rt)
-	n.ih = NewInfoHandler(DPDConfig{Delay: p.Daemon.DPD.Delay, Timeout: p.Daemon.DPD.Timeout})
+	n.life = NewLife(DPDConfig{Delay: p.Daemon.DPD.Delay, Timeout: p.Daemon.DPD.Timeout})
+	n.ih = NewInfoHandler(n.life)
 	n.d.Register(isakmp.ExchangeInformational, n.ih)
-	n.d.RegisterDeleter(n.ih)
+	n.d.RegisterDeleter(Deleter{Life: n.life})
 	if !o.noWatch {
-		n.d.Watch(n.ih)
+		n.d.Watch(n.life)
 	}
 	n.d.Watch(n.rec)
 	if err := n.d.Start(); err != nil {
@@ -212,54 +215,65 @@ func lifePolicies(t *testing.T, mode, daemonExtra, lifetime string, roadWarrior 
 	return policyFor(t, a), policyFor(t, b)
 }
 
+// bothModes are the phase 1 modes the life tests run in.
+var bothModes = []string{"main", "aggressive"}
+
+// lifePair runs f, for each of modes, in a synctest bubble with A and B
+// up (upPair) on lifePolicies(mode, daemonExtra, lifetime).
+func lifePair(t *testing.T, modes []string, daemonExtra, lifetime string, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			pa, pb := lifePolicies(t, mode, daemonExtra, lifetime, false)
+			synctest.Test(t, func(t *testing.T) {
+				nw := &daemontest.Net{}
+				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
+				f(t, nw, a, b)
+			})
+		})
+	}
+}
+
 // TestLifeDPDDeclaresSilentPeerDead: both ends announce DPD (delay 10 s,
 // timeout 30 s). While both answer, the SA stays for minutes of idle
 // time and R-U-THERE/ACK go both ways; once B falls silent, A probes,
 // declares B dead no later than delay+timeout after B's last word, says
 // so in its log and removes the SA (reason dead peer).
 func TestLifeDPDDeclaresSilentPeerDead(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			pa, pb := lifePolicies(t, mode, "  dpd: {delay: 10s, timeout: 30s}\n", "", false)
-			synctest.Test(t, func(t *testing.T) {
-				nw := &daemontest.Net{}
-				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-				sa := a.rec.established()[0]
-				time.Sleep(5 * time.Minute)
-				if _, _, gone := a.rec.reason(sa); gone {
-					t.Fatalf("A removed the SA while B answered:\n%s", a.log.String())
-				}
-				if _, _, gone := b.rec.reason(sa); gone {
-					t.Fatalf("B removed the SA while A answered:\n%s", b.log.String())
-				}
-				probes := nw.Count(func(d daemontest.Sent) bool {
-					return d.From.Addr() == addrA.Addr() && len(d.Data) > isakmp.HeaderLen && isakmp.ExchangeType(d.Data[18]) == isakmp.ExchangeInformational
-				})
-				if probes == 0 {
-					t.Fatal("no informational (R-U-THERE or ACK) from A in 5 idle minutes")
-				}
-				nw.Silence(addrB.Addr(), true)
-				silentAt := time.Now()
-				time.Sleep(45 * time.Second)
-				why, when, gone := a.rec.reason(sa)
-				if !gone || why != daemon.RemoveDeadPeer {
-					t.Fatalf("A: SA gone=%v reason %v, want dead peer\n%s", gone, why, a.log.String())
-				}
-				if d := when.Sub(silentAt); d > 40*time.Second {
-					t.Errorf("A declared B dead %v after B fell silent, want within delay+timeout (40 s)", d)
-				}
-				if !strings.Contains(a.log.String(), "did not answer DPD") || !strings.Contains(a.log.String(), `"reason":"dead peer"`) {
-					t.Errorf("A's log does not say the peer is dead:\n%s", a.log.String())
-				}
-				if a.d.Counters.SARemoved[daemon.RemoveDeadPeer].Load() != 1 {
-					t.Error("dead-peer counter not 1")
-				}
-				if a.ih.DPDNext(nil) != (time.Time{}) {
-					t.Error("DPD state kept for nothing")
-				}
-			})
+	lifePair(t, bothModes, "  dpd: {delay: 10s, timeout: 30s}\n", "", func(t *testing.T, nw *daemontest.Net, a, b *node) {
+		sa := a.rec.established()[0]
+		time.Sleep(5 * time.Minute)
+		if _, _, gone := a.rec.reason(sa); gone {
+			t.Fatalf("A removed the SA while B answered:\n%s", a.log.String())
+		}
+		if _, _, gone := b.rec.reason(sa); gone {
+			t.Fatalf("B removed the SA while A answered:\n%s", b.log.String())
+		}
+		probes := nw.Count(func(d daemontest.Sent) bool {
+			return d.From.Addr() == addrA.Addr() && len(d.Data) > isakmp.HeaderLen && isakmp.ExchangeType(d.Data[18]) == isakmp.ExchangeInformational
 		})
-	}
+		if probes == 0 {
+			t.Fatal("no informational (R-U-THERE or ACK) from A in 5 idle minutes")
+		}
+		nw.Silence(addrB.Addr(), true)
+		silentAt := time.Now()
+		time.Sleep(45 * time.Second)
+		why, when, gone := a.rec.reason(sa)
+		if !gone || why != daemon.RemoveDeadPeer {
+			t.Fatalf("A: SA gone=%v reason %v, want dead peer\n%s", gone, why, a.log.String())
+		}
+		if d := when.Sub(silentAt); d > 40*time.Second {
+			t.Errorf("A declared B dead %v after B fell silent, want within delay+timeout (40 s)", d)
+		}
+		if !strings.Contains(a.log.String(), "did not answer DPD") || !strings.Contains(a.log.String(), `"reason":"dead peer"`) {
+			t.Errorf("A's log does not say the peer is dead:\n%s", a.log.String())
+		}
+		if a.d.Counters.SARemoved[daemon.RemoveDeadPeer].Load() != 1 {
+			t.Error("dead-peer counter not 1")
+		}
+		if a.life.DPDNext(nil) != (time.Time{}) {
+			t.Error("DPD state kept for nothing")
+		}
+	})
 }
 
 // TestLifeKeepalivesOnlyBehindNAT: with A behind a NAT, phase 1 floats to
@@ -409,44 +423,37 @@ func TestLifeLifetimeExpiry(t *testing.T) {
 // the stale SA (reason stale), keeping only the new one. The first SA's
 // MM5 carried it too: A had no SA with B then either.
 func TestLifeInitialContactClearsStale(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			pa, pb := lifePolicies(t, mode, "", "", false)
-			synctest.Test(t, func(t *testing.T) {
-				nw := &daemontest.Net{}
-				a1, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-				old := b.rec.established()[0]
-				// A crashes: nothing it says on the way down arrives.
-				nw.Silence(addrA.Addr(), true)
-				a1.d.Stop()
-				nw.Silence(addrA.Addr(), false)
-				a2 := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-				for i := 0; i < 100 && len(b.rec.established()) < 2; i++ {
-					time.Sleep(100 * time.Millisecond)
-				}
-				est := b.rec.established()
-				if len(est) != 2 || len(a2.rec.established()) != 1 {
-					t.Fatalf("B established %v, A2 %v\nB:\n%s", est, a2.rec.established(), b.log.String())
-				}
-				why, _, gone := b.rec.reason(old)
-				if !gone || why != daemon.RemoveStale {
-					t.Fatalf("B: stale SA gone=%v reason %v\n%s", gone, why, b.log.String())
-				}
-				if _, _, gone := b.rec.reason(est[1]); gone {
-					t.Fatal("B removed the new SA")
-				}
-				b.rec.mu.Lock()
-				ic1, ic2 := b.rec.ic[old], b.rec.ic[est[1]]
-				b.rec.mu.Unlock()
-				if !ic1 || !ic2 {
-					t.Errorf("INITIAL-CONTACT in phase 1: first SA %v, second %v", ic1, ic2)
-				}
-				if !strings.Contains(b.log.String(), "stale ISAKMP SA") {
-					t.Errorf("B's log does not name the stale SA:\n%s", b.log.String())
-				}
-			})
-		})
-	}
+	lifePair(t, bothModes, "", "", func(t *testing.T, nw *daemontest.Net, a1, b *node) {
+		old := b.rec.established()[0]
+		// A crashes: nothing it says on the way down arrives.
+		nw.Silence(addrA.Addr(), true)
+		a1.d.Stop()
+		nw.Silence(addrA.Addr(), false)
+		a2 := startNode(t, nw, addrA, a1.pol, nodeOpts{initiate: true})
+		for i := 0; i < 100 && len(b.rec.established()) < 2; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		est := b.rec.established()
+		if len(est) != 2 || len(a2.rec.established()) != 1 {
+			t.Fatalf("B established %v, A2 %v\nB:\n%s", est, a2.rec.established(), b.log.String())
+		}
+		why, _, gone := b.rec.reason(old)
+		if !gone || why != daemon.RemoveStale {
+			t.Fatalf("B: stale SA gone=%v reason %v\n%s", gone, why, b.log.String())
+		}
+		if _, _, gone := b.rec.reason(est[1]); gone {
+			t.Fatal("B removed the new SA")
+		}
+		b.rec.mu.Lock()
+		ic1, ic2 := b.rec.ic[old], b.rec.ic[est[1]]
+		b.rec.mu.Unlock()
+		if !ic1 || !ic2 {
+			t.Errorf("INITIAL-CONTACT in phase 1: first SA %v, second %v", ic1, ic2)
+		}
+		if !strings.Contains(b.log.String(), "stale ISAKMP SA") {
+			t.Errorf("B's log does not name the stale SA:\n%s", b.log.String())
+		}
+	})
 }
 
 // TestInitialContactOnlyOnFirstContact: the initiator adds INITIAL-CONTACT
@@ -559,7 +566,7 @@ func TestFailureNotifyReadableByPeer(t *testing.T) {
 			} else {
 				b.remoteID = "fqdn:someone-else.example"
 			}
-			o := negotiate(t, policyFor(t, a), policyFor(t, b))
+			o := negotiateSides(t, a, b)
 			failing, peer := o.r, o.i
 			if initiatorFails {
 				failing, peer = o.i, o.r
@@ -633,7 +640,7 @@ func TestRefusalIsPhase1Failure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewInfoHandler(DPDConfig{})
+	h := NewInfoHandler(NewLife(DPDConfig{}))
 	c := &daemon.Context{Now: time.Now(), SA: &daemon.SA{State: x.SA}}
 	_, r := h.Start(c, &daemon.Packet{Data: data, Remote: addrB})
 	if r.Reject != nil || !r.DeleteSA {
@@ -665,46 +672,39 @@ func TestRefusalIsPhase1Failure(t *testing.T) {
 // INITIAL-CONTACT (that would make B drop A's other SAs). B never starts
 // one of its own.
 func TestLifeReauthReplacesSA(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			pa, pb := lifePolicies(t, mode, "", "10m", false)
-			synctest.Test(t, func(t *testing.T) {
-				nw := &daemontest.Net{}
-				a, b := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
-				old := a.rec.established()[0]
-				time.Sleep(8*time.Minute + 29*time.Second)
-				if len(a.rec.established()) != 1 {
-					t.Fatalf("A reauthenticated before 8.5 min:\n%s", a.log.String())
-				}
-				time.Sleep(40 * time.Second)
-				est := a.rec.established()
-				if len(est) != 2 || len(b.rec.established()) != 2 {
-					t.Fatalf("after 9 min: A established %v, B %v\nA:\n%s", est, b.rec.established(), a.log.String())
-				}
-				nu := est[1]
-				if why, _, gone := a.rec.reason(old); !gone || why != daemon.RemoveReauthenticated {
-					t.Errorf("A: old SA gone=%v reason %v, want reauthenticated", gone, why)
-				}
-				if why, _, gone := b.rec.reason(old); !gone || why != daemon.RemovePeerDeleted {
-					t.Errorf("B: old SA gone=%v reason %v, want deleted by the peer", gone, why)
-				}
-				for name, n := range map[string]*node{"A": a, "B": b} {
-					if _, _, gone := n.rec.reason(nu); gone {
-						t.Errorf("%s removed the new SA", name)
-					}
-					if n.rec.ic[nu] {
-						t.Errorf("%s: the reauthenticating phase 1 carried INITIAL-CONTACT", name)
-					}
-				}
-				if strings.Contains(b.log.String(), "reauthenticating ISAKMP SA") {
-					t.Errorf("B reauthenticated too:\n%s", b.log.String())
-				}
-				if !strings.Contains(a.log.String(), "ISAKMP SA reauthenticated") {
-					t.Errorf("A's log does not say the SA was reauthenticated:\n%s", a.log.String())
-				}
-			})
-		})
-	}
+	lifePair(t, bothModes, "", "10m", func(t *testing.T, nw *daemontest.Net, a, b *node) {
+		old := a.rec.established()[0]
+		time.Sleep(8*time.Minute + 29*time.Second)
+		if len(a.rec.established()) != 1 {
+			t.Fatalf("A reauthenticated before 8.5 min:\n%s", a.log.String())
+		}
+		time.Sleep(40 * time.Second)
+		est := a.rec.established()
+		if len(est) != 2 || len(b.rec.established()) != 2 {
+			t.Fatalf("after 9 min: A established %v, B %v\nA:\n%s", est, b.rec.established(), a.log.String())
+		}
+		nu := est[1]
+		if why, _, gone := a.rec.reason(old); !gone || why != daemon.RemoveReauthenticated {
+			t.Errorf("A: old SA gone=%v reason %v, want reauthenticated", gone, why)
+		}
+		if why, _, gone := b.rec.reason(old); !gone || why != daemon.RemovePeerDeleted {
+			t.Errorf("B: old SA gone=%v reason %v, want deleted by the peer", gone, why)
+		}
+		for name, n := range map[string]*node{"A": a, "B": b} {
+			if _, _, gone := n.rec.reason(nu); gone {
+				t.Errorf("%s removed the new SA", name)
+			}
+			if n.rec.ic[nu] {
+				t.Errorf("%s: the reauthenticating phase 1 carried INITIAL-CONTACT", name)
+			}
+		}
+		if strings.Contains(b.log.String(), "reauthenticating ISAKMP SA") {
+			t.Errorf("B reauthenticated too:\n%s", b.log.String())
+		}
+		if !strings.Contains(a.log.String(), "ISAKMP SA reauthenticated") {
+			t.Errorf("A's log does not say the SA was reauthenticated:\n%s", a.log.String())
+		}
+	})
 }
 
 // TestLifeRoadWarriorDoesNotReauth: B answers A as a road warrior (no

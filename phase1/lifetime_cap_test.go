@@ -81,7 +81,7 @@ func TestPeerLifetimeCapped(t *testing.T) {
 	a := side{mode: "main", auth: "psk", psk: "k", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a", lifetime: "24h"}
 	b := a
 	b.self, b.lifetime = "b", "1h"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.iEst || !o.rEst {
 		t.Fatalf("not established\n%s", o.logText())
 	}

@@ -81,6 +81,9 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) daemon.Result {
 		return daemon.Result{Reject: fmt.Errorf("phase1: MM5 not encrypted")}
 	}
 	next, err := open(m, s.cipher, s.iv)
+	if err != nil && x.fromOtherHost() {
+		return daemon.Result{Reject: fmt.Errorf("phase1: MM5 from %v, not the peer's address, does not decrypt: %w", x.from, err)}
+	}
 	if err != nil {
 		reason := fmt.Sprintf("MM5 does not decrypt to valid payloads (%v)", err)
 		if !s.usesSignature() {

@@ -49,7 +49,7 @@ func TestMatrix(t *testing.T) {
 								groups: group, self: "a", localID: idOf(idk, "a"), remoteID: idOf(idk, "b")}
 							b := a
 							b.self, b.localID, b.remoteID = "b", idOf(idk, "b"), idOf(idk, "a")
-							o := negotiate(t, policyFor(t, a), policyFor(t, b))
+							o := negotiateSides(t, a, b)
 							if !o.iEst || !o.rEst {
 								t.Fatalf("not established: i=%v r=%v rejects=%v\n%s", o.iEst, o.rEst, o.rejects, o.logText())
 							}

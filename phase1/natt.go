@@ -243,24 +243,76 @@ func ApplyNAT(s *SA, n NATState, port uint16) {
 	}
 }
 
-// PeerMoved takes a message of the SA's peer that arrived from another
-// address or port. When the peer announced NAT-T and the message came to
-// the NAT-T port, the SA follows it (RFC 3947, 4: the responder replies to
-// the port the request came from; a NAT may map 4500 to any port).
-// Otherwise it does not. Call it before the message's NAT-D payloads are
-// checked: in Aggressive Mode the initiator floats before AM3 and hashes
-// the port 4500 addresses into AM3's NAT-D, which strongSwan's responder
-// checks against the addresses AM3 arrived on (run e of the recorded
-// strongSwan runs), before it knows of any NAT.
+// PeerMoved reports whether a message of the SA's peer that arrived on
+// local from remote moves the SA there: when the peer announced NAT-T, the
+// message came to the NAT-T port, and either address differs (RFC 3947,
+// 4: the responder replies to the port the request came from; a NAT may
+// map 4500 to any port). It changes nothing: the SA follows only once the
+// message verified (Exchange.ConsumeFrom), so that a forged or garbled
+// datagram from elsewhere cannot steer it.
 func PeerMoved(s *SA, local, remote netip.AddrPort, port uint16) bool {
 	if !s.PeerNATT || port == 0 || local.Port() != port {
 		return false
 	}
-	if s.Local == local && s.Remote == remote {
-		return false
+	return s.Local != local || s.Remote != remote
+}
+
+// peerMove is where a message that moves the SA (PeerMoved) arrived.
+type peerMove struct{ local, remote netip.AddrPort }
+
+// ConsumeFrom is Consume for a datagram that arrived on local from remote,
+// with port the daemon's NAT-T port. A message that moves the SA
+// (PeerMoved) is read against the addresses it arrived on: in Aggressive
+// Mode the initiator floats before AM3 and hashes the port 4500 addresses
+// into AM3's NAT-D, which strongSwan's responder checks against the
+// addresses AM3 arrived on (run e of the recorded strongSwan runs). The SA
+// itself moves only once the message's HASH or signature verified
+// (followPeer); until then answers and failure notifies go where the SA
+// ran, and a message from another IP address that does not even decrypt
+// is dropped rather than failing the SA.
+func (x *Exchange) ConsumeFrom(env Env, data []byte, local, remote netip.AddrPort, port uint16) daemon.Result {
+	x.moved, x.from = nil, remote
+	if PeerMoved(x.SA, local, remote, port) {
+		x.moved = &peerMove{local: local, remote: remote}
 	}
-	s.Local, s.Remote, s.Floated = local, remote, true
-	return true
+	st := x.Consume(env, data)
+	if st.Reject != nil || st.DeleteSA {
+		x.moved = nil
+	}
+	x.from = netip.AddrPort{}
+	return st
+}
+
+// followPeer moves the SA where the message that just verified came from.
+func (x *Exchange) followPeer() {
+	if m := x.moved; m != nil {
+		x.SA.Local, x.SA.Remote, x.SA.Floated = m.local, m.remote, true
+		x.moved = nil
+	}
+}
+
+// fromOtherHost reports whether the message being consumed came from
+// another IP address than the SA's peer (not merely another port, as a
+// NAT-T float does), on either port.
+func (x *Exchange) fromOtherHost() bool {
+	return x.from.IsValid() && x.from.Addr().Unmap() != x.SA.Remote.Addr().Unmap()
+}
+
+// atArrival runs f with the SA's addresses set to those the message being
+// consumed arrived on, and sets them back after, unless f moved them
+// itself (an initiator's float, ApplyNAT).
+func (x *Exchange) atArrival(f func() error) error {
+	m, s := x.moved, x.SA
+	if m == nil {
+		return f()
+	}
+	l, r := s.Local, s.Remote
+	s.Local, s.Remote = m.local, m.remote
+	err := f()
+	if s.Local == m.local && s.Remote == m.remote {
+		s.Local, s.Remote = l, r
+	}
+	return err
 }
 
 // NATTConfig is the daemon's NAT-T and DPD settings the phase 1 hooks need.

@@ -36,61 +36,34 @@ func negotiateThroughNAT(t *testing.T, mode string) (initiator, responder *SA) {
 	outside500 := netip.AddrPortFrom(addrA.Addr(), 31000)
 	outside4500 := netip.AddrPortFrom(addrA.Addr(), 31001)
 
-	x, st, err := NewInitiator(env, Config{Policy: pi, Hooks: hooks}, conn, ic, addrA, addrB)
+	var natdSeen int
+	l := &Loopback{Env: env, Initiator: Config{Policy: pi, Hooks: hooks}, Responder: Config{Policy: pr, Hooks: hooks},
+		Conn: conn, ICookie: ic, RCookie: rc, I: addrA, R: addrB, Seen: outside500,
+		Step: func(isI bool, st daemon.Result) {
+			if st.Reject != nil || st.DeleteSA {
+				t.Fatalf("initiator=%v: %v %v", isI, st.Reject, st.Log)
+			}
+			if m, err := isakmp.Decode(st.Send); st.Send != nil && err == nil {
+				for _, p := range m.Payloads {
+					if _, ok := p.(*isakmp.NATD); ok {
+						natdSeen++
+					}
+				}
+			}
+		},
+		Arrival: func(run *LoopbackRun) (netip.AddrPort, netip.AddrPort, uint16, bool) {
+			// Once floated the datagram leaves the NAT from its port 4500
+			// mapping, and the daemon says where it arrived.
+			return netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort, run.I.SA.Floated
+		}}
+	run, err := l.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r *Exchange
-	var natdSeen int
-	run := func(x *Exchange, st daemon.Result) daemon.Result {
-		for st.Work != nil && st.Reject == nil {
-			st = x.Resume(env, st.Work())
-		}
-		return st
+	if run.R == nil {
+		t.Fatal("the responder refused MM1")
 	}
-	st = run(x, st)
-	for n := 0; st.Send != nil && n < 10; n++ {
-		// Initiator to responder, through the NAT.
-		if m, err := isakmp.Decode(st.Send); err == nil {
-			for _, p := range m.Payloads {
-				if _, ok := p.(*isakmp.NATD); ok {
-					natdSeen++
-				}
-			}
-		}
-		if r == nil {
-			r, st = NewResponder(env, Config{Policy: pr, Hooks: hooks}, ic, rc, addrB, outside500, st.Send)
-			if r == nil {
-				t.Fatalf("responder refused MM1: %v %v", st.Reject, st.Log)
-			}
-		} else {
-			if x.SA.Floated {
-				// The datagram now leaves the NAT from its port 4500
-				// mapping; the daemon calls PeerMoved before Consume.
-				PeerMoved(r.SA, netip.AddrPortFrom(addrB.Addr(), NATTPort), outside4500, NATTPort)
-			}
-			st = r.Consume(env, st.Send)
-		}
-		st = run(r, st)
-		if st.Reject != nil || st.DeleteSA {
-			t.Fatalf("responder: %v %v", st.Reject, st.Log)
-		}
-		if st.Send == nil {
-			break
-		}
-		if m, err := isakmp.Decode(st.Send); err == nil {
-			for _, p := range m.Payloads {
-				if _, ok := p.(*isakmp.NATD); ok {
-					natdSeen++
-				}
-			}
-		}
-		st = run(x, x.Consume(env, st.Send))
-		if st.Reject != nil || st.DeleteSA {
-			t.Fatalf("initiator: %v %v", st.Reject, st.Log)
-		}
-	}
-	i, s := x.SA, r.SA
+	i, s := run.I.SA, run.R.SA
 	if i.State != StateEstablished || s.State != StateEstablished {
 		t.Fatalf("states %v %v", i.State, s.State)
 	}

@@ -10,7 +10,7 @@ func TestMainModePSKSmoke(t *testing.T) {
 	a := side{mode: "main", auth: "psk", psk: "correct horse", ciphers: "aes128", hashes: "sha256", groups: "modp2048", self: "a"}
 	b := a
 	b.self = "b"
-	o := negotiate(t, policyFor(t, a), policyFor(t, b))
+	o := negotiateSides(t, a, b)
 	if !o.iEst || !o.rEst {
 		t.Fatalf("not established: i=%v r=%v rejects=%v\n%s", o.iEst, o.rEst, o.rejects, o.logText())
 	}

@@ -25,70 +25,24 @@ func benchPair(b *testing.B, mode, group string) (pi, pr *policymgr.Policy) {
 	return policyFor(b, a), policyFor(b, r)
 }
 
-// handshake runs one whole phase 1 in-process, as negotiate in
-// harness_test.go does (every Send delivered to the other side, every Work
-// run at once), but without recording datagrams or logs and without a
+// handshake runs one whole phase 1 in-process (Loopback) without a
 // *testing.T, so that a benchmark iteration costs only the negotiation.
 // It reports whether both sides established the ISAKMP SA.
 func handshake(env Env, pi, pr *policymgr.Policy, conn *policymgr.Connection) bool {
-	var ic, rc [8]byte
-	rand.Read(ic[:])
-	rand.Read(rc[:])
-	xi, st, err := NewInitiator(env, Config{Policy: pi}, conn, ic, addrA, addrB)
-	if err != nil {
-		return false
-	}
-	var xr *Exchange
-	type msg struct {
-		toR  bool
-		data []byte
-	}
-	var queue []msg
 	iEst, rEst, failed := false, false, false
-	run := func(isI bool, st daemon.Result) {
-		for {
-			if st.DeleteSA || st.Reject != nil {
-				failed = true
-				return
-			}
+	l := &Loopback{Env: env, Initiator: Config{Policy: pi}, Responder: Config{Policy: pr}, Conn: conn, I: addrA, R: addrB,
+		Step: func(isI bool, st daemon.Result) {
+			failed = failed || st.DeleteSA || st.Reject != nil
 			if isI {
 				iEst = iEst || st.Established
 			} else {
 				rEst = rEst || st.Established
 			}
-			if st.Send != nil {
-				queue = append(queue, msg{toR: isI, data: st.Send})
-			}
-			if st.Work == nil {
-				return
-			}
-			v := st.Work()
-			if isI {
-				st = xi.Resume(env, v)
-			} else {
-				st = xr.Resume(env, v)
-			}
-		}
-	}
-	run(true, st)
-	for n := 0; len(queue) > 0 && n < 20 && !failed; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		switch {
-		case m.toR && xr == nil:
-			var rs daemon.Result
-			xr, rs = NewResponder(env, Config{Policy: pr}, ic, rc, addrB, addrA, m.data)
-			if xr == nil {
-				return false
-			}
-			run(false, rs)
-		case m.toR:
-			run(false, xr.Consume(env, m.data))
-		default:
-			run(true, xi.Consume(env, m.data))
-		}
-	}
-	return !failed && iEst && rEst
+		}}
+	rand.Read(l.ICookie[:])
+	rand.Read(l.RCookie[:])
+	run, err := l.Run()
+	return err == nil && run.R != nil && !failed && iEst && rEst
 }
 
 // benchHandshakes measures whole phase 1 negotiations of mode: both

@@ -76,6 +76,28 @@ func connectionsFor(p *policymgr.Policy, local, remote netip.Addr) []*policymgr.
 	return append(exact, any...)
 }
 
+// inMode returns the connections of conns whose ike.mode is mode: the
+// responder answers a peer only in the mode its connection names.
+func inMode(conns []*policymgr.Connection, mode isakmp.ExchangeType) []*policymgr.Connection {
+	var out []*policymgr.Connection
+	for _, c := range conns {
+		if c.IKE.Mode == mode {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// modeRefused is the reason (message 46) for a first message in a mode
+// that no connection for the peer names.
+func modeRefused(mode isakmp.ExchangeType, conns []*policymgr.Connection) string {
+	var names []string
+	for _, c := range conns {
+		names = append(names, fmt.Sprintf("%s (%s Mode)", c.Name, c.IKE.Mode))
+	}
+	return fmt.Sprintf("%s Mode is not accepted: the connections for this peer are %s", mode, strings.Join(names, ", "))
+}
+
 // accepts reports whether connection c accepts transform t as proposed:
 // the same cipher and key length, hash, group and authentication method
 // as one of its alternatives. Lifetimes are not compared: the responder

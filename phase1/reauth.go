@@ -73,7 +73,7 @@ func reauthAt(c *daemon.Context, s *SA) time.Time {
 }
 
 // armReauth arms the reauth timer of a newly established SA.
-func (h *InfoHandler) armReauth(c *daemon.Context, s *SA) {
+func (h *Life) armReauth(c *daemon.Context, s *SA) {
 	if at := reauthAt(c, s); !at.IsZero() {
 		c.At(TimerReauth, at, h.reauthTimer)
 	}
@@ -98,7 +98,7 @@ func newerSA(c *daemon.Context, old *daemon.SA) *daemon.SA {
 
 // reauthTimer starts the new phase 1 that replaces c.SA, unless the peer
 // already did.
-func (h *InfoHandler) reauthTimer(c *daemon.Context) daemon.Result {
+func (h *Life) reauthTimer(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil || s.Conn == nil {
 		return daemon.Result{}
@@ -128,7 +128,7 @@ func (h *InfoHandler) reauthTimer(c *daemon.Context) daemon.Result {
 
 // reauthOf returns the SA that sa's establishment reauthenticates: one in
 // reauthentication of the same connection and peer, created before it.
-func (h *InfoHandler) reauthOf(c *daemon.Context, sa *daemon.SA) *daemon.SA {
+func (h *Life) reauthOf(c *daemon.Context, sa *daemon.SA) *daemon.SA {
 	for old := range h.reauth {
 		if old != sa && sameLink(old, sa) && old.Created.Before(sa.Created) {
 			return old
@@ -140,13 +140,13 @@ func (h *InfoHandler) reauthOf(c *daemon.Context, sa *daemon.SA) *daemon.SA {
 // Reauthenticates reports whether c.SA, just established as initiator, is
 // the reauthentication of an older SA: Quick Mode then starts no new
 // bundle on it, as the old SA's bundles move over.
-func (h *InfoHandler) Reauthenticates(c *daemon.Context) bool {
+func (h *Life) Reauthenticates(c *daemon.Context) bool {
 	return c.SA != nil && h.reauthOf(c, c.SA) != nil
 }
 
 // reauthDone, for a newly established SA, retires the SA it
 // reauthenticates: its timer, on the old SA, sends the ISAKMP-only Delete.
-func (h *InfoHandler) reauthDone(c *daemon.Context) {
+func (h *Life) reauthDone(c *daemon.Context) {
 	old := h.reauthOf(c, c.SA)
 	if old == nil {
 		return
@@ -174,8 +174,8 @@ func (h *InfoHandler) reauthDone(c *daemon.Context) {
 // retireTimer deletes an SA its reauthentication replaced with an
 // ISAKMP-only Delete (RFC 2408, 3.15), as charon does: its IPsec SAs live
 // on under the new SA (daemon.RemoveReauthenticated).
-func (h *InfoHandler) retireTimer(c *daemon.Context) daemon.Result {
-	r := h.Delete(c)
+func (h *Life) retireTimer(c *daemon.Context) daemon.Result {
+	r := Deleter{Life: h}.Delete(c)
 	if r.Reject != nil {
 		r = daemon.Result{}
 	}
@@ -187,7 +187,7 @@ func (h *InfoHandler) retireTimer(c *daemon.Context) daemon.Result {
 // went is forgotten; a negotiation of ours that failed while its
 // connection and peer wait for reauthentication ends the wait, and the
 // old SA expires at its lifetime.
-func (h *InfoHandler) reauthFailed(c *daemon.Context) {
+func (h *Life) reauthFailed(c *daemon.Context) {
 	if _, ok := h.reauth[c.SA]; ok {
 		delete(h.reauth, c.SA)
 		return

@@ -189,13 +189,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		}
 		env.Rand = testEnv().Rand
 		st = drive(t, x, env, x.Consume(env, rec.raw[3]))
-		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
-		checkLoggedKeys(t, x.SA, rec.keys, iv0)
-		ours, _ := hashIn(t, x.SA, st.Send, iv0)
-		theirs, _ := hashIn(t, x.SA, rec.raw[4], iv0)
-		if !hmac.Equal(ours, theirs) {
-			t.Fatalf("HASH_I differs from strongSwan's:\n%x\n%x", ours, theirs)
-		}
+		iv0 := checkInitiatorAsRecorded(t, x.SA, rec, gxi, gxr, st.Send, rec.raw[4])
 		// Continue the IV chain from strongSwan's MM5, which is what the
 		// recorded MM6 was encrypted after.
 		_, x.SA.iv = hashIn(t, x.SA, rec.raw[4], iv0)
@@ -213,6 +207,22 @@ func mustDecode(t *testing.T, b []byte) *isakmp.Message {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// checkInitiatorAsRecorded checks our initiator of a replayed run against
+// strongSwan's record: the keys it logged (with the first IV of phase 1,
+// from g^xi and g^xr), and the HASH_I of our authenticating message ours
+// against the one in the recorded theirs. It returns that first IV.
+func checkInitiatorAsRecorded(t *testing.T, s *SA, rec *recording, gxi, gxr, ours, theirs []byte) []byte {
+	t.Helper()
+	iv0 := ikecrypto.Phase1IV(s.PRF, gxi, gxr, 16)
+	checkLoggedKeys(t, s, rec.keys, iv0)
+	hi, _ := hashIn(t, s, ours, iv0)
+	hr, _ := hashIn(t, s, theirs, iv0)
+	if !hmac.Equal(hi, hr) {
+		t.Fatalf("HASH_I differs from strongSwan's:\n%x\n%x", hi, hr)
+	}
+	return iv0
 }
 
 // checkLoggedKeys compares our derivation with the values charon logged.
@@ -295,13 +305,7 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		if !st.Established {
 			t.Fatalf("strongSwan's AM2 not accepted: %v", st.Log)
 		}
-		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
-		checkLoggedKeys(t, x.SA, rec.keys, iv0)
-		ours, _ := hashIn(t, x.SA, st.Send, iv0)
-		theirs, _ := hashIn(t, x.SA, rec.raw[2], iv0)
-		if !hmac.Equal(ours, theirs) {
-			t.Fatalf("HASH_I differs from strongSwan's:\n%x\n%x", ours, theirs)
-		}
+		checkInitiatorAsRecorded(t, x.SA, rec, gxi, gxr, st.Send, rec.raw[2])
 	})
 }
 

@@ -163,14 +163,19 @@ func (s *SA) SetKeys(keys ikecrypto.KeyMaterial, ka []byte, c ikecrypto.Cipher, 
 // IV (RFC 2409, Appendix B).
 func (s *SA) LastBlock() []byte { return s.iv }
 
-// Wipe overwrites every secret the SA holds and forgets the DH key, so that
-// a deleted SA leaves no key material behind longer than the garbage
-// collector makes unavoidable. The state becomes StateDeleted.
+// Wipe overwrites every secret the SA holds (SKEYID and its offspring,
+// Ka, g^xy, the IV chain and the DH private value, ikecrypto.
+// WipePrivateKey), so that a deleted SA leaves no key material behind
+// longer than the garbage collector makes unavoidable. The state becomes
+// StateDeleted.
 func (s *SA) Wipe() {
 	s.keys.Wipe()
 	clear(s.ka)
 	clear(s.gxy)
 	clear(s.iv)
+	if s.dh != nil {
+		ikecrypto.WipePrivateKey(s.dh)
+	}
 	s.ka, s.gxy, s.dh, s.cipher = nil, nil, nil, nil
 	s.State = StateDeleted
 }

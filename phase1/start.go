@@ -71,11 +71,20 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 		// phase 1 exchange."
 		return nil, daemon.Result{Reject: fmt.Errorf("phase1: first message does not start with an SA payload")}
 	}
-	x.candidates = connectionsFor(cfg.Policy, local.Addr(), remote.Addr())
-	if len(x.candidates) == 0 {
+	all := connectionsFor(cfg.Policy, local.Addr(), remote.Addr())
+	if len(all) == 0 {
 		st := x.fail(env, "no policy for this peer", isakmp.NoProposalChosen)
 		st.Log = append([]notify.Message{notify.SPDRejected(x.SA.LocalText(), x.SA.RemoteText())}, st.Log...)
 		return nil, st
+	}
+	x.candidates = inMode(all, s.Mode)
+	if len(x.candidates) == 0 {
+		// A connection answers only the mode it names (ike.mode): an
+		// Aggressive Mode AM1 for a main-only peer gets no KE and no
+		// HASH_R (an offline dictionary attack on the pre-shared key
+		// needs only HASH_R: ike-scan --pskcrack), and no DH work is
+		// queued for it.
+		return nil, x.fail(env, modeRefused(s.Mode, all), isakmp.NoProposalChosen)
 	}
 	if s.Mode == isakmp.ExchangeMain {
 		return x, x.consumeMM1(env, m, r)
@@ -117,7 +126,7 @@ func (x *Exchange) peerNATD(r *received) error {
 	if x.cfg.Hooks.PeerNATD == nil || len(r.natd) == 0 {
 		return nil
 	}
-	return x.cfg.Hooks.PeerNATD(x.SA, r.natd)
+	return x.atArrival(func() error { return x.cfg.Hooks.PeerNATD(x.SA, r.natd) })
 }
 
 // chooseFor runs the responder's proposal choice for the first message and

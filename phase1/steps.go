@@ -40,10 +40,12 @@ func (x *Exchange) verified(env Env, v any) (j *job, st daemon.Result, ok bool) 
 		return nil, daemon.Result{Reject: fmt.Errorf("phase1: unexpected work result %T", v)}, false
 	}
 	if err := firstErr(j.authErr, j.err); err != nil {
+		x.moved = nil
 		st := x.failErr(env, err, isakmp.AuthenticationFailed)
 		st.Log = append(j.log, st.Log...)
 		return nil, st, false
 	}
+	x.followPeer()
 	return j, daemon.Result{}, true
 }
 

@@ -1,6 +1,7 @@
 package phase1
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/iked/iked/ikecrypto"
@@ -50,7 +51,10 @@ func open(m *isakmp.Message, c ikecrypto.Cipher, iv []byte) (next []byte, err er
 }
 
 // received is the payloads of one phase 1 message sorted by kind, with
-// the checks every phase 1 message shares.
+// the checks every phase 1 message shares. What an SA may keep of it (the
+// SA payload body, KE, nonce, ID, Vendor IDs, certificates) is a copy of
+// its own (detach): a sub-slice would keep the whole datagram alive, up to
+// 64 KiB for each half-open SA that a spoofed first message creates.
 type received struct {
 	sa      *isakmp.SA
 	ke      *isakmp.KE
@@ -128,7 +132,51 @@ func sortPayloads(ps []isakmp.Payload) (*received, error) {
 			r.unknown = append(r.unknown, p.Kind)
 		}
 	}
+	r.detach()
 	return r, nil
+}
+
+// maxKeptVendorID is how much of one Vendor ID an SA keeps: every ID
+// LookupVendorID knows is shorter (its prefixes too), and the log shows
+// at most maxVendorIDLog bytes of an unknown one.
+const maxKeptVendorID = 64
+
+// detach replaces what an SA may keep of the message by copies that share
+// nothing with the datagram (see received).
+func (r *received) detach() {
+	if r.sa != nil {
+		sa := *r.sa
+		sa.Raw, sa.RawPayload = bytes.Clone(sa.Raw), nil
+		r.sa = &sa
+	}
+	if r.ke != nil {
+		r.ke = &isakmp.KE{Data: bytes.Clone(r.ke.Data)}
+	}
+	if r.nonce != nil {
+		r.nonce = &isakmp.Nonce{Data: bytes.Clone(r.nonce.Data)}
+	}
+	if r.id != nil {
+		r.id = detachID(r.id)
+	}
+	for i, v := range r.vids {
+		r.vids[i] = bytes.Clone(v[:min(len(v), maxKeptVendorID)])
+	}
+	for i, c := range r.certs {
+		r.certs[i] = bytes.Clone(c)
+	}
+}
+
+// detachID copies a received ID payload: its body (which HASH_I and
+// HASH_R cover as received, idBody) and its data within it.
+func detachID(id *isakmp.ID) *isakmp.ID {
+	c := &isakmp.ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: bytes.Clone(id.Data)}
+	if raw := id.RawBody(); raw != nil {
+		c.Raw = bytes.Clone(raw)
+		if n := len(c.Raw) - len(id.Data); n >= 0 && bytes.Equal(c.Raw[n:], id.Data) {
+			c.Data = c.Raw[n:]
+		}
+	}
+	return c
 }
 
 // checkNonce enforces RFC 2409, 5's nonce length of 8 to 256 bytes.

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// msgCert etc. are the exact catalog texts (spec/messages.txt) the tests
+// msgCert etc. are the exact catalog texts (docs/messages.md) the tests
 // expect, written out here rather than taken from package notify so that a
 // wrong constructor cannot pass.
 const (

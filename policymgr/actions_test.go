@@ -47,9 +47,9 @@ func TestConnectionBehaviourKeys(t *testing.T) {
 	_, fs, _ = LoadFindings(writePolicy(t, opsPolicy("",
 		"\t    dpd: {delay: 10s, action: reboot, interval: 3s}\n\t    close-action: restart-now\n\t    keying-tries: 2")), LoadOptions{})
 	checkFindings(t, fs, []string{
-		`0|line 18: connection "branch" dpd action "reboot": it must be clear, hold or restart`,
-		`0|line 18: unknown key "interval" in connection "branch" dpd`,
-		`0|line 19: connection "branch" close-action "restart-now": it must be none, clear, hold or restart`,
+		`0|line 36: connection "branch" dpd action "reboot": it must be clear, hold or restart`,
+		`0|line 36: unknown key "interval" in connection "branch" dpd`,
+		`0|line 37: connection "branch" close-action "restart-now": it must be none, clear, hold or restart`,
 		"21|" + txt21,
 	})
 
@@ -58,17 +58,17 @@ func TestConnectionBehaviourKeys(t *testing.T) {
 	_, fs, _ = LoadFindings(writePolicy(t, strings.Replace(opsPolicy("\t  dpd: {delay: 0s, timeout: 0s}",
 		"\t    dpd: {delay: 10s, timeout: 30s}"), "psk: x}", "psk: x, send-cert: always}", 1)), LoadOptions{})
 	checkFindings(t, fs, []string{
-		`0|line 16: connection "branch" ike send-cert: there is no certificate to send with auth psk`,
-		`0|line 18: connection "branch" dpd delay 10s: daemon dpd.delay is 0, which turns DPD off for every connection (no DPD Vendor ID is sent); set it there`,
+		`0|line 34: connection "branch" ike send-cert: there is no certificate to send with auth psk`,
+		`0|line 36: connection "branch" dpd delay 10s: daemon dpd.delay is 0, which turns DPD off for every connection (no DPD Vendor ID is sent); set it there`,
 		"21|" + txt21,
 	})
 	_, fs, _ = LoadFindings(writePolicy(t, opsPolicy("", "\t    dpd: {delay: 0s, action: restart}")), LoadOptions{})
 	checkFindings(t, fs, []string{
-		`0|line 18: connection "branch" dpd action restart: DPD is off for this connection (delay 0), so the action never runs`,
+		`0|line 36: connection "branch" dpd action restart: DPD is off for this connection (delay 0), so the action never runs`,
 	})
 	_, fs, _ = LoadFindings(writePolicy(t, opsPolicy("", "\t    dpd: {delay: 10s, timeout: 0s}")), LoadOptions{})
 	checkFindings(t, fs, []string{
-		`0|line 18: connection "branch" dpd: a delay of 10s with a timeout of 0: the peer would be declared dead at its first probe`,
+		`0|line 36: connection "branch" dpd: a delay of 10s with a timeout of 0: the peer would be declared dead at its first probe`,
 		"21|" + txt21,
 	})
 
@@ -77,8 +77,8 @@ func TestConnectionBehaviourKeys(t *testing.T) {
 	rw := strings.Replace(opsPolicy("", "\t    dpd: {action: hold}\n\t    close-action: restart"), "remote-gw: 192.0.2.2", "local-gw: 192.0.2.1", 1)
 	_, fs, _ = LoadFindings(writePolicy(t, rw), LoadOptions{})
 	checkFindings(t, fs, []string{
-		`0|line 18: connection "branch" dpd action hold: the connection has no peer address to negotiate with again (give remote-gw, or a single remote-address in transport mode)`,
-		`0|line 19: connection "branch" close-action restart: the connection has no peer address to negotiate with again (give remote-gw, or a single remote-address in transport mode)`,
+		`0|line 36: connection "branch" dpd action hold: the connection has no peer address to negotiate with again (give remote-gw, or a single remote-address in transport mode)`,
+		`0|line 37: connection "branch" close-action restart: the connection has no peer address to negotiate with again (give remote-gw, or a single remote-address in transport mode)`,
 		"21|" + txt21,
 	})
 }
@@ -121,10 +121,10 @@ func TestSendCertKey(t *testing.T) {
 // connection with the defaults gets no line.
 func TestCheckBehaviours(t *testing.T) {
 	fs, ok := Check(writePolicy(t, opsPolicy("", "\t    dpd: {delay: 10s, action: restart}\n\t    close-action: hold")), LoadOptions{})
-	if !ok || len(fs) != 1 || fs[0].Level != notify.LevelInfo || fs[0].Line != 12 ||
-		fs[0].Text != `line 12: connection "branch": when DPD (probing after 10s of silence) finds the peer dead after 2m30s: restart (negotiate again at once); when the peer closes it: hold (its kernel policies stay; traffic negotiates again)` {
+	if !ok || len(fs) != 1 || fs[0].Level != notify.LevelInfo || fs[0].Line != 30 ||
+		fs[0].Text != `line 30: connection "branch": when DPD (probing after 10s of silence) finds the peer dead after 2m30s: restart (negotiate again at once); when the peer closes it: hold (its kernel policies stay; traffic negotiates again)` {
 		logFindings(t, fs)
-		t.Fatal("want one info finding at line 12")
+		t.Fatal("want one info finding at line 30")
 	}
 	if fs, ok := Check(writePolicy(t, opsPolicy("", "\t    close-action: clear")), LoadOptions{}); !ok || len(fs) != 0 {
 		logFindings(t, fs)

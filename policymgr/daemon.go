@@ -19,6 +19,9 @@ type Daemon struct {
 	Phase1LifetimeMin time.Duration // message 47 below this
 	Phase2LifetimeMin time.Duration // message 59 below this
 	HalfOpenMax       int           // phase 1 responders not yet authenticated
+	HalfOpenLifetime  time.Duration // an unauthenticated responder SA is removed after it
+	ReplyCacheTime    time.Duration // a finished exchange answers retransmissions this long
+	UnderLoad         UnderLoad
 	Retransmit        Retransmit
 	DPD               DPD
 	LogUnmatched      bool // message 7 for packets that match no rule
@@ -32,6 +35,17 @@ type Daemon struct {
 // that serves /metrics.
 type Metrics struct {
 	Listen string
+}
+
+// UnderLoad is daemon.under-load: the per-source limits on new responder
+// SAs that apply only while the half-open table holds HalfOpen SAs or more
+// (daemon/admission.go). By default both HalfOpen and PerSource are a
+// quarter of half-open-max.
+type UnderLoad struct {
+	HalfOpen  int     // the table is under load from this many half-open SAs
+	PerSource int     // half-open SAs one source address may hold under load
+	Rate      float64 // new SAs a second per source address under load
+	Burst     int     // and at once
 }
 
 // Retransmit says how long to wait for a peer's answer and how often to
@@ -59,6 +73,9 @@ func DefaultDaemon() Daemon {
 		Phase1LifetimeMin: 5 * time.Minute,
 		Phase2LifetimeMin: 2 * time.Minute,
 		HalfOpenMax:       4096,
+		HalfOpenLifetime:  60 * time.Second,
+		ReplyCacheTime:    60 * time.Second,
+		UnderLoad:         UnderLoad{HalfOpen: 1024, PerSource: 1024, Rate: 50, Burst: 100},
 		Retransmit:        Retransmit{Timeout: 2 * time.Second, Tries: 5},
 		DPD:               DPD{Delay: 30 * time.Second, Timeout: 150 * time.Second},
 		LogUnmatched:      false,

@@ -10,7 +10,7 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "retransmit", "dpd", "log-unmatched", "log", "metrics"}
+	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics"}
 
 // The keys of the daemon section's mappings (docs/policy-file.md writes
 // them retransmit.timeout and so on).
@@ -19,12 +19,15 @@ var (
 	dpdKeys        = []string{"delay", "timeout"}
 	logKeys        = []string{"level", "format", "syslog"}
 	metricsKeys    = []string{"listen"}
+	underLoadKeys  = []string{"half-open", "per-source", "rate", "burst"}
 )
 
 // daemonSection decodes the daemon section over the defaults.
 func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 	ds := DefaultDaemon()
 	const where = "the daemon section"
+	var underLoad *yaml.Node
+	setLoad, setShare := false, false
 	d.mapping(n, where, daemonKeys, func(key string, k, v *yaml.Node) {
 		what := "daemon " + key
 		switch key {
@@ -73,6 +76,37 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 			if h, ok := d.integer(v, what, 1, 1<<20); ok {
 				ds.HalfOpenMax = int(h)
 			}
+		case "half-open-lifetime":
+			if t, ok := d.duration(v, what, time.Second, time.Hour); ok {
+				ds.HalfOpenLifetime = t
+			}
+		case "reply-cache-time":
+			if t, ok := d.duration(v, what, time.Second, time.Hour); ok {
+				ds.ReplyCacheTime = t
+			}
+		case "under-load":
+			underLoad = k
+			d.mapping(v, "daemon under-load", underLoadKeys, func(key string, _, v *yaml.Node) {
+				what := "daemon under-load " + key
+				switch key {
+				case "half-open":
+					if h, ok := d.integer(v, what, 1, 1<<20); ok {
+						ds.UnderLoad.HalfOpen, setLoad = int(h), true
+					}
+				case "per-source":
+					if h, ok := d.integer(v, what, 1, 1<<20); ok {
+						ds.UnderLoad.PerSource, setShare = int(h), true
+					}
+				case "rate":
+					if r, ok := d.integer(v, what, 1, 1<<20); ok {
+						ds.UnderLoad.Rate = float64(r)
+					}
+				case "burst":
+					if b, ok := d.integer(v, what, 1, 1<<20); ok {
+						ds.UnderLoad.Burst = int(b)
+					}
+				}
+			})
 		case "retransmit":
 			d.mapping(v, "daemon retransmit", retransmitKeys, func(key string, _, v *yaml.Node) {
 				if key == "timeout" {
@@ -134,6 +168,19 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 	})
 	if ds.NATTPort != 0 && ds.NATTPort == ds.IKEPort {
 		d.errorf(n, "daemon ike-port and natt-port are both %d", ds.IKEPort)
+	}
+	// Unless given, the table is under load from a quarter of
+	// half-open-max, and a source may then hold a quarter of it.
+	q := max(1, ds.HalfOpenMax/4)
+	if !setLoad {
+		ds.UnderLoad.HalfOpen = q
+	}
+	if !setShare {
+		ds.UnderLoad.PerSource = q
+	}
+	if ds.UnderLoad.HalfOpen > ds.HalfOpenMax {
+		d.errorf(underLoad, "daemon under-load half-open %d is above half-open-max %d: the limits would never apply",
+			ds.UnderLoad.HalfOpen, ds.HalfOpenMax)
 	}
 	return ds
 }

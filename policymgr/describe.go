@@ -10,10 +10,10 @@ import (
 
 // describe adds what `iked -check` says beyond the load's findings, each
 // at its line: a connection's behaviours when they are not the defaults
-// (describeBehaviours), what every road warrior connection (a tunnel without a
-// fixed remote-gw) accepts as the peer's selectors, a warning when that is
-// anything at all, and every trusted CA without a CRL, whose revocations
-// nobody checks.
+// (describeBehaviours), what every road warrior connection (a tunnel
+// without a fixed remote-gw) accepts as the peer's selectors (the limits
+// Quick Mode applies, WarriorLimit), and every trusted CA without a CRL,
+// whose revocations nobody checks.
 func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store) {
 	for _, cd := range conns {
 		if !cd.skip {
@@ -25,7 +25,6 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 		if cd.skip || c.IKE == nil || !c.Tunnel || !c.RoadWarrior() {
 			continue
 		}
-		level := notify.LevelInfo
 		var accepts string
 		any := c.Remote.Addr.IsAny()
 		switch {
@@ -34,8 +33,7 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 		case c.SAPerHost:
 			accepts = fmt.Sprintf("single addresses within %s, one SA for each (sa-per-host)", c.Remote.Addr)
 		case any:
-			accepts = "any address, range or subnet the peer proposes, 0.0.0.0/0 and ::/0 included: an authenticated peer may claim the traffic of any network; give remote-address or sa-per-host: true"
-			level = notify.LevelWarning
+			accepts = "only the peer's own address (the one phase 1 ran with; a peer behind a NAT: its public address); give remote-address to accept more"
 		default:
 			accepts = fmt.Sprintf("%s or any part of it the peer proposes", c.Remote.Addr)
 		}
@@ -45,6 +43,9 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 				accepts += fmt.Sprintf(" port %d", c.Remote.Port)
 			}
 		}
+		if !c.Local.Addr.IsAny() {
+			accepts += fmt.Sprintf(", never one overlapping the local-address %s", c.Local.Addr)
+		}
 		peers := "any identity its authentication proves"
 		if !c.IKE.RemoteID.IsZero() {
 			peers = "identity " + c.IKE.RemoteID.Text
@@ -52,7 +53,7 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 		if c.IKE.CA != "" {
 			peers += fmt.Sprintf(", certified by %q", c.IKE.CA)
 		}
-		d.add(c.Line, plainAt(level, c.Line, "connection %q answers any peer gateway (no remote-gw): as remote selectors it accepts %s; as peer, %s", c.Name, accepts, peers))
+		d.add(c.Line, plainAt(notify.LevelInfo, c.Line, "connection %q answers any peer gateway (no remote-gw): as remote selectors it accepts %s; as peer, %s", c.Name, accepts, peers))
 	}
 	for _, cd := range certs {
 		c, ok := store.Cert(cd.item.Name)

@@ -9,9 +9,9 @@ import (
 )
 
 // TestCheckRoadWarriorSelectors: `iked -check` says, at each road warrior
-// connection's line, what it accepts as the peer's selectors: a warning
-// when that is any network, otherwise a description. Load logs none of
-// it, and connections with a fixed remote-gw get none.
+// connection's line, what it accepts as the peer's selectors (the limits
+// of policymgr.WarriorLimit). Load logs none of it, and connections with a
+// fixed remote-gw get none.
 func TestCheckRoadWarriorSelectors(t *testing.T) {
 	text := base + dedent(`
 	connections:
@@ -26,6 +26,7 @@ func TestCheckRoadWarriorSelectors(t *testing.T) {
 	    proposal-list: l
 	  rw-subnet:
 	    local-gw: 192.0.2.1
+	    local-address: 203.0.113.0/24
 	    remote-address: 198.51.100.0/24
 	    protocol: tcp
 	    remote-port: 443
@@ -58,9 +59,9 @@ func TestCheckRoadWarriorSelectors(t *testing.T) {
 		level notify.Level
 		says  []string
 	}{
-		{"rw-any", notify.LevelWarning, []string{"any address, range or subnet", "0.0.0.0/0", "any identity"}},
+		{"rw-any", notify.LevelInfo, []string{"only the peer's own address (the one phase 1 ran with", "give remote-address", "any identity"}},
 		{"rw-per-host", notify.LevelInfo, []string{"only the peer's own address"}},
-		{"rw-subnet", notify.LevelInfo, []string{"198.51.100.0/24 or any part of it", "protocol tcp port 443", "identity laptop.example.com"}},
+		{"rw-subnet", notify.LevelInfo, []string{"198.51.100.0/24 or any part of it", "never one overlapping the local-address 203.0.113.0/24", "protocol tcp port 443", "identity laptop.example.com"}},
 		{"rw-hosts", notify.LevelInfo, []string{"single addresses within 198.51.100.0/24"}},
 	}
 	for i, w := range want {

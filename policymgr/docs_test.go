@@ -26,7 +26,7 @@ func TestDocsListEveryKey(t *testing.T) {
 	for _, nested := range []struct {
 		parent string
 		keys   []string
-	}{{"retransmit", retransmitKeys}, {"dpd", dpdKeys}, {"log", logKeys}, {"metrics", metricsKeys}} {
+	}{{"retransmit", retransmitKeys}, {"dpd", dpdKeys}, {"log", logKeys}, {"metrics", metricsKeys}, {"under-load", underLoadKeys}} {
 		for _, k := range nested.keys {
 			keys = append(keys, nested.parent+"."+k)
 		}
@@ -35,8 +35,8 @@ func TestDocsListEveryKey(t *testing.T) {
 		keys = append(keys, list...)
 	}
 	for _, k := range keys {
-		// daemon retransmit, dpd, log and metrics are rows of their own keys.
-		if k == "retransmit" || k == "dpd" || k == "log" || k == "metrics" {
+		// daemon retransmit, dpd, log, metrics and under-load are rows of their own keys.
+		if k == "retransmit" || k == "dpd" || k == "log" || k == "metrics" || k == "under-load" {
 			if !strings.Contains(ref, "`"+k+"`") {
 				t.Errorf("docs/policy-file.md does not mention `%s`", k)
 			}

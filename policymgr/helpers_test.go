@@ -1,7 +1,6 @@
 package policymgr
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,22 +31,11 @@ func writePolicy(t *testing.T, text string, pkiFiles ...string) string {
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	t.Helper()
-	in, err := os.Open(from)
+	data, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
+	if err := os.WriteFile(to, data, mode); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -71,3 +59,33 @@ func logFindings(t *testing.T, fs []Finding) {
 }
 
 var txt21 = notify.SPDNotInstantiated().Text
+
+// base is the part of a test policy that its connections refer to: the
+// transforms ike and esp, proposal p and list l, and the manually keyed
+// ones (pm..., lm...) of the SPD messages' tests.
+const base = `
+transforms:
+  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
+  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
+  esp-manual: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}
+  esp-two: {protocol: esp, ciphers: [aes128, aes256], hmacs: [sha1]}
+  ah-manual: {protocol: ah, hmacs: [sha256]}
+  ah-two: {protocol: ah, hmacs: [sha256, sha1]}
+  comp: {protocol: ipcomp, compression: [deflate]}
+  comp-two: {protocol: ipcomp, compression: [deflate, lzs]}
+proposals:
+  p: [esp]
+  pm: [esp-manual]
+  pm-two: [esp-two]
+  pm-ah-two: [ah-two]
+  pm-ah-esp: [ah-manual, esp-manual]
+  pm-comp-two: [esp-manual, comp-two]
+proposal-lists:
+  l: [p]
+  lm: [pm]
+  lm-two-proposals: [pm, p]
+  lm-two-ciphers: [pm-two]
+  lm-ah-two: [pm-ah-two]
+  lm-ah-esp: [pm-ah-esp]
+  lm-comp-two: [pm-comp-two]
+`

@@ -3,6 +3,7 @@ package policymgr
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 
 	"github.com/iked/iked/isakmp"
@@ -148,10 +149,12 @@ type QMMatch struct {
 // peer may propose a subset of what a connection allows (fewer addresses,
 // one protocol where the connection allows any, one port where it allows
 // any), never more. SA-per-host connections reject ranges (message 63) and,
-// without remote addresses, anything but the peer itself (64).
+// without remote addresses, anything but the peer itself (64). A road
+// warrior connection has its own limits (WarriorLimit).
 //
 // The error is message 53 with no policy, 63 or 64 when only an
-// SA-per-host rule refused, otherwise 54.
+// SA-per-host rule refused, otherwise 54 (with the road warrior limit that
+// refused, if one did).
 func (p *Policy) QuickMode(phase1 *Connection, peer netip.Addr, local, remote Selector) (QMMatch, error) {
 	if p == nil {
 		return QMMatch{}, notify.NoPolicyLoaded()
@@ -190,12 +193,42 @@ func (p *Policy) QuickMode(phase1 *Connection, peer netip.Addr, local, remote Se
 				continue
 			}
 		}
+		if why := WarriorLimit(c, remote.Addr, peer); why != "" {
+			if refusal == nil {
+				refusal = fmt.Errorf("%w: %s", notify.SPDRejected(local.String(), remote.String()), why)
+			}
+			continue
+		}
 		return QMMatch{Conn: c, Local: l, Remote: r, Narrowed: l != c.Local || r != c.Remote}, nil
 	}
 	if refusal != nil {
 		return QMMatch{}, refusal
 	}
 	return QMMatch{}, notify.SPDRejected(local.String(), remote.String())
+}
+
+// WarriorLimit says why a road warrior connection (a tunnel that answers
+// any peer gateway: no remote-gw) refuses remote, the remote selector a
+// peer at address peer proposed, or "" when it does not. Such a peer is
+// whoever authenticates, so what it may claim is limited: without
+// remote-address only its own address (the one phase 1 ran with); with
+// remote-address, that range and parts of it (narrow already holds it
+// there); never anything overlapping the connection's local-address, the
+// networks behind this gateway, whose traffic it would draw into its
+// tunnel. `iked -check` says the same for each such connection (describe).
+func WarriorLimit(c *Connection, remote Range, peer netip.Addr) string {
+	if !c.Tunnel || !c.RoadWarrior() {
+		return ""
+	}
+	if !c.Local.Addr.IsAny() {
+		if _, overlap := c.Local.Addr.Intersect(remote); overlap {
+			return fmt.Sprintf("connection %q: the remote selector %s overlaps the local-address %s", c.Name, remote, c.Local.Addr)
+		}
+	}
+	if c.Remote.Addr.IsAny() && (!remote.IsHost() || remote.From.Unmap() != peer.Unmap()) {
+		return fmt.Sprintf("connection %q has no remote-address: a road warrior's remote selector is its own address %s, not %s", c.Name, peer.Unmap(), remote)
+	}
+	return ""
 }
 
 // narrow checks a proposed selector against a connection's: the

@@ -2,19 +2,13 @@ package policymgr
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/iked/iked/notify"
 )
 
-const lookupPolicy = `
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  p: [esp]
-proposal-lists:
-  l: [p]
+const lookupPolicy = base + `
 connections:
   branch:
     local-address: 198.51.100.0/24
@@ -213,5 +207,64 @@ func TestRange(t *testing.T) {
 	}
 	if a.IDType() != 7 || b.IDType() != 4 || HostRange(addr("2001:db8::1")).IDType() != 5 {
 		t.Errorf("ID types %v %v", a.IDType(), b.IDType())
+	}
+}
+
+// TestWarriorLimit: the Quick Mode limits of a road warrior connection
+// (no remote-gw), in both IP versions: without remote-address only the
+// peer's own address; with it, that range or part of it; never a selector
+// overlapping local-address. Connections with a fixed peer gateway and
+// transport mode connections are not limited here.
+func TestWarriorLimit(t *testing.T) {
+	// lookupPolicy's transforms and proposals, other connections.
+	head := lookupPolicy[:strings.Index(lookupPolicy, "connections:")]
+	p := mustLoad(t, head+dedent(`
+	connections:
+	  rw4:
+	    local-address: 198.51.100.0/24
+	    local-gw: 192.0.2.1
+	    ike: {transforms: [ike], psk: "a"}
+	    proposal-list: l
+	  rw6:
+	    local-address: 2001:db8:1::/48
+	    remote-address: 2001:db8::/32
+	    local-gw: 2001:db8::1
+	    ike: {transforms: [ike], psk: "b"}
+	    proposal-list: l
+	  fixed:
+	    local-address: 198.51.100.0/24
+	    local-gw: 192.0.2.1
+	    remote-gw: 192.0.2.2
+	    ike: {transforms: [ike], psk: "c"}
+	    proposal-list: l
+	`))
+	peer4, peer6 := netip.MustParseAddr("203.0.113.9"), netip.MustParseAddr("2001:db8:2::9")
+	r := func(s string) Range {
+		a, form := parseAddress(s)
+		if form != formRange || a.IsAny() {
+			t.Fatalf("%q is no selector", s)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		conn, remote string
+		peer         netip.Addr
+		refused      bool
+	}{
+		{"rw4", "203.0.113.9", peer4, false},
+		{"rw4", "203.0.113.10", peer4, true},
+		{"rw4", "10.0.0.0/8", peer4, true},
+		{"rw4", "198.51.100.7", netip.MustParseAddr("198.51.100.7"), true}, // inside the LAN
+		{"rw6", "2001:db8:2::/64", peer6, false},
+		{"rw6", "2001:db8:1:5::/64", peer6, true}, // the gateway's /48
+		{"fixed", "10.0.0.0/8", peer4, false},
+	} {
+		c, ok := p.Connection(tc.conn)
+		if !ok {
+			t.Fatalf("no connection %s", tc.conn)
+		}
+		if why := WarriorLimit(c, r(tc.remote), tc.peer); (why != "") != tc.refused {
+			t.Errorf("%s, remote %s from %s: %q, want refused=%v", tc.conn, tc.remote, tc.peer, why, tc.refused)
+		}
 	}
 }

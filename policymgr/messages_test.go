@@ -7,34 +7,6 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-// base is the part of a test policy that its connections refer to.
-const base = `
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-  esp-manual: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}
-  esp-two: {protocol: esp, ciphers: [aes128, aes256], hmacs: [sha1]}
-  ah-manual: {protocol: ah, hmacs: [sha256]}
-  ah-two: {protocol: ah, hmacs: [sha256, sha1]}
-  comp: {protocol: ipcomp, compression: [deflate]}
-  comp-two: {protocol: ipcomp, compression: [deflate, lzs]}
-proposals:
-  p: [esp]
-  pm: [esp-manual]
-  pm-two: [esp-two]
-  pm-ah-two: [ah-two]
-  pm-ah-esp: [ah-manual, esp-manual]
-  pm-comp-two: [esp-manual, comp-two]
-proposal-lists:
-  l: [p]
-  lm: [pm]
-  lm-two-proposals: [pm, p]
-  lm-two-ciphers: [pm-two]
-  lm-ah-two: [pm-ah-two]
-  lm-ah-esp: [pm-ah-esp]
-  lm-comp-two: [pm-comp-two]
-`
-
 // psk is a connection body for IKE with a pre-shared key.
 const pskIKE = `    ike: {transforms: [ike], auth: psk, psk: "secret"}
     proposal-list: l

@@ -11,14 +11,7 @@ func opsPolicy(daemon, conn string) string {
 	return dedent(`
 	daemon:
 	  engine: none
-	` + daemon + `
-	transforms:
-	  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-	  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-	proposals:
-	  p: [esp]
-	proposal-lists:
-	  l: [p]
+	` + daemon + base + `
 	connections:
 	  branch:
 	    local-address: 198.51.100.0/24
@@ -58,8 +51,8 @@ func TestMetricsAndUpdownKeys(t *testing.T) {
 	checkFindings(t, fs, []string{
 		`0|line 3: daemon metrics listen "localhost": it must be ADDRESS:PORT, as 127.0.0.1:9772 or [::1]:9772`,
 		`0|line 3: unknown key "port" in daemon metrics`,
-		`0|line 18: connection "branch" updown "updown.sh": the script must be given by its absolute path`,
-		`0|line 19: connection "branch" updown-timeout must be between 100ms and 1h0m0s, not 2h0m0s`,
+		`0|line 36: connection "branch" updown "updown.sh": the script must be given by its absolute path`,
+		`0|line 37: connection "branch" updown-timeout must be between 100ms and 1h0m0s, not 2h0m0s`,
 		"21|" + txt21,
 	})
 }

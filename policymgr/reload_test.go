@@ -6,16 +6,7 @@ import (
 	"testing"
 )
 
-const reloadBase = `
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  p: [esp]
-proposal-lists:
-  l: [p]
-connections:
-`
+const reloadBase = base + "connections:\n"
 
 func conn(name, gw, psk string) string {
 	return "  " + name + ":\n    local-gw: 192.0.2.1\n    remote-gw: " + gw + "\n    ike: {transforms: [ike], psk: \"" + psk + "\"}\n    proposal-list: l\n"

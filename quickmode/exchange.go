@@ -487,6 +487,9 @@ func engineProto(p isakmp.ProtocolID) engine.Protocol {
 // wipe forgets the exchange's secrets.
 func (x *Exchange) wipe() {
 	clear(x.gqmxy)
+	if x.dh != nil {
+		ikecrypto.WipePrivateKey(x.dh)
+	}
 	x.gqmxy, x.dh = nil, nil
 }
 

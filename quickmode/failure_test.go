@@ -39,9 +39,17 @@ func notifyFrom(t *testing.T, data []byte, other *phase1.SA) *phase1.Information
 }
 
 func tunnelSides() (qmSide, qmSide) {
-	a := qmSide{tunnel: true, local: "198.51.100.0/25", remote: "198.51.100.128/25"}
-	b := a
-	b.local, b.remote = a.remote, a.local
+	return mirrored(qmSide{tunnel: true}, "198.51.100.0/25", "198.51.100.128/25")
+}
+
+// mirrored returns s for A and for B; in tunnel mode A's selectors are
+// local and remote, B's the mirror of A's.
+func mirrored(s qmSide, local, remote string) (a, b qmSide) {
+	a, b = s, s
+	if s.tunnel {
+		a.local, a.remote = local, remote
+		b.local, b.remote = remote, local
+	}
 	return a, b
 }
 

@@ -176,66 +176,35 @@ type wireDG struct {
 var testNow = time.Unix(1_800_000_000, 0)
 
 // establish negotiates phase 1 between the two policies (A initiates Main
-// Mode) and returns the two established ISAKMP SAs.
+// Mode, phase1.Loopback) and returns the two established ISAKMP SAs.
 func establish(t testing.TB, pa, pb *policymgr.Policy, gwA, gwB netip.AddrPort) (a, b *phase1.SA, wires []wireDG) {
 	t.Helper()
-	env := phase1.Env{Now: testNow, Rand: rand.Reader}
 	conn, _ := pa.Connection("c")
-	var ic, rc [8]byte
-	rand.Read(ic[:])
-	rand.Read(rc[:])
-	xi, st, err := phase1.NewInitiator(env, phase1.Config{Policy: pa}, conn, ic, gwA, gwB)
+	l := &phase1.Loopback{Env: phase1.Env{Now: testNow, Rand: rand.Reader},
+		Initiator: phase1.Config{Policy: pa}, Responder: phase1.Config{Policy: pb}, Conn: conn, I: gwA, R: gwB,
+		Step: func(_ bool, st daemon.Result) {
+			if st.DeleteSA || st.Reject != nil {
+				t.Fatalf("phase 1 failed: %v %v", st.Reject, st.Log)
+			}
+		}}
+	rand.Read(l.ICookie[:])
+	rand.Read(l.RCookie[:])
+	run, err := l.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var xr *phase1.Exchange
-	type msg struct {
-		toB  bool
-		data []byte
-	}
-	var queue []msg
-	var handle func(fromA bool, st daemon.Result)
-	handle = func(fromA bool, st daemon.Result) {
-		if st.DeleteSA || st.Reject != nil {
-			t.Fatalf("phase 1 failed: %v %v", st.Reject, st.Log)
-		}
-		if st.Send != nil {
-			wires = append(wires, wireDG{fromA, st.Send})
-			queue = append(queue, msg{fromA, st.Send})
-		}
-		if st.Work != nil {
-			x := xi
-			if !fromA {
-				x = xr
-			}
-			handle(fromA, x.Resume(env, st.Work()))
-		}
-	}
-	handle(true, st)
-	for n := 0; len(queue) > 0 && n < 20; n++ {
-		m := queue[0]
-		queue = queue[1:]
-		switch {
-		case m.toB && xr == nil:
-			var rs daemon.Result
-			xr, rs = phase1.NewResponder(env, phase1.Config{Policy: pb}, ic, rc, gwB, gwA, m.data)
-			if xr == nil {
-				t.Fatalf("phase 1 responder refused: %v %v", rs.Reject, rs.Log)
-			}
-			handle(false, rs)
-		case m.toB:
-			handle(false, xr.Consume(env, m.data))
-		default:
-			handle(true, xi.Consume(env, m.data))
-		}
-	}
-	if xr == nil {
+	if run.R == nil {
 		t.Fatal("phase 1 not established: no responder")
 	}
-	if xi.SA.State != phase1.StateEstablished || xr.SA.State != phase1.StateEstablished {
-		t.Fatalf("phase 1 not established: %v %v", xi.SA.State, xr.SA.State)
+	if run.I.SA.State != phase1.StateEstablished || run.R.SA.State != phase1.StateEstablished {
+		t.Fatalf("phase 1 not established: %v %v", run.I.SA.State, run.R.SA.State)
 	}
-	return xi.SA, xr.SA, wires
+	for _, d := range run.Wires {
+		if !d.Also {
+			wires = append(wires, wireDG{d.FromI, d.Data})
+		}
+	}
+	return run.I.SA, run.R.SA, wires
 }
 
 // qmPeer is one side of a Quick Mode test.

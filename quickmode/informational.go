@@ -113,15 +113,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	// Bundles of the same connection and peer that outlived an earlier
 	// ISAKMP SA go too: terminate means the whole connection.
 	if c.SA != nil && len(rt.detached) > 0 {
-		keep := rt.detached[:0:0]
-		for _, ch := range rt.detached {
-			if belongs(ch, c.SA) {
-				children = append(children, ch)
-			} else {
-				keep = append(keep, ch)
-			}
-		}
-		rt.detached = keep
+		children = append(children, rt.takeDetached(func(ch *Child) bool { return belongs(ch, c.SA) })...)
 	}
 	rt.unpend(children)
 	delete(rt.children, c.SA)
@@ -130,12 +122,12 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 	p1, err := phase1Of(c)
 	if len(children) == 0 || err != nil {
 		if rt.Info != nil {
-			return rt.Info.Delete(c)
+			return phase1.Deleter{Life: rt.Info.Life}.Delete(c)
 		}
 		return daemon.Result{}
 	}
 	if rt.Info != nil {
-		rt.Info.Forget(c.SA)
+		rt.Info.Life.Forget(c.SA)
 	}
 	logGone(c.Log, children, "deleted")
 	r := daemon.Result{Engine: deleteRequests(c, children)}

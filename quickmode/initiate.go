@@ -52,7 +52,7 @@ func (ch *chained) after(c *daemon.Context, r daemon.Result) daemon.Result {
 		delete(ch.rt.rekeyAfter, ch.conn)
 		// A reauthentication of an ISAKMP SA (phase1's reauth.go)
 		// starts no bundle: the old SA's bundles move to this one.
-		if len(olds) == 0 && (ch.rt.Info == nil || !ch.rt.Info.Reauthenticates(c)) {
+		if len(olds) == 0 && (ch.rt.Info == nil || !ch.rt.Info.Life.Reauthenticates(c)) {
 			r.Log = append(r.Log, ch.rt.begin(c, ch.conn)...)
 		}
 		// A rekey that needed a new phase 1: each Quick Mode replaces

@@ -26,12 +26,16 @@ import (
 type Manager struct {
 	// Phase1 starts phase 1 for `ikectl initiate` and ACQUIREs.
 	Phase1 daemon.Initiator
-	// Info is phase 1's informational handler, wrapped by Informational
-	// and Deleter.
+	// Info is phase 1's informational handler, wrapped by Informational;
+	// its Life says whether an SA reauthenticates another, and Deleter
+	// falls back to phase 1's (phase1.Deleter) over it.
 	Info *phase1.InfoHandler
 	// Traffic, when set, returns the bytes the engine counted on an SA
 	// for ikectl list-sas (stack.Traffic, for engines that count).
 	Traffic func(engine.SARef) (uint64, bool)
+	// OnInstalled, when set, is told of every bundle installed, with its
+	// ISAKMP SA, on the loop: cmd/ikeload times its Quick Modes by it.
+	OnInstalled func(sa *daemon.SA, ch *Child)
 
 	children map[*daemon.SA][]*Child
 	// detached are bundles whose ISAKMP SA the peer deleted and that no
@@ -77,7 +81,7 @@ func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
-// InfoHandler.OnDelete): the informational handler (Informational) then
+// phase1.InfoHandler.OnDelete): the informational handler (Informational) then
 // removes the IPsec SAs among them from the engine.
 func (rt *Manager) PeerDeleted(c *daemon.Context, refs []phase1.SARef) {
 	rt.deleted = append(rt.deleted, refs...)
@@ -158,6 +162,9 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 	}
 	if installed != nil && c.SA != nil {
 		rt.addChild(c.SA, installed, c.Now)
+		if rt.OnInstalled != nil {
+			rt.OnInstalled(c.SA, installed)
+		}
 	}
 	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
 		if st.Done || x.State == StateFailed || x.State == StateEstablished {

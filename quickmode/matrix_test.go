@@ -41,12 +41,8 @@ func TestMatrix(t *testing.T) {
 					mode = "tunnel"
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", mode, g, a.name), func(t *testing.T) {
-					s := qmSide{ipsec: a.ipsec, proposals: a.proposals, pfs: g, tunnel: tunnel}
-					sb := s
-					if tunnel {
-						s.local, s.remote = "198.51.100.0/25", "198.51.100.128/25"
-						sb.local, sb.remote = s.remote, s.local
-					}
+					s, sb := mirrored(qmSide{ipsec: a.ipsec, proposals: a.proposals, pfs: g, tunnel: tunnel},
+						"198.51.100.0/25", "198.51.100.128/25")
 					pa, pb, p1w := pair(t, s, sb)
 					r := runQM(t, pa, pb, nil)
 					checkKeys(t, r)

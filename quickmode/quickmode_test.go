@@ -79,12 +79,7 @@ func TestNATTunnelDraft(t *testing.T) {
 // TestIPv6 runs Quick Mode between IPv6 gateways, tunnel and transport.
 func TestIPv6(t *testing.T) {
 	for _, tunnel := range []bool{true, false} {
-		sa := qmSide{v6: true, tunnel: tunnel, pfs: "ecp256"}
-		sb := sa
-		if tunnel {
-			sa.local, sa.remote = "2001:db8:a::/64", "2001:db8:b::/64"
-			sb.local, sb.remote = sa.remote, sa.local
-		}
+		sa, sb := mirrored(qmSide{v6: true, tunnel: tunnel, pfs: "ecp256"}, "2001:db8:a::/64", "2001:db8:b::/64")
 		a, b, _ := pair(t, sa, sb)
 		r := runQM(t, a, b, nil)
 		checkKeys(t, r)

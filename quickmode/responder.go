@@ -3,6 +3,7 @@ package quickmode
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
@@ -85,6 +86,11 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		var msg notify.Message
 		if errors.As(err, &msg) {
 			log = append(log, msg)
+			if why, ok := strings.CutPrefix(err.Error(), msg.Text+": "); ok {
+				// A road warrior limit (policymgr.WarriorLimit) refused:
+				// say which, beside message 54's fixed text.
+				log = append(log, notify.Message{Level: notify.LevelNotice, Text: "Quick Mode selectors refused: " + why})
+			}
 		}
 		return x.withLog(log, x.fail(env, "no connection for the proposed selectors: "+err.Error(), isakmp.InvalidIDInformation))
 	}

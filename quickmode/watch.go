@@ -1,6 +1,8 @@
 package quickmode
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/daemon"
@@ -78,6 +80,9 @@ func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) da
 	sa := c.SA
 	children := rt.children[sa]
 	delete(rt.children, sa)
+	for _, x := range rt.initiating[sa] {
+		x.wipe() // its PFS key dies with the ISAKMP SA
+	}
 	delete(rt.initiating, sa)
 	delete(rt.responding, sa)
 	for _, d := range rt.later[sa] {
@@ -87,15 +92,7 @@ func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) da
 	switch why {
 	case daemon.RemoveDeadPeer, daemon.RemoveStale:
 		// The peer's other bundles, detached earlier, are as dead.
-		keep := rt.detached[:0:0]
-		for _, ch := range rt.detached {
-			if belongs(ch, sa) {
-				children = append(children, ch)
-			} else {
-				keep = append(keep, ch)
-			}
-		}
-		rt.detached = keep
+		children = append(children, rt.takeDetached(func(ch *Child) bool { return belongs(ch, sa) })...)
 		rt.unpend(children)
 		if c.Log != nil {
 			for _, ch := range children {
@@ -156,4 +153,34 @@ func adopter(c *daemon.Context, gone *daemon.SA) *daemon.SA {
 		}
 	}
 	return to
+}
+
+// ConnectionsRevoked removes the detached bundles of connections a reload
+// removed or changed (daemon.ReloadWatcher): their ISAKMP SA is gone, so
+// no Delete can tell the peer, but the policy no longer allows them. The
+// bundles of live ISAKMP SAs go with those SAs (the daemon deletes them
+// through the Deleter).
+func (rt *Manager) ConnectionsRevoked(c *daemon.Context, conns []string) daemon.Result {
+	gone := rt.takeDetached(func(ch *Child) bool { return slices.Contains(conns, ch.Conn) })
+	if len(gone) == 0 {
+		return daemon.Result{}
+	}
+	rt.unpend(gone)
+	logGone(c.Log, gone, "its connection was removed or changed by a reload")
+	return daemon.Result{Engine: deleteRequests(c, gone)}
+}
+
+// takeDetached removes and returns the detached bundles that match.
+func (rt *Manager) takeDetached(match func(*Child) bool) []*Child {
+	var out []*Child
+	keep := rt.detached[:0:0]
+	for _, ch := range rt.detached {
+		if match(ch) {
+			out = append(out, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	rt.detached = keep
+	return out
 }

@@ -81,8 +81,8 @@ trap cleanup EXIT
 trap "exit 130" INT TERM
 
 # newroot unpacks the base, gives it this machine's apt configuration and
-# name resolution, and clones the committed tree to /ci/main (with a copy
-# of shared/ beside it when the checkout has one, as CI has).
+# name resolution, and clones the committed tree to /ci/main (the tests
+# read nothing outside the repository).
 newroot() {
 	local r
 	r=$(mktemp -d "$work/iked-ci-fresh.XXXXXX")
@@ -105,10 +105,6 @@ newroot() {
 	fi
 	mkdir -p "$r/usr/local/go" "$r/ci"
 	git clone -q --no-local "$top" "$r/ci/main"
-	if [ -d "$top/../shared" ]; then
-		cp -a "$top/../shared" "$r/ci/shared"
-		chmod -R a-w "$r/ci/shared"
-	fi
 }
 
 # inroot runs a command as root in the bare root: its own mount namespace,

@@ -95,7 +95,7 @@ ip -n "$NS_IKED" addr add 198.51.100.1/32 dev lo
 ip -n "$NS_SWAN" addr add 203.0.113.1/32 dev lo
 
 # iked's policy: engine none keeps the SAs in the daemon (this kernel may
-# have no ESP); see /work/shared/spec/policy-file.md and examples/.
+# have no ESP); see docs/policy-file.md and examples/.
 cat >"$dir/iked.yaml" <<EOF
 daemon:
   listen: ["$IKED_ADDR"]

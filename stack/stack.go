@@ -15,10 +15,11 @@ type Stack struct {
 	Daemon *daemon.Daemon
 	// Phase1 answers and starts Main and Aggressive Mode.
 	Phase1 *phase1.Runtime
-	// Info is phase 1's informational handler and the watcher that runs
-	// each ISAKMP SA's life after phase 1 (DPD, NAT keepalives, lifetime,
-	// reauthentication, INITIAL-CONTACT).
+	// Info is phase 1's informational handler, the end of the chain.
 	Info *phase1.InfoHandler
+	// Life is the watcher that runs each ISAKMP SA's life after phase 1
+	// (DPD, NAT keepalives, lifetime, reauthentication, INITIAL-CONTACT).
+	Life *phase1.Life
 	// IPsec is the IPsec SA manager: Quick Mode, acquires, rekeys, the
 	// IPsec SAs' deletes and their listing. Set its Traffic to count the
 	// bytes of an SA for ikectl list-sas.
@@ -28,8 +29,11 @@ type Stack struct {
 	HalfOpen *phase1.HalfOpen
 	// Deleter says goodbye on `ikectl terminate` and shutdown: IPsec's,
 	// which deletes the IPsec SAs with the ISAKMP SA and falls back to
-	// Info's.
+	// phase1.Deleter.
 	Deleter daemon.Deleter
+	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
+	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
+	Initiator daemon.Initiator
 }
 
 // New makes a daemon with opt, builds the stack (Build) and registers it
@@ -48,7 +52,7 @@ func New(opt daemon.Options, pd policymgr.Daemon) *Stack {
 // phase1.HalfOpen (message 46 for a half-open SA whose peer's message does
 // not decrypt) over quickmode's handler (notifies about IPsec SAs, the
 // peer's deletes of IPsec SAs) over phase1.InfoHandler (notifies, deletes,
-// DPD), which reports the IPsec SAs the peer deletes to quickmode
+// DPD messages, which it hands to phase1.Life), which reports the IPsec SAs the peer deletes to quickmode
 // (OnDelete).
 func Build(pd policymgr.Daemon) *Stack {
 	port := uint16(0)
@@ -56,38 +60,41 @@ func Build(pd policymgr.Daemon) *Stack {
 		port = uint16(pd.NATTPort)
 	}
 	p1 := &phase1.Runtime{Hooks: phase1.NewHooks(phase1.NATTConfig{Port: port, DPD: pd.DPD.Delay > 0})}
-	info := phase1.NewInfoHandler(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	life := phase1.NewLife(phase1.DPDConfig{Delay: pd.DPD.Delay, Timeout: pd.DPD.Timeout})
+	info := phase1.NewInfoHandler(life)
 	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
-	return &Stack{Phase1: p1, Info: info, IPsec: ipsec,
-		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter()}
+	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec,
+		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter(), Initiator: ipsec}
 }
 
 // Register registers the stack with d, each role once:
 //
 //   - Main and Aggressive Mode as responder (Phase1);
 //   - Quick Mode as responder, the initiator of `ikectl initiate` and
-//     `initiate: start` (phase 1, then Quick Mode), the receiver of the
+//     `initiate: start` (Initiator: phase 1, then Quick Mode), the receiver of the
 //     kernel's ACQUIREs and EXPIREs, and the lister of `ikectl list-sas`
 //     (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
 //   - the Deleter;
+//   - the Revalidator of SAs after a reload (phase1.Revalidator);
 //   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
 //     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
-//     Info, which wipes the state it reads), the info line of an
-//     established ISAKMP SA (phase1.SALog), the SA's life (Info).
+//     Life, which wipes the state it reads), the info line of an
+//     established ISAKMP SA (phase1.SALog), the SA's life (Life).
 func (s *Stack) Register(d *daemon.Daemon) {
 	s.Daemon = d
 	d.Register(isakmp.ExchangeMain, s.Phase1)
 	d.Register(isakmp.ExchangeAggressive, s.Phase1)
 	d.Register(isakmp.ExchangeQuickMode, s.IPsec)
 	d.Register(isakmp.ExchangeInformational, s.HalfOpen)
-	d.RegisterInitiator(s.IPsec)
+	d.RegisterInitiator(s.Initiator)
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
 	d.RegisterLister(s.IPsec)
+	d.RegisterRevalidator(phase1.Revalidator{})
 	d.Watch(s.IPsec)
 	d.Watch(s.HalfOpen)
 	d.Watch(phase1.SALog{})
-	d.Watch(s.Info)
+	d.Watch(s.Life)
 }

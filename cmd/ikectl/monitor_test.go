@@ -15,31 +15,22 @@ import (
 	"github.com/iked/iked/control"
 )
 
-// pairPolicy is one side of a tunnel between two ikeds on loopback: the
-// connection "good" shares the PSK with the peer, "bad" does not.
-const pairPolicy = `transforms:
+// pairPolicy is one side of a tunnel between two ikeds on loopback, from
+// gateway gw to peer: the connection "good" (local to remote) shares the
+// PSK with the peer, "bad" (badLocal to badRemote) has badPSK.
+func pairPolicy(local, remote, gw, peer, badLocal, badRemote, badPSK string) string {
+	conn := func(name, l, r, psk string) string {
+		return fmt.Sprintf("  %s:\n    local-address: %s\n    remote-address: %s\n    local-gw: %s\n    remote-gw: %s\n"+
+			"    initiate: never\n    ike: {transforms: [ike], psk: %q}\n    proposal-list: l\n", name, l, r, gw, peer, psk)
+	}
+	return `transforms:
   ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
   esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
 proposals: {p: [esp]}
 proposal-lists: {l: [p]}
 connections:
-  good:
-    local-address: %[1]s
-    remote-address: %[2]s
-    local-gw: %[3]s
-    remote-gw: %[4]s
-    initiate: never
-    ike: {transforms: [ike], psk: "correct horse battery"}
-    proposal-list: l
-  bad:
-    local-address: %[5]s
-    remote-address: %[6]s
-    local-gw: %[3]s
-    remote-gw: %[4]s
-    initiate: never
-    ike: {transforms: [ike], psk: "%[7]s"}
-    proposal-list: l
-`
+` + conn("good", local, remote, "correct horse battery") + conn("bad", badLocal, badRemote, badPSK)
+}
 
 // TestLiveMonitor: `ikectl monitor -json` against a running iked streams
 // the ISAKMP and IPsec SAs it negotiates with a second iked coming up,
@@ -50,9 +41,9 @@ func TestLiveMonitor(t *testing.T) {
 	a1, a2 := "127.0.0.1", "127.0.0.2"
 	port := freeUDPPort(t, a1)
 	retransmit := "  retransmit: {timeout: 200ms, tries: 2}\n"
-	a := startIked(t, a1, port, retransmit+fmt.Sprintf(pairPolicy, "198.51.100.0/24", "203.0.113.0/24", a1, a2,
+	a := startIked(t, a1, port, retransmit+pairPolicy("198.51.100.0/24", "203.0.113.0/24", a1, a2,
 		"198.51.100.64/26", "203.0.113.64/26", "not the peer's key"))
-	startIked(t, a2, port, retransmit+fmt.Sprintf(pairPolicy, "203.0.113.0/24", "198.51.100.0/24", a2, a1,
+	startIked(t, a2, port, retransmit+pairPolicy("203.0.113.0/24", "198.51.100.0/24", a2, a1,
 		"203.0.113.64/26", "198.51.100.64/26", "the peer's key"))
 
 	mon := exec.Command(filepath.Join(filepath.Dir(ikedBinary(t)), "ikectl"), "monitor", "-json", "-socket", a.sock)

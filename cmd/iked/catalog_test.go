@@ -186,7 +186,9 @@ func TestCatalogResponderLifetime(t *testing.T) {
 // TestCatalogOrdinaryDeleteIsNot52: `ikectl terminate` and shutdown send
 // Deletes, which end SAs in the ordinary way: each is logged as the
 // Delete it is (the peer, protocol[spi] of each SA), never as message 52,
-// which is for notifications that refuse or change a negotiation.
+// which is for notifications that refuse or change a negotiation. Nor is
+// the INITIAL-CONTACT of A's first SA (inside its MM5): neither log holds a
+// 52 at all.
 func TestCatalogOrdinaryDeleteIsNot52(t *testing.T) {
 	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, b := stacktest.Pair(t, stacktest.Policy{}, stacktest.Options{Net: nw}, stacktest.Policy{}, stacktest.Options{Net: nw})

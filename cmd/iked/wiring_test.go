@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
 )
@@ -40,7 +41,7 @@ func (o childOpts) side(nw *stacktest.Net) (stacktest.Policy, stacktest.Options)
 		Mode: o.mode, PSK: o.psk, LocalID: o.localID, IKELifetime: o.ikeLifetime, Lifetime: o.lifetime, KBytes: o.kbytes}
 	opt := stacktest.Options{Net: nw}
 	if o.isakmpOnly {
-		opt.Edit = func(s *stack.Stack) { s.Deleter = s.Info }
+		opt.Edit = func(s *stack.Stack) { s.Deleter = phase1.Deleter{Life: s.Life} }
 	}
 	return p, opt
 }

@@ -44,7 +44,7 @@ type Net struct {
 	silent map[netip.Addr]bool
 	drop   func(Sent) bool
 	delay  func(Sent) time.Duration
-	inside netip.Addr
+	inside []netip.Addr // behind the NAT, in the order NAT named them
 	public netip.Addr
 }
 
@@ -78,11 +78,19 @@ func (n *Net) Silence(host netip.Addr, on bool) {
 // NAT puts the host inside behind a masquerading NAT whose outside address
 // is public: what it sends leaves from public with the source port moved
 // up by NATPortShift, and what comes to public on such a port goes back
-// in.
+// in. Called again with another inside host, it puts that one behind the
+// same NAT too, the k-th (from 1) with its ports moved by k*NATPortShift:
+// several clients share one public address, each on its own ports.
 func (n *Net) NAT(inside, public netip.Addr) {
 	n.mu.Lock()
-	n.inside, n.public = inside, public
-	n.mu.Unlock()
+	defer n.mu.Unlock()
+	n.public = public
+	for _, a := range n.inside {
+		if a == inside {
+			return
+		}
+	}
+	n.inside = append(n.inside, inside)
 }
 
 // Count returns how many datagrams that crossed the network (lost or not)
@@ -157,12 +165,17 @@ func (c *conn) WriteDatagram(d udp.Datagram) error {
 		n.mu.Unlock()
 		return nil
 	}
-	if n.inside.IsValid() && src.Addr() == n.inside {
-		src = netip.AddrPortFrom(n.public, src.Port()+NATPortShift)
+	for k, a := range n.inside {
+		if src.Addr() == a {
+			src = netip.AddrPortFrom(n.public, src.Port()+uint16(k+1)*NATPortShift)
+			break
+		}
 	}
 	dst := d.Remote
 	if n.public.IsValid() && dst.Addr() == n.public && dst.Port() > NATPortShift {
-		dst = netip.AddrPortFrom(n.inside, dst.Port()-NATPortShift)
+		if k := int(dst.Port()/NATPortShift) - 1; k < len(n.inside) {
+			dst = netip.AddrPortFrom(n.inside[k], dst.Port()-uint16(k+1)*NATPortShift)
+		}
 	}
 	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...)}
 	s.Lost = n.drop != nil && n.drop(s)

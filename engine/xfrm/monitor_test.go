@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/iked/iked/engine"
@@ -79,13 +80,7 @@ func TestAcquire(t *testing.T) {
 	run(t, "ip", "-n", ns, "link", "set", "h5b", "up")
 	run(t, "ip", "-n", ns, "route", "add", "203.0.113.0/24", "dev", "h5a", "src", "198.51.100.1")
 
-	rec := &kernelMessages{msgs: map[uint16][]byte{}}
-	b := New(Options{Namespace: h})
-	b.rawHook = rec.hook
-	if err := b.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b, rec := openRecording(t, h)
 	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
 	ps := engine.PoliciesFor(sel, engine.ModeTunnel, gw1, gw2, []engine.Protocol{engine.ProtoESP}, 21)
 	if err := b.InstallPolicies(ps); err != nil {
@@ -123,19 +118,28 @@ func TestAcquire(t *testing.T) {
 	}
 }
 
-// TestExpireLarval: a reserved SPI that is never installed expires after
-// net.core.xfrm_acq_expires, and the kernel reports a hard EXPIRE for it —
-// the one EXPIRE this kernel (no ESP) can produce.
-func TestExpireLarval(t *testing.T) {
-	ns, h := testNS(t)
-	run(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.core.xfrm_acq_expires=1")
+// openRecording opens a backend in the namespace whose raw kernel
+// messages rec keeps (rec.save writes them to testdata); it closes when
+// the test ends.
+func openRecording(t *testing.T, h netns.NsHandle) (*Backend, *kernelMessages) {
+	t.Helper()
 	rec := &kernelMessages{msgs: map[uint16][]byte{}}
 	b := New(Options{Namespace: h})
 	b.rawHook = rec.hook
 	if err := b.Open(); err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
+	return b, rec
+}
+
+// TestExpireLarval: a reserved SPI that is never installed expires after
+// net.core.xfrm_acq_expires, and the kernel reports a hard EXPIRE for it —
+// the one EXPIRE this kernel (no ESP) can produce.
+func TestExpireLarval(t *testing.T) {
+	ns, h := testNS(t)
+	run(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.core.xfrm_acq_expires=1")
+	b, rec := openRecording(t, h)
 	spi, err := b.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoESP, Src: gw2, Dst: gw1, ReqID: 5})
 	if err != nil {
 		t.Fatal(err)

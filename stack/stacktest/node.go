@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,9 @@ type Node struct {
 	// Socket is the control socket's path (open only on the host's
 	// network).
 	Socket string
-	net    udp.Network
+	// Conf is the policy file's path: rewrite it, then reload.
+	Conf string
+	net  udp.Network
 }
 
 // Options vary how a node starts.
@@ -45,17 +48,29 @@ type Options struct {
 	// Engine are the memory engine's options (install delay, policy
 	// watch).
 	Engine memory.Options
+	// Rand, if set, is the daemon's random source (cookies, nonces, DH
+	// keys, message IDs), to make its side of an exchange repeatable.
+	Rand io.Reader
 }
 
 // Start writes p's policy file, starts a daemon on it with the
 // production wiring and stops it when the test ends.
 func Start(t testing.TB, p Policy, o Options) *Node {
 	t.Helper()
+	return StartYAML(t, p.YAML, o)
+}
+
+// StartYAML is Start for a policy file of the test's own: yaml returns
+// its text, given the control socket's path.
+func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
+	t.Helper()
 	dir := t.TempDir()
 	n := &Node{Engine: memory.New(o.Engine), Log: &daemontest.LogBuffer{},
 		Socket: filepath.Join(dir, "iked.sock"), net: o.Net}
 	conf := filepath.Join(dir, "iked.yaml")
-	if err := os.WriteFile(conf, []byte(p.YAML(n.Socket)), 0o600); err != nil {
+	n.Conf = conf
+	text := yaml(n.Socket)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pol, msgs, err := policymgr.Load(conf, policymgr.LoadOptions{})
@@ -81,6 +96,7 @@ func Start(t testing.TB, p Policy, o Options) *Node {
 			return engine.New(n.Engine, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
 		},
 		Network:   o.Net,
+		Rand:      o.Rand,
 		Log:       lg,
 		LogLevel:  level,
 		Workers:   1,
@@ -89,7 +105,7 @@ func Start(t testing.TB, p Policy, o Options) *Node {
 	}))
 	n.Stack = s
 	if err := s.Daemon.Start(); err != nil {
-		t.Fatalf("start %s: %v\n%s", p.Local, err, n.Log.String())
+		t.Fatalf("start: %v\n%s\n%s", err, text, n.Log.String())
 	}
 	t.Cleanup(s.Daemon.Stop)
 	return n

@@ -7,10 +7,17 @@ import (
 
 // Policy describes the policy file of a test daemon: one PSK connection
 // "link" from Local to Remote with one ESP proposal. The zero values give
-// Main Mode, `initiate: never`, no NAT-T, the memory engine, debug level,
-// retransmission after 500 ms, three tries.
+// Main Mode, transport mode between the two hosts, `initiate: never`, no
+// NAT-T, the memory engine, debug level, retransmission after 500 ms,
+// three tries.
 type Policy struct {
 	Local, Remote string
+	// Tunnel puts the connection in tunnel mode between the gateways
+	// Local and Remote; LocalAddress and RemoteAddress, when set, are its
+	// selectors instead of the hosts ("-" for RemoteAddress: none, any).
+	// RoadWarrior leaves remote-gw out: the connection answers any peer.
+	Tunnel, RoadWarrior         bool
+	LocalAddress, RemoteAddress string
 	// Initiate is the connection's initiate (default never).
 	Initiate string
 	// Mode is main (default) or aggressive.
@@ -53,6 +60,9 @@ type Policy struct {
 	// ConnDPD and CloseAction, when set, are the connection's dpd
 	// mapping (e.g. "{action: restart}") and close-action.
 	ConnDPD, CloseAction string
+	// Daemon, when set, is more of the daemon section, one "key: value"
+	// per line, e.g. "under-load: {half-open: 32}".
+	Daemon string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -83,13 +93,35 @@ func (p Policy) YAML(sock string) string {
 	if p.Phase2LifetimeMin != "" {
 		fmt.Fprintf(&b, "  phase2-lifetime-min: %s\n", p.Phase2LifetimeMin)
 	}
+	for _, l := range strings.Split(p.Daemon, "\n") {
+		if strings.TrimSpace(l) != "" {
+			fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
+		}
+	}
 	ikeLife := ""
 	if p.IKELifetime != "" {
 		ikeLife = ", lifetime: " + p.IKELifetime
 	}
 	fmt.Fprintf(&b, "transforms:\n  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]%s}\n", ikeLife)
 	fmt.Fprintf(&b, "  esp: {protocol: esp, %s}\nproposals:\n  esp: [esp]\nproposal-lists:\n  qm: [esp]\n", p.ESP)
-	fmt.Fprintf(&b, "connections:\n  link:\n    local-address: %s\n    remote-address: %s\n    initiate: %s\n", p.Local, p.Remote, p.Initiate)
+	la, ra := p.Local, p.Remote
+	if p.LocalAddress != "" {
+		la = p.LocalAddress
+	}
+	if p.RemoteAddress != "" {
+		ra = p.RemoteAddress
+	}
+	fmt.Fprintf(&b, "connections:\n  link:\n    local-address: %s\n", la)
+	if ra != "-" {
+		fmt.Fprintf(&b, "    remote-address: %s\n", ra)
+	}
+	if p.Tunnel {
+		fmt.Fprintf(&b, "    local-gw: %s\n", p.Local)
+		if !p.RoadWarrior {
+			fmt.Fprintf(&b, "    remote-gw: %s\n", p.Remote)
+		}
+	}
+	fmt.Fprintf(&b, "    initiate: %s\n", p.Initiate)
 	localID := ""
 	if p.LocalID != "" {
 		localID = fmt.Sprintf(", local-id: %q", p.LocalID)

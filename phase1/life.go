@@ -1,6 +1,8 @@
 package phase1
 
 import (
+	"time"
+
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/daemon"
@@ -9,9 +11,41 @@ import (
 // An ISAKMP SA's life once phase 1 is over, driven by the daemon's per-SA
 // timers (daemon.Context.At): DPD probes (RFC 3706), NAT keepalives when we
 // are behind a NAT (RFC 3948, 4), and the end of its negotiated lifetime
-// (RFC 2407, 4.5). InfoHandler is the daemon.Watcher that arms them when
-// an SA is established and forgets them, and wipes the SA's keys, when it
-// goes.
+// (RFC 2407, 4.5), its reauthentication (reauth.go) and the peer's
+// INITIAL-CONTACT. Life is the daemon.Watcher that arms them when an SA is
+// established and forgets them, and wipes the SA's keys, when it goes.
+
+// Life runs each ISAKMP SA's life after phase 1 (daemon.Watcher). It holds
+// the DPD state of each SA, which the informational handler (InfoHandler)
+// feeds with what the peer sends. All methods run on the daemon's loop
+// goroutine, so it needs no lock.
+type Life struct {
+	DPD DPDConfig
+	// KeepaliveInterval is the NAT keepalive interval when we are behind
+	// a NAT (zero: DefaultKeepaliveInterval, strongSwan's 20 s; negative:
+	// none).
+	KeepaliveInterval time.Duration
+	// OnInitialContact, if set, is called when the peer of c.SA sent
+	// INITIAL-CONTACT (in phase 1 or in an informational), after
+	// ClearStale removed the peer's other SAs (and, through the daemon's
+	// watchers, their IPsec SAs).
+	OnInitialContact func(c *daemon.Context, s *SA)
+	// dpd is the DPD state per ISAKMP SA, keyed by the daemon's SA; an
+	// entry goes with its SA (SARemoved, Forget).
+	dpd map[*daemon.SA]*DPD
+	// keepalives are the NAT keepalive schedules of the SAs behind a NAT.
+	keepalives map[*daemon.SA]*Keepalive
+	// reauth are the SAs being reauthenticated (reauth.go), with when it
+	// began; an entry goes when the new SA is established, when our new
+	// negotiation fails, or with the old SA.
+	reauth map[*daemon.SA]time.Time
+}
+
+// NewLife returns the life of ISAKMP SAs with the policy's daemon.dpd
+// (zero delay: DPD off, R-U-THERE from the peer is still answered).
+func NewLife(cfg DPDConfig) *Life {
+	return &Life{DPD: cfg, dpd: map[*daemon.SA]*DPD{}, keepalives: map[*daemon.SA]*Keepalive{}}
+}
 
 // Names of the per-SA timers phase 1 arms.
 const (
@@ -25,12 +59,12 @@ const (
 // are behind a NAT, the lifetime timer; and, when the peer sent
 // INITIAL-CONTACT inside phase 1 (strongSwan's MM5/AM3), it removes the
 // peer's stale SAs.
-func (h *InfoHandler) SAEstablished(c *daemon.Context) daemon.Result {
+func (h *Life) SAEstablished(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil {
 		return daemon.Result{}
 	}
-	r := h.Established(c, false)
+	r := h.Established(c)
 	if r.Reject != nil {
 		return r
 	}
@@ -54,18 +88,24 @@ func (h *InfoHandler) SAEstablished(c *daemon.Context) daemon.Result {
 	}
 	h.reauthDone(c)
 	if s.PeerInitialContact {
-		h.ClearStale(c, s)
-		if h.OnInitialContact != nil {
-			h.OnInitialContact(c, s)
-		}
+		h.initialContact(c, s)
 	}
 	return r
+}
+
+// initialContact acts on the peer's INITIAL-CONTACT on s: its stale SAs
+// go (ClearStale) and OnInitialContact is told.
+func (h *Life) initialContact(c *daemon.Context, s *SA) {
+	h.ClearStale(c, s)
+	if h.OnInitialContact != nil {
+		h.OnInitialContact(c, s)
+	}
 }
 
 // SARemoved forgets the SA's DPD and keepalive state and wipes its keys
 // (daemon.Watcher), whatever removed it: a failed or half-open
 // negotiation as much as a deleted SA.
-func (h *InfoHandler) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
+func (h *Life) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
 	delete(h.dpd, c.SA)
 	delete(h.keepalives, c.SA)
 	h.reauthFailed(c)
@@ -79,7 +119,7 @@ func (h *InfoHandler) SARemoved(c *daemon.Context, why daemon.RemoveReason) daem
 // (StaleSAs: the peer's other established SAs), without a Delete to the
 // peer, which no longer has them; the daemon's watchers remove their IPsec
 // SAs. It returns how many it removed.
-func (h *InfoHandler) ClearStale(c *daemon.Context, s *SA) int {
+func (h *Life) ClearStale(c *daemon.Context, s *SA) int {
 	byState := map[*SA]*daemon.SA{}
 	var others []*SA
 	for _, dsa := range c.SAs() {
@@ -107,7 +147,7 @@ func (h *InfoHandler) ClearStale(c *daemon.Context, s *SA) int {
 // the last run counts as proof of life (RFC 3706, 5.3), then DPDTick
 // probes or declares the peer dead, which removes the SA (and, through the
 // watchers, its IPsec SAs).
-func (h *InfoHandler) dpdTimer(c *daemon.Context) daemon.Result {
+func (h *Life) dpdTimer(c *daemon.Context) daemon.Result {
 	d := h.dpd[c.SA]
 	if d == nil {
 		return daemon.Result{}
@@ -129,7 +169,7 @@ func (h *InfoHandler) dpdTimer(c *daemon.Context) daemon.Result {
 // keepaliveTimer sends a NAT keepalive (RFC 3948, 2.3) when nothing else
 // went to the peer for the interval: any datagram refreshes the NAT's
 // mapping.
-func (h *InfoHandler) keepaliveTimer(c *daemon.Context) daemon.Result {
+func (h *Life) keepaliveTimer(c *daemon.Context) daemon.Result {
 	ka := h.keepalives[c.SA]
 	if ka == nil {
 		return daemon.Result{}
@@ -152,7 +192,7 @@ func (h *InfoHandler) keepaliveTimer(c *daemon.Context) daemon.Result {
 // reauthentication (reauth.go) replaced the SA in time: a road warrior
 // responder's SA whose peer did not reauthenticate, or a failed
 // reauthentication.
-func (h *InfoHandler) lifetimeTimer(c *daemon.Context) daemon.Result {
+func (h *Life) lifetimeTimer(c *daemon.Context) daemon.Result {
 	s, err := phase1SA(c)
 	if err != nil {
 		return daemon.Result{}
@@ -172,4 +212,4 @@ func (h *InfoHandler) lifetimeTimer(c *daemon.Context) daemon.Result {
 
 // Keepalives reports whether NAT keepalives run on sa (for tests and
 // ikectl).
-func (h *InfoHandler) Keepalives(sa *daemon.SA) bool { return h.keepalives[sa] != nil }
+func (h *Life) Keepalives(sa *daemon.SA) bool { return h.keepalives[sa] != nil }

@@ -1,0 +1,159 @@
+package daemon
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/iked/iked/isakmp"
+)
+
+// TestPoolPriority: with the one worker busy, a queue of first jobs from
+// one flooding address, one from another address and one high job: the
+// high job runs first, then the addresses take turns, so the other
+// address's job runs second, not after the flood.
+func TestPoolPriority(t *testing.T) {
+	p := newPool(1)
+	defer p.close()
+	flood, other := netip.MustParseAddr("198.51.100.66"), netip.MustParseAddr("198.51.100.7")
+	gate := make(chan struct{})
+	started := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	job := func(name string) func() {
+		return func() {
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	p.submit(priorityHigh, other, highQueue, func() { close(started); <-gate })
+	<-started
+	for i := range 5 {
+		if !p.submit(priorityLow, flood, 5, job("flood"+string(rune('0'+i)))) {
+			t.Fatalf("flood job %d refused below the limit", i)
+		}
+	}
+	if p.submit(priorityLow, flood, 5, job("flood-over")) {
+		t.Error("a sixth low job accepted with the limit at 5")
+	}
+	if !p.submit(priorityLow, other, 6, job("other-first")) {
+		t.Fatal("low job of another address refused")
+	}
+	if !p.submit(priorityHigh, other, highQueue, job("quick-mode")) {
+		t.Fatal("high job refused while the low queue is full")
+	}
+	if h, l := p.queued(); h != 1 || l != 6 {
+		t.Errorf("queued high %d low %d, want 1 and 6", h, l)
+	}
+	p.submit(priorityLow, flood, 10, func() { wg.Done() })
+	close(gate)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"quick-mode", "flood0", "other-first", "flood1", "flood2", "flood3", "flood4"}
+	if !slices.Equal(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+}
+
+// gatedWork is a handler whose exchanges ask for work that records its
+// name when it starts, then waits for the gate, then answers.
+type gatedWork struct {
+	name  string
+	gate  chan struct{}
+	mu    *sync.Mutex
+	order *[]string
+}
+
+func (g *gatedWork) Start(c *Context, p *Packet) (Exchange, Result) {
+	ex := &gatedExchange{g: g, id: p.Header.MessageID, typ: p.Header.Exchange}
+	name := g.name
+	if p.Remote.Addr() != floodAddr && name == "flood" {
+		name = "legit" // a first message from another address
+	}
+	return ex, Result{Work: func() any {
+		g.mu.Lock()
+		*g.order = append(*g.order, name)
+		g.mu.Unlock()
+		<-g.gate
+		return nil
+	}}
+}
+
+type gatedExchange struct {
+	g   *gatedWork
+	id  uint32
+	typ isakmp.ExchangeType
+}
+
+func (x *gatedExchange) Consume(c *Context, p *Packet) Result {
+	return Result{Reject: errors.New("no")}
+}
+func (x *gatedExchange) TimedOut(c *Context) Result { return Result{} }
+func (x *gatedExchange) State() string              { return "gated" }
+func (x *gatedExchange) Resume(c *Context, v any) Result {
+	return Result{Send: message(c.SA.Cookies.I, c.SA.Cookies.R, x.typ, x.id, []byte(x.g.name)), Done: true}
+}
+
+// TestFloodKeepsQuickMode: both workers busy, 600 first messages from one
+// address ask for work (more than the old shared queue of 256 held);
+// then a Quick Mode on an established SA does, and a first message (an
+// MM3's Diffie-Hellman) from another address. Nothing is dropped for pool
+// space; the Quick Mode's work is the first to start when a worker frees,
+// and the other address's after at most one more of the flood's.
+func TestFloodKeepsQuickMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		flood := &gatedWork{name: "flood", gate: gate, mu: &mu, order: &order}
+		qm := &gatedWork{name: "quick-mode", gate: gate, mu: &mu, order: &order}
+		h := newHarness(t, testSettings(), func(d *Daemon) {
+			d.RegisterInitiator(&echoHandler{})
+			d.Register(isakmp.ExchangeMain, flood)
+			d.Register(isakmp.ExchangeQuickMode, qm)
+		})
+		ck := establish(t, h)
+		src := h.source(floodAddr)
+		for i := range 600 {
+			h.send(src, 500, message(cookie(uint64(7000+i)), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
+		}
+		if hi, lo := h.d.pool.queued(); hi != 0 || lo != 598 {
+			t.Errorf("queued high %d, low %d; want 0, 598 (two workers busy)", hi, lo)
+		}
+		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 77, []byte("qm1")))
+		legit := h.source(netip.MustParseAddr("203.0.113.9"))
+		h.send(legit, 500, message(cookie(8000), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
+		if n := h.d.Counters.Dropped(DropPoolFull); n != 0 {
+			t.Errorf("pool-full drops %d, want 0", n)
+		}
+		close(gate)
+		synctest.Wait()
+		mu.Lock()
+		if len(order) != 602 || order[2] != "quick-mode" || order[4] != "legit" {
+			t.Errorf("%d jobs, starting %v; want 602, the third quick-mode, the fifth legit", len(order), order[:min(6, len(order))])
+		}
+		mu.Unlock()
+		var qmReplies int
+		for _, b := range recvAll(h.peer) {
+			if exchangeOf(b) == isakmp.ExchangeQuickMode {
+				qmReplies++
+			}
+		}
+		if qmReplies != 1 {
+			t.Errorf("%d Quick Mode answers, want 1", qmReplies)
+		}
+		if got := recvAll(src); len(got) != 600 {
+			t.Errorf("%d answers to the flood, want 600", len(got))
+		}
+		if got := recvAll(legit); len(got) != 1 {
+			t.Errorf("%d answers to the other address, want 1", len(got))
+		}
+	})
+}
