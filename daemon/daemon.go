@@ -116,6 +116,11 @@ type tokenRef struct {
 	run *running
 	// then, for the daemon's own requests (sa nil), hears the answer.
 	then func(engine.Event)
+	// req is what an exchange submitted under the token when it puts
+	// something into the engine (an SPI, a bundle, policies): an answer
+	// that comes after the exchange or its ISAKMP SA ended is undone
+	// (daemon/engine.go, undo).
+	req engine.Request
 }
 
 type begun struct {

@@ -17,6 +17,10 @@ func (d *Daemon) newTokenRaw() uint64 { return tokenCounter.Add(1) }
 // submit queues an engine request; a request the bounded queue drops is
 // answered to its exchange at once with a failure event.
 func (d *Daemon) submit(r engine.Request) {
+	if ref, ok := d.tokens[r.ID()]; ok && ref.sa != nil && undoable(r) {
+		ref.req = r
+		d.tokens[r.ID()] = ref
+	}
 	dropped := d.eng.Submit(r)
 	if dropped == nil {
 		return
@@ -55,6 +59,10 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 			} else {
 				d.log.Debug("engine request done", zap.Stringer("event", ev))
 			}
+			return
+		}
+		if !d.alive(ref.sa) || ref.sa.exchanges[ref.run.id] != ref.run || ref.run.done {
+			d.undo(ref, ev)
 			return
 		}
 		d.resume(ref.sa, ref.run, ev)
@@ -133,4 +141,56 @@ func (d *Daemon) waitEngine(tok uint64, limit time.Duration) (engine.Event, erro
 			return engine.Event{}, errors.New("daemon: engine did not answer")
 		}
 	}
+}
+
+// undoable reports whether r puts something into the engine that its
+// exchange must own: an SPI reservation, a bundle, kernel policies.
+func undoable(r engine.Request) bool {
+	switch r.(type) {
+	case *engine.AllocSPI, *engine.Install, *engine.InstallPolicies:
+		return true
+	}
+	return false
+}
+
+// undo takes back what an engine answer put in for an exchange that is no
+// longer there to own it: the ISAKMP SA was removed (DPD, a terminate) or
+// the exchange ended while the engine was still installing. Left alone,
+// such a bundle would sit in the kernel untracked, never rekeyed nor
+// deleted, and its policies would outlive it.
+func (d *Daemon) undo(ref tokenRef, ev engine.Event) {
+	var r engine.Request
+	tok := d.newTokenRaw()
+	why := "the exchange ended"
+	if !d.alive(ref.sa) {
+		why = "the ISAKMP SA is gone"
+	}
+	switch req := ref.req.(type) {
+	case *engine.AllocSPI:
+		if ev.Kind != engine.EventSPIAllocated {
+			return
+		}
+		r = &engine.Delete{Token: tok, SAs: []engine.SARef{{Protocol: req.Protocol, SPI: ev.SPI, Src: req.Src, Dst: req.Dst}}}
+		d.log.Debug("SPI allocated after its exchange ended: released", zap.Stringer("event", ev), zap.String("reason", why))
+	case *engine.Install:
+		if ev.Kind != engine.EventInstalled || req.Bundle == nil {
+			return
+		}
+		refs := req.Bundle.Refs()
+		r = &engine.Delete{Token: tok, SAs: refs}
+		d.log.Warn("IPsec SA bundle installed after its negotiation ended: removed", zap.Uint32("bundle", req.Bundle.ID),
+			zap.Stringers("sas", refs), zap.String("reason", why), zap.Stringer("cookies", ref.sa.Cookies))
+	case *engine.InstallPolicies:
+		if ev.Kind != engine.EventPoliciesInstalled {
+			return
+		}
+		r = &engine.RemovePolicies{Token: tok, Policies: req.Policies}
+		d.log.Warn("kernel policies installed after their negotiation ended: removed", zap.Int("policies", len(req.Policies)),
+			zap.String("reason", why), zap.Stringer("cookies", ref.sa.Cookies))
+	default:
+		d.log.Debug("engine event for an ended exchange", zap.Stringer("event", ev))
+		return
+	}
+	d.tokens[tok] = tokenRef{}
+	d.submit(r)
 }

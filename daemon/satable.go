@@ -124,7 +124,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		d.leaveHalfOpen(sa, sa.jobs > 0 && why != RemoveHalfOpen && why != RemoveShutdown)
 	}
 	for tok, ref := range d.tokens {
-		if ref.sa == sa {
+		if ref.sa == sa && ref.req == nil {
 			delete(d.tokens, tok)
 		}
 	}

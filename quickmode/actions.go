@@ -28,9 +28,9 @@ import (
 //     before our new one is installed), or phase 1 when the ISAKMP SA is
 //     gone too.
 //
-// The held policies of a connection are removed just before the next
-// kernel policies of that connection are installed (Manager.result), so
-// that the two never clash; an on-demand connection's trap policies stay
+// The held policies of a connection are removed just after the next
+// kernel policies of that connection are installed (Manager.result): the
+// new ones replace them in place; an on-demand connection's trap policies stay
 // in the kernel anyway, and its IPsec SAs carry none of their own.
 
 // TimerCloseAction is the per-SA timer of a close-action restart.
@@ -91,8 +91,10 @@ func heldAlready(ps []engine.Policy, p engine.Policy) bool {
 }
 
 // releaseHeld puts the removal of the connection's held policies just
-// before the first kernel policies a new bundle of it installs (reqs are
-// an exchange's engine requests), so that the kernel never holds both.
+// after the first kernel policies a new bundle of it installs (reqs are
+// an exchange's engine requests): the engines stack policies of the same
+// selectors, so the new ones take over in place and the selectors are
+// never without a policy (make-before-break).
 func (rt *Manager) releaseHeld(c *daemon.Context, conn string, reqs []engine.Request) []engine.Request {
 	held := rt.held[conn]
 	if len(held) == 0 {
@@ -101,8 +103,8 @@ func (rt *Manager) releaseHeld(c *daemon.Context, conn string, reqs []engine.Req
 	for i, r := range reqs {
 		if _, ok := r.(*engine.InstallPolicies); ok {
 			delete(rt.held, conn)
-			out := append(reqs[:i:i], &engine.RemovePolicies{Token: c.Token(), Policies: held})
-			return append(out, reqs[i:]...)
+			out := append(reqs[:i+1:i+1], &engine.RemovePolicies{Token: c.Token(), Policies: held})
+			return append(out, reqs[i+1:]...)
 		}
 	}
 	return reqs

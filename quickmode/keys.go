@@ -319,14 +319,13 @@ func (x *Exchange) installed(env Env) daemon.Result {
 
 // installFailed: the engine refused the bundle (its messages 65/66 are
 // logged by the engine); the peer's SAs are deleted with a Delete. The
-// bundle's policies, queued behind it, are taken out again.
+// bundle's policies, queued behind it, are taken out again by the daemon
+// if the engine puts them in (daemon/engine.go, undo: this exchange has
+// ended by then), and only then, so that a policy install that failed too
+// never takes out the same policies of an older bundle.
 func (x *Exchange) installFailed(env Env, err error) daemon.Result {
 	st := x.fail(env, "the SA bundle was not installed: "+errText(err), 0)
-	if x.policyTok != 0 {
-		x.policyTok = 0
-		st.Engine = append(st.Engine, &engine.RemovePolicies{Token: env.Token(), Policies: x.policies})
-		x.policies = nil
-	}
+	x.policyTok, x.policies = 0, nil
 	x.tellDeleted(env, &st)
 	return st
 }

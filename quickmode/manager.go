@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/isakmp"
@@ -59,6 +61,12 @@ type Manager struct {
 	// held are kernel policies kept by connection after a dpd.action or
 	// close-action hold removed their SAs (actions.go).
 	held map[string][]engine.Policy
+	// installing are the Quick Modes whose bundle the engine is
+	// installing, per ISAKMP SA: if the SA goes meanwhile, a bundle
+	// already in waits for its policies and belongs to nobody
+	// (SARemoved removes it; the daemon undoes what the engine answers
+	// later).
+	installing map[*daemon.SA]map[uint32]*Exchange
 }
 
 // NewManager returns a Manager over phase 1's initiator and informational
@@ -68,7 +76,8 @@ type Manager struct {
 func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
 		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
-		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{}}
+		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{},
+		installing: map[*daemon.SA]map[uint32]*Exchange{}}
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
@@ -185,6 +194,9 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 			}
 		}
 	}
+	if x != nil && c.SA != nil {
+		rt.trackInstalling(c.SA, x)
+	}
 	r := st
 	if x != nil && x.Conn != nil && len(rt.held) > 0 {
 		r.Engine = rt.releaseHeld(c, x.Conn.Name, r.Engine)
@@ -219,3 +231,42 @@ func (sentInfo) Consume(*daemon.Context, *daemon.Packet) daemon.Result {
 func (sentInfo) Resume(*daemon.Context, any) daemon.Result { return daemon.Result{} }
 func (sentInfo) TimedOut(*daemon.Context) daemon.Result    { return daemon.Result{} }
 func (sentInfo) State() string                             { return "sent" }
+
+// trackInstalling keeps the table of Quick Modes whose bundle the engine
+// is installing.
+func (rt *Manager) trackInstalling(sa *daemon.SA, x *Exchange) {
+	if x.State == StateIInstalling || x.State == StateRInstalling {
+		if rt.installing[sa] == nil {
+			rt.installing[sa] = map[uint32]*Exchange{}
+		}
+		rt.installing[sa][x.MessageID] = x
+		return
+	}
+	if m := rt.installing[sa]; m != nil && m[x.MessageID] == x {
+		delete(m, x.MessageID)
+		if len(m) == 0 {
+			delete(rt.installing, sa)
+		}
+	}
+}
+
+// abandonInstalls removes the bundles that the engine installed for
+// Quick Modes of a gone ISAKMP SA still waiting for their policies:
+// nobody owns them. The answers still to come (a bundle, policies) are
+// undone by the daemon (daemon/engine.go, undo).
+func (rt *Manager) abandonInstalls(c *daemon.Context, sa *daemon.SA) []engine.Request {
+	var reqs []engine.Request
+	for _, x := range rt.installing[sa] {
+		if x.installTok != 0 || x.bundle == nil {
+			continue
+		}
+		refs := x.bundle.Refs()
+		reqs = append(reqs, &engine.Delete{Token: c.Token(), SAs: refs})
+		if c.Log != nil {
+			c.Log.Warn("IPsec SA bundle installed after its negotiation ended: removed", zap.Uint32("bundle", x.bundle.ID),
+				zap.Stringers("sas", refs), zap.String("reason", "the ISAKMP SA is gone"))
+		}
+	}
+	delete(rt.installing, sa)
+	return reqs
+}

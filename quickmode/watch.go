@@ -67,6 +67,16 @@ func (rt *Manager) SAEstablished(c *daemon.Context) daemon.Result {
 // to why (see above), and forgets the Manager's tables of it
 // (daemon.Watcher).
 func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
+	abandoned := rt.abandonInstalls(c, c.SA)
+	r := rt.removeChildren(c, why)
+	if len(abandoned) > 0 {
+		r.Engine = append(abandoned, r.Engine...)
+	}
+	return r
+}
+
+// removeChildren is SARemoved for the bundles installed on c.SA.
+func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
 	sa := c.SA
 	children := rt.children[sa]
 	delete(rt.children, sa)

@@ -37,6 +37,17 @@ type Options struct {
 	Unsupported []engine.Protocol
 	// Buffer is the capacity of Notifications; 0 means 64.
 	Buffer int
+	// InstallDelay makes Install take this long before it records the
+	// bundle, as a busy kernel would: the daemon's loop runs on meanwhile
+	// (a test may remove the ISAKMP SA while the engine installs).
+	InstallDelay time.Duration
+	// PolicyDelay does the same for InstallPolicies of some policies.
+	PolicyDelay time.Duration
+	// Watch, if set, is called after every change of the policies in
+	// force, with them (as Policies returns them), so that a test can
+	// check that no instant lacks a policy. It runs on the engine's
+	// worker and must not call the backend.
+	Watch func([]engine.Policy)
 }
 
 // Record is one installed SA with everything the engine was given for it,
@@ -199,6 +210,9 @@ func (b *Backend) AllocSPI(r *engine.AllocSPI) (uint32, error) {
 
 // Install records every SA of the bundle, or none.
 func (b *Backend) Install(bd *engine.Bundle) error {
+	if b.opts.InstallDelay > 0 {
+		time.Sleep(b.opts.InstallDelay)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.open {
@@ -352,6 +366,10 @@ func (b *Backend) Delete(refs []engine.SARef) error {
 // of them and is in force until removed (make-before-break on reload and
 // rekey); the same key twice in one call is refused.
 func (b *Backend) InstallPolicies(ps []engine.Policy) error {
+	if b.opts.PolicyDelay > 0 && len(ps) > 0 {
+		time.Sleep(b.opts.PolicyDelay)
+	}
+	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.open {
@@ -379,6 +397,7 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 // RemovePolicies removes policies (the topmost equal one of each key); it
 // tries every one.
 func (b *Backend) RemovePolicies(ps []engine.Policy) error {
+	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var first error
@@ -413,6 +432,7 @@ func samePolicy(a, b engine.Policy) bool {
 
 // Flush forgets everything.
 func (b *Backend) Flush() error {
+	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, e := range b.sas {
@@ -465,6 +485,13 @@ func (b *Backend) Reserved() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.larval)
+}
+
+// watch tells Options.Watch the policies in force (b.mu not held).
+func (b *Backend) watch() {
+	if b.opts.Watch != nil {
+		b.opts.Watch(b.Policies())
+	}
 }
 
 // Policies returns the installed policies in installation order.

@@ -220,3 +220,65 @@ func TestPolicyStack(t *testing.T) {
 		t.Fatalf("flush left:\n%s", out)
 	}
 }
+
+// TestPolicyRekey: a Quick Mode rekey as the kernel sees it. The new
+// bundle installs the same policies as the old (same selectors and
+// reqid), or ones with other tunnel endpoints (the peer moved behind a
+// NAT); then the old bundle's removal takes its policies out. The kernel's
+// policies are never deleted and added again meanwhile: each keeps its
+// index (XFRM_MSG_UPDPOLICY replaces in place), so no packet finds the
+// selector without a policy and leaves in clear.
+func TestPolicyRekey(t *testing.T) {
+	ns, h := testNS(t)
+	b := openIn(t, h)
+	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}
+	gwL, gwR, gwR2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	esp := []engine.Protocol{engine.ProtoESP}
+	indexes := func() []string {
+		var idx []string
+		fs := strings.Fields(run(t, "ip", "-s", "-n", ns, "xfrm", "policy"))
+		for i := 0; i+1 < len(fs); i++ {
+			if fs[i] == "index" {
+				idx = append(idx, fs[i+1])
+			}
+		}
+		slices.Sort(idx)
+		return idx
+	}
+	old := engine.PoliciesFor(sel, engine.ModeTunnel, gwL, gwR, esp, 1)
+	if err := b.InstallPolicies(old); err != nil {
+		t.Fatal(err)
+	}
+	first := indexes()
+	if len(first) != 3 {
+		t.Fatalf("policies %v", first)
+	}
+	for i, next := range [][]engine.Policy{
+		engine.PoliciesFor(sel, engine.ModeTunnel, gwL, gwR, esp, 1),
+		engine.PoliciesFor(sel, engine.ModeTunnel, gwL, gwR2, esp, 1),
+	} {
+		if err := b.InstallPolicies(next); err != nil {
+			t.Fatalf("rekey %d: install the new bundle's policies: %v", i, err)
+		}
+		if got := indexes(); !slices.Equal(got, first) {
+			t.Fatalf("rekey %d: indexes %v after the install, were %v", i, got, first)
+		}
+		if err := b.RemovePolicies(old); err != nil {
+			t.Fatalf("rekey %d: remove the old bundle's policies: %v", i, err)
+		}
+		if got := indexes(); !slices.Equal(got, first) {
+			t.Fatalf("rekey %d: indexes %v after the old bundle went, were %v", i, got, first)
+		}
+		old = next
+	}
+	if out := run(t, "ip", "-n", ns, "xfrm", "policy"); strings.Count(out, "tmpl src 192.0.2.1 dst 192.0.2.3") != 1 ||
+		strings.Count(out, "tmpl src 192.0.2.3 dst 192.0.2.1") != 2 {
+		t.Fatalf("the kernel does not hold the last bundle's policies:\n%s", out)
+	}
+	if err := b.RemovePolicies(old); err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes(); len(got) != 0 {
+		t.Fatalf("policies left: %v", got)
+	}
+}

@@ -45,6 +45,9 @@ type Options struct {
 	// before stack.Register (say, its Deleter, to play a peer that says
 	// goodbye as another implementation does).
 	Edit func(*stack.Stack)
+	// Engine are the memory engine's options (install delay, policy
+	// watch).
+	Engine memory.Options
 	// Rand, if set, is the daemon's random source (cookies, nonces, DH
 	// keys, message IDs), to make its side of an exchange repeatable.
 	Rand io.Reader
@@ -62,7 +65,7 @@ func Start(t testing.TB, p Policy, o Options) *Node {
 func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 	t.Helper()
 	dir := t.TempDir()
-	n := &Node{Engine: memory.New(memory.Options{}), Log: &daemontest.LogBuffer{},
+	n := &Node{Engine: memory.New(o.Engine), Log: &daemontest.LogBuffer{},
 		Socket: filepath.Join(dir, "iked.sock"), net: o.Net}
 	conf := filepath.Join(dir, "iked.yaml")
 	n.Conf = conf
