@@ -72,7 +72,7 @@ func (rt *Manager) begin(c *daemon.Context, name string) []notify.Message {
 // Kernel handles the engine's own reports (daemon.KernelHandler): an
 // ACQUIRE starts Quick Mode on the connection's established ISAKMP SA, or
 // phase 1 first; a soft EXPIRE rekeys the bundle (rekey); a hard EXPIRE
-// forgets it and removes its kernel policies.
+// forgets it and leaves its kernel policies in place (fail closed).
 func (rt *Manager) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 	p := c.Policy
 	switch ev.Kind {
@@ -100,11 +100,12 @@ func (rt *Manager) Kernel(c *daemon.Context, ev engine.Event) daemon.Result {
 				rt.drop(old)
 				rt.unpend([]*Child{old})
 				logGone(c.Log, []*Child{old}, "expired")
-				// Its policies go with it; the engines keep those that a
-				// newer bundle of the same selectors installed too.
-				if len(old.Policies) > 0 {
-					return daemon.Result{Engine: []engine.Request{&engine.RemovePolicies{Token: c.Token(), Policies: old.Policies}}}
-				}
+				// Its policies stay: traffic of its selectors is dropped
+				// (and raises an ACQUIRE that negotiates again), never
+				// sent in clear (fail closed, interop/kernel_rekey_test.go
+				// TestKernelHardExpiry). A new bundle of the selectors
+				// takes them over; nothing else removes them before iked
+				// stops.
 			}
 		}
 	case engine.EventExpireSoft:
