@@ -80,15 +80,19 @@ type Daemon struct {
 	done   chan struct{}
 	wg     sync.WaitGroup // readers, loop, control server
 
-	handlers    map[isakmp.ExchangeType]Handler
-	initiator   Initiator
-	kernel      KernelHandler
-	deleter     Deleter
-	lister      ChildLister
-	watchers    []Watcher
-	sas         map[Cookies]*SA
-	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
-	firsts      map[firstKey]*SA
+	handlers  map[isakmp.ExchangeType]Handler
+	initiator Initiator
+	kernel    KernelHandler
+	deleter   Deleter
+	lister    ChildLister
+	watchers  []Watcher
+	sas       map[Cookies]*SA
+	byInit    map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
+	firsts    map[firstKey]*SA
+	// byConn indexes the established ISAKMP SAs by connection name
+	// (EachEstablished), so that a look-up for one connection made while
+	// each of many SAs is set up does not scan them all.
+	byConn      map[string]map[*SA]struct{}
 	halfOpen    int
 	refused     refusals
 	blocked     blockList
@@ -159,6 +163,7 @@ func New(opt Options) *Daemon {
 		sas:      map[Cookies]*SA{},
 		byInit:   map[[8]byte]*SA{},
 		firsts:   map[firstKey]*SA{},
+		byConn:   map[string]map[*SA]struct{}{},
 		tokens:   map[uint64]tokenRef{},
 		hooks:    newHooks(opt.Log),
 		admit:    newAdmission(),

@@ -37,6 +37,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	if res.Established && !sa.Established && !res.DeleteSA {
 		newlyEstablished = true
 		sa.Established = true
+		d.index(sa)
 		if sa.halfOpen != nil {
 			sa.halfOpen.Stop()
 			sa.halfOpen = nil
@@ -47,6 +48,9 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			}
 			d.leaveHalfOpen(sa, false)
 		}
+	}
+	if sa.indexed != nil && *sa.indexed != sa.Conn {
+		d.index(sa) // the exchange named another connection (phase1's result)
 	}
 	if run != nil && (consumed || res.Send != nil || res.Done) {
 		run.gen++

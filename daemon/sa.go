@@ -41,8 +41,9 @@ type SA struct {
 	exchanges map[uint32]*running
 	history   idHistory // finished message IDs (replay.go)
 	timers    map[string]*saTimer
-	removed   bool  // the watchers were told
-	halfOpen  Timer // responder SAs until authenticated
+	removed   bool    // the watchers were told
+	indexed   *string // the connection name byConn holds it under, once established
+	halfOpen  Timer   // responder SAs until authenticated
 	first     *firstKey
 	// source is the address a responder SA was admitted from (admission.go);
 	// jobs counts the worker-pool jobs its exchanges asked for.

@@ -118,6 +118,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 	if sa.first != nil && d.firsts[*sa.first] == sa {
 		delete(d.firsts, *sa.first)
 	}
+	d.unindex(sa)
 	if sa.Role == RoleResponder && !sa.Established && sa.first != nil {
 		// A failure after work (a bad KE found by our Diffie-Hellman, a
 		// wrong hash) stays charged to its source (admission.go).
@@ -155,6 +156,53 @@ func (d *Daemon) newMessageID(sa *SA) uint32 {
 		panic("daemon: random source failed: " + err.Error())
 	}
 	return id
+}
+
+// index adds an established SA to byConn under its connection.
+func (d *Daemon) index(sa *SA) {
+	d.unindex(sa)
+	name := sa.Conn
+	set := d.byConn[name]
+	if set == nil {
+		set = map[*SA]struct{}{}
+		d.byConn[name] = set
+	}
+	set[sa] = struct{}{}
+	sa.indexed = &name
+}
+
+// unindex takes sa out of byConn.
+func (d *Daemon) unindex(sa *SA) {
+	if sa.indexed == nil {
+		return
+	}
+	name := *sa.indexed
+	if set := d.byConn[name]; set != nil {
+		delete(set, sa)
+		if len(set) == 0 {
+			delete(d.byConn, name)
+		}
+	}
+	sa.indexed = nil
+}
+
+// EachEstablished calls f for the established ISAKMP SAs of the
+// connection, in no particular order, until f returns false. It costs
+// what it visits, not a scan of every SA.
+func (c *Context) EachEstablished(conn string, f func(*SA) bool) {
+	if c.d == nil {
+		return
+	}
+	for sa := range c.d.byConn[conn] {
+		if sa.Conn != conn {
+			// Renamed since it was established: found under its new name
+			// only once indexed again.
+			continue
+		}
+		if !f(sa) {
+			return
+		}
+	}
 }
 
 // EstablishedSA returns an established ISAKMP SA of the connection, or

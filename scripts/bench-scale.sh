@@ -22,7 +22,7 @@
 #
 # Environment: N (20000), C (200), SOURCES (50), PORTS (20: one
 # initiating daemon per address and port, N/(SOURCES*PORTS) SAs each), HOLD (the seconds ikeload
-# holds the SAs, 120), LEGIT (500), C_LEGIT (10), HALF (4096),
+# holds the SAs, 120; at least SETTLE plus the ikectl runs), SETTLE (20), LEGIT (500), C_LEGIT (10), HALF (4096),
 # HALF_SOURCES (40), PARTS ("scale halfopen"), BIN (bin), GO (go),
 # PREFIX (namespace prefix, hsc), KEEP=1 keeps the work folder,
 # IKED=PATH runs that iked binary; PROFILE=1 builds iked with -tags pprof
@@ -35,6 +35,7 @@ C=${C:-200}
 SOURCES=${SOURCES:-50}
 PORTS=${PORTS:-20}
 HOLD=${HOLD:-120}
+SETTLE=${SETTLE:-20}
 LEGIT=${LEGIT:-500}
 C_LEGIT=${C_LEGIT:-10}
 HALF=${HALF:-4096}
@@ -172,10 +173,13 @@ scale() {
 	local up cpu rss hwm ls_s ls_n st_s lsj_s
 	up=$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN {printf "%.1f", (b - a) / 1e9}')
 	cpu=$(awk -v a="$before" -v b="$(cpu_ticks "$RESP_PID")" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')
+	echo "  all up after ${up}s; iked CPU ${cpu}s; RSS $(($(kib "$RESP_PID" VmRSS) / 1024)) MiB; load $(load)"
+	# The exchanges just finished linger a while for retransmissions:
+	# the RSS that stays is read SETTLE seconds later.
+	sleep "$SETTLE"
 	rss=$(kib "$RESP_PID" VmRSS)
 	hwm=$(kib "$RESP_PID" VmHWM)
-	echo "  all up after ${up}s; iked CPU ${cpu}s; load $(load)"
-	echo "  iked RSS $((rss / 1024)) MiB (empty $((rss0 / 1024)) MiB, peak $((hwm / 1024)) MiB): $(awk -v a="$rss0" -v b="$rss" -v n="$N" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}') bytes per SA pair"
+	echo "  ${SETTLE}s later: iked RSS $((rss / 1024)) MiB (empty $((rss0 / 1024)) MiB, peak $((hwm / 1024)) MiB): $(awk -v a="$rss0" -v b="$rss" -v n="$N" 'BEGIN {printf "%.1f", (b - a) * 1024 / n}') bytes per SA pair"
 	"${CTL[@]}" status >"$WORK/status.out" 2>&1 || true
 	if [ -n "${PROFILE:-}" ]; then
 		ip netns exec "$NS_R" curl -s -o "$WORK/heap.pprof" "http://127.0.0.1:6060/debug/pprof/heap?gc=1" || true
