@@ -37,8 +37,8 @@ func TestIDHistoryBounded(t *testing.T) {
 			t.Errorf("ID %d remembered %v, want %v", i, ok, want)
 		}
 	}
-	if len(h.index) != MessageIDHistory {
-		t.Errorf("index holds %d IDs", len(h.index))
+	if len(h.ring) != MessageIDHistory {
+		t.Errorf("history holds %d IDs", len(h.ring))
 	}
 }
 
