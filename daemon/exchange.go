@@ -49,9 +49,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.leaveHalfOpen(sa, false)
 		}
 	}
-	if sa.indexed != nil && *sa.indexed != sa.Conn {
-		d.index(sa) // the exchange named another connection (phase1's result)
-	}
+	d.reindex(sa)
 	if run != nil && (consumed || res.Send != nil || res.Done) {
 		run.gen++
 		if run.timer != nil {

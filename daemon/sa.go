@@ -41,14 +41,20 @@ type SA struct {
 	exchanges map[uint32]*running
 	history   idHistory // finished message IDs (replay.go)
 	timers    map[string]*saTimer
-	removed   bool    // the watchers were told
-	indexed   *string // the connection name byConn holds it under, once established
-	halfOpen  Timer   // responder SAs until authenticated
+	removed   bool      // the watchers were told
+	indexed   *indexKey // where byConn holds it, once established
+	halfOpen  Timer     // responder SAs until authenticated
 	first     *firstKey
 	// source is the address a responder SA was admitted from (admission.go);
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+}
+
+// indexKey is where Daemon.byConn holds an established SA.
+type indexKey struct {
+	conn string
+	peer netip.Addr
 }
 
 // firstKey finds the responder SA of a retransmitted first message, which

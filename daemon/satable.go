@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"net/netip"
 
 	"go.uber.org/zap"
 
@@ -158,29 +159,48 @@ func (d *Daemon) newMessageID(sa *SA) uint32 {
 	return id
 }
 
-// index adds an established SA to byConn under its connection.
+// index adds an established SA to byConn under its connection and peer
+// address.
 func (d *Daemon) index(sa *SA) {
 	d.unindex(sa)
-	name := sa.Conn
-	set := d.byConn[name]
+	k := indexKey{sa.Conn, sa.Remote.Addr().Unmap()}
+	peers := d.byConn[k.conn]
+	if peers == nil {
+		peers = map[netip.Addr]map[*SA]struct{}{}
+		d.byConn[k.conn] = peers
+	}
+	set := peers[k.peer]
 	if set == nil {
 		set = map[*SA]struct{}{}
-		d.byConn[name] = set
+		peers[k.peer] = set
 	}
 	set[sa] = struct{}{}
-	sa.indexed = &name
+	sa.indexed = &k
+}
+
+// reindex moves sa in byConn when an exchange changed its connection or
+// peer address (phase1's result, NAT-T moving the peer).
+func (d *Daemon) reindex(sa *SA) {
+	if sa.indexed != nil && (sa.indexed.conn != sa.Conn || sa.indexed.peer != sa.Remote.Addr().Unmap()) {
+		d.index(sa)
+	}
 }
 
 // unindex takes sa out of byConn.
 func (d *Daemon) unindex(sa *SA) {
-	if sa.indexed == nil {
+	k := sa.indexed
+	if k == nil {
 		return
 	}
-	name := *sa.indexed
-	if set := d.byConn[name]; set != nil {
-		delete(set, sa)
-		if len(set) == 0 {
-			delete(d.byConn, name)
+	if peers := d.byConn[k.conn]; peers != nil {
+		if set := peers[k.peer]; set != nil {
+			delete(set, sa)
+			if len(set) == 0 {
+				delete(peers, k.peer)
+			}
+		}
+		if len(peers) == 0 {
+			delete(d.byConn, k.conn)
 		}
 	}
 	sa.indexed = nil
@@ -193,12 +213,22 @@ func (c *Context) EachEstablished(conn string, f func(*SA) bool) {
 	if c.d == nil {
 		return
 	}
-	for sa := range c.d.byConn[conn] {
-		if sa.Conn != conn {
-			// Renamed since it was established: found under its new name
-			// only once indexed again.
-			continue
+	for _, set := range c.d.byConn[conn] {
+		for sa := range set {
+			if !f(sa) {
+				return
+			}
 		}
+	}
+}
+
+// EachEstablishedWith is EachEstablished for the SAs of the connection
+// with one peer address.
+func (c *Context) EachEstablishedWith(conn string, peer netip.Addr, f func(*SA) bool) {
+	if c.d == nil {
+		return
+	}
+	for sa := range c.d.byConn[conn][peer.Unmap()] {
 		if !f(sa) {
 			return
 		}

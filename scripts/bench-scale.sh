@@ -94,11 +94,13 @@ kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 jnum() { awk -F'[:,]' -v k="\"$2\"" '$1 ~ k {gsub(/ /, "", $2); print $2; exit}' "$1"; }
 jlat() { awk -v k="\"$2\"" '/"latency_ms"/ {f=1} f && $1 ~ k {gsub(/[ ,]/, "", $2); print $2; exit}' FS=: "$1"; }
-# secs CMD...: the wall time of CMD in seconds (3 decimals)
+# secs OUT CMD...: the wall time of CMD in seconds (3 decimals), its
+# output in OUT
 secs() {
-	local t0 t1
+	local t0 t1 out=$1
+	shift
 	t0=$(date +%s%N)
-	"$@" >/dev/null || echo "bench-scale: $* failed" >&2
+	"$@" >"$out" || echo "bench-scale: $* failed" >&2
 	t1=$(date +%s%N)
 	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}'
 }
@@ -184,11 +186,11 @@ scale() {
 	if [ -n "${PROFILE:-}" ]; then
 		ip netns exec "$NS_R" curl -s -o "$WORK/heap.pprof" "http://127.0.0.1:6060/debug/pprof/heap?gc=1" || true
 	fi
-	st_s=$(secs "${CTL[@]}" status)
-	ls_s=$(secs "${CTL[@]}" list-sas)
-	lsj_s=$(secs "${CTL[@]}" -json list-sas)
-	ls_n=$("${CTL[@]}" list-sas 2>/dev/null | wc -l)
-	echo "  ikectl status ${st_s}s; ikectl list-sas ${ls_s}s ($ls_n lines); ikectl -json list-sas ${lsj_s}s; load $(load)"
+	st_s=$(secs /dev/null "${CTL[@]}" status)
+	ls_s=$(secs "$WORK/list.out" "${CTL[@]}" list-sas)
+	lsj_s=$(secs "$WORK/list.json" "${CTL[@]}" -json list-sas)
+	echo "  ikectl status ${st_s}s; ikectl list-sas ${ls_s}s ($(wc -l <"$WORK/list.out") lines); ikectl -json list-sas ${lsj_s}s ($(($(wc -c <"$WORK/list.json") / 1048576)) MiB); load $(load)"
+	rm -f "$WORK/list.out" "$WORK/list.json"
 	local mid
 	mid=$(cpu_ticks "$RESP_PID")
 	wait "$lp" || true
