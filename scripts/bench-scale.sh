@@ -105,6 +105,9 @@ secs() {
 	awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}'
 }
 
+# sas_held: the ISAKMP SAs iked holds (ikectl status).
+sas_held() { "${CTL[@]}" -json status | awk -F'[:,]' '/"isakmp_sas"/ {gsub(/ /, "", $2); print $2; exit}'; }
+
 start_iked() {
 	local d=$WORK/iked
 	rm -rf "$d"
@@ -196,11 +199,20 @@ scale() {
 	wait "$lp" || true
 	local t1
 	t1=$(date +%s%N)
-	# The Deletes reach iked as ikeload stops: wait until its CPU settles.
-	local last=-1 now
-	while now=$(cpu_ticks "$RESP_PID"); [ "$now" != "$last" ]; do last=$now; sleep 2; done
+	# The Deletes reach iked as ikeload stops: wait until the SAs it holds
+	# stop falling for 10 s (or none is left, or 10 minutes passed).
+	local left prev=-1 same=0 last
+	for _ in $(seq 300); do
+		left=$(sas_held)
+		[ "${left:-0}" = 0 ] && break
+		if [ "$left" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+		[ "$same" -ge 5 ] && break
+		prev=$left
+		sleep 2
+	done
+	last=$(cpu_ticks "$RESP_PID")
 	echo "  ikeload: established $(jnum "$json" established), failed $(jnum "$json" failed), $(jnum "$json" sas_per_second) pairs/s, p50 $(jlat "$json" p50) ms, p99 $(jlat "$json" p99) ms"
-	echo "  Deletes at the end: iked CPU $(awk -v a="$mid" -v b="$last" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')s (settled $(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", (b - a) / 1e9}')s after ikeload ended); message 70 lines: $(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true); 'kernel policies ... not installed' lines: $(grep -c 'kernel policies of a Quick Mode SA not installed' "$WORK/iked/out" || true); ISAKMP SAs left: $("${CTL[@]}" -json list-sas | grep -o '"icookie"' | wc -l)"
+	echo "  Deletes at the end: iked CPU $(awk -v a="$mid" -v b="$last" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')s (settled $(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", (b - a) / 1e9}')s after ikeload ended); message 70 lines: $(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true); 'kernel policies ... not installed' lines: $(grep -c 'kernel policies of a Quick Mode SA not installed' "$WORK/iked/out" || true); ISAKMP SAs left: $(sas_held)"
 	stop_iked
 }
 
