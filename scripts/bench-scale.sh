@@ -26,7 +26,8 @@
 # HALF_SOURCES (40), PARTS ("scale halfopen"), BIN (bin), GO (go),
 # PREFIX (namespace prefix, hsc), KEEP=1 keeps the work folder,
 # IKED=PATH runs that iked binary; PROFILE=1 builds iked with -tags pprof
-# and saves a heap profile while the SAs are held (KEEP it). Root; every address is from
+# and saves a heap profile while the SAs are held (KEEP it);
+# IKED_GOMEMLIMIT=900MiB runs iked (only) with that Go soft memory limit. Root; every address is from
 # 192.0.2.0/24 and nothing leaves the namespaces.
 set -euo pipefail
 
@@ -137,7 +138,7 @@ start_iked() {
 	CONF
 	chmod 600 "$d/iked.yaml"
 	"$IKED" -check -config "$d/iked.yaml" >"$d/check.out" 2>&1 || { cat "$d/check.out"; exit 1; }
-	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" "$IKED" -config "$d/iked.yaml" >"$d/out" 2>&1 &
+	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" env ${IKED_GOMEMLIMIT:+GOMEMLIMIT=$IKED_GOMEMLIMIT} "$IKED" -config "$d/iked.yaml" >"$d/out" 2>&1 &
 	RESP_PID=$!
 	for _ in $(seq 100); do [ -S "$d/iked.sock" ] && break; sleep 0.1; done
 	[ -S "$d/iked.sock" ] || { cat "$d/out"; exit 1; }
