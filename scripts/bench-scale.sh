@@ -107,7 +107,8 @@ secs() {
 }
 
 # sas_held: the ISAKMP SAs iked holds (ikectl status).
-sas_held() { "${CTL[@]}" -json status | awk -F'[:,]' '/"isakmp_sas"/ {gsub(/ /, "", $2); print $2; exit}'; }
+# Empty when iked does not answer within 30 s (busy with a burst).
+sas_held() { "$BIN/ikectl" -socket "$WORK/iked/iked.sock" -timeout 30s -json status 2>/dev/null | awk -F'[:,]' '/"isakmp_sas"/ {gsub(/ /, "", $2); print $2; exit}'; }
 
 start_iked() {
 	local d=$WORK/iked
@@ -205,7 +206,7 @@ scale() {
 	local left prev=-1 same=0 last
 	for _ in $(seq 300); do
 		left=$(sas_held)
-		[ "${left:-0}" = 0 ] && break
+		[ "$left" = 0 ] && break
 		if [ "$left" = "$prev" ]; then same=$((same + 1)); else same=0; fi
 		[ "$same" -ge 5 ] && break
 		prev=$left
