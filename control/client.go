@@ -33,11 +33,11 @@ func Call(path string, req Request, timeout time.Duration) (*Response, error) {
 	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
 		return nil, err
 	}
-	if err := writeMessage(c, req); err != nil {
+	if err := writeMessage(c, req, MaxMessage); err != nil {
 		return nil, fmt.Errorf("control: send: %w", err)
 	}
 	var resp Response
-	if err := readMessage(bufio.NewReader(c), &resp); err != nil {
+	if err := readMessage(bufio.NewReader(c), &resp, MaxResponse); err != nil {
 		return nil, fmt.Errorf("control: receive: %w", err)
 	}
 	return &resp, nil

@@ -210,3 +210,23 @@ func TestSocketDirChecked(t *testing.T) {
 		t.Errorf("directory of uid 65534: %v", err)
 	}
 }
+
+// TestLargeResponse: an answer above MaxMessage (list-sas of a daemon
+// holding many SAs) reaches the client whole.
+func TestLargeResponse(t *testing.T) {
+	n := MaxMessage/100 + 1000
+	s := startServer(t, func(Request) Response {
+		out := make([]SA, n)
+		for i := range out {
+			out[i] = SA{ICookie: strings.Repeat("0", 16), RCookie: strings.Repeat("1", 16), Conn: "clients", State: "established"}
+		}
+		return Response{SAs: out}
+	})
+	resp, err := Call(s.Path(), Request{Command: CmdListSAs}, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Error != "" || len(resp.SAs) != n {
+		t.Fatalf("got %d SAs, error %q; want %d", len(resp.SAs), resp.Error, n)
+	}
+}

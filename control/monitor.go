@@ -38,11 +38,11 @@ func (s *Server) HandleMonitor(f MonitorFunc) { s.monitor = f }
 // streams events on the connection until the client closes it.
 func (s *Server) serveMonitor(c net.Conn, r *bufio.Reader) {
 	if s.monitor == nil {
-		_ = writeMessage(c, Response{Error: "this daemon has no event stream"})
+		_ = writeMessage(c, Response{Error: "this daemon has no event stream"}, MaxMessage)
 		return
 	}
 	_ = c.SetDeadline(time.Time{})
-	if err := writeMessage(c, Response{}); err != nil {
+	if err := writeMessage(c, Response{}, MaxMessage); err != nil {
 		return
 	}
 	stop := make(chan struct{})
@@ -54,7 +54,7 @@ func (s *Server) serveMonitor(c net.Conn, r *bufio.Reader) {
 	}()
 	s.monitor(stop, func(e Event) error {
 		_ = c.SetWriteDeadline(time.Now().Add(s.timeout))
-		return writeMessage(c, e)
+		return writeMessage(c, e, MaxMessage)
 	})
 }
 
@@ -72,12 +72,12 @@ func Monitor(path string, timeout time.Duration, done <-chan struct{}, f func(Ev
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(timeout))
-	if err := writeMessage(c, Request{Command: CmdMonitor}); err != nil {
+	if err := writeMessage(c, Request{Command: CmdMonitor}, MaxMessage); err != nil {
 		return fmt.Errorf("control: send: %w", err)
 	}
 	r := bufio.NewReader(c)
 	var ack Response
-	if err := readMessage(r, &ack); err != nil {
+	if err := readMessage(r, &ack, MaxMessage); err != nil {
 		return fmt.Errorf("control: receive: %w", err)
 	}
 	if ack.Error != "" {
@@ -95,7 +95,7 @@ func Monitor(path string, timeout time.Duration, done <-chan struct{}, f func(Ev
 	}()
 	for {
 		var e Event
-		if err := readMessage(r, &e); err != nil {
+		if err := readMessage(r, &e, MaxMessage); err != nil {
 			select {
 			case <-done:
 				return nil

@@ -39,9 +39,14 @@ func (c Command) Valid() bool {
 
 func (c Command) String() string { return string(c) }
 
-// MaxMessage bounds one request or response on the socket, so that neither
-// side reads without limit from a confused peer.
+// MaxMessage bounds one request on the socket, and each event of a
+// monitor stream, so that neither side reads without limit from a confused
+// peer.
 const MaxMessage = 4 << 20
+
+// MaxResponse bounds one response: list-sas of 100,000 SA pairs is about
+// 60 MB of JSON (docs/performance.md), above MaxMessage.
+const MaxResponse = 512 << 20
 
 // Request is what ikectl sends.
 type Request struct {

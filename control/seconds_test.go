@@ -36,7 +36,7 @@ func TestDurationsInSeconds(t *testing.T) {
 		}
 	}
 	var back Response
-	if err := readMessage(newLineReader(b), &back); err != nil {
+	if err := readMessage(newLineReader(b), &back, MaxMessage); err != nil {
 		t.Fatal(err)
 	}
 	c := back.SAs[0].Children[0]
@@ -47,7 +47,7 @@ func TestDurationsInSeconds(t *testing.T) {
 	}
 	// Unknown fields are still refused inside the types with their own
 	// decoding.
-	if err := readMessage(newLineReader([]byte(`{"status":{"uptime_seconds":1,"bogus":2}}`)), &back); err == nil {
+	if err := readMessage(newLineReader([]byte(`{"status":{"uptime_seconds":1,"bogus":2}}`)), &back, MaxMessage); err == nil {
 		t.Error("unknown field in status accepted")
 	}
 }

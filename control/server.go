@@ -115,12 +115,12 @@ func (s *Server) serveConn(c net.Conn) {
 	_ = c.SetDeadline(time.Now().Add(s.timeout))
 	var req Request
 	r := bufio.NewReader(c)
-	if err := readMessage(r, &req); err != nil {
-		_ = writeMessage(c, Response{Error: err.Error()})
+	if err := readMessage(r, &req, MaxMessage); err != nil {
+		_ = writeMessage(c, Response{Error: err.Error()}, MaxMessage)
 		return
 	}
 	if err := req.Validate(); err != nil {
-		_ = writeMessage(c, Response{Error: err.Error()})
+		_ = writeMessage(c, Response{Error: err.Error()}, MaxMessage)
 		return
 	}
 	if req.Command == CmdMonitor {
@@ -128,7 +128,10 @@ func (s *Server) serveConn(c net.Conn) {
 		return
 	}
 	resp := s.handle(req)
-	_ = writeMessage(c, resp)
+	if err := writeMessage(c, resp, MaxResponse); errors.Is(err, ErrTooLong) {
+		// Say so rather than close without an answer.
+		_ = writeMessage(c, Response{Error: fmt.Sprintf("%s: the answer exceeds %d bytes", req.Command, MaxResponse)}, MaxMessage)
+	}
 }
 
 // Close stops accepting, closes the open connections, waits for their

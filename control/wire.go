@@ -8,24 +8,25 @@ import (
 	"io"
 )
 
-// ErrTooLong is returned for a request or response above MaxMessage.
+// ErrTooLong is returned for a message above its limit (MaxMessage,
+// MaxResponse).
 var ErrTooLong = errors.New("control: message too long")
 
-// writeMessage writes v as one line of JSON.
-func writeMessage(w io.Writer, v any) error {
+// writeMessage writes v as one line of JSON of at most limit bytes.
+func writeMessage(w io.Writer, v any, limit int) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if len(b) > MaxMessage {
+	if len(b) > limit {
 		return ErrTooLong
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
 }
 
-// readMessage reads one line of JSON into v, at most MaxMessage bytes.
-func readMessage(r *bufio.Reader, v any) error {
+// readMessage reads one line of JSON into v, at most limit bytes.
+func readMessage(r *bufio.Reader, v any, limit int) error {
 	var line []byte
 	for {
 		chunk, isPrefix, err := r.ReadLine()
@@ -36,7 +37,7 @@ func readMessage(r *bufio.Reader, v any) error {
 			return err
 		}
 		line = append(line, chunk...)
-		if len(line) > MaxMessage {
+		if len(line) > limit {
 			return ErrTooLong
 		}
 		if !isPrefix {

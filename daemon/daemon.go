@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"runtime"
 	"sync"
@@ -90,6 +91,11 @@ type Daemon struct {
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
+	// byConn indexes the established ISAKMP SAs by connection name and
+	// peer address (EachEstablished, EachEstablishedWith), so that a
+	// look-up for one connection made while each of many SAs is set up
+	// does not scan them all.
+	byConn      map[string]map[netip.Addr]map[*SA]struct{}
 	halfOpen    int
 	refused     refusals
 	blocked     blockList
@@ -167,6 +173,7 @@ func New(opt Options) *Daemon {
 		sas:      map[Cookies]*SA{},
 		byInit:   map[[8]byte]*SA{},
 		firsts:   map[firstKey]*SA{},
+		byConn:   map[string]map[netip.Addr]map[*SA]struct{}{},
 		tokens:   map[uint64]tokenRef{},
 		hooks:    newHooks(opt.Log),
 		admit:    newAdmission(),

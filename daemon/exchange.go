@@ -37,6 +37,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	if res.Established && !sa.Established && !res.DeleteSA {
 		newlyEstablished = true
 		sa.Established = true
+		d.index(sa)
 		if sa.halfOpen != nil {
 			sa.halfOpen.Stop()
 			sa.halfOpen = nil
@@ -48,6 +49,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.leaveHalfOpen(sa, false)
 		}
 	}
+	d.reindex(sa)
 	if run != nil && (consumed || res.Send != nil || res.Done) {
 		run.gen++
 		if run.timer != nil {

@@ -42,13 +42,20 @@ type SA struct {
 	history     idHistory // finished message IDs (replay.go)
 	historyFull bool      // MaxMessageIDs reached: being deleted
 	timers      map[string]*saTimer
-	removed     bool  // the watchers were told
-	halfOpen    Timer // responder SAs until authenticated
+	removed     bool      // the watchers were told
+	indexed     *indexKey // where byConn holds it, once established
+	halfOpen    Timer     // responder SAs until authenticated
 	first       *firstKey
 	// source is the address a responder SA was admitted from (admission.go);
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+}
+
+// indexKey is where Daemon.byConn holds an established SA.
+type indexKey struct {
+	conn string
+	peer netip.Addr
 }
 
 // firstKey finds the responder SA of a retransmitted first message, which

@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"net/netip"
 
 	"go.uber.org/zap"
 
@@ -118,6 +119,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 	if sa.first != nil && d.firsts[*sa.first] == sa {
 		delete(d.firsts, *sa.first)
 	}
+	d.unindex(sa)
 	if sa.Role == RoleResponder && !sa.Established && sa.first != nil {
 		// A failure after work (a bad KE found by our Diffie-Hellman, a
 		// wrong hash) stays charged to its source (admission.go).
@@ -155,6 +157,82 @@ func (d *Daemon) newMessageID(sa *SA) uint32 {
 		panic("daemon: random source failed: " + err.Error())
 	}
 	return id
+}
+
+// index adds an established SA to byConn under its connection and peer
+// address.
+func (d *Daemon) index(sa *SA) {
+	d.unindex(sa)
+	k := indexKey{sa.Conn, sa.Remote.Addr().Unmap()}
+	peers := d.byConn[k.conn]
+	if peers == nil {
+		peers = map[netip.Addr]map[*SA]struct{}{}
+		d.byConn[k.conn] = peers
+	}
+	set := peers[k.peer]
+	if set == nil {
+		set = map[*SA]struct{}{}
+		peers[k.peer] = set
+	}
+	set[sa] = struct{}{}
+	sa.indexed = &k
+}
+
+// reindex moves sa in byConn when an exchange changed its connection or
+// peer address (phase1's result, NAT-T moving the peer).
+func (d *Daemon) reindex(sa *SA) {
+	if sa.indexed != nil && (sa.indexed.conn != sa.Conn || sa.indexed.peer != sa.Remote.Addr().Unmap()) {
+		d.index(sa)
+	}
+}
+
+// unindex takes sa out of byConn.
+func (d *Daemon) unindex(sa *SA) {
+	k := sa.indexed
+	if k == nil {
+		return
+	}
+	if peers := d.byConn[k.conn]; peers != nil {
+		if set := peers[k.peer]; set != nil {
+			delete(set, sa)
+			if len(set) == 0 {
+				delete(peers, k.peer)
+			}
+		}
+		if len(peers) == 0 {
+			delete(d.byConn, k.conn)
+		}
+	}
+	sa.indexed = nil
+}
+
+// EachEstablished calls f for the established ISAKMP SAs of the
+// connection, in no particular order, until f returns false. It costs
+// what it visits, not a scan of every SA.
+func (c *Context) EachEstablished(conn string, f func(*SA) bool) {
+	if c.d == nil {
+		return
+	}
+	for _, set := range c.d.byConn[conn] {
+		for sa := range set {
+			if !f(sa) {
+				return
+			}
+		}
+	}
+}
+
+// EachEstablishedWith is EachEstablished for the SAs of the connection
+// with one peer address.
+func (c *Context) EachEstablishedWith(conn string, peer netip.Addr, f func(*SA) bool) {
+	if c.d == nil {
+		return
+	}
+	for sa := range c.d.byConn[conn][peer.Unmap()] {
+		if !f(sa) {
+			return
+		}
+	}
 }
 
 // EstablishedSA returns an established ISAKMP SA of the connection, or

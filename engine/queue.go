@@ -7,7 +7,14 @@ import (
 )
 
 // DefaultQueueSize bounds the daemon-to-engine queue when Config leaves it 0.
-const DefaultQueueSize = 1024
+// A peer that goes away with many SAs (a gateway of many clients
+// restarting, a load generator stopping) sends their Deletes in one burst,
+// each asking the engine for a delete of its bundle's SAs and policies,
+// faster than a loaded engine worker empties the queue: 1,024 entries
+// overflowed (message 70) for 1,500 SA pairs deleted at once
+// (docs/performance.md). An entry is a sequence number and a request
+// interface (24 bytes): the two rings of 16,384 cost 768 KiB.
+const DefaultQueueSize = 16384
 
 // QueueStats counts what the queue did; the control server shows them.
 type QueueStats struct {

@@ -134,22 +134,24 @@ func (e *exchange) bind(c *daemon.Context) {
 		e.x.contact = func(*SA) bool { return true }
 		return
 	}
-	e.x.contact = func(s *SA) bool { return HasContact(s, otherSAs(c)) }
+	e.x.contact = func(s *SA) bool { return hasContact(c, s) }
 }
 
-// otherSAs returns the phase 1 state of every ISAKMP SA in the daemon's
-// tables except c.SA's.
-func otherSAs(c *daemon.Context) []*SA {
-	var out []*SA
-	for _, dsa := range c.SAs() {
-		if dsa == c.SA {
-			continue
-		}
-		if s := StateOf(dsa); s != nil {
-			out = append(out, s)
-		}
+// hasContact is HasContact over the daemon's established SAs of s's
+// connection (Context.EachEstablished, an index): an initiator starting
+// many SAs of one connection does not scan every SA for each.
+func hasContact(c *daemon.Context, s *SA) bool {
+	if s.Conn == nil {
+		return false
 	}
-	return out
+	found := false
+	c.EachEstablished(s.Conn.Name, func(dsa *daemon.SA) bool {
+		if o := StateOf(dsa); dsa != c.SA && o != nil && contactWith(s, o) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 func (e *exchange) State() string { return e.x.State() }

@@ -25,15 +25,19 @@ func (k *InfoKeys) InitialContact() *isakmp.Notification {
 // with the configured peer identity before its MM5).
 func HasContact(s *SA, others []*SA) bool {
 	for _, o := range others {
-		if o == s || o.State != StateEstablished || o.Conn == nil || s.Conn == nil || o.Conn.Name != s.Conn.Name {
-			continue
+		if contactWith(s, o) {
+			return true
 		}
-		if s.RemoteIDText != "" && o.RemoteIDText != "" && s.RemoteIDText != o.RemoteIDText {
-			continue
-		}
-		return true
 	}
 	return false
+}
+
+// contactWith reports whether o is a contact HasContact looks for.
+func contactWith(s, o *SA) bool {
+	if o == s || o.State != StateEstablished || o.Conn == nil || s.Conn == nil || o.Conn.Name != s.Conn.Name {
+		return false
+	}
+	return s.RemoteIDText == "" || o.RemoteIDText == "" || s.RemoteIDText == o.RemoteIDText
 }
 
 // StaleSAs returns the ISAKMP SAs that INITIAL-CONTACT received on s makes

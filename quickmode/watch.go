@@ -144,14 +144,17 @@ func belongs(ch *Child, sa *daemon.SA) bool {
 }
 
 // adopter is the newest other established ISAKMP SA of gone's connection
-// and peer, or nil.
+// and peer, or nil. It looks only at those (Context.EachEstablishedWith,
+// an index): a peer deleting many SAs at once would otherwise scan every
+// SA for each.
 func adopter(c *daemon.Context, gone *daemon.SA) *daemon.SA {
 	var to *daemon.SA
-	for _, sa := range c.SAs() {
-		if sa != gone && sa.Established && sa.Conn == gone.Conn && sa.Remote.Addr().Unmap() == gone.Remote.Addr().Unmap() {
+	c.EachEstablishedWith(gone.Conn, gone.Remote.Addr(), func(sa *daemon.SA) bool {
+		if sa != gone && sa.Established && (to == nil || sa.Created.After(to.Created)) {
 			to = sa
 		}
-	}
+		return true
+	})
 	return to
 }
 

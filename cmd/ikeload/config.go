@@ -44,6 +44,11 @@ type Config struct {
 	// wait, doubled each try.
 	Retransmit time.Duration
 	Tries      int
+	// HalfOpen sends only each exchange's first message (MM1, AM1, or its
+	// retransmissions): the responder answers and holds a half-open SA
+	// until its own timeout, as under a flood of spoofed first messages;
+	// ours count as timed out.
+	HalfOpen bool
 	// Delete deletes each SA (our Delete to the peer) once it is done,
 	// so that a soak run holds about Concurrency SAs, not all of them.
 	Delete bool

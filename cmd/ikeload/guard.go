@@ -29,8 +29,11 @@ type guardNet struct {
 	targets map[netip.Addr]bool
 	port    uint16 // the responder's IKE port
 	netns   string // bind in this named namespace ("" : the current one)
-	refused atomic.Uint64
-	foreign atomic.Uint64 // datagrams from addresses that are not targets, dropped
+	// halfOpen withholds every datagram but first messages (Config.HalfOpen).
+	halfOpen bool
+	withheld atomic.Uint64
+	refused  atomic.Uint64
+	foreign  atomic.Uint64 // datagrams from addresses that are not targets, dropped
 }
 
 func (g *guardNet) ListenUDP(addr netip.AddrPort) (udp.PacketConn, error) {
@@ -61,6 +64,10 @@ func (c *guardConn) WriteDatagram(d udp.Datagram) error {
 		c.g.refused.Add(1)
 		return fmt.Errorf("%w: %s", errOutside, d.Remote)
 	}
+	if c.g.halfOpen && !firstMessage(d.Data) {
+		c.g.withheld.Add(1)
+		return nil
+	}
 	if d.Remote.Port() == c.local {
 		d.Remote = netip.AddrPortFrom(d.Remote.Addr(), c.g.port)
 	}
@@ -82,6 +89,21 @@ func (c *guardConn) ReadDatagram(buf []byte) (udp.Datagram, error) {
 		}
 		return d, nil
 	}
+}
+
+// firstMessage reports whether an ISAKMP datagram opens an exchange: its
+// responder cookie (octets 8-15 of the header, RFC 2408, 3.1) is still
+// zero.
+func firstMessage(b []byte) bool {
+	if len(b) < 16 {
+		return false
+	}
+	for _, c := range b[8:16] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // inNamespace runs fn on an OS thread switched into the named network

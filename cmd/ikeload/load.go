@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Report, error) {
 	for _, t := range cfg.Targets {
 		targets[t.Unmap()] = true
 	}
-	g := &guardNet{inner: opt.Network, targets: targets, port: cfg.Port, netns: cfg.Netns}
+	g := &guardNet{inner: opt.Network, targets: targets, port: cfg.Port, netns: cfg.Netns, halfOpen: cfg.HalfOpen}
 	w := opt.Log
 	if w == nil {
 		w = io.Discard
@@ -233,6 +233,7 @@ wait:
 		rep.Failures["unfinished at the end"] += rep.Unfinished
 	}
 	rep.Refused = g.refused.Load()
+	rep.Withheld = g.withheld.Load()
 	rep.Foreign = g.foreign.Load()
 	return rep, nil
 }

@@ -220,3 +220,29 @@ func TestLoadDuration(t *testing.T) {
 		}
 	})
 }
+
+// TestLoadHalfOpen: with -half-open only MM1 goes out; the responder
+// answers it (the MM3 each daemon then tries is withheld) and
+// establishes nothing, and every SA counts as a phase 1 timeout.
+func TestLoadHalfOpen(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		r := responder(t, nw, stacktest.Policy{})
+		cfg := base()
+		cfg.HalfOpen = true
+		cfg.Tries = 1
+		rep, err := Run(context.Background(), cfg, Options{Network: nw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Established != 0 || rep.Failed != cfg.Total || rep.Failures["timeout (phase 1)"] != cfg.Total {
+			t.Fatalf("%+v", rep)
+		}
+		// One MM3 per SA at least: each responder answered its MM1.
+		if rep.Withheld < uint64(cfg.Total) {
+			t.Fatalf("withheld %d datagrams, want at least %d MM3s", rep.Withheld, cfg.Total)
+		}
+		if n := len(r.Records(t, "ISAKMP SA established", 0)); n != 0 {
+			t.Fatalf("responder established %d ISAKMP SAs", n)
+		}
+	})
+}

@@ -60,6 +60,7 @@ func run(args []string) int {
 		retr     = fs.Duration("retransmit", 2*time.Second, "first retransmission wait, doubled each try")
 		tries    = fs.Int("tries", 3, "tries of each message before the SA counts as timed out")
 		hold     = fs.Duration("hold", 0, "keep the SAs this long after the last one is done, before deleting them at the end")
+		halfOpen = fs.Bool("half-open", false, "send only the first message of each phase 1 (the responder holds a half-open SA); they count as timeouts")
 		del      = fs.Bool("delete", false, "delete each SA once it is established (a soak run then holds about -c SAs)")
 		allow    = fs.String("allow", strings.Join(defaultAllow, ","), "the `prefixes` targets may be in")
 		nsName   = fs.String("netns", "", "bind in this named network `namespace`")
@@ -76,7 +77,7 @@ func run(args []string) int {
 		Rate: *rate, Duration: *duration, Mode: *mode, Auth: *auth, PSK: *psk, Cert: *cert, Key: *key, CA: *ca,
 		LocalID: *localID, RemoteID: *remoteID, Ciphers: split(*ciphers), Hashes: split(*hashes), Groups: split(*groups),
 		QuickMode: *qm, ESPCiphers: split(*espC), ESPMAC: split(*espH), PFS: *pfs, Retransmit: *retr, Tries: *tries,
-		Delete: *del, Hold: *hold, Netns: *nsName, Dev: *dev, Workers: *workers}
+		HalfOpen: *halfOpen, Delete: *del, Hold: *hold, Netns: *nsName, Dev: *dev, Workers: *workers}
 	if *port > 65535 || *sport > 65535 {
 		return fail(fmt.Errorf("ports are 1-65535"))
 	}

@@ -39,7 +39,10 @@ type Report struct {
 	// that is not a target (none is sent); Foreign those received from
 	// one (dropped).
 	Refused uint64 `json:"refused_sends"`
-	Foreign uint64 `json:"foreign_received"`
+	// Withheld counts the datagrams -half-open kept back (all but first
+	// messages).
+	Withheld uint64 `json:"withheld_sends,omitempty"`
+	Foreign  uint64 `json:"foreign_received"`
 }
 
 func (r *Report) writeJSON(w io.Writer) error {
@@ -71,6 +74,9 @@ func (r *Report) writeText(w io.Writer) {
 		for _, k := range keys {
 			fmt.Fprintf(w, "  %6d  %s\n", r.Failures[k], k)
 		}
+	}
+	if r.Withheld > 0 {
+		fmt.Fprintf(w, "%d datagrams after first messages were withheld (-half-open)\n", r.Withheld)
 	}
 	if r.Refused > 0 {
 		fmt.Fprintf(w, "%d datagrams to addresses other than the targets were refused\n", r.Refused)
