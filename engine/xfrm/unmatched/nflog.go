@@ -95,6 +95,9 @@ func (n *nflog) receive() (payloads [][]byte, bad int, err error) {
 		return nil, 0, err
 	}
 	for _, m := range msgs {
+		if m.Header.Type < 0x10 { // NLMSG_NOOP, ERROR (an ack), DONE, OVERRUN
+			continue
+		}
 		if m.Header.Type != netlink.HeaderType(nfnlSubsysULOG<<8|nfulnlMsgPacket) || len(m.Data) < 4 {
 			bad++
 			continue
