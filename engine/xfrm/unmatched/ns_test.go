@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
 )
 
 // newNS creates a namespace named um-<pid>-<name> (this package's prefix)
@@ -203,4 +204,58 @@ func ruleDrops(t *testing.T, h netns.NsHandle) uint64 {
 		}
 	}
 	return n
+}
+
+// TestControlFollowsPolicy drives the watcher as the daemon does: on at
+// start with the policy's ranges and IKE ports, replaced at a reload,
+// removed when a reload turns log-unmatched off.
+func TestControlFollowsPolicy(t *testing.T) {
+	name, h := newNS(t, "ctl")
+	conn := func(local, remote string) *policymgr.Connection {
+		return &policymgr.Connection{Name: "net",
+			Local:  policymgr.Selector{Addr: policymgr.RangeOf(netip.MustParsePrefix(local))},
+			Remote: policymgr.Selector{Addr: policymgr.RangeOf(netip.MustParsePrefix(remote))}}
+	}
+	p := &policymgr.Policy{Daemon: policymgr.Daemon{IKEPort: 500, NATTPort: 4500}, Connections: []*policymgr.Connection{
+		conn("198.51.100.0/24", "203.0.113.0/24"),
+		{Name: "everything"}, // any to any: left out
+	}}
+	c := &Control{Options: Options{NetNS: int(h)}}
+	t.Cleanup(func() { c.Close() })
+	list := func() string {
+		out, _ := exec.Command("ip", "netns", "exec", name, "nft", "list", "table", "inet", TableName).CombinedOutput()
+		return string(out)
+	}
+	if err := c.Set(true, p); err != nil {
+		t.Fatal(err)
+	}
+	out := list()
+	for _, want := range []string{"udp dport 500 accept", "udp dport 4500 accept",
+		"ip saddr 203.0.113.0-203.0.113.255 ip daddr 198.51.100.0-198.51.100.255", "log group 4242 drop"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "drop"); n != 2 { // one rule in input, one in forward
+		t.Errorf("%d drop rules, want 2:\n%s", n, out)
+	}
+
+	p.Connections = []*policymgr.Connection{conn("2001:db8:1::/48", "2001:db8:2::/48")}
+	if err := c.Set(true, p); err != nil {
+		t.Fatal(err)
+	}
+	out = list()
+	if !strings.Contains(out, "ip6 saddr 2001:db8:2::-2001:db8:2:ffff:ffff:ffff:ffff:ffff ip6 daddr 2001:db8:1::-2001:db8:1:ffff:ffff:ffff:ffff:ffff") || strings.Contains(out, "203.0.113") {
+		t.Errorf("after the reload the table is:\n%s", out)
+	}
+
+	if err := c.Set(false, p); err != nil {
+		t.Fatal(err)
+	}
+	if out := list(); strings.Contains(out, "chain") {
+		t.Errorf("log-unmatched off but the table is there:\n%s", out)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
 }

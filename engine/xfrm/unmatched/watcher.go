@@ -216,3 +216,54 @@ func FlowsOf(p *policymgr.Policy) []Flow {
 	}
 	return fs
 }
+
+// Control is the watcher as the daemon drives it (daemon.Unmatched): on
+// at start and at each reload while the policy sets log-unmatched, off
+// when a reload clears it, closed at stop.
+type Control struct {
+	Options Options // IKEPorts are taken from the policy
+	w       *Watcher
+}
+
+// Set puts p's protected flows in force (starting the watcher) when on,
+// or removes the table when off.
+func (c *Control) Set(on bool, p *policymgr.Policy) error {
+	if !on || p == nil {
+		return c.Close()
+	}
+	flows := FlowsOf(p)
+	if c.w != nil {
+		return c.w.Update(flows)
+	}
+	opt := c.Options
+	opt.IKEPorts = nil
+	for _, port := range []int{p.Daemon.IKEPort, p.Daemon.NATTPort} {
+		if port > 0 && port <= 0xffff {
+			opt.IKEPorts = append(opt.IKEPorts, uint16(port))
+		}
+	}
+	w, err := Start(opt, flows)
+	if err != nil {
+		return err
+	}
+	c.w = w
+	return nil
+}
+
+// Close removes the table and stops the watcher, if it runs.
+func (c *Control) Close() error {
+	if c.w == nil {
+		return nil
+	}
+	err := c.w.Close()
+	c.w = nil
+	return err
+}
+
+// Stats returns the running watcher's counts (zero when off).
+func (c *Control) Stats() Stats {
+	if c.w == nil {
+		return Stats{}
+	}
+	return c.w.Stats()
+}
