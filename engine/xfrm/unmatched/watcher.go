@@ -47,6 +47,7 @@ type Stats struct {
 	Logged     uint64 // message 7 lines
 	Suppressed uint64 // dropped packets not logged by the rate limit
 	Malformed  uint64 // payloads or netlink messages that were not IP packets
+	Overruns   uint64 // times the socket overflowed: packets dropped unseen
 }
 
 // Watcher owns the nftables table and reads its NFLOG group.
@@ -59,7 +60,7 @@ type Watcher struct {
 	mu    sync.Mutex
 	flows map[flowKey]*flowState
 
-	dropped, logged, suppressed, malformed atomic.Uint64
+	dropped, logged, suppressed, malformed, overruns atomic.Uint64
 }
 
 type flowKey struct {
@@ -124,7 +125,7 @@ func (w *Watcher) Close() error {
 // Stats returns the counts so far.
 func (w *Watcher) Stats() Stats {
 	return Stats{Dropped: w.dropped.Load(), Logged: w.logged.Load(),
-		Suppressed: w.suppressed.Load(), Malformed: w.malformed.Load()}
+		Suppressed: w.suppressed.Load(), Malformed: w.malformed.Load(), Overruns: w.overruns.Load()}
 }
 
 func (w *Watcher) read() {
@@ -137,6 +138,7 @@ func (w *Watcher) read() {
 			}
 			if errors.Is(err, unix.ENOBUFS) {
 				// The socket overflowed: packets were dropped but not seen.
+				w.overruns.Add(1)
 				continue
 			}
 			return
