@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,8 +89,8 @@ func (l *lines) get() []notify.Message {
 	return append([]notify.Message(nil), l.ms...)
 }
 
-// TestNamespaceDropsAndLogs runs the watcher on this host's kernel: a UDP
-// packet of the protected range sent in clear over a veth is dropped by
+// TestNamespaceDropsAndLogs runs the watcher on this host's kernel: UDP
+// packets (IPv4 and IPv6) of the protected range sent in clear over a veth is dropped by
 // the table (nft lists the match as "meta ipsec missing", secpath's other name), counted by its rule, and logged as message 7; IKE's port
 // still gets through, and Close removes the table.
 func TestNamespaceDropsAndLogs(t *testing.T) {
@@ -98,12 +99,16 @@ func TestNamespaceDropsAndLogs(t *testing.T) {
 	run(t, "ip", "-n", gwName, "link", "add", "umg", "type", "veth", "peer", "name", "ump", "netns", peerName)
 	run(t, "ip", "-n", gwName, "addr", "add", "192.0.2.1/24", "dev", "umg")
 	run(t, "ip", "-n", peerName, "addr", "add", "192.0.2.2/24", "dev", "ump")
+	run(t, "ip", "-n", gwName, "addr", "add", "2001:db8::1/64", "dev", "umg", "nodad")
+	run(t, "ip", "-n", peerName, "addr", "add", "2001:db8::2/64", "dev", "ump", "nodad")
 	run(t, "ip", "-n", gwName, "link", "set", "umg", "up")
 	run(t, "ip", "-n", peerName, "link", "set", "ump", "up")
 
 	var got lines
 	flows := []Flow{{Name: "host", LocalFrom: netip.MustParseAddr("192.0.2.1"), LocalTo: netip.MustParseAddr("192.0.2.1"),
-		RemoteFrom: netip.MustParseAddr("192.0.2.2"), RemoteTo: netip.MustParseAddr("192.0.2.2")}}
+		RemoteFrom: netip.MustParseAddr("192.0.2.2"), RemoteTo: netip.MustParseAddr("192.0.2.2")},
+		{Name: "v6", LocalFrom: netip.MustParseAddr("2001:db8::1"), LocalTo: netip.MustParseAddr("2001:db8::1"),
+			RemoteFrom: netip.MustParseAddr("2001:db8::2"), RemoteTo: netip.MustParseAddr("2001:db8::2")}}
 	w, err := Start(Options{IKEPorts: []uint16{500, 4500}, Emit: got.emit, NetNS: int(gw)}, flows)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +150,13 @@ func TestNamespaceDropsAndLogs(t *testing.T) {
 			c.WriteToUDP([]byte("clear"), &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 9999})
 		}
 		c.WriteToUDP([]byte("ike"), &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 500})
+		c6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.ParseIP("2001:db8::2"), Port: 4321})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c6.Close()
+		c6.WriteToUDP([]byte("clear"), &net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 9999})
 	})
 
 	buf := make([]byte, 64)
@@ -158,20 +170,27 @@ func TestNamespaceDropsAndLogs(t *testing.T) {
 	}
 
 	deadline := time.Now().Add(3 * time.Second)
-	for w.Stats().Dropped < 3 && time.Now().Before(deadline) {
+	for w.Stats().Dropped < 4 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	st := w.Stats()
-	if st.Dropped != 3 || st.Logged != 1 || st.Suppressed != 2 || st.Malformed != 0 {
-		t.Errorf("stats %+v, want 3 dropped, 1 logged, 2 suppressed", st)
+	if st.Dropped != 4 || st.Logged != 2 || st.Suppressed != 2 || st.Malformed != 0 {
+		t.Errorf("stats %+v, want 4 dropped, 2 logged, 2 suppressed", st)
 	}
-	ms := got.get()
-	want := "Dropping IPv4 packet 192.0.2.2->192.0.2.1 udp:4321->9999"
-	if len(ms) != 1 || ms[0].Num != 7 || ms[0].Text != want {
-		t.Errorf("logged %v, want one message 7 %q", ms, want)
+	var texts []string
+	for _, m := range got.get() {
+		if m.Num != 7 {
+			t.Errorf("message %d logged", m.Num)
+		}
+		texts = append(texts, m.Text)
 	}
-	if n := ruleDrops(t, gw); n != 3 {
-		t.Errorf("the drop rule's counter is %d, want 3", n)
+	slices.Sort(texts)
+	want := []string{"Dropping IPv4 packet 192.0.2.2->192.0.2.1 udp:4321->9999", "Dropping IPv6 packet 2001:db8::2->2001:db8::1 udp:4321->9999"}
+	if !slices.Equal(texts, want) {
+		t.Errorf("logged %q, want %q", texts, want)
+	}
+	if n := ruleDrops(t, gw); n != 4 {
+		t.Errorf("the drop rules' counters sum to %d, want 4", n)
 	}
 
 	closed = true
