@@ -90,9 +90,11 @@ func (l *lines) get() []notify.Message {
 }
 
 // TestNamespaceDropsAndLogs runs the watcher on this host's kernel: UDP
-// packets (IPv4 and IPv6) of the protected range sent in clear over a veth is dropped by
-// the table (nft lists the match as "meta ipsec missing", secpath's other name), counted by its rule, and logged as message 7; IKE's port
-// still gets through, and Close removes the table.
+// packets (IPv4 and IPv6) of the protected ranges sent in clear over a
+// veth are dropped by the table (nft lists the match as "meta ipsec
+// missing", secpath's other name), counted by its rules and logged as
+// message 7, once per flow; IKE's port still gets through, and Close
+// removes the table.
 func TestNamespaceDropsAndLogs(t *testing.T) {
 	gwName, gw := newNS(t, "gw")
 	peerName, peer := newNS(t, "peer")
