@@ -47,6 +47,9 @@ type Options struct {
 	Workers  int // worker pool size; default the number of CPUs
 	// NoControl skips the control socket (tests that drive the loop directly).
 	NoControl bool
+	// Unmatched, when set, drops and logs packets of the protected
+	// ranges that arrive without IPsec (daemon.log-unmatched, xfrm engine).
+	Unmatched Unmatched
 }
 
 // ExitError is a start-up failure with the process exit status it calls
@@ -311,6 +314,7 @@ func (d *Daemon) Start() error {
 			}
 		}()
 	}
+	d.applyUnmatched() // last: nothing after it fails and would leave the table
 	d.started = d.clock.Now()
 	d.observeIfWanted()
 	for _, bc := range d.conns {
@@ -383,6 +387,7 @@ func (d *Daemon) Stop() {
 		d.pool.close()
 		d.stopKeying()
 		d.dropAll()
+		d.closeUnmatched()
 		d.detach()
 		if err := d.eng.Close(); err != nil {
 			d.log.Warn("engine close", zap.Error(err))

@@ -67,6 +67,7 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.RetransmitTries = pd.Retransmit.Tries
 	s.Log = pd.Log
 	s.MetricsListen = pd.Metrics.Listen
+	s.LogUnmatched = pd.LogUnmatched
 	return s, s.Validate()
 }
 

@@ -60,6 +60,7 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	d.revoke(oldPolicy, l.Policy)
 	d.replacePolicies(oldPolicies, l)
 	d.replaceManual(oldManual, l.Manual)
+	d.applyUnmatched()
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
 }

@@ -44,6 +44,9 @@ type Settings struct {
 	// (with the xfrm engine): a transport-mode policy between two hosts
 	// covers their IKE traffic too, which must still flow in clear.
 	IPsecBypass bool
+	// LogUnmatched is daemon.log-unmatched: drop and log (message 7) the
+	// packets of protected ranges that arrive without IPsec.
+	LogUnmatched bool
 }
 
 // DefaultSettings are docs/policy-file.md's defaults.

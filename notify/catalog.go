@@ -106,15 +106,10 @@ func ConfigUnreadable(file string) Message { return msg(5, file) }
 // CryptoStartFailed is logged when the crypto self-test fails.
 func CryptoStartFailed() Message { return msg(6) }
 
-// DroppingPacket is logged for a packet that matched no rule, when log-unmatched is on.
-// ipProtocol is "IPv4" or "IPv6"; proto a protocol name or number.
-//
-// Nothing produces it yet: the policy's daemon.log-unmatched is read
-// (policymgr/daemon_decode.go) but no engine reports unmatched packets.
-// Linux XFRM lets a packet that matches no policy pass and tells no one;
-// seeing it needs a catch-all rule in the data plane that hands such
-// packets to iked, which the engine does not install
-// (notify/testdata/coverage.md).
+// DroppingPacket is logged for a packet of a protected range that arrived
+// without IPsec and was dropped, when log-unmatched is on
+// (engine/xfrm/unmatched). ipProtocol is "IPv4" or "IPv6"; proto a
+// protocol name or number.
 func DroppingPacket(ipProtocol, source, dest, proto string, srcPort, dstPort int) Message {
 	return msg(7, ipProtocol, source, dest, proto, strconv.Itoa(srcPort), strconv.Itoa(dstPort))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/engine/xfrm"
+	"github.com/iked/iked/engine/xfrm/unmatched"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
@@ -122,9 +123,11 @@ func run() int {
 			return engine.New(b, engine.Config{Report: func(m notify.Message) { log.Emit(m) }}), nil
 		},
 		SelfTest: ikecrypto.SelfTest,
-		Log:      log,
-		LogLevel: *debug,
-		Version:  version,
+		// Message 7 (daemon.log-unmatched): the daemon uses it with the xfrm engine only.
+		Unmatched: &unmatched.Control{Options: unmatched.Options{Emit: log.Emit}},
+		Log:       log,
+		LogLevel:  *debug,
+		Version:   version,
 	}, pd)
 	s.IPsec.Traffic = stack.Traffic(&backend)
 
