@@ -35,6 +35,8 @@ var toolPackage = map[string]string{
 	"charon-systemd": "charon-systemd",
 	"swanctl":        "strongswan-swanctl",
 	"pki":            "strongswan-pki",
+	"xl2tpd":         "xl2tpd",
+	"pppd":           "ppp",
 }
 
 // pluginPackage names the Debian package of each strongSwan plugin the
