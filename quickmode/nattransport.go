@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/engine"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
 )
@@ -95,4 +96,30 @@ func chosenEncap(c *Chosen) isakmp.EncapsulationMode {
 		return c.Protos[0].Attrs.Encap
 	}
 	return 0
+}
+
+// natMappedChild reports a UDP-encapsulated transport-mode bundle.
+func natMappedChild(ch *Child) bool {
+	return ch.Mode == engine.ModeTransport && ch.Encap != nil
+}
+
+// sameSelectorAs returns a bundle of another client behind the same NAT
+// whose transport selectors equal those of ch (nil if none): Linux then
+// sends the traffic of both to the newer SA (xfrm_state_find takes the
+// newest state that matches), so the older client's replies go astray.
+// It is logged, not refused: a client that comes back on a new NAT port
+// while its old SA lingers is the same case, and there the newer SA is
+// the right one.
+func (rt *Manager) sameSelectorAs(ch *Child) *Child {
+	if !natMappedChild(ch) {
+		return nil
+	}
+	var other *Child
+	rt.each(func(o *Child) {
+		if o != ch && natMappedChild(o) && o.Conn == ch.Conn && o.Remote == ch.Remote &&
+			o.Selector == ch.Selector && o.Encap.RemotePort != ch.Encap.RemotePort {
+			other = o
+		}
+	})
+	return other
 }

@@ -107,5 +107,31 @@ func TestTransportNATSelectors(t *testing.T) {
 		if n := len(gw.Engine.Policies()); n != 4 {
 			t.Errorf("gateway has %d policies, want in and out for each client: %v", n, gw.Engine.Policies())
 		}
+		if rs := gw.Records(t, sameSelectorWarning, 0); len(rs) != 0 {
+			t.Errorf("clients with different ports: %v", rs)
+		}
+	})
+}
+
+const sameSelectorWarning = "two clients behind one NAT negotiated the same transport selectors: the kernel sends the traffic of both to the newer SA"
+
+// TestTransportNATSameSelectors: two clients behind one NAT that send
+// L2TP from the same port (1701, as Windows does) end up with the same
+// selectors at the gateway; it installs both bundles (the kernel routes
+// the outbound traffic of both to the newer one) and says so.
+func TestTransportNATSameSelectors(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		gwAddr, public := netip.MustParseAddr(stacktest.HostB), netip.MustParseAddr("198.51.100.1")
+		gw := stacktest.StartYAML(t, l2tpYAML(gwAddr.String(), "", 0), stacktest.Options{Net: nw})
+		nodes := []*stacktest.Node{gw}
+		for _, a := range []string{"10.1.0.2", "10.1.0.3"} {
+			nw.NAT(netip.MustParseAddr(a), public)
+			nodes = append(nodes, stacktest.StartYAML(t, l2tpYAML(a, gwAddr.String(), 1701), stacktest.Options{Net: nw}))
+		}
+		stacktest.Wait(t, 20*time.Second, "both clients' SAs at the gateway", func() bool { return len(gw.Engine.SAs()) == 4 }, nodes...)
+		rs := gw.WaitRecord(t, sameSelectorWarning, 0, 5*time.Second)
+		if rs[0]["selector"] != fmt.Sprintf("%s/32[1701] <-> %s/32[1701] proto 17", gwAddr, public) {
+			t.Errorf("warning %v", rs[0])
+		}
 	})
 }
