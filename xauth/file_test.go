@@ -107,3 +107,21 @@ func TestFileRereadOnChange(t *testing.T) {
 		t.Fatalf("back: %v", err)
 	}
 }
+
+// TestExampleUsersFile: the example users file holds the passwords its
+// comments say.
+func TestExampleUsersFile(t *testing.T) {
+	b, err := os.ReadFile("../examples/secrets/xauth-users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := xauth.NewFile(xauthtest.UsersFile(t, string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, user := range []string{"alice", "bob"} {
+		if err := f.Check(context.Background(), user, user+" example password"); err != nil {
+			t.Errorf("%s: %v", user, err)
+		}
+	}
+}
