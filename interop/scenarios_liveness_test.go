@@ -74,6 +74,22 @@ func waitIkedGone(k *Iked, icookie, rcookie string, timeout time.Duration) error
 	}, icookie, rcookie, timeout)
 }
 
+// waitCharonEmpty waits up to timeout until charon lists no IKE SA; it
+// returns the last list and whether it was empty.
+func waitCharonEmpty(c *Charon, timeout time.Duration) ([]IKESA, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		sas, err := c.ListSAs()
+		if err == nil && len(sas) == 0 {
+			return nil, true
+		}
+		if time.Now().After(deadline) {
+			return sas, false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitCharonGone waits until charon lists no IKE SA with the cookies.
 func waitCharonGone(c *Charon, icookie, rcookie string, timeout time.Duration) error {
 	return waitGone("strongSwan", func() ([]string, error) {
