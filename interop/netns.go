@@ -79,6 +79,19 @@ func NewNamespace(t testing.TB, role string) *Namespace {
 	return ns
 }
 
+// Handle opens the namespace for netlink from this process
+// (vishvananda/netns); it is closed when the test ends, before the
+// namespace goes.
+func (ns *Namespace) Handle() netns.NsHandle {
+	ns.t.Helper()
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		ns.t.Fatalf("interop: %s: %v", ns.Name, err)
+	}
+	ns.t.Cleanup(func() { h.Close() })
+	return h
+}
+
 // destroy kills the processes left in the namespace (they are the test's
 // own: nobody else knows the name) and deletes it.
 func (ns *Namespace) destroy() {
