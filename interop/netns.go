@@ -79,6 +79,17 @@ func NewNamespace(t testing.TB, role string) *Namespace {
 	return ns
 }
 
+// Exec runs a command on the host and returns its combined output; an
+// error fails t, with the output.
+func Exec(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
 // Handle opens the namespace for netlink from this process
 // (vishvananda/netns); it is closed when the test ends, before the
 // namespace goes.

@@ -4,8 +4,6 @@ package xfrm
 
 import (
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/vishvananda/netns"
@@ -41,14 +39,8 @@ func refusedOK(t *testing.T, err error) {
 	}
 }
 
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+// run runs a command on the host (interop.Exec).
+var run = interop.Exec
 
 func openIn(t *testing.T, h netns.NsHandle) *Backend {
 	t.Helper()
