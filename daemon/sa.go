@@ -20,8 +20,8 @@ func (c Cookies) String() string {
 }
 
 // SA is one ISAKMP SA in the loop's table. Package phase1 keeps its keys
-// and negotiation state as the SA's Keying; quickmode/ reads them through
-// phase1.StateOf.
+// and negotiation state as the SA's Phase1State; quickmode/ reads them
+// through phase1.StateOf.
 type SA struct {
 	Cookies Cookies
 	Role    Role
@@ -36,7 +36,7 @@ type SA struct {
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
 
-	keying      Keying // phase 1's state of the SA (Keying, SetKeying)
+	phase1      Phase1State // Phase1, SetPhase1
 	exchanges   map[uint32]*running
 	history     idHistory // finished message IDs (replay.go)
 	historyFull bool      // MaxMessageIDs reached: being deleted
@@ -51,21 +51,21 @@ type SA struct {
 	jobs   int
 }
 
-// Keying is what phase 1 keeps of an ISAKMP SA: its keys and the state of
-// its negotiation (package phase1's *SA implements it). The daemon holds it
-// without looking in; phase1.StateOf returns it with its own type.
-type Keying interface {
+// Phase1State is what phase 1 keeps of an ISAKMP SA: its keys and the
+// state of its negotiation (package phase1's *SA implements it). The daemon
+// holds it without looking in; phase1.StateOf returns it with its own type.
+type Phase1State interface {
 	// Alive reports whether the SA still holds its keys.
 	Alive() bool
 	// Wipe zeroes the keys; the SA is then deleted.
 	Wipe()
 }
 
-// Keying returns phase 1's state of the SA, nil until phase 1 sets one.
-func (sa *SA) Keying() Keying { return sa.keying }
+// Phase1 returns phase 1's state of the SA, nil until phase 1 sets one.
+func (sa *SA) Phase1() Phase1State { return sa.phase1 }
 
-// SetKeying makes k phase 1's state of the SA.
-func (sa *SA) SetKeying(k Keying) { sa.keying = k }
+// SetPhase1 makes st phase 1's state of the SA.
+func (sa *SA) SetPhase1(st Phase1State) { sa.phase1 = st }
 
 // indexKey is where Daemon.byConn holds an established SA.
 type indexKey struct {
