@@ -226,17 +226,15 @@ func (s *kernelSetup) protocols() []string {
 // it returns the SAs still there at the deadline, none once they are gone.
 func (s *kernelSetup) waitIkedSAsGone(t *testing.T, timeout time.Duration) []KernelSA {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		sas, err := s.ike.NS.XfrmStates()
-		if err != nil {
+	var sas []KernelSA
+	Poll(timeout, 100*time.Millisecond, func() bool {
+		var err error
+		if sas, err = s.ike.NS.XfrmStates(); err != nil {
 			t.Fatal(err)
 		}
-		if len(sas) == 0 || time.Now().After(deadline) {
-			return sas
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(sas) == 0
+	})
+	return sas
 }
 
 // waitIkedSAs waits until iked's namespace has n SAs with a key (not larval

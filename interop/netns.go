@@ -79,6 +79,19 @@ func NewNamespace(t testing.TB, role string) *Namespace {
 	return ns
 }
 
+// Poll calls done every interval until it returns true, for timeout at
+// most; it reports whether done returned true.
+func Poll(timeout, interval time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
+}
+
 // Exec runs a command on the host and returns its combined output; an
 // error fails t, with the output.
 func Exec(t testing.TB, args ...string) string {
