@@ -19,8 +19,9 @@ func (c Cookies) String() string {
 	return hex.EncodeToString(c.I[:]) + ":" + hex.EncodeToString(c.R[:])
 }
 
-// SA is one ISAKMP SA in the loop's table. phase1/ keeps its keys and state
-// in State; quickmode/ reads them from there.
+// SA is one ISAKMP SA in the loop's table. Package phase1 keeps its keys
+// and negotiation state as the SA's Phase1State; quickmode/ reads them
+// through phase1.StateOf.
 type SA struct {
 	Cookies Cookies
 	Role    Role
@@ -30,14 +31,12 @@ type SA struct {
 	Conn          string
 	Established   bool
 	Created       time.Time
-	// State is what phase 1 keeps of the SA; the daemon does not look
-	// into it. phase1.StateOf reads it with its type.
-	State any
 	// LastHeard is when a message of this SA was last accepted (proof
 	// that the peer lives, RFC 3706, 5.3); LastSent when we last sent it
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
 
+	phase1      Phase1State // Phase1, SetPhase1
 	exchanges   map[uint32]*running
 	history     idHistory // finished message IDs (replay.go)
 	historyFull bool      // MaxMessageIDs reached: being deleted
@@ -51,6 +50,22 @@ type SA struct {
 	source netip.Addr
 	jobs   int
 }
+
+// Phase1State is what phase 1 keeps of an ISAKMP SA: its keys and the
+// state of its negotiation (package phase1's *SA implements it). The daemon
+// holds it without looking in; phase1.StateOf returns it with its own type.
+type Phase1State interface {
+	// Alive reports whether the SA still holds its keys.
+	Alive() bool
+	// Wipe zeroes the keys; the SA is then deleted.
+	Wipe()
+}
+
+// Phase1 returns phase 1's state of the SA, nil until phase 1 sets one.
+func (sa *SA) Phase1() Phase1State { return sa.phase1 }
+
+// SetPhase1 makes st phase 1's state of the SA.
+func (sa *SA) SetPhase1(st Phase1State) { sa.phase1 = st }
 
 // indexKey is where Daemon.byConn holds an established SA.
 type indexKey struct {

@@ -10,6 +10,20 @@ import (
 	"time"
 )
 
+// benchN is the number of SAs a benchmark makes: $IKED_BENCH_N, or def.
+func benchN(t *testing.T, def int) int {
+	t.Helper()
+	s := os.Getenv("IKED_BENCH_N")
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < 1 || v > 10000 {
+		t.Fatalf("IKED_BENCH_N=%q: want 1..10000", s)
+	}
+	return v
+}
+
 // TestBenchAgainstCharon compares, in wall-clock time, strongSwan's charon
 // establishing N Main Mode PSK ISAKMP SAs (RFC 2409, 5) one after the
 // other against iked as responder, and against another charon as
@@ -32,14 +46,7 @@ func TestBenchAgainstCharon(t *testing.T) {
 		t.Skip("a benchmark: set IKED_BENCH=1 to run it")
 	}
 	RequireStrongSwan(t)
-	n := 30
-	if s := os.Getenv("IKED_BENCH_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > 10000 {
-			t.Fatalf("IKED_BENCH_N=%q: want 1..10000", s)
-		}
-		n = v
-	}
+	n := benchN(t, 30)
 	var summary []string
 	for _, g := range []struct{ name, swan, iked, dh string }{
 		{"group14", "aes128-sha256-modp2048", "modp2048", "MODP_2048"},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,14 +45,7 @@ func TestBenchBurst(t *testing.T) {
 		t.Skip("a benchmark: set IKED_BENCH_BURST=1 to run it (scripts/bench-burst.sh)")
 	}
 	RequireStrongSwan(t)
-	n := 1000
-	if s := os.Getenv("IKED_BENCH_N"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1 || v > 10000 {
-			t.Fatalf("IKED_BENCH_N=%q: want 1..10000", s)
-		}
-		n = v
-	}
+	n := benchN(t, 1000)
 	deadline := 180 * time.Second
 	if s := os.Getenv("IKED_BENCH_DEADLINE"); s != "" {
 		v, err := time.ParseDuration(s)

@@ -64,34 +64,22 @@ func holdResumes(t *testing.T, s *kernelSetup, up string) string {
 // new bundle's, and iked's SIGTERM leaves the kernel as it found it
 // (strongSwan's dpd_action = trap).
 func TestKernelDPDHold(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "7b/dpd-hold", line) }()
+	line := kernelScenario(t, "7b/dpd-hold")
 	s := newKernelSetup(t, kernelCases[0])
 	before, up := holdStart(t, s, "    dpd: {delay: 3s, timeout: 10s, action: hold}\n")
 	if err := s.charon.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	for deadline := killed.Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		sas, err := s.ike.NS.XfrmStates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("iked kept its SAs after the peer died: %v\n%s", sas, s.iked.catalogSummary())
-		}
+	if sas := s.waitIkedSAsGone(t, 30*time.Second); len(sas) != 0 {
+		t.Fatalf("iked kept its SAs after the peer died: %v\n%s", sas, s.iked.catalogSummary())
 	}
 	gone := time.Since(killed)
 	waitIkedLine(t, s.iked, "peer dead: dpd action", map[string]string{"action": "hold"}, time.Second)
 	s.swan.NS.MustRun("ip", "xfrm", "state", "flush")
 	s.swan.NS.MustRun("ip", "xfrm", "policy", "flush")
 	s.charon = StartCharon(t, s.swan.NS, s.copt)
-	line = fmt.Sprintf("peer killed; SAs removed after %v; %s", gone.Round(100*time.Millisecond), holdResumes(t, s, up))
+	*line = fmt.Sprintf("peer killed; SAs removed after %v; %s", gone.Round(100*time.Millisecond), holdResumes(t, s, up))
 	s.stopIked(t, before)
 }
 
@@ -102,14 +90,11 @@ func TestKernelDPDHold(t *testing.T) {
 // SA it still has, and the pings get answers (strongSwan's close_action =
 // trap).
 func TestKernelCloseHold(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "7c/close-hold", line) }()
+	line := kernelScenario(t, "7c/close-hold")
 	s := newKernelSetup(t, kernelCases[0])
 	before, up := holdStart(t, s, "    close-action: hold\n")
 	s.peerDeletes(t)
 	waitIkedLine(t, s.iked, "peer closed the connection: close-action", map[string]string{"action": "hold"}, time.Second)
-	line = "charon deleted the child; " + holdResumes(t, s, up)
+	*line = "charon deleted the child; " + holdResumes(t, s, up)
 	s.stopIked(t, before)
 }

@@ -1,10 +1,8 @@
 package interop
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,14 +38,7 @@ func (r steady) String() string {
 // meanwhile (after a first second of traffic) and checks the capture.
 func (s *kernelSetup) during(t *testing.T, capName string, count int, interval time.Duration, fn func()) steady {
 	t.Helper()
-	capt, err := s.ike.NS.StartCapture(s.ike.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	capt2, err := s.swan.NS.StartCapture(s.swan.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
+	capt := s.captureLink(t)
 	r := steady{interval: interval}
 	done := make(chan error, 1)
 	go func() {
@@ -60,21 +51,7 @@ func (s *kernelSetup) during(t *testing.T, capName string, count int, interval t
 	if err := <-done; err != nil {
 		t.Error(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	var pcap, pcap2 string
-	if dir := os.Getenv("KT_LOGS"); dir != "" {
-		pcap = filepath.Join(dir, "scenario-"+capName+"-iked-sent.pcap")
-		pcap2 = filepath.Join(dir, "scenario-"+capName+"-peer-sent.pcap")
-	}
-	if err := errors.Join(capt.Stop(pcap), capt2.Stop(pcap2)); err != nil {
-		t.Error(err)
-	}
-	r.wire, r.clear = capt.Counts()
-	w2, c2 := capt2.Counts()
-	for k, v := range w2 {
-		r.wire[k] += v
-	}
-	r.clear = append(r.clear, c2...)
+	r.wire, r.clear = capt.stop(t, capName, "peer")
 	if r.wire["clear"] != 0 {
 		t.Errorf("%d frames crossed the link outside IPsec, first: %q", r.wire["clear"], r.clear)
 	}
@@ -101,13 +78,8 @@ func withConnection(policy, name, local, remote string, s *kernelSetup) string {
 // (another program holds one of their selectors): iked says so, the old
 // policies stay in force and the tunnel still carries the traffic.
 func TestKernelReload(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "9/reload-under-traffic", line) }()
-	tc := kernelCases[0]
-	tc.ikedInit = true
-	s := newKernelSetup(t, tc)
+	line := kernelScenario(t, "9/reload-under-traffic")
+	s := newInitiatorSetup(t)
 	v1 := func(sock string) string { return s.policy(sock, "on-demand", "66m", "") }
 	s.ikedPolicy = v1
 	before := kernelState(t, s.ike.NS)
@@ -172,7 +144,7 @@ func TestKernelReload(t *testing.T) {
 	}
 	s.ike.NS.MustRun("ip", "xfrm", "policy", "del", "src", "198.51.100.128/25", "dst", "198.51.100.0/25", "dir", "out")
 	s.stopIked(t, before)
-	line = fmt.Sprintf("%d reloads under a ping every 20 ms: %s; refused reload (foreign policy): old policies kept, iked logged it, ping %d/%d, clear %d",
+	*line = fmt.Sprintf("%d reloads under a ping every 20 ms: %s; refused reload (foreign policy): old policies kept, iked logged it, ping %d/%d, clear %d",
 		reloads, r, r2.got, r2.sent, r2.wire["clear"])
 }
 
@@ -193,10 +165,8 @@ func (s *kernelSetup) ikedSaid(text string) bool {
 // leaves no SA and no policy of its own in the kernel; nothing crosses the
 // link in clear from iked's side.
 func TestKernelPolicyRefused(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not run"
-	defer func() { report(t, "9/quick-mode-policy-refused", line) }()
+	line := kernelScenario(t, "9/quick-mode-policy-refused")
+	*line = "did not run"
 	tc := kernelCases[0]
 	s := newKernelSetup(t, tc)
 	s.ike.NS.MustRun("ip", "xfrm", "policy", "add", "src", s.ikeNet.String(), "dst", s.swanNet.String(), "dir", "out", "action", "block")
@@ -232,20 +202,8 @@ func TestKernelPolicyRefused(t *testing.T) {
 	if children != 0 {
 		t.Errorf("charon still has %d child SAs: iked's Delete did not reach it\n%s", children, s.iked.catalogSummary())
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for {
-		sas, err := s.ike.NS.XfrmStates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("iked left SAs in the kernel after the failed Quick Mode: %v", sas)
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	if sas := s.waitIkedSAsGone(t, 10*time.Second); len(sas) != 0 {
+		t.Errorf("iked left SAs in the kernel after the failed Quick Mode: %v", sas)
 	}
 	if now := kernelState(t, s.ike.NS); withoutSocketPolicies(now) != before {
 		t.Errorf("kernel state after the failed Quick Mode:\n%s\nbefore:\n%s", now, before)
@@ -272,7 +230,7 @@ func TestKernelPolicyRefused(t *testing.T) {
 		t.Errorf("traffic of the refused selector: %d/%d answered, %d frames in clear (%q)", got, sent, wire["clear"], clear)
 	}
 	s.stopIked(t, before)
-	line = fmt.Sprintf("policy install refused (EEXIST, foreign block policy): iked logged %q and %q, sent Delete; charon children %d, iked's SAs 0, %s, clear %d",
+	*line = fmt.Sprintf("policy install refused (EEXIST, foreign block policy): iked logged %q and %q, sent Delete; charon children %d, iked's SAs 0, %s, clear %d",
 		m57, m58, children, pingText, wire["clear"])
 }
 

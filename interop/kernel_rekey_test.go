@@ -70,9 +70,7 @@ func TestKernelRekey(t *testing.T) {
 			t.Parallel()
 			line := "did not come up"
 			defer func() { report(t, "5/"+tc.name, line) }()
-			kc := kernelCases[0]
-			kc.ikedInit = true
-			s := newKernelSetup(t, kc)
+			s := newInitiatorSetup(t)
 			s.ikedPolicy = func(sock string) string {
 				extra := ""
 				if tc.kbytes != 0 {
@@ -151,13 +149,8 @@ func TestKernelRekey(t *testing.T) {
 // the bundle. The policies stay (the connection is configured), so the
 // traffic is dropped, not sent in clear.
 func TestKernelHardExpiry(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "6/hard-expiry", line) }()
-	kc := kernelCases[0]
-	kc.ikedInit = true
-	s := newKernelSetup(t, kc)
+	line := kernelScenario(t, "6/hard-expiry")
+	s := newInitiatorSetup(t)
 	s.ikedPolicy = func(sock string) string { return s.policy(sock, "never", "15s", "") }
 	before := kernelState(t, s.ike.NS)
 	s.start(t)
@@ -205,6 +198,6 @@ func TestKernelHardExpiry(t *testing.T) {
 		t.Errorf("%d frames in clear after the hard expiry", wire["clear"])
 	}
 	s.stopIked(t, before)
-	line = fmt.Sprintf("peer killed after the SAs came up; iked's rekey unanswered; the kernel removed the SAs %v after the test saw them up (hard lifetime 15 s from their install); then ping %d/%d, clear %d",
+	*line = fmt.Sprintf("peer killed after the SAs came up; iked's rekey unanswered; the kernel removed the SAs %v after the test saw them up (hard lifetime 15 s from their install); then ping %d/%d, clear %d",
 		gone.Round(100*time.Millisecond), got, sent, wire["clear"])
 }

@@ -176,6 +176,14 @@ connections:
 }
 
 // start runs both daemons (the responder first) and brings the SAs up.
+// startQuiet starts charon, then iked, and lets them be: an on-demand
+// policy waits for traffic.
+func (s *kernelSetup) startQuiet(t *testing.T) {
+	t.Helper()
+	s.charon = StartCharon(t, s.swan.NS, s.copt)
+	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+}
+
 func (s *kernelSetup) start(t *testing.T) {
 	t.Helper()
 	opt := s.copt
@@ -212,6 +220,21 @@ func (s *kernelSetup) protocols() []string {
 		ps = append(ps, f)
 	}
 	return ps
+}
+
+// waitIkedSAsGone waits up to timeout until iked's namespace holds no SA;
+// it returns the SAs still there at the deadline, none once they are gone.
+func (s *kernelSetup) waitIkedSAsGone(t *testing.T, timeout time.Duration) []KernelSA {
+	t.Helper()
+	var sas []KernelSA
+	Poll(timeout, 100*time.Millisecond, func() bool {
+		var err error
+		if sas, err = s.ike.NS.XfrmStates(); err != nil {
+			t.Fatal(err)
+		}
+		return len(sas) == 0
+	})
+	return sas
 }
 
 // waitIkedSAs waits until iked's namespace has n SAs with a key (not larval
@@ -283,15 +306,7 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both ends' outgoing frames: everything on the link.
-	capt, err := s.ike.NS.StartCapture(s.ike.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	capt2, err := s.swan.NS.StartCapture(s.swan.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
+	capt := s.captureLink(t)
 	var r trafficResult
 	r.pingOut, r.pingOutOK, err = s.ike.Ping(s.ikeIn, s.swanIn, 10, 100*time.Millisecond)
 	if err != nil {
@@ -311,21 +326,7 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if err != nil {
 		t.Error(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the last frames reach the capture
-	var pcap, pcap2 string
-	if dir := os.Getenv("KT_LOGS"); dir != "" {
-		pcap = filepath.Join(dir, "scenario-"+capName+"-iked-sent.pcap")
-		pcap2 = filepath.Join(dir, "scenario-"+capName+"-swan-sent.pcap")
-	}
-	if err := errors.Join(capt.Stop(pcap), capt2.Stop(pcap2)); err != nil {
-		t.Error(err)
-	}
-	r.wire, r.clear = capt.Counts()
-	w2, c2 := capt2.Counts()
-	for k, v := range w2 {
-		r.wire[k] += v
-	}
-	r.clear = append(r.clear, c2...)
+	r.wire, r.clear = capt.stop(t, capName, "swan")
 	after, err := s.ike.NS.XfrmStates()
 	if err != nil {
 		t.Fatal(err)
@@ -384,6 +385,64 @@ func nonZero(s string) string {
 }
 
 // report writes the scenario's summary line.
+// linkCapture captures both ends' outgoing frames: everything on the link.
+type linkCapture struct{ ike, swan *Capture }
+
+func (s *kernelSetup) captureLink(t *testing.T) linkCapture {
+	t.Helper()
+	ike, err := s.ike.NS.StartCapture(s.ike.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	swan, err := s.swan.NS.StartCapture(s.swan.Link)
+	if err != nil {
+		ike.Stop("")
+		t.Fatal(err)
+	}
+	return linkCapture{ike, swan}
+}
+
+// stop ends the captures once the last frames have reached them, keeps
+// them under $KT_LOGS as scenario-<name>-iked-sent.pcap and
+// scenario-<name>-<peer>-sent.pcap, and returns the frames of both by
+// kind and those that crossed in clear.
+func (c linkCapture) stop(t *testing.T, name, peer string) (map[string]int, []string) {
+	t.Helper()
+	time.Sleep(200 * time.Millisecond)
+	var pcap, pcap2 string
+	if dir := os.Getenv("KT_LOGS"); dir != "" {
+		pcap = filepath.Join(dir, "scenario-"+name+"-iked-sent.pcap")
+		pcap2 = filepath.Join(dir, "scenario-"+name+"-"+peer+"-sent.pcap")
+	}
+	if err := errors.Join(c.ike.Stop(pcap), c.swan.Stop(pcap2)); err != nil {
+		t.Error(err)
+	}
+	wire, clear := c.ike.Counts()
+	w2, c2 := c.swan.Counts()
+	for k, v := range w2 {
+		wire[k] += v
+	}
+	return wire, append(clear, c2...)
+}
+
+// newInitiatorSetup is the first kernel case with iked initiating.
+func newInitiatorSetup(t *testing.T) *kernelSetup {
+	tc := kernelCases[0]
+	tc.ikedInit = true
+	return newKernelSetup(t, tc)
+}
+
+// kernelScenario begins the test of scenario name in the VM: it needs the
+// kernel (requireKernel), runs in parallel, and reports *line, the
+// scenario's figure, once the test and its clean-ups have ended.
+func kernelScenario(t *testing.T, name string) *string {
+	requireKernel(t)
+	t.Parallel()
+	line := "did not come up"
+	t.Cleanup(func() { report(t, name, line) })
+	return &line
+}
+
 func report(t *testing.T, name, line string) {
 	t.Helper()
 	t.Logf("KT %s: %s", name, line)
@@ -421,20 +480,8 @@ func (s *kernelSetup) peerDeletes(t *testing.T) {
 		t.Errorf("iked did not act on charon's Delete: %v", err)
 		return
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sas, err := s.ike.NS.XfrmStates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("iked kept SAs after the peer's Delete: %v", sas)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	if sas := s.waitIkedSAsGone(t, 10*time.Second); len(sas) != 0 {
+		t.Errorf("iked kept SAs after the peer's Delete: %v", sas)
 	}
 }
 
@@ -501,9 +548,7 @@ func TestKernelStrongSwan(t *testing.T) {
 func TestKernelCrash(t *testing.T) {
 	requireKernel(t)
 	t.Parallel()
-	tc := kernelCases[0]
-	tc.ikedInit = true
-	s := newKernelSetup(t, tc)
+	s := newInitiatorSetup(t)
 	before := kernelState(t, s.ike.NS)
 	s.start(t)
 	old, err := s.ike.NS.XfrmStates()
@@ -568,17 +613,11 @@ func TestKernelCrash(t *testing.T) {
 // started it gets through once the SAs are in; the packets sent before
 // are lost (the kernel drops them while it waits) and counted.
 func TestKernelOnDemand(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	tc := kernelCases[0]
-	tc.ikedInit = true
-	line := "did not come up"
-	defer func() { report(t, "4/on-demand", line) }()
-	s := newKernelSetup(t, tc)
+	line := kernelScenario(t, "4/on-demand")
+	s := newInitiatorSetup(t)
 	s.ikedPolicy = func(sock string) string { return s.policy(sock, "on-demand", "66m", "") }
 	before := kernelState(t, s.ike.NS)
-	s.charon = StartCharon(t, s.swan.NS, s.copt)
-	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	s.startQuiet(t)
 	pol, err := s.ike.NS.XfrmPolicies()
 	if err != nil {
 		t.Fatal(err)
@@ -602,7 +641,7 @@ func TestKernelOnDemand(t *testing.T) {
 	}
 	lost := sent - got
 	r := s.traffic(t, "4-on-demand")
-	line = fmt.Sprintf("first ping: %d of %d lost before the SAs were in (ping every 200 ms, %v in all); then %s",
+	*line = fmt.Sprintf("first ping: %d of %d lost before the SAs were in (ping every 200 ms, %v in all); then %s",
 		lost, sent, time.Since(start).Round(time.Millisecond), r)
 	s.stopIked(t, before)
 }
@@ -661,10 +700,7 @@ func TestKernelIkedIked(t *testing.T) {
 // xfrm`: iked installs the SAs and policies at start, they carry traffic
 // both ways, and SIGTERM removes them.
 func TestKernelManualKeys(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "10/manual-keys", line) }()
+	line := kernelScenario(t, "10/manual-keys")
 	s := newKernelSetup(t, kernelCase{name: "manual", chain: "[esp]", transport: true})
 	const (
 		encIn, encOut   = "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
@@ -709,7 +745,7 @@ connections:
 		t.Fatal(err)
 	}
 	r := s.traffic(t, "10-manual-keys")
-	line = r.String()
+	*line = r.String()
 	s.stopIked(t, before)
 }
 
@@ -718,10 +754,7 @@ connections:
 // (RFC 3948) on the SAs iked installed, whose encapsulation ports come
 // from the NAT-T negotiation.
 func TestKernelNAT(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "3/nat-t", line) }()
+	line := kernelScenario(t, "3/nat-t")
 	r := NewRouted(t, RoutedOptions{NAT: true})
 	tc := kernelCases[0]
 	tc.ikedInit = true
@@ -735,8 +768,7 @@ func TestKernelNAT(t *testing.T) {
 	s.ikedPolicy = func(sock string) string { return s.policy(sock, "never", "66m", "") }
 	before := kernelState(t, s.ike.NS)
 	start := time.Now()
-	s.charon = StartCharon(t, s.swan.NS, s.copt)
-	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	s.startQuiet(t)
 	if err := s.iked.Initiate("peer"); err != nil {
 		t.Fatalf("ikectl initiate: %v\n%s", err, s.iked.catalogSummary())
 	}
@@ -761,7 +793,7 @@ func TestKernelNAT(t *testing.T) {
 	if res.wire["nat-t"] == 0 || res.wire["esp"] != 0 {
 		t.Errorf("on the wire: %v; want ESP in UDP only", res.wire)
 	}
-	line = fmt.Sprintf("%s (up in %v)", res, up.Round(time.Millisecond))
+	*line = fmt.Sprintf("%s (up in %v)", res, up.Round(time.Millisecond))
 	s.stopIked(t, before)
 }
 
@@ -770,21 +802,15 @@ func TestKernelNAT(t *testing.T) {
 // kernel, and the on-demand connection's trap policies stay, so the next
 // packet asks for a new SA.
 func TestKernelDPD(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "7/dpd", line) }()
-	tc := kernelCases[0]
-	tc.ikedInit = true
-	s := newKernelSetup(t, tc)
+	line := kernelScenario(t, "7/dpd")
+	s := newInitiatorSetup(t)
 	s.copt.Connections[0].DPDDelay = 2 * time.Second
 	s.ikedPolicy = func(sock string) string {
 		p := s.policy(sock, "on-demand", "66m", "")
 		return strings.Replace(p, "  phase2-lifetime-min: 1s\n", "  phase2-lifetime-min: 1s\n  dpd: {delay: 2s, timeout: 6s}\n", 1)
 	}
 	before := kernelState(t, s.ike.NS)
-	s.charon = StartCharon(t, s.swan.NS, s.copt)
-	s.iked = startIkedYAML(t, s.ike.NS, s.ikedPolicy)
+	s.startQuiet(t)
 	traps, err := s.ike.NS.XfrmPolicies()
 	if err != nil {
 		t.Fatal(err)
@@ -799,19 +825,9 @@ func TestKernelDPD(t *testing.T) {
 		t.Fatal(err)
 	}
 	killed := time.Now()
-	deadline := killed.Add(30 * time.Second) // a guard; the figure is reported
-	for {
-		sas, err := s.ike.NS.XfrmStates()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(sas) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("iked kept its SAs %v s after the peer died: %v\n%s", deadline.Sub(killed), sas, s.iked.catalogSummary())
-		}
-		time.Sleep(100 * time.Millisecond)
+	// 30 s is a guard; the figure is reported.
+	if sas := s.waitIkedSAsGone(t, 30*time.Second); len(sas) != 0 {
+		t.Fatalf("iked kept its SAs %v after the peer died: %v\n%s", time.Since(killed).Round(time.Second), sas, s.iked.catalogSummary())
 	}
 	gone := time.Since(killed)
 	after, err := s.ike.NS.XfrmPolicies()
@@ -821,7 +837,7 @@ func TestKernelDPD(t *testing.T) {
 	if after != traps {
 		t.Errorf("policies after the peer's death:\n%s\nwant the trap policies:\n%s", after, traps)
 	}
-	line = fmt.Sprintf("peer killed; iked removed its kernel SAs after %v (DPD delay 2 s + timeout 6 s); trap policies back: %v",
+	*line = fmt.Sprintf("peer killed; iked removed its kernel SAs after %v (DPD delay 2 s + timeout 6 s); trap policies back: %v",
 		gone.Round(100*time.Millisecond), after == traps)
 	s.stopIked(t, before)
 }

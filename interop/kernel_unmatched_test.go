@@ -15,13 +15,8 @@ import (
 // and iked logs message 7 once for the flow (rate limit), while the
 // ping through the tunnel still flows; at stop the table is gone.
 func TestKernelUnmatched(t *testing.T) {
-	requireKernel(t)
-	t.Parallel()
-	line := "did not come up"
-	defer func() { report(t, "11/log-unmatched", line) }()
-	tc := kernelCases[0]
-	tc.ikedInit = true
-	s := newKernelSetup(t, tc)
+	line := kernelScenario(t, "11/log-unmatched")
+	s := newInitiatorSetup(t)
 	s.ikedPolicy = func(sock string) string {
 		return strings.Replace(s.policy(sock, "never", "66m", ""), "daemon:\n", "daemon:\n  log-unmatched: true\n", 1)
 	}
@@ -78,5 +73,5 @@ func TestKernelUnmatched(t *testing.T) {
 	if out, err := s.ike.NS.Run("nft", "list", "table", "inet", "iked"); err == nil {
 		t.Errorf("the table is still there after iked stopped:\n%s", out)
 	}
-	line = fmt.Sprintf("%d UDP packets in clear: %d message 7 line(s), dropped by the table; ping through the tunnel %d/%d", clear, n7, got, sent)
+	*line = fmt.Sprintf("%d UDP packets in clear: %d message 7 line(s), dropped by the table; ping through the tunnel %d/%d", clear, n7, got, sent)
 }

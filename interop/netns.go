@@ -79,6 +79,43 @@ func NewNamespace(t testing.TB, role string) *Namespace {
 	return ns
 }
 
+// Poll calls done every interval until it returns true, for timeout at
+// most; it reports whether done returned true.
+func Poll(timeout, interval time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
+}
+
+// Exec runs a command on the host and returns its combined output; an
+// error fails t, with the output.
+func Exec(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Handle opens the namespace for netlink from this process
+// (vishvananda/netns); it is closed when the test ends, before the
+// namespace goes.
+func (ns *Namespace) Handle() netns.NsHandle {
+	ns.t.Helper()
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		ns.t.Fatalf("interop: %s: %v", ns.Name, err)
+	}
+	ns.t.Cleanup(func() { h.Close() })
+	return h
+}
+
 // destroy kills the processes left in the namespace (they are the test's
 // own: nobody else knows the name) and deletes it.
 func (ns *Namespace) destroy() {

@@ -333,16 +333,8 @@ func TestIkedQuickModeInitiator(t *testing.T) {
 			if _, err := s.iked.Call("terminate", "peer"); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				sas, err := s.charon.ListSAs()
-				if err == nil && len(sas) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("charon still has %+v after iked's terminate", sas)
-				}
-				time.Sleep(100 * time.Millisecond)
+			if sas, ok := waitCharonEmpty(s.charon, 10*time.Second); !ok {
+				t.Fatalf("charon still has %+v after iked's terminate", sas)
 			}
 		})
 	}

@@ -42,16 +42,8 @@ func TestIkedReloadRevokesCharon(t *testing.T) {
 	if r, err := s.iked.Call(control.CmdReload, ""); err != nil || r.Error != "" {
 		t.Fatalf("ikectl reload: %v %+v", err, r)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		sas, err := s.charon.ListSAs()
-		if err == nil && len(sas) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("charon still has %+v after iked's reload\niked:\n%s", sas, s.iked.catalogSummary())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if sas, ok := waitCharonEmpty(s.charon, 10*time.Second); !ok {
+		t.Fatalf("charon still has %+v after iked's reload\niked:\n%s", sas, s.iked.catalogSummary())
 	}
 	if log := s.charon.Log(); !strings.Contains(log, "received DELETE for IKE_SA") {
 		t.Errorf("charon did not log iked's Delete of the IKE SA:\n%s", tail(log, 60))

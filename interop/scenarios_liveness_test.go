@@ -46,20 +46,15 @@ func killIked(t *testing.T, k *Iked) {
 // "icookie/rcookie" in hex), no longer holds icookie/rcookie.
 func waitGone(who string, list func() ([]string, error), icookie, rcookie string, timeout time.Duration) error {
 	want := strings.ToLower(icookie + "/" + rcookie)
-	deadline := time.Now().Add(timeout)
-	for {
-		held, err := list()
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(held, want) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s still has the SA %s after %v: %v", who, want, timeout, held)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var held []string
+	var err error
+	if Poll(timeout, 100*time.Millisecond, func() bool {
+		held, err = list()
+		return err != nil || !slices.Contains(held, want)
+	}) {
+		return err
 	}
+	return fmt.Errorf("%s still has the SA %s after %v: %v", who, want, timeout, held)
 }
 
 // waitIkedGone waits until iked lists no ISAKMP SA with the cookies.
@@ -72,6 +67,18 @@ func waitIkedGone(k *Iked, icookie, rcookie string, timeout time.Duration) error
 		}
 		return held, err
 	}, icookie, rcookie, timeout)
+}
+
+// waitCharonEmpty waits up to timeout until charon lists no IKE SA; it
+// returns the last list and whether it was empty.
+func waitCharonEmpty(c *Charon, timeout time.Duration) ([]IKESA, bool) {
+	var sas []IKESA
+	ok := Poll(timeout, 100*time.Millisecond, func() bool {
+		var err error
+		sas, err = c.ListSAs()
+		return err == nil && len(sas) == 0
+	})
+	return sas, ok
 }
 
 // waitCharonGone waits until charon lists no IKE SA with the cookies.

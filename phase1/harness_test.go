@@ -23,6 +23,13 @@ var (
 	addrB = netip.MustParseAddrPort("192.0.2.2:500")
 )
 
+// attached returns a daemon SA that carries s as its phase 1 state.
+func attached(s *SA) *daemon.SA {
+	sa := &daemon.SA{}
+	attach(sa, s)
+	return sa
+}
+
 // side describes one gateway's policy for a test.
 type side struct {
 	mode     string // main | aggressive

@@ -18,7 +18,7 @@ type infoPeer struct {
 
 func newInfoPeer(s *SA) *infoPeer {
 	l := NewLife(policyDPD)
-	return &infoPeer{h: NewInfoHandler(l), life: l, sa: &daemon.SA{State: s}, s: s}
+	return &infoPeer{h: NewInfoHandler(l), life: l, sa: attached(s), s: s}
 }
 
 func (p *infoPeer) ctx(now time.Time) *daemon.Context {

@@ -641,7 +641,7 @@ func TestRefusalIsPhase1Failure(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := NewInfoHandler(NewLife(DPDConfig{}))
-	c := &daemon.Context{Now: time.Now(), SA: &daemon.SA{State: x.SA}}
+	c := &daemon.Context{Now: time.Now(), SA: attached(x.SA)}
 	_, r := h.Start(c, &daemon.Packet{Data: data, Remote: addrB})
 	if r.Reject != nil || !r.DeleteSA {
 		t.Fatalf("result %+v", r)

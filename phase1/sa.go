@@ -186,12 +186,14 @@ func StateOf(sa *daemon.SA) *SA {
 	if sa == nil {
 		return nil
 	}
-	s, _ := sa.State.(*SA)
+	s, _ := sa.Phase1().(*SA)
 	return s
 }
 
 // attach makes s the phase 1 state of the daemon's SA sa.
-func attach(sa *daemon.SA, s *SA) { sa.State = s }
+func attach(sa *daemon.SA, s *SA) { sa.SetPhase1(s) }
+
+var _ daemon.Phase1State = (*SA)(nil)
 
 // LocalText and RemoteText name the two ends of the SA in messages 41,
 // 46 and 57: the identities once known, the addresses before.

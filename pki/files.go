@@ -9,13 +9,19 @@ import (
 	"syscall"
 )
 
-// errTooLarge says a file is over MaxFileSize; pki never reads more.
-var errTooLarge = errors.New("pki: file larger than the limit")
+// ErrTooLarge says a file is over MaxFileSize; pki never reads more.
+// ErrNotRegular says it is not a regular file (a directory, a FIFO, a
+// device).
+var (
+	ErrTooLarge   = errors.New("pki: file larger than the limit")
+	ErrNotRegular = errors.New("not a regular file")
+)
 
-// readBounded reads a whole file of at most MaxFileSize bytes. It opens the
+// ReadBounded reads a whole file of at most MaxFileSize bytes. It opens the
 // file once and checks the open descriptor, so what is checked is what is
-// read.
-func readBounded(path string) ([]byte, os.FileInfo, error) {
+// read; the FileInfo is that descriptor's (mode and owner as read).
+// policymgr reads the policy file with it too.
+func ReadBounded(path string) ([]byte, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -26,14 +32,14 @@ func readBounded(path string) ([]byte, os.FileInfo, error) {
 		return nil, nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fi, fmt.Errorf("pki: %s is not a regular file", path)
+		return nil, fi, fmt.Errorf("pki: %s is %w", path, ErrNotRegular)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fi, err
 	}
 	if len(b) > MaxFileSize {
-		return nil, fi, errTooLarge
+		return nil, fi, ErrTooLarge
 	}
 	return b, fi, nil
 }

@@ -33,9 +33,9 @@ var errKeyBroken = errors.New("pki: no RSA or ECDSA private key in PKCS#1, PKCS#
 // SEC 1, PEM or DER. A read failure or a bad mode is returned as readErr
 // (message 15), a key that does not decode as keyErr (message 24).
 func readPrivateKey(path string) (key crypto.Signer, readErr, keyErr error) {
-	b, fi, err := readBounded(path)
+	b, fi, err := ReadBounded(path)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, ErrTooLarge) {
 			return nil, nil, fmt.Errorf("private key file %s: %w", path, err)
 		}
 		return nil, err, nil

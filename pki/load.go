@@ -97,8 +97,8 @@ func (l *loader) item(it Item) {
 
 // cert reads and decodes the certificate file of it.
 func (l *loader) cert(it Item) (*x509.Certificate, bool) {
-	b, _, err := readBounded(it.File)
-	if errors.Is(err, errTooLarge) {
+	b, _, err := ReadBounded(it.File)
+	if errors.Is(err, ErrTooLarge) {
 		l.add(notify.SPDCertDecode(it.Name, int(CodeTooLarge)), fmt.Sprintf("%s is larger than %d bytes", it.File, MaxFileSize))
 		return nil, false
 	}
@@ -215,7 +215,7 @@ func (l *loader) crl(it Item, ca *Cert) *x509.RevocationList {
 // still returned: revocations it lists stay revoked). stamp identifies the
 // file that was read, to notice a change.
 func readCRL(it Item, ca *x509.Certificate, now time.Time) (*x509.RevocationList, fileStamp, []Finding) {
-	b, fi, err := readBounded(it.CRL)
+	b, fi, err := ReadBounded(it.CRL)
 	if err != nil {
 		return nil, stampOf(fi), []Finding{{notify.SPDCRLRead(it.Name), fmt.Sprintf("%s: %v", it.CRL, err)}}
 	}

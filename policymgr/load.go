@@ -24,7 +24,7 @@ import (
 
 // MaxFileSize bounds the policy file so that a mistaken path cannot make
 // the daemon read a disk image.
-const MaxFileSize = 4 << 20
+const MaxFileSize = pki.MaxFileSize
 
 // LoadOptions carries what Load needs from outside the file.
 type LoadOptions struct {
@@ -93,24 +93,14 @@ func Check(path string, opts LoadOptions) ([]Finding, bool) {
 // readBounded reads the policy file and returns it with its mode and
 // owner as they were when read (an inline psk depends on them).
 func readBounded(path string) ([]byte, os.FileInfo, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !fi.Mode().IsRegular() {
+	data, fi, err := pki.ReadBounded(path)
+	switch {
+	case errors.Is(err, pki.ErrNotRegular):
 		return nil, nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(data) > MaxFileSize {
+	case errors.Is(err, pki.ErrTooLarge):
 		return nil, nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
+	case err != nil:
+		return nil, nil, err
 	}
 	return data, fi, nil
 }

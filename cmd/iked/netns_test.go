@@ -15,20 +15,15 @@ import (
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon/daemontest"
+	"github.com/iked/iked/interop"
 )
 
 // The start/stop tests run the real binary in network namespaces of their
 // own, so that ports 500 and 4500 are free and nothing leaves
 // the machine. They need root and iproute2; they skip otherwise.
 
-func sh(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+// sh runs a command on the host (interop.Exec).
+var sh = interop.Exec
 
 func needRoot(t *testing.T) {
 	t.Helper()

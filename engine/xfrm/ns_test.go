@@ -3,36 +3,25 @@
 package xfrm
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/iked/iked/interop"
 )
 
-var nsCounter atomic.Int32
+// This package's namespaces are named h5<pid>-<n>.
+func init() { interop.Prefix = "h5" }
 
-// testNS creates a fresh network namespace named h5-<pid>-<n> (this
-// package's prefix), with lo up, and deletes it when the test ends. It
-// skips the test unless run as root.
+// testNS creates a fresh network namespace with lo up (interop's), and
+// deletes it when the test ends. It skips the test unless run as root
+// (fails under CI=true).
 func testNS(t *testing.T) (string, netns.NsHandle) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates a network namespace and talks XFRM netlink")
-	}
-	name := fmt.Sprintf("h5-%d-%d", os.Getpid(), nsCounter.Add(1))
-	run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
-	run(t, "ip", "-n", name, "link", "set", "lo", "up")
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return name, h
+	interop.RequireRoot(t)
+	ns := interop.NewNamespace(t, "")
+	return ns.Name, ns.Handle()
 }
 
 // kernelIPsec reports whether the test runs where the kernel must have
@@ -50,14 +39,8 @@ func refusedOK(t *testing.T, err error) {
 	}
 }
 
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+// run runs a command on the host (interop.Exec).
+var run = interop.Exec
 
 func openIn(t *testing.T, h netns.NsHandle) *Backend {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/interop"
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
 )
@@ -47,14 +48,8 @@ func newNS(t *testing.T, name string) (string, netns.NsHandle) {
 	return n, h
 }
 
-func run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+// run runs a command on the host (interop.Exec).
+var run = interop.Exec
 
 // in runs fn on a thread switched into h: sockets it opens stay there.
 func in(t *testing.T, h netns.NsHandle, fn func()) {
