@@ -37,6 +37,9 @@ type SA struct {
 	// that the peer lives, RFC 3706, 5.3); LastSent when we last sent it
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
+	// Fragments says whether messages too large for the path go in
+	// fragments (fragment.go).
+	Fragments FragmentUse
 
 	exchanges   map[uint32]*running
 	history     idHistory // finished message IDs (replay.go)
@@ -50,6 +53,7 @@ type SA struct {
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+	fragID uint16 // the fragment ID of the last message sent in fragments
 }
 
 // indexKey is where Daemon.byConn holds an established SA.
