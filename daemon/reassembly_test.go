@@ -187,6 +187,9 @@ func TestReassemblyBounds(t *testing.T) {
 			t.Errorf("%d bytes held, cap %d", total, ReassemblyTotal)
 		}
 		memory := c.Dropped(DropFragmentMemory)
+		if _, err := h.d.TableView(); err != nil {
+			t.Error(err)
+		}
 
 		time.Sleep(ReassemblyTimeout + time.Second)
 		synctest.Wait()
