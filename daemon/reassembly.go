@@ -70,30 +70,42 @@ func isFragment(p *Packet) bool {
 	return p.Header.NextPayload == isakmp.PayloadFragment && p.Header.Flags&isakmp.FlagEncryption == 0
 }
 
-// reassemble takes one fragment; when it completes its message, the
-// message is received. It runs on the loop.
-func (d *Daemon) reassemble(p *Packet) {
+// reassemble takes one fragment and returns the message it completes,
+// for receive, or nil. It runs on the loop. A panic, which would be a bug,
+// is recovered and counted, as inspect's is.
+func (d *Daemon) reassemble(p *Packet) (whole *Packet) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Counters.CountDrop(DropPanic)
+			d.log.Error("recovered from a panic on a received fragment", zap.String("panic", fmt.Sprint(r)),
+				zap.Stringer("from", p.Remote))
+			whole = nil
+		}
+	}()
 	dg := Datagram{Remote: p.Remote}
 	m, err := isakmp.Decode(p.Data)
 	if err != nil {
 		d.drop(DropFragment, dg, err)
-		return
+		return nil
 	}
-	f, ok := m.Payloads[0].(*isakmp.Fragment)
+	var f *isakmp.Fragment
+	if len(m.Payloads) == 1 {
+		f, _ = m.Payloads[0].(*isakmp.Fragment)
+	}
 	switch {
-	case !ok || len(m.Payloads) != 1:
+	case f == nil:
 		d.drop(DropFragment, dg, fmt.Errorf("fragment message %s", m.Summary()))
-		return
+		return nil
 	case f.Number == 0 || int(f.Number) > ReassemblyMaxFragments:
 		d.drop(DropFragment, dg, fmt.Errorf("fragment number %d", f.Number))
-		return
+		return nil
 	}
 	h := p.Header
 	key := reasmKey{remote: p.Remote, cookies: Cookies{h.InitiatorCookie, h.ResponderCookie}}
 	if h.ResponderCookie != ([8]byte{}) && d.sas[key.cookies] == nil {
 		if s, ok := d.byInit[h.InitiatorCookie]; !ok || s.Cookies.R != ([8]byte{}) {
 			d.drop(DropNoSA, dg, fmt.Errorf("fragment for cookies %s", key.cookies))
-			return
+			return nil
 		}
 	}
 	r := &d.reasm
@@ -111,14 +123,14 @@ func (d *Daemon) reassemble(p *Packet) {
 	switch {
 	case b != nil && b.have&bit != 0:
 		d.drop(DropFragmentDuplicate, dg, fmt.Errorf("fragment %d of ID %d again", f.Number, f.ID))
-		return
+		return nil
 	case f.Last() && b != nil && (b.last != 0 || b.have >= bit):
 		// A second last fragment, or one numbered below one held.
 		d.drop(DropFragment, dg, fmt.Errorf("fragment %d of ID %d flagged last", f.Number, f.ID))
-		return
+		return nil
 	case !f.Last() && b != nil && b.last != 0 && f.Number > b.last:
 		d.drop(DropFragment, dg, fmt.Errorf("fragment %d of ID %d after the last, %d", f.Number, f.ID, b.last))
-		return
+		return nil
 	}
 	size := len(f.Data)
 	if b != nil {
@@ -129,13 +141,13 @@ func (d *Daemon) reassemble(p *Packet) {
 		if b != nil {
 			d.discardFragments(b, DropFragmentTooLarge)
 		}
-		return
+		return nil
 	}
 	cost := len(p.Data) + fragmentCost
 	src := p.Remote.Addr()
 	if r.bySource[src]+cost > ReassemblyPerSource || r.total+cost > ReassemblyTotal {
 		d.drop(DropFragmentMemory, dg, fmt.Errorf("%d bytes held for %s, %d in all", r.bySource[src], src, r.total))
-		return
+		return nil
 	}
 	if b == nil {
 		b = &reasmBuf{key: key, id: f.ID}
@@ -163,24 +175,24 @@ func (d *Daemon) reassemble(p *Packet) {
 	if b.last == 0 || len(b.frags) != int(b.last) {
 		d.log.Debug("received a fragment", zap.Stringer("from", p.Remote), zap.Stringer("cookies", key.cookies),
 			zap.Uint16("fragment-id", f.ID), zap.Uint8("number", f.Number), zap.Bool("last", f.Last()), zap.Int("held", len(b.frags)))
-		return
+		return nil
 	}
 	d.forgetFragments(b)
-	whole, err := isakmp.Reassemble(b.frags)
+	joined, err := isakmp.Reassemble(b.frags)
 	if err == nil {
-		err = d.checkReassembled(whole, key)
+		err = d.checkReassembled(joined, key)
 	}
 	if err != nil {
 		d.Counters.drops[DropReassembled].Add(uint64(len(b.frags)))
 		d.log.Debug("dropped reassembled message", zap.Stringer("from", p.Remote), zap.Error(err))
-		return
+		return nil
 	}
-	hw, _ := isakmp.ParseHeader(whole)
+	hw, _ := isakmp.ParseHeader(joined)
 	d.Counters.Reassembled.Add(1)
 	d.log.Debug("reassembled a message from fragments", zap.Stringer("from", p.Remote), zap.Stringer("cookies", key.cookies),
-		zap.Uint16("fragment-id", f.ID), zap.Int("fragments", len(b.frags)), zap.Int("bytes", len(whole)),
+		zap.Uint16("fragment-id", f.ID), zap.Int("fragments", len(b.frags)), zap.Int("bytes", len(joined)),
 		zap.Stringer("exchange", hw.Exchange), zap.Uint32("message-id", hw.MessageID))
-	d.receive(&Packet{Header: hw, Data: whole, Local: p.Local, Remote: p.Remote, NATT: p.NATT})
+	return &Packet{Header: hw, Data: joined, Local: p.Local, Remote: p.Remote, NATT: p.NATT}
 }
 
 // errReassembled is the error of a reassembled message refused.

@@ -11,7 +11,9 @@ import (
 // hands it over. It runs on the loop.
 func (d *Daemon) receive(p *Packet) {
 	if isFragment(p) {
-		d.reassemble(p)
+		if whole := d.reassemble(p); whole != nil {
+			d.receive(whole)
+		}
 		return
 	}
 	h := p.Header
