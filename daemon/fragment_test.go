@@ -100,18 +100,21 @@ func TestFragmentsCrossASmallPath(t *testing.T) {
 	dir := chainPKI(t, stacktest.HostA, stacktest.HostB)
 	for _, tc := range []struct {
 		a, b string // the initiator's and the responder's fragmentation
+		mode string
 		up   bool
 	}{
-		{"", "", true},
-		{"force", "yes", true},
-		{"yes", "no", false}, // B neither announces nor sends: MM6 is lost
-		{"no", "yes", false}, // A neither announces nor sends: MM5 is lost
-		{"force", "no", false},
+		{"", "", "main", true},
+		{"", "", "aggressive", true}, // AM2 and AM3 carry the certificates
+		{"force", "yes", "main", true},
+		{"yes", "no", "main", false}, // B neither announces nor sends: MM6 is lost
+		{"no", "yes", "main", false}, // A neither announces nor sends: MM5 is lost
+		{"force", "no", "main", false},
 	} {
-		t.Run(tc.a+"-"+tc.b, func(t *testing.T) {
+		t.Run(tc.mode+"-"+tc.a+"-"+tc.b, func(t *testing.T) {
 			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 				nw.SetDrop(func(s daemontest.Sent) bool { return len(s.Data) > pathPayload })
 				pa, pb := certPolicy(dir, stacktest.HostA, tc.a), certPolicy(dir, stacktest.HostB, tc.b)
+				pa.Mode, pb.Mode = tc.mode, tc.mode
 				a, b := stacktest.Pair(t, pa, stacktest.Options{Net: nw}, pb, stacktest.Options{Net: nw})
 				a.Ctl(t, control.CmdInitiate, "link")
 				lost := func() int { return nw.Count(func(s daemontest.Sent) bool { return s.Lost }) }
@@ -126,6 +129,25 @@ func TestFragmentsCrossASmallPath(t *testing.T) {
 				b.WaitSAs(t, 2, 10*time.Second)
 				if lost() != 0 {
 					t.Errorf("%d datagrams over the path's size were sent", lost())
+				}
+				// Every fragment names the phase 1 exchange, with message
+				// ID 0 (as strongSwan's do).
+				phase1 := isakmp.ExchangeMain
+				if tc.mode == "aggressive" {
+					phase1 = isakmp.ExchangeAggressive
+				}
+				frags := nw.Count(func(s daemontest.Sent) bool {
+					h, err := isakmp.ParseHeader(s.Data)
+					if err != nil || h.NextPayload != isakmp.PayloadFragment {
+						return false
+					}
+					if h.Exchange != phase1 || h.MessageID != 0 {
+						t.Errorf("a fragment of exchange %s, message ID %#x", h.Exchange, h.MessageID)
+					}
+					return true
+				})
+				if frags < 4 {
+					t.Errorf("%d fragments crossed the network", frags)
 				}
 				for _, n := range []*stacktest.Node{a, b} {
 					ct := &n.Daemon.Counters
