@@ -12,27 +12,33 @@ import (
 type Drop uint8
 
 const (
-	DropShort       Drop = iota // shorter than the ISAKMP header (RFC 2408, 3.1)
-	DropVersion                 // major version not 1 or minor not 0
-	DropFlags                   // undefined header flag
-	DropLength                  // header length differs from the datagram's
-	DropExchange                // exchange type iked does not run
-	DropESP                     // ESP on the NAT-T port with no kernel decapsulation
-	DropZeroCookie              // initiator cookie zero (RFC 2408, 2.5.3)
-	DropNoSA                    // no ISAKMP SA for the cookie pair
-	DropNotFirst                // a new SA begun with a message that cannot start one
-	DropHalfOpen                // half-open limit reached
-	DropRateLimit               // too many first messages from one source
-	DropNoHandler               // no handler registered for the exchange type
-	DropRejected                // the handler refused it (decode error, bad hash, wrong state)
-	DropBusy                    // the exchange is waiting for the worker pool or the engine
-	DropPoolFull                // the worker pool's queue is full
-	DropLoopFull                // the event loop's queue is full
-	DropPanic                   // a reader or handler panicked: recovered, counted
-	DropNoPolicy                // no policy loaded (message 53)
-	DropReplay                  // the message ID of an exchange that already finished (replay.go)
-	DropSourceShare             // under load, the source holds its share of the half-open table (admission.go)
-	DropDeferred                // under load, Aggressive Mode from a source that holds a half-open SA (admission.go)
+	DropShort             Drop = iota // shorter than the ISAKMP header (RFC 2408, 3.1)
+	DropVersion                       // major version not 1 or minor not 0
+	DropFlags                         // undefined header flag
+	DropLength                        // header length differs from the datagram's
+	DropExchange                      // exchange type iked does not run
+	DropESP                           // ESP on the NAT-T port with no kernel decapsulation
+	DropZeroCookie                    // initiator cookie zero (RFC 2408, 2.5.3)
+	DropNoSA                          // no ISAKMP SA for the cookie pair
+	DropNotFirst                      // a new SA begun with a message that cannot start one
+	DropHalfOpen                      // half-open limit reached
+	DropRateLimit                     // too many first messages from one source
+	DropNoHandler                     // no handler registered for the exchange type
+	DropRejected                      // the handler refused it (decode error, bad hash, wrong state)
+	DropBusy                          // the exchange is waiting for the worker pool or the engine
+	DropPoolFull                      // the worker pool's queue is full
+	DropLoopFull                      // the event loop's queue is full
+	DropPanic                         // a reader or handler panicked: recovered, counted
+	DropNoPolicy                      // no policy loaded (message 53)
+	DropReplay                        // the message ID of an exchange that already finished (replay.go)
+	DropSourceShare                   // under load, the source holds its share of the half-open table (admission.go)
+	DropDeferred                      // under load, Aggressive Mode from a source that holds a half-open SA (admission.go)
+	DropFragment                      // a malformed IKE fragment (reassembly.go)
+	DropFragmentDuplicate             // a fragment number already held
+	DropFragmentTooLarge              // over the fragments or bytes one message may have
+	DropFragmentMemory                // over the reassembly memory of its source or of the daemon
+	DropFragmentStale                 // held fragments of a message never completed (timeout, or a new fragment ID)
+	DropReassembled                   // a reassembled message whose header is wrong
 	numDrops
 )
 
@@ -58,6 +64,13 @@ var dropNames = [numDrops]string{
 	DropReplay:      "replay",
 	DropSourceShare: "source-share",
 	DropDeferred:    "aggressive-deferred",
+
+	DropFragment:          "bad-fragment",
+	DropFragmentDuplicate: "fragment-duplicate",
+	DropFragmentTooLarge:  "fragment-too-large",
+	DropFragmentMemory:    "fragment-memory",
+	DropFragmentStale:     "fragment-stale",
+	DropReassembled:       "bad-reassembly",
 }
 
 func (d Drop) String() string {
@@ -88,8 +101,13 @@ type Counters struct {
 	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
 	KeepalivesSent atomic.Uint64 // NAT-T keepalives we sent (RFC 3948, 2.3)
 	HistoryFull    atomic.Uint64 // ISAKMP SAs deleted with MaxMessageIDs remembered (replay.go)
-	SARemoved      [numRemoveReasons]atomic.Uint64
-	drops          [numDrops]atomic.Uint64
+	// IKE fragmentation (fragment.go, reassembly.go).
+	FragmentsReceived atomic.Uint64 // fragments held for reassembly
+	Reassembled       atomic.Uint64 // messages joined from fragments
+	Fragmented        atomic.Uint64 // messages we sent in fragments
+	FragmentsSent     atomic.Uint64 // the fragments of those (retransmissions included)
+	SARemoved         [numRemoveReasons]atomic.Uint64
+	drops             [numDrops]atomic.Uint64
 }
 
 // CountDrop counts one dropped datagram.
@@ -149,6 +167,10 @@ func (c *Counters) other() []control.Counter {
 		{Name: "sa-timers", Value: c.Timers.Load()},
 		{Name: "keepalives-sent", Value: c.KeepalivesSent.Load()},
 		{Name: "mid-history-full", Value: c.HistoryFull.Load()},
+		{Name: "fragments-received", Value: c.FragmentsReceived.Load()},
+		{Name: "reassembled", Value: c.Reassembled.Load()},
+		{Name: "fragmented", Value: c.Fragmented.Load()},
+		{Name: "fragments-sent", Value: c.FragmentsSent.Load()},
 		{Name: "sa-dead-peer", Value: c.SARemoved[RemoveDeadPeer].Load()},
 		{Name: "sa-expired", Value: c.SARemoved[RemoveExpired].Load()},
 		{Name: "sa-stale", Value: c.SARemoved[RemoveStale].Load()},

@@ -94,6 +94,7 @@ type Daemon struct {
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
+	reasm       reassembly // IKE fragments held (reassembly.go)
 	// byConn indexes the established ISAKMP SAs by connection name and
 	// peer address (EachEstablished, EachEstablishedWith), so that a
 	// look-up for one connection made while each of many SAs is set up

@@ -26,10 +26,11 @@
 // binding), read.go (a goroutine per socket: read, cheap checks),
 // blocklist.go (the readers repeat the loop's last per-source refusal),
 // natt.go (the NAT-T framing), receive.go (on the loop: find the SA and
-// exchange), satable.go (the SA tables: admit, expire, remove),
+// exchange), reassembly.go (IKE fragments held and joined, then received), satable.go (the SA tables: admit, expire, remove),
 // admission.go (per-source limits that apply under load), refusals.go (one
 // notice line summing up refused datagrams per interval), exchange.go
 // (call an exchange, carry out its Result), send.go (transmit, retransmit),
+// fragment.go (a message too large for the path sent in IKE fragments),
 // engine.go (the engine's queue and events), pool.go (the workers: a
 // high queue for proven peers, a per-source fair low one for new SAs),
 // replay.go (finished message IDs), satimer.go (per-SA timers),

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 )
 
@@ -20,7 +21,9 @@ type SAView struct {
 //     table, and within HalfOpenMax;
 //   - every SA is filed under its own cookies, every first-message key
 //     names a half-open SA of the table with that key, every initiator
-//     cookie an initiator SA with it.
+//     cookie an initiator SA with it;
+//   - the fragments held (reassembly.go) are within their bounds and
+//     what each source and the daemon are charged is what they hold.
 //
 // A daemon that stopped has no tables to read (errStopped).
 func (d *Daemon) TableView() (view map[*SA]SAView, err error) {
@@ -51,6 +54,7 @@ func (d *Daemon) TableView() (view map[*SA]SAView, err error) {
 				errs = append(errs, fmt.Errorf("initiator cookie %x names SA %v (%s)", i, sa.Cookies, sa.Role))
 			}
 		}
+		errs = append(errs, d.reasm.check()...)
 		err = errors.Join(errs...)
 	})
 	if !ok {
@@ -60,3 +64,30 @@ func (d *Daemon) TableView() (view map[*SA]SAView, err error) {
 }
 
 var errStopped = errors.New("daemon stopped")
+
+// check returns what is wrong with the fragment store's bookkeeping.
+func (r *reassembly) check() []error {
+	var errs []error
+	total, bySource := 0, map[netip.Addr]int{}
+	for k, b := range r.bufs {
+		if b.key != k || len(b.frags) == 0 || len(b.frags) > ReassemblyMaxFragments || b.size > ReassemblyMaxBytes ||
+			bits.OnesCount64(b.have) != len(b.frags) || (b.last != 0 && len(b.frags) >= int(b.last)) {
+			errs = append(errs, fmt.Errorf("fragments of %v: %d held (mask %x, last %d), %d bytes", k, len(b.frags), b.have, b.last, b.size))
+		}
+		total += b.cost
+		bySource[k.remote.Addr()] += b.cost
+	}
+	if total != r.total || total > ReassemblyTotal {
+		errs = append(errs, fmt.Errorf("fragments charged %d bytes in all, %d held (cap %d)", r.total, total, ReassemblyTotal))
+	}
+	for a, n := range r.bySource {
+		if bySource[a] != n || n > ReassemblyPerSource {
+			errs = append(errs, fmt.Errorf("source %v charged %d bytes, %d held (cap %d)", a, n, bySource[a], ReassemblyPerSource))
+		}
+		delete(bySource, a)
+	}
+	if len(bySource) != 0 {
+		errs = append(errs, fmt.Errorf("sources holding fragments uncharged: %v", bySource))
+	}
+	return errs
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/daemon/udp"
+	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack/stacktest"
 )
 
@@ -223,10 +224,44 @@ func runFuzz(t *testing.T, in []byte) (established int) {
 // address, so a peer behind a NAT has no connection: the fuzzer moves
 // the datagrams to the NAT's and the other sources itself.)
 func fuzzSeeds(tb testing.TB) [][]byte {
+	peerFirst := recordExchange(tb, false)
 	return [][]byte{
-		recordExchange(tb, false),
+		peerFirst,
 		recordExchange(tb, true),
+		fragmentSeed(tb, peerFirst),
 	}
+}
+
+// fragmentSeed is a seed with every datagram cut into IKE fragments of
+// at most 200 bytes (daemon/reassembly.go), as a peer on a narrow path
+// sends them: the fuzzer then mutates fragment headers, numbers and
+// flags too.
+func fragmentSeed(tb testing.TB, seed []byte) []byte {
+	flags, recs := parseFuzz(seed)
+	var out []fuzzRecord
+	for _, r := range recs {
+		var marker []byte // the non-ESP marker on the NAT-T port
+		msg := r.data
+		if r.natt {
+			marker, msg = msg[:4], msg[4:]
+		}
+		h, err := isakmp.ParseHeader(msg)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		h.MessageID = 0
+		fs, err := isakmp.FragmentMessage(h, msg, uint16(len(out)+1), 200)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, f := range fs {
+			out = append(out, fuzzRecord{src: r.src, natt: r.natt, data: append(append([]byte(nil), marker...), f...)})
+		}
+	}
+	if len(out) > maxRecords {
+		tb.Fatalf("%d fragments, more than a fuzz input holds (%d)", len(out), maxRecords)
+	}
+	return encodeFuzz(flags, out)
 }
 
 // TestFuzzSeedsReplay: each recorded exchange, replayed to a fresh daemon

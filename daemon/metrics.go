@@ -101,6 +101,14 @@ var (
 		"Datagrams the socket refused to send.", nil, nil)
 	descRetransmits = prometheus.NewDesc("iked_retransmits_total",
 		"Our requests sent again for want of an answer.", nil, nil)
+	descFragmentsIn = prometheus.NewDesc("iked_fragments_received_total",
+		"IKE fragments taken for reassembly (the dropped ones are in iked_datagrams_dropped_total).", nil, nil)
+	descReassembled = prometheus.NewDesc("iked_messages_reassembled_total",
+		"IKE messages joined from fragments.", nil, nil)
+	descFragmented = prometheus.NewDesc("iked_messages_fragmented_total",
+		"IKE messages sent in fragments (each send counted, retransmissions included).", nil, nil)
+	descFragmentsOut = prometheus.NewDesc("iked_fragments_sent_total",
+		"IKE fragments sent.", nil, nil)
 	descRemoved = prometheus.NewDesc("iked_isakmp_sas_removed_total",
 		"ISAKMP SAs removed, by reason.", []string{"reason"}, nil)
 	descISAKMP = prometheus.NewDesc("iked_isakmp_sas",
@@ -128,7 +136,7 @@ type collector struct{ d *Daemon }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDatagrams, descBytes, descDropped, descSent, descSendErrors,
-		descRetransmits, descRemoved, descISAKMP, descHalfOpen, descIPsec, descConnISAKMP, descConnIPsec,
+		descRetransmits, descFragmentsIn, descReassembled, descFragmented, descFragmentsOut, descRemoved, descISAKMP, descHalfOpen, descIPsec, descConnISAKMP, descConnIPsec,
 		descConnUp, descQueue, descQueueHigh, descEngineDropped} {
 		ch <- d
 	}
@@ -159,6 +167,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSent, ct.Sent.Load())
 	counter(descSendErrors, ct.SendErrors.Load())
 	counter(descRetransmits, ct.Retransmits.Load())
+	counter(descFragmentsIn, ct.FragmentsReceived.Load())
+	counter(descReassembled, ct.Reassembled.Load())
+	counter(descFragmented, ct.Fragmented.Load())
+	counter(descFragmentsOut, ct.FragmentsSent.Load())
 	for r := RemoveReason(0); r < numRemoveReasons; r++ {
 		counter(descRemoved, ct.SARemoved[r].Load(), r.String())
 	}

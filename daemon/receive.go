@@ -10,6 +10,12 @@ import (
 // receive finds the SA and the exchange a checked packet belongs to and
 // hands it over. It runs on the loop.
 func (d *Daemon) receive(p *Packet) {
+	if isFragment(p) {
+		if whole := d.reassemble(p); whole != nil {
+			d.receive(whole)
+		}
+		return
+	}
 	h := p.Header
 	dg := Datagram{Remote: p.Remote}
 	var sa *SA

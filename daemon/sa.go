@@ -35,6 +35,9 @@ type SA struct {
 	// that the peer lives, RFC 3706, 5.3); LastSent when we last sent it
 	// a datagram (which refreshes a NAT mapping, RFC 3948, 4).
 	LastHeard, LastSent time.Time
+	// Fragments says whether messages too large for the path go in
+	// fragments (fragment.go).
+	Fragments FragmentUse
 
 	phase1      Phase1State // Phase1, SetPhase1
 	exchanges   map[uint32]*running
@@ -49,6 +52,7 @@ type SA struct {
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+	fragID uint16 // the fragment ID of the last message sent in fragments
 }
 
 // Phase1State is what phase 1 keeps of an ISAKMP SA: its keys and the

@@ -49,7 +49,8 @@ func (d *Daemon) retransmit(sa *SA, run *running, gen uint64) {
 }
 
 // transmit sends one IKE message on the SA's addresses, with the non-ESP
-// marker when they are on the NAT-T port (RFC 3948, 2.2).
+// marker when they are on the NAT-T port (RFC 3948, 2.2), in fragments
+// when it is too large for the path and the SA uses them (fragment.go).
 func (d *Daemon) transmit(sa *SA, msg []byte) {
 	bc := d.pickConn(sa.Local, sa.Remote)
 	if bc == nil {
@@ -57,16 +58,24 @@ func (d *Daemon) transmit(sa *SA, msg []byte) {
 		d.log.Debug("no socket to send from", zap.Stringer("local", sa.Local), zap.Stringer("remote", sa.Remote))
 		return
 	}
-	data := msg
-	if bc.natt {
-		data = frameNATT(msg)
+	msgs := d.fragment(sa, msg, bc.natt)
+	if msgs == nil {
+		msgs = [][]byte{msg}
+	} else {
+		d.Counters.FragmentsSent.Add(uint64(len(msgs)))
 	}
-	if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
-		d.Counters.SendErrors.Add(1)
-		d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
-		return
+	for _, m := range msgs {
+		data := m
+		if bc.natt {
+			data = frameNATT(m)
+		}
+		if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
+			d.Counters.SendErrors.Add(1)
+			d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
+			return
+		}
+		d.Counters.Sent.Add(1)
 	}
-	d.Counters.Sent.Add(1)
 	sa.LastSent = d.clock.Now()
 }
 

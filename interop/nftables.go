@@ -23,6 +23,12 @@ func routerRules(router *Namespace, outIf string, opt RoutedOptions) error {
 		// its ports are IKE's.
 		fmt.Fprintf(&b, " chain ike {\n  numgen random mod 100 < %d counter drop\n  accept\n }\n}\n", opt.DropPercent)
 	}
+	if opt.DropIPFragments {
+		// Priority -500 runs before the IPv4 defragmentation (-400), which
+		// connection tracking would otherwise do first.
+		fmt.Fprintf(&b, "table ip %sfrag {\n chain pre {\n  type filter hook prerouting priority -500; policy accept;\n", Prefix)
+		fmt.Fprintf(&b, "  ip frag-off & 0x1fff != 0 counter drop\n  ip frag-off & 0x2000 != 0 counter drop\n }\n}\n")
+	}
 	if b.Len() == 0 {
 		return nil
 	}
@@ -48,4 +54,26 @@ func (r *Routed) Dropped() (int, error) {
 		return 0, fmt.Errorf("no drop counter in:\n%s", out)
 	}
 	return strconv.Atoi(m[1])
+}
+
+// DroppedFragments returns how many IP fragments the router has dropped
+// (RoutedOptions.DropIPFragments): the non-first and the first ones.
+func (r *Routed) DroppedFragments() (int, error) {
+	out, err := r.Router.Run("nft", "list", "table", "ip", Prefix+"frag")
+	if err != nil {
+		return 0, err
+	}
+	ms := counterRE.FindAllStringSubmatch(out, -1)
+	if len(ms) != 2 {
+		return 0, fmt.Errorf("no fragment drop counters in:\n%s", out)
+	}
+	n := 0
+	for _, m := range ms {
+		k, err := strconv.Atoi(m[1])
+		if err != nil {
+			return 0, err
+		}
+		n += k
+	}
+	return n, nil
 }

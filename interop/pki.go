@@ -35,16 +35,24 @@ func MakePKI(t testing.TB, keyType string, size int, names ...string) *PKI {
 	mustPKI(t, p.CACert, "", "--self", "--ca", "--lifetime", "3650", "--in", p.CAKey, "--type", keyType,
 		"--dn", "C=CH, O=iked test, CN=iked test CA", "--outform", "pem")
 	for _, n := range names {
-		key := filepath.Join(p.Dir, n+"-key.pem")
-		cert := filepath.Join(p.Dir, n+"-cert.pem")
-		pub := filepath.Join(p.Dir, n+"-pub.pem")
-		mustPKI(t, key, "", "--gen", "--type", keyType, "--size", sz, "--outform", "pem")
-		mustPKI(t, pub, "", "--pub", "--in", key, "--type", keyType, "--outform", "pem")
-		mustPKI(t, cert, pub, "--issue", "--lifetime", "3650", "--cacert", p.CACert, "--cakey", p.CAKey,
-			"--dn", "C=CH, O=iked test, CN="+n, "--san", n, "--outform", "pem")
-		p.Certs[n], p.Keys[n] = cert, key
+		p.Certs[n], p.Keys[n] = issuePKI(t, p.Dir, keyType, sz, p.CACert, p.CAKey, n)
 	}
 	return p
+}
+
+// issuePKI makes a key and an end-entity certificate for name (DN
+// "C=CH, O=iked test, CN=name", subjectAltName name) signed by caCert's
+// key, in dir, and returns the certificate's and the key's paths.
+func issuePKI(t testing.TB, dir, keyType, size, caCert, caKey, name string) (cert, key string) {
+	t.Helper()
+	key = filepath.Join(dir, name+"-key.pem")
+	cert = filepath.Join(dir, name+"-cert.pem")
+	pub := filepath.Join(dir, name+"-pub.pem")
+	mustPKI(t, key, "", "--gen", "--type", keyType, "--size", size, "--outform", "pem")
+	mustPKI(t, pub, "", "--pub", "--in", key, "--type", keyType, "--outform", "pem")
+	mustPKI(t, cert, pub, "--issue", "--lifetime", "3650", "--cacert", caCert, "--cakey", caKey,
+		"--dn", "C=CH, O=iked test, CN="+name, "--san", name, "--outform", "pem")
+	return cert, key
 }
 
 // mustPKI runs pki with args, stdin from the file in (if any), and writes
@@ -69,4 +77,35 @@ func mustPKI(t testing.TB, out, in string, args ...string) {
 	if err := os.WriteFile(out, b, 0o600); err != nil {
 		t.Fatal(fmt.Errorf("interop: %w", err))
 	}
+}
+
+// ChainPKI is MakePKI with an intermediate CA between the root and the end
+// entities: IntCert (and IntKey) is signed by CACert and signs every
+// certificate in Certs, so a peer that sends its chain sends two
+// certificates and its peer trusts the root alone.
+type ChainPKI struct {
+	PKI
+	IntCert, IntKey string
+}
+
+// MakeChainPKI creates, with strongSwan's pki, a root CA, an intermediate
+// CA and one end-entity certificate per name issued by the intermediate
+// (DN "C=CH, O=iked test, CN=name", subjectAltName name), all with keys of
+// keyType and size as for MakePKI.
+func MakeChainPKI(t testing.TB, keyType string, size int, names ...string) *ChainPKI {
+	t.Helper()
+	root := MakePKI(t, keyType, size)
+	p := &ChainPKI{PKI: *root}
+	sz := strconv.Itoa(size)
+	p.IntKey = filepath.Join(p.Dir, "int-key.pem")
+	p.IntCert = filepath.Join(p.Dir, "int-cert.pem")
+	pub := filepath.Join(p.Dir, "int-pub.pem")
+	mustPKI(t, p.IntKey, "", "--gen", "--type", keyType, "--size", sz, "--outform", "pem")
+	mustPKI(t, pub, "", "--pub", "--in", p.IntKey, "--type", keyType, "--outform", "pem")
+	mustPKI(t, p.IntCert, pub, "--issue", "--ca", "--lifetime", "3650", "--cacert", p.CACert, "--cakey", p.CAKey,
+		"--dn", "C=CH, O=iked test, CN=iked test intermediate CA", "--outform", "pem")
+	for _, n := range names {
+		p.Certs[n], p.Keys[n] = issuePKI(t, p.Dir, keyType, sz, p.IntCert, p.IntKey, n)
+	}
+	return p
 }

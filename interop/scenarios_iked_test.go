@@ -98,7 +98,10 @@ type IkedPolicy struct {
 	DPDDelay        time.Duration
 	DPDTimeout      time.Duration
 	CACert          string // trusted CA (certificate authentication)
-	Cert, Key       string // our certificate and private key
+	// Intermediates are CA certificates under CACert, trusted too, which
+	// iked sends with its own (pki.Store.LocalCerts).
+	Intermediates []string
+	Cert, Key     string // our certificate and private key
 	// Daemon is more of the daemon section, verbatim (each line indented
 	// two spaces), e.g. "under-load: {half-open: 4096}".
 	Daemon string
@@ -123,6 +126,7 @@ type IkedConn struct {
 	LocalID    string // "ipv4:...", "fqdn:...", "dn:..."
 	RemoteID   string
 	SendCert   string // ike.send-cert; "" leaves it out
+	Fragment   string // fragmentation; "" leaves it out
 }
 
 var ikedPolicyTmpl = template.Must(template.New("iked.yaml").Funcs(template.FuncMap{
@@ -156,6 +160,11 @@ certificates:
   me:
     file: {{q .Cert}}
     private-key: {{q .Key}}
+{{- range $i, $c := .Intermediates}}
+  int{{$i}}:
+    file: {{q $c}}
+    trusted: true
+{{- end}}
 {{- end}}
 
 transforms:
@@ -209,6 +218,9 @@ connections:
 {{- end}}
     proposal-list: default
     pfs: none
+{{- if $c.Fragment}}
+    fragmentation: {{$c.Fragment}}
+{{- end}}
 {{- end}}
 `))
 

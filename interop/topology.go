@@ -68,6 +68,11 @@ type RoutedOptions struct {
 	// DropPercent drops this share (0-100) of the UDP 500/4500 packets the
 	// router forwards, in both directions, chosen at random per packet.
 	DropPercent int
+	// DropIPFragments drops every IPv4 fragment the router receives
+	// (a packet with the more-fragments flag or a fragment offset), before
+	// the kernel's defragmentation: a path that loses any datagram larger
+	// than the links' MTU, as many firewalls and NATs do.
+	DropIPFragments bool
 }
 
 // Routed is Left -- Router -- Right: Left in 192.0.2.0/24, Right in

@@ -156,8 +156,8 @@ func hasContact(c *daemon.Context, s *SA) bool {
 
 func (e *exchange) State() string { return e.x.State() }
 
-// result carries the SA's addresses (NAT-T may have moved them) and
-// connection back to the daemon's table, and wipes the keys of a failed SA,
+// result carries the SA's addresses (NAT-T may have moved them),
+// connection and use of fragments back to the daemon's table, and wipes the keys of a failed SA,
 // before the daemon carries out st.
 func result(c *daemon.Context, x *Exchange, st daemon.Result) daemon.Result {
 	if x != nil && c.SA != nil {
@@ -170,6 +170,7 @@ func result(c *daemon.Context, x *Exchange, st daemon.Result) daemon.Result {
 		if x.SA.Conn != nil {
 			c.SA.Conn = x.SA.Conn.Name
 		}
+		c.SA.Fragments = x.fragmentUse()
 		if st.DeleteSA {
 			x.SA.Wipe()
 		}

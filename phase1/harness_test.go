@@ -56,6 +56,8 @@ type side struct {
 	trustAlso, limitCA string
 	// sendCert is the connection's ike.send-cert (empty: not given).
 	sendCert string
+	// fragmentation is the connection's fragmentation (empty: not given).
+	fragmentation string
 }
 
 // policyFor writes side's policy file and loads it with policymgr, as the
@@ -145,6 +147,9 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 	}
 	if s.remoteID != "" {
 		fmt.Fprintf(&b, "      remote-id: %q\n", s.remoteID)
+	}
+	if s.fragmentation != "" {
+		fmt.Fprintf(&b, "    fragmentation: %s\n", s.fragmentation)
 	}
 	b.WriteString("    proposal-list: l\n")
 	path := filepath.Join(dir, "iked.yaml")

@@ -171,7 +171,10 @@ func liveRun(t *testing.T, c liveCase, weInitiate bool) {
 	strip := func(id string) string { _, v, _ := strings.Cut(id, ":"); return v }
 	ours := side{mode: mode, auth: c.auth, psk: "live h8 secret", ciphers: or(c.ciphers, "aes128"), hashes: or(c.hashes, "sha256"),
 		groups: or(c.groups, "modp2048"), self: "a", local: us.Addr, remote: them.Addr, localID: ourID, remoteID: theirID,
-		minLife: c.minLife}
+		minLife: c.minLife,
+		// The exchange runs on a bare socket, without the daemon's
+		// reassembly (daemon/reassembly.go): charon must not fragment.
+		fragmentation: "no"}
 	conn := interop.Connection{Aggressive: c.aggressive, LocalAddrs: them.Addr.String(), RemoteAddrs: us.Addr.String(),
 		Proposals: or(c.proposal, "aes128-sha256-modp2048"), LocalID: strip(theirID), RemoteID: strip(ourID),
 		Children: []interop.Child{{LocalTS: them.Addr.String() + "/32", RemoteTS: us.Addr.String() + "/32", ESPProposals: "aes128-sha256"}}}

@@ -96,6 +96,9 @@ type SA struct {
 	PeerDPD   bool
 	PeerNATT  bool
 	NATTDraft bool
+	// PeerFragmentation: the peer announced IKE fragmentation (its
+	// FRAGMENTATION Vendor ID, fragmentation.go).
+	PeerFragmentation bool
 	// NAT-T state (RFC 3947, 3 and 4), filled by the NAT-D check: whether
 	// a NAT sits in front of us or of the peer, and whether the SA moved
 	// to port 4500.

@@ -95,12 +95,15 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 // peerVendorIDs records the Vendor IDs of the peer's first message.
 func (x *Exchange) peerVendorIDs(r *received) {
 	x.SA.VendorIDs = r.vids
+	x.SA.PeerFragmentation = PeerExtensions(r.vids).Fragmentation
 	if x.cfg.Hooks.PeerVendorIDs != nil {
 		x.cfg.Hooks.PeerVendorIDs(x.SA, r.vids)
 	}
 }
 
-// vendorIDPayloads returns the Vendor ID payloads of our first message.
+// vendorIDPayloads returns the Vendor ID payloads of our first message:
+// the hook's, then FRAGMENTATION when the connection uses it
+// (fragmentation.go).
 func (x *Exchange) vendorIDPayloads() []isakmp.Payload {
 	if x.cfg.Hooks.VendorIDs == nil {
 		return nil
@@ -108,6 +111,9 @@ func (x *Exchange) vendorIDPayloads() []isakmp.Payload {
 	var ps []isakmp.Payload
 	for _, v := range x.cfg.Hooks.VendorIDs(x.SA) {
 		ps = append(ps, &isakmp.VendorID{Data: v})
+	}
+	if x.announceFragmentation() {
+		ps = append(ps, &isakmp.VendorID{Data: vidFragmentation})
 	}
 	return ps
 }

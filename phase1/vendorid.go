@@ -236,7 +236,8 @@ type VendorIDOptions struct {
 // OurVendorIDs returns the Vendor ID payload data iked sends in its first
 // message, in the order strongSwan sends its own: DPD, then NAT-T (RFC
 // 3947 and the draft-02\n one as initiator; the chosen one as responder).
-// XAuth and FRAGMENTATION are not sent: iked speaks neither.
+// XAuth is not sent; FRAGMENTATION is added by the exchange, which knows
+// the connection (fragmentation.go).
 func OurVendorIDs(o VendorIDOptions) [][]byte {
 	var out [][]byte
 	if o.DPD {

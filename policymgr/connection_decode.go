@@ -20,7 +20,7 @@ import (
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
 	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey",
-	"dpd", "close-action"}
+	"dpd", "close-action", "fragmentation"}
 
 // rekeyKeys are those of a connection's rekey mapping.
 var rekeyKeys = []string{"margin", "jitter"}
@@ -226,6 +226,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 	}
 
 	d.connActions(cd, where)
+	d.fragmentation(cd, where)
 
 	_, hasIKE := cd.keys["ike"]
 	_, hasManual := cd.keys["manual-keys"]

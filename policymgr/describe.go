@@ -86,6 +86,12 @@ func (d *decoder) describeBehaviours(c *Connection) {
 	if c.IKE.SendCert != SendCertIfAsked {
 		parts = append(parts, "its certificate is sent "+map[SendCert]string{SendCertAlways: "always", SendCertNever: "never"}[c.IKE.SendCert])
 	}
+	switch c.Fragmentation {
+	case FragmentForce:
+		parts = append(parts, "its IKE messages over the path limit are always sent in fragments")
+	case FragmentNo:
+		parts = append(parts, "its IKE messages are never sent in fragments")
+	}
 	if len(parts) > 0 {
 		d.add(c.Line, plainAt(notify.LevelInfo, c.Line, "connection %q: %s", c.Name, strings.Join(parts, "; ")))
 	}

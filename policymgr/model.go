@@ -201,6 +201,9 @@ type Connection struct {
 
 	Initiate  Initiate
 	SAPerHost bool
+	// Fragmentation is how the connection's IKE messages over the path
+	// limit travel (fragmentation.go).
+	Fragmentation Fragmentation
 
 	// IKE is nil for a manually keyed connection.
 	IKE          *Phase1

@@ -63,6 +63,12 @@ type Policy struct {
 	// Daemon, when set, is more of the daemon section, one "key: value"
 	// per line, e.g. "under-load: {half-open: 32}".
 	Daemon string
+	// Certificates, when set, is the certificates section, one "name:
+	// {...}" per line; Auth then replaces the ike section's pre-shared
+	// key, e.g. "auth: certificate, certificate: me".
+	Certificates, Auth string
+	// Fragmentation, when set, is the connection's fragmentation.
+	Fragmentation string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -98,6 +104,14 @@ func (p Policy) YAML(sock string) string {
 			fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
 		}
 	}
+	if p.Certificates != "" {
+		b.WriteString("certificates:\n")
+		for _, l := range strings.Split(p.Certificates, "\n") {
+			if strings.TrimSpace(l) != "" {
+				fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
+			}
+		}
+	}
 	ikeLife := ""
 	if p.IKELifetime != "" {
 		ikeLife = ", lifetime: " + p.IKELifetime
@@ -126,7 +140,14 @@ func (p Policy) YAML(sock string) string {
 	if p.LocalID != "" {
 		localID = fmt.Sprintf(", local-id: %q", p.LocalID)
 	}
-	fmt.Fprintf(&b, "    ike: {mode: %s, transforms: [ike], auth: psk, psk: %q%s}\n    proposal-list: qm\n", p.Mode, p.PSK, localID)
+	auth := fmt.Sprintf("auth: psk, psk: %q", p.PSK)
+	if p.Auth != "" {
+		auth = p.Auth
+	}
+	fmt.Fprintf(&b, "    ike: {mode: %s, transforms: [ike], %s%s}\n    proposal-list: qm\n", p.Mode, auth, localID)
+	if p.Fragmentation != "" {
+		fmt.Fprintf(&b, "    fragmentation: %s\n", p.Fragmentation)
+	}
 	if p.PFS != "" {
 		fmt.Fprintf(&b, "    pfs: %s\n", p.PFS)
 	}
