@@ -205,3 +205,23 @@ func TestOurVendorIDs(t *testing.T) {
 		t.Errorf("%d vendor IDs looked at", len(e.Seen))
 	}
 }
+
+// TestUnityVendorID: a mode-config connection announces Cisco Unity 1.0,
+// last, and reads it back as Unity; without mode-config it is not sent.
+func TestUnityVendorID(t *testing.T) {
+	got := OurVendorIDs(VendorIDOptions{DPD: true, Initiator: true, Unity: true})
+	if len(got) != 2 || !bytes.Equal(got[1], vidUnity) {
+		t.Fatalf("sent %x", got)
+	}
+	if v := LookupVendorID(got[1]); v.Kind != VendorCiscoUnity {
+		t.Errorf("Unity ID looks up as %v", v)
+	}
+	if !PeerExtensions(got).Unity {
+		t.Error("Unity not seen")
+	}
+	for _, id := range OurVendorIDs(VendorIDOptions{DPD: true, NATT: true, Initiator: true}) {
+		if bytes.Equal(id, vidUnity) {
+			t.Error("Unity sent without mode-config")
+		}
+	}
+}

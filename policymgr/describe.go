@@ -18,6 +18,7 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 	for _, cd := range conns {
 		if !cd.skip {
 			d.describeBehaviours(cd.conn)
+			d.describeModeConfig(cd.conn)
 		}
 	}
 	for _, cd := range conns {

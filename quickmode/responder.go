@@ -81,7 +81,7 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		x.Remote, x.Local = remote, local
 		x.idci, x.idcr, x.sendIDs = r.ids[0], r.ids[1], true
 	}
-	match, err := x.cfg.Policy.QuickMode(x.P1.Conn, x.P1.Remote.Addr(), x.Local, x.Remote)
+	match, err := x.cfg.Policy.QuickMode(x.P1.Conn, x.P1.Remote.Addr(), x.cfg.virtualIP(x.P1), x.Local, x.Remote)
 	if err != nil {
 		var msg notify.Message
 		if errors.As(err, &msg) {
