@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -460,24 +461,16 @@ func (s *Store) Reload(p *policymgr.Policy) (int, error) {
 	return dropped, err
 }
 
-// Lease is one lease as `ikectl list-leases` shows it.
-type Lease struct {
-	Pool     string     `json:"pool"`
-	Address  netip.Addr `json:"address"`
-	Identity string     `json:"identity"`
-	User     string     `json:"user,omitempty"`
-	// Online: an ISAKMP SA holds it; otherwise Released says since when
-	// it is kept for its identity.
-	Online   bool      `json:"online"`
-	Leased   time.Time `json:"leased"`
-	Released time.Time `json:"released,omitzero"`
-}
-
-// Leases returns every lease of the file, by pool and address.
-func (s *Store) Leases() ([]Lease, error) {
+// ListLeases returns every lease of the file, by pool and address, for
+// `ikectl list-leases` (daemon.LeaseLister).
+func (s *Store) ListLeases() ([]control.Lease, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Lease
+	type entry struct {
+		l    control.Lease
+		addr netip.Addr
+	}
+	var out []entry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(poolsBucket)
 		if root == nil {
@@ -491,22 +484,26 @@ func (s *Store) Leases() ([]Lease, error) {
 			return eachRecord(b, func(k []byte, r record) error {
 				a, _ := netip.AddrFromSlice(k)
 				online := len(s.holders[leaseRef{string(name), a}]) > 0
-				l := Lease{Pool: string(name), Address: a, Identity: r.Identity, User: r.User, Online: online, Leased: r.Leased}
+				l := control.Lease{Pool: string(name), Address: a.String(), Identity: r.Identity, User: r.User, Online: online, Leased: r.Leased}
 				if !online {
 					l.Released = r.Released
 				}
-				out = append(out, l)
+				out = append(out, entry{l, a})
 				return nil
 			})
 		})
 	})
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Pool != out[j].Pool {
-			return out[i].Pool < out[j].Pool
+		if out[i].l.Pool != out[j].l.Pool {
+			return out[i].l.Pool < out[j].l.Pool
 		}
-		return out[i].Address.Less(out[j].Address)
+		return out[i].addr.Less(out[j].addr)
 	})
-	return out, err
+	ls := make([]control.Lease, len(out))
+	for i, e := range out {
+		ls[i] = e.l
+	}
+	return ls, err
 }
 
 // VirtualIP returns the address leased to the peer of the ISAKMP SA owner

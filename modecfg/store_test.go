@@ -127,14 +127,14 @@ func TestLeasesAcrossRestart(t *testing.T) {
 	now = now.Add(time.Minute)
 	s = open(t, dir, &now)
 	defer s.Close()
-	ls, err := s.Leases()
-	if err != nil || len(ls) != 2 || ls[1].Address != b || ls[1].Online || !ls[1].Released.Equal(now) || ls[1].User != "bob" {
+	ls, err := s.ListLeases()
+	if err != nil || len(ls) != 2 || ls[1].Address != b.String() || ls[1].Online || !ls[1].Released.Equal(now) || ls[1].User != "bob" {
 		t.Fatalf("leases after restart: %+v %v", ls, err)
 	}
 	if got := lease(t, s, gw, 9, "fqdn:b.example", "bob"); got != b {
 		t.Errorf("after restart b got %s, want %s", got, b)
 	}
-	if ls, _ := s.Leases(); !ls[1].Online || !ls[1].Released.IsZero() {
+	if ls, _ := s.ListLeases(); !ls[1].Online || !ls[1].Released.IsZero() {
 		t.Errorf("not online: %+v", ls[1])
 	}
 	// A second daemon cannot open the file while this one holds it.
@@ -187,14 +187,14 @@ func TestReloadKeepsFittingLeases(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("reload dropped %d: %v", n, err)
 	}
-	ls, _ := s.Leases()
+	ls, _ := s.ListLeases()
 	if len(ls) != 3 {
 		t.Fatalf("after reload %+v", ls)
 	}
 	s.Release(cookies(4)) // .4 is outside: forgotten
 	s.Release(cookies(1)) // .1 fits: kept
-	ls, _ = s.Leases()
-	if len(ls) != 2 || ls[0].Address.String() != "10.99.0.1" || ls[1].Address.String() != "10.99.0.2" {
+	ls, _ = s.ListLeases()
+	if len(ls) != 2 || ls[0].Address != "10.99.0.1" || ls[1].Address != "10.99.0.2" {
 		t.Errorf("after release %+v", ls)
 	}
 	if a := lease(t, s, small, 9, "fqdn:1.example", ""); a.String() != "10.99.0.1" {
