@@ -18,6 +18,12 @@ import (
 // gateway returns a gateway connection with a pool of range r.
 func gateway(t *testing.T, r string) *policymgr.Connection {
 	t.Helper()
+	p := testPool(r)
+	return &policymgr.Connection{Name: "roadwarriors", Tunnel: true, ModeConfig: &policymgr.ModeConfig{Pool: p, PoolName: p.Name}}
+}
+
+// testPool is pool "rw" of range r (a prefix, or "a b").
+func testPool(r string) *policymgr.Pool {
 	p := &policymgr.Pool{Name: "rw", DNS: []netip.Addr{netip.MustParseAddr("198.51.100.53")}, Domain: "example.net",
 		SplitInclude: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}, Banner: "Authorised use only"}
 	if pfx, err := netip.ParsePrefix(r); err == nil {
@@ -27,7 +33,7 @@ func gateway(t *testing.T, r string) *policymgr.Connection {
 		fmt.Sscanf(r, "%s %s", &a, &b)
 		p.Range = policymgr.Range{From: netip.MustParseAddr(a), To: netip.MustParseAddr(b)}
 	}
-	return &policymgr.Connection{Name: "roadwarriors", Tunnel: true, ModeConfig: &policymgr.ModeConfig{Pool: p, PoolName: p.Name}}
+	return p
 }
 
 func cookies(n int) daemon.Cookies {

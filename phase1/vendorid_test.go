@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // TestVendorIDsAreMD5 re-derives the Vendor IDs that are MD5 hashes of a
@@ -222,6 +224,19 @@ func TestUnityVendorID(t *testing.T) {
 	for _, id := range OurVendorIDs(VendorIDOptions{DPD: true, NATT: true, Initiator: true}) {
 		if bytes.Equal(id, vidUnity) {
 			t.Error("Unity sent without mode-config")
+		}
+	}
+	// The hooks send it for the SA's connection with mode-config, in
+	// either role.
+	h := NewHooks(NATTConfig{Port: 4500, DPD: true})
+	mc := &policymgr.Connection{Name: "rw", ModeConfig: &policymgr.ModeConfig{PoolName: "p"}}
+	for _, role := range []daemon.Role{daemon.RoleInitiator, daemon.RoleResponder} {
+		got := h.VendorIDs(&SA{Role: role, Conn: mc})
+		if len(got) == 0 || !bytes.Equal(got[len(got)-1], vidUnity) {
+			t.Errorf("%v with mode-config sends %x", role, got)
+		}
+		if got := h.VendorIDs(&SA{Role: role, Conn: &policymgr.Connection{}}); bytes.Equal(got[len(got)-1], vidUnity) {
+			t.Errorf("%v without mode-config sends Unity", role)
 		}
 	}
 }

@@ -168,6 +168,7 @@ func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check
 		sec.pools = d.pools(nodes["pools"])
 		pol.Pools = sec.pools
 		conns = d.connections(nodes["connections"], &sec)
+		d.unusedPools(sec.pools, conns)
 		d.unusedISAKMP(sec.proposals)
 	}
 

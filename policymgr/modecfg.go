@@ -365,3 +365,25 @@ func (d *decoder) describeModeConfig(c *Connection) {
 	}
 	d.add(c.Line, plainAt(notify.LevelInfo, c.Line, "connection %q leases addresses of pool %q (%s, %d addresses): a road warrior's remote selector is its lease, nothing else", c.Name, mc.Pool.Name, mc.Pool.Range, mc.Pool.Size()))
 }
+
+// unusedPools warns of a pool that no connection names: a mistyped name
+// on the connection would be an error there, so this is a leftover.
+func (d *decoder) unusedPools(pools map[string]*Pool, conns []*connDef) {
+	used := map[string]bool{}
+	for _, cd := range conns {
+		if mc := cd.conn.ModeConfig; mc != nil {
+			used[mc.PoolName] = true
+		}
+	}
+	var names []string
+	for name := range pools {
+		if !used[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := pools[name]
+		d.add(p.Line, plainAt(notify.LevelWarning, p.Line, "pool %q is used by no connection (mode-config: {pool: %s})", name, name))
+	}
+}

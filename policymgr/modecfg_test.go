@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/iked/iked/notify"
 )
 
 // modeCfgPolicy is a gateway with a pool and a client, as
@@ -54,6 +56,12 @@ func TestPoolsAndModeConfig(t *testing.T) {
 	}
 	if s := p.Pools["v6-pool"]; s.Size() != 65535 || !s.Range.Is6() {
 		t.Errorf("v6-pool size %d", s.Size())
+	}
+	_, fs, _ := LoadFindings(writePolicy(t, modeCfgPolicy), LoadOptions{})
+	if len(fs) != 2 || !strings.Contains(fs[0].Text, `pool "v6-pool" is used by no connection`) || fs[0].Level != notify.LevelWarning ||
+		!strings.Contains(fs[1].Text, `pool "small" is used by no connection`) {
+		logFindings(t, fs)
+		t.Error("unused pools not warned of")
 	}
 	gw, _ := p.Connection("roadwarriors")
 	if mc := gw.ModeConfig; mc == nil || mc.Pool != rw || mc.Request {
