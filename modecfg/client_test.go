@@ -173,3 +173,5 @@ func TestApplyInterface(t *testing.T) {
 		t.Errorf("missing interface: %v", err)
 	}
 }
+
+var _ daemon.Watcher = (*modecfg.Store)(nil)

@@ -121,6 +121,11 @@ func Open(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("modecfg: lease file %s: %w", path, err)
 	}
+	// The daemon's loop leases and releases: no fsync for each. A lease
+	// reaches the file (the kernel's page cache) at once, so a restart or
+	// a crash of iked keeps it; only the host's own crash may lose the
+	// latest ones. Close syncs.
+	db.NoSync = true
 	s := &Store{db: db, opt: opt, owners: map[daemon.Cookies]leaseRef{}, holders: map[leaseRef]map[daemon.Cookies]bool{},
 		clients: map[daemon.Cookies]*applied{}}
 	now := opt.Now()
@@ -152,7 +157,22 @@ func Open(dir string, opt Options) (*Store, error) {
 
 // Close closes the file. The client's installed addresses stay: Release
 // removes them with their ISAKMP SAs.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	serr := s.db.Sync()
+	return errors.Join(serr, s.db.Close())
+}
+
+// SAEstablished is the daemon.Watcher's: nothing to do.
+func (s *Store) SAEstablished(*daemon.Context) daemon.Result { return daemon.Result{} }
+
+// SARemoved releases what the ISAKMP SA leased or installed, whichever
+// way it went (a daemon.Watcher, so that no path forgets Release).
+func (s *Store) SARemoved(c *daemon.Context, _ daemon.RemoveReason) daemon.Result {
+	if c != nil && c.SA != nil {
+		s.Release(c.SA.Cookies)
+	}
+	return daemon.Result{}
+}
 
 func eachRecord(b *bolt.Bucket, fn func(k []byte, r record) error) error {
 	var keys [][]byte

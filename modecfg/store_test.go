@@ -271,3 +271,20 @@ func TestReplyWithoutPool(t *testing.T) {
 }
 
 func testNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+// TestSARemovedReleases: as a daemon.Watcher the store releases the
+// lease of an ISAKMP SA that leaves the daemon's table.
+func TestSARemovedReleases(t *testing.T) {
+	now := testNow()
+	s := open(t, t.TempDir(), &now)
+	defer s.Close()
+	gw := gateway(t, "10.99.0.0/24")
+	lease(t, s, gw, 1, "fqdn:a.example", "")
+	s.SARemoved(&daemon.Context{SA: &daemon.SA{Cookies: cookies(1)}}, 0)
+	if _, ok := s.VirtualIP(cookies(1)); ok {
+		t.Error("lease kept after SARemoved")
+	}
+	if ls, _ := s.ListLeases(); len(ls) != 1 || ls[0].Online {
+		t.Errorf("after SARemoved %+v", ls)
+	}
+}
