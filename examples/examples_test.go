@@ -92,6 +92,10 @@ func TestExampleModels(t *testing.T) {
 	if mk.Manual == nil || len(mk.Manual.SAs) != 2 || mk.Manual.SAs[0].Protocol != isakmp.ProtoAH || mk.Manual.SAs[1].SPIOut != 0x2003 {
 		t.Errorf("manual: %+v", mk.Manual)
 	}
+	pool, _ := load("road-warrior-pool.yaml").Connection("road-warriors")
+	if mc := pool.ModeConfig; mc == nil || mc.Pool == nil || mc.Pool.Size() != 254 || len(mc.Pool.SplitInclude) != 1 || !pool.RoadWarrior() {
+		t.Errorf("road warrior pool: %+v", pool.ModeConfig)
+	}
 	s2s, _ := load("site-to-site-psk.yaml").Connection("branch")
 	if len(s2s.IKE.Transforms) != 8 || len(s2s.ProposalList.Proposals) != 3 {
 		t.Errorf("site to site: %d transforms, %d proposals", len(s2s.IKE.Transforms), len(s2s.ProposalList.Proposals))

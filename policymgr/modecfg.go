@@ -356,16 +356,6 @@ func (d *decoder) modeConfig(cd *connDef, pools map[string]*Pool) {
 	}
 }
 
-// describeModeConfig is what `iked -check` says of a Mode Config gateway:
-// its road warriors' remote selector is their lease.
-func (d *decoder) describeModeConfig(c *Connection) {
-	mc := c.ModeConfig
-	if mc == nil || mc.Pool == nil {
-		return
-	}
-	d.add(c.Line, plainAt(notify.LevelInfo, c.Line, "connection %q leases addresses of pool %q (%s, %d addresses): a road warrior's remote selector is its lease, nothing else", c.Name, mc.Pool.Name, mc.Pool.Range, mc.Pool.Size()))
-}
-
 // unusedPools warns of a pool that no connection names: a mistyped name
 // on the connection would be an error there, so this is a leftover.
 func (d *decoder) unusedPools(pools map[string]*Pool, conns []*connDef) {

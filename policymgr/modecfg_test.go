@@ -173,7 +173,7 @@ func TestModeConfigCheck(t *testing.T) {
 		t.Fatal("refused")
 	}
 	for _, f := range fs {
-		if strings.Contains(f.Text, `leases addresses of pool "rw-pool" (10.99.0.0/24, 254 addresses)`) {
+		if strings.Contains(f.Text, `as remote selectors it accepts only the address it leased from pool "rw-pool" (10.99.0.0/24, 254 addresses), never one overlapping the local-address 198.51.100.0/24`) {
 			return
 		}
 	}
