@@ -21,8 +21,11 @@ const (
 	CmdMonitor   Command = "monitor"    // stream events until the client leaves (monitor.go)
 )
 
+// CmdListLeases lists the Mode Config pools' leases.
+const CmdListLeases Command = "list-leases"
+
 // Commands lists every command, in the order ikectl prints them.
-var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdMonitor, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
+var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdListLeases, CmdMonitor, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
 
 // NeedsName reports whether the command takes a connection or SA name.
 func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate }
@@ -82,6 +85,7 @@ type Response struct {
 	Detached []ChildSA `json:"detached,omitempty"`
 	Conns    []Conn    `json:"conns,omitempty"`
 	Certs    []Cert    `json:"certs,omitempty"`
+	Leases   []Lease   `json:"leases,omitempty"`
 	Stats    *Stats    `json:"stats,omitempty"`
 }
 
@@ -160,4 +164,17 @@ func Get(cs []Counter, name string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Lease is one address of a Mode Config pool, leased to an identity (and
+// XAUTH user): Online while an ISAKMP SA holds it, otherwise kept for its
+// owner since Released.
+type Lease struct {
+	Pool     string    `json:"pool"`
+	Address  string    `json:"address"`
+	Identity string    `json:"identity"`
+	User     string    `json:"user,omitempty"`
+	Online   bool      `json:"online"`
+	Leased   time.Time `json:"leased"`
+	Released time.Time `json:"released,omitzero"`
 }

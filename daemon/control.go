@@ -40,6 +40,18 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 	case control.CmdStats:
 		resp.Stats = d.stats()
 		return resp
+	case control.CmdListLeases:
+		// The lease store is safe for concurrent use: not on the loop.
+		if d.leases == nil {
+			resp.Messages = append(resp.Messages, "no Mode Config lease store")
+			return resp
+		}
+		ls, err := d.leases.ListLeases()
+		if err != nil {
+			resp.Error = err.Error()
+		}
+		resp.Leases = ls
+		return resp
 	}
 	ok := d.call(func() {
 		switch req.Command {
@@ -180,6 +192,15 @@ type ChildLister interface {
 	// those whose ISAKMP SA is gone.
 	ListChildren(sa *SA, now time.Time) []control.ChildSA
 }
+
+// LeaseLister lists the Mode Config leases for `ikectl list-leases`
+// (modecfg.Store); it is called off the loop.
+type LeaseLister interface {
+	ListLeases() ([]control.Lease, error)
+}
+
+// RegisterLeases installs the LeaseLister. Call it before Start.
+func (d *Daemon) RegisterLeases(l LeaseLister) { registerOnce(&d.leases, l, "lease lister") }
 
 // RegisterLister installs the ChildLister. Call it before Start.
 func (d *Daemon) RegisterLister(l ChildLister) { registerOnce(&d.lister, l, "lister") }

@@ -89,6 +89,7 @@ type Daemon struct {
 	kernel      KernelHandler
 	deleter     Deleter
 	lister      ChildLister
+	leases      LeaseLister
 	revalidator Revalidator
 	watchers    []Watcher
 	sas         map[Cookies]*SA

@@ -152,6 +152,7 @@ func (o *observer) up(e notify.Entry) {
 		"IKED_NAT":             "no",
 		"IKED_VIRTUAL_IP":      field(e, "virtual-ip"),
 	}
+	modeConfigFacts(f, field(e, "dns"), field(e, "domain"))
 	if v, ok := e.Fields["nat-t"].(bool); ok && v {
 		f["IKED_NAT"] = "yes"
 	}
@@ -241,4 +242,21 @@ func (d *Daemon) observeIfWanted() {
 	if m := d.hooks.conf.Load(); d.settings.MetricsListen != "" || (m != nil && len(*m) > 0) {
 		d.startObserver()
 	}
+}
+
+// modeConfigFacts adds what a Mode Config client was given to its
+// script's facts, numbered per family as strongSwan's updown names them
+// (PLUTO_DNS4_1, ...): IKED_DNS4_1, IKED_DNS6_1, ..., and IKED_DOMAIN.
+func modeConfigFacts(f facts, dns, domain string) {
+	n4, n6 := 0, 0
+	for _, s := range strings.Fields(dns) {
+		if strings.Contains(s, ":") {
+			n6++
+			f[fmt.Sprintf("IKED_DNS6_%d", n6)] = s
+		} else {
+			n4++
+			f[fmt.Sprintf("IKED_DNS4_%d", n4)] = s
+		}
+	}
+	f["IKED_DOMAIN"] = domain
 }

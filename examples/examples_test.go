@@ -96,6 +96,10 @@ func TestExampleModels(t *testing.T) {
 	if x := load("xauth-backends.yaml").Daemon.XAuth; x.Backend != policymgr.XAuthFile || filepath.Base(x.UsersFile) != "xauth-users" {
 		t.Errorf("xauth: %+v", x)
 	}
+	pool, _ := load("road-warrior-pool.yaml").Connection("road-warriors")
+	if mc := pool.ModeConfig; mc == nil || mc.Pool == nil || mc.Pool.Size() != 254 || len(mc.Pool.SplitInclude) != 1 || !pool.RoadWarrior() {
+		t.Errorf("road warrior pool: %+v", pool.ModeConfig)
+	}
 	s2s, _ := load("site-to-site-psk.yaml").Connection("branch")
 	if len(s2s.IKE.Transforms) != 8 || len(s2s.ProposalList.Proposals) != 3 {
 		t.Errorf("site to site: %d transforms, %d proposals", len(s2s.IKE.Transforms), len(s2s.ProposalList.Proposals))

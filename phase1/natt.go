@@ -328,7 +328,8 @@ type NATTConfig struct {
 func NewHooks(c NATTConfig) Hooks {
 	return Hooks{
 		VendorIDs: func(s *SA) [][]byte {
-			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator}
+			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator,
+				Unity: s.Conn != nil && s.Conn.ModeConfig != nil}
 			if s.Role == daemon.RoleResponder {
 				o.PeerNATT = peerNATT(s)
 			}

@@ -100,6 +100,10 @@ var (
 	// vidFragmentation is Cisco's IKE fragmentation ID with the capability
 	// word 0x80000000 (fragmentation of Main and Aggressive Mode).
 	vidFragmentation = mustHex("4048b7d56ebce88525e7de7f00d6c2d380000000")
+	// vidUnity is Cisco Unity 1.0: MD5("CISCO-UNITY") with its last two
+	// bytes replaced by the major and minor version, as Cisco gateways,
+	// vpnc and strongSwan's unity plugin send it.
+	vidUnity = mustHex("12f5f28c457168a9702d9fe274cc0100")
 )
 
 // knownVendorIDs is the table of Vendor IDs iked recognises: strongSwan's
@@ -181,6 +185,7 @@ func LookupVendorID(data []byte) VendorInfo {
 type Extensions struct {
 	DPD           bool
 	XAuth         bool
+	Unity         bool
 	Fragmentation bool
 	// NATT is the best NAT-T version the peer announced (NATTNone if none).
 	NATT NATTVersion
@@ -207,6 +212,8 @@ func PeerExtensions(vids [][]byte) Extensions {
 			e.DPD = true
 		case VendorXAuth:
 			e.XAuth = true
+		case VendorCiscoUnity:
+			e.Unity = true
 		case VendorFragmentation:
 			e.Fragmentation = true
 		}
@@ -231,26 +238,34 @@ type VendorIDOptions struct {
 	// PeerNATT is, for the responder, the version chosen from the
 	// initiator's IDs.
 	PeerNATT NATTVersion
+	// Unity: announce Cisco Unity, for a connection with mode-config
+	// (iOS, macOS and Cisco clients expect it of a gateway; Cisco
+	// gateways of a client).
+	Unity bool
 }
 
 // OurVendorIDs returns the Vendor ID payload data iked sends in its first
 // message, in the order strongSwan sends its own: DPD, then NAT-T (RFC
 // 3947 and the draft-02\n one as initiator; the chosen one as responder).
-// XAuth is not sent; FRAGMENTATION is added by the exchange, which knows
-// the connection (fragmentation.go).
+// Cisco Unity comes last, for a connection with mode-config. XAuth is not
+// sent; FRAGMENTATION is added by the exchange, which knows the connection
+// (fragmentation.go).
 func OurVendorIDs(o VendorIDOptions) [][]byte {
 	var out [][]byte
 	if o.DPD {
 		out = append(out, vidDPD)
 	}
-	if !o.NATT {
-		return out
+	switch {
+	case !o.NATT:
+	case o.Initiator:
+		out = append(out, vidRFC3947, vidDraft03, vidDraft02N)
+	default:
+		if id := o.PeerNATT.vendorID(); id != nil {
+			out = append(out, id)
+		}
 	}
-	if o.Initiator {
-		return append(out, vidRFC3947, vidDraft03, vidDraft02N)
-	}
-	if id := o.PeerNATT.vendorID(); id != nil {
-		out = append(out, id)
+	if o.Unity {
+		out = append(out, vidUnity)
 	}
 	return out
 }

@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // TestVendorIDsAreMD5 re-derives the Vendor IDs that are MD5 hashes of a
@@ -203,5 +205,38 @@ func TestOurVendorIDs(t *testing.T) {
 	}
 	if e := PeerExtensions(many); len(e.Seen) != maxVendorIDs {
 		t.Errorf("%d vendor IDs looked at", len(e.Seen))
+	}
+}
+
+// TestUnityVendorID: a mode-config connection announces Cisco Unity 1.0,
+// last, and reads it back as Unity; without mode-config it is not sent.
+func TestUnityVendorID(t *testing.T) {
+	got := OurVendorIDs(VendorIDOptions{DPD: true, Initiator: true, Unity: true})
+	if len(got) != 2 || !bytes.Equal(got[1], vidUnity) {
+		t.Fatalf("sent %x", got)
+	}
+	if v := LookupVendorID(got[1]); v.Kind != VendorCiscoUnity {
+		t.Errorf("Unity ID looks up as %v", v)
+	}
+	if !PeerExtensions(got).Unity {
+		t.Error("Unity not seen")
+	}
+	for _, id := range OurVendorIDs(VendorIDOptions{DPD: true, NATT: true, Initiator: true}) {
+		if bytes.Equal(id, vidUnity) {
+			t.Error("Unity sent without mode-config")
+		}
+	}
+	// The hooks send it for the SA's connection with mode-config, in
+	// either role.
+	h := NewHooks(NATTConfig{Port: 4500, DPD: true})
+	mc := &policymgr.Connection{Name: "rw", ModeConfig: &policymgr.ModeConfig{PoolName: "p"}}
+	for _, role := range []daemon.Role{daemon.RoleInitiator, daemon.RoleResponder} {
+		got := h.VendorIDs(&SA{Role: role, Conn: mc})
+		if len(got) == 0 || !bytes.Equal(got[len(got)-1], vidUnity) {
+			t.Errorf("%v with mode-config sends %x", role, got)
+		}
+		if got := h.VendorIDs(&SA{Role: role, Conn: &policymgr.Connection{}}); bytes.Equal(got[len(got)-1], vidUnity) {
+			t.Errorf("%v without mode-config sends Unity", role)
+		}
 	}
 }

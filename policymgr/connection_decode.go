@@ -20,7 +20,7 @@ import (
 var connectionKeys = []string{"local-address", "remote-address", "protocol", "local-port", "remote-port",
 	"local-gw", "remote-gw", "initiate", "sa-per-host", "ike", "proposal-list", "pfs", "lifetime",
 	"lifetime-kbytes", "manual-keys", "updown", "updown-timeout", "sha256-96", "keying-tries", "rekey",
-	"dpd", "close-action", "fragmentation"}
+	"dpd", "close-action", "fragmentation", "mode-config"}
 
 // rekeyKeys are those of a connection's rekey mapping.
 var rekeyKeys = []string{"margin", "jitter"}
@@ -37,6 +37,7 @@ type sections struct {
 	proposals  map[string]*proposalDef
 	lists      map[string]*listDef
 	certs      map[string]*certDef
+	pools      map[string]*Pool
 }
 
 // connDef is a connection being decoded: the model and what is left to
@@ -253,6 +254,7 @@ func (d *decoder) connection(name string, k, v *yaml.Node, s *sections) *connDef
 		d.errorf(k, "%s has neither an ike section nor manual-keys", where)
 	}
 	d.checkActions(cd, where)
+	d.modeConfig(cd, s.pools)
 	return cd
 }
 

@@ -16,6 +16,7 @@ type Daemon struct {
 	NATTPort          int           // NAT traversal (RFC 3947), 4500; 0: off
 	Engine            string        // "xfrm" or "none"
 	ControlSocket     string        // the ikectl socket
+	StateDir          string        // what outlives the daemon: the Mode Config leases (modecfg)
 	Phase1LifetimeMin time.Duration // message 47 below this
 	Phase2LifetimeMin time.Duration // message 59 below this
 	HalfOpenMax       int           // phase 1 responders not yet authenticated
@@ -72,6 +73,7 @@ func DefaultDaemon() Daemon {
 		NATTPort:          4500,
 		Engine:            "xfrm",
 		ControlSocket:     "/run/iked/iked.sock",
+		StateDir:          "/var/lib/iked",
 		Phase1LifetimeMin: 5 * time.Minute,
 		Phase2LifetimeMin: 2 * time.Minute,
 		HalfOpenMax:       4096,

@@ -2,6 +2,7 @@ package policymgr
 
 import (
 	"net/netip"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -10,7 +11,7 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics", "xauth"}
+	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics", "xauth", "state-dir"}
 
 // The keys of the daemon section's mappings (docs/policy-file.md writes
 // them retransmit.timeout and so on).
@@ -63,6 +64,13 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 		case "control-socket":
 			if s, ok := d.str(v, what); ok {
 				ds.ControlSocket = s
+			}
+		case "state-dir":
+			if s, ok := d.str(v, what); ok {
+				if !filepath.IsAbs(s) {
+					d.errorf(v, "daemon state-dir %q must be an absolute path", s)
+				}
+				ds.StateDir = s
 			}
 		case "phase1-lifetime-min":
 			if t, ok := d.duration(v, what, 0, 30*24*time.Hour); ok {

@@ -27,7 +27,9 @@ func (d *decoder) describe(conns []*connDef, certs []*certDef, store *pki.Store)
 		}
 		var accepts string
 		any := c.Remote.Addr.IsAny()
-		switch {
+		switch mc := c.ModeConfig; {
+		case mc != nil && mc.Pool != nil:
+			accepts = fmt.Sprintf("only the address it leased from pool %q (%s, %d addresses)", mc.PoolName, mc.Pool.Range, mc.Pool.Size())
 		case c.SAPerHost && any:
 			accepts = "only the peer's own address, one SA for each peer (sa-per-host)"
 		case c.SAPerHost:

@@ -80,7 +80,7 @@ func TestDocsYAMLBlocks(t *testing.T) {
 	if len(files) < 4 {
 		t.Fatalf("docs: %v", files)
 	}
-	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address|no such file or directory|/etc/pam.d/[a-z]+ does not exist`)
+	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address|no such file or directory|/etc/pam.d/[a-z]+ does not exist|is used by no connection`)
 	blocks := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)

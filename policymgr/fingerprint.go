@@ -73,6 +73,14 @@ func fingerprint(c *Connection) [32]byte {
 			w.bytes(sa.AuthKeyOut)
 		}
 	}
+	if mc := c.ModeConfig; mc != nil {
+		// The pool by name only: a reload that changes a pool keeps the
+		// SAs, and the lease store keeps the leases that still fit.
+		w.str("mode-config")
+		w.str(mc.PoolName)
+		w.bool(mc.Request)
+		w.str(mc.Interface)
+	}
 	var out [32]byte
 	copy(out[:], h.Sum(nil))
 	return out

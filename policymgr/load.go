@@ -44,6 +44,8 @@ type Policy struct {
 	// not here.
 	Connections []*Connection
 	byName      map[string]*Connection
+	// Pools are the Mode Config address pools by name.
+	Pools map[string]*Pool
 }
 
 // Connection returns the connection named name.
@@ -105,7 +107,7 @@ func readBounded(path string) ([]byte, os.FileInfo, error) {
 	return data, fi, nil
 }
 
-var topKeys = []string{"daemon", "certificates", "transforms", "proposals", "proposal-lists", "connections"}
+var topKeys = []string{"daemon", "certificates", "transforms", "proposals", "proposal-lists", "connections", "pools"}
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -153,7 +155,10 @@ func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check
 		sec.transforms = d.transforms(nodes["transforms"])
 		sec.proposals = d.proposals(nodes["proposals"], sec.transforms)
 		sec.lists = d.proposalLists(nodes["proposal-lists"], sec.proposals)
+		sec.pools = d.pools(nodes["pools"])
+		pol.Pools = sec.pools
 		conns = d.connections(nodes["connections"], &sec)
+		d.unusedPools(sec.pools, conns)
 		d.unusedISAKMP(sec.proposals)
 	}
 

@@ -150,12 +150,13 @@ type QMMatch struct {
 // one protocol where the connection allows any, one port where it allows
 // any), never more. SA-per-host connections reject ranges (message 63) and,
 // without remote addresses, anything but the peer itself (64). A road
-// warrior connection has its own limits (WarriorLimit).
+// warrior connection has its own limits, and a Mode Config gateway's take
+// only the address leased to the peer, leased (WarriorLimit).
 //
 // The error is message 53 with no policy, 63 or 64 when only an
 // SA-per-host rule refused, otherwise 54 (with the road warrior limit that
 // refused, if one did).
-func (p *Policy) QuickMode(phase1 *Connection, peer netip.Addr, local, remote Selector) (QMMatch, error) {
+func (p *Policy) QuickMode(phase1 *Connection, peer, leased netip.Addr, local, remote Selector) (QMMatch, error) {
 	if p == nil {
 		return QMMatch{}, notify.NoPolicyLoaded()
 	}
@@ -193,7 +194,7 @@ func (p *Policy) QuickMode(phase1 *Connection, peer netip.Addr, local, remote Se
 				continue
 			}
 		}
-		if why := WarriorLimit(c, remote.Addr, peer); why != "" {
+		if why := WarriorLimit(c, remote.Addr, peer, leased); why != "" {
 			if refusal == nil {
 				refusal = fmt.Errorf("%w: %s", notify.SPDRejected(local.String(), remote.String()), why)
 			}
@@ -215,15 +216,27 @@ func (p *Policy) QuickMode(phase1 *Connection, peer netip.Addr, local, remote Se
 // remote-address, that range and parts of it (narrow already holds it
 // there); never anything overlapping the connection's local-address, the
 // networks behind this gateway, whose traffic it would draw into its
-// tunnel. `iked -check` says the same for each such connection (describe).
-func WarriorLimit(c *Connection, remote Range, peer netip.Addr) string {
-	if !c.Tunnel || !c.RoadWarrior() {
+// tunnel. A connection with a Mode Config pool (any tunnel, road warrior
+// or not) takes only the address leased to the peer (leased; invalid:
+// none), so that one road warrior cannot claim another's. `iked -check`
+// says the same for each such connection (describe).
+func WarriorLimit(c *Connection, remote Range, peer, leased netip.Addr) string {
+	pool := c.ModeConfig != nil && c.ModeConfig.Pool != nil
+	if !c.Tunnel || (!c.RoadWarrior() && !pool) {
 		return ""
 	}
 	if !c.Local.Addr.IsAny() {
 		if _, overlap := c.Local.Addr.Intersect(remote); overlap {
 			return fmt.Sprintf("connection %q: the remote selector %s overlaps the local-address %s", c.Name, remote, c.Local.Addr)
 		}
+	}
+	switch {
+	case pool && !leased.IsValid():
+		return fmt.Sprintf("connection %q leases addresses of pool %q and the peer has none: Mode Config comes before Quick Mode", c.Name, c.ModeConfig.PoolName)
+	case pool && (!remote.IsHost() || remote.From.Unmap() != leased.Unmap()):
+		return fmt.Sprintf("connection %q: a road warrior's remote selector is the address leased to it, %s, not %s", c.Name, leased.Unmap(), remote)
+	case pool:
+		return ""
 	}
 	if c.Remote.Addr.IsAny() && (!remote.IsHost() || remote.From.Unmap() != peer.Unmap()) {
 		return fmt.Sprintf("connection %q has no remote-address: a road warrior's remote selector is its own address %s, not %s", c.Name, peer.Unmap(), remote)

@@ -150,7 +150,7 @@ func TestQuickModeNarrowing(t *testing.T) {
 		{"sa-per-host subnet", warriors, addr("203.0.113.50"), sel("198.51.100.0/24", 0, 0), sel("10.1.0.0/16", 0, 0), "", false, 63},
 		{"sa-per-host other host", warriors, addr("203.0.113.50"), sel("198.51.100.0/24", 0, 0), sel("10.1.0.1", 0, 0), "", false, 64},
 	} {
-		m, err := p.QuickMode(tc.phase1, tc.peer, tc.local, tc.remote)
+		m, err := p.QuickMode(tc.phase1, tc.peer, netip.Addr{}, tc.local, tc.remote)
 		if tc.msg != 0 {
 			if err == nil || err.(notify.Message).Num != tc.msg {
 				t.Errorf("%s: %+v %v, want message %d", tc.name, m, err, tc.msg)
@@ -161,7 +161,7 @@ func TestQuickModeNarrowing(t *testing.T) {
 			t.Errorf("%s: %+v %v, want %s narrowed=%v", tc.name, m, err, tc.conn, tc.narrowed)
 		}
 	}
-	_, err := p.QuickMode(branch, gw, sel("198.51.100.0/23", 0, 0), sel("203.0.113.0/24", 0, 0))
+	_, err := p.QuickMode(branch, gw, netip.Addr{}, sel("198.51.100.0/23", 0, 0), sel("203.0.113.0/24", 0, 0))
 	if want := "SPD rejected conn using selectors 198.51.100.0/23 <-> 203.0.113.0/24"; err == nil || err.Error() != want {
 		t.Errorf("54 text: %v, want %q", err, want)
 	}
@@ -263,7 +263,7 @@ func TestWarriorLimit(t *testing.T) {
 		if !ok {
 			t.Fatalf("no connection %s", tc.conn)
 		}
-		if why := WarriorLimit(c, r(tc.remote), tc.peer); (why != "") != tc.refused {
+		if why := WarriorLimit(c, r(tc.remote), tc.peer, netip.Addr{}); (why != "") != tc.refused {
 			t.Errorf("%s, remote %s from %s: %q, want refused=%v", tc.conn, tc.remote, tc.peer, why, tc.refused)
 		}
 	}

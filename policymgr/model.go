@@ -247,6 +247,10 @@ type Connection struct {
 	// close_action).
 	CloseAction Action
 
+	// ModeConfig is the connection's Mode Config (nil: none): a
+	// gateway's pool or a client's request.
+	ModeConfig *ModeConfig
+
 	fingerprint [32]byte
 }
 

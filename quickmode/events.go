@@ -6,14 +6,16 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/notify"
 )
 
 // upFields are the facts of a new bundle that the ipsec-up event carries
 // beyond the "IPsec SA established" line's own: the gateways and
 // identities, the first SA's protocol, SPIs and integrity algorithm with
-// its truncation, the reqid, NAT-T, the
-// bundle a rekey replaces and how long the negotiation took. The metrics
+// its truncation, the reqid, NAT-T, the Mode Config address (the
+// peer's lease, or ours as a client, with the DNS servers we were given),
+// the bundle a rekey replaces and how long the negotiation took. The metrics
 // and the updown scripts (daemon/observe.go) read them from the event.
 func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
 	fs := []zap.Field{
@@ -29,6 +31,17 @@ func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
 			zap.String("spi-in", fmt.Sprintf("0x%08x", s.SPIIn)), zap.String("spi-out", fmt.Sprintf("0x%08x", s.SPIOut)))
 		if s.Integrity != "" {
 			fs = append(fs, zap.String("integrity", fmt.Sprintf("%s/%d", s.Integrity, s.TruncBits)))
+		}
+	}
+	if a := x.cfg.virtualIP(x.P1); a.IsValid() {
+		fs = append(fs, zap.String("virtual-ip", a.String()))
+		if x.Conn != nil && x.Conn.ModeConfig != nil && x.Conn.ModeConfig.Request {
+			dns, domain := x.cfg.VirtualIPs.DNS(daemon.Cookies{I: x.P1.ICookie, R: x.P1.RCookie})
+			var list []string
+			for _, d := range dns {
+				list = append(list, d.String())
+			}
+			fs = append(fs, zap.String("dns", strings.Join(list, " ")), zap.String("domain", domain))
 		}
 	}
 	if x.rekeys != nil {

@@ -30,12 +30,37 @@ type Env struct {
 	Token func() uint64
 }
 
+// VirtualIPs are the addresses Mode Config gave out or received, by
+// ISAKMP SA (package modecfg's Store).
+type VirtualIPs interface {
+	// VirtualIP returns the address leased to the peer of the ISAKMP SA
+	// owner (a gateway), or the one its gateway assigned us (a client).
+	VirtualIP(owner daemon.Cookies) (netip.Addr, bool)
+	// DNS returns the DNS servers and domain a client was given, for
+	// the updown script.
+	DNS(owner daemon.Cookies) ([]netip.Addr, string)
+}
+
+// virtualIP is cfg's address for the ISAKMP SA p1 (invalid: none).
+func (cfg Config) virtualIP(p1 *phase1.SA) netip.Addr {
+	if cfg.VirtualIPs == nil || p1 == nil {
+		return netip.Addr{}
+	}
+	a, ok := cfg.VirtualIPs.VirtualIP(daemon.Cookies{I: p1.ICookie, R: p1.RCookie})
+	if !ok {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
 // Config is what an exchange negotiates against.
 type Config struct {
 	Policy *policymgr.Policy
 	// LifetimeMin is daemon.phase2-lifetime-min: shorter proposed
 	// lifetimes are raised to it (message 59).
 	LifetimeMin time.Duration
+	// VirtualIPs are the Mode Config addresses (nil: no Mode Config).
+	VirtualIPs VirtualIPs
 
 	// fixedKey and fixedNonce replace the PFS key generation and the
 	// nonce, for replaying recorded exchanges in tests.

@@ -29,6 +29,16 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 	x := &Exchange{Role: daemon.RoleInitiator, State: StateIStart, MessageID: mid, P1: p1, Conn: conn,
 		ReqID: reqIDOf(cfg.Policy, conn), cfg: cfg, sendIDs: true, began: env.Now}
 	x.Local, x.Remote = conn.Local, conn.Remote
+	if mc := conn.ModeConfig; conn.Tunnel && mc != nil {
+		// A Mode Config client's traffic comes from the address its
+		// gateway assigned (draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2); a
+		// gateway (rekeying as initiator) proposes the peer's lease.
+		if a := cfg.virtualIP(p1); a.IsValid() && mc.Request {
+			x.Local.Addr = policymgr.HostRange(a)
+		} else if a.IsValid() && mc.Pool != nil {
+			x.Remote.Addr = policymgr.HostRange(a)
+		}
+	}
 	if !conn.Tunnel {
 		// Transport mode is between the hosts themselves (RFC 2401, 4.1).
 		if x.Local.Addr.IsAny() {

@@ -36,6 +36,10 @@ type Manager struct {
 	// OnInstalled, when set, is told of every bundle installed, with its
 	// ISAKMP SA, on the loop: cmd/ikeload times its Quick Modes by it.
 	OnInstalled func(sa *daemon.SA, ch *Child)
+	// VirtualIPs, when set, are the Mode Config addresses of the ISAKMP
+	// SAs (package modecfg): a gateway's road warrior may use only its
+	// lease as remote selector; a client's local selector is its address.
+	VirtualIPs VirtualIPs
 
 	children map[*daemon.SA][]*Child
 	// detached are bundles whose ISAKMP SA the peer deleted and that no
@@ -95,9 +99,9 @@ func env(c *daemon.Context) Env {
 	return Env{Now: c.Now, Rand: c.Rand, Log: c.Log, Token: c.Token}
 }
 
-func config(c *daemon.Context) Config {
+func (rt *Manager) config(c *daemon.Context) Config {
 	p := c.Policy
-	cfg := Config{Policy: p}
+	cfg := Config{Policy: p, VirtualIPs: rt.VirtualIPs}
 	if p != nil {
 		cfg.LifetimeMin = p.Daemon.Phase2LifetimeMin
 	}
@@ -124,7 +128,7 @@ func (rt *Manager) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	if len(rt.responding[c.SA]) >= maxResponding {
 		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: %d Quick Modes of the peer in progress on this ISAKMP SA", maxResponding)}
 	}
-	x, st := NewResponder(env(c), config(c), p1, p.Data)
+	x, st := NewResponder(env(c), rt.config(c), p1, p.Data)
 	if x == nil {
 		return nil, rt.result(c, nil, st)
 	}

@@ -34,7 +34,7 @@ func (rt *Manager) beginRekey(c *daemon.Context, name string, old *Child) []noti
 	if err != nil {
 		return nil
 	}
-	cfg := config(c)
+	cfg := rt.config(c)
 	if cfg.Policy == nil {
 		return nil
 	}

@@ -84,7 +84,7 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 	if x.P1.PeerNATT && proposesNATTransport(r.sa) {
 		x.mapNATTransport(env, r.natoa)
 	}
-	match, err := x.cfg.Policy.QuickMode(x.P1.Conn, x.P1.Remote.Addr(), x.Local, x.Remote)
+	match, err := x.cfg.Policy.QuickMode(x.P1.Conn, x.P1.Remote.Addr(), x.cfg.virtualIP(x.P1), x.Local, x.Remote)
 	if err != nil {
 		var msg notify.Message
 		if errors.As(err, &msg) {

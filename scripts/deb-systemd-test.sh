@@ -82,6 +82,7 @@ done
 check "NoNewPrivs and a seccomp filter" sh -c "echo '$status' | grep -q '^NoNewPrivs:[[:space:]]*1' && echo '$status' | grep -q '^Seccomp:[[:space:]]*2'"
 check "watchdog pinged" test "$(prop WatchdogTimestampMonotonic)" != 0
 check "control socket in RuntimeDirectory" in_ct test -S /run/iked/iked.sock
+check "StateDirectory /var/lib/iked, iked's, 0700" test "$(in_ct stat -c %U:%a /var/lib/iked)" = iked:700
 check "ikectl status" in_ct ikectl status
 check "systemctl reload" in_ct systemctl reload iked.service
 check "reloaded in the journal" sh -c "nsenter -t $init -a journalctl -u iked -o cat | grep -q 'policy reloaded'"

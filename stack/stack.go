@@ -34,6 +34,8 @@ type Stack struct {
 	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
 	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
 	Initiator daemon.Initiator
+	// Leases, when set, answers `ikectl list-leases` (modecfg.Store).
+	Leases daemon.LeaseLister
 }
 
 // New makes a daemon with opt, builds the stack (Build) and registers it
@@ -91,6 +93,9 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.RegisterInitiator(s.Initiator)
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
+	if s.Leases != nil {
+		d.RegisterLeases(s.Leases)
+	}
 	d.RegisterLister(s.IPsec)
 	d.RegisterRevalidator(phase1.Revalidator{})
 	d.Watch(s.IPsec)

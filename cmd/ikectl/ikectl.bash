@@ -6,7 +6,7 @@ _ikectl() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=
     ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="status list-sas list-conns list-certs monitor initiate terminate reload stats completion"
+    local commands="status list-sas list-conns list-certs list-leases monitor initiate terminate reload stats completion"
     local flags="-socket -json -timeout"
 
     case $prev in

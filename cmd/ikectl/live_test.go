@@ -318,7 +318,7 @@ printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '`
 		words []string
 		want  string
 	}{
-		{[]string{"ikectl", "list-"}, "list-certs list-conns list-sas"},
+		{[]string{"ikectl", "list-"}, "list-certs list-conns list-leases list-sas"},
 		{[]string{"ikectl", "-js"}, "-json"},
 		{[]string{"ikectl", "-json", "mon"}, "monitor"},
 		{[]string{"ikectl", "-socket", d.sock, "initiate", "branch-"}, "branch-lab branch-office"},

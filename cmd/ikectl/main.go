@@ -29,6 +29,7 @@ commands:
   list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
   list-conns         connections of the running policy
   list-certs         certificates and CRLs: validity, days to expiry, CRL next update
+  list-leases        Mode Config leases: pool, address, identity, user, online or released since
   monitor            stream events (SAs up and down, failures with their message number) until interrupted
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
@@ -137,6 +138,8 @@ func printResponse(w io.Writer, req control.Request, r *control.Response) {
 		printConns(w, r.Conns)
 	case control.CmdListCerts:
 		printCerts(w, r.Certs)
+	case control.CmdListLeases:
+		printLeases(w, r.Leases)
 	case control.CmdStats:
 		if r.Stats != nil {
 			printStats(w, r.Stats)
@@ -203,4 +206,21 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func printLeases(w io.Writer, ls []control.Lease) {
+	if len(ls) == 0 {
+		fmt.Fprintln(w, "no leases")
+		return
+	}
+	t := newTable(w)
+	t.row("POOL", "ADDRESS", "IDENTITY", "USER", "STATE")
+	for _, l := range ls {
+		state := "online since " + l.Leased.Format(time.RFC3339)
+		if !l.Online {
+			state = "released " + l.Released.Format(time.RFC3339)
+		}
+		t.row(l.Pool, l.Address, l.Identity, dash(l.User), state)
+	}
+	t.flush()
 }

@@ -69,6 +69,10 @@ type Policy struct {
 	Certificates, Auth string
 	// Fragmentation, when set, is the connection's fragmentation.
 	Fragmentation string
+	// Pools, when set, is the pools section's body, one pool a line,
+	// e.g. "rw: {range: 10.99.0.0/24}"; ModeConfig the connection's
+	// mode-config, e.g. "{pool: rw}".
+	Pools, ModeConfig string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -174,6 +178,17 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.UpdownTimeout != "" {
 		fmt.Fprintf(&b, "    updown-timeout: %s\n", p.UpdownTimeout)
+	}
+	if p.ModeConfig != "" {
+		fmt.Fprintf(&b, "    mode-config: %s\n", p.ModeConfig)
+	}
+	if p.Pools != "" {
+		b.WriteString("pools:\n")
+		for _, l := range strings.Split(p.Pools, "\n") {
+			if strings.TrimSpace(l) != "" {
+				fmt.Fprintf(&b, "  %s\n", strings.TrimSpace(l))
+			}
+		}
 	}
 	return b.String()
 }
