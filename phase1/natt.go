@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/iked/iked/policymgr"
 	"net/netip"
 
 	"github.com/iked/iked/daemon"
@@ -328,7 +329,8 @@ type NATTConfig struct {
 func NewHooks(c NATTConfig) Hooks {
 	return Hooks{
 		VendorIDs: func(s *SA) [][]byte {
-			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator}
+			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator,
+				XAuth: s.Conn != nil && s.Conn.IKE != nil && s.Conn.IKE.XAuth != policymgr.XAuthNone}
 			if s.Role == daemon.RoleResponder {
 				o.PeerNATT = peerNATT(s)
 			}
@@ -338,6 +340,7 @@ func NewHooks(c NATTConfig) Hooks {
 			e := PeerExtensions(vids)
 			s.VendorIDs = vids
 			s.PeerDPD = e.DPD
+			s.PeerXAuth = e.XAuth
 			s.PeerNATT = c.Port != 0 && e.NATT != NATTNone
 			s.NATTDraft = e.NATT.Draft()
 		},

@@ -231,14 +231,20 @@ type VendorIDOptions struct {
 	// PeerNATT is, for the responder, the version chosen from the
 	// initiator's IDs.
 	PeerNATT NATTVersion
+	// XAuth: announce XAUTH (a connection with ike.xauth), as strongSwan
+	// and Cisco peers do before a Transaction exchange.
+	XAuth bool
 }
 
 // OurVendorIDs returns the Vendor ID payload data iked sends in its first
-// message, in the order strongSwan sends its own: DPD, then NAT-T (RFC
-// 3947 and the draft-02\n one as initiator; the chosen one as responder).
-// XAuth and FRAGMENTATION are not sent: iked speaks neither.
+// message, in the order strongSwan sends its own: XAuth, DPD, then NAT-T
+// (RFC 3947 and the draft-02\n one as initiator; the chosen one as
+// responder). FRAGMENTATION is not sent: iked does not speak it.
 func OurVendorIDs(o VendorIDOptions) [][]byte {
 	var out [][]byte
+	if o.XAuth {
+		out = append(out, vidXAuth)
+	}
 	if o.DPD {
 		out = append(out, vidDPD)
 	}

@@ -26,7 +26,7 @@ var connectionKeys = []string{"local-address", "remote-address", "protocol", "lo
 var rekeyKeys = []string{"margin", "jitter"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id",
-	"send-cert"}
+	"send-cert", "xauth", "xauth-user", "xauth-password-file"}
 
 // phase2LifetimeDefault is a connection's Quick Mode lifetime when none is given.
 const phase2LifetimeDefault = time.Hour
@@ -357,7 +357,7 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 		if _, both := vals["psk"]; both {
 			d.errorf(vn, "%s has both psk and psk-file", where)
 		} else if f, ok := d.str(vn, where+" psk-file"); ok {
-			p.PSK = d.pskFile(vn, where, f)
+			p.PSK = d.secretFile(vn, where, "psk-file", f)
 		}
 	}
 	// certificate and ca name certificates items.
@@ -446,6 +446,7 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 			p.RemoteID = id
 		}
 	}
+	d.xauth(vals, where, p)
 	if p.LocalID.IsZero() && p.Auth == AuthPSK {
 		switch {
 		case c.LocalGW.IsValid():
@@ -456,39 +457,39 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 	}
 }
 
-// pskFile reads a psk-file, refusing one that group or others may read:
-// the key would not be secret.
-func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
+// secretFile reads a psk-file or an xauth-password-file (key), refusing
+// one that group or others may read: the secret would not be secret.
+func (d *decoder) secretFile(n *yaml.Node, where, key, name string) Secret {
 	path := d.path(name)
 	fi, err := os.Stat(path)
 	if err != nil {
-		d.errorf(n, "%s psk-file %s: %v", where, path, err)
+		d.errorf(n, "%s %s %s: %v", where, key, path, err)
 		return nil
 	}
 	if !fi.Mode().IsRegular() {
-		d.errorf(n, "%s psk-file %s is not a regular file", where, path)
+		d.errorf(n, "%s %s %s is not a regular file", where, key, path)
 		return nil
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		d.errorf(n, "%s psk-file %s has mode %04o: group or others may read it; make it readable by its owner only (chmod 600)", where, path, uint32(perm))
+		d.errorf(n, "%s %s %s has mode %04o: group or others may read it; make it readable by its owner only (chmod 600)", where, key, path, uint32(perm))
 		return nil
 	}
 	if err := pki.CheckOwner(path, fi); err != nil {
-		d.errorf(n, "%s psk-file %v", where, err)
+		d.errorf(n, "%s %s %v", where, key, err)
 		return nil
 	}
 	if fi.Size() > 64<<10 {
-		d.errorf(n, "%s psk-file %s is larger than 64 KiB", where, path)
+		d.errorf(n, "%s %s %s is larger than 64 KiB", where, key, path)
 		return nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		d.errorf(n, "%s psk-file %s: %v", where, path, err)
+		d.errorf(n, "%s %s %s: %v", where, key, path, err)
 		return nil
 	}
 	psk := secretFromFile(b)
 	if len(psk) == 0 {
-		d.errorf(n, "%s psk-file %s is empty", where, path)
+		d.errorf(n, "%s %s %s is empty", where, key, path)
 		return nil
 	}
 	return psk
@@ -542,5 +543,47 @@ func (d *decoder) updown(cd *connDef, where string) {
 		if t, ok := d.duration(vn, where+" updown-timeout", 100*time.Millisecond, time.Hour); ok {
 			c.UpdownTimeout = t
 		}
+	}
+}
+
+// xauth decodes ike.xauth and the client's user name and password file
+// (draft-beaulieu-ike-xauth-02): a server asks for them after phase 1, a
+// client gives them.
+func (d *decoder) xauth(vals map[string]*yaml.Node, where string, p *Phase1) {
+	if vn, given := vals["xauth"]; given {
+		if r, ok := d.str(vn, where+" xauth"); ok {
+			switch r {
+			case "server":
+				p.XAuth = XAuthServer
+			case "client":
+				p.XAuth = XAuthClient
+			default:
+				d.errorf(vn, "%s xauth %q: it must be server or client", where, r)
+			}
+		}
+	}
+	userAt, hasUser := vals["xauth-user"]
+	passAt, hasPass := vals["xauth-password-file"]
+	if p.XAuth != XAuthClient {
+		for _, n := range []*yaml.Node{userAt, passAt} {
+			if n != nil {
+				d.errorf(n, "%s: xauth-user and xauth-password-file are a client's; they need xauth: client", where)
+				return
+			}
+		}
+		return
+	}
+	if !hasUser || !hasPass {
+		d.errorf(vals["xauth"], "%s: xauth client needs xauth-user and xauth-password-file", where)
+		return
+	}
+	if u, ok := d.str(userAt, where+" xauth-user"); ok {
+		if u == "" {
+			d.errorf(userAt, "%s xauth-user is empty", where)
+		}
+		p.XAuthUser = u
+	}
+	if f, ok := d.str(passAt, where+" xauth-password-file"); ok {
+		p.XAuthPassword = d.secretFile(passAt, where, "xauth-password-file", f)
 	}
 }
