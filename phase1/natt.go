@@ -4,12 +4,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"github.com/iked/iked/policymgr"
 	"net/netip"
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // NAT traversal for IKEv1 (RFC 3947, and the draft-ietf-ipsec-nat-t-ike-02

@@ -2,12 +2,12 @@ package phase1
 
 import (
 	"fmt"
-	"github.com/iked/iked/daemon"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/pki"
 	"github.com/iked/iked/policymgr"
