@@ -26,6 +26,9 @@ type Policy struct {
 	PSK string
 	// LocalID, when set, is the connection's local-id.
 	LocalID string
+	// IKE, when set, is more of the connection's ike mapping, e.g.
+	// "xauth: server".
+	IKE string
 	// IKEPort, when set, is daemon.ike-port.
 	IKEPort int
 	// LogLevel is daemon.log.level (default debug); the format is JSON.
@@ -125,6 +128,9 @@ func (p Policy) YAML(sock string) string {
 	localID := ""
 	if p.LocalID != "" {
 		localID = fmt.Sprintf(", local-id: %q", p.LocalID)
+	}
+	if p.IKE != "" {
+		localID += ", " + p.IKE
 	}
 	fmt.Fprintf(&b, "    ike: {mode: %s, transforms: [ike], auth: psk, psk: %q%s}\n    proposal-list: qm\n", p.Mode, p.PSK, localID)
 	if p.PFS != "" {
