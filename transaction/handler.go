@@ -155,7 +155,17 @@ func (h *Handler) done(c *daemon.Context, s *session, r daemon.Result) daemon.Re
 // fail ends the SA after a failed XAUTH or Mode Config: message 46 with
 // the reason, a Delete of the ISAKMP SA to the peer, and the SA removed.
 func fail(c *daemon.Context, s *session, k phase1.InfoKeys, reason string, r daemon.Result) daemon.Result {
-	r.Log = append(r.Log, notify.Phase1Failed(s.p1.Role.String(), s.p1.LocalText(), s.p1.RemoteText(), reason))
+	r.Log = append(r.Log, failed(s, reason))
+	return end(c, k, r)
+}
+
+// failed is message 46 for the SA of s.
+func failed(s *session, reason string) notify.Message {
+	return notify.Phase1Failed(s.p1.Role.String(), s.p1.LocalText(), s.p1.RemoteText(), reason)
+}
+
+// end deletes the ISAKMP SA, with a Delete to the peer.
+func end(c *daemon.Context, k phase1.InfoKeys, r daemon.Result) daemon.Result {
 	if del, err := phase1.SealInformational(k, c.NewMessageID(), []isakmp.Payload{k.DeleteISAKMP()}); err == nil {
 		r.Also = append(r.Also, del)
 	}
@@ -196,10 +206,11 @@ func (h *Handler) Start(c *daemon.Context, pk *daemon.Packet) (daemon.Exchange, 
 		return nil, daemon.Result{Reject: err}
 	}
 	p := newProtection(k, pk.Header.MessageID)
-	a, err := p.open(pk.Data)
+	a, next, err := p.open(pk.Data)
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
 	}
+	p.accept(next)
 	var ans *isakmp.Attr
 	var r daemon.Result
 	switch {

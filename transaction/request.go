@@ -56,10 +56,12 @@ type request struct {
 
 func (x *request) State() string { return x.kind.String() }
 
-// Consume takes the peer's answer: it must repeat our identifier and be
-// the REPLY of a REQUEST or the ACK of a SET.
+// Consume takes the peer's answer: the REPLY of a REQUEST or the ACK of a
+// SET. Its identifier is not compared with ours: strongSwan's
+// xauth-generic answers a REQUEST with identifier 0, and the message ID
+// and HASH already bind the answer to the request.
 func (x *request) Consume(c *daemon.Context, pk *daemon.Packet) daemon.Result {
-	a, err := x.p.open(pk.Data)
+	a, next, err := x.p.open(pk.Data)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}
@@ -67,9 +69,10 @@ func (x *request) Consume(c *daemon.Context, pk *daemon.Packet) daemon.Result {
 	if x.sent.CfgType == isakmp.CfgSet {
 		want = isakmp.CfgAck
 	}
-	if a.CfgType != want || a.Identifier != x.sent.Identifier {
-		return daemon.Result{Reject: fmt.Errorf("transaction: %v with identifier %d answers %v %d", a.CfgType, a.Identifier, x.sent.CfgType, x.sent.Identifier)}
+	if a.CfgType != want {
+		return daemon.Result{Reject: fmt.Errorf("transaction: %v answers %v", a.CfgType, x.sent.CfgType)}
 	}
+	x.p.accept(next)
 	switch x.kind {
 	case kindLogin:
 		return x.login(c, a)
@@ -140,6 +143,9 @@ func (x *request) checked(c *daemon.Context, err error) daemon.Result {
 	if !errors.Is(err, xauth.ErrRejected) {
 		s.failure = fmt.Sprintf("XAUTH of user %q failed: %v", x.user, err)
 	}
+	// Message 46 now: a client such as strongSwan deletes the SA on
+	// the failure status without acknowledging it.
+	r.Log = append(r.Log, failed(s, s.failure))
 	return x.h.sendStatus(c, s, x.k, isakmp.XAuthStatusFail, r)
 }
 
@@ -148,7 +154,7 @@ func (x *request) checked(c *daemon.Context, err error) daemon.Result {
 func (x *request) statusAcked(c *daemon.Context) daemon.Result {
 	s := x.s
 	if s.failure != "" {
-		return fail(c, s, x.k, s.failure, daemon.Result{})
+		return end(c, x.k, daemon.Result{}) // message 46 went with the status
 	}
 	s.xauthDone = true
 	r := daemon.Result{Done: true}
@@ -166,10 +172,10 @@ func (x *request) TimedOut(c *daemon.Context) daemon.Result {
 	case kindLogin:
 		reason = "the peer did not answer the XAUTH request"
 	case kindStatus:
-		reason = "the peer did not acknowledge the XAUTH status"
 		if x.s.failure != "" {
-			reason = x.s.failure
+			return end(c, x.k, daemon.Result{}) // message 46 went with the status
 		}
+		reason = "the peer did not acknowledge the XAUTH status"
 	case kindModeConfig:
 		reason = "the gateway did not answer the Mode Config request"
 	case kindPush:

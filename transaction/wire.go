@@ -56,63 +56,75 @@ func (p *protection) seal(a *isakmp.Attr) ([]byte, error) {
 }
 
 // open decrypts and verifies a message of the exchange and returns its
-// ATTR payload; the IV advances only for a message that verified.
+// ATTR payload and the IV that follows it, which the caller adopts
+// (accept) only once it accepts the message: a refused message leaves
+// the chain as it was, so that the peer's retransmission still decrypts.
 // Vendor IDs are ignored, as strongSwan ignores them; anything else, or a
 // second ATTR, is refused, and so are oversized or repeated attributes.
-func (p *protection) open(data []byte) (*isakmp.Attr, error) {
+func (p *protection) open(data []byte) (*isakmp.Attr, []byte, error) {
+	a, next, err := p.decode(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, next, nil
+}
+
+// accept adopts the IV after a message open returned.
+func (p *protection) accept(next []byte) { p.iv = next }
+
+func (p *protection) decode(data []byte) (*isakmp.Attr, []byte, error) {
 	m, err := isakmp.Decode(data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	h := m.Header
 	if h.Exchange != isakmp.ExchangeTransaction || h.MessageID != p.mid {
-		return nil, fmt.Errorf("transaction: %s with message ID %#x in exchange %#x", h.Exchange, h.MessageID, p.mid)
+		return nil, nil, fmt.Errorf("transaction: %s with message ID %#x in exchange %#x", h.Exchange, h.MessageID, p.mid)
 	}
 	if h.Flags&isakmp.FlagEncryption == 0 {
-		return nil, errNotEncrypted
+		return nil, nil, errNotEncrypted
 	}
 	if h.InitiatorCookie != p.keys.ICookie || h.ResponderCookie != p.keys.RCookie {
-		return nil, errCookies
+		return nil, nil, errCookies
 	}
 	_, next, err := m.Open(p.keys.Cipher.Block(), p.iv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(m.Payloads) == 0 {
-		return nil, errNoHash
+		return nil, nil, errNoHash
 	}
 	hp, ok := m.Payloads[0].(*isakmp.Hash)
 	if !ok {
-		return nil, errNoHash
+		return nil, nil, errNoHash
 	}
 	rest, err := m.After(hp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !hmac.Equal(hp.Data, ikecrypto.InformationalHash(p.keys.PRF, p.keys.SKEYIDa, p.mid, rest)) {
-		return nil, errHash
+		return nil, nil, errHash
 	}
 	var attr *isakmp.Attr
 	for _, pl := range m.Payloads[1:] {
 		switch pl := pl.(type) {
 		case *isakmp.Attr:
 			if attr != nil {
-				return nil, errPayloads
+				return nil, nil, errPayloads
 			}
 			attr = pl
 		case *isakmp.VendorID:
 		default:
-			return nil, fmt.Errorf("%w: %v", errPayloads, pl.Type())
+			return nil, nil, fmt.Errorf("%w: %v", errPayloads, pl.Type())
 		}
 	}
 	if attr == nil {
-		return nil, errPayloads
+		return nil, nil, errPayloads
 	}
 	if err := checkAttributes(attr.Attributes); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p.iv = next
-	return attr, nil
+	return attr, next, nil
 }
 
 // checkAttributes refuses an attribute value over maxAttrData and an
