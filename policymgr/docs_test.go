@@ -77,7 +77,7 @@ func TestDocsYAMLBlocks(t *testing.T) {
 	if len(files) < 4 {
 		t.Fatalf("docs: %v", files)
 	}
-	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address`)
+	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|xauth-password-file|neither an ike section|no peer address`)
 	blocks := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
