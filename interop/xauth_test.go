@@ -41,7 +41,8 @@ func withIKE(extra string) func(string) string {
 
 // TestIkedXAuthClient: charon is the XAUTH gateway (a second remote round
 // auth = xauth, alice's password in its xauth secrets) and iked the
-// client (`ike.xauth: client`) that initiates. iked answers charon's
+// client (`ike.xauth: client`) that initiates, in Main Mode and in
+// Aggressive Mode (the road warrior's usual PSK setup). iked answers charon's
 // request with alice and her password, acknowledges the status, and only
 // then starts Quick Mode; the child SA keys agree. With a wrong password
 // charon's status says no: iked logs message 46 and no child SA comes.
@@ -49,14 +50,25 @@ func TestIkedXAuthClient(t *testing.T) {
 	RequireStrongSwan(t)
 	for _, tc := range []struct {
 		name, password string
-		ok             bool
-	}{{"right-password", "correct horse", true}, {"wrong-password", "battery staple", false}} {
+		ok, aggressive bool
+	}{
+		{"right-password", "correct horse", true, false},
+		{"right-password-aggressive", "correct horse", true, true},
+		{"wrong-password", "battery staple", false, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newQMSetup(t, qmCases[0], true)
 			s.charonOpt.Connections[0].RemoteXAuth = true
+			s.charonOpt.Connections[0].Aggressive = tc.aggressive
 			s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
-			s.edit = withIKE(fmt.Sprintf("xauth: client, xauth-user: alice, xauth-password-file: %q", xauthPasswordFile(t, tc.password)))
+			ike := withIKE(fmt.Sprintf("xauth: client, xauth-user: alice, xauth-password-file: %q", xauthPasswordFile(t, tc.password)))
+			s.edit = func(p string) string {
+				if tc.aggressive {
+					p = strings.Replace(p, "{mode: main,", "{mode: aggressive,", 1)
+				}
+				return ike(p)
+			}
 			s.ikedInitiates(t)
 			if !tc.ok {
 				if _, err := s.iked.WaitCatalog(46, 20*time.Second, `the gateway refused XAUTH user "alice"`); err != nil {

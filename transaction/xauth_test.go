@@ -69,15 +69,24 @@ func transactions(t *testing.T, nw *stacktest.Net) (fromA, fromB int) {
 	return
 }
 
-// TestXAuthLogin: iked as gateway and iked as client. Phase 1 uses
+// TestXAuthLogin: iked as gateway and iked as client, in Main and
+// Aggressive Mode. Phase 1 uses
 // XAUTHInitPreShared, the gateway asks, the client answers alice's
 // password, the gateway's status says yes and is acknowledged, and only
 // then Quick Mode installs the IPsec SAs on both sides.
 func TestXAuthLogin(t *testing.T) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) { testXAuthLogin(t, mode) })
+	}
+}
+
+func testXAuthLogin(t *testing.T, mode string) {
 	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		u := &users{m: map[string]string{"alice": "correct horse"}}
 		pb, ob := gateway(nw, u)
-		a, b := stacktest.Pair(t, client(t, "correct horse"), stacktest.Options{Net: nw}, pb, ob)
+		pa := client(t, "correct horse")
+		pa.Mode, pb.Mode = mode, mode
+		a, b := stacktest.Pair(t, pa, stacktest.Options{Net: nw}, pb, ob)
 		a.WaitSAs(t, 2, 20*time.Second)
 		b.WaitSAs(t, 2, 20*time.Second)
 		rs := b.Records(t, "XAUTH user authenticated", 0)
