@@ -156,7 +156,7 @@ func (h *Handler) done(c *daemon.Context, s *session, r daemon.Result) daemon.Re
 // the reason, a Delete of the ISAKMP SA to the peer, and the SA removed.
 func fail(c *daemon.Context, s *session, k phase1.InfoKeys, reason string, r daemon.Result) daemon.Result {
 	r.Log = append(r.Log, failed(s, reason))
-	return end(c, k, r)
+	return end(c, s, k, r)
 }
 
 // failed is message 46 for the SA of s.
@@ -165,9 +165,11 @@ func failed(s *session, reason string) notify.Message {
 }
 
 // end deletes the ISAKMP SA, with a Delete to the peer.
-func end(c *daemon.Context, k phase1.InfoKeys, r daemon.Result) daemon.Result {
-	if del, err := phase1.SealInformational(k, c.NewMessageID(), []isakmp.Payload{k.DeleteISAKMP()}); err == nil {
+func end(c *daemon.Context, s *session, k phase1.InfoKeys, r daemon.Result) daemon.Result {
+	ps := []isakmp.Payload{k.DeleteISAKMP()}
+	if del, err := phase1.SealInformational(k, c.NewMessageID(), ps); err == nil {
 		r.Also = append(r.Also, del)
+		phase1.LogDelete(c.Log, s.p1.Remote, ps)
 	}
 	r.DeleteSA, r.Why = true, daemon.RemoveFailed
 	r.Done = true

@@ -154,7 +154,7 @@ func (x *request) checked(c *daemon.Context, err error) daemon.Result {
 func (x *request) statusAcked(c *daemon.Context) daemon.Result {
 	s := x.s
 	if s.failure != "" {
-		return end(c, x.k, daemon.Result{}) // message 46 went with the status
+		return end(c, x.s, x.k, daemon.Result{}) // message 46 went with the status
 	}
 	s.xauthDone = true
 	r := daemon.Result{Done: true}
@@ -173,7 +173,7 @@ func (x *request) TimedOut(c *daemon.Context) daemon.Result {
 		reason = "the peer did not answer the XAUTH request"
 	case kindStatus:
 		if x.s.failure != "" {
-			return end(c, x.k, daemon.Result{}) // message 46 went with the status
+			return end(c, x.s, x.k, daemon.Result{}) // message 46 went with the status
 		}
 		reason = "the peer did not acknowledge the XAUTH status"
 	case kindModeConfig:

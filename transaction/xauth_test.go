@@ -139,6 +139,9 @@ func TestXAuthWrongPassword(t *testing.T) {
 		if n := len(a.Engine.SAs()) + len(b.Engine.SAs()); n != 0 {
 			t.Errorf("%d IPsec SAs installed", n)
 		}
+		if len(b.Records(t, "sending Delete", 0)) != 1 {
+			t.Errorf("the gateway sent no Delete of the ISAKMP SA\n%s", b.Log.String())
+		}
 		if !strings.Contains(b.Log.String(), "XAUTH login refused") {
 			t.Errorf("no refused login logged")
 		}
