@@ -330,7 +330,7 @@ func NewHooks(c NATTConfig) Hooks {
 	return Hooks{
 		VendorIDs: func(s *SA) [][]byte {
 			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator,
-				XAuth: s.Conn != nil && s.Conn.IKE != nil && s.Conn.IKE.XAuth != policymgr.XAuthNone}
+				XAuth: s.Conn != nil && s.Conn.IKE != nil && s.Conn.IKE.XAuth != policymgr.XAuthRoleNone}
 			if s.Role == daemon.RoleResponder {
 				o.PeerNATT = peerNATT(s)
 			}

@@ -20,7 +20,7 @@ func TestXAuthAuthMethod(t *testing.T) {
 		role daemon.Role
 		want isakmp.AuthMethod
 	}{
-		{policymgr.XAuthNone, isakmp.AuthPSK, daemon.RoleInitiator, isakmp.AuthPSK},
+		{policymgr.XAuthRoleNone, isakmp.AuthPSK, daemon.RoleInitiator, isakmp.AuthPSK},
 		{policymgr.XAuthClient, isakmp.AuthPSK, daemon.RoleInitiator, isakmp.AuthXAUTHInitPSK},
 		{policymgr.XAuthServer, isakmp.AuthPSK, daemon.RoleResponder, isakmp.AuthXAUTHInitPSK},
 		{policymgr.XAuthServer, isakmp.AuthPSK, daemon.RoleInitiator, isakmp.AuthXAUTHRespPSK},

@@ -77,14 +77,14 @@ func (a AuthKind) String() string {
 type XAuthRole uint8
 
 const (
-	XAuthNone XAuthRole = iota
+	XAuthRoleNone XAuthRole = iota
 	XAuthServer
 	XAuthClient
 )
 
 func (r XAuthRole) String() string {
 	switch r {
-	case XAuthNone:
+	case XAuthRoleNone:
 		return "none"
 	case XAuthServer:
 		return "server"

@@ -72,7 +72,7 @@ func (h *Handler) wantsModeConfig(conn *policymgr.Connection) bool {
 // needs reports whether an SA of conn has Transaction exchanges to finish
 // before Quick Mode.
 func (h *Handler) needs(conn *policymgr.Connection) bool {
-	return conn != nil && conn.IKE != nil && (conn.IKE.XAuth != policymgr.XAuthNone || h.wantsModeConfig(conn))
+	return conn != nil && conn.IKE != nil && (conn.IKE.XAuth != policymgr.XAuthRoleNone || h.wantsModeConfig(conn))
 }
 
 // Holds reports whether Quick Mode must wait on sa (quickmode.Gate): its
@@ -88,7 +88,7 @@ func (h *Handler) Holds(sa *daemon.SA) bool {
 // newSession starts the record of an established SA.
 func (h *Handler) newSession(p1 *phase1.SA) *session {
 	conn := p1.Conn
-	return &session{conn: conn, p1: p1, xauthDone: conn.IKE.XAuth == policymgr.XAuthNone, mcDone: !h.wantsModeConfig(conn)}
+	return &session{conn: conn, p1: p1, xauthDone: conn.IKE.XAuth == policymgr.XAuthRoleNone, mcDone: !h.wantsModeConfig(conn)}
 }
 
 // SAEstablished begins what the SA's connection has to do after phase 1
