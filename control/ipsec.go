@@ -15,7 +15,8 @@ type ChildSA struct {
 	State     string `json:"state"`      // installed | rekeying
 	Mode      string `json:"mode"`       // tunnel | transport
 	// Encap is "udp LOCALPORT:REMOTEPORT" for UDP-encapsulated ESP (NAT
-	// traversal, RFC 3948), empty otherwise.
+	// traversal, RFC 3948), with " oa ADDRESS" in transport mode: the
+	// peer's original address (its NAT-OA), empty otherwise.
 	Encap string `json:"encap,omitempty"`
 	PFS   string `json:"pfs,omitempty"` // the Quick Mode's Diffie-Hellman group, empty without PFS
 	// Local and Remote are the outer addresses (tunnel endpoints, or the

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
+
+	"github.com/iked/iked/xauth"
 )
 
 // metrics are the daemon's Prometheus metrics (docs/policy-file.md,
@@ -49,7 +51,7 @@ func newMetrics(d *Daemon) *metrics {
 			Help: "IPsec SA bundles that came up, were rekeyed or went down, by connection."},
 			[]string{"conn", "event"}),
 	}
-	m.reg.MustRegister(m.phase1, m.quickMode, m.failures, m.ipsec, collector{d},
+	m.reg.MustRegister(m.phase1, m.quickMode, m.failures, m.ipsec, collector{d}, xauth.Checks,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -148,6 +148,9 @@ func TestMetrics(t *testing.T) {
 	want(t, fams, 1, "iked_connection_ipsec_sas", "conn", "link")
 	want(t, fams, 1, "iked_quick_mode_duration_seconds")
 	want(t, fams, 0, "iked_engine_queue_depth")
+	if _, ok := value(fams, "iked_xauth_checks_total", "backend", "radius", "result", "failed"); !ok {
+		t.Error("iked_xauth_checks_total: not exposed")
+	}
 	if v, _ := value(fams, "iked_phase1_duration_seconds"); v != 1 {
 		t.Errorf("phase 1 histogram count %v, want 1 (the failed one is not a duration)", v)
 	}

@@ -32,9 +32,16 @@ type Lifetime struct {
 }
 
 // Encap is UDP encapsulation of ESP for NAT traversal (RFC 3948, 2.1), with
-// the ports as seen from this host.
+// the ports as seen from this host. OriginalAddress is, in transport mode,
+// the peer's address as the peer knows itself (its NAT-OA, RFC 3947, 5.2):
+// what the TCP and UDP checksums of its packets were computed over (RFC
+// 3948, 3.1.2). XFRM keeps it with the SA (encap_oa); Linux does not
+// correct the checksums with it but accepts a transport-mode packet that
+// came out of UDP-encapsulated ESP without checking them (esp_input_done2
+// in net/ipv4/esp4.c). Zero when unknown or in tunnel mode.
 type Encap struct {
 	LocalPort, RemotePort uint16
+	OriginalAddress       netip.Addr
 }
 
 // Bundle is what one Quick Mode negotiates: the SAs of every protocol of the

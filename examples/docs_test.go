@@ -16,6 +16,7 @@ func TestHowtosUseRealExamples(t *testing.T) {
 		"howto-site-to-site-psk.md": "site-to-site-psk.yaml",
 		"howto-certificates.md":     "site-to-site-certs.yaml",
 		"howto-road-warrior.md":     "road-warrior-certs.yaml",
+		"howto-l2tp.md":             "l2tp-gateway.yaml",
 	}
 	ref := regexp.MustCompile("`examples/([a-z0-9-]+\\.yaml)`")
 	for doc, example := range want {

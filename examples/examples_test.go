@@ -15,7 +15,8 @@ import (
 )
 
 // copyExamples copies this folder to a temporary one and makes the
-// private keys, PSK files and policy files (some hold a psk) readable by
+// private keys, PSK files, the files in secrets/ and policy files (some
+// hold a psk) readable by
 // their owner only, as a user must after a checkout (git keeps no modes
 // but the executable bit).
 func copyExamples(t *testing.T) string {
@@ -34,7 +35,7 @@ func copyExamples(t *testing.T) string {
 			return err
 		}
 		mode := os.FileMode(0o644)
-		if strings.HasSuffix(p, ".key") || strings.HasSuffix(p, ".psk") || strings.HasSuffix(p, ".yaml") {
+		if strings.HasSuffix(p, ".key") || strings.HasSuffix(p, ".psk") || strings.HasSuffix(p, ".yaml") || strings.HasPrefix(p, "secrets/") {
 			mode = 0o600
 		}
 		return os.WriteFile(to, b, mode)
@@ -91,6 +92,9 @@ func TestExampleModels(t *testing.T) {
 	mk, _ := load("manual-keys.yaml").Connection("legacy-tunnel")
 	if mk.Manual == nil || len(mk.Manual.SAs) != 2 || mk.Manual.SAs[0].Protocol != isakmp.ProtoAH || mk.Manual.SAs[1].SPIOut != 0x2003 {
 		t.Errorf("manual: %+v", mk.Manual)
+	}
+	if x := load("xauth-backends.yaml").Daemon.XAuth; x.Backend != policymgr.XAuthFile || filepath.Base(x.UsersFile) != "xauth-users" {
+		t.Errorf("xauth: %+v", x)
 	}
 	s2s, _ := load("site-to-site-psk.yaml").Connection("branch")
 	if len(s2s.IKE.Transforms) != 8 || len(s2s.ProposalList.Proposals) != 3 {

@@ -35,6 +35,12 @@ var toolPackage = map[string]string{
 	"charon-systemd": "charon-systemd",
 	"swanctl":        "strongswan-swanctl",
 	"pki":            "strongswan-pki",
+	"xl2tpd":         "xl2tpd",
+	"pppd":           "ppp",
+	"htpasswd":       "apache2-utils",
+	"argon2":         "argon2",
+	"freeradius":     "freeradius",
+	"useradd":        "passwd",
 }
 
 // pluginPackage names the Debian package of each strongSwan plugin the
@@ -94,6 +100,19 @@ func RequireRoot(t testing.TB, tools ...string) {
 	}
 	if m := missingTools(append([]string{"ip", "sysctl"}, tools...)); m != "" {
 		missing(t, m)
+	}
+}
+
+// RequireTools skips t (fails it under CI) unless the given tools exist:
+// for tests that run real programs (htpasswd, FreeRADIUS) but need
+// neither root nor namespaces.
+func RequireTools(t testing.TB, tools ...string) {
+	t.Helper()
+	if m := missingTools(tools); m != "" {
+		if mustRun() {
+			t.Fatalf("%s (CI is set: the test must run here; .ci/run installs it)", m)
+		}
+		t.Skipf("needs %s", m)
 	}
 }
 

@@ -357,7 +357,7 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 		if _, both := vals["psk"]; both {
 			d.errorf(vn, "%s has both psk and psk-file", where)
 		} else if f, ok := d.str(vn, where+" psk-file"); ok {
-			p.PSK = d.secretFile(vn, where, "psk-file", f)
+			p.PSK = d.pskFile(vn, where, f)
 		}
 	}
 	// certificate and ca name certificates items.
@@ -457,42 +457,49 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 	}
 }
 
-// secretFile reads a psk-file or an xauth-password-file (key), refusing
-// one that group or others may read: the secret would not be secret.
-func (d *decoder) secretFile(n *yaml.Node, where, key, name string) Secret {
+// pskFile reads a psk-file, refusing one that group or others may read:
+// the key would not be secret.
+func (d *decoder) pskFile(n *yaml.Node, where, name string) Secret {
+	return d.secretFile(n, where+" psk-file", name)
+}
+
+// secretFile reads a file that holds a secret (what names its key in
+// messages), refusing one that group or others may read or that belongs
+// to another user than root and the daemon's.
+func (d *decoder) secretFile(n *yaml.Node, what, name string) Secret {
 	path := d.path(name)
 	fi, err := os.Stat(path)
 	if err != nil {
-		d.errorf(n, "%s %s %s: %v", where, key, path, err)
+		d.errorf(n, "%s %s: %v", what, path, err)
 		return nil
 	}
 	if !fi.Mode().IsRegular() {
-		d.errorf(n, "%s %s %s is not a regular file", where, key, path)
+		d.errorf(n, "%s %s is not a regular file", what, path)
 		return nil
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		d.errorf(n, "%s %s %s has mode %04o: group or others may read it; make it readable by its owner only (chmod 600)", where, key, path, uint32(perm))
+		d.errorf(n, "%s %s has mode %04o: group or others may read it; make it readable by its owner only (chmod 600)", what, path, uint32(perm))
 		return nil
 	}
 	if err := pki.CheckOwner(path, fi); err != nil {
-		d.errorf(n, "%s %s %v", where, key, err)
+		d.errorf(n, "%s %v", what, err)
 		return nil
 	}
 	if fi.Size() > 64<<10 {
-		d.errorf(n, "%s %s %s is larger than 64 KiB", where, key, path)
+		d.errorf(n, "%s %s is larger than 64 KiB", what, path)
 		return nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		d.errorf(n, "%s %s %s: %v", where, key, path, err)
+		d.errorf(n, "%s %s: %v", what, path, err)
 		return nil
 	}
-	psk := secretFromFile(b)
-	if len(psk) == 0 {
-		d.errorf(n, "%s %s %s is empty", where, key, path)
+	secret := secretFromFile(b)
+	if len(secret) == 0 {
+		d.errorf(n, "%s %s is empty", what, path)
 		return nil
 	}
-	return psk
+	return secret
 }
 
 // secretFromFile returns the key a psk-file holds (its bytes without the
@@ -584,6 +591,6 @@ func (d *decoder) xauth(vals map[string]*yaml.Node, where string, p *Phase1) {
 		p.XAuthUser = u
 	}
 	if f, ok := d.str(passAt, where+" xauth-password-file"); ok {
-		p.XAuthPassword = d.secretFile(passAt, where, "xauth-password-file", f)
+		p.XAuthPassword = d.secretFile(passAt, where+" xauth-password-file", f)
 	}
 }

@@ -29,6 +29,8 @@ type Daemon struct {
 	// Metrics is where the Prometheus metrics are served; off when its
 	// Listen is empty.
 	Metrics Metrics
+	// XAuth is where an XAUTH server checks user names and passwords.
+	XAuth XAuth
 }
 
 // Metrics is daemon.metrics: the address and port of the HTTP listener

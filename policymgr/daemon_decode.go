@@ -10,7 +10,7 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics"}
+	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics", "xauth"}
 
 // The keys of the daemon section's mappings (docs/policy-file.md writes
 // them retransmit.timeout and so on).
@@ -141,6 +141,8 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 					}
 				}
 			})
+		case "xauth":
+			ds.XAuth = d.xauthSection(k, v)
 		case "log":
 			d.mapping(v, "daemon log", logKeys, func(key string, _, v *yaml.Node) {
 				switch key {

@@ -26,7 +26,8 @@ func TestDocsListEveryKey(t *testing.T) {
 	for _, nested := range []struct {
 		parent string
 		keys   []string
-	}{{"retransmit", retransmitKeys}, {"dpd", dpdKeys}, {"log", logKeys}, {"metrics", metricsKeys}, {"under-load", underLoadKeys}} {
+	}{{"retransmit", retransmitKeys}, {"dpd", dpdKeys}, {"log", logKeys}, {"metrics", metricsKeys}, {"under-load", underLoadKeys},
+		{"xauth", xauthKeys}, {"xauth.radius", radiusKeys}, {"xauth.pam", pamKeys}} {
 		for _, k := range nested.keys {
 			keys = append(keys, nested.parent+"."+k)
 		}
@@ -35,8 +36,10 @@ func TestDocsListEveryKey(t *testing.T) {
 		keys = append(keys, list...)
 	}
 	for _, k := range keys {
-		// daemon retransmit, dpd, log, metrics and under-load are rows of their own keys.
-		if k == "retransmit" || k == "dpd" || k == "log" || k == "metrics" || k == "under-load" {
+		// daemon retransmit, dpd, log, metrics, under-load and xauth
+		// (and xauth's radius and pam) are rows of their own keys.
+		if k == "retransmit" || k == "dpd" || k == "log" || k == "metrics" || k == "under-load" ||
+			k == "xauth" || k == "xauth.radius" || k == "xauth.pam" {
 			if !strings.Contains(ref, "`"+k+"`") {
 				t.Errorf("docs/policy-file.md does not mention `%s`", k)
 			}
@@ -77,7 +80,7 @@ func TestDocsYAMLBlocks(t *testing.T) {
 	if len(files) < 4 {
 		t.Fatalf("docs: %v", files)
 	}
-	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|xauth-password-file|neither an ike section|no peer address`)
+	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address|no such file or directory|/etc/pam.d/[a-z]+ does not exist`)
 	blocks := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -216,6 +216,7 @@ func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check
 
 	if check {
 		d.describe(conns, certOrder, store)
+		d.describeXAuth(pol.Daemon.XAuth)
 	}
 	sortByLine(d.findings)
 	if anySerious(d.findings) {

@@ -79,6 +79,11 @@ type Exchange struct {
 	idcr    *isakmp.ID
 	sendIDs bool
 	natoa   []*isakmp.NATOA
+	// natMapped: UDP-encapsulated transport mode, whose selectors carry
+	// the hosts' addresses as this host sees them instead of the IDs'
+	// (nattransport.go); peerOA is then the peer's original address.
+	natMapped bool
+	peerOA    netip.Addr
 
 	ni, nr []byte
 	dh     ikecrypto.PrivateKey

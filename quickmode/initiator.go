@@ -63,6 +63,11 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 		// RFC 3947, 5.2: transport mode behind a NAT sends the original
 		// addresses, ours then the responder's as we know it.
 		x.natoa = []*isakmp.NATOA{natt.NATOA(p1.Local.Addr()), natt.NATOA(p1.Remote.Addr())}
+		// The IDs stay as configured; the kernel's selectors are the
+		// hosts (nattransport.go).
+		x.peerOA = originalAddr(nil, 0, x.Remote)
+		x.Local, x.Remote = x.toHosts(x.Local, x.Remote)
+		x.natMapped = true
 	}
 	return x, daemon.Result{Work: newDHWork(env.Rand, nonceLen, conn.PFS, nil, nil, cfg.fixedKey, cfg.fixedNonce)}, nil
 }
@@ -156,9 +161,18 @@ func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) daemon.Result {
 	if len(r.ids) == 2 {
 		ci, err1 := selectorOf(r.ids[0])
 		cr, err2 := selectorOf(r.ids[1])
+		if x.natMapped {
+			// A responder through a NAT may answer with the addresses
+			// as it sees them (strongSwan does): only protocols and
+			// ports must be ours (nattransport.go).
+			ci, cr = x.toHosts(ci, cr)
+		}
 		if err1 != nil || err2 != nil || !sameSelector(ci, x.Local) || !sameSelector(cr, x.Remote) {
 			return x.withLog(log, x.fail(env, "the responder returned other identities than we proposed", isakmp.InvalidIDInformation))
 		}
+	}
+	if len(r.natoa) == 2 && x.natMapped && r.natoa[1].Addr.IsValid() {
+		x.peerOA = r.natoa[1].Addr.Unmap() // NAT-OAr (RFC 3947, 5.2)
 	}
 	if r.ke == nil {
 		return x.withLog(log, x.finishQM2(env, &dhWork{}))

@@ -150,6 +150,9 @@ func (x *Exchange) buildBundle(env Env) error {
 	for _, p := range x.Chosen.Protos {
 		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
 			b.Encap = &engine.Encap{LocalPort: x.P1.Local.Port(), RemotePort: x.P1.Remote.Port()}
+			if x.natMapped {
+				b.Encap.OriginalAddress = x.peerOA
+			}
 		}
 		in, encIn, integIn, err := x.saKeys(p, p.SPIIn)
 		if err != nil {

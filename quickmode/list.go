@@ -43,6 +43,9 @@ func (rt *Manager) listChild(ch *Child, now time.Time) control.ChildSA {
 	}
 	if ch.Encap != nil {
 		c.Encap = fmt.Sprintf("udp %d:%d", ch.Encap.LocalPort, ch.Encap.RemotePort)
+		if oa := ch.Encap.OriginalAddress; oa.IsValid() {
+			c.Encap += " oa " + oa.String()
+		}
 	}
 	if ch.PFS != 0 {
 		c.PFS = ch.PFS.String()

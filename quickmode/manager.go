@@ -196,6 +196,11 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 	}
 	if installed != nil && c.SA != nil {
 		rt.addChild(c.SA, installed, c.Now)
+		if o := rt.sameSelectorAs(installed); o != nil && c.Log != nil {
+			c.Log.Warn("two clients behind one NAT negotiated the same transport selectors: the kernel sends the traffic of both to the newer SA",
+				zap.String("conn", installed.Conn), zap.Stringer("selector", installed.Selector),
+				zap.Uint16("nat-port", installed.Encap.RemotePort), zap.Uint16("other-nat-port", o.Encap.RemotePort))
+		}
 		if rt.OnInstalled != nil {
 			rt.OnInstalled(c.SA, installed)
 		}

@@ -81,6 +81,9 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		x.Remote, x.Local = remote, local
 		x.idci, x.idcr, x.sendIDs = r.ids[0], r.ids[1], true
 	}
+	if x.P1.PeerNATT && proposesNATTransport(r.sa) {
+		x.mapNATTransport(env, r.natoa)
+	}
 	match, err := x.cfg.Policy.QuickMode(x.P1.Conn, x.P1.Remote.Addr(), x.Local, x.Remote)
 	if err != nil {
 		var msg notify.Message
@@ -106,6 +109,12 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		return x.withLog(log, x.fail(env, "no proposal chosen: "+why, isakmp.NoProposalChosen))
 	}
 	x.Chosen = c
+	if natTransportMode(chosenEncap(c)) != x.natMapped {
+		// The selectors were matched for another mode than the one
+		// chosen (a first proposal of UDP-encapsulated transport, then
+		// another one chosen, or the reverse).
+		return x.withLog(log, x.fail(env, "no proposal chosen: the chosen encapsulation mode is not the one the first proposal asked for", isakmp.NoProposalChosen))
+	}
 	switch {
 	case sel.Group != 0 && r.ke == nil:
 		return x.withLog(log, x.fail(env, "PFS required but the initiator sent no KE", isakmp.InvalidKeyInformation))

@@ -141,7 +141,14 @@ func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) da
 // peer: the connection name alone is not enough for a road-warrior
 // connection that answers many peers.
 func belongs(ch *Child, sa *daemon.SA) bool {
-	return ch.Conn == sa.Conn && ch.Remote == sa.Remote.Addr().Unmap()
+	if ch.Conn != sa.Conn || ch.Remote != sa.Remote.Addr().Unmap() {
+		return false
+	}
+	// Transport-mode clients behind one NAT share its address; their
+	// NAT ports tell them apart (nattransport.go), so that one client's
+	// bundles are never adopted by, listed under or removed with
+	// another's ISAKMP SA.
+	return !natMappedChild(ch) || ch.Encap.RemotePort == sa.Remote.Port()
 }
 
 // adopter is the newest other established ISAKMP SA of gone's connection

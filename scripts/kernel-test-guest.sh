@@ -41,7 +41,8 @@ awk '{print $1}' /proc/uptime >"$LOGS/boot-seconds"
 	modprobe -a xfrm_user xfrm_algo esp4 esp6 ah4 ah6 xfrm_ipcomp ipcomp ipcomp6 xfrm4_tunnel xfrm6_tunnel \
 		tunnel4 tunnel6 xfrm_interface veth nf_tables nft_masq nft_nat nft_ct nft_log nfnetlink_log \
 		nf_nat nf_conntrack af_packet aesni_intel gcm authenc echainiv seqiv sha256_generic sha1_generic \
-		sha512_generic cbc ctr deflate cmac xcbc ccm chacha20poly1305 2>&1 || echo "modprobe failed"
+		sha512_generic cbc ctr deflate cmac xcbc ccm chacha20poly1305 \
+		ppp_generic pppox l2tp_core l2tp_netlink l2tp_ppp 2>&1 || echo "modprobe failed"
 	lsmod | sort
 } >"$LOGS/modules.log" 2>&1
 ip link set lo up

@@ -7,6 +7,7 @@ import (
 	"github.com/iked/iked/policymgr"
 	"github.com/iked/iked/quickmode"
 	"github.com/iked/iked/transaction"
+	"github.com/iked/iked/xauth"
 )
 
 // Stack is every exchange of the daemon, built by Build and registered
@@ -33,8 +34,9 @@ type Stack struct {
 	// phase1.Deleter.
 	Deleter daemon.Deleter
 	// Transaction runs XAUTH and Mode Config after phase 1 and holds
-	// Quick Mode back until they are done (IPsec's Gate). Its Backend
-	// checks the gateway's logins; its ModeConfig stays nil until a Mode
+	// Quick Mode back until they are done (IPsec's Gate). The gateway's
+	// logins are checked by the backend of the running policy's
+	// daemon.xauth (xauth.Open); its ModeConfig stays nil until a Mode
 	// Config store is wired in.
 	Transaction *transaction.Handler
 	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
@@ -71,6 +73,7 @@ func Build(pd policymgr.Daemon) *Stack {
 	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
 	tx := transaction.NewHandler(nil)
+	tx.Open = xauth.Open
 	ipsec.Gate = tx
 	tx.Ready = ipsec.Released
 	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec, Transaction: tx,

@@ -2,6 +2,7 @@ package transaction
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/iked/iked/daemon"
@@ -19,8 +20,12 @@ import (
 // stack.Build makes it; all methods run on the daemon's loop.
 type Handler struct {
 	// Backend checks the user names and passwords of `ike.xauth: server`
-	// connections; nil refuses every login (no backend configured).
+	// connections; when nil, Open builds it from the running policy's
+	// daemon.xauth; without either every login is refused.
 	Backend xauth.Backend
+	// Open builds the backend that daemon.xauth names (xauth.Open); it
+	// runs again for the policy a reload puts in force.
+	Open func(policymgr.XAuth) (xauth.Backend, error)
 	// ModeConfig hands out and applies Mode Config attributes; nil: no
 	// Mode Config (a peer's Mode Config REQUEST or SET is refused).
 	ModeConfig ModeConfig
@@ -33,6 +38,34 @@ type Handler struct {
 	Ready func(c *daemon.Context) []notify.Message
 
 	sessions map[*daemon.SA]*session
+	// opened is the policy whose daemon.xauth built openedB (or openErr).
+	opened  *policymgr.Policy
+	openedB xauth.Backend
+	openErr error
+}
+
+// errNoBackend refuses a login when no backend is configured.
+var errNoBackend = errors.New("no XAUTH backend is configured (daemon.xauth)")
+
+// backend returns the backend that checks a login on c's policy.
+func (h *Handler) backend(c *daemon.Context) (xauth.Backend, error) {
+	if h.Backend != nil {
+		return h.Backend, nil
+	}
+	if h.Open == nil || c.Policy == nil {
+		return nil, errNoBackend
+	}
+	if c.Policy != h.opened {
+		h.opened = c.Policy
+		h.openedB, h.openErr = h.Open(c.Policy.Daemon.XAuth)
+	}
+	if h.openErr != nil {
+		return nil, h.openErr
+	}
+	if h.openedB == nil {
+		return nil, errNoBackend
+	}
+	return h.openedB, nil
 }
 
 // NewHandler returns a Handler checking passwords with b (nil: none).

@@ -97,12 +97,12 @@ func (x *request) login(c *daemon.Context, a *isakmp.Attr) daemon.Result {
 	if !hasUser || !hasPass {
 		return x.checked(c, fmt.Errorf("%w: no user name or password in the reply", xauth.ErrRejected))
 	}
-	b := x.h.Backend
+	b, err := x.h.backend(c)
+	if err != nil {
+		return x.checked(c, err)
+	}
 	x.checking = true
 	return daemon.Result{Work: func() any {
-		if b == nil {
-			return errors.New("no XAUTH backend is configured")
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 		defer cancel()
 		return b.Check(ctx, user, pass)

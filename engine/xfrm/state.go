@@ -120,6 +120,11 @@ func (b *Backend) addSA(bd *engine.Bundle, chain []engine.SA, s engine.SA, inbou
 			sport, dport = dport, sport
 		}
 		st.Encap = &netlink.XfrmStateEncap{Type: netlink.XFRM_ENCAP_ESPINUDP, SrcPort: int(sport), DstPort: int(dport)}
+		if oa := bd.Encap.OriginalAddress; oa.IsValid() && oa.Is4() == dst.Is4() {
+			// The peer's NAT-OA (RFC 3947, 5.2) on both SAs of the pair,
+			// as encap_oa: `ip xfrm state` shows it as "oa".
+			st.Encap.OriginalAddress = oa.AsSlice()
+		}
 	}
 	var err error
 	op := "add SA"
