@@ -3,6 +3,7 @@ package interop
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,29 +92,58 @@ func TestIkedXAuthClient(t *testing.T) {
 
 // TestCharonXAuthClient: charon is the XAUTH client (local rounds psk,
 // then xauth with xauth_id alice) and initiates; iked is the gateway
-// (`ike.xauth: server`). charon answers iked's request, iked checks the
-// login with its backend and sends the status, charon acknowledges it.
-// The iked binary gets its backend from the policy's daemon.xauth; without
-// one every login is refused, so this scenario checks the refusal path
-// end to end: iked's message 46 with the reason, its Delete of the
-// ISAKMP SA, charon's "failed" and no child SA.
+// (`ike.xauth: server`) checking logins against a users file written by
+// htpasswd -B (daemon.xauth). With alice's password charon's child SA
+// comes up and the keys agree; with a wrong one iked asks three times,
+// sends the failure status, logs message 46 with the reason and deletes
+// the ISAKMP SA, and charon reports its login failed.
 func TestCharonXAuthClient(t *testing.T) {
 	RequireStrongSwan(t)
-	t.Parallel()
-	s := newQMSetup(t, qmCases[0], false)
-	s.charonOpt.Connections[0].LocalXAuthID = "alice"
-	s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
-	s.edit = withIKE("xauth: server")
-	s.startIked(t)
-	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-	if err := s.charon.Initiate("c", 20*time.Second); err == nil {
-		t.Fatalf("charon's child SA came up without a login iked accepted")
-	}
-	if _, err := s.iked.WaitCatalog(46, 10*time.Second, `XAUTH of user "alice" failed: no XAUTH backend is configured`); err != nil {
-		t.Fatalf("%v\ncharon:\n%s", err, s.charon.Log())
-	}
-	waitLog(t, s.charon, "XAuth authentication of 'alice' (myself) failed", 5*time.Second)
-	if ks := s.iked.SAKeys(); len(ks) != 0 {
-		t.Errorf("iked derived %d IPsec SA keys after a refused login", len(ks))
+	RequireRoot(t, "htpasswd")
+	for _, tc := range []struct {
+		name, password string
+		ok             bool
+	}{{"right-password", "correct horse", true}, {"wrong-password", "battery staple", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			users := filepath.Join(filepath.Dir(xauthPasswordFile(t, "unused")), "xauth-users")
+			if out, err := exec.Command("htpasswd", "-B", "-C", "10", "-c", "-b", users, "alice", "correct horse").CombinedOutput(); err != nil {
+				t.Fatalf("htpasswd: %v\n%s", err, out)
+			}
+			if err := os.Chmod(users, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := newQMSetup(t, qmCases[0], false)
+			s.charonOpt.Connections[0].LocalXAuthID = "alice"
+			s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: tc.password}}
+			ike := withIKE("xauth: server")
+			s.edit = func(p string) string {
+				return strings.Replace(ike(p), "daemon:\n", fmt.Sprintf("daemon:\n  xauth: {backend: file, users-file: %q}\n", users), 1)
+			}
+			s.startIked(t)
+			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+			err := s.charon.Initiate("c", 30*time.Second)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+				}
+				checkChildKeys(t, qmCases[0], s.charon, s.iked)
+				waitLog(t, s.charon, "XAuth authentication of 'alice' (myself) successful", 5*time.Second)
+				if _, err := s.iked.WaitCatalog(0, 5*time.Second, "XAUTH user authenticated"); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("charon's child SA came up with a wrong password")
+			}
+			if _, err := s.iked.WaitCatalog(46, 10*time.Second, `XAUTH of user "alice" failed after 3 tries`); err != nil {
+				t.Fatalf("%v\ncharon:\n%s", err, s.charon.Log())
+			}
+			waitLog(t, s.charon, "XAuth authentication of 'alice' (myself) failed", 5*time.Second)
+			if ks := s.iked.SAKeys(); len(ks) != 0 {
+				t.Errorf("iked derived %d IPsec SA keys after a refused login", len(ks))
+			}
+		})
 	}
 }

@@ -80,16 +80,15 @@ func TestModeConfigAfterXAuth(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
-				u := &users{m: map[string]string{"alice": "correct horse"}}
 				gw, cl := newStore(), newStore()
 				cl.push = push
-				pb := stacktest.Policy{IKE: "xauth: server"}
-				ob := stacktest.Options{Net: nw, Edit: func(s *stack.Stack) {
-					s.Transaction.Backend, s.Transaction.ModeConfig = u, gw
+				pb, ob := gateway(t, nw)
+				ob.Edit = func(s *stack.Stack) {
+					s.Transaction.ModeConfig = gw
 					if push {
 						s.Transaction.Push = func(*policymgr.Connection) bool { return true }
 					}
-				}}
+				}
 				oa := stacktest.Options{Net: nw, Edit: func(s *stack.Stack) { s.Transaction.ModeConfig = cl }}
 				a, b := stacktest.Pair(t, client(t, "correct horse"), oa, pb, ob)
 				a.WaitSAs(t, 2, 20*time.Second)
