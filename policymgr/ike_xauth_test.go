@@ -24,6 +24,7 @@ func TestXAuthKeys(t *testing.T) {
 	}
 	for _, tc := range []struct{ ike, want string }{
 		{"xauth: maybe", `ike xauth "maybe": it must be server or client`},
+		{"xauth: server", "ike xauth server: daemon.xauth names no backend"},
 		{"xauth: server, xauth-user: alice", "xauth-user and xauth-password-file are a client's"},
 		{"xauth: client, xauth-user: alice", "xauth client needs xauth-user and xauth-password-file"},
 		{"xauth: client, xauth-user: alice, xauth-password-file: open.pass", "xauth-password-file"},
