@@ -111,10 +111,12 @@ func headerDrop(err error) Drop {
 }
 
 // knownExchange reports whether iked runs the exchange type: Main and
-// Aggressive Mode, informational (RFC 2409, 5 and 5.7) and Quick Mode (5.5).
+// Aggressive Mode, informational (RFC 2409, 5 and 5.7), Quick Mode (5.5)
+// and Transaction (draft-ietf-ipsec-isakmp-mode-cfg-05, 3.1).
 func knownExchange(t isakmp.ExchangeType) bool {
 	switch t {
-	case isakmp.ExchangeMain, isakmp.ExchangeAggressive, isakmp.ExchangeInformational, isakmp.ExchangeQuickMode:
+	case isakmp.ExchangeMain, isakmp.ExchangeAggressive, isakmp.ExchangeInformational, isakmp.ExchangeQuickMode,
+		isakmp.ExchangeTransaction:
 		return true
 	}
 	return false

@@ -14,6 +14,7 @@ import (
 type CharonOptions struct {
 	Connections []Connection
 	Secrets     []Secret
+	XAuth       []XAuthSecret
 	// Credentials are copied into the instance's swanctl folder.
 	Credentials Credentials
 	// LibIPsec loads the kernel-libipsec plugin: ESP in user space over a TUN
@@ -60,7 +61,20 @@ type Connection struct {
 	Encap       bool   // force UDP encapsulation (fake NAT-D)
 	Unique      string // "no", "never", "keep", "replace"
 	Fragment    string // "yes", "accept", "force", "no"
+	// LocalXAuthID, when set, adds a second local round "auth = xauth"
+	// with this xauth_id: charon is an XAUTH client (xauth-generic),
+	// its password an XAuthSecrets entry.
+	LocalXAuthID string
+	// RemoteXAuth adds a second remote round "auth = xauth": charon is
+	// an XAUTH gateway checking the XAuthSecrets.
+	RemoteXAuth bool
 	Children    []Child
+}
+
+// XAuthSecret is an XAUTH user name and password (swanctl.conf's xauth
+// secrets).
+type XAuthSecret struct {
+	ID, Password string
 }
 
 // Child is one CHILD_SA (IPsec SA) of a connection.
@@ -204,6 +218,12 @@ connections {
       certs = {{.LocalCert}}
 {{- end}}
     }
+{{- if .LocalXAuthID}}
+    local-xauth {
+      auth = xauth
+      xauth_id = {{quote .LocalXAuthID}}
+    }
+{{- end}}
     remote {
       auth = {{or .RemoteAuth "psk"}}
 {{- if .RemoteID}}
@@ -213,6 +233,11 @@ connections {
       certs = {{.RemoteCert}}
 {{- end}}
     }
+{{- if .RemoteXAuth}}
+    remote-xauth {
+      auth = xauth
+    }
+{{- end}}
     children {
 {{- range .Children}}
       {{or .Name "c"}} {
@@ -261,6 +286,12 @@ secrets {
     id-{{$j}} = {{quote $id}}
 {{- end}}
     secret = {{hex $s.PSK}}
+  }
+{{- end}}
+{{- range $i, $x := .XAuth}}
+  xauth-{{$i}} {
+    id = {{quote $x.ID}}
+    secret = {{quote $x.Password}}
   }
 {{- end}}
 }

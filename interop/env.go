@@ -181,6 +181,9 @@ func pluginsFor(opt *CharonOptions, swanctlConf string) []string {
 	if opt.LibIPsec {
 		need = append(need, "kernel-libipsec")
 	}
+	if strings.Contains(conf, "auth = xauth") {
+		need = append(need, "xauth-generic")
+	}
 	return uniq(need)
 }
 

@@ -43,7 +43,8 @@ func TestMissingToolsNamesPackages(t *testing.T) {
 }
 
 // pluginsFor reads what a configuration proposes: AES-GCM needs gcm,
-// Curve25519 needs curve25519, kernel-libipsec is loaded on request.
+// Curve25519 needs curve25519, kernel-libipsec is loaded on request, an
+// XAUTH round needs xauth-generic.
 func TestPluginsFor(t *testing.T) {
 	for _, c := range []struct {
 		conf string
@@ -54,6 +55,7 @@ func TestPluginsFor(t *testing.T) {
 		{"esp_proposals = aes128gcm16-modp2048", CharonOptions{}, "gcm"},
 		{"proposals = aes256-sha256-curve25519", CharonOptions{LibIPsec: true}, "curve25519 kernel-libipsec"},
 		{"proposals = 3des-md5-modp1024", CharonOptions{}, "md5"},
+		{"remote-xauth {\n      auth = xauth\n    }", CharonOptions{}, "xauth-generic"},
 	} {
 		if got := strings.Join(pluginsFor(&c.opt, c.conf), " "); got != c.want {
 			t.Errorf("pluginsFor(%q, libipsec=%v) = %q, want %q", c.conf, c.opt.LibIPsec, got, c.want)

@@ -147,6 +147,38 @@ var authNames = map[AuthMethod]string{
 // String returns the RFC name of the method, or AuthMethod(n).
 func (a AuthMethod) String() string { return enumName(a, "AuthMethod", authNames) }
 
+// Base returns the method that authenticates phase 1 itself: an XAUTH
+// method authenticates as its pre-shared key or RSA signature method
+// does, and XAUTH follows (draft-beaulieu-ike-xauth-02, 3.3).
+func (a AuthMethod) Base() AuthMethod {
+	switch a {
+	case AuthXAUTHInitPSK, AuthXAUTHRespPSK:
+		return AuthPSK
+	case AuthXAUTHInitRSA, AuthXAUTHRespRSA:
+		return AuthRSASig
+	}
+	return a
+}
+
+// WithXAUTH returns the XAUTH method over a pre-shared key or RSA
+// signature method a: the Init one when the phase 1 initiator is the
+// XAUTH client (the usual road warrior), the Resp one when the responder
+// is (draft-beaulieu-ike-xauth-02, 3.3). Other methods have none: a is
+// returned.
+func (a AuthMethod) WithXAUTH(initiatorIsClient bool) AuthMethod {
+	switch {
+	case a == AuthPSK && initiatorIsClient:
+		return AuthXAUTHInitPSK
+	case a == AuthPSK:
+		return AuthXAUTHRespPSK
+	case a == AuthRSASig && initiatorIsClient:
+		return AuthXAUTHInitRSA
+	case a == AuthRSASig:
+		return AuthXAUTHRespRSA
+	}
+	return a
+}
+
 // GroupDescription is a Diffie-Hellman group number, shared by the phase 1
 // Group Description attribute and the IPsec one (PFS).
 //

@@ -22,7 +22,13 @@ func TestConstantNames(t *testing.T) {
 		{PayloadSA, "SA"},
 		{PayloadNATDDraft, "NAT-D (draft)"},
 		{PayloadFragment, "FRAG"},
-		{PayloadType(14), "PayloadType(14)"},
+		{PayloadAttr, "ATTR"},
+		{PayloadType(15), "PayloadType(15)"},
+		{ExchangeTransaction, "Transaction"},
+		{CfgAck, "ISAKMP_CFG_ACK"},
+		{CfgType(9), "CfgType(9)"},
+		{XAuthStatus, "XAUTH-STATUS"},
+		{CfgAttr(1), "CfgAttr(1)"},
 		{DOIIPsec, "IPSEC"},
 		{SitIdentityOnly, "SIT_IDENTITY_ONLY"},
 		{ProtoESP, "PROTO_IPSEC_ESP"},
@@ -83,7 +89,8 @@ func TestConstantNames(t *testing.T) {
 	}
 	// The RFC numbers themselves (RFC 2408 3.14.1, RFC 3706, RFC 3947).
 	for v, want := range map[uint64]uint64{uint64(UnequalPayloadLengths): 30, uint64(Connected): 16384, uint64(DPDRUThereAck): 36137,
-		uint64(PayloadNATOA): 21, uint64(PayloadNATOADraft): 131, uint64(EncapUDPTunnelDraft): 61443, uint64(AuthECDSA521): 11} {
+		uint64(PayloadNATOA): 21, uint64(PayloadNATOADraft): 131, uint64(EncapUDPTunnelDraft): 61443, uint64(AuthECDSA521): 11,
+		uint64(PayloadAttr): 14, uint64(ExchangeTransaction): 6, uint64(CfgAck): 4, uint64(XAuthType): 16520, uint64(XAuthStatus): 16527, uint64(XAuthAnswer): 16529} {
 		if v != want {
 			t.Errorf("constant %d, want %d", v, want)
 		}

@@ -3,7 +3,8 @@ package isakmp
 // ExchangeType is the exchange type of the ISAKMP header; it tells the
 // receiver which state machine the message belongs to.
 //
-// RFC 2408, 3.1 and 4; RFC 2409, 5.5 (Quick Mode) and 5.6 (New Group Mode).
+// RFC 2408, 3.1 and 4; RFC 2409, 5.5 (Quick Mode) and 5.6 (New Group Mode);
+// draft-ietf-ipsec-isakmp-mode-cfg-05, 3.1 (Transaction).
 type ExchangeType uint8
 
 // Exchange types (RFC 2408, 3.1; RFC 2409, 5.5 and 5.6).
@@ -14,6 +15,7 @@ const (
 	ExchangeAuthOnly           ExchangeType = 3
 	ExchangeAggressive         ExchangeType = 4
 	ExchangeInformational      ExchangeType = 5
+	ExchangeTransaction        ExchangeType = 6
 	ExchangeQuickMode          ExchangeType = 32
 	ExchangeNewGroupMode       ExchangeType = 33
 )
@@ -28,6 +30,7 @@ var exchangeNames = map[ExchangeType]string{
 	ExchangeAuthOnly:           "Authentication Only",
 	ExchangeAggressive:         "Aggressive",
 	ExchangeInformational:      "Informational",
+	ExchangeTransaction:        "Transaction",
 	ExchangeQuickMode:          "Quick Mode",
 	ExchangeNewGroupMode:       "New Group Mode",
 }

@@ -85,6 +85,7 @@ func FuzzNotification(f *testing.F) {
 }
 func FuzzDelete(f *testing.F) { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Delete), b) }) }
 func FuzzNATOA(f *testing.F)  { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(NATOA), b) }) }
+func FuzzAttr(f *testing.F)   { f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Attr), b) }) }
 func FuzzFragment(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzBody(t, new(Fragment), b) })
 }

@@ -70,7 +70,9 @@ func fuzzSeeds(t *testing.T) map[string][][]byte {
 	payloads = append(payloads, &Cert{Encoding: CertX509Signature, Data: der}, &CertRequest{CertType: CertX509Signature, Authority: cert.RawSubject},
 		IDFromDN(cert.RawSubject), &Notification{DOI: DOIIPsec, Protocol: ProtoISAKMP, SPI: make([]byte, 16), NotifyType: DPDRUThere, Data: []byte{0, 0, 0, 1}},
 		&Delete{DOI: DOIIPsec, Protocol: ProtoESP, SPISize: 4, SPIs: [][]byte{{1, 2, 3, 4}}}, &NATOA{Addr: netip.MustParseAddr("198.51.100.7")},
-		&Fragment{ID: 1, Number: 1, Data: []byte{1, 2, 3}})
+		&Fragment{ID: 1, Number: 1, Data: []byte{1, 2, 3}},
+		&Attr{CfgType: CfgRequest, Identifier: 1, Attributes: Attributes{BasicAttr(XAuthType, XAuthTypeGeneric), VarAttr(XAuthUserName, nil), VarAttr(XAuthUserPassword, nil)}},
+		&Attr{CfgType: CfgSet, Identifier: 2, Attributes: Attributes{BasicAttr(XAuthStatus, XAuthStatusOK)}})
 	r := rand.New(rand.NewPCG(7, 8))
 	for range 40 {
 		payloads = append(payloads, randPayload(r))
@@ -105,6 +107,8 @@ func fuzzSeeds(t *testing.T) map[string][][]byte {
 			add("FuzzNATOA", body)
 		case *Fragment:
 			add("FuzzFragment", body)
+		case *Attr:
+			add("FuzzAttr", body)
 		default:
 			add("FuzzData", uint8(p.Type()), body)
 		}
@@ -116,7 +120,7 @@ func fuzzSeeds(t *testing.T) map[string][][]byte {
 // that every fuzz target has one (so `go test` replays them).
 func TestFuzzSeeds(t *testing.T) {
 	targets := []string{"FuzzDecode", "FuzzDecodeChain", "FuzzOpen", "FuzzSA", "FuzzProposal", "FuzzTransform", "FuzzID",
-		"FuzzCert", "FuzzCertRequest", "FuzzNotification", "FuzzDelete", "FuzzNATOA", "FuzzFragment", "FuzzData"}
+		"FuzzCert", "FuzzCertRequest", "FuzzNotification", "FuzzDelete", "FuzzNATOA", "FuzzFragment", "FuzzAttr", "FuzzData"}
 	if *update {
 		seeds := fuzzSeeds(t)
 		for _, target := range targets {

@@ -52,7 +52,7 @@ func randAddr(r *rand.Rand) netip.Addr {
 
 // randPayload returns a random payload of a random known (or unknown) type.
 func randPayload(r *rand.Rand) Payload {
-	switch r.IntN(17) {
+	switch r.IntN(18) {
 	case 0:
 		return randSA(r)
 	case 1:
@@ -91,7 +91,9 @@ func randPayload(r *rand.Rand) Payload {
 	case 13:
 		return &Fragment{ID: uint16(r.Uint32()), Number: uint8(r.Uint32()), Flags: uint8(r.IntN(2)), Data: randBytes(r, 100)}
 	case 14:
-		return &Unknown{Kind: PayloadType(14 + r.IntN(6)), Data: randBytes(r, 30)}
+		return &Unknown{Kind: PayloadType(15 + r.IntN(5)), Data: randBytes(r, 30)}
+	case 16:
+		return randAttr(r)
 	case 15:
 		id, _ := IDFromRange(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.200"))
 		return id
@@ -114,4 +116,19 @@ func randMessage(r *rand.Rand) *Message {
 		m.Payloads = append(m.Payloads, randPayload(r))
 	}
 	return m
+}
+
+// randAttr returns an Attribute payload of random type, identifier and
+// attributes, basic and variable, some empty as a REQUEST asks for them.
+func randAttr(r *rand.Rand) *Attr {
+	p := &Attr{CfgType: CfgType(1 + r.IntN(4)), Identifier: uint16(r.Uint32())}
+	for range r.IntN(6) {
+		t := uint16(r.IntN(0x8000))
+		if r.IntN(2) == 0 {
+			p.Attributes = append(p.Attributes, Attribute{Type: t, Basic: true, Value: uint16(r.Uint32())})
+		} else {
+			p.Attributes = append(p.Attributes, Attribute{Type: t, Data: randBytes(r, 20)})
+		}
+	}
+	return p
 }

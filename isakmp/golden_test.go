@@ -73,6 +73,19 @@ func goldenExchange(t *testing.T) []pcapgolden.Datagram {
 			&NATOA{Addr: netip.MustParseAddr("203.0.113.5")}, &NATOA{Addr: netip.MustParseAddr("198.51.100.1")},
 			&Notification{DOI: DOIIPsec, Protocol: ProtoESP, SPI: []byte{0xc1, 0, 0, 1}, NotifyType: ResponderLifetime,
 				Data: []byte{0x80, 0x01, 0x00, 0x01, 0x80, 0x02, 0x0e, 0x10}}}}},
+		// Transaction exchanges in the clear as tshark sees their
+		// structure: an XAUTH request, its reply, the status and its
+		// acknowledgement (draft-beaulieu-ike-xauth-02, 4.1).
+		{false, &Message{Header: Header{InitiatorCookie: ic, ResponderCookie: rc, Exchange: ExchangeTransaction, MessageID: 0x11223344}, Payloads: []Payload{
+			&Hash{Data: fill(32, 23)}, &Attr{CfgType: CfgRequest, Identifier: 1, Attributes: Attributes{BasicAttr(XAuthType, XAuthTypeGeneric),
+				VarAttr(XAuthUserName, nil), VarAttr(XAuthUserPassword, nil)}}}}},
+		{true, &Message{Header: Header{InitiatorCookie: ic, ResponderCookie: rc, Exchange: ExchangeTransaction, MessageID: 0x11223344}, Payloads: []Payload{
+			&Hash{Data: fill(32, 24)}, &Attr{CfgType: CfgReply, Identifier: 1, Attributes: Attributes{BasicAttr(XAuthType, XAuthTypeGeneric),
+				VarAttr(XAuthUserName, []byte("alice")), VarAttr(XAuthUserPassword, []byte("secret"))}}}}},
+		{false, &Message{Header: Header{InitiatorCookie: ic, ResponderCookie: rc, Exchange: ExchangeTransaction, MessageID: 0x55667788}, Payloads: []Payload{
+			&Hash{Data: fill(32, 25)}, &Attr{CfgType: CfgSet, Identifier: 2, Attributes: Attributes{BasicAttr(XAuthStatus, XAuthStatusOK)}}}}},
+		{true, &Message{Header: Header{InitiatorCookie: ic, ResponderCookie: rc, Exchange: ExchangeTransaction, MessageID: 0x55667788}, Payloads: []Payload{
+			&Hash{Data: fill(32, 26)}, &Attr{CfgType: CfgAck, Identifier: 2, Attributes: Attributes{VarAttr(XAuthStatus, nil)}}}}},
 	}
 	var ds []pcapgolden.Datagram
 	for i, x := range msgs {

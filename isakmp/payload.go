@@ -100,6 +100,8 @@ func newPayload(t PayloadType) Payload {
 		return new(Delete)
 	case PayloadVID:
 		return new(VendorID)
+	case PayloadAttr:
+		return new(Attr)
 	case PayloadNATD, PayloadNATDDraft:
 		return &NATD{Draft: t == PayloadNATDDraft}
 	case PayloadNATOA, PayloadNATOADraft:

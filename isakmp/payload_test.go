@@ -42,6 +42,11 @@ func TestPayloadEncodings(t *testing.T) {
 		{&NATOA{Draft: true, Addr: netip.MustParseAddr("2001:db8::1")}, "05000000" + "20010db8000000000000000000000001"},
 		{&Fragment{ID: 1, Number: 2, Flags: FragmentLast, Data: []byte{0xee}}, "00010201ee"},
 		{&Unknown{Kind: 77, Data: []byte{1}}, "01"},
+		// draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2: type, reserved,
+		// identifier, attributes (an empty TLV asks for one).
+		{&Attr{CfgType: CfgRequest, Identifier: 0x1234, Attributes: Attributes{BasicAttr(XAuthType, XAuthTypeGeneric),
+			VarAttr(XAuthUserName, nil), VarAttr(XAuthUserPassword, nil)}}, "01001234" + "c0880000" + "40890000" + "408a0000"},
+		{&Attr{CfgType: CfgSet, Identifier: 7, Attributes: Attributes{BasicAttr(XAuthStatus, XAuthStatusOK)}}, "03000007" + "c08f0001"},
 		// RFC 2408, 3.4-3.6 and 3.3: SA(DOI, situation) > P(#, proto, SPI size,
 		// #T) > T(#, ID, reserved, attributes: TV encryption 7, TV key length
 		// 128, TLV life duration 4 bytes).

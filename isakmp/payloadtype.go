@@ -2,7 +2,8 @@ package isakmp
 
 // PayloadType is the "next payload" value that chains ISAKMP payloads.
 //
-// RFC 2408, 3.1 (values 0-13); RFC 3947, 3.2 and 5.2 (NAT-D 20, NAT-OA 21);
+// RFC 2408, 3.1 (values 0-13); draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2
+// (Attribute payload 14); RFC 3947, 3.2 and 5.2 (NAT-D 20, NAT-OA 21);
 // draft-ietf-ipsec-nat-t-ike-02 (NAT-D 130, NAT-OA 131); the Cisco/strongSwan
 // IKEv1 fragmentation payload (132).
 type PayloadType uint8
@@ -23,6 +24,7 @@ const (
 	PayloadN          PayloadType = 11
 	PayloadD          PayloadType = 12
 	PayloadVID        PayloadType = 13
+	PayloadAttr       PayloadType = 14
 	PayloadNATD       PayloadType = 20
 	PayloadNATOA      PayloadType = 21
 	PayloadNATDDraft  PayloadType = 130
@@ -45,6 +47,7 @@ var payloadNames = map[PayloadType]string{
 	PayloadN:          "N",
 	PayloadD:          "D",
 	PayloadVID:        "VID",
+	PayloadAttr:       "ATTR",
 	PayloadNATD:       "NAT-D",
 	PayloadNATOA:      "NAT-OA",
 	PayloadNATDDraft:  "NAT-D (draft)",

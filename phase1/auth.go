@@ -19,7 +19,7 @@ import (
 // usesSignature reports whether the negotiated method authenticates with
 // signatures (RSA, RFC 2409, 5.1; ECDSA, RFC 4754) rather than a
 // pre-shared key (RFC 2409, 5.4).
-func (s *SA) usesSignature() bool { return s.Transform.Auth != isakmp.AuthPSK }
+func (s *SA) usesSignature() bool { return s.Transform.Auth.Base() != isakmp.AuthPSK }
 
 // psk returns the connection's pre-shared key, nil for signatures. The
 // bytes never reach a log.

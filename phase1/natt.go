@@ -9,6 +9,7 @@ import (
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // NAT traversal for IKEv1 (RFC 3947, and the draft-ietf-ipsec-nat-t-ike-02
@@ -329,7 +330,8 @@ func NewHooks(c NATTConfig) Hooks {
 	return Hooks{
 		VendorIDs: func(s *SA) [][]byte {
 			o := VendorIDOptions{NATT: c.Port != 0, DPD: c.DPD, Initiator: s.Role == daemon.RoleInitiator,
-				Unity: s.Conn != nil && s.Conn.ModeConfig != nil}
+				Unity: s.Conn != nil && s.Conn.ModeConfig != nil,
+				XAuth: s.Conn != nil && s.Conn.IKE != nil && s.Conn.IKE.XAuth != policymgr.XAuthRoleNone}
 			if s.Role == daemon.RoleResponder {
 				o.PeerNATT = peerNATT(s)
 			}
@@ -339,6 +341,7 @@ func NewHooks(c NATTConfig) Hooks {
 			e := PeerExtensions(vids)
 			s.VendorIDs = vids
 			s.PeerDPD = e.DPD
+			s.PeerXAuth = e.XAuth
 			s.PeerNATT = c.Port != 0 && e.NATT != NATTNone
 			s.NATTDraft = e.NATT.Draft()
 		},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/pki"
 	"github.com/iked/iked/policymgr"
@@ -103,7 +104,7 @@ func modeRefused(mode isakmp.ExchangeType, conns []*policymgr.Connection) string
 // as one of its alternatives. Lifetimes are not compared: the responder
 // takes the initiator's (raised to the minimum), as strongSwan does.
 func accepts(c *policymgr.Connection, t Transform) bool {
-	if t.Auth != c.IKE.AuthMethod {
+	if t.Auth != authMethod(c, daemon.RoleResponder) {
 		return false
 	}
 	for _, pt := range c.IKE.Transforms {
@@ -119,9 +120,25 @@ func accepts(c *policymgr.Connection, t Transform) bool {
 func offer(c *policymgr.Connection) []Transform {
 	ts := make([]Transform, 0, len(c.IKE.Transforms))
 	for _, pt := range c.IKE.Transforms {
-		ts = append(ts, fromPolicy(pt, c.IKE.AuthMethod))
+		ts = append(ts, fromPolicy(pt, authMethod(c, daemon.RoleInitiator)))
 	}
 	return ts
+}
+
+// authMethod is the Authentication Method c proposes (as initiator) or
+// accepts (as responder): with ike.xauth, the XAUTH method over the
+// connection's own, Init when the phase 1 initiator is the XAUTH client
+// (draft-beaulieu-ike-xauth-02, 3.3), as strongSwan and Cisco clients
+// propose it.
+func authMethod(c *policymgr.Connection, role daemon.Role) isakmp.AuthMethod {
+	m := c.IKE.AuthMethod
+	switch c.IKE.XAuth {
+	case policymgr.XAuthClient:
+		return m.WithXAUTH(role == daemon.RoleInitiator)
+	case policymgr.XAuthServer:
+		return m.WithXAUTH(role == daemon.RoleResponder)
+	}
+	return m
 }
 
 // explainMismatch says which attribute kept every offered transform from

@@ -89,11 +89,13 @@ type SA struct {
 	PeerInitialContact bool
 
 	// VendorIDs are the Vendor ID payloads the peer sent, in order.
-	// PeerDPD and PeerNATT record what they announce (RFC 3706; RFC 3947
-	// and its drafts); NATTDraft is set when the peer knows only a draft,
-	// so NAT-D payloads use the draft payload number.
+	// PeerDPD, PeerXAuth and PeerNATT record what they announce (RFC
+	// 3706; draft-beaulieu-ike-xauth-02; RFC 3947 and its drafts);
+	// NATTDraft is set when the peer knows only a draft, so NAT-D
+	// payloads use the draft payload number.
 	VendorIDs [][]byte
 	PeerDPD   bool
+	PeerXAuth bool
 	PeerNATT  bool
 	NATTDraft bool
 	// PeerFragmentation: the peer announced IKE fragmentation (its

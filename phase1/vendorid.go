@@ -242,16 +242,22 @@ type VendorIDOptions struct {
 	// (iOS, macOS and Cisco clients expect it of a gateway; Cisco
 	// gateways of a client).
 	Unity bool
+	// XAuth: announce XAUTH (a connection with ike.xauth), as strongSwan
+	// and Cisco peers do before a Transaction exchange.
+	XAuth bool
 }
 
 // OurVendorIDs returns the Vendor ID payload data iked sends in its first
-// message, in the order strongSwan sends its own: DPD, then NAT-T (RFC
-// 3947 and the draft-02\n one as initiator; the chosen one as responder).
-// Cisco Unity comes last, for a connection with mode-config. XAuth is not
-// sent; FRAGMENTATION is added by the exchange, which knows the connection
+// message, in the order strongSwan sends its own: XAuth, DPD, then NAT-T
+// (RFC 3947 and the draft-02\n one as initiator; the chosen one as
+// responder). Cisco Unity comes last, for a connection with mode-config.
+// FRAGMENTATION is added by the exchange, which knows the connection
 // (fragmentation.go).
 func OurVendorIDs(o VendorIDOptions) [][]byte {
 	var out [][]byte
+	if o.XAuth {
+		out = append(out, vidXAuth)
+	}
 	if o.DPD {
 		out = append(out, vidDPD)
 	}

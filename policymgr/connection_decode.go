@@ -26,7 +26,7 @@ var connectionKeys = []string{"local-address", "remote-address", "protocol", "lo
 var rekeyKeys = []string{"margin", "jitter"}
 
 var ikeKeys = []string{"mode", "transforms", "auth", "psk", "psk-file", "certificate", "ca", "local-id", "remote-id",
-	"send-cert"}
+	"send-cert", "xauth", "xauth-user", "xauth-password-file"}
 
 // phase2LifetimeDefault is a connection's Quick Mode lifetime when none is given.
 const phase2LifetimeDefault = time.Hour
@@ -449,6 +449,7 @@ func (d *decoder) ike(cd *connDef, s *sections) {
 			p.RemoteID = id
 		}
 	}
+	d.xauth(vals, where, p)
 	if p.LocalID.IsZero() && p.Auth == AuthPSK {
 		switch {
 		case c.LocalGW.IsValid():
@@ -552,5 +553,47 @@ func (d *decoder) updown(cd *connDef, where string) {
 		if t, ok := d.duration(vn, where+" updown-timeout", 100*time.Millisecond, time.Hour); ok {
 			c.UpdownTimeout = t
 		}
+	}
+}
+
+// xauth decodes ike.xauth and the client's user name and password file
+// (draft-beaulieu-ike-xauth-02): a server asks for them after phase 1, a
+// client gives them.
+func (d *decoder) xauth(vals map[string]*yaml.Node, where string, p *Phase1) {
+	if vn, given := vals["xauth"]; given {
+		if r, ok := d.str(vn, where+" xauth"); ok {
+			switch r {
+			case "server":
+				p.XAuth = XAuthServer
+			case "client":
+				p.XAuth = XAuthClient
+			default:
+				d.errorf(vn, "%s xauth %q: it must be server or client", where, r)
+			}
+		}
+	}
+	userAt, hasUser := vals["xauth-user"]
+	passAt, hasPass := vals["xauth-password-file"]
+	if p.XAuth != XAuthClient {
+		for _, n := range []*yaml.Node{userAt, passAt} {
+			if n != nil {
+				d.errorf(n, "%s: xauth-user and xauth-password-file are a client's; they need xauth: client", where)
+				return
+			}
+		}
+		return
+	}
+	if !hasUser || !hasPass {
+		d.errorf(vals["xauth"], "%s: xauth client needs xauth-user and xauth-password-file", where)
+		return
+	}
+	if u, ok := d.str(userAt, where+" xauth-user"); ok {
+		if u == "" {
+			d.errorf(userAt, "%s xauth-user is empty", where)
+		}
+		p.XAuthUser = u
+	}
+	if f, ok := d.str(passAt, where+" xauth-password-file"); ok {
+		p.XAuthPassword = d.secretFile(passAt, where+" xauth-password-file", f)
 	}
 }

@@ -200,6 +200,9 @@ func parseFile(path string, data []byte, fi os.FileInfo, opts LoadOptions, check
 				d.errorf(cd.caKey, "connection %q ike ca %q: the certificate is not a trusted CA that loaded (trusted: true, and no error above)", c.Name, c.IKE.CA)
 			}
 		}
+		if c.IKE != nil && c.IKE.XAuth == XAuthServer && pol.Daemon.XAuth.Backend == XAuthNone {
+			d.errorf(cd.keyAt["ike"], "connection %q ike xauth server: daemon.xauth names no backend to check the passwords with", c.Name)
+		}
 		d.resolveDPD(cd, pol.Daemon.DPD)
 		if cd.skip {
 			continue

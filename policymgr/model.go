@@ -71,6 +71,29 @@ func (a AuthKind) String() string {
 	return fmt.Sprintf("AuthKind(%d)", uint8(a))
 }
 
+// XAuthRole is a connection's part in XAUTH (draft-beaulieu-ike-xauth-02)
+// after phase 1: none, the gateway that asks for a user name and password,
+// or the client that gives them.
+type XAuthRole uint8
+
+const (
+	XAuthRoleNone XAuthRole = iota
+	XAuthServer
+	XAuthClient
+)
+
+func (r XAuthRole) String() string {
+	switch r {
+	case XAuthRoleNone:
+		return "none"
+	case XAuthServer:
+		return "server"
+	case XAuthClient:
+		return "client"
+	}
+	return fmt.Sprintf("XAuthRole(%d)", uint8(r))
+}
+
 // ID is an ISAKMP identity of the policy file (local-id, remote-id): the
 // ID payload's type and data (RFC 2407, 4.6.2), and the text it was
 // written as, for messages. The zero ID is "not given".
@@ -126,6 +149,12 @@ type Phase1 struct {
 	LocalID, RemoteID ID
 	// SendCert says when our CERT payload goes to the peer (ike.send-cert).
 	SendCert SendCert
+	// XAuth is the connection's XAUTH role (ike.xauth); a client gives
+	// XAuthUser and XAuthPassword (ike.xauth-user, the contents of
+	// ike.xauth-password-file).
+	XAuth         XAuthRole
+	XAuthUser     string
+	XAuthPassword Secret
 }
 
 // IPsecTransform is one alternative for one protocol of a phase 2

@@ -9,6 +9,7 @@ import (
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
 	"github.com/iked/iked/phase1"
 )
 
@@ -40,6 +41,10 @@ type Manager struct {
 	// SAs (package modecfg): a gateway's road warrior may use only its
 	// lease as remote selector; a client's local selector is its address.
 	VirtualIPs VirtualIPs
+	// Gate, when set, holds Quick Mode back on an ISAKMP SA whose XAUTH
+	// or Mode Config is not done (package transaction): the peer's Quick
+	// Modes are refused and ours wait until Released.
+	Gate Gate
 
 	children map[*daemon.SA][]*Child
 	// detached are bundles whose ISAKMP SA the peer deleted and that no
@@ -71,6 +76,32 @@ type Manager struct {
 	// (SARemoved removes it; the daemon undoes what the engine answers
 	// later).
 	installing map[*daemon.SA]map[uint32]*Exchange
+	// gated are our Quick Modes waiting for the Gate, per ISAKMP SA.
+	gated map[*daemon.SA][]gatedStart
+}
+
+// Gate says whether Quick Mode must wait on an ISAKMP SA.
+type Gate interface {
+	Holds(sa *daemon.SA) bool
+}
+
+// gatedStart is a Quick Mode of ours held back by the Gate.
+type gatedStart struct {
+	conn string
+	old  *Child
+}
+
+// Released starts the Quick Modes of ours that the Gate held back on
+// c.SA, once it no longer holds them (the transaction package calls it
+// when XAUTH and Mode Config are done).
+func (rt *Manager) Released(c *daemon.Context) []notify.Message {
+	held := rt.gated[c.SA]
+	delete(rt.gated, c.SA)
+	var logs []notify.Message
+	for _, g := range held {
+		logs = append(logs, rt.beginRekey(c, g.conn, g.old)...)
+	}
+	return logs
 }
 
 // NewManager returns a Manager over phase 1's initiator and informational
@@ -81,7 +112,7 @@ func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
 		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
 		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{},
-		installing: map[*daemon.SA]map[uint32]*Exchange{}}
+		installing: map[*daemon.SA]map[uint32]*Exchange{}, gated: map[*daemon.SA][]gatedStart{}}
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
@@ -124,6 +155,9 @@ func (rt *Manager) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 	p1, err := phase1Of(c)
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
+	}
+	if rt.Gate != nil && rt.Gate.Holds(c.SA) {
+		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: Quick Mode before XAUTH or Mode Config is done on this ISAKMP SA")}
 	}
 	if len(rt.responding[c.SA]) >= maxResponding {
 		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: %d Quick Modes of the peer in progress on this ISAKMP SA", maxResponding)}

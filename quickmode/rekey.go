@@ -34,6 +34,11 @@ func (rt *Manager) beginRekey(c *daemon.Context, name string, old *Child) []noti
 	if err != nil {
 		return nil
 	}
+	if rt.Gate != nil && rt.Gate.Holds(c.SA) {
+		// XAUTH or Mode Config first (Released starts it).
+		rt.gated[c.SA] = append(rt.gated[c.SA], gatedStart{name, old})
+		return nil
+	}
 	cfg := rt.config(c)
 	if cfg.Policy == nil {
 		return nil

@@ -85,6 +85,7 @@ func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) da
 	}
 	delete(rt.initiating, sa)
 	delete(rt.responding, sa)
+	delete(rt.gated, sa)
 	for _, d := range rt.later[sa] {
 		d.ch.deferred = false
 	}

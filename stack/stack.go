@@ -6,6 +6,8 @@ import (
 	"github.com/iked/iked/phase1"
 	"github.com/iked/iked/policymgr"
 	"github.com/iked/iked/quickmode"
+	"github.com/iked/iked/transaction"
+	"github.com/iked/iked/xauth"
 )
 
 // Stack is every exchange of the daemon, built by Build and registered
@@ -31,6 +33,12 @@ type Stack struct {
 	// which deletes the IPsec SAs with the ISAKMP SA and falls back to
 	// phase1.Deleter.
 	Deleter daemon.Deleter
+	// Transaction runs XAUTH and Mode Config after phase 1 and holds
+	// Quick Mode back until they are done (IPsec's Gate). The gateway's
+	// logins are checked by the backend of the running policy's
+	// daemon.xauth (xauth.Open); its ModeConfig stays nil until a Mode
+	// Config store is wired in.
+	Transaction *transaction.Handler
 	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
 	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
 	Initiator daemon.Initiator
@@ -66,7 +74,11 @@ func Build(pd policymgr.Daemon) *Stack {
 	info := phase1.NewInfoHandler(life)
 	ipsec := quickmode.NewManager(p1, info)
 	info.OnDelete = ipsec.PeerDeleted
-	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec,
+	tx := transaction.NewHandler(nil)
+	tx.Open = xauth.Open
+	ipsec.Gate = tx
+	tx.Ready = ipsec.Released
+	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec, Transaction: tx,
 		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter(), Initiator: ipsec}
 }
 
@@ -78,18 +90,22 @@ func Build(pd policymgr.Daemon) *Stack {
 //     kernel's ACQUIREs and EXPIREs, and the lister of `ikectl list-sas`
 //     (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
+//   - the Transaction exchanges: XAUTH and Mode Config (Transaction);
 //   - the Deleter;
 //   - the Revalidator of SAs after a reload (phase1.Revalidator);
 //   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
 //     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
 //     Life, which wipes the state it reads), the info line of an
-//     established ISAKMP SA (phase1.SALog), the SA's life (Life).
+//     established ISAKMP SA (phase1.SALog), the SA's life (Life), XAUTH
+//     or Mode Config after phase 1 and the release of what Mode Config
+//     leased (Transaction).
 func (s *Stack) Register(d *daemon.Daemon) {
 	s.Daemon = d
 	d.Register(isakmp.ExchangeMain, s.Phase1)
 	d.Register(isakmp.ExchangeAggressive, s.Phase1)
 	d.Register(isakmp.ExchangeQuickMode, s.IPsec)
 	d.Register(isakmp.ExchangeInformational, s.HalfOpen)
+	d.Register(isakmp.ExchangeTransaction, s.Transaction)
 	d.RegisterInitiator(s.Initiator)
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
@@ -102,4 +118,5 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Watch(s.HalfOpen)
 	d.Watch(phase1.SALog{})
 	d.Watch(s.Life)
+	d.Watch(s.Transaction)
 }

@@ -26,6 +26,9 @@ type Policy struct {
 	PSK string
 	// LocalID, when set, is the connection's local-id.
 	LocalID string
+	// IKE, when set, is more of the connection's ike mapping, e.g.
+	// "xauth: server".
+	IKE string
 	// IKEPort, when set, is daemon.ike-port.
 	IKEPort int
 	// LogLevel is daemon.log.level (default debug); the format is JSON.
@@ -147,6 +150,9 @@ func (p Policy) YAML(sock string) string {
 	auth := fmt.Sprintf("auth: psk, psk: %q", p.PSK)
 	if p.Auth != "" {
 		auth = p.Auth
+	}
+	if p.IKE != "" {
+		localID += ", " + p.IKE
 	}
 	fmt.Fprintf(&b, "    ike: {mode: %s, transforms: [ike], %s%s}\n    proposal-list: qm\n", p.Mode, auth, localID)
 	if p.Fragmentation != "" {

@@ -1,0 +1,140 @@
+package transaction
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+)
+
+var (
+	errNoModeConfig = errors.New("transaction: Mode Config is not offered")
+	errBeforeXAuth  = errors.New("transaction: Mode Config before XAUTH is done")
+	errNotClient    = errors.New("transaction: XAUTH request on a connection without xauth: client")
+	errXAuthDone    = errors.New("transaction: XAUTH request after XAUTH is done")
+)
+
+// loginAsked answers the gateway's XAUTH REQUEST with the connection's
+// user name and password (draft-beaulieu-ike-xauth-02, 4.1); only the
+// generic type is spoken.
+func (h *Handler) loginAsked(c *daemon.Context, s *session, a *isakmp.Attr) (*isakmp.Attr, daemon.Result) {
+	ike := s.conn.IKE
+	if ike.XAuth != policymgr.XAuthClient {
+		return nil, daemon.Result{Reject: errNotClient}
+	}
+	if s.xauthDone {
+		return nil, daemon.Result{Reject: errXAuthDone}
+	}
+	reply := &isakmp.Attr{CfgType: isakmp.CfgReply, Identifier: a.Identifier}
+	for _, at := range a.Attributes {
+		switch isakmp.CfgAttr(at.Type) {
+		case isakmp.XAuthType:
+			if v, _ := at.Uint(); v != uint64(isakmp.XAuthTypeGeneric) {
+				return nil, daemon.Result{Reject: fmt.Errorf("transaction: XAUTH type %d (only generic is spoken)", v)}
+			}
+			reply.Attributes = append(reply.Attributes, isakmp.BasicAttr(isakmp.XAuthType, isakmp.XAuthTypeGeneric))
+		case isakmp.XAuthUserName:
+			reply.Attributes = append(reply.Attributes, isakmp.VarAttr(isakmp.XAuthUserName, []byte(ike.XAuthUser)))
+		case isakmp.XAuthUserPassword:
+			reply.Attributes = append(reply.Attributes, isakmp.VarAttr(isakmp.XAuthUserPassword, ike.XAuthPassword.Bytes()))
+		case isakmp.XAuthMessage:
+			if c.Log != nil {
+				c.Log.Info("XAUTH message from the gateway", zap.String("conn", s.conn.Name), zap.String("message", printable(at.Data)))
+			}
+		}
+	}
+	return reply, daemon.Result{}
+}
+
+// loginStatus acknowledges the gateway's XAUTH status; a failure ends the
+// SA (message 46), a success moves on to Mode Config or Quick Mode.
+func (h *Handler) loginStatus(c *daemon.Context, s *session, k phase1.InfoKeys, a *isakmp.Attr) (*isakmp.Attr, daemon.Result) {
+	if s.conn.IKE.XAuth != policymgr.XAuthClient {
+		return nil, daemon.Result{Reject: errNotClient}
+	}
+	ack := &isakmp.Attr{CfgType: isakmp.CfgAck, Identifier: a.Identifier, Attributes: isakmp.Attributes{
+		isakmp.VarAttr(isakmp.XAuthStatus, nil)}}
+	v, _ := a.Attributes.Get(uint16(isakmp.XAuthStatus))
+	if status, _ := v.Uint(); status != uint64(isakmp.XAuthStatusOK) {
+		return ack, fail(c, s, k, fmt.Sprintf("the gateway refused XAUTH user %q", s.conn.IKE.XAuthUser), daemon.Result{})
+	}
+	s.xauthDone = true
+	s.user = s.conn.IKE.XAuthUser
+	if c.Log != nil {
+		c.Log.Info("XAUTH accepted by the gateway", xauthFields(c, s, s.user)...)
+	}
+	if !s.mcDone {
+		return ack, h.askModeConfig(c, s)
+	}
+	return ack, h.done(c, s, daemon.Result{})
+}
+
+// askModeConfig sends the client's Mode Config REQUEST (pull).
+func (h *Handler) askModeConfig(c *daemon.Context, s *session) daemon.Result {
+	k, ok := s.p1.InfoKeys()
+	if !ok || h.ModeConfig == nil {
+		return daemon.Result{}
+	}
+	a := &isakmp.Attr{CfgType: isakmp.CfgRequest, Identifier: identifier(c), Attributes: h.ModeConfig.Request(s.conn)}
+	if err := h.begin(c, s, k, kindModeConfig, a); err != nil {
+		return daemon.Result{Reject: err}
+	}
+	return daemon.Result{}
+}
+
+// modeConfigGot applies the gateway's Mode Config REPLY.
+func (h *Handler) modeConfigGot(c *daemon.Context, s *session, k phase1.InfoKeys, got isakmp.Attributes) daemon.Result {
+	if err := h.ModeConfig.Apply(s.conn, c.SA.Cookies, got); err != nil {
+		return fail(c, s, k, "Mode Config: "+err.Error(), daemon.Result{})
+	}
+	s.mcDone = true
+	return h.done(c, s, daemon.Result{Done: true})
+}
+
+// modeConfigSet applies the gateway's Mode Config SET (push) and
+// acknowledges each attribute by its type.
+func (h *Handler) modeConfigSet(c *daemon.Context, s *session, a *isakmp.Attr) (*isakmp.Attr, daemon.Result) {
+	if h.ModeConfig == nil || s.conn.IKE.XAuth == policymgr.XAuthServer {
+		return nil, daemon.Result{Reject: errNoModeConfig}
+	}
+	if s.conn.IKE.XAuth == policymgr.XAuthClient && !s.xauthDone {
+		return nil, daemon.Result{Reject: errBeforeXAuth}
+	}
+	if err := h.ModeConfig.Apply(s.conn, c.SA.Cookies, a.Attributes); err != nil {
+		return nil, daemon.Result{Reject: fmt.Errorf("transaction: Mode Config set not applied: %w", err)}
+	}
+	ack := &isakmp.Attr{CfgType: isakmp.CfgAck, Identifier: a.Identifier}
+	for _, at := range a.Attributes {
+		ack.Attributes = append(ack.Attributes, isakmp.VarAttr(at.Type, nil))
+	}
+	s.mcDone = true
+	return ack, h.done(c, s, daemon.Result{})
+}
+
+// printable keeps a gateway's text fit for one log line.
+func printable(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, string(b))
+}
+
+func xauthFields(c *daemon.Context, s *session, user string) []zap.Field {
+	return []zap.Field{zap.String("conn", s.conn.Name), zap.String("user", user), zap.Stringer("cookies", c.SA.Cookies),
+		zap.String("peer", s.p1.RemoteText())}
+}
+
+func errField(err error) zap.Field { return zap.Error(err) }
+
+func triesField(n int) zap.Field { return zap.Int("try", n) }

@@ -1,0 +1,272 @@
+package transaction
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/iked/iked/daemon"
+	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/notify"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/policymgr"
+	"github.com/iked/iked/xauth"
+)
+
+// Handler runs the Transaction exchanges of every ISAKMP SA: the
+// daemon.Handler of exchange type 6 (the peer's requests and sets), a
+// daemon.Watcher (XAUTH or Mode Config begins once an SA is established;
+// what an SA leased is released when it goes) and the quickmode Gate.
+// stack.Build makes it; all methods run on the daemon's loop.
+type Handler struct {
+	// Backend checks the user names and passwords of `ike.xauth: server`
+	// connections; when nil, Open builds it from the running policy's
+	// daemon.xauth; without either every login is refused.
+	Backend xauth.Backend
+	// Open builds the backend that daemon.xauth names (xauth.Open); it
+	// runs again for the policy a reload puts in force.
+	Open func(policymgr.XAuth) (xauth.Backend, error)
+	// ModeConfig hands out and applies Mode Config attributes; nil: no
+	// Mode Config (a peer's Mode Config REQUEST or SET is refused).
+	ModeConfig ModeConfig
+	// Push, when set, says whether a gateway connection sends its Mode
+	// Config attributes unasked (SET) once XAUTH is done; otherwise it
+	// waits for the client's REQUEST.
+	Push func(conn *policymgr.Connection) bool
+	// Ready is told when an SA's XAUTH and Mode Config are done, so that
+	// the Quick Modes held back start (quickmode.Manager's Released).
+	Ready func(c *daemon.Context) []notify.Message
+
+	sessions map[*daemon.SA]*session
+	// opened is the policy whose daemon.xauth built openedB (or openErr).
+	opened  *policymgr.Policy
+	openedB xauth.Backend
+	openErr error
+}
+
+// errNoBackend refuses a login when no backend is configured.
+var errNoBackend = errors.New("no XAUTH backend is configured (daemon.xauth)")
+
+// backend returns the backend that checks a login on c's policy.
+func (h *Handler) backend(c *daemon.Context) (xauth.Backend, error) {
+	if h.Backend != nil {
+		return h.Backend, nil
+	}
+	if h.Open == nil || c.Policy == nil {
+		return nil, errNoBackend
+	}
+	if c.Policy != h.opened {
+		h.opened = c.Policy
+		h.openedB, h.openErr = h.Open(c.Policy.Daemon.XAuth)
+	}
+	if h.openErr != nil {
+		return nil, h.openErr
+	}
+	if h.openedB == nil {
+		return nil, errNoBackend
+	}
+	return h.openedB, nil
+}
+
+// NewHandler returns a Handler checking passwords with b (nil: none).
+func NewHandler(b xauth.Backend) *Handler {
+	return &Handler{Backend: b, sessions: map[*daemon.SA]*session{}}
+}
+
+// maxTries is how many wrong passwords a client may give on one ISAKMP
+// SA before it is deleted: three, as Cisco gateways allow.
+const maxTries = 3
+
+// session is what one ISAKMP SA's Transaction exchanges have done.
+type session struct {
+	conn *policymgr.Connection
+	p1   *phase1.SA
+	// tries counts the logins checked (server); user is the user name
+	// last given, the one that succeeded once xauthDone.
+	tries int
+	user  string
+	// xauthDone: XAUTH succeeded, or the connection has none.
+	// mcDone: Mode Config done, or not wanted.
+	xauthDone, mcDone bool
+	// leased: the gateway's ModeConfig gave this SA attributes (Release).
+	leased bool
+	// failure is why the status we sent was a failure.
+	failure string
+}
+
+func (s *session) ready() bool { return s.xauthDone && s.mcDone }
+
+// wantsModeConfig reports whether a client connection asks for Mode
+// Config (pull).
+func (h *Handler) wantsModeConfig(conn *policymgr.Connection) bool {
+	return h.ModeConfig != nil && conn.IKE.XAuth != policymgr.XAuthServer && len(h.ModeConfig.Request(conn)) > 0
+}
+
+// needs reports whether an SA of conn has Transaction exchanges to finish
+// before Quick Mode.
+func (h *Handler) needs(conn *policymgr.Connection) bool {
+	return conn != nil && conn.IKE != nil && (conn.IKE.XAuth != policymgr.XAuthRoleNone || h.wantsModeConfig(conn))
+}
+
+// Holds reports whether Quick Mode must wait on sa (quickmode.Gate): its
+// connection has XAUTH or Mode Config and they are not done yet.
+func (h *Handler) Holds(sa *daemon.SA) bool {
+	if s := h.sessions[sa]; s != nil {
+		return !s.ready()
+	}
+	p1 := phase1.StateOf(sa)
+	return p1 != nil && h.needs(p1.Conn)
+}
+
+// newSession starts the record of an established SA.
+func (h *Handler) newSession(p1 *phase1.SA) *session {
+	conn := p1.Conn
+	return &session{conn: conn, p1: p1, xauthDone: conn.IKE.XAuth == policymgr.XAuthRoleNone, mcDone: !h.wantsModeConfig(conn)}
+}
+
+// SAEstablished begins what the SA's connection has to do after phase 1
+// (daemon.Watcher): a gateway asks for the user name and password, a
+// client without XAUTH asks for its Mode Config.
+func (h *Handler) SAEstablished(c *daemon.Context) daemon.Result {
+	p1 := phase1.StateOf(c.SA)
+	if p1 == nil || !h.needs(p1.Conn) {
+		return daemon.Result{}
+	}
+	s := h.newSession(p1)
+	h.sessions[c.SA] = s
+	switch {
+	case p1.Conn.IKE.XAuth == policymgr.XAuthServer:
+		return h.askLogin(c, s, "")
+	case s.xauthDone && !s.mcDone:
+		return h.askModeConfig(c, s)
+	}
+	return daemon.Result{}
+}
+
+// SARemoved forgets the SA and gives back what Mode Config leased it
+// (daemon.Watcher).
+func (h *Handler) SARemoved(c *daemon.Context, _ daemon.RemoveReason) daemon.Result {
+	s := h.sessions[c.SA]
+	delete(h.sessions, c.SA)
+	if s != nil && s.leased && h.ModeConfig != nil {
+		h.ModeConfig.Release(c.SA.Cookies)
+	}
+	return daemon.Result{}
+}
+
+// session returns the record of c.SA, made on first use: a peer may
+// start a Transaction exchange before our watcher ran. A Transaction
+// exchange on an SA whose phase 1 is not done is refused.
+func (h *Handler) session(c *daemon.Context) (*session, phase1.InfoKeys, error) {
+	if c.SA == nil || !c.SA.Established {
+		return nil, phase1.InfoKeys{}, fmt.Errorf("transaction: Transaction exchange before phase 1 is done")
+	}
+	p1 := phase1.StateOf(c.SA)
+	if p1 == nil || p1.Conn == nil || p1.Conn.IKE == nil {
+		return nil, phase1.InfoKeys{}, fmt.Errorf("transaction: ISAKMP SA without phase 1 state")
+	}
+	k, ok := p1.InfoKeys()
+	if !ok {
+		return nil, phase1.InfoKeys{}, fmt.Errorf("transaction: ISAKMP SA not keyed")
+	}
+	s := h.sessions[c.SA]
+	if s == nil {
+		s = h.newSession(p1)
+		h.sessions[c.SA] = s
+	}
+	return s, k, nil
+}
+
+// done tells Ready once the SA's XAUTH and Mode Config are both done.
+func (h *Handler) done(c *daemon.Context, s *session, r daemon.Result) daemon.Result {
+	if s.ready() && h.Ready != nil {
+		r.Log = append(r.Log, h.Ready(c)...)
+	}
+	return r
+}
+
+// fail ends the SA after a failed XAUTH or Mode Config: message 46 with
+// the reason, a Delete of the ISAKMP SA to the peer, and the SA removed.
+func fail(c *daemon.Context, s *session, k phase1.InfoKeys, reason string, r daemon.Result) daemon.Result {
+	r.Log = append(r.Log, failed(s, reason))
+	return end(c, s, k, r)
+}
+
+// failed is message 46 for the SA of s.
+func failed(s *session, reason string) notify.Message {
+	return notify.Phase1Failed(s.p1.Role.String(), s.p1.LocalText(), s.p1.RemoteText(), reason)
+}
+
+// end deletes the ISAKMP SA, with a Delete to the peer.
+func end(c *daemon.Context, s *session, k phase1.InfoKeys, r daemon.Result) daemon.Result {
+	ps := []isakmp.Payload{k.DeleteISAKMP()}
+	if del, err := phase1.SealInformational(k, c.NewMessageID(), ps); err == nil {
+		r.Also = append(r.Also, del)
+		phase1.LogDelete(c.Log, s.p1.Remote, ps)
+	}
+	r.DeleteSA, r.Why = true, daemon.RemoveFailed
+	r.Done = true
+	return r
+}
+
+// identifier returns a random ATTR identifier for a request or set of ours.
+func identifier(c *daemon.Context) uint16 {
+	var b [2]byte
+	if _, err := c.Rand.Read(b[:]); err != nil {
+		return 1
+	}
+	return binary.BigEndian.Uint16(b[:])
+}
+
+// begin sends a REQUEST or SET of ours in an exchange of its own message
+// ID, retransmitted until its answer comes.
+func (h *Handler) begin(c *daemon.Context, s *session, k phase1.InfoKeys, kind kind, a *isakmp.Attr) error {
+	mid := c.NewMessageID()
+	p := newProtection(k, mid)
+	out, err := p.seal(a)
+	if err != nil {
+		return err
+	}
+	c.Begin(isakmp.ExchangeTransaction, mid, &request{h: h, s: s, k: k, p: p, kind: kind, sent: a},
+		daemon.Result{Send: out, Request: true})
+	return nil
+}
+
+// Start answers a REQUEST or SET the peer begins (daemon.Handler): the
+// answer goes at once, and the daemon answers a retransmission of the
+// request from its cache.
+func (h *Handler) Start(c *daemon.Context, pk *daemon.Packet) (daemon.Exchange, daemon.Result) {
+	s, k, err := h.session(c)
+	if err != nil {
+		return nil, daemon.Result{Reject: err}
+	}
+	p := newProtection(k, pk.Header.MessageID)
+	a, next, err := p.open(pk.Data)
+	if err != nil {
+		return nil, daemon.Result{Reject: err}
+	}
+	p.accept(next)
+	var ans *isakmp.Attr
+	var r daemon.Result
+	switch {
+	case a.CfgType == isakmp.CfgRequest && hasXAuth(a):
+		ans, r = h.loginAsked(c, s, a)
+	case a.CfgType == isakmp.CfgSet && hasXAuth(a):
+		ans, r = h.loginStatus(c, s, k, a)
+	case a.CfgType == isakmp.CfgRequest:
+		ans, r = h.modeConfigAsked(c, s, a)
+	case a.CfgType == isakmp.CfgSet:
+		ans, r = h.modeConfigSet(c, s, a)
+	default:
+		return nil, daemon.Result{Reject: fmt.Errorf("transaction: %v starts no exchange", a.CfgType)}
+	}
+	if r.Reject != nil {
+		return nil, r
+	}
+	out, err := p.seal(ans)
+	if err != nil {
+		return nil, daemon.Result{Reject: err}
+	}
+	r.Send = out
+	return nil, r
+}
