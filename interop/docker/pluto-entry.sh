@@ -11,8 +11,10 @@ set -e
 mkdir -p /run/pluto /var/lib/ipsec/nss
 ipsec initnss >/dev/null 2>&1 || true
 if [ -f /certs/peer.p12 ]; then
-	ipsec import /certs/peer.p12 >&2
-	certutil -M -d sql:/var/lib/ipsec/nss -n ca -t CT,, >&2 || true
+	# No password on the file nor on the database (ipsec import would ask).
+	pk12util -i /certs/peer.p12 -d sql:/var/lib/ipsec/nss -W "" -K "" >&2
+	certutil -A -d sql:/var/lib/ipsec/nss -n ca -t CT,, -a -i /certs/ca.crt >&2
+	certutil -L -d sql:/var/lib/ipsec/nss >&2
 fi
 ipsec pluto --config /etc/ipsec.conf --nofork --stderrlog &
 pid=$!
