@@ -326,6 +326,19 @@ esp_probe() {
 
 # --- main --------------------------------------------------------------------
 
+# leftovers removes every container, network and volume of a project of
+# ours (interrupted cases): compose labels them with their project.
+leftovers() {
+	local kind ids
+	for kind in container network volume; do
+		ids=$(docker $kind ls $([ $kind = container ] && echo -a) --filter label=com.docker.compose.project \
+			--format "{{if eq \"$kind\" \"volume\"}}{{.Name}}{{else}}{{.ID}}{{end}} {{.Label \"com.docker.compose.project\"}}" |
+			awk -v p="$prefix-" 'index($2, p) == 1 {print $1}')
+		[ -z "$ids" ] || docker $kind rm -f $ids >/dev/null 2>&1 || docker $kind rm $ids >/dev/null 2>&1 || true
+	done
+}
+trap 'kill $(jobs -p) 2>/dev/null; leftovers; exit 130' INT TERM
+
 t_all=$(now)
 before=$(docker ps -aq | wc -l) nets=$(docker network ls -q | wc -l) vols=$(docker volume ls -q | wc -l)
 images
