@@ -101,8 +101,9 @@ images() {
 		base_image
 	fi
 	# iked and ikectl static, and the tool that compares the keys.
-	CGO_ENABLED=0 $GO build -trimpath -o "$out/stage/iked" ./cmd/iked
-	CGO_ENABLED=0 $GO build -trimpath -o "$out/stage/ikectl" ./cmd/ikectl
+	local ld="-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)"
+	CGO_ENABLED=0 $GO build -trimpath -ldflags "$ld" -o "$out/stage/iked" ./cmd/iked
+	CGO_ENABLED=0 $GO build -trimpath -ldflags "$ld" -o "$out/stage/ikectl" ./cmd/ikectl
 	$GO build -o "$out/keycompare" ./interop/cmd/keycompare
 	cp /etc/ssl/certs/ca-certificates.crt "$out/stage/" 2>/dev/null || : >"$out/stage/ca-certificates.crt"
 	build iked "$dir/Dockerfile.iked" "$out/stage"
