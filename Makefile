@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst bench-responder bench-scale demo ci-fresh clean deb deb-test deb-systemd-test kernel-test
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst bench-responder bench-scale demo ci-fresh clean deb deb-test deb-systemd-test kernel-test interop-docker
 
 all: build
 
@@ -126,6 +126,15 @@ deb-systemd-test:
 # one line per scenario; logs and captures in $(BIN)/kernel-test/logs.
 kernel-test:
 	GO=$(GO) KT_OUT=$(CURDIR)/$(BIN)/kernel-test ./scripts/kernel-test.sh
+
+# interop-docker: iked against strongSwan and libreswan in Docker containers
+# (scripts/interop-docker.sh, interop/README.md): the images built from
+# Debian's packages with no registry (debootstrap minbase, docker import;
+# iked FROM scratch), every compose setup of interop/docker/cases in both
+# roles, SAs and keys checked on both sides, a table; nothing left in
+# Docker but the cached images. Root, a Docker engine with compose.
+interop-docker:
+	GO=$(GO) IKED_DOCKER_OUT=$(CURDIR)/$(BIN)/interop-docker ./scripts/interop-docker.sh
 
 clean:
 	rm -rf $(BIN)

@@ -19,8 +19,6 @@ set -euo pipefail
 top=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 cache=${CI_FRESH_CACHE:-/var/cache/iked-ci-fresh}
 work=${CI_FRESH_DIR:-/var/tmp}
-suite=bookworm
-base="$cache/$suite-minbase.tar"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "ci-fresh: needs root (debootstrap, chroot, mount namespaces)" >&2
@@ -37,28 +35,11 @@ done
 	exit 1
 }
 
-# The mirror this machine's apt uses: the first deb URI of its sources.
-mirror=${CI_FRESH_MIRROR:-}
-if [ -z "$mirror" ]; then
-	mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2; exit}')
-	[ -n "$mirror" ] || mirror=$(awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-	[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-fi
-
-if [ ! -s "$base" ]; then
-	echo "ci-fresh: debootstrap --variant=minbase $suite from $mirror (cached in $base)"
-	mkdir -p "$cache"
-	tmp=$(mktemp -d "$work/iked-ci-base.XXXXXX")
-	t0=$(date +%s)
-	if ! debootstrap --variant=minbase "$suite" "$tmp" "$mirror" >"$tmp.log" 2>&1; then
-		tail -n 30 "$tmp.log" >&2
-		rm -rf --one-file-system "$tmp" "$tmp.log"
-		exit 1
-	fi
-	tar -C "$tmp" -cf "$base.part" . && mv "$base.part" "$base"
-	rm -rf --one-file-system "$tmp" "$tmp.log"
-	echo "ci-fresh: base root made in $(($(date +%s) - t0)) s"
-fi
+# The bare root: scripts/minbase.sh (debootstrap minbase from the mirror
+# this machine's apt uses, cached).
+MINBASE_MIRROR=${CI_FRESH_MIRROR:-${MINBASE_MIRROR:-}}
+. "$top/scripts/minbase.sh"
+base=$(minbase_tar "$cache" "$work")
 
 roots=()
 cleanup() {

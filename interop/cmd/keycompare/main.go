@@ -1,0 +1,193 @@
+// Command keycompare checks that iked and the peer of a container setup
+// (interop/docker, scripts/interop-docker.sh) derived the same keys: it
+// reads iked's JSON log written at its keys level and the peer's log
+// (strongSwan's charon at ike=4 chd=4, parsed by interop.ParseKeys;
+// libreswan's pluto with plutodebug crypt), and requires every ISAKMP SA
+// iked logged to have the peer's SKEYID_d, SKEYID_a and SKEYID_e (and Ka
+// and the initial IV where the peer logs them), and every IPsec SA key
+// iked logged (both directions) to be one the peer derived in the same
+// direction. It prints what it compared and exits 1 on a difference or
+// when either log holds no keys.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/iked/iked/interop"
+)
+
+// phase1 are one ISAKMP SA's keys; nil values were not logged.
+type phase1 struct {
+	SKEYIDd, SKEYIDa, SKEYIDe, Ka, IV []byte
+}
+
+// child is one IPsec SA's keys; Flow "initiator" protects what the Quick
+// Mode initiator sends (the name strongSwan's chd log uses), Dir is
+// iked's direction of the SA. Either may be unknown (""). Integ nil: Enc
+// is the whole KEYMAT, the encryption key followed by the integrity key.
+type child struct {
+	Flow, Dir  string
+	Enc, Integ []byte
+}
+
+// matches: c (iked's) and p (the peer's) are the same SA's keys.
+func (c child) matches(p child) bool {
+	if (p.Flow != "" && p.Flow != c.Flow) || (p.Dir != "" && p.Dir != c.Dir) {
+		return false
+	}
+	if p.Integ == nil {
+		return bytes.Equal(p.Enc, append(append([]byte{}, c.Enc...), c.Integ...))
+	}
+	return bytes.Equal(p.Enc, c.Enc) && bytes.Equal(p.Integ, c.Integ)
+}
+
+type keys struct {
+	P1    []phase1
+	Child []child
+}
+
+func main() {
+	ikedLog := flag.String("iked", "", "iked's log (JSON, -debug keys)")
+	swanLog := flag.String("strongswan", "", "charon's log (ike=4, chd=4)")
+	plutoLog := flag.String("libreswan", "", "pluto's log (plutodebug crypt)")
+	phase1Only := flag.Bool("phase1-only", false, "do not require IPsec SA keys (a peer that could not install its IPsec SA stops before iked derives them)")
+	flag.Parse()
+	ik, err := readIked(*ikedLog)
+	if err != nil {
+		fail(err)
+	}
+	var peer *keys
+	switch {
+	case *swanLog != "":
+		peer, err = readCharon(*swanLog)
+	case *plutoLog != "":
+		peer, err = readPluto(*plutoLog)
+	default:
+		err = fmt.Errorf("keycompare: -strongswan or -libreswan needed")
+	}
+	if err != nil {
+		fail(err)
+	}
+	msg, err := compare(ik, peer, *phase1Only)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Println(msg)
+}
+
+func fail(err error) {
+	fmt.Println(err)
+	os.Exit(1)
+}
+
+// readIked takes the "ISAKMP SA keys" (phase1/auth.go) and "IPsec SA keys"
+// (quickmode/keys.go) lines of iked's JSON log.
+func readIked(path string) (*keys, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	k := &keys{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var l map[string]any
+		if json.Unmarshal(sc.Bytes(), &l) != nil || l["level"] != "keys" {
+			continue
+		}
+		h := func(name string) []byte {
+			s, _ := l[name].(string)
+			b, _ := hex.DecodeString(s)
+			return b
+		}
+		switch l["msg"] {
+		case "ISAKMP SA keys":
+			k.P1 = append(k.P1, phase1{h("SKEYID_d"), h("SKEYID_a"), h("SKEYID_e"), h("Ka"), h("initial IV")})
+		case "IPsec SA keys":
+			flow, _ := l["flow"].(string)
+			dir, _ := l["direction"].(string)
+			k.Child = append(k.Child, child{flow, dir, h("encryption key"), h("integrity key")})
+		}
+	}
+	return k, sc.Err()
+}
+
+func readCharon(path string) (*keys, error) {
+	ck, err := interop.ReadKeys(path)
+	if err != nil {
+		return nil, err
+	}
+	k := &keys{}
+	for _, s := range ck.IKE {
+		if len(s.SKEYIDd) > 0 {
+			k.P1 = append(k.P1, phase1{s.SKEYIDd, s.SKEYIDa, s.SKEYIDe, s.Ka, s.IV})
+		}
+	}
+	for _, c := range ck.Child {
+		k.Child = append(k.Child, child{Flow: "initiator", Enc: c.EncI, Integ: c.IntegI},
+			child{Flow: "responder", Enc: c.EncR, Integ: c.IntegR})
+	}
+	return k, nil
+}
+
+func compare(ik, peer *keys, phase1Only bool) (string, error) {
+	if len(ik.P1) == 0 || (len(ik.Child) == 0 && !phase1Only) {
+		return "", fmt.Errorf("keys: iked logged %d ISAKMP SAs and %d IPsec SAs at its keys level", len(ik.P1), len(ik.Child))
+	}
+	values := 0
+	for _, s := range ik.P1 {
+		var p *phase1
+		for i := range peer.P1 {
+			if bytes.Equal(peer.P1[i].SKEYIDd, s.SKEYIDd) {
+				p = &peer.P1[i]
+			}
+		}
+		if p == nil {
+			// libreswan: no SKEYID values, only the IV hash that iked's
+			// initial IV is the start of; KEYMAT stands for SKEYID_d.
+			for i := range peer.P1 {
+				if peer.P1[i].SKEYIDd == nil && len(s.IV) > 0 && bytes.HasPrefix(peer.P1[i].IV, s.IV) {
+					p = &phase1{IV: s.IV}
+				}
+			}
+		}
+		if p == nil {
+			return "", fmt.Errorf("keys: the peer logged no SKEYID_d %x nor an IV hash starting with iked's IV %x (it logged %d)", s.SKEYIDd, s.IV, len(peer.P1))
+		}
+		if p.SKEYIDd == nil {
+			values++ // the IV
+			continue
+		}
+		for _, v := range []struct {
+			name      string
+			iked, got []byte
+			required  bool
+		}{{"SKEYID_a", s.SKEYIDa, p.SKEYIDa, true}, {"SKEYID_e", s.SKEYIDe, p.SKEYIDe, true},
+			{"Ka", s.Ka, p.Ka, false}, {"initial IV", s.IV, p.IV, false}} {
+			if len(v.got) == 0 && !v.required {
+				continue
+			}
+			if !bytes.Equal(v.iked, v.got) {
+				return "", fmt.Errorf("keys: %s: iked %x, peer %x", v.name, v.iked, v.got)
+			}
+			values++
+		}
+	}
+	for _, c := range ik.Child {
+		found := false
+		for _, p := range peer.Child {
+			found = found || c.matches(p)
+		}
+		if !found {
+			return "", fmt.Errorf("keys: iked's %s IPsec SA key %x/%x is none the peer derived", c.Flow, c.Enc, c.Integ)
+		}
+	}
+	return fmt.Sprintf("keys agree: %d ISAKMP SA(s) (%d values), %d IPsec SA key sets", len(ik.P1), values, len(ik.Child)), nil
+}
