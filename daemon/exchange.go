@@ -187,6 +187,9 @@ func (d *Daemon) resume(sa *SA, run *running, v any) {
 	if _, isWork := v.(engine.Event); !isWork {
 		run.busy = false
 	}
+	if run.id == 0 {
+		defer d.releaseHeld(sa)
+	}
 	res := d.safeCall(sa, run, func(c *Context) Result { return run.ex.Resume(c, v) })
 	if res.Reject != nil {
 		d.log.Debug("exchange refused a result", zap.Stringer("cookies", sa.Cookies), zap.Error(res.Reject))

@@ -62,6 +62,9 @@ func (d *Daemon) receive(p *Packet) {
 		}
 	}
 
+	if d.holdBehindPhase1(sa, p, dg) {
+		return
+	}
 	run := sa.exchanges[h.MessageID]
 	sum := sha256.Sum256(p.Data)
 	if adopt && run == nil {
@@ -172,4 +175,54 @@ func (d *Daemon) adoptCookie(sa *SA, r [8]byte) {
 	}
 	sa.Cookies.R = r
 	d.sas[sa.Cookies] = sa
+}
+
+// maxHeld bounds the messages held behind one SA's phase 1 (holdBehindPhase1).
+const maxHeld = 4
+
+// holdBehindPhase1 keeps a message that opens a new exchange on sa while
+// sa's phase 1 exchange waits for the worker pool: an Aggressive Mode
+// initiator sends its first Quick Mode right after AM3, and a gateway its
+// XAUTH request right after MM6, both before the other side has verified
+// the last phase 1 message. The SA handles its messages one at a time, as
+// strongSwan's checked-out IKE SA does; releaseHeld receives them once the
+// phase 1 result is in. It reports whether p was held (or dropped as busy,
+// past maxHeld).
+func (d *Daemon) holdBehindPhase1(sa *SA, p *Packet, dg Datagram) bool {
+	if p.Header.MessageID == 0 || sa.Established {
+		return false
+	}
+	p1 := sa.exchanges[0]
+	if p1 == nil || !p1.busy || sa.exchanges[p.Header.MessageID] != nil {
+		return false
+	}
+	if len(sa.held) >= maxHeld {
+		d.drop(DropBusy, dg, fmt.Errorf("%s message ID %#x while phase 1 is computed", p.Header.Exchange, p.Header.MessageID))
+		return true
+	}
+	sa.held = append(sa.held, p)
+	return true
+}
+
+// releaseHeld receives what holdBehindPhase1 kept, once sa's phase 1 is no
+// longer waiting for the worker pool.
+func (d *Daemon) releaseHeld(sa *SA) {
+	if len(sa.held) == 0 {
+		return
+	}
+	if !d.alive(sa) {
+		for _, p := range sa.held {
+			d.drop(DropNoSA, Datagram{Remote: p.Remote}, fmt.Errorf("%s held while phase 1 was computed: the SA is gone", p.Header.Exchange))
+		}
+		sa.held = nil
+		return
+	}
+	if p1 := sa.exchanges[0]; p1 != nil && p1.busy {
+		return
+	}
+	held := sa.held
+	sa.held = nil
+	for _, p := range held {
+		d.receive(p)
+	}
 }

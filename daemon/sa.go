@@ -53,6 +53,10 @@ type SA struct {
 	source netip.Addr
 	jobs   int
 	fragID uint16 // the fragment ID of the last message sent in fragments
+	// held are messages of new exchanges (a Quick Mode, a Transaction)
+	// that came while the last phase 1 message was with the worker pool;
+	// they are received once it is done (receive.go holdBehindPhase1).
+	held []*Packet
 }
 
 // Phase1State is what phase 1 keeps of an ISAKMP SA: its keys and the
