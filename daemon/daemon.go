@@ -112,6 +112,7 @@ type Daemon struct {
 	hooks    *hooks
 	observer *observer // started when metrics are served or a connection has an updown script
 	keying   map[string]*keying
+	starts   initiations
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -500,24 +501,24 @@ func (d *Daemon) loop() {
 
 // initiateStartConns starts the connections marked `initiate: start`
 // (docs/policy-file.md), at start-up and after a reload, when phase 1 has
-// registered an initiator.
+// registered an initiator: those that have no SA yet are queued, and
+// begin as daemon.initiate-max and initiate-per-peer allow
+// (initiating.go).
 func (d *Daemon) initiateStartConns() {
 	if d.initiator == nil || d.policy == nil {
 		return
 	}
+	running := map[string]bool{}
+	for _, sa := range d.sas {
+		running[sa.Conn] = true
+	}
+	for _, sa := range d.byInit {
+		running[sa.Conn] = true
+	}
 	for _, c := range d.policy.Conns {
-		if c.Initiate != "start" {
-			continue
-		}
-		running := false
-		for _, sa := range d.allSAs() {
-			running = running || sa.Conn == c.Name
-		}
-		if running {
-			continue
-		}
-		if err := d.initiate(c.Name); err != nil {
-			d.log.Warn("cannot initiate connection", zap.String("conn", c.Name), zap.Error(err))
+		if c.Initiate == "start" && !running[c.Name] {
+			d.queueStart(c.Name, d.peerOf(c.Name))
 		}
 	}
+	d.startQueued()
 }

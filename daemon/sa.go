@@ -50,6 +50,10 @@ type SA struct {
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+	// initiating: a phase 1 we initiated to initPeer, not yet
+	// established, counted in Daemon.starts (initiating.go).
+	initiating bool
+	initPeer   netip.Addr
 }
 
 // indexKey is where Daemon.byConn holds an established SA.
