@@ -113,6 +113,7 @@ type Daemon struct {
 	observer *observer // started when metrics are served or a connection has an updown script
 	keying   map[string]*keying
 	starts   initiations
+	overflow *overflow
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -172,6 +173,7 @@ func New(opt Options) *Daemon {
 		rand:     opt.Rand,
 		settings: DefaultSettings(),
 		events:   make(chan func(), loopQueue),
+		overflow: newOverflow(),
 		done:     make(chan struct{}),
 		handlers: map[isakmp.ExchangeType]Handler{},
 		sas:      map[Cookies]*SA{},
@@ -487,6 +489,10 @@ func (d *Daemon) loop() {
 		select {
 		case f := <-d.events:
 			f()
+		case <-d.overflow.ready:
+			for _, p := range d.overflow.take() {
+				d.receive(p)
+			}
 		case ev, ok := <-evs:
 			if !ok {
 				evs = nil
