@@ -14,7 +14,7 @@ FUZZTIME   ?= 5s
 # Namespace of `make demo`: the h7 prefix keeps it apart from test namespaces.
 DEMO_NS    ?= h7-demo
 
-.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst bench-responder bench-scale demo ci-fresh clean deb deb-test deb-systemd-test kernel-test interop-docker
+.PHONY: all build test vet unit check-examples man check-man fuzz fuzz-long bench bench-burst bench-responder bench-scale demo ci-fresh clean deb deb-test deb-systemd-test kernel-test interop-docker bench-initiator
 
 all: build
 
@@ -88,6 +88,14 @@ bench-responder:
 # (scripts/bench-scale.sh; root). N=100000 for the issue's scale.
 bench-scale:
 	BIN=$(BIN) GO=$(GO) ./scripts/bench-scale.sh
+
+# bench-initiator: iked (`initiate: start`) and strongSwan (swanctl,
+# start_action = start) each initiating N=10000 connections at once to the
+# same responder (strongSwan by default); the time to all IPsec SAs up and
+# the initiator's CPU (scripts/bench-initiator.sh; root, strongSwan with
+# kernel-libipsec). N, GROUP, INITIATORS, RESPONDER vary it.
+bench-initiator:
+	BIN=$(BIN) GO=$(GO) ./scripts/bench-initiator.sh
 
 # demo: iked and strongSwan negotiating IKEv1 in two network namespaces
 # (scripts/demo.sh): installs what it runs if missing (strongSwan, iproute2,

@@ -229,7 +229,7 @@ func (d *Daemon) listConns() []control.Conn {
 
 // initiate starts phase 1 of a connection through the registered Initiator.
 func (d *Daemon) initiate(conn string) error {
-	if d.policy == nil || !slices.ContainsFunc(d.policy.Conns, func(c control.Conn) bool { return c.Name == conn }) {
+	if !d.hasConn(conn) {
 		return fmt.Errorf("no connection %q in the running policy", conn)
 	}
 	if d.initiator == nil {
@@ -273,6 +273,7 @@ func (d *Daemon) initiate(conn string) error {
 	d.byInit[icookie] = sa
 	d.sas[sa.Cookies] = sa
 	sa.exchanges[0] = run
+	d.countInitiation(sa, d.peerOf(conn))
 	d.carryOut(sa, run, res, false)
 	return nil
 }

@@ -114,6 +114,8 @@ type Daemon struct {
 	hooks    *hooks
 	observer *observer // started when metrics are served or a connection has an updown script
 	keying   map[string]*keying
+	starts   initiations
+	overflow *overflow
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -173,6 +175,7 @@ func New(opt Options) *Daemon {
 		rand:     opt.Rand,
 		settings: DefaultSettings(),
 		events:   make(chan func(), loopQueue),
+		overflow: newOverflow(),
 		done:     make(chan struct{}),
 		handlers: map[isakmp.ExchangeType]Handler{},
 		sas:      map[Cookies]*SA{},
@@ -488,6 +491,10 @@ func (d *Daemon) loop() {
 		select {
 		case f := <-d.events:
 			f()
+		case <-d.overflow.ready:
+			for _, p := range d.overflow.take() {
+				d.receive(p)
+			}
 		case ev, ok := <-evs:
 			if !ok {
 				evs = nil
@@ -502,24 +509,24 @@ func (d *Daemon) loop() {
 
 // initiateStartConns starts the connections marked `initiate: start`
 // (docs/policy-file.md), at start-up and after a reload, when phase 1 has
-// registered an initiator.
+// registered an initiator: those that have no SA yet are queued, and
+// begin as daemon.initiate-max and initiate-per-peer allow
+// (initiating.go).
 func (d *Daemon) initiateStartConns() {
 	if d.initiator == nil || d.policy == nil {
 		return
 	}
+	running := map[string]bool{}
+	for _, sa := range d.sas {
+		running[sa.Conn] = true
+	}
+	for _, sa := range d.byInit {
+		running[sa.Conn] = true
+	}
 	for _, c := range d.policy.Conns {
-		if c.Initiate != "start" {
-			continue
-		}
-		running := false
-		for _, sa := range d.allSAs() {
-			running = running || sa.Conn == c.Name
-		}
-		if running {
-			continue
-		}
-		if err := d.initiate(c.Name); err != nil {
-			d.log.Warn("cannot initiate connection", zap.String("conn", c.Name), zap.Error(err))
+		if c.Initiate == "start" && !running[c.Name] {
+			d.queueStart(c.Name, d.peerOf(c.Name))
 		}
 	}
+	d.startQueued()
 }

@@ -38,6 +38,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 		newlyEstablished = true
 		sa.Established = true
 		d.index(sa)
+		d.initiationDone(sa)
 		if sa.halfOpen != nil {
 			sa.halfOpen.Stop()
 			sa.halfOpen = nil

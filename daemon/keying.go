@@ -80,15 +80,11 @@ func (d *Daemon) keyingFailed(sa *SA, why RemoveReason) {
 				return
 			}
 			k.timer = nil
-			for _, other := range d.allSAs() {
-				if other.Conn == conn {
-					return // something else started it meanwhile
-				}
-			}
-			if err := d.initiate(conn); err != nil {
-				d.log.Warn("cannot initiate connection", zap.String("conn", conn), zap.Error(err))
-				delete(d.keying, conn)
-			}
+			// It waits its turn as the `initiate: start` connections do
+			// (initiating.go), which pass it over if something else
+			// started it meanwhile.
+			d.queueStart(conn, d.peerOf(conn))
+			d.startQueued()
 		})
 	})
 }

@@ -63,6 +63,7 @@ func settingsOf(pd policymgr.Daemon) (Settings, error) {
 	s.HalfOpenLifetime, s.ReplyCacheTime = pd.HalfOpenLifetime, pd.ReplyCacheTime
 	u := pd.UnderLoad
 	s.LoadHalfOpen, s.PerSourceHalfOpen, s.RateLimit, s.RateBurst = u.HalfOpen, u.PerSource, u.Rate, u.Burst
+	s.InitiateMax, s.InitiatePerPeer = pd.InitiateMax, pd.InitiatePerPeer
 	s.RetransmitBase = pd.Retransmit.Timeout
 	s.RetransmitTries = pd.Retransmit.Tries
 	s.Log = pd.Log

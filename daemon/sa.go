@@ -57,6 +57,10 @@ type SA struct {
 	// that came while the last phase 1 message was with the worker pool;
 	// they are received once it is done (receive.go holdBehindPhase1).
 	held []*Packet
+	// initiating: a phase 1 we initiated to initPeer, not yet
+	// established, counted in Daemon.starts (initiating.go).
+	initiating bool
+	initPeer   netip.Addr
 }
 
 // Phase1State is what phase 1 keeps of an ISAKMP SA: its keys and the

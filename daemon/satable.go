@@ -120,6 +120,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		delete(d.firsts, *sa.first)
 	}
 	d.unindex(sa)
+	d.initiationDone(sa)
 	if sa.Role == RoleResponder && !sa.Established && sa.first != nil {
 		// A failure after work (a bad KE found by our Diffie-Hellman, a
 		// wrong hash) stays charged to its source (admission.go).

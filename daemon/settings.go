@@ -33,6 +33,11 @@ type Settings struct {
 	PerSourceHalfOpen int
 	RateLimit         float64 // first messages per second per source address, under load
 	RateBurst         int
+	// InitiateMax and InitiatePerPeer bound the phase 1 exchanges we
+	// initiate that are not yet established, in all and with one peer
+	// address; queued initiations wait below them (initiating.go).
+	InitiateMax     int
+	InitiatePerPeer int
 	// ESPInUDP lets the kernel decapsulate ESP on the NAT-T sockets
 	// (UDP_ENCAP_ESPINUDP): with the xfrm engine, so NAT-T SAs carry traffic.
 	ESPInUDP bool
@@ -66,6 +71,8 @@ func DefaultSettings() Settings {
 		PerSourceHalfOpen: 1024,
 		RateLimit:         50,
 		RateBurst:         100,
+		InitiateMax:       256,
+		InitiatePerPeer:   5,
 		Log:               notify.LogConfig{Level: "info", Format: "console"},
 	}
 }
@@ -89,6 +96,8 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("daemon: under-load half-open must be 1 to half-open-max")
 	case s.PerSourceHalfOpen <= 0:
 		return fmt.Errorf("daemon: under-load per-source must be positive")
+	case s.InitiateMax <= 0 || s.InitiatePerPeer <= 0:
+		return fmt.Errorf("daemon: initiate-max and initiate-per-peer must be positive")
 	case s.HalfOpenLifetime <= 0 || s.ReplyCacheTime <= 0:
 		return fmt.Errorf("daemon: half-open-lifetime and reply-cache-time must be positive")
 	}

@@ -32,6 +32,11 @@ type Daemon struct {
 	Metrics Metrics
 	// XAuth is where an XAUTH server checks user names and passwords.
 	XAuth XAuth
+	// InitiateMax and InitiatePerPeer bound the phase 1 exchanges this
+	// host initiates that are not yet established, in all and with one
+	// peer address: `initiate: start` connections and keying retries
+	// wait below them.
+	InitiateMax, InitiatePerPeer int
 }
 
 // Metrics is daemon.metrics: the address and port of the HTTP listener
@@ -80,6 +85,8 @@ func DefaultDaemon() Daemon {
 		HalfOpenLifetime:  60 * time.Second,
 		ReplyCacheTime:    60 * time.Second,
 		UnderLoad:         UnderLoad{HalfOpen: 1024, PerSource: 1024, Rate: 50, Burst: 100},
+		InitiateMax:       256,
+		InitiatePerPeer:   5,
 		Retransmit:        Retransmit{Timeout: 2 * time.Second, Tries: 5},
 		DPD:               DPD{Delay: 30 * time.Second, Timeout: 150 * time.Second},
 		LogUnmatched:      false,

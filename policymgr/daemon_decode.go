@@ -11,7 +11,7 @@ import (
 )
 
 var daemonKeys = []string{"listen", "ike-port", "natt-port", "engine", "control-socket", "phase1-lifetime-min",
-	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "retransmit", "dpd", "log-unmatched", "log", "metrics", "xauth", "state-dir"}
+	"phase2-lifetime-min", "half-open-max", "half-open-lifetime", "reply-cache-time", "under-load", "initiate-max", "initiate-per-peer", "retransmit", "dpd", "log-unmatched", "log", "metrics", "xauth", "state-dir"}
 
 // The keys of the daemon section's mappings (docs/policy-file.md writes
 // them retransmit.timeout and so on).
@@ -115,6 +115,14 @@ func (d *decoder) daemonSection(n *yaml.Node) Daemon {
 					}
 				}
 			})
+		case "initiate-max":
+			if h, ok := d.integer(v, what, 1, 1<<20); ok {
+				ds.InitiateMax = int(h)
+			}
+		case "initiate-per-peer":
+			if h, ok := d.integer(v, what, 1, 1<<20); ok {
+				ds.InitiatePerPeer = int(h)
+			}
 		case "retransmit":
 			d.mapping(v, "daemon retransmit", retransmitKeys, func(key string, _, v *yaml.Node) {
 				if key == "timeout" {

@@ -17,8 +17,9 @@ import (
 
 // maxNodes bounds the YAML nodes one load visits, aliases expanded, so
 // that a file of nested aliases (a "billion laughs") cannot stall the
-// daemon.
-const maxNodes = 200000
+// daemon. It is about what a file of MaxFileSize bytes holds without
+// aliases: a policy of 10,000 connections has some 300,000 nodes.
+const maxNodes = 2000000
 
 // decoder walks the file's yaml.Node tree by hand rather than with
 // yaml.Unmarshal into structs, so that every finding names the key and its

@@ -1,0 +1,76 @@
+package daemon
+
+import (
+	"sync"
+
+	"github.com/iked/iked/isakmp"
+)
+
+// overflow keeps the informational datagrams of existing ISAKMP SAs
+// (Deletes, DPD, notifies: a non-zero responder cookie) that arrive while
+// the loop's queue is full, so that a burst of them is worked through
+// rather than dropped: when a hundred thousand peers say goodbye at once,
+// each Delete lost leaves an SA in the tables until its lifetime ends. It
+// is bounded (overflowMax datagrams, overflowBytes bytes); what is over
+// is dropped and counted as loop-full, as other datagrams are. First
+// messages are never kept here: dropping them is the flood guard.
+type overflow struct {
+	mu    sync.Mutex
+	pkts  []*Packet
+	bytes int
+	ready chan struct{} // one token while pkts holds some
+}
+
+const (
+	overflowMax   = 1 << 17
+	overflowBytes = 32 << 20
+	// overflowBatch is how many the loop works through before it looks at
+	// its other events again.
+	overflowBatch = 256
+)
+
+func newOverflow() *overflow { return &overflow{ready: make(chan struct{}, 1)} }
+
+// keep holds p for the loop; false when p is not informational or the
+// bounds are reached.
+func (o *overflow) keep(p *Packet) bool {
+	h := p.Header
+	if h.Exchange != isakmp.ExchangeInformational || h.ResponderCookie == ([8]byte{}) {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.pkts) >= overflowMax || o.bytes+len(p.Data) > overflowBytes {
+		return false
+	}
+	o.pkts = append(o.pkts, p)
+	o.bytes += len(p.Data)
+	select {
+	case o.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns up to overflowBatch of the datagrams kept, oldest first,
+// and leaves the token in ready while more wait.
+func (o *overflow) take() []*Packet {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := min(len(o.pkts), overflowBatch)
+	out := make([]*Packet, n)
+	copy(out, o.pkts)
+	o.pkts = o.pkts[n:]
+	for _, p := range out {
+		o.bytes -= len(p.Data)
+	}
+	if len(o.pkts) == 0 {
+		o.pkts = nil
+	} else {
+		select {
+		case o.ready <- struct{}{}:
+		default:
+		}
+	}
+	return out
+}
