@@ -50,8 +50,8 @@ daemon:
   log: {level: info, format: json}
   xauth: {backend: file, users-file: %q}
 transforms:
-  ike-cisco: {protocol: isakmp, ciphers: [aes256, aes128, 3des], hashes: [sha1], groups: [modp1024]}
-  esp-cisco: {protocol: esp, ciphers: [aes256, aes128, 3des], hmacs: [sha1]}
+  ike-cisco: {protocol: isakmp, ciphers: [aes256, aes128], hashes: [sha1], groups: [modp2048, modp1536]}
+  esp-cisco: {protocol: esp, ciphers: [aes256, aes128], hmacs: [sha1]}
 proposals:
   cisco: [esp-cisco]
 proposal-lists:
@@ -83,7 +83,7 @@ IPSec ID office
 IPSec secret %s
 Xauth username alice
 Xauth password correct horse
-IKE DH Group dh2
+IKE DH Group dh14
 Perfect Forward Secrecy nopfs
 NAT Traversal Mode none
 Interface name %stun0
