@@ -17,6 +17,7 @@ import (
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
+	"github.com/iked/iked/policymgr"
 )
 
 // Engine is what the daemon needs of the packet processing engine;
@@ -92,6 +93,8 @@ type Daemon struct {
 	leases      LeaseLister
 	revalidator Revalidator
 	watchers    []Watcher
+	onPolicy    []func(*policymgr.Policy) error
+	onStop      []func()
 	sas         map[Cookies]*SA
 	byInit      map[[8]byte]*SA // SAs we initiate, before the responder cookie is known
 	firsts      map[firstKey]*SA
@@ -261,6 +264,9 @@ func (d *Daemon) Start() error {
 		return &ExitError{1, err}
 	}
 	d.applyPolicy(loaded)
+	if err := d.policyInForce(loaded.Policy); err != nil {
+		return &ExitError{1, err}
+	}
 
 	d.log.Emit(notify.EngineInitializing())
 	eng, err := d.opt.NewEngine(d.settings.Engine)
@@ -398,6 +404,9 @@ func (d *Daemon) Stop() {
 			d.log.Warn("engine close", zap.Error(err))
 		}
 		d.stopObserver()
+		for _, f := range d.onStop {
+			f()
+		}
 		d.log.Info("iked stopped", zap.Duration("uptime", d.clock.Now().Sub(d.started)))
 		_ = d.log.Sync()
 	})

@@ -61,6 +61,7 @@ func (d *Daemon) switchPolicy(l *Loaded) {
 	d.replacePolicies(oldPolicies, l)
 	d.replaceManual(oldManual, l.Manual)
 	d.applyUnmatched()
+	_ = d.policyInForce(l.Policy) // logged; the policy stays in force
 	d.initiateStartConns()
 	d.log.Info("policy reloaded", zap.String("file", l.File), zap.Int("connections", len(l.Conns)))
 }

@@ -15,6 +15,9 @@ type CharonOptions struct {
 	Connections []Connection
 	Secrets     []Secret
 	XAuth       []XAuthSecret
+	// Pools are swanctl.conf's pools (Mode Config addresses and
+	// attributes a connection's Pools names).
+	Pools []CharonPool
 	// Credentials are copied into the instance's swanctl folder.
 	Credentials Credentials
 	// LibIPsec loads the kernel-libipsec plugin: ESP in user space over a TUN
@@ -68,7 +71,18 @@ type Connection struct {
 	// RemoteXAuth adds a second remote round "auth = xauth": charon is
 	// an XAUTH gateway checking the XAuthSecrets.
 	RemoteXAuth bool
+	// VIPs, when set, asks the gateway for a virtual IP by Mode Config
+	// (swanctl.conf vips, e.g. "0.0.0.0"); Pools hands them out (a gateway,
+	// names of CharonOptions.Pools).
+	VIPs, Pools string
 	Children    []Child
+}
+
+// CharonPool is one swanctl.conf pool: addresses and DNS servers (the
+// attr plugin's attributes).
+type CharonPool struct {
+	Name, Addrs string
+	DNS         string // comma-separated
 }
 
 // XAuthSecret is an XAUTH user name and password (swanctl.conf's xauth
@@ -209,6 +223,12 @@ connections {
 {{- if .Fragment}}
     fragmentation = {{.Fragment}}
 {{- end}}
+{{- if .VIPs}}
+    vips = {{.VIPs}}
+{{- end}}
+{{- if .Pools}}
+    pools = {{.Pools}}
+{{- end}}
     local {
       auth = {{or .LocalAuth "psk"}}
 {{- if .LocalID}}
@@ -276,6 +296,16 @@ connections {
       }
 {{- end}}
     }
+  }
+{{- end}}
+}
+pools {
+{{- range .Pools}}
+  {{.Name}} {
+    addrs = {{.Addrs}}
+{{- if .DNS}}
+    dns = {{.DNS}}
+{{- end}}
   }
 {{- end}}
 }

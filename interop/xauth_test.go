@@ -31,6 +31,21 @@ func xauthPasswordFile(t *testing.T, password string) string {
 	return f
 }
 
+// xauthUsersFile writes a users file with alice's password ("correct
+// horse") hashed by htpasswd -B, only its owner may read, and returns
+// its path; its folder is the test's own.
+func xauthUsersFile(t *testing.T) string {
+	t.Helper()
+	users := filepath.Join(filepath.Dir(xauthPasswordFile(t, "unused")), "xauth-users")
+	if out, err := exec.Command("htpasswd", "-B", "-C", "10", "-c", "-b", users, "alice", "correct horse").CombinedOutput(); err != nil {
+		t.Fatalf("htpasswd: %v\n%s", err, out)
+	}
+	if err := os.Chmod(users, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return users
+}
+
 // withIKE adds keys to the ike mapping of qmIkedPolicy's connection.
 func withIKE(extra string) func(string) string {
 	return func(p string) string {
@@ -106,13 +121,7 @@ func TestCharonXAuthClient(t *testing.T) {
 	}{{"right-password", "correct horse", true}, {"wrong-password", "battery staple", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			users := filepath.Join(filepath.Dir(xauthPasswordFile(t, "unused")), "xauth-users")
-			if out, err := exec.Command("htpasswd", "-B", "-C", "10", "-c", "-b", users, "alice", "correct horse").CombinedOutput(); err != nil {
-				t.Fatalf("htpasswd: %v\n%s", err, out)
-			}
-			if err := os.Chmod(users, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			users := xauthUsersFile(t)
 			s := newQMSetup(t, qmCases[0], false)
 			s.charonOpt.Connections[0].LocalXAuthID = "alice"
 			s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: tc.password}}

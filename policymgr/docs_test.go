@@ -74,13 +74,15 @@ func TestDocsListEveryKey(t *testing.T) {
 // TestDocsYAMLBlocks decodes every YAML block of the reference and the
 // how-tos: a block may be a fragment (it names transforms or files
 // defined elsewhere), but it must not hold a key, a value or a shape the
-// decoder refuses, so that an example in the docs cannot rot.
+// decoder refuses, so that an example in the docs cannot rot. The
+// Aggressive Mode warning is allowed: the Cisco clients' gateway of
+// docs/howto-road-warrior.md needs that mode and says why it is weak.
 func TestDocsYAMLBlocks(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "docs", "*.md"))
 	if len(files) < 4 {
 		t.Fatalf("docs: %v", files)
 	}
-	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address|no such file or directory|/etc/pam.d/[a-z]+ does not exist|is used by no connection`)
+	fragment := regexp.MustCompile(`does not define|has no |needs |psk-file|neither an ike section|no peer address|no such file or directory|/etc/pam.d/[a-z]+ does not exist|is used by no connection|Aggressive Mode with a pre-shared key`)
 	blocks := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)

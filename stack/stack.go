@@ -36,13 +36,16 @@ type Stack struct {
 	// Transaction runs XAUTH and Mode Config after phase 1 and holds
 	// Quick Mode back until they are done (IPsec's Gate). The gateway's
 	// logins are checked by the backend of the running policy's
-	// daemon.xauth (xauth.Open); its ModeConfig stays nil until a Mode
-	// Config store is wired in.
+	// daemon.xauth (xauth.Open); Mode Config goes to ModeConfig (pull
+	// only: the gateway answers the client's REQUEST, it pushes nothing).
 	Transaction *transaction.Handler
+	// ModeConfig is the Mode Config lease store of the running policy:
+	// the Transaction exchange's, Quick Mode's VirtualIPs and Leases.
+	ModeConfig *ModeConfig
 	// Initiator starts what `ikectl initiate` asks for: IPsec (phase 1,
 	// then Quick Mode); cmd/ikeload's -qm=false puts Phase1 here.
 	Initiator daemon.Initiator
-	// Leases, when set, answers `ikectl list-leases` (modecfg.Store).
+	// Leases, when set, answers `ikectl list-leases` (ModeConfig).
 	Leases daemon.LeaseLister
 }
 
@@ -76,9 +79,12 @@ func Build(pd policymgr.Daemon) *Stack {
 	info.OnDelete = ipsec.PeerDeleted
 	tx := transaction.NewHandler(nil)
 	tx.Open = xauth.Open
+	mc := &ModeConfig{}
+	tx.ModeConfig = mc
+	ipsec.VirtualIPs = mc
 	ipsec.Gate = tx
 	tx.Ready = ipsec.Released
-	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec, Transaction: tx,
+	return &Stack{Phase1: p1, Info: info, Life: life, IPsec: ipsec, Transaction: tx, ModeConfig: mc, Leases: mc,
 		HalfOpen: phase1.NewHalfOpen(ipsec.Informational()), Deleter: ipsec.Deleter(), Initiator: ipsec}
 }
 
@@ -98,9 +104,17 @@ func Build(pd policymgr.Daemon) *Stack {
 //     Life, which wipes the state it reads), the info line of an
 //     established ISAKMP SA (phase1.SALog), the SA's life (Life), XAUTH
 //     or Mode Config after phase 1 and the release of what Mode Config
-//     leased (Transaction).
+//     leased (Transaction), then the Mode Config store's own release of
+//     what a client installed (ModeConfig);
+//   - the Mode Config store's opening, pools and closing (OnPolicy,
+//     OnStop).
 func (s *Stack) Register(d *daemon.Daemon) {
 	s.Daemon = d
+	if s.ModeConfig != nil {
+		mc := s.ModeConfig
+		d.OnPolicy(func(p *policymgr.Policy) error { return mc.policy(p, d.Log()) })
+		d.OnStop(func() { mc.close(d.Log()) })
+	}
 	d.Register(isakmp.ExchangeMain, s.Phase1)
 	d.Register(isakmp.ExchangeAggressive, s.Phase1)
 	d.Register(isakmp.ExchangeQuickMode, s.IPsec)
@@ -119,4 +133,7 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Watch(phase1.SALog{})
 	d.Watch(s.Life)
 	d.Watch(s.Transaction)
+	if s.ModeConfig != nil {
+		d.Watch(s.ModeConfig)
+	}
 }

@@ -102,10 +102,18 @@ func (h *Handler) wantsModeConfig(conn *policymgr.Connection) bool {
 	return h.ModeConfig != nil && conn.IKE.XAuth != policymgr.XAuthServer && len(h.ModeConfig.Request(conn)) > 0
 }
 
+// servesModeConfig reports whether a gateway connection leases addresses
+// of a pool (mode-config.pool): its peer's Quick Mode waits for the
+// lease, without which policymgr.WarriorLimit refuses its selector.
+func (h *Handler) servesModeConfig(conn *policymgr.Connection) bool {
+	return h.ModeConfig != nil && conn.ModeConfig != nil && conn.ModeConfig.Pool != nil
+}
+
 // needs reports whether an SA of conn has Transaction exchanges to finish
 // before Quick Mode.
 func (h *Handler) needs(conn *policymgr.Connection) bool {
-	return conn != nil && conn.IKE != nil && (conn.IKE.XAuth != policymgr.XAuthRoleNone || h.wantsModeConfig(conn))
+	return conn != nil && conn.IKE != nil &&
+		(conn.IKE.XAuth != policymgr.XAuthRoleNone || h.wantsModeConfig(conn) || h.servesModeConfig(conn))
 }
 
 // Holds reports whether Quick Mode must wait on sa (quickmode.Gate): its
@@ -121,7 +129,8 @@ func (h *Handler) Holds(sa *daemon.SA) bool {
 // newSession starts the record of an established SA.
 func (h *Handler) newSession(p1 *phase1.SA) *session {
 	conn := p1.Conn
-	return &session{conn: conn, p1: p1, xauthDone: conn.IKE.XAuth == policymgr.XAuthRoleNone, mcDone: !h.wantsModeConfig(conn)}
+	return &session{conn: conn, p1: p1, xauthDone: conn.IKE.XAuth == policymgr.XAuthRoleNone,
+		mcDone: !h.wantsModeConfig(conn) && !h.servesModeConfig(conn)}
 }
 
 // SAEstablished begins what the SA's connection has to do after phase 1
@@ -137,7 +146,7 @@ func (h *Handler) SAEstablished(c *daemon.Context) daemon.Result {
 	switch {
 	case p1.Conn.IKE.XAuth == policymgr.XAuthServer:
 		return h.askLogin(c, s, "")
-	case s.xauthDone && !s.mcDone:
+	case s.xauthDone && h.wantsModeConfig(p1.Conn):
 		return h.askModeConfig(c, s)
 	}
 	return daemon.Result{}
@@ -254,7 +263,7 @@ func (h *Handler) Start(c *daemon.Context, pk *daemon.Packet) (daemon.Exchange, 
 	case a.CfgType == isakmp.CfgSet && hasXAuth(a):
 		ans, r = h.loginStatus(c, s, k, a)
 	case a.CfgType == isakmp.CfgRequest:
-		ans, r = h.modeConfigAsked(c, s, a)
+		ans, r = h.modeConfigAsked(c, s, k, a)
 	case a.CfgType == isakmp.CfgSet:
 		ans, r = h.modeConfigSet(c, s, a)
 	default:

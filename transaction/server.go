@@ -55,8 +55,11 @@ func (h *Handler) push(c *daemon.Context, s *session, k phase1.InfoKeys, r daemo
 
 // modeConfigAsked answers a client's Mode Config REQUEST (pull) with what
 // ModeConfig gives it; a gateway with XAUTH answers only after the login.
-// On a failure the REPLY is empty, as strongSwan answers.
-func (h *Handler) modeConfigAsked(c *daemon.Context, s *session, a *isakmp.Attr) (*isakmp.Attr, daemon.Result) {
+// On a failure (a full pool, say) the REPLY is empty, as strongSwan
+// answers, and the ISAKMP SA goes with a Delete and message 46 with the
+// reason: its peer has no address, so no Quick Mode of it could pass
+// (policymgr.WarriorLimit).
+func (h *Handler) modeConfigAsked(c *daemon.Context, s *session, k phase1.InfoKeys, a *isakmp.Attr) (*isakmp.Attr, daemon.Result) {
 	if h.ModeConfig == nil {
 		return nil, daemon.Result{Reject: errNoModeConfig}
 	}
@@ -69,10 +72,10 @@ func (h *Handler) modeConfigAsked(c *daemon.Context, s *session, a *isakmp.Attr)
 		if c.Log != nil {
 			c.Log.Warn("Mode Config request not answered", zap.String("conn", s.conn.Name), zap.Stringer("cookies", c.SA.Cookies), zap.Error(err))
 		}
-	} else {
-		reply.Attributes = got
-		s.leased = true
+		return reply, fail(c, s, k, "Mode Config: "+err.Error(), daemon.Result{})
 	}
+	reply.Attributes = got
+	s.leased = true
 	s.mcDone = true
 	return reply, h.done(c, s, daemon.Result{})
 }

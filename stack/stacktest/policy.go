@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -76,6 +77,11 @@ type Policy struct {
 	// e.g. "rw: {range: 10.99.0.0/24}"; ModeConfig the connection's
 	// mode-config, e.g. "{pool: rw}".
 	Pools, ModeConfig string
+	// StateDir is daemon.state-dir, where the Mode Config leases are
+	// kept: by default a directory beside the control socket, in the
+	// node's own temporary directory, when Pools or ModeConfig is set;
+	// give the same one to a restarted node to keep its leases.
+	StateDir string
 }
 
 // YAML returns the policy file, with its control socket at sock.
@@ -99,6 +105,12 @@ func (p Policy) YAML(sock string) string {
 	fmt.Fprintf(&b, "  retransmit: %s\n  log: {level: %s, format: json}\n", p.Retransmit, p.LogLevel)
 	if p.DPD != "" {
 		fmt.Fprintf(&b, "  dpd: %s\n", p.DPD)
+	}
+	if p.StateDir == "" && (p.Pools != "" || p.ModeConfig != "") {
+		p.StateDir = filepath.Join(filepath.Dir(sock), "state")
+	}
+	if p.StateDir != "" {
+		fmt.Fprintf(&b, "  state-dir: %q\n", p.StateDir)
 	}
 	if p.Metrics != "" {
 		fmt.Fprintf(&b, "  metrics: {listen: %q}\n", p.Metrics)
