@@ -78,6 +78,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 		if run != nil {
 			run.lastOut = res.Send
 			run.request = res.Request
+			run.answers = run.haveIn
 		}
 		d.transmit(sa, res.Send)
 		if run != nil && res.Request {

@@ -75,11 +75,14 @@ func (d *Daemon) receive(p *Packet) {
 		if run.haveIn && run.lastIn == sum {
 			// A retransmission of what we consumed: the peer lost our
 			// answer. Send it again; compute nothing (RFC 2408, 5).
-			if run.lastOut != nil && !run.busy {
+			switch {
+			case run.busy:
+				d.Counters.CountDrop(DropBusy)
+			case run.lastOut != nil && run.answers:
 				d.Counters.CachedReplies.Add(1)
 				d.transmit(sa, run.lastOut)
-			} else {
-				d.Counters.CountDrop(DropBusy)
+			default:
+				d.drop(DropReplay, dg, fmt.Errorf("a copy of %s message ID %#x, which we consumed and which has no answer", h.Exchange, h.MessageID))
 			}
 			return
 		}
@@ -99,7 +102,7 @@ func (d *Daemon) receive(p *Packet) {
 		if adopt && d.alive(sa) {
 			d.adoptCookie(sa, h.ResponderCookie)
 		}
-		run.lastIn, run.haveIn = sum, true
+		run.lastIn, run.haveIn, run.answers = sum, true, false
 		d.Counters.Accepted.Add(1)
 		sa.LastHeard = d.clock.Now()
 		d.carryOut(sa, run, res, true)
@@ -160,7 +163,7 @@ func (d *Daemon) receive(p *Packet) {
 		}
 		return
 	}
-	run.lastIn, run.haveIn = sum, true
+	run.lastIn, run.haveIn, run.answers = sum, true, false
 	sa.exchanges[h.MessageID] = run
 	d.Counters.Accepted.Add(1)
 	sa.LastHeard = d.clock.Now()

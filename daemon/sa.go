@@ -104,7 +104,12 @@ type running struct {
 	lastIn  [32]byte // SHA-256 of the last message consumed
 	haveIn  bool
 	lastOut []byte // the last message sent, as framed for the wire
-	request bool   // lastOut awaits an answer
+	// answers: lastOut was sent after lastIn was consumed, so it is the
+	// answer to resend for a copy of lastIn. A copy of an exchange's last
+	// message (QM3, MM6 to the initiator) has none: resending the message
+	// before it would make two peers answer each other's copies for ever.
+	answers bool
+	request bool // lastOut awaits an answer
 
 	tries   int
 	timeout time.Duration

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack/stacktest"
@@ -77,4 +78,52 @@ func TestLostQuickModeMessages(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestCopyOfLastMessageIsNotAnswered: a copy of an exchange's last message
+// (QM3 at the responder, MM6 at the initiator, as a NAT or a delayed
+// retransmission may deliver twice) is dropped, not answered with the
+// message before it: the peer would answer that from its own cache, and
+// the two would send each other the pair for ever.
+func TestCopyOfLastMessageIsNotAnswered(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		a, b := netip.MustParseAddrPort("192.0.2.1:500"), netip.MustParseAddrPort("192.0.2.2:500")
+		p := stacktest.Policy{Local: "192.0.2.2", Remote: "192.0.2.1"}
+		nb := stacktest.Start(t, p, stacktest.Options{Net: nw})
+		p.Local, p.Remote, p.Initiate = "192.0.2.1", "192.0.2.2", "start"
+		na := stacktest.Start(t, p, stacktest.Options{Net: nw})
+		na.WaitSAs(t, 2, 10*time.Second)
+		nb.WaitSAs(t, 2, 10*time.Second)
+		last := func(from netip.AddrPort, ex isakmp.ExchangeType) []byte {
+			var out []byte
+			for _, s := range nw.Sent() {
+				if h, err := isakmp.ParseHeader(s.Data); err == nil && s.From == from && h.Exchange == ex {
+					out = s.Data
+				}
+			}
+			if out == nil {
+				t.Fatalf("no %s message from %s", ex, from)
+			}
+			return out
+		}
+		qm3, mm6 := last(a, isakmp.ExchangeQuickMode), last(b, isakmp.ExchangeMain)
+		before := len(nw.Sent())
+		for i := 0; i < 3; i++ {
+			if err := nw.Inject(a, b, qm3); err != nil {
+				t.Fatal(err)
+			}
+			if err := nw.Inject(b, a, mm6); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		if n := len(nw.Sent()) - before; n != 6 {
+			t.Errorf("%d datagrams after the 6 copies: a copy of a last message was answered", n-6)
+		}
+		for _, n := range []*stacktest.Node{na, nb} {
+			if got := n.Daemon.Counters.Dropped(daemon.DropReplay); got != 3 {
+				t.Errorf("%d copies dropped as replays, want 3", got)
+			}
+		}
+	})
 }
