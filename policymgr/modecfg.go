@@ -83,6 +83,11 @@ type ModeConfig struct {
 	PoolName string
 	// Request: this side is the client (mode-config.request).
 	Request bool
+	// Push (mode-config.push): a gateway sends its attributes unasked
+	// (a SET, after XAUTH when the connection has it); a client sends no
+	// REQUEST and waits for that SET, as strongSwan's swanctl.conf
+	// `pull = no` does on either side.
+	Push bool
 	// Interface is where the client puts its address (mode-config
 	// .interface); "" leaves it to the updown script.
 	Interface string
@@ -122,7 +127,7 @@ func (m DNSMode) String() string {
 
 var poolKeys = []string{"range", "dns", "domain", "split-include", "banner"}
 
-var modeConfigKeys = []string{"pool", "request", "interface", "dns", "resolv-conf"}
+var modeConfigKeys = []string{"pool", "request", "push", "interface", "dns", "resolv-conf"}
 
 // maxBanner bounds a pool's banner: it travels in one attribute, whose
 // length is 16 bits, in a message that should not need fragments.
@@ -279,6 +284,11 @@ func (d *decoder) modeConfig(cd *connDef, pools map[string]*Pool) {
 	if v, given := vals["request"]; given {
 		if b, ok := d.boolean(v, where+" request"); ok {
 			mc.Request = b
+		}
+	}
+	if v, given := vals["push"]; given {
+		if b, ok := d.boolean(v, where+" push"); ok {
+			mc.Push = b
 		}
 	}
 	if v, given := vals["pool"]; given {

@@ -34,7 +34,7 @@ connections:
     remote-gw: 203.0.113.1
     remote-address: 198.51.100.0/24
     ike: {transforms: [ike], psk: "b"}
-    mode-config: {request: true, interface: lo, dns: install, resolv-conf: resolv.conf}
+    mode-config: {request: true, push: yes, interface: lo, dns: install, resolv-conf: resolv.conf}
     proposal-list: l
 `
 
@@ -64,11 +64,11 @@ func TestPoolsAndModeConfig(t *testing.T) {
 		t.Error("unused pools not warned of")
 	}
 	gw, _ := p.Connection("roadwarriors")
-	if mc := gw.ModeConfig; mc == nil || mc.Pool != rw || mc.Request {
+	if mc := gw.ModeConfig; mc == nil || mc.Pool != rw || mc.Request || mc.Push {
 		t.Errorf("gateway mode-config %+v", mc)
 	}
 	cl, _ := p.Connection("to-gw")
-	if mc := cl.ModeConfig; mc == nil || !mc.Request || mc.Interface != "lo" || mc.DNS != DNSInstall ||
+	if mc := cl.ModeConfig; mc == nil || !mc.Request || !mc.Push || mc.Interface != "lo" || mc.DNS != DNSInstall ||
 		!strings.HasSuffix(mc.ResolvConf, "/resolv.conf") || mc.Pool != nil {
 		t.Errorf("client mode-config %+v", mc)
 	}
@@ -89,6 +89,9 @@ func TestModeConfigMistakes(t *testing.T) {
 		{"unknown pool", conn("    mode-config: {pool: nope}\n"), `names pool "nope", which the pools section does not define`, "mode-config:"},
 		{"neither", conn("    mode-config: {interface: eth0}\n"), `needs pool: NAME (a gateway) or request: true`, "mode-config:"},
 		{"client key on gateway", pools + conn("    mode-config: {pool: p, dns: install}\n"), `dns is for a client`, "mode-config:"},
+		{"push not boolean", pools + conn("    mode-config: {pool: p, push: sometimes}\n"), `mode-config push must be true or false, not "sometimes"`, "mode-config:"},
+		{"push alone", conn("    mode-config: {push: true}\n"), `needs pool: NAME (a gateway) or request: true`, "mode-config:"},
+		{"push on a gateway", pools + conn("    mode-config: {pool: p, push: true}\n"), ``, ""},
 		{"both", pools + conn("    mode-config: {pool: p, request: true}\n"), `has both pool`, "mode-config:"},
 		{"pool over local-address", "pools:\n  p: {range: 198.51.100.128/25}\n" + conn("    mode-config: {pool: p}\n"), `overlaps the local-address`, "mode-config:"},
 		{"overlapping pools", "pools:\n  a: {range: 10.0.0.0/24}\n  b: {range: 10.0.0.100-10.0.1.5}\n" + base, `pool "b" overlaps pool "a" (10.0.0.100-10.0.0.255)`, "  b:"},

@@ -53,6 +53,12 @@ func wants(p *policymgr.Policy) bool {
 	return false
 }
 
+// pushes reports whether conn's Mode Config is pushed
+// (mode-config.push): the Transaction exchange's Push.
+func pushes(conn *policymgr.Connection) bool {
+	return conn != nil && conn.ModeConfig != nil && conn.ModeConfig.Push
+}
+
 // policy takes the policy put in force (daemon.OnPolicy): the store is
 // opened when p first uses Mode Config and given p's pools. A changed
 // state-dir takes effect on restart, as the sockets do.

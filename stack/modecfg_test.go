@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +9,9 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack/stacktest"
+	"github.com/iked/iked/transaction"
 )
 
 // TestModeConfigStore: the lease store follows the policy in force. A
@@ -56,5 +59,81 @@ func TestModeConfigStore(t *testing.T) {
 		if ls := b.Ctl(t, control.CmdListLeases, "").Leases; len(ls) != 0 {
 			t.Errorf("a lease outside the reloaded pool is still listed: %+v", ls)
 		}
+	})
+}
+
+// transactionsFrom counts the Transaction messages each host sent,
+// retransmissions not counted, and says who sent the first.
+func transactionsFrom(nw *stacktest.Net) (n map[string]int, first string) {
+	seen := map[string]bool{}
+	n = map[string]int{}
+	for _, s := range nw.Sent() {
+		h, err := isakmp.ParseHeader(s.Data)
+		if err != nil || h.Exchange != isakmp.ExchangeTransaction || seen[string(s.Data)] {
+			continue
+		}
+		seen[string(s.Data)] = true
+		if first == "" {
+			first = s.From.Addr().String()
+		}
+		n[s.From.Addr().String()]++
+	}
+	return n, first
+}
+
+// TestModeConfigPush: mode-config.push on both sides, without XAUTH.
+// The gateway sends its SET right after phase 1, the client asks for
+// nothing and acknowledges it (one Transaction message each way), takes
+// the pool's first address as its local selector, and the IPsec SAs come
+// up. A client that waits for a push from a gateway that never pushes
+// gives up after transaction.PushWait with message 46 and no IPsec SA.
+func TestModeConfigPush(t *testing.T) {
+	gw := stacktest.Policy{Tunnel: true, RoadWarrior: true, LocalAddress: "198.51.100.0/24", RemoteAddress: "-",
+		Pools: "rw: {range: 10.99.0.10-10.99.0.19, dns: [198.51.100.53]}", ModeConfig: "{pool: rw, push: true}"}
+	cl := stacktest.Policy{Tunnel: true, Initiate: "start", LocalAddress: "10.0.0.0/8", RemoteAddress: "198.51.100.0/24",
+		ModeConfig: "{request: true, push: true}"}
+	t.Run("pushed", func(t *testing.T) {
+		stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+			a, b := stacktest.Pair(t, cl, stacktest.Options{Net: nw}, gw, stacktest.Options{Net: nw})
+			a.WaitSAs(t, 2, 10*time.Second)
+			b.WaitSAs(t, 2, 10*time.Second)
+			if ls := b.Ctl(t, control.CmdListLeases, "").Leases; len(ls) != 1 || ls[0].Address != "10.99.0.10" || !ls[0].Online {
+				t.Fatalf("gateway's leases: %+v", ls)
+			}
+			rs := a.Records(t, "Mode Config address assigned", 0)
+			if len(rs) != 1 || rs[0]["address"] != "10.99.0.10" {
+				t.Errorf("client's address records %v", rs)
+			}
+			n, first := transactionsFrom(nw)
+			if n[stacktest.HostA] != 1 || n[stacktest.HostB] != 1 || first != stacktest.HostB {
+				t.Errorf("Transaction messages %v: first from %s: want the gateway's SET, then the client's ACK only", n, first)
+			}
+			children := 0
+			for _, sa := range a.Ctl(t, control.CmdListSAs, "").SAs {
+				for _, ch := range sa.Children {
+					children++
+					if !strings.HasPrefix(ch.LocalTS, "10.99.0.10") {
+						t.Errorf("client's IPsec SA local selector %s, want its pushed address", ch.LocalTS)
+					}
+				}
+			}
+			if children == 0 {
+				t.Errorf("the client lists no IPsec SA")
+			}
+		})
+	})
+	t.Run("never-pushed", func(t *testing.T) {
+		stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+			pull := gw
+			pull.ModeConfig = "{pool: rw}"
+			a, b := stacktest.Pair(t, cl, stacktest.Options{Net: nw}, pull, stacktest.Options{Net: nw})
+			rs := a.WaitRecord(t, "", 46, transaction.PushWait+30*time.Second)
+			if !strings.Contains(fmt.Sprint(rs[0]), "pushed no Mode Config") {
+				t.Errorf("client's message 46: %v", rs[0])
+			}
+			if n := len(a.Engine.SAs()) + len(b.Engine.SAs()); n != 0 {
+				t.Errorf("%d IPsec SAs installed", n)
+			}
+		})
 	})
 }

@@ -36,8 +36,9 @@ type Stack struct {
 	// Transaction runs XAUTH and Mode Config after phase 1 and holds
 	// Quick Mode back until they are done (IPsec's Gate). The gateway's
 	// logins are checked by the backend of the running policy's
-	// daemon.xauth (xauth.Open); Mode Config goes to ModeConfig (pull
-	// only: the gateway answers the client's REQUEST, it pushes nothing).
+	// daemon.xauth (xauth.Open); Mode Config goes to ModeConfig, pulled
+	// (the client's REQUEST, the gateway's REPLY) or, for a connection
+	// with mode-config.push, pushed (the gateway's SET, the client's ACK).
 	Transaction *transaction.Handler
 	// ModeConfig is the Mode Config lease store of the running policy:
 	// the Transaction exchange's, Quick Mode's VirtualIPs and Leases.
@@ -81,6 +82,7 @@ func Build(pd policymgr.Daemon) *Stack {
 	tx.Open = xauth.Open
 	mc := &ModeConfig{}
 	tx.ModeConfig = mc
+	tx.Push = pushes
 	ipsec.VirtualIPs = mc
 	ipsec.Gate = tx
 	tx.Ready = ipsec.Released

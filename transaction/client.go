@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -75,10 +76,30 @@ func (h *Handler) loginStatus(c *daemon.Context, s *session, k phase1.InfoKeys, 
 	return ack, h.done(c, s, daemon.Result{})
 }
 
-// askModeConfig sends the client's Mode Config REQUEST (pull).
+// PushWait is how long a client with mode-config.push waits for the
+// gateway's SET before it gives up on the ISAKMP SA: long enough for a
+// gateway's XAUTH backend and retransmissions, short enough that a
+// gateway that never pushes is reported.
+const PushWait = 60 * time.Second
+
+// pushTimer names the client's wait for the gateway's SET (daemon.Context.At).
+const pushTimer = "modecfg-push"
+
+// askModeConfig sends the client's Mode Config REQUEST (pull), or, with
+// mode-config.push, waits for the gateway's SET.
 func (h *Handler) askModeConfig(c *daemon.Context, s *session) daemon.Result {
 	k, ok := s.p1.InfoKeys()
 	if !ok || h.ModeConfig == nil {
+		return daemon.Result{}
+	}
+	if h.pushed(s.conn) {
+		c.At(pushTimer, c.Now.Add(PushWait), func(c *daemon.Context) daemon.Result {
+			s := h.sessions[c.SA]
+			if s == nil || s.mcDone {
+				return daemon.Result{}
+			}
+			return fail(c, s, k, fmt.Sprintf("the gateway pushed no Mode Config within %v (mode-config.push)", PushWait), daemon.Result{})
+		})
 		return daemon.Result{}
 	}
 	a := &isakmp.Attr{CfgType: isakmp.CfgRequest, Identifier: identifier(c), Attributes: h.ModeConfig.Request(s.conn)}
@@ -113,6 +134,7 @@ func (h *Handler) modeConfigSet(c *daemon.Context, s *session, a *isakmp.Attr) (
 	for _, at := range a.Attributes {
 		ack.Attributes = append(ack.Attributes, isakmp.VarAttr(at.Type, nil))
 	}
+	c.Cancel(pushTimer)
 	s.mcDone = true
 	return ack, h.done(c, s, daemon.Result{})
 }

@@ -29,9 +29,11 @@ type Handler struct {
 	// ModeConfig hands out and applies Mode Config attributes; nil: no
 	// Mode Config (a peer's Mode Config REQUEST or SET is refused).
 	ModeConfig ModeConfig
-	// Push, when set, says whether a gateway connection sends its Mode
-	// Config attributes unasked (SET) once XAUTH is done; otherwise it
-	// waits for the client's REQUEST.
+	// Push, when set, says whether a connection's Mode Config is pushed
+	// (mode-config.push): a gateway sends its attributes unasked (SET)
+	// once XAUTH is done, or right after phase 1 without XAUTH; a client
+	// sends no REQUEST and waits for that SET (PushWait at most).
+	// Otherwise the client asks (REQUEST) and the gateway answers.
 	Push func(conn *policymgr.Connection) bool
 	// Ready is told when an SA's XAUTH and Mode Config are done, so that
 	// the Quick Modes held back start (quickmode.Manager's Released).
@@ -97,9 +99,15 @@ type session struct {
 func (s *session) ready() bool { return s.xauthDone && s.mcDone }
 
 // wantsModeConfig reports whether a client connection asks for Mode
-// Config (pull).
+// Config (pull) or waits for the gateway's SET (push).
 func (h *Handler) wantsModeConfig(conn *policymgr.Connection) bool {
 	return h.ModeConfig != nil && conn.IKE.XAuth != policymgr.XAuthServer && len(h.ModeConfig.Request(conn)) > 0
+}
+
+// pushed reports whether conn's Mode Config goes by push
+// (mode-config.push): the gateway sends a SET, the client waits for it.
+func (h *Handler) pushed(conn *policymgr.Connection) bool {
+	return h.Push != nil && h.Push(conn)
 }
 
 // servesModeConfig reports whether a gateway connection leases addresses
@@ -146,6 +154,12 @@ func (h *Handler) SAEstablished(c *daemon.Context) daemon.Result {
 	switch {
 	case p1.Conn.IKE.XAuth == policymgr.XAuthServer:
 		return h.askLogin(c, s, "")
+	case s.xauthDone && h.servesModeConfig(p1.Conn) && h.pushed(p1.Conn):
+		k, ok := p1.InfoKeys()
+		if !ok {
+			return daemon.Result{}
+		}
+		return h.push(c, s, k, daemon.Result{})
 	case s.xauthDone && h.wantsModeConfig(p1.Conn):
 		return h.askModeConfig(c, s)
 	}
