@@ -95,6 +95,8 @@ type Counters struct {
 	GaveUp         atomic.Uint64 // exchanges abandoned after the last retransmission
 	HalfOpenExpiry atomic.Uint64 // responder SAs never authenticated, removed
 	WorkDone       atomic.Uint64 // worker pool jobs finished
+	IODone         atomic.Uint64 // I/O pool jobs finished (Result.IO)
+	IORefused      atomic.Uint64 // I/O pool jobs refused: pool busy, queue full
 	EngineDropped  atomic.Uint64 // requests the engine queue refused
 	Reloads        atomic.Uint64
 	ReloadFailures atomic.Uint64
@@ -161,6 +163,8 @@ func (c *Counters) other() []control.Counter {
 		{Name: "gave-up", Value: c.GaveUp.Load()},
 		{Name: "half-open-expired", Value: c.HalfOpenExpiry.Load()},
 		{Name: "work-done", Value: c.WorkDone.Load()},
+		{Name: "io-done", Value: c.IODone.Load()},
+		{Name: "io-refused", Value: c.IORefused.Load()},
 		{Name: "engine-dropped", Value: c.EngineDropped.Load()},
 		{Name: "reloads", Value: c.Reloads.Load()},
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},

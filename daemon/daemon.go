@@ -46,6 +46,10 @@ type Options struct {
 	LogLevel string
 	Version  string
 	Workers  int // worker pool size; default the number of CPUs
+	// IOWorkers and IOQueue size the I/O pool of blocking jobs
+	// (Result.IO: XAUTH backends): goroutines and waiting jobs; default
+	// 8 and 64.
+	IOWorkers, IOQueue int
 	// NoControl skips the control socket (tests that drive the loop directly).
 	NoControl bool
 	// Unmatched, when set, drops and logs packets of the protected
@@ -79,6 +83,7 @@ type Daemon struct {
 	eng    Engine
 	conns  []*boundConn
 	pool   *pool
+	io     *ioPool // blocking jobs (Result.IO)
 	ctl    *control.Server
 	admit  *admission
 	events chan func()
@@ -170,6 +175,12 @@ func New(opt Options) *Daemon {
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.NumCPU()
+	}
+	if opt.IOWorkers <= 0 {
+		opt.IOWorkers = defaultIOWorkers
+	}
+	if opt.IOQueue <= 0 {
+		opt.IOQueue = defaultIOQueue
 	}
 	d := &Daemon{
 		opt:      opt,
@@ -304,6 +315,7 @@ func (d *Daemon) Start() error {
 		}
 	}
 	d.pool = newPool(d.opt.Workers)
+	d.io = newIOPool(d.opt.IOWorkers, d.opt.IOQueue)
 	if !d.opt.NoControl && d.settings.ControlSocket != "" {
 		s, err := control.Listen(d.settings.ControlSocket, d.handleControl)
 		if err != nil {
@@ -311,6 +323,7 @@ func (d *Daemon) Start() error {
 			d.metrics.close()
 			d.closeSockets()
 			d.pool.close()
+			d.io.close()
 			d.detach()
 			d.eng.Close()
 			return &ExitError{1, err}
@@ -396,6 +409,7 @@ func (d *Daemon) Stop() {
 		}
 		d.wg.Wait()
 		d.pool.close()
+		d.io.close()
 		d.stopKeying()
 		d.dropAll()
 		d.closeUnmatched()

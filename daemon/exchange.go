@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -72,6 +73,13 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 			d.endExchange(sa, run)
 			d.flushBegun()
 			return
+		}
+	}
+	if res.IO != nil {
+		if run == nil {
+			d.log.Error("exchange asked for an I/O job without an exchange to resume", zap.Stringer("cookies", sa.Cookies))
+		} else {
+			d.startIO(sa, run, res.IO)
 		}
 	}
 	if res.Send != nil {
@@ -179,6 +187,28 @@ func (d *Daemon) startWork(sa *SA, run *running, w func() any) bool {
 		sa.jobs++
 	}
 	return ok
+}
+
+// startIO hands an exchange's blocking job to the I/O pool. A full pool
+// refuses it: counted, logged, and the exchange resumed with ErrIOFull
+// (an XAUTH login then fails with that reason) rather than dropped, since
+// the message that asked for the job was consumed.
+func (d *Daemon) startIO(sa *SA, run *running, f func(context.Context) any) {
+	run.busy = true
+	ok := d.io.submit(func(ctx context.Context) {
+		v := runIO(ctx, f)
+		d.Counters.IODone.Add(1)
+		d.post(func() { d.resume(sa, run, v) })
+	})
+	if ok {
+		return
+	}
+	d.Counters.IORefused.Add(1)
+	d.log.Warn("I/O job refused: every I/O goroutine is busy and the queue is full",
+		zap.Stringer("cookies", sa.Cookies), zap.String("peer", sa.Remote.String()),
+		zap.Int("io-workers", d.opt.IOWorkers), zap.Int("io-queue", d.opt.IOQueue))
+	// Not posted from here: the loop must not wait on its own queue.
+	d.clock.AfterFunc(0, func() { d.post(func() { d.resume(sa, run, ErrIOFull) }) })
 }
 
 // resume hands a work result or an engine event back to its exchange.

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -44,6 +45,13 @@ type Result struct {
 	// comes back to Exchange.Resume. Until then the exchange is busy and
 	// new messages for it are dropped (the peer retransmits).
 	Work func() any
+
+	// IO runs in the daemon's I/O pool, apart from the workers: a call
+	// that waits on something outside (an XAUTH backend: RADIUS, PAM),
+	// with a context cancelled when the daemon stops. Its value comes
+	// back to Exchange.Resume as Work's does; when the pool is full,
+	// Resume gets ErrIOFull instead (counted, and logged).
+	IO func(ctx context.Context) any
 
 	// Engine requests go to the engine queue; their answers (same token)
 	// come back to Exchange.Resume as an engine.Event. Use Context.Token.

@@ -75,7 +75,10 @@ type Connection struct {
 	// (swanctl.conf vips, e.g. "0.0.0.0"); Pools hands them out (a gateway,
 	// names of CharonOptions.Pools).
 	VIPs, Pools string
-	Children    []Child
+	// NoPull: Mode Config by push (swanctl.conf pull = no): a gateway
+	// sends its SET unasked, a client waits for it.
+	NoPull   bool
+	Children []Child
 }
 
 // CharonPool is one swanctl.conf pool: addresses and DNS servers (the
@@ -228,6 +231,9 @@ connections {
 {{- end}}
 {{- if .Pools}}
     pools = {{.Pools}}
+{{- end}}
+{{- if .NoPull}}
+    pull = no
 {{- end}}
     local {
       auth = {{or .LocalAuth "psk"}}

@@ -10,33 +10,48 @@ import (
 	"github.com/iked/iked/control"
 )
 
-// Mode Config (draft-ietf-ipsec-isakmp-mode-cfg-05, pull: the client's
-// REQUEST, the gateway's REPLY) after XAUTH, against strongSwan 5.9 in
-// both roles.
+// Mode Config (draft-ietf-ipsec-isakmp-mode-cfg-05) after XAUTH, against
+// strongSwan 5.9 in both roles, pulled (the client's REQUEST, the
+// gateway's REPLY) and pushed (the gateway's SET, the client's ACK:
+// iked's mode-config.push, strongSwan's pull = no).
 
 // ikedGateway turns qmIkedPolicy's connection into an XAUTH + Mode
 // Config gateway: logins checked against users, addresses from pool rw
-// (pool, the pools item's mapping), leases kept in a folder beside users.
-func ikedGateway(users, pool string) func(string) string {
+// (pool, the pools item's mapping), pushed when push is set, leases kept
+// in a folder beside users.
+func ikedGateway(users, pool string, push bool) func(string) string {
 	ike := withIKE("xauth: server")
 	return func(p string) string {
 		p = strings.Replace(ike(p), "daemon:\n", fmt.Sprintf("daemon:\n  xauth: {backend: file, users-file: %q}\n  state-dir: %q\n",
 			users, filepath.Join(filepath.Dir(users), "state")), 1)
-		return p + "    mode-config: {pool: rw}\npools:\n  rw: " + pool + "\n"
+		return p + fmt.Sprintf("    mode-config: {pool: rw, push: %v}\npools:\n  rw: %s\n", push, pool)
 	}
+}
+
+// modeConfigWay names a subtest by how Mode Config travels, and says
+// which configuration payload strongSwan logs the gateway's attributes
+// in: CPRP (REPLY) or CPS (SET).
+func modeConfigWay(push bool) (name, payload string) {
+	if push {
+		return "push", "CPS(ADDR"
+	}
+	return "pull", "CPRP(ADDR"
 }
 
 // TestCharonModeConfigClient: charon is the road warrior (psk, then
 // xauth as alice, vips = 0.0.0.0) and initiates; iked is the gateway with
 // a pool. charon gets the pool's first address, proposes it as its side
 // of the child SA, the keys agree, and `ikectl list-leases` shows alice's
-// lease.
+// lease. Pulled in Main and Aggressive Mode; pushed (charon's pull = no,
+// iked's mode-config.push) in Main Mode.
 func TestCharonModeConfigClient(t *testing.T) {
 	RequireStrongSwan(t)
 	RequireRoot(t, "htpasswd")
-	for _, aggressive := range []bool{false, true} {
-		t.Run(fmt.Sprintf("aggressive=%v", aggressive), func(t *testing.T) {
+	for _, tc := range []struct{ aggressive, push bool }{{false, false}, {true, false}, {false, true}} {
+		way, payload := modeConfigWay(tc.push)
+		t.Run(fmt.Sprintf("aggressive=%v/%s", tc.aggressive, way), func(t *testing.T) {
 			t.Parallel()
+			aggressive := tc.aggressive
 			users := xauthUsersFile(t)
 			s := newQMSetup(t, qmCases[0], false)
 			// libipsec routes the remote selector with a source inside the
@@ -44,8 +59,9 @@ func TestCharonModeConfigClient(t *testing.T) {
 			s.swan.AddAddr(t, "203.0.113.10/32")
 			c := &s.charonOpt.Connections[0]
 			c.LocalXAuthID, c.VIPs, c.Aggressive, c.Children[0].LocalTS = "alice", "0.0.0.0", aggressive, ""
+			c.NoPull = tc.push
 			s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
-			gw := ikedGateway(users, "{range: 203.0.113.10-203.0.113.20, dns: [203.0.113.129]}")
+			gw := ikedGateway(users, "{range: 203.0.113.10-203.0.113.20, dns: [203.0.113.129]}", tc.push)
 			s.edit = func(p string) string {
 				if aggressive {
 					p = strings.Replace(p, "{mode: main,", "{mode: aggressive,", 1)
@@ -59,6 +75,7 @@ func TestCharonModeConfigClient(t *testing.T) {
 			}
 			checkChildKeys(t, qmCases[0], s.charon, s.iked)
 			waitLog(t, s.charon, "installing new virtual IP 203.0.113.10", 5*time.Second)
+			waitLog(t, s.charon, payload, time.Second)
 			_, ch, err := waitChild(s.charon, 5*time.Second)
 			if err != nil || len(ch.LocalTS) != 1 || ch.LocalTS[0] != "203.0.113.10/32" {
 				t.Errorf("charon's child SA local selector %v (%v), want its virtual IP 203.0.113.10/32", ch.LocalTS, err)
@@ -76,16 +93,37 @@ func TestCharonModeConfigClient(t *testing.T) {
 // warrior (`ike.xauth: client`, `mode-config: {request: true}`) and
 // initiates. iked gets charon's first address and uses it as its local
 // selector: charon's child SA has it as remote selector, the keys agree.
+// Pulled, and pushed (charon's pull = no, iked's mode-config.push: iked
+// asks for nothing and acknowledges charon's SET).
 func TestIkedModeConfigClient(t *testing.T) {
 	RequireStrongSwan(t)
+	for _, push := range []bool{false, true} {
+		way, payload := modeConfigWay(push)
+		t.Run(way, func(t *testing.T) {
+			t.Parallel()
+			testIkedModeConfigClient(t, push, payload)
+		})
+	}
+}
+
+func testIkedModeConfigClient(t *testing.T, push bool, payload string) {
 	s := newQMSetup(t, qmCases[0], true)
 	c := &s.charonOpt.Connections[0]
-	c.RemoteXAuth, c.Pools, c.Children[0].RemoteTS = true, "rw", ""
+	c.RemoteXAuth, c.Pools, c.Children[0].RemoteTS, c.NoPull = true, "rw", "", push
 	s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
 	s.charonOpt.Pools = []CharonPool{{Name: "rw", Addrs: "198.51.100.10-198.51.100.20", DNS: "198.51.100.53"}}
 	ike := withIKE(fmt.Sprintf("xauth: client, xauth-user: alice, xauth-password-file: %q", xauthPasswordFile(t, "correct horse")))
-	s.edit = func(p string) string { return ike(p) + "    mode-config: {request: true}\n" }
+	s.edit = func(p string) string {
+		return ike(p) + fmt.Sprintf("    mode-config: {request: true, push: %v}\n", push)
+	}
 	s.ikedInitiates(t)
+	waitLog(t, s.charon, payload, 5*time.Second)
+	for _, l := range strings.Split(s.charon.Log(), "\n") {
+		// CPRQ(X_USER X_PWD) is charon's XAUTH request.
+		if push && strings.Contains(l, "CPRQ(") && !strings.Contains(l, "X_USER") {
+			t.Errorf("iked sent a Mode Config request to a gateway that pushes: %s", l)
+		}
+	}
 	checkChildKeys(t, qmCases[0], s.charon, s.iked)
 	waitLog(t, s.charon, "assigning virtual IP 198.51.100.10 to peer", 5*time.Second)
 	_, ch, err := waitChild(s.charon, 5*time.Second)

@@ -88,7 +88,7 @@ func (x *request) Consume(c *daemon.Context, pk *daemon.Packet) daemon.Result {
 }
 
 // login checks the user name and password of the client's REPLY with the
-// backend, in the daemon's worker pool.
+// backend, in the daemon's I/O pool (daemon.Result.IO).
 func (x *request) login(c *daemon.Context, a *isakmp.Attr) daemon.Result {
 	user, hasUser := textOf(a.Attributes, isakmp.XAuthUserName)
 	pass, hasPass := textOf(a.Attributes, isakmp.XAuthUserPassword)
@@ -102,8 +102,10 @@ func (x *request) login(c *daemon.Context, a *isakmp.Attr) daemon.Result {
 		return x.checked(c, err)
 	}
 	x.checking = true
-	return daemon.Result{Work: func() any {
-		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	// The daemon's I/O pool, not its workers: a RADIUS server that does
+	// not answer holds the check for checkTimeout.
+	return daemon.Result{IO: func(ctx context.Context) any {
+		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
 		return b.Check(ctx, user, pass)
 	}}

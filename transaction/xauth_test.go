@@ -1,14 +1,17 @@
 package transaction_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/iked/iked/control"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
@@ -164,4 +167,72 @@ func TestQuickModeRefusedBeforeXAuth(t *testing.T) {
 			t.Errorf("gateway did not refuse the early Quick Mode\n%s", b.Log.String())
 		}
 	})
+}
+
+// stuck is an XAUTH backend whose checks hang, as against a RADIUS server
+// that never answers, until their context ends.
+type stuck struct{ calls atomic.Int32 }
+
+func (b *stuck) Check(ctx context.Context, _, _ string) error {
+	b.calls.Add(1)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestXAuthChecksDoNotHoldWorkers: the gateway's password checks run in
+// the daemon's I/O pool (one goroutine and a queue of one here), not on
+// its single crypto worker. With the check of one road warrior hanging
+// and another's waiting, a third road warrior's phase 1 (Diffie-Hellman
+// on the worker) still completes; its check is refused (the queue is
+// full), counted, logged, and its login fails with message 46 naming
+// the reason.
+func TestXAuthChecksDoNotHoldWorkers(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		b := &stuck{}
+		pb, _ := gateway(t, nw) // daemon.xauth, replaced by b below
+		gw := stacktest.Policy{Local: stacktest.HostB, Tunnel: true, RoadWarrior: true, IKE: "xauth: server", Daemon: pb.Daemon}
+		g := stacktest.Start(t, gw, stacktest.Options{Net: nw, IOWorkers: 1, IOQueue: 1,
+			Edit: func(s *stack.Stack) { s.Transaction.Backend = b }})
+		peer := func(host string) *stacktest.Node {
+			p := client(t, "correct horse")
+			p.Local, p.Remote, p.Tunnel = host, stacktest.HostB, true
+			return stacktest.Start(t, p, stacktest.Options{Net: nw})
+		}
+		peer("192.0.2.11")
+		stacktest.Wait(t, 10*time.Second, "first check hanging", func() bool { return b.calls.Load() == 1 }, g)
+		peer("192.0.2.12")
+		time.Sleep(3 * time.Second) // its login reaches the queue
+		if n := counter(t, g, "io-refused"); n != 0 {
+			t.Fatalf("io-refused %d with one check running and one queued", n)
+		}
+		third := peer("192.0.2.13")
+		third.WaitRecord(t, "ISAKMP SA established", 0, 10*time.Second)
+		rs := g.WaitRecord(t, "", 46, 10*time.Second)
+		if len(rs) != 1 || !strings.Contains(fmt.Sprint(rs[0]), "the I/O job queue is full") {
+			t.Errorf("gateway's message 46: %v", rs)
+		}
+		if n := counter(t, g, "io-refused"); n != 1 {
+			t.Errorf("io-refused %d, want 1", n)
+		}
+		if len(g.Records(t, "I/O job refused: every I/O goroutine is busy and the queue is full", 0)) != 1 {
+			t.Errorf("the refusal was not logged\n%s", g.Log.String())
+		}
+		if b.calls.Load() != 1 {
+			t.Errorf("%d checks reached the backend, want the first only", b.calls.Load())
+		}
+	})
+}
+
+// counter returns the named counter of `ikectl stats`.
+func counter(t *testing.T, n *stacktest.Node, name string) uint64 {
+	t.Helper()
+	st := n.Ctl(t, control.CmdStats, "").Stats
+	if st == nil {
+		t.Fatal("no stats")
+	}
+	v, ok := control.Get(st.Other, name)
+	if !ok {
+		t.Fatalf("no counter %q", name)
+	}
+	return v
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// Rand, if set, is the daemon's random source (cookies, nonces, DH
 	// keys, message IDs), to make its side of an exchange repeatable.
 	Rand io.Reader
+	// IOWorkers and IOQueue, when set, size the daemon's I/O pool
+	// (daemon.Options); the worker pool has one worker.
+	IOWorkers, IOQueue int
 }
 
 // Start writes p's policy file, starts a daemon on it with the
@@ -100,6 +103,8 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		Log:       lg,
 		LogLevel:  level,
 		Workers:   1,
+		IOWorkers: o.IOWorkers,
+		IOQueue:   o.IOQueue,
 		NoControl: o.Net != nil,
 		Version:   "test",
 	}))
