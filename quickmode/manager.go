@@ -83,6 +83,12 @@ type Manager struct {
 // Gate says whether Quick Mode must wait on an ISAKMP SA.
 type Gate interface {
 	Holds(sa *daemon.SA) bool
+	// Refused answers a peer's Quick Mode refused because Holds holds:
+	// final says the peer cannot pass as things are (it skipped what
+	// it had to do), and the result (a log line, a notify) ends that
+	// Quick Mode; otherwise the refusal is for now, and the peer's
+	// retransmission may pass once the Gate lets go.
+	Refused(c *daemon.Context) (r daemon.Result, final bool)
 }
 
 // gatedStart is a Quick Mode of ours held back by the Gate.
@@ -157,6 +163,9 @@ func (rt *Manager) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 		return nil, daemon.Result{Reject: err}
 	}
 	if rt.Gate != nil && rt.Gate.Holds(c.SA) {
+		if r, final := rt.Gate.Refused(c); final {
+			return nil, r
+		}
 		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: Quick Mode before XAUTH or Mode Config is done on this ISAKMP SA")}
 	}
 	if len(rt.responding[c.SA]) >= maxResponding {

@@ -137,3 +137,35 @@ func TestModeConfigPush(t *testing.T) {
 		})
 	})
 }
+
+// TestQuickModeWithoutModeConfig: a road warrior that asks a pool
+// gateway for no Mode Config (its policy has no mode-config) and starts
+// Quick Mode with its own address is refused: the gateway says so in one
+// notice naming the peer and the reason, answers with an
+// INVALID-ID-INFORMATION notify (message 52), refuses the retransmissions
+// quietly, and no IPsec SA comes up. (iked as that client deletes its
+// ISAKMP SA on the error notify: message 51.)
+func TestQuickModeWithoutModeConfig(t *testing.T) {
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
+		gw := stacktest.Policy{Tunnel: true, RoadWarrior: true, LocalAddress: "198.51.100.0/24", RemoteAddress: "-",
+			Pools: "rw: {range: 10.99.0.10-10.99.0.19}", ModeConfig: "{pool: rw}"}
+		cl := stacktest.Policy{Tunnel: true, Initiate: "start", LocalAddress: stacktest.HostA + "/32", RemoteAddress: "198.51.100.0/24"}
+		a, b := stacktest.Pair(t, cl, stacktest.Options{Net: nw}, gw, stacktest.Options{Net: nw})
+		rs := b.WaitRecord(t, "Quick Mode refused: the peer asked for no Mode Config address", 0, 10*time.Second)
+		time.Sleep(20 * time.Second) // the client's retransmissions, and more Quick Modes
+		rs = b.Records(t, "Quick Mode refused: the peer asked for no Mode Config address", 0)
+		if len(rs) != 1 || rs[0]["peer"] != stacktest.HostA || rs[0]["level"] != "notice" ||
+			!strings.Contains(fmt.Sprint(rs[0]["reason"]), `pool "rw"`) {
+			t.Errorf("gateway's notices: %v", rs)
+		}
+		if sent := b.Records(t, "", 52); len(sent) != 1 || !strings.Contains(fmt.Sprint(sent[0]), "INVALID-ID-INFORMATION") {
+			t.Errorf("gateway's message 52: %v", sent)
+		}
+		if !strings.Contains(a.Log.String(), "INVALID-ID-INFORMATION") {
+			t.Errorf("the client did not receive the notify\n%s", a.Log.String())
+		}
+		if n := len(a.Engine.SAs()) + len(b.Engine.SAs()); n != 0 {
+			t.Errorf("%d IPsec SAs installed", n)
+		}
+	})
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.uber.org/zap"
+
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
@@ -94,6 +96,9 @@ type session struct {
 	leased bool
 	// failure is why the status we sent was a failure.
 	failure string
+	// qmRefused: a Quick Mode of the peer was refused for want of Mode
+	// Config, and said so (Refused).
+	qmRefused bool
 }
 
 func (s *session) ready() bool { return s.xauthDone && s.mcDone }
@@ -133,6 +138,46 @@ func (h *Handler) Holds(sa *daemon.SA) bool {
 	p1 := phase1.StateOf(sa)
 	return p1 != nil && h.needs(p1.Conn)
 }
+
+// Refused answers the peer's Quick Mode that Holds refused
+// (quickmode.Gate). A road warrior of a pool gateway that has done its
+// XAUTH (or has none) and asked for no Mode Config, on a connection that
+// does not push, cannot pass: its remote selector would have to be a
+// lease it never asked for (policymgr.WarriorLimit). It gets one notice
+// naming it and the reason and an INVALID-ID-INFORMATION notify (message
+// 52), as a refused selector does; its further Quick Modes are refused
+// quietly. Any other refusal is for now (XAUTH or a push under way).
+func (h *Handler) Refused(c *daemon.Context) (daemon.Result, bool) {
+	s := h.sessions[c.SA]
+	if s == nil || !s.xauthDone || s.mcDone || !h.servesModeConfig(s.conn) || h.pushed(s.conn) {
+		return daemon.Result{}, false
+	}
+	r := daemon.Result{Done: true}
+	if s.qmRefused {
+		r.Reject = errNoModeConfigAsked
+		return r, true
+	}
+	s.qmRefused = true
+	if c.Log != nil {
+		c.Log.Notice("Quick Mode refused: the peer asked for no Mode Config address",
+			zap.String("conn", s.conn.Name), zap.String("peer", s.p1.RemoteText()), zap.Stringer("cookies", c.SA.Cookies),
+			zap.String("reason", fmt.Sprintf("connection %q leases the addresses of pool %q and the peer asked for none (mode-config.pool): configure the client to request one (strongSwan: vips = 0.0.0.0)", s.conn.Name, s.conn.ModeConfig.PoolName)))
+	}
+	k, ok := s.p1.InfoKeys()
+	if !ok {
+		return r, true
+	}
+	n := isakmp.InvalidIDInformation
+	if out, err := phase1.SealInformational(k, c.NewMessageID(), []isakmp.Payload{k.ISAKMPNotify(n, nil)}); err == nil {
+		r.Send = out
+		r.Log = append(r.Log, notify.SendingNotification(s.p1.Remote, n.String()))
+	}
+	return r, true
+}
+
+// errNoModeConfigAsked refuses the further Quick Modes of a road warrior
+// that asked for no Mode Config (Refused said why once).
+var errNoModeConfigAsked = errors.New("transaction: Quick Mode of a road warrior that asked for no Mode Config address")
 
 // newSession starts the record of an established SA.
 func (h *Handler) newSession(p1 *phase1.SA) *session {
