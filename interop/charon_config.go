@@ -86,6 +86,9 @@ type Connection struct {
 type CharonPool struct {
 	Name, Addrs string
 	DNS         string // comma-separated
+	// SplitExclude is the attr plugin's split_exclude (Unity
+	// LOCAL_LAN), comma-separated networks.
+	SplitExclude string
 }
 
 // XAuthSecret is an XAUTH user name and password (swanctl.conf's xauth
@@ -311,6 +314,9 @@ pools {
     addrs = {{.Addrs}}
 {{- if .DNS}}
     dns = {{.DNS}}
+{{- end}}
+{{- if .SplitExclude}}
+    split_exclude = {{.SplitExclude}}
 {{- end}}
   }
 {{- end}}

@@ -61,7 +61,7 @@ func TestCharonModeConfigClient(t *testing.T) {
 			c.LocalXAuthID, c.VIPs, c.Aggressive, c.Children[0].LocalTS = "alice", "0.0.0.0", aggressive, ""
 			c.NoPull = tc.push
 			s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
-			gw := ikedGateway(users, "{range: 203.0.113.10-203.0.113.20, dns: [203.0.113.129]}", tc.push)
+			gw := ikedGateway(users, "{range: 203.0.113.10-203.0.113.20, dns: [203.0.113.129], split-exclude: [10.11.12.0/24]}", tc.push)
 			s.edit = func(p string) string {
 				if aggressive {
 					p = strings.Replace(p, "{mode: main,", "{mode: aggressive,", 1)
@@ -76,6 +76,9 @@ func TestCharonModeConfigClient(t *testing.T) {
 			checkChildKeys(t, qmCases[0], s.charon, s.iked)
 			waitLog(t, s.charon, "installing new virtual IP 203.0.113.10", 5*time.Second)
 			waitLog(t, s.charon, payload, time.Second)
+			// Unity LOCAL_LAN: charon's unity plugin keeps the network
+			// out of the tunnel with a bypass policy.
+			waitLog(t, s.charon, "installed UNITY_LOCAL_LAN bypass policy for 10.11.12.0/24", 5*time.Second)
 			_, ch, err := waitChild(s.charon, 5*time.Second)
 			if err != nil || len(ch.LocalTS) != 1 || ch.LocalTS[0] != "203.0.113.10/32" {
 				t.Errorf("charon's child SA local selector %v (%v), want its virtual IP 203.0.113.10/32", ch.LocalTS, err)
@@ -92,7 +95,8 @@ func TestCharonModeConfigClient(t *testing.T) {
 // pools with an address range and a DNS server); iked is the road
 // warrior (`ike.xauth: client`, `mode-config: {request: true}`) and
 // initiates. iked gets charon's first address and uses it as its local
-// selector: charon's child SA has it as remote selector, the keys agree.
+// selector: charon's child SA has it as remote selector, the keys agree;
+// the pool's split_exclude reaches iked as Unity LOCAL_LAN.
 // Pulled, and pushed (charon's pull = no, iked's mode-config.push: iked
 // asks for nothing and acknowledges charon's SET).
 func TestIkedModeConfigClient(t *testing.T) {
@@ -111,10 +115,12 @@ func testIkedModeConfigClient(t *testing.T, push bool, payload string) {
 	c := &s.charonOpt.Connections[0]
 	c.RemoteXAuth, c.Pools, c.Children[0].RemoteTS, c.NoPull = true, "rw", "", push
 	s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
-	s.charonOpt.Pools = []CharonPool{{Name: "rw", Addrs: "198.51.100.10-198.51.100.20", DNS: "198.51.100.53"}}
+	s.charonOpt.Pools = []CharonPool{{Name: "rw", Addrs: "198.51.100.10-198.51.100.20", DNS: "198.51.100.53", SplitExclude: "10.11.12.0/24"}}
 	ike := withIKE(fmt.Sprintf("xauth: client, xauth-user: alice, xauth-password-file: %q", xauthPasswordFile(t, "correct horse")))
+	state := t.TempDir() // the subtests run side by side: a lease file each
 	s.edit = func(p string) string {
-		return ike(p) + fmt.Sprintf("    mode-config: {request: true, push: %v}\n", push)
+		p = strings.Replace(ike(p), "daemon:\n", fmt.Sprintf("daemon:\n  state-dir: %q\n", state), 1)
+		return p + fmt.Sprintf("    mode-config: {request: true, push: %v}\n", push)
 	}
 	s.ikedInitiates(t)
 	waitLog(t, s.charon, payload, 5*time.Second)
@@ -132,11 +138,12 @@ func testIkedModeConfigClient(t *testing.T, push bool, payload string) {
 	}
 	found := false
 	for _, l := range s.iked.Lines() {
-		if l.Msg == "Mode Config address assigned" && l.Fields["address"] == "198.51.100.10" && fmt.Sprint(l.Fields["dns"]) == "[198.51.100.53]" {
+		if l.Msg == "Mode Config address assigned" && l.Fields["address"] == "198.51.100.10" && fmt.Sprint(l.Fields["dns"]) == "[198.51.100.53]" &&
+			fmt.Sprint(l.Fields["split-exclude"]) == "[10.11.12.0/24]" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("iked did not log the address 198.51.100.10 and DNS 198.51.100.53 it was given:\n%s", s.iked.Proc.Output())
+		t.Errorf("iked did not log the address 198.51.100.10, DNS 198.51.100.53 and split-exclude (Unity LOCAL_LAN) 10.11.12.0/24 it was given:\n%s", s.iked.Proc.Output())
 	}
 }

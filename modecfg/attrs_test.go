@@ -31,20 +31,93 @@ func types(attrs []isakmp.Attribute) []AttrType {
 // zero bytes per network, as strongSwan's unity plugin
 // (unity_provider.c) and vpnc encode it; IPv6 networks are left out.
 func TestSplitIncludeBytes(t *testing.T) {
-	got := splitInclude([]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32"),
+	got := unitySplit([]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32"),
 		netip.MustParsePrefix("203.0.113.128/25")})
 	want, _ := hex.DecodeString("c6336400ffffff00000000000000" + "cb007180ffffff80000000000000")
 	if !bytes.Equal(got, want) {
 		t.Errorf("split include %x, want %x", got, want)
 	}
-	back, err := parseSplitInclude(got)
+	back, err := parseUnitySplit(UnitySplitInclude, got)
 	if err != nil || len(back) != 2 || back[1].String() != "203.0.113.128/25" {
 		t.Errorf("back %v %v", back, err)
 	}
-	for _, bad := range []string{"c6336400ffffff0000000000", "c6336400ff00ff00000000000000"} {
+	// strongSwan's attr plugin (swanctl pools' split_exclude) sends a
+	// network without the padding, one per attribute.
+	for _, short := range []string{"c6336400ffffff00", "c6336400ffffff00000000000000" + "cb007180ffffff80"} {
+		b, _ := hex.DecodeString(short)
+		if back, err := parseUnitySplit(UnityLocalLAN, b); err != nil || back[0].String() != "198.51.100.0/24" || len(back) != len(b)/splitEntryLen+1 {
+			t.Errorf("%s: %v %v", short, back, err)
+		}
+	}
+	for _, bad := range []string{"c6336400ffffff0000000000", "c6336400ff00ff00000000000000", "c6336400ffffff00ff"} {
 		b, _ := hex.DecodeString(bad)
-		if _, err := parseSplitInclude(b); !errors.Is(err, ErrMalformed) {
+		if _, err := parseUnitySplit(UnitySplitInclude, b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
+
+// TestSplitExcludeAndIP6Subnet: a pool's split-exclude goes as Unity
+// LOCAL_LAN (28678; strongSwan's unity plugin installs a bypass policy
+// for it, its attr plugin sends split_exclude so), in the SPLIT_INCLUDE
+// format, to a push or a request that asks for it; an IPv6 pool's
+// split-include goes as INTERNAL_IP6_SUBNET, 16 bytes and the prefix
+// length, never as Unity's. The client parses both.
+func TestSplitExcludeAndIP6Subnet(t *testing.T) {
+	if UnityLocalLAN != 28678 || InternalIP6Subnet != 15 {
+		t.Fatalf("LOCAL_LAN %d, INTERNAL_IP6_SUBNET %d", UnityLocalLAN, InternalIP6Subnet)
+	}
+	gw := gateway(t, "10.99.0.0/24")
+	p := gw.ModeConfig.Pool
+	p.SplitExclude = []netip.Prefix{netip.MustParsePrefix("198.51.100.128/26")}
+	a := netip.MustParseAddr("10.99.0.7")
+	for _, ask := range [][]isakmp.Attribute{nil, asked(InternalIP4Address, UnityLocalLAN)} {
+		r := replyAttributes(p, a, ask)
+		var lan []byte
+		for _, at := range r {
+			if AttrType(at.Type) == UnityLocalLAN {
+				lan = at.Data
+			}
+		}
+		if want, _ := hex.DecodeString("c6336480ffffffc0000000000000"); !bytes.Equal(lan, want) {
+			t.Errorf("asked %v: LOCAL_LAN %x, want %x", types(ask), lan, want)
+		}
+		c, err := Parse(r)
+		if err != nil || len(c.Exclude) != 1 || c.Exclude[0] != p.SplitExclude[0] {
+			t.Errorf("asked %v: parsed %+v %v", types(ask), c, err)
+		}
+	}
+	for _, typ := range types(replyAttributes(p, a, asked(InternalIP4Address, UnitySplitInclude))) {
+		if typ == UnityLocalLAN {
+			t.Errorf("LOCAL_LAN sent unasked")
+		}
+	}
+
+	v6 := gateway(t, "2001:db8:99::/112").ModeConfig.Pool
+	v6.SplitInclude = []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/48")}
+	a6 := netip.MustParseAddr("2001:db8:99::5")
+	for _, ask := range [][]isakmp.Attribute{nil, asked(InternalIP6Address, InternalIP6Subnet, UnitySplitInclude)} {
+		r := replyAttributes(v6, a6, ask)
+		var sub []byte
+		for _, at := range r {
+			switch AttrType(at.Type) {
+			case InternalIP6Subnet:
+				sub = at.Data
+			case UnitySplitInclude:
+				t.Errorf("an IPv6 network went as SPLIT_INCLUDE")
+			}
+		}
+		if want, _ := hex.DecodeString("20010db80001000000000000000000" + "0030"); !bytes.Equal(sub, want) {
+			t.Errorf("asked %v: INTERNAL_IP6_SUBNET %x, want %x", types(ask), sub, want)
+		}
+		if c, err := Parse(r); err != nil || len(c.Split) != 1 || c.Split[0] != v6.SplitInclude[0] {
+			t.Errorf("asked %v: parsed %+v %v", types(ask), c, err)
+		}
+	}
+	for _, bad := range []string{"20010db8000100000000000000000000", "20010db80001000000000000000000" + "0081"} {
+		b, _ := hex.DecodeString(bad)
+		if _, err := Parse([]isakmp.Attribute{variable(InternalIP6Subnet, b)}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("INTERNAL_IP6_SUBNET %s: %v", bad, err)
 		}
 	}
 }
@@ -158,11 +231,11 @@ func TestRequestFamily(t *testing.T) {
 	s := &Store{}
 	v4 := &policymgr.Connection{ModeConfig: &policymgr.ModeConfig{Request: true}}
 	v4.Remote.Addr = policymgr.RangeOf(netip.MustParsePrefix("198.51.100.0/24"))
-	if got := types(s.Request(v4)); got[0] != InternalIP4Address || len(got) != 6 {
+	if got := types(s.Request(v4)); got[0] != InternalIP4Address || len(got) != 7 || got[6] != UnityLocalLAN {
 		t.Errorf("v4 asks %v", got)
 	}
 	v6 := &policymgr.Connection{ModeConfig: &policymgr.ModeConfig{Request: true}, RemoteGW: netip.MustParseAddr("2001:db8::1")}
-	if got := types(s.Request(v6)); got[0] != InternalIP6Address || got[1] != InternalIP6DNS {
+	if got := types(s.Request(v6)); got[0] != InternalIP6Address || got[1] != InternalIP6DNS || got[2] != InternalIP6Subnet {
 		t.Errorf("v6 asks %v", got)
 	}
 	if got := s.Request(&policymgr.Connection{}); got != nil {

@@ -82,12 +82,22 @@ func (s *Store) Apply(conn *policymgr.Connection, owner daemon.Cookies, got []is
 			dns = append(dns, d.String())
 		}
 		l.Info("Mode Config address assigned", zap.String("conn", conn.Name), zap.String("address", cfg.Address.String()),
-			zap.String("interface", mc.Interface), zap.Strings("dns", dns), zap.String("domain", cfg.Domain))
+			zap.String("interface", mc.Interface), zap.Strings("dns", dns), zap.String("domain", cfg.Domain),
+			zap.Strings("split-include", prefixTexts(cfg.Split)), zap.Strings("split-exclude", prefixTexts(cfg.Exclude)))
 		if cfg.Banner != "" {
 			l.Notice("Mode Config banner", zap.String("conn", conn.Name), zap.String("banner", cfg.Banner))
 		}
 	}
 	return nil
+}
+
+// prefixTexts writes networks for a log line.
+func prefixTexts(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // DNS returns the DNS servers and domain the gateway gave the client's

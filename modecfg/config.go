@@ -23,8 +23,10 @@ type Config struct {
 	// Domain is Unity's default domain; Banner the text to show the user.
 	Domain, Banner string
 	// Split are the networks to reach through the tunnel (Unity
-	// SPLIT_INCLUDE, or INTERNAL_IP4_SUBNET); none: everything.
-	Split []netip.Prefix
+	// SPLIT_INCLUDE, INTERNAL_IP4_SUBNET or INTERNAL_IP6_SUBNET); none:
+	// everything. Exclude are those to keep outside it (Unity LOCAL_LAN).
+	Split   []netip.Prefix
+	Exclude []netip.Prefix
 }
 
 // The bounds of what a client takes from its gateway; a real gateway
@@ -109,15 +111,30 @@ func Parse(attrs []isakmp.Attribute) (Config, error) {
 			} else {
 				c.Banner = s
 			}
-		case UnitySplitInclude:
-			nets, err := parseSplitInclude(d)
+		case UnitySplitInclude, UnityLocalLAN:
+			nets, err := parseUnitySplit(t, d)
 			if err != nil {
 				return Config{}, err
 			}
-			if len(c.Split)+len(nets) > maxSplit {
+			to := &c.Split
+			if t == UnityLocalLAN {
+				to = &c.Exclude
+			}
+			if len(*to)+len(nets) > maxSplit {
 				return Config{}, malformed(t, "more than %d networks", maxSplit)
 			}
-			c.Split = append(c.Split, nets...)
+			*to = append(*to, nets...)
+		case InternalIP6Subnet:
+			// draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2: the address and
+			// the prefix length.
+			if len(d) != 17 || d[16] > 128 {
+				return Config{}, malformed(t, "%d bytes", len(d))
+			}
+			a, _ := netip.AddrFromSlice(d[:16])
+			if len(c.Split) == maxSplit {
+				return Config{}, malformed(t, "more than %d networks", maxSplit)
+			}
+			c.Split = append(c.Split, netip.PrefixFrom(a, int(d[16])).Masked())
 		case InternalIP4Subnet:
 			// draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2: address and mask.
 			if len(d) != 8 {

@@ -14,8 +14,8 @@ const applicationVersion = "iked"
 
 // supported are the types a gateway answers, for SUPPORTED_ATTRIBUTES.
 var supported = []AttrType{InternalIP4Address, InternalIP4Netmask, InternalIP4DNS, ApplicationVersion,
-	InternalIP6Address, InternalIP6DNS, InternalIP4Subnet, SupportedAttributes,
-	UnityBanner, UnityDefDomain, UnitySplitInclude}
+	InternalIP6Address, InternalIP6DNS, InternalIP4Subnet, SupportedAttributes, InternalIP6Subnet,
+	UnityBanner, UnityDefDomain, UnitySplitInclude, UnityLocalLAN}
 
 func variable(t AttrType, data []byte) isakmp.Attribute {
 	return isakmp.Attribute{Type: uint16(t), Data: data}
@@ -74,16 +74,32 @@ func replyAttributes(p *policymgr.Pool, addr netip.Addr, asked []isakmp.Attribut
 	if p.Domain != "" && wants(UnityDefDomain) {
 		out = append(out, variable(UnityDefDomain, []byte(p.Domain)))
 	}
-	if len(p.SplitInclude) > 0 {
+	var split4, split6 []netip.Prefix
+	for _, n := range p.SplitInclude {
+		if n.Addr().Is4() {
+			split4 = append(split4, n)
+		} else {
+			split6 = append(split6, n)
+		}
+	}
+	if len(split4) > 0 {
 		if wants(UnitySplitInclude) {
-			out = append(out, variable(UnitySplitInclude, splitInclude(p.SplitInclude)))
+			out = append(out, variable(UnitySplitInclude, unitySplit(split4)))
 		}
 		if !all && want[InternalIP4Subnet] {
-			for _, n := range p.SplitInclude {
+			for _, n := range split4 {
 				a := n.Addr().As4()
 				out = append(out, variable(InternalIP4Subnet, append(a[:], netmask(n.Bits(), 4)...)))
 			}
 		}
+	}
+	if wants(InternalIP6Subnet) {
+		for _, n := range split6 {
+			out = append(out, variable(InternalIP6Subnet, ip6Subnet(n)))
+		}
+	}
+	if len(p.SplitExclude) > 0 && wants(UnityLocalLAN) {
+		out = append(out, variable(UnityLocalLAN, unitySplit(p.SplitExclude)))
 	}
 	if p.Banner != "" && wants(UnityBanner) {
 		out = append(out, variable(UnityBanner, []byte(p.Banner)))
@@ -118,9 +134,9 @@ func maskOf(p *policymgr.Pool) int {
 func requestAttributes(c *policymgr.Connection) []isakmp.Attribute {
 	ts := []AttrType{InternalIP4Address, InternalIP4Netmask, InternalIP4DNS}
 	if c.Remote.Addr.Is6() || (c.Remote.Addr.IsAny() && c.RemoteGW.Is6()) {
-		ts = []AttrType{InternalIP6Address, InternalIP6DNS}
+		ts = []AttrType{InternalIP6Address, InternalIP6DNS, InternalIP6Subnet}
 	}
-	ts = append(ts, UnityBanner, UnityDefDomain, UnitySplitInclude)
+	ts = append(ts, UnityBanner, UnityDefDomain, UnitySplitInclude, UnityLocalLAN)
 	out := make([]isakmp.Attribute, len(ts))
 	for i, t := range ts {
 		out[i] = variable(t, nil)

@@ -26,11 +26,14 @@ type Pool struct {
 	// an a-b range): INTERNAL_IP4_NETMASK comes from it.
 	Prefix netip.Prefix
 	// DNS servers, the default domain (Unity DEF_DOMAIN), the networks
-	// that go through the tunnel (Unity SPLIT_INCLUDE; none: everything)
-	// and the banner shown to the user (Unity BANNER).
+	// that go through the tunnel (IPv4: Unity SPLIT_INCLUDE; IPv6, of an
+	// IPv6 pool: INTERNAL_IP6_SUBNET; none: everything), the IPv4
+	// networks that stay outside it (Unity LOCAL_LAN, strongSwan's
+	// split_exclude) and the banner shown to the user (Unity BANNER).
 	DNS          []netip.Addr
 	Domain       string
 	SplitInclude []netip.Prefix
+	SplitExclude []netip.Prefix
 	Banner       string
 }
 
@@ -125,7 +128,7 @@ func (m DNSMode) String() string {
 	return fmt.Sprintf("DNSMode(%d)", uint8(m))
 }
 
-var poolKeys = []string{"range", "dns", "domain", "split-include", "banner"}
+var poolKeys = []string{"range", "dns", "domain", "split-include", "split-exclude", "banner"}
 
 var modeConfigKeys = []string{"pool", "request", "push", "interface", "dns", "resolv-conf"}
 
@@ -167,29 +170,10 @@ func (d *decoder) pools(n *yaml.Node) map[string]*Pool {
 			}
 		}
 		if vn, given := vals["split-include"]; given {
-			list, nodes, _ := d.list(vn, where+" split-include")
-			for i, s := range list {
-				pfx, err := netip.ParsePrefix(strings.TrimSpace(s))
-				if err != nil {
-					if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
-						pfx, err = netip.PrefixFrom(a, a.BitLen()), nil
-					}
-				}
-				switch {
-				case err != nil:
-					d.errorf(nodes[i], "%s split-include %q is not a network (a prefix such as 198.51.100.0/24)", where, s)
-				case !pfx.Addr().Is4():
-					// Cisco Unity's SPLIT_INCLUDE carries IPv4 networks only.
-					d.errorf(nodes[i], "%s split-include %q: Cisco Unity split tunnelling carries IPv4 networks only", where, s)
-				case pfx.Bits() == 0:
-					d.errorf(nodes[i], "%s split-include %q is everything: leave split-include out instead", where, s)
-				default:
-					if pfx != pfx.Masked() {
-						d.warnf(nodes[i], "%s split-include %q has host bits set; it is %s", where, s, pfx.Masked())
-					}
-					p.SplitInclude = append(p.SplitInclude, pfx.Masked())
-				}
-			}
+			p.SplitInclude = d.splitNets(vn, p, where, "split-include")
+		}
+		if vn, given := vals["split-exclude"]; given {
+			p.SplitExclude = d.splitNets(vn, p, where, "split-exclude")
 		}
 		if vn, given := vals["banner"]; given {
 			if s, ok := d.str(vn, where+" banner"); ok {
@@ -202,6 +186,40 @@ func (d *decoder) pools(n *yaml.Node) map[string]*Pool {
 		out[name] = p
 	})
 	d.overlappingPools(out)
+	return out
+}
+
+// splitNets reads a pool's split-include or split-exclude list. Cisco
+// Unity's SPLIT_INCLUDE and LOCAL_LAN carry IPv4 networks only; an IPv6
+// pool's split-include networks go as INTERNAL_IP6_SUBNET
+// (draft-ietf-ipsec-isakmp-mode-cfg-05, 3.2), which a client with an
+// IPv4 address of the pool could not use.
+func (d *decoder) splitNets(vn *yaml.Node, p *Pool, where, key string) []netip.Prefix {
+	var out []netip.Prefix
+	list, nodes, _ := d.list(vn, where+" "+key)
+	for i, s := range list {
+		pfx, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil {
+				pfx, err = netip.PrefixFrom(a, a.BitLen()), nil
+			}
+		}
+		switch {
+		case err != nil || pfx.Addr().Zone() != "":
+			d.errorf(nodes[i], "%s %s %q is not a network (a prefix such as 198.51.100.0/24)", where, key, s)
+		case !pfx.Addr().Is4() && key == "split-exclude":
+			d.errorf(nodes[i], "%s split-exclude %q: Cisco Unity split tunnelling (LOCAL_LAN) carries IPv4 networks only", where, s)
+		case !pfx.Addr().Is4() && !p.Range.Is6():
+			d.errorf(nodes[i], "%s split-include %q: IPv6 networks go to clients of an IPv6 pool (INTERNAL_IP6_SUBNET); Cisco Unity split tunnelling carries IPv4 networks only", where, s)
+		case pfx.Bits() == 0:
+			d.errorf(nodes[i], "%s %s %q is everything: leave %s out instead", where, key, s, key)
+		default:
+			if pfx != pfx.Masked() {
+				d.warnf(nodes[i], "%s %s %q has host bits set; it is %s", where, key, s, pfx.Masked())
+			}
+			out = append(out, pfx.Masked())
+		}
+	}
 	return out
 }
 

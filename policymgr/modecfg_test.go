@@ -17,9 +17,11 @@ pools:
     dns: [198.51.100.53, 2001:db8::53]
     domain: example.net
     split-include: [198.51.100.0/24, 203.0.113.0/25]
+    split-exclude: [198.51.100.128/26]
     banner: "Authorised use only"
   v6-pool:
     range: 2001:db8:99::/112
+    split-include: [2001:db8:1::/48]
   small:
     range: 10.98.0.10-10.98.0.12
 connections:
@@ -45,7 +47,7 @@ func TestPoolsAndModeConfig(t *testing.T) {
 		t.Fatalf("rw-pool %+v", rw)
 	}
 	if rw.Size() != 254 || rw.Domain != "example.net" || rw.Banner != "Authorised use only" ||
-		len(rw.DNS) != 2 || len(rw.SplitInclude) != 2 {
+		len(rw.DNS) != 2 || len(rw.SplitInclude) != 2 || len(rw.SplitExclude) != 1 || rw.SplitExclude[0].String() != "198.51.100.128/26" {
 		t.Errorf("rw-pool %+v size %d", rw, rw.Size())
 	}
 	if first, last := rw.Leasable(); first.String() != "10.99.0.1" || last.String() != "10.99.0.254" {
@@ -54,7 +56,7 @@ func TestPoolsAndModeConfig(t *testing.T) {
 	if s := p.Pools["small"]; s.Size() != 3 || s.Prefix.IsValid() {
 		t.Errorf("small %+v size %d", s, s.Size())
 	}
-	if s := p.Pools["v6-pool"]; s.Size() != 65535 || !s.Range.Is6() {
+	if s := p.Pools["v6-pool"]; s.Size() != 65535 || !s.Range.Is6() || len(s.SplitInclude) != 1 || s.SplitInclude[0].String() != "2001:db8:1::/48" {
 		t.Errorf("v6-pool size %d", s.Size())
 	}
 	_, fs, _ := LoadFindings(writePolicy(t, modeCfgPolicy), LoadOptions{})
@@ -102,7 +104,10 @@ func TestModeConfigMistakes(t *testing.T) {
 		{"mixed range", "pools:\n  a: {range: 10.0.0.1-2001:db8::1}\n" + base, `mixes IPv4 and IPv6`, "  a:"},
 		{"a /31", "pools:\n  a: {range: 10.0.0.0/31}\n" + base, ``, ""},
 		{"bad dns", "pools:\n  a: {range: 10.0.0.0/24, dns: [dns.example]}\n" + base, `dns "dns.example" is not an IP address`, "  a:"},
-		{"v6 split", "pools:\n  a: {range: 10.0.0.0/24, split-include: [2001:db8::/32]}\n" + base, `IPv4 networks only`, "  a:"},
+		{"v6 split", "pools:\n  a: {range: 10.0.0.0/24, split-include: [2001:db8::/32]}\n" + base, `IPv6 networks go to clients of an IPv6 pool`, "  a:"},
+		{"v6 split exclude", "pools:\n  a: {range: 2001:db8:9::/112, split-exclude: [2001:db8::/32]}\n" + base, `LOCAL_LAN) carries IPv4 networks only`, "  a:"},
+		{"exclude everything", "pools:\n  a: {range: 10.0.0.0/24, split-exclude: [0.0.0.0/0]}\n" + base, `split-exclude "0.0.0.0/0" is everything`, "  a:"},
+		{"bad exclude", "pools:\n  a: {range: 10.0.0.0/24, split-exclude: [lan]}\n" + base, `split-exclude "lan" is not a network`, "  a:"},
 		{"unknown key", "pools:\n  a: {range: 10.0.0.0/24, gateway: 10.0.0.1}\n" + base, `gateway`, "  a:"},
 		{"transport", pools + base + "connections:\n  c:\n    remote-address: 192.0.2.9\n    ike: {transforms: [ike], psk: \"a\"}\n    proposal-list: l\n    mode-config: {pool: p}\n", `transport mode`, "mode-config:"},
 	} {
