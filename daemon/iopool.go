@@ -21,7 +21,10 @@ type ioPool struct {
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	closed bool
-	wg     sync.WaitGroup
+	// held counts the jobs taken and not finished, running or waiting;
+	// at most limit, the goroutines and the queue.
+	held, limit int
+	wg          sync.WaitGroup
 }
 
 // Default I/O budget: a handful of logins checked at once covers a
@@ -37,7 +40,7 @@ const (
 var ErrIOFull = errors.New("daemon: the I/O job queue is full")
 
 func newIOPool(workers, queue int) *ioPool {
-	p := &ioPool{jobs: make(chan func(context.Context), queue)}
+	p := &ioPool{jobs: make(chan func(context.Context), workers+queue), limit: workers + queue}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for range workers {
 		p.wg.Add(1)
@@ -45,26 +48,26 @@ func newIOPool(workers, queue int) *ioPool {
 			defer p.wg.Done()
 			for f := range p.jobs {
 				f(p.ctx)
+				p.mu.Lock()
+				p.held--
+				p.mu.Unlock()
 			}
 		}()
 	}
 	return p
 }
 
-// submit queues f without blocking; false when the queue is full or the
-// pool closed.
+// submit queues f without blocking; false when every goroutine is busy
+// and the queue full, or the pool closed.
 func (p *ioPool) submit(f func(context.Context)) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.held >= p.limit {
 		return false
 	}
-	select {
-	case p.jobs <- f:
-		return true
-	default:
-		return false
-	}
+	p.held++
+	p.jobs <- f // never blocks: the channel holds limit jobs
+	return true
 }
 
 // queued returns the jobs waiting for a goroutine.

@@ -129,6 +129,8 @@ var (
 		"The most requests the engine queue has held.", nil, nil)
 	descEngineDropped = prometheus.NewDesc("iked_engine_requests_dropped_total",
 		"Requests the engine queue dropped, by kind.", []string{"kind"}, nil)
+	descIOJobs = prometheus.NewDesc("iked_io_jobs_total",
+		"Blocking jobs (XAUTH backend checks) of the I/O pool: done, or refused when it was full.", []string{"result"}, nil)
 )
 
 // collector reads the daemon's state at scrape time.
@@ -137,7 +139,7 @@ type collector struct{ d *Daemon }
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descDatagrams, descBytes, descDropped, descSent, descSendErrors,
 		descRetransmits, descFragmentsIn, descReassembled, descFragmented, descFragmentsOut, descRemoved, descISAKMP, descHalfOpen, descIPsec, descConnISAKMP, descConnIPsec,
-		descConnUp, descQueue, descQueueHigh, descEngineDropped} {
+		descConnUp, descQueue, descQueueHigh, descEngineDropped, descIOJobs} {
 		ch <- d
 	}
 }
@@ -174,6 +176,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for r := RemoveReason(0); r < numRemoveReasons; r++ {
 		counter(descRemoved, ct.SARemoved[r].Load(), r.String())
 	}
+	counter(descIOJobs, ct.IODone.Load(), "done")
+	counter(descIOJobs, ct.IORefused.Load(), "refused")
 
 	var s tableSnapshot
 	if d.call(func() { s = d.snapshot() }) {
