@@ -147,3 +147,34 @@ func testIkedModeConfigClient(t *testing.T, push bool, payload string) {
 		t.Errorf("iked did not log the address 198.51.100.10, DNS 198.51.100.53 and split-exclude (Unity LOCAL_LAN) 10.11.12.0/24 it was given:\n%s", s.iked.Proc.Output())
 	}
 }
+
+// TestCharonWithoutModeConfig: charon logs in with XAUTH but asks the
+// iked pool gateway for no address (no vips) and proposes its own address
+// in Quick Mode. iked refuses it with one notice naming charon and the
+// reason and an INVALID-ID-INFORMATION notify (message 52), which charon
+// reports; no child SA comes up.
+func TestCharonWithoutModeConfig(t *testing.T) {
+	RequireStrongSwan(t)
+	RequireRoot(t, "htpasswd")
+	users := xauthUsersFile(t)
+	s := newQMSetup(t, qmCases[0], false)
+	c := &s.charonOpt.Connections[0]
+	c.LocalXAuthID, c.Children[0].LocalTS = "alice", ""
+	s.charonOpt.XAuth = []XAuthSecret{{ID: "alice", Password: "correct horse"}}
+	s.edit = ikedGateway(users, "{range: 203.0.113.10-203.0.113.20}", false)
+	s.startIked(t)
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	if err := s.charon.Initiate("c", 15*time.Second); err == nil {
+		t.Fatalf("charon's child SA came up without a lease")
+	}
+	if _, err := s.iked.WaitCatalog(0, 5*time.Second, "Quick Mode refused: the peer asked for no Mode Config address"); err != nil {
+		t.Error(err)
+	}
+	if _, err := s.iked.WaitCatalog(52, 5*time.Second, "INVALID-ID-INFORMATION"); err != nil {
+		t.Error(err)
+	}
+	waitLog(t, s.charon, "received INVALID_ID_INFORMATION error notify", 5*time.Second)
+	if ks := s.iked.SAKeys(); len(ks) != 0 {
+		t.Errorf("iked derived %d IPsec SA keys for a client without a lease", len(ks))
+	}
+}
