@@ -14,8 +14,9 @@
 #    polled until their ISAKMP SA and IPsec SA are up (ikectl list-sas,
 #    swanctl --list-sas, ipsec whack --trafficstatus), the keys both logged
 #    compared (interop/cmd/keycompare), the setup's extra check (DPD,
-#    rekey, NAT) and a ping through the tunnel where both ends have a data
-#    plane, then the project taken down with its networks and volumes.
+#    rekey, NAT, the road warriors' leases) and a ping through the tunnel
+#    where both ends have a data plane, then the project taken down with
+#    its networks and volumes.
 #    Up to IKED_DOCKER_JOBS setups run at once (the roles of one setup one
 #    after the other: they share its addresses).
 # 3. A table: setup, peer, iked role, result, seconds to establish; logs of
@@ -23,7 +24,9 @@
 #
 # Root (or the docker group), docker with compose (v2 plugin or
 # docker-compose 1.29), debootstrap, Go. Arguments: case patterns
-# (grep -E on "setup peer role"); none runs every case.
+# (grep -E on "setup peer role"); none runs every case. IKED_DOCKER_CASES
+# (make interop-docker IKED_DOCKER_CASES=rw-) does the same, patterns
+# separated by commas or blanks.
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 
@@ -56,7 +59,7 @@ rm -rf "$out/logs"
 mkdir -p "$out/logs" "$out/stage"
 # git keeps no file modes: iked refuses a policy holding a PSK that others
 # can read (as `make check-examples` does, made owner-only first).
-chmod 600 "$dir"/*/iked.yaml
+chmod 600 "$dir"/*/iked*.yaml
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 
@@ -129,6 +132,9 @@ cid() {
 }
 in_iked() { docker exec "$ikedc" /usr/sbin/ikectl -json "$@"; }
 in_peer() { docker exec "$peerc" "$@"; }
+# in_peer_bg CMD: started in the peer's container, its output in the
+# container's log (docker logs: the standard output of its process 1).
+in_peer_bg() { docker exec -d "$peerc" sh -c "exec $* >/proc/1/fd/1 2>&1"; }
 
 # iked_up [N]: iked has an established ISAKMP SA and N installed IPsec
 # SA bundles (default 1; 0: phase 1 only).
@@ -149,6 +155,10 @@ peer_up() {
 		s=$(in_peer ipsec whack --status 2>/dev/null) || return 1
 		grep -q 'ISAKMP SA established\|IKE SA established' <<<"$s" &&
 			[ "$(grep -c 'IPsec SA established' <<<"$s")" -ge "${1:-1}" ]
+		;;
+	vpnc)
+		# vpnc ran its script's connect step: Quick Mode done, keys set.
+		in_peer test -s /run/vpnc-env 2>/dev/null
 		;;
 	esac
 }
@@ -181,6 +191,7 @@ initiate() {
 		case $peer in
 		strongswan) in_peer swanctl --initiate --child c --timeout 30 >/dev/null ;;
 		libreswan) in_peer ipsec whack --name peer --initiate --asynchronous >/dev/null ;;
+		vpnc) in_peer_bg vpnc --no-detach --debug 3 --script /etc/vpnc/record-env /etc/vpnc/rw.conf ;;
 		esac
 	fi
 }
@@ -201,6 +212,9 @@ run_case() {
 		esac
 	fi
 	mkdir -p "$log"
+	# A setup with one configuration per role (rw-charon) names it by
+	# ${IKED_ROLE} in its compose file.
+	export IKED_ROLE=$role
 	"${compose[@]}" -p "$project" -f "$file" down -v --remove-orphans >/dev/null 2>&1 || true
 	if ! "${compose[@]}" -p "$project" -f "$file" up -d >"$log/up.log" 2>&1; then
 		why="compose up failed (logs/$setup-$role/up.log)"
@@ -252,7 +266,9 @@ collect() {
 	case $peer in
 	strongswan) in_peer swanctl --list-sas >"$1/peer-sas.txt" 2>&1 || true ;;
 	libreswan) in_peer ipsec whack --status >"$1/peer-sas.txt" 2>&1 || true ;;
+	vpnc) in_peer cat /run/vpnc-env >"$1/vpnc-env.txt" 2>&1 || true ;;
 	esac
+	in_iked list-leases >"$1/iked-leases.json" 2>&1 || true
 }
 
 # extra_checks: per setup, after both sides are up. It prints what it
@@ -273,6 +289,45 @@ extra_checks() {
 			;;
 		esac || { echo "NAT: the peer does not see iked behind the router on 4500"; return 1; }
 		notes+=("NAT-T on 4500 via the router")
+		;;
+	esac
+	case $setup in
+	rw-vpnc)
+		# vpnc's script was handed the pool's first address and the rest
+		# of the pool; iked leased it to alice and made it vpnc's only
+		# remote selector; vpnc came through the router's NAT (4500).
+		local env w
+		env=$(in_peer cat /run/vpnc-env)
+		for w in INTERNAL_IP4_ADDRESS=10.216.17.10 INTERNAL_IP4_DNS=10.214.17.53 CISCO_DEF_DOMAIN=example.net \
+			CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.214.17.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0 \
+			'CISCO_BANNER=Authorised use only'; do
+			grep -qxF "$w" <<<"$env" || { echo "vpnc's script lacks $w (logs/$setup-$role/vpnc-env.txt)"; return 1; }
+		done
+		leased 10.216.17.10 || return 1
+		in_iked list-sas | grep -q '"remote_ts": "10\.216\.17\.10[/"]' || { echo "iked's IPsec SA is not for the lease 10.216.17.10"; return 1; }
+		in_iked list-sas | grep -q '"remote": "10\.213\.117\.254:4500"' || { echo "NAT: iked does not see vpnc at the router's address on 4500"; return 1; }
+		notes+=("vpnc got 10.216.17.10, DNS, domain, banner, split 10.214.17.0/24, iked's SA for 10.216.17.10, NAT-T via the router")
+		;;
+	rw-charon)
+		local sas
+		sas=$(in_peer swanctl --list-sas)
+		if [ "$role" = responder ]; then
+			# iked the gateway: alice's lease, charon's virtual IP, which
+			# is its child SA's local selector and iked's remote one.
+			leased 10.216.18.10 || return 1
+			grep -q 'installing new virtual IP 10\.216\.18\.10' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not install the virtual IP 10.216.18.10"; return 1; }
+			grep -q 'local \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not from 10.216.18.10/32"; return 1; }
+			in_iked list-sas | grep -q '"remote_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not for the lease 10.216.18.10"; return 1; }
+			notes+=("charon got 10.216.18.10 from iked's pool (lease: alice), the SAs' selector")
+		else
+			# iked the client: charon's pool gave it 10.216.18.10 (and the
+			# DNS server), its local selector and charon's remote one.
+			grep -q '"msg":"Mode Config address assigned".*"address":"10\.216\.18\.10"' <<<"$(docker logs "$ikedc" 2>&1)" || { echo "iked was not assigned 10.216.18.10"; return 1; }
+			grep -q 'assigning virtual IP 10\.216\.18\.10 to peer' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not assign 10.216.18.10"; return 1; }
+			grep -q 'remote \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not for 10.216.18.10/32"; return 1; }
+			in_iked list-sas | grep -q '"local_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not from 10.216.18.10/32"; return 1; }
+			notes+=("iked got 10.216.18.10 from charon's pool, the SAs' selector")
+		fi
 		;;
 	esac
 	case $setup in
@@ -300,6 +355,15 @@ extra_checks() {
 	fi
 	local IFS=';'
 	echo "${notes[*]}" | sed 's/;/; /g'
+}
+
+# leased ADDRESS: iked lists ADDRESS as alice's lease, held by a live
+# ISAKMP SA.
+leased() {
+	local l
+	l=$(in_iked list-leases | tr -d '\n ')
+	grep -q "\"address\":\"$1\"" <<<"$l" && grep -q '"user":"alice"' <<<"$l" && grep -q '"online":true' <<<"$l" ||
+		{ echo "iked lists no live lease of $1 to alice: $l"; return 1; }
 }
 
 dpd_seen() {
@@ -346,7 +410,8 @@ images
 esp=$(esp_probe)
 echo "interop-docker: kernel ESP: $([ "$esp" = 1 ] && echo yes || echo "no (libreswan cases stop after phase 1)")"
 
-pattern=${*:-.}
+pattern=${*:-${IKED_DOCKER_CASES:-.}}
+pattern=${pattern//,/|}
 pattern=${pattern// /|}
 : >"$out/results"
 running=0
