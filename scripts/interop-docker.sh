@@ -215,8 +215,15 @@ run_case() {
 	# A setup with one configuration per role (rw-charon) names it by
 	# ${IKED_ROLE} in its compose file.
 	export IKED_ROLE=$role
-	"${compose[@]}" -p "$project" -f "$file" down -v --remove-orphans >/dev/null 2>&1 || true
-	if ! "${compose[@]}" -p "$project" -f "$file" up -d >"$log/up.log" 2>&1; then
+	# On a kernel with ESP, iked gets its data plane (esp_override).
+	local files=(-f "$file") ping_src="" ping_dst="" noping
+	if noping=$(ping_addrs); then
+		read -r ping_src ping_dst <<<"$noping"
+		noping=""
+		files+=(-f "$(esp_override "$log")")
+	fi
+	"${compose[@]}" -p "$project" "${files[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+	if ! "${compose[@]}" -p "$project" "${files[@]}" up -d >"$log/up.log" 2>&1; then
 		why="compose up failed (logs/$setup-$role/up.log)"
 	elif ! containers=$(cid) ||
 		! ikedc=$(cid iked) || ! peerc=$(cid peer) || ! wait_for 30 healthy; then
@@ -243,7 +250,7 @@ run_case() {
 		[ -z "$limited" ] || result=part why="$why; $limited"
 		why=${why#; }
 	fi
-	"${compose[@]}" -p "$project" -f "$file" down -v --remove-orphans -t 2 >"$log/down.log" 2>&1 || {
+	"${compose[@]}" -p "$project" "${files[@]}" down -v --remove-orphans -t 2 >"$log/down.log" 2>&1 || {
 		result=fail why="$why; compose down failed"
 	}
 	printf '%-14s %-10s %-9s %-4s %6s  %s\n' "$setup" "$peer" "$role" "$result" "$secs" "$why" >>"$out/results"
@@ -347,11 +354,12 @@ extra_checks() {
 	esac
 	if [ -n "$limited" ]; then
 		:
-	elif dataplane; then
-		in_peer ping -c 3 -W 2 -I "${PEER_INNER}" "${IKED_INNER}" >/dev/null || { echo "ping through the tunnel failed"; return 1; }
-		notes+=("ping ok")
+	elif [ -n "$ping_dst" ]; then
+		in_peer ping -c 3 -W 2 -I "$ping_src" "$ping_dst" >"$log/ping.txt" 2>&1 ||
+			{ echo "no ping crossed from $ping_src to $ping_dst (logs/$setup-$role/ping.txt)"; return 1; }
+		notes+=("ping $ping_src to $ping_dst: $(grep -o '[0-9]* received' "$log/ping.txt") of 3")
 	else
-		notes+=("no ping: iked runs engine none")
+		notes+=("no ping: $noping")
 	fi
 	local IFS=';'
 	echo "${notes[*]}" | sed 's/;/; /g'
@@ -374,10 +382,65 @@ dpd_seen() {
 		{ [ -n "$limited" ] || grep -q 'received R_U_THERE_ACK' <<<"$pl"; }
 }
 
-# The data plane: strongSwan has one (kernel-libipsec), libreswan only
-# with the kernel's ESP; iked's xfrm engine would need the kernel's ESP
-# too, and these setups run its engine none: no ping crosses.
-dataplane() { false; }
+# ping_addrs prints the addresses of the case's ping through the tunnel,
+# "SOURCE DESTINATION" (from the peer's side into iked's local selector),
+# or why there is none (status 1). iked has no ESP of its own: its data
+# plane is the kernel's (engine xfrm), so only a kernel with ESP carries
+# a ping; strongSwan carries ESP in user space (kernel-libipsec), vpnc too
+# (its tun device), libreswan in the kernel. The setups' selectors are
+# 10.214.N.0/24 (iked) and 10.215.N.0/24 (the peer), N the third byte of
+# iked's local-gw; the road warriors' own address is their lease.
+ping_addrs() {
+	local n
+	[ "$esp" = 1 ] || { echo "kernel without ESP, and iked has no user-space ESP (engine none)"; return 1; }
+	n=$(policy_file | xargs sed -n 's/^ *local-gw: 10\.213\.\([0-9]*\)\.2$/\1/p' | head -n 1)
+	case $setup-$role in
+	rw-vpnc-*) echo "10.216.17.10 10.214.17.1" ;;
+	rw-charon-responder) echo "10.216.18.10 10.214.18.1" ;;
+	rw-charon-initiator)
+		echo "iked as Mode Config client puts its lease on no interface here"
+		return 1
+		;;
+	*) echo "10.215.$n.1 10.214.$n.1" ;;
+	esac
+}
+
+# policy_file: iked's policy file of the case (rw-charon: one per role).
+policy_file() {
+	local d
+	d=$(dirname "$file")
+	if [ -f "$d/iked-$role.yaml" ]; then echo "$d/iked-$role.yaml"; else echo "$d/iked.yaml"; fi
+}
+
+# esp_override LOGDIR writes a compose file laid over the setup's on a
+# kernel with ESP and prints its path: iked's policy with engine xfrm
+# (a copy, owner-only), NET_ADMIN for iked, its inner address on its
+# loopback (the one-shot service iked-inner: the iked image has no
+# tools) and the peer's (libreswan's entry point adds INNER too).
+esp_override() {
+	local d dst=${ping_dst} src=${ping_src}
+	d=$(cd "$1" && pwd)
+	install -m 600 /dev/null "$d/iked-xfrm.yaml"
+	sed 's/^\(  engine:\) none$/\1 xfrm/' "$(policy_file)" >"$d/iked-xfrm.yaml"
+	{
+		echo "services:"
+		echo "  iked:"
+		echo "    cap_add: [NET_ADMIN]"
+		echo "    volumes: [\"$d/iked-xfrm.yaml:/etc/iked/iked.yaml:ro\"]"
+		echo "  iked-inner:"
+		echo "    image: iked-interop/router"
+		echo "    network_mode: \"service:iked\""
+		echo "    cap_add: [NET_ADMIN]"
+		echo "    depends_on: [iked]"
+		echo "    entrypoint: [\"ip\", \"addr\", \"add\", \"$dst/32\", \"dev\", \"lo\"]"
+		case $src in 10.215.*)
+			echo "  peer:"
+			echo "    environment: {INNER: $src/32}"
+			;;
+		esac
+	} >"$d/esp-override.yml"
+	echo "$d/esp-override.yml"
+}
 
 # esp_probe: 1 if this kernel installs an ESP state (in a container's own
 # network namespace), else 0.
@@ -407,7 +470,7 @@ trap 'kill $(jobs -p) 2>/dev/null; leftovers; exit 130' INT TERM
 t_all=$(now)
 before=$(docker ps -aq | wc -l) nets=$(docker network ls -q | wc -l) vols=$(docker volume ls -q | wc -l)
 images
-esp=$(esp_probe)
+esp=${IKED_DOCKER_ESP:-$(esp_probe)}
 echo "interop-docker: kernel ESP: $([ "$esp" = 1 ] && echo yes || echo "no (libreswan cases stop after phase 1)")"
 
 pattern=${*:-${IKED_DOCKER_CASES:-.}}
