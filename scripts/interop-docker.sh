@@ -14,9 +14,10 @@
 #    polled until their ISAKMP SA and IPsec SA are up (ikectl list-sas,
 #    swanctl --list-sas, ipsec whack --trafficstatus), the keys both logged
 #    compared (interop/cmd/keycompare), the setup's extra check (DPD,
-#    rekey, NAT, the road warriors' leases) and a ping through the tunnel
-#    where both ends have a data plane, then the project taken down with
-#    its networks and volumes.
+#    rekey, NAT, the road warriors' leases) and, on a kernel with ESP
+#    (esp_probe; IKED_DOCKER_ESP=0 or 1 overrides it), a ping through the
+#    tunnel with iked's engine xfrm (esp_override), then the project taken
+#    down with its networks and volumes.
 #    Up to IKED_DOCKER_JOBS setups run at once (the roles of one setup one
 #    after the other: they share its addresses).
 # 3. A table: setup, peer, iked role, result, seconds to establish; logs of
