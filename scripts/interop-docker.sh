@@ -330,11 +330,12 @@ extra_checks() {
 		else
 			# iked the client: charon's pool gave it 10.216.18.10 (and the
 			# DNS server), its local selector and charon's remote one.
-			grep -q '"msg":"Mode Config address assigned".*"address":"10\.216\.18\.10"' <<<"$(docker logs "$ikedc" 2>&1)" || { echo "iked was not assigned 10.216.18.10"; return 1; }
+			grep -q '"msg":"Mode Config address assigned".*"address":"10\.216\.18\.10".*"dns":\["10\.215\.18\.53"\]' <<<"$(docker logs "$ikedc" 2>&1)" ||
+				{ echo "iked was not assigned 10.216.18.10 and the DNS server 10.215.18.53"; return 1; }
 			grep -q 'assigning virtual IP 10\.216\.18\.10 to peer' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not assign 10.216.18.10"; return 1; }
 			grep -q 'remote \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not for 10.216.18.10/32"; return 1; }
 			in_iked list-sas | grep -q '"local_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not from 10.216.18.10/32"; return 1; }
-			notes+=("iked got 10.216.18.10 from charon's pool, the SAs' selector")
+			notes+=("iked got 10.216.18.10 and DNS from charon's pool, the SAs' selector")
 		fi
 		;;
 	esac
