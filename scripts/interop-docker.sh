@@ -320,13 +320,17 @@ extra_checks() {
 		local sas
 		sas=$(in_peer swanctl --list-sas)
 		if [ "$role" = responder ]; then
-			# iked the gateway: alice's lease, charon's virtual IP, which
-			# is its child SA's local selector and iked's remote one.
+			# iked the gateway: alice's lease, charon's virtual IP (and the
+			# DNS server), which is its child SA's local selector and iked's
+			# remote one.
 			leased 10.216.18.10 || return 1
-			grep -q 'installing new virtual IP 10\.216\.18\.10' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not install the virtual IP 10.216.18.10"; return 1; }
+			local pl
+			pl=$(docker logs "$peerc" 2>&1)
+			grep -q 'installing new virtual IP 10\.216\.18\.10' <<<"$pl" || { echo "charon did not install the virtual IP 10.216.18.10"; return 1; }
+			grep -q 'installing DNS server 10\.214\.18\.53 ' <<<"$pl" || { echo "charon was not given the DNS server 10.214.18.53"; return 1; }
 			grep -q 'local \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not from 10.216.18.10/32"; return 1; }
 			in_iked list-sas | grep -q '"remote_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not for the lease 10.216.18.10"; return 1; }
-			notes+=("charon got 10.216.18.10 from iked's pool (lease: alice), the SAs' selector")
+			notes+=("charon got 10.216.18.10 and DNS from iked's pool (lease: alice), the SAs' selector")
 		else
 			# iked the client: charon's pool gave it 10.216.18.10 (and the
 			# DNS server), its local selector and charon's remote one.
