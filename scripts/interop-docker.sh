@@ -91,11 +91,18 @@ base_image() {
 }
 
 build() { # build NAME DOCKERFILE CONTEXT
-	local log="$out/logs/build-$1.log"
+	local log="$out/logs/build-$1.log" old
+	old=$(docker image inspect -f '{{.Id}}' "iked-interop/$1" 2>/dev/null || true)
 	if ! docker build --build-arg "BASE=$base" -t "iked-interop/$1" -f "$2" "$3" >"$log" 2>&1; then
 		echo "interop-docker: building iked-interop/$1 failed:" >&2
 		tail -n 30 "$log" >&2
 		return 1
+	fi
+	# The image this one replaced (new binaries of iked; the legacy
+	# builder never caches certs' ENTRYPOINT []), if nothing else uses it:
+	# no untagged images pile up run after run.
+	if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "iked-interop/$1")" ]; then
+		docker rmi "$old" >/dev/null 2>&1 || true
 	fi
 }
 
