@@ -141,8 +141,9 @@ kernel-test:
 # iked FROM scratch), every compose setup of interop/docker/cases in both
 # roles, SAs and keys checked on both sides, a table; nothing left in
 # Docker but the cached images. Root, a Docker engine with compose.
+# IKED_DOCKER_CASES=rw-vpnc,rw-charon runs only the cases matching.
 interop-docker:
-	GO=$(GO) IKED_DOCKER_OUT=$(CURDIR)/$(BIN)/interop-docker ./scripts/interop-docker.sh
+	GO=$(GO) IKED_DOCKER_OUT=$(CURDIR)/$(BIN)/interop-docker IKED_DOCKER_CASES="$(IKED_DOCKER_CASES)" ./scripts/interop-docker.sh
 
 clean:
 	rm -rf $(BIN)

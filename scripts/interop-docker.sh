@@ -14,8 +14,10 @@
 #    polled until their ISAKMP SA and IPsec SA are up (ikectl list-sas,
 #    swanctl --list-sas, ipsec whack --trafficstatus), the keys both logged
 #    compared (interop/cmd/keycompare), the setup's extra check (DPD,
-#    rekey, NAT) and a ping through the tunnel where both ends have a data
-#    plane, then the project taken down with its networks and volumes.
+#    rekey, NAT, the road warriors' leases) and, on a kernel with ESP
+#    (esp_probe; IKED_DOCKER_ESP=0 or 1 overrides it), a ping through the
+#    tunnel with iked's engine xfrm (esp_override), then the project taken
+#    down with its networks and volumes.
 #    Up to IKED_DOCKER_JOBS setups run at once (the roles of one setup one
 #    after the other: they share its addresses).
 # 3. A table: setup, peer, iked role, result, seconds to establish; logs of
@@ -23,7 +25,9 @@
 #
 # Root (or the docker group), docker with compose (v2 plugin or
 # docker-compose 1.29), debootstrap, Go. Arguments: case patterns
-# (grep -E on "setup peer role"); none runs every case.
+# (grep -E on "setup peer role"); none runs every case. IKED_DOCKER_CASES
+# (make interop-docker IKED_DOCKER_CASES=rw-) does the same, patterns
+# separated by commas or blanks.
 set -euo pipefail
 export PATH=/usr/local/go/bin:$PATH
 
@@ -56,7 +60,7 @@ rm -rf "$out/logs"
 mkdir -p "$out/logs" "$out/stage"
 # git keeps no file modes: iked refuses a policy holding a PSK that others
 # can read (as `make check-examples` does, made owner-only first).
-chmod 600 "$dir"/*/iked.yaml
+chmod 600 "$dir"/*/iked*.yaml
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
 
@@ -87,11 +91,18 @@ base_image() {
 }
 
 build() { # build NAME DOCKERFILE CONTEXT
-	local log="$out/logs/build-$1.log"
+	local log="$out/logs/build-$1.log" old
+	old=$(docker image inspect -f '{{.Id}}' "iked-interop/$1" 2>/dev/null || true)
 	if ! docker build --build-arg "BASE=$base" -t "iked-interop/$1" -f "$2" "$3" >"$log" 2>&1; then
 		echo "interop-docker: building iked-interop/$1 failed:" >&2
 		tail -n 30 "$log" >&2
 		return 1
+	fi
+	# The image this one replaced (new binaries of iked; the legacy
+	# builder never caches certs' ENTRYPOINT []), if nothing else uses it:
+	# no untagged images pile up run after run.
+	if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "iked-interop/$1")" ]; then
+		docker rmi "$old" >/dev/null 2>&1 || true
 	fi
 }
 
@@ -129,6 +140,9 @@ cid() {
 }
 in_iked() { docker exec "$ikedc" /usr/sbin/ikectl -json "$@"; }
 in_peer() { docker exec "$peerc" "$@"; }
+# in_peer_bg CMD: started in the peer's container, its output in the
+# container's log (docker logs: the standard output of its process 1).
+in_peer_bg() { docker exec -d "$peerc" sh -c "exec $* >/proc/1/fd/1 2>&1"; }
 
 # iked_up [N]: iked has an established ISAKMP SA and N installed IPsec
 # SA bundles (default 1; 0: phase 1 only).
@@ -149,6 +163,10 @@ peer_up() {
 		s=$(in_peer ipsec whack --status 2>/dev/null) || return 1
 		grep -q 'ISAKMP SA established\|IKE SA established' <<<"$s" &&
 			[ "$(grep -c 'IPsec SA established' <<<"$s")" -ge "${1:-1}" ]
+		;;
+	vpnc)
+		# vpnc ran its script's connect step: Quick Mode done, keys set.
+		in_peer test -s /run/vpnc-env 2>/dev/null
 		;;
 	esac
 }
@@ -181,6 +199,7 @@ initiate() {
 		case $peer in
 		strongswan) in_peer swanctl --initiate --child c --timeout 30 >/dev/null ;;
 		libreswan) in_peer ipsec whack --name peer --initiate --asynchronous >/dev/null ;;
+		vpnc) in_peer_bg vpnc --no-detach --debug 3 --script /etc/vpnc/record-env /etc/vpnc/rw.conf ;;
 		esac
 	fi
 }
@@ -201,8 +220,18 @@ run_case() {
 		esac
 	fi
 	mkdir -p "$log"
-	"${compose[@]}" -p "$project" -f "$file" down -v --remove-orphans >/dev/null 2>&1 || true
-	if ! "${compose[@]}" -p "$project" -f "$file" up -d >"$log/up.log" 2>&1; then
+	# A setup with one configuration per role (rw-charon) names it by
+	# ${IKED_ROLE} in its compose file.
+	export IKED_ROLE=$role
+	# On a kernel with ESP, iked gets its data plane (esp_override).
+	local files=(-f "$file") ping_src="" ping_dst="" noping
+	if noping=$(ping_addrs); then
+		read -r ping_src ping_dst <<<"$noping"
+		noping=""
+		files+=(-f "$(esp_override "$log")")
+	fi
+	"${compose[@]}" -p "$project" "${files[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+	if ! "${compose[@]}" -p "$project" "${files[@]}" up -d >"$log/up.log" 2>&1; then
 		why="compose up failed (logs/$setup-$role/up.log)"
 	elif ! containers=$(cid) ||
 		! ikedc=$(cid iked) || ! peerc=$(cid peer) || ! wait_for 30 healthy; then
@@ -229,7 +258,7 @@ run_case() {
 		[ -z "$limited" ] || result=part why="$why; $limited"
 		why=${why#; }
 	fi
-	"${compose[@]}" -p "$project" -f "$file" down -v --remove-orphans -t 2 >"$log/down.log" 2>&1 || {
+	"${compose[@]}" -p "$project" "${files[@]}" down -v --remove-orphans -t 2 >"$log/down.log" 2>&1 || {
 		result=fail why="$why; compose down failed"
 	}
 	printf '%-14s %-10s %-9s %-4s %6s  %s\n' "$setup" "$peer" "$role" "$result" "$secs" "$why" >>"$out/results"
@@ -252,7 +281,9 @@ collect() {
 	case $peer in
 	strongswan) in_peer swanctl --list-sas >"$1/peer-sas.txt" 2>&1 || true ;;
 	libreswan) in_peer ipsec whack --status >"$1/peer-sas.txt" 2>&1 || true ;;
+	vpnc) in_peer cat /run/vpnc-env >"$1/vpnc-env.txt" 2>&1 || true ;;
 	esac
+	in_iked list-leases >"$1/iked-leases.json" 2>&1 || true
 }
 
 # extra_checks: per setup, after both sides are up. It prints what it
@@ -276,6 +307,50 @@ extra_checks() {
 		;;
 	esac
 	case $setup in
+	rw-vpnc)
+		# vpnc's script was handed the pool's first address and the rest
+		# of the pool; iked leased it to alice and made it vpnc's only
+		# remote selector; vpnc came through the router's NAT (4500).
+		local env w
+		env=$(in_peer cat /run/vpnc-env)
+		for w in INTERNAL_IP4_ADDRESS=10.216.17.10 INTERNAL_IP4_DNS=10.214.17.53 CISCO_DEF_DOMAIN=example.net \
+			CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.214.17.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0 \
+			'CISCO_BANNER=Authorised use only'; do
+			grep -qxF "$w" <<<"$env" || { echo "vpnc's script lacks $w (logs/$setup-$role/vpnc-env.txt)"; return 1; }
+		done
+		leased 10.216.17.10 || return 1
+		in_iked list-sas | grep -q '"remote_ts": "10\.216\.17\.10[/"]' || { echo "iked's IPsec SA is not for the lease 10.216.17.10"; return 1; }
+		in_iked list-sas | grep -q '"remote": "10\.213\.117\.254:4500"' || { echo "NAT: iked does not see vpnc at the router's address on 4500"; return 1; }
+		notes+=("vpnc got 10.216.17.10, DNS, domain, banner, split 10.214.17.0/24, iked's SA for 10.216.17.10, NAT-T via the router")
+		;;
+	rw-charon)
+		local sas
+		sas=$(in_peer swanctl --list-sas)
+		if [ "$role" = responder ]; then
+			# iked the gateway: alice's lease, charon's virtual IP (and the
+			# DNS server), which is its child SA's local selector and iked's
+			# remote one.
+			leased 10.216.18.10 || return 1
+			local pl
+			pl=$(docker logs "$peerc" 2>&1)
+			grep -q 'installing new virtual IP 10\.216\.18\.10' <<<"$pl" || { echo "charon did not install the virtual IP 10.216.18.10"; return 1; }
+			grep -q 'installing DNS server 10\.214\.18\.53 ' <<<"$pl" || { echo "charon was not given the DNS server 10.214.18.53"; return 1; }
+			grep -q 'local \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not from 10.216.18.10/32"; return 1; }
+			in_iked list-sas | grep -q '"remote_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not for the lease 10.216.18.10"; return 1; }
+			notes+=("charon got 10.216.18.10 and DNS from iked's pool (lease: alice), the SAs' selector")
+		else
+			# iked the client: charon's pool gave it 10.216.18.10 (and the
+			# DNS server), its local selector and charon's remote one.
+			grep -q '"msg":"Mode Config address assigned".*"address":"10\.216\.18\.10".*"dns":\["10\.215\.18\.53"\]' <<<"$(docker logs "$ikedc" 2>&1)" ||
+				{ echo "iked was not assigned 10.216.18.10 and the DNS server 10.215.18.53"; return 1; }
+			grep -q 'assigning virtual IP 10\.216\.18\.10 to peer' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not assign 10.216.18.10"; return 1; }
+			grep -q 'remote \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not for 10.216.18.10/32"; return 1; }
+			in_iked list-sas | grep -q '"local_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not from 10.216.18.10/32"; return 1; }
+			notes+=("iked got 10.216.18.10 and DNS from charon's pool, the SAs' selector")
+		fi
+		;;
+	esac
+	case $setup in
 	*dpd*)
 		# DPD: iked's R-U-THERE answered (libreswan's log, iked's ACKs),
 		# and where libreswan has an IPsec SA (it sends R-U-THERE only
@@ -292,14 +367,24 @@ extra_checks() {
 	esac
 	if [ -n "$limited" ]; then
 		:
-	elif dataplane; then
-		in_peer ping -c 3 -W 2 -I "${PEER_INNER}" "${IKED_INNER}" >/dev/null || { echo "ping through the tunnel failed"; return 1; }
-		notes+=("ping ok")
+	elif [ -n "$ping_dst" ]; then
+		in_peer ping -c 3 -W 2 -I "$ping_src" "$ping_dst" >"$log/ping.txt" 2>&1 ||
+			{ echo "no ping crossed from $ping_src to $ping_dst (logs/$setup-$role/ping.txt)"; return 1; }
+		notes+=("ping $ping_src to $ping_dst: $(grep -o '[0-9]* received' "$log/ping.txt") of 3")
 	else
-		notes+=("no ping: iked runs engine none")
+		notes+=("no ping: $noping")
 	fi
 	local IFS=';'
 	echo "${notes[*]}" | sed 's/;/; /g'
+}
+
+# leased ADDRESS: iked lists ADDRESS as alice's lease, held by a live
+# ISAKMP SA.
+leased() {
+	local l
+	l=$(in_iked list-leases | tr -d '\n ')
+	grep -q "\"address\":\"$1\"" <<<"$l" && grep -q '"user":"alice"' <<<"$l" && grep -q '"online":true' <<<"$l" ||
+		{ echo "iked lists no live lease of $1 to alice: $l"; return 1; }
 }
 
 dpd_seen() {
@@ -310,10 +395,65 @@ dpd_seen() {
 		{ [ -n "$limited" ] || grep -q 'received R_U_THERE_ACK' <<<"$pl"; }
 }
 
-# The data plane: strongSwan has one (kernel-libipsec), libreswan only
-# with the kernel's ESP; iked's xfrm engine would need the kernel's ESP
-# too, and these setups run its engine none: no ping crosses.
-dataplane() { false; }
+# ping_addrs prints the addresses of the case's ping through the tunnel,
+# "SOURCE DESTINATION" (from the peer's side into iked's local selector),
+# or why there is none (status 1). iked has no ESP of its own: its data
+# plane is the kernel's (engine xfrm), so only a kernel with ESP carries
+# a ping; strongSwan carries ESP in user space (kernel-libipsec), vpnc too
+# (its tun device), libreswan in the kernel. The setups' selectors are
+# 10.214.N.0/24 (iked) and 10.215.N.0/24 (the peer), N the third byte of
+# iked's local-gw; the road warriors' own address is their lease.
+ping_addrs() {
+	local n
+	[ "$esp" = 1 ] || { echo "kernel without ESP, and iked has no user-space ESP (engine none)"; return 1; }
+	n=$(policy_file | xargs sed -n 's/^ *local-gw: 10\.213\.\([0-9]*\)\.2$/\1/p' | head -n 1)
+	case $setup-$role in
+	rw-vpnc-*) echo "10.216.17.10 10.214.17.1" ;;
+	rw-charon-responder) echo "10.216.18.10 10.214.18.1" ;;
+	rw-charon-initiator)
+		echo "iked as Mode Config client puts its lease on no interface here"
+		return 1
+		;;
+	*) echo "10.215.$n.1 10.214.$n.1" ;;
+	esac
+}
+
+# policy_file: iked's policy file of the case (rw-charon: one per role).
+policy_file() {
+	local d
+	d=$(dirname "$file")
+	if [ -f "$d/iked-$role.yaml" ]; then echo "$d/iked-$role.yaml"; else echo "$d/iked.yaml"; fi
+}
+
+# esp_override LOGDIR writes a compose file laid over the setup's on a
+# kernel with ESP and prints its path: iked's policy with engine xfrm
+# (a copy, owner-only), NET_ADMIN for iked, its inner address on its
+# loopback (the one-shot service iked-inner: the iked image has no
+# tools) and the peer's (libreswan's entry point adds INNER too).
+esp_override() {
+	local d dst=${ping_dst} src=${ping_src}
+	d=$(cd "$1" && pwd)
+	install -m 600 /dev/null "$d/iked-xfrm.yaml"
+	sed 's/^\(  engine:\) none$/\1 xfrm/' "$(policy_file)" >"$d/iked-xfrm.yaml"
+	{
+		echo "services:"
+		echo "  iked:"
+		echo "    cap_add: [NET_ADMIN]"
+		echo "    volumes: [\"$d/iked-xfrm.yaml:/etc/iked/iked.yaml:ro\"]"
+		echo "  iked-inner:"
+		echo "    image: iked-interop/router"
+		echo "    network_mode: \"service:iked\""
+		echo "    cap_add: [NET_ADMIN]"
+		echo "    depends_on: [iked]"
+		echo "    entrypoint: [\"ip\", \"addr\", \"add\", \"$dst/32\", \"dev\", \"lo\"]"
+		case $src in 10.215.*)
+			echo "  peer:"
+			echo "    environment: {INNER: $src/32}"
+			;;
+		esac
+	} >"$d/esp-override.yml"
+	echo "$d/esp-override.yml"
+}
 
 # esp_probe: 1 if this kernel installs an ESP state (in a container's own
 # network namespace), else 0.
@@ -343,10 +483,11 @@ trap 'kill $(jobs -p) 2>/dev/null; leftovers; exit 130' INT TERM
 t_all=$(now)
 before=$(docker ps -aq | wc -l) nets=$(docker network ls -q | wc -l) vols=$(docker volume ls -q | wc -l)
 images
-esp=$(esp_probe)
+esp=${IKED_DOCKER_ESP:-$(esp_probe)}
 echo "interop-docker: kernel ESP: $([ "$esp" = 1 ] && echo yes || echo "no (libreswan cases stop after phase 1)")"
 
-pattern=${*:-.}
+pattern=${*:-${IKED_DOCKER_CASES:-.}}
+pattern=${pattern//,/|}
 pattern=${pattern// /|}
 : >"$out/results"
 running=0

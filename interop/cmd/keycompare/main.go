@@ -2,11 +2,12 @@
 // (interop/docker, scripts/interop-docker.sh) derived the same keys: it
 // reads iked's JSON log written at its keys level and the peer's log
 // (strongSwan's charon at ike=4 chd=4, parsed by interop.ParseKeys;
-// libreswan's pluto with plutodebug crypt), and requires every ISAKMP SA
-// iked logged to have the peer's SKEYID_d, SKEYID_a and SKEYID_e (and Ka
-// and the initial IV where the peer logs them), and every IPsec SA key
-// iked logged (both directions) to be one the peer derived in the same
-// direction. It prints what it compared and exits 1 on a difference or
+// libreswan's pluto with plutodebug crypt; vpnc at --debug 3), and
+// requires every ISAKMP SA iked logged to have the peer's SKEYID_d,
+// SKEYID_a and SKEYID_e (and SKEYID, Ka and the initial IV where the peer
+// logs them), and every IPsec SA key iked logged (both directions) to be
+// one the peer derived in the same direction (unless the peer logs none:
+// vpnc). It prints what it compared and exits 1 on a difference or
 // when either log holds no keys.
 package main
 
@@ -25,6 +26,7 @@ import (
 // phase1 are one ISAKMP SA's keys; nil values were not logged.
 type phase1 struct {
 	SKEYIDd, SKEYIDa, SKEYIDe, Ka, IV []byte
+	SKEYID                            []byte
 }
 
 // child is one IPsec SA's keys; Flow "initiator" protects what the Quick
@@ -50,12 +52,16 @@ func (c child) matches(p child) bool {
 type keys struct {
 	P1    []phase1
 	Child []child
+	// noChild: the peer logs no IPsec SA keys (why); iked's are not
+	// compared.
+	noChild string
 }
 
 func main() {
 	ikedLog := flag.String("iked", "", "iked's log (JSON, -debug keys)")
 	swanLog := flag.String("strongswan", "", "charon's log (ike=4, chd=4)")
 	plutoLog := flag.String("libreswan", "", "pluto's log (plutodebug crypt)")
+	vpncLog := flag.String("vpnc", "", "vpnc's output (--debug 3)")
 	phase1Only := flag.Bool("phase1-only", false, "do not require IPsec SA keys (a peer that could not install its IPsec SA stops before iked derives them)")
 	flag.Parse()
 	ik, err := readIked(*ikedLog)
@@ -68,8 +74,10 @@ func main() {
 		peer, err = readCharon(*swanLog)
 	case *plutoLog != "":
 		peer, err = readPluto(*plutoLog)
+	case *vpncLog != "":
+		peer, err = readVpnc(*vpncLog)
 	default:
-		err = fmt.Errorf("keycompare: -strongswan or -libreswan needed")
+		err = fmt.Errorf("keycompare: -strongswan, -libreswan or -vpnc needed")
 	}
 	if err != nil {
 		fail(err)
@@ -109,7 +117,7 @@ func readIked(path string) (*keys, error) {
 		}
 		switch l["msg"] {
 		case "ISAKMP SA keys":
-			k.P1 = append(k.P1, phase1{h("SKEYID_d"), h("SKEYID_a"), h("SKEYID_e"), h("Ka"), h("initial IV")})
+			k.P1 = append(k.P1, phase1{h("SKEYID_d"), h("SKEYID_a"), h("SKEYID_e"), h("Ka"), h("initial IV"), h("SKEYID")})
 		case "IPsec SA keys":
 			flow, _ := l["flow"].(string)
 			dir, _ := l["direction"].(string)
@@ -127,7 +135,7 @@ func readCharon(path string) (*keys, error) {
 	k := &keys{}
 	for _, s := range ck.IKE {
 		if len(s.SKEYIDd) > 0 {
-			k.P1 = append(k.P1, phase1{s.SKEYIDd, s.SKEYIDa, s.SKEYIDe, s.Ka, s.IV})
+			k.P1 = append(k.P1, phase1{SKEYIDd: s.SKEYIDd, SKEYIDa: s.SKEYIDa, SKEYIDe: s.SKEYIDe, Ka: s.Ka, IV: s.IV, SKEYID: s.SKEYID})
 		}
 	}
 	for _, c := range ck.Child {
@@ -153,7 +161,7 @@ func compare(ik, peer *keys, phase1Only bool) (string, error) {
 			// libreswan: no SKEYID values, only the IV hash that iked's
 			// initial IV is the start of; KEYMAT stands for SKEYID_d.
 			for i := range peer.P1 {
-				if peer.P1[i].SKEYIDd == nil && len(s.IV) > 0 && bytes.HasPrefix(peer.P1[i].IV, s.IV) {
+				if peer.P1[i].SKEYIDd == nil && peer.P1[i].SKEYID == nil && len(s.IV) > 0 && bytes.HasPrefix(peer.P1[i].IV, s.IV) {
 					p = &phase1{IV: s.IV}
 				}
 			}
@@ -169,7 +177,8 @@ func compare(ik, peer *keys, phase1Only bool) (string, error) {
 			name      string
 			iked, got []byte
 			required  bool
-		}{{"SKEYID_a", s.SKEYIDa, p.SKEYIDa, true}, {"SKEYID_e", s.SKEYIDe, p.SKEYIDe, true},
+		}{{"SKEYID", s.SKEYID, p.SKEYID, false},
+			{"SKEYID_a", s.SKEYIDa, p.SKEYIDa, true}, {"SKEYID_e", s.SKEYIDe, p.SKEYIDe, true},
 			{"Ka", s.Ka, p.Ka, false}, {"initial IV", s.IV, p.IV, false}} {
 			if len(v.got) == 0 && !v.required {
 				continue
@@ -179,6 +188,9 @@ func compare(ik, peer *keys, phase1Only bool) (string, error) {
 			}
 			values++
 		}
+	}
+	if peer.noChild != "" {
+		return fmt.Sprintf("keys agree: %d ISAKMP SA(s) (%d values); %d IPsec SA key sets not compared: %s", len(ik.P1), values, len(ik.Child), peer.noChild), nil
 	}
 	for _, c := range ik.Child {
 		found := false
