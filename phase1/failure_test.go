@@ -70,10 +70,16 @@ func (o *outcome) sentNotify(fromI bool) []isakmp.NotifyType {
 	return out
 }
 
-func TestWrongPSKMainMode(t *testing.T) {
-	a, b := pskPair("main")
+// wrongPSK negotiates mode between two sides whose pre-shared keys
+// differ.
+func wrongPSK(t *testing.T, mode string) *outcome {
+	a, b := pskPair(mode)
 	b.psk = "different"
-	o := negotiateSides(t, a, b)
+	return negotiateSides(t, a, b)
+}
+
+func TestWrongPSKMainMode(t *testing.T) {
+	o := wrongPSK(t, "main")
 	o.mustFail(t, true)
 	// The responder cannot parse MM5 (Ka differs): PAYLOAD-MALFORMED as
 	// strongSwan answers, messages 46 and 52.
@@ -86,9 +92,7 @@ func TestWrongPSKMainMode(t *testing.T) {
 }
 
 func TestWrongPSKAggressiveMode(t *testing.T) {
-	a, b := pskPair("aggressive")
-	b.psk = "different"
-	o := negotiateSides(t, a, b)
+	o := wrongPSK(t, "aggressive")
 	o.mustFail(t, false)
 	// The initiator checks HASH_R first (AM2) and refuses it.
 	o.mustLog(t, true, 46, "wrong pre-shared key")

@@ -3,13 +3,13 @@ package phase1
 import (
 	"bytes"
 	"crypto/hmac"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/ikecrypto/ikecryptotest"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
@@ -17,9 +17,9 @@ import (
 
 // Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
 // runs, datagrams in isakmp/testdata/captures). The DH private keys of a
-// recorded run are unknown, but charon logged the shared secret: a
-// recordedKey stands in for our DH key, giving the recorded public value
-// and g^xy, and the recorded nonce is our random source. Our responder is
+// recorded run are unknown, but charon logged the shared secret: an
+// ikecryptotest.RecordedKey stands in for our DH key, giving the recorded
+// public value and g^xy, and the recorded nonce is our random source. Our responder is
 // then fed strongSwan's initiator messages and our initiator strongSwan's
 // responder messages: each must accept the peer's HASH_I/HASH_R (so our
 // SKEYID, IV chain, decryption and hash inputs are strongSwan's) and the
@@ -29,23 +29,6 @@ const (
 	runsDir     = "../interop/testdata/strongswan-runs"
 	capturesDir = "../isakmp/testdata/captures"
 )
-
-// recordedKey is a DH key whose public value and shared secret come from a
-// recording.
-type recordedKey struct {
-	g        ikecrypto.Group
-	pub, gxy []byte
-	peer     []byte
-}
-
-func (k *recordedKey) Group() ikecrypto.Group { return k.g }
-func (k *recordedKey) PublicBytes() []byte    { return k.pub }
-func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
-	if !bytes.Equal(peer, k.peer) {
-		return nil, fmt.Errorf("recordedKey: unexpected peer public value")
-	}
-	return k.gxy, nil
-}
 
 type recording struct {
 	msgs []*isakmp.Message // phase 1 datagrams in order
@@ -147,7 +130,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 	t.Run("responder", func(t *testing.T) {
 		pol := policyFor(t, replayPSKSide("main", "b", psk))
 		env := testEnv()
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil || st.Send == nil {
 			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
@@ -179,7 +162,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		pol := policyFor(t, replayPSKSide("main", "a", psk))
 		conn, _ := pol.Connection("c")
 		env := testEnv()
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
@@ -263,7 +246,7 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		pol := policyFor(t, sideOf("b", "fqdn:responder.example", "fqdn:initiator.example"))
 		env := testEnv()
 		env.Rand = bytes.NewReader(nr)
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil {
 			t.Fatalf("AM1 refused: %v %v", st.Reject, st.Log)
@@ -287,7 +270,7 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		env.Rand = bytes.NewReader(ni)
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
 		if err != nil {
 			t.Fatal(err)
@@ -341,7 +324,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 	t.Run("responder", func(t *testing.T) {
 		pol := policyFor(t, sideOf("b", "responder", "initiator"))
 		env := testEnv()
-		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil {
 			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
@@ -366,7 +349,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		pol := policyFor(t, sideOf("a", "initiator", "responder"))
 		conn, _ := pol.Connection("c")
 		env := testEnv()
-		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		drive(t, x, env, x.Consume(env, rec.raw[1]))

@@ -3,7 +3,6 @@ package quickmode
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/ikecrypto/ikecryptotest"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/phase1"
@@ -169,23 +169,6 @@ func payloadOf[T isakmp.Payload](m *isakmp.Message) T {
 	return zero
 }
 
-// recordedKey stands in for our PFS key: the recorded public value, and
-// charon's logged g^xy for the recorded peer value.
-type recordedKey struct {
-	g         ikecrypto.Group
-	pub, peer []byte
-	gxy       []byte
-}
-
-func (k *recordedKey) Group() ikecrypto.Group { return k.g }
-func (k *recordedKey) PublicBytes() []byte    { return k.pub }
-func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
-	if !bytes.Equal(peer, k.peer) {
-		return nil, fmt.Errorf("recordedKey: unexpected peer value")
-	}
-	return k.gxy, nil
-}
-
 // spiRand makes the memory engine allocate exactly spi (it draws a
 // 32-bit offset from 256).
 func spiRand(spi uint32) *bytes.Reader {
@@ -247,8 +230,8 @@ func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
 	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: payloadOf[*isakmp.Nonce](ours).Data}
 	if r.group != 0 {
 		g, _ := ikecrypto.NewGroup(r.group)
-		cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](ours).Data,
-			peer: payloadOf[*isakmp.KE](theirs).Data, gxy: keys.Child[0].DHSecret}
+		cfg.fixedKey = &ikecryptotest.RecordedKey{G: g, Public: payloadOf[*isakmp.KE](ours).Data,
+			Peer: payloadOf[*isakmp.KE](theirs).Data, Shared: keys.Child[0].DHSecret}
 	}
 	var tok uint64
 	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
