@@ -67,16 +67,6 @@ func loadRun(t *testing.T, run string, n int) *recording {
 	return rec
 }
 
-func payload[T isakmp.Payload](m *isakmp.Message) T {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v
-		}
-	}
-	var zero T
-	return zero
-}
-
 // drive runs a Result's Work at once and resumes, returning the last Result.
 func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
@@ -104,7 +94,7 @@ func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := payload[*isakmp.Hash](m)
+	h := isakmp.PayloadOf[*isakmp.Hash](m)
 	if h == nil {
 		t.Fatal("no HASH payload")
 	}
@@ -123,8 +113,8 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 	const psk = "h4-run-a-psk-5Tq9"
 	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
 	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
-	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](mm3).Data, isakmp.PayloadOf[*isakmp.KE](mm4).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](mm3).Data, isakmp.PayloadOf[*isakmp.Nonce](mm4).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 
 	t.Run("responder", func(t *testing.T) {
@@ -137,7 +127,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		}
 		env.Rand = bytes.NewReader(nr)
 		st = drive(t, x, env, x.Consume(env, rec.raw[2]))
-		if !bytes.Equal(payload[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
+		if !bytes.Equal(isakmp.PayloadOf[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
 			t.Fatal("MM4 KE is not the recorded one")
 		}
 		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
@@ -167,7 +157,7 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		env.Rand = bytes.NewReader(ni)
 		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
 		m3 := mustDecode(t, st.Send)
-		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
+		if !bytes.Equal(isakmp.PayloadOf[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(isakmp.PayloadOf[*isakmp.Nonce](m3).Data, ni) {
 			t.Fatal("MM3 is not the recorded KE and nonce")
 		}
 		env.Rand = testEnv().Rand
@@ -233,8 +223,8 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 	const psk = "h4-run-e-psk-Vb8k"
 	am1, am2 := rec.msgs[0], rec.msgs[1]
 	ic, rc := am1.Header.InitiatorCookie, am2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](am1).Data, payload[*isakmp.KE](am2).Data
-	ni, nr := payload[*isakmp.Nonce](am1).Data, payload[*isakmp.Nonce](am2).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](am1).Data, isakmp.PayloadOf[*isakmp.KE](am2).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](am1).Data, isakmp.PayloadOf[*isakmp.Nonce](am2).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 	sideOf := func(self, local, remote string) side {
 		s := replayPSKSide("aggressive", self, psk)
@@ -253,8 +243,8 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		}
 		st = drive(t, x, env, st)
 		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
-		ours := payload[*isakmp.Hash](mustDecode(t, st.Send))
-		theirs := payload[*isakmp.Hash](am2)
+		ours := isakmp.PayloadOf[*isakmp.Hash](mustDecode(t, st.Send))
+		theirs := isakmp.PayloadOf[*isakmp.Hash](am2)
 		if ours == nil || theirs == nil || !hmac.Equal(ours.Data, theirs.Data) {
 			t.Fatal("our HASH_R differs from strongSwan's")
 		}
@@ -277,10 +267,10 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		}
 		st = drive(t, x, env, st)
 		m1 := mustDecode(t, st.Send)
-		if got, want := payload[*isakmp.SA](m1).Raw, payload[*isakmp.SA](am1).Raw; !bytes.Equal(got, want) {
+		if got, want := isakmp.PayloadOf[*isakmp.SA](m1).Raw, isakmp.PayloadOf[*isakmp.SA](am1).Raw; !bytes.Equal(got, want) {
 			t.Fatalf("our AM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
 		}
-		if got, want := payload[*isakmp.ID](m1).Raw, payload[*isakmp.ID](am1).Raw; !bytes.Equal(got, want) {
+		if got, want := isakmp.PayloadOf[*isakmp.ID](m1).Raw, isakmp.PayloadOf[*isakmp.ID](am1).Raw; !bytes.Equal(got, want) {
 			t.Fatalf("our AM1 ID payload differs from strongSwan's:\n%x\n%x", got, want)
 		}
 		env.Rand = testEnv().Rand
@@ -303,8 +293,8 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 	rec := loadRun(t, run, 6)
 	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
 	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
-	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](mm3).Data, isakmp.PayloadOf[*isakmp.KE](mm4).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](mm3).Data, isakmp.PayloadOf[*isakmp.Nonce](mm4).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 	hashI, hashR := rec.keys.Find("HASH_I"), rec.keys.Find("HASH_R")
 	if len(hashI) == 0 || len(hashR) == 0 {
@@ -380,7 +370,7 @@ func initiateAsRecorded(t *testing.T, env Env, cfg Config, conn *policymgr.Conne
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+	if got, want := isakmp.PayloadOf[*isakmp.SA](mustDecode(t, st.Send)).Raw, isakmp.PayloadOf[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
 		t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
 	}
 	return x

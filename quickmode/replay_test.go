@@ -159,16 +159,6 @@ func (r *recordedRun) policy(t *testing.T, initiator bool) *policymgr.Policy {
 	return loadPolicy(t, s)
 }
 
-func payloadOf[T isakmp.Payload](m *isakmp.Message) T {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v
-		}
-	}
-	var zero T
-	return zero
-}
-
 // spiRand makes the memory engine allocate exactly spi (it draws a
 // 32-bit offset from 256).
 func spiRand(spi uint32) *bytes.Reader {
@@ -226,12 +216,12 @@ func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
 		role, ours, theirs, keys = daemon.RoleInitiator, r.qm1, r.qm2, r.iKeys
 	}
 	pol := r.policy(t, initiator)
-	eng, back := replayEngine(t, binary.BigEndian.Uint32(payloadOf[*isakmp.SA](ours).Proposals[0].SPI))
-	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: payloadOf[*isakmp.Nonce](ours).Data}
+	eng, back := replayEngine(t, binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](ours).Proposals[0].SPI))
+	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: isakmp.PayloadOf[*isakmp.Nonce](ours).Data}
 	if r.group != 0 {
 		g, _ := ikecrypto.NewGroup(r.group)
-		cfg.fixedKey = &ikecryptotest.RecordedKey{G: g, Public: payloadOf[*isakmp.KE](ours).Data,
-			Peer: payloadOf[*isakmp.KE](theirs).Data, Shared: keys.Child[0].DHSecret}
+		cfg.fixedKey = &ikecryptotest.RecordedKey{G: g, Public: isakmp.PayloadOf[*isakmp.KE](ours).Data,
+			Peer: isakmp.PayloadOf[*isakmp.KE](theirs).Data, Shared: keys.Child[0].DHSecret}
 	}
 	var tok uint64
 	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
@@ -254,8 +244,8 @@ func checkChildKeys(t *testing.T, back *memory.Backend, run *recordedRun, initia
 	if initiator {
 		ck = run.iKeys.Child[0]
 	}
-	iSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
-	rSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
+	iSPI := binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
+	rSPI := binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
 	recs := back.SAs()
 	if len(recs) != 2 {
 		t.Fatalf("%d SAs installed", len(recs))
@@ -303,7 +293,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			if x == nil {
 				t.Fatalf("strongSwan's QM1 refused: %v %v", st.Reject, st.Log)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm1).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(1)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm1).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(1)")) {
 				t.Errorf("QM1 HASH is not charon's logged Hash(1)")
 			}
 			sent, _ := drive(t, x, env, eng, st)
@@ -320,7 +310,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 				}
 				t.Fatalf("our QM2 differs from strongSwan's:\nours %x\ntheirs %x", ours.Body, run.qm2.Body)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm2).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(2)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm2).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(2)")) {
 				t.Errorf("HASH(2) is not charon's logged Hash(2)")
 			}
 			st = x.Consume(env, run.raw[8])
@@ -331,7 +321,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			if x.State != StateEstablished {
 				t.Fatalf("state %v", x.State)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm3).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(3)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm3).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(3)")) {
 				t.Errorf("QM3 HASH is not charon's logged Hash(3)")
 			}
 			checkChildKeys(t, back, run, false)
