@@ -42,6 +42,19 @@ func (h *harness) notices() []map[string]any {
 	return out
 }
 
+// floodFirst starts a daemon with s whose ex exchanges echo, and sends
+// it n first messages with body from floodAddr's port 500 (flood).
+func floodFirst(t *testing.T, s Settings, ex isakmp.ExchangeType, n int, body string) (h *harness, eh *echoHandler, flood PacketConn) {
+	t.Helper()
+	eh = &echoHandler{}
+	h = newHarness(t, s, func(d *Daemon) { d.Register(ex, eh) })
+	flood = h.source(floodAddr)
+	for i := range n {
+		h.send(flood, 500, message(cookie(uint64(1000+i)), [8]byte{}, ex, 0, []byte(body)))
+	}
+	return h, eh, flood
+}
+
 // TestSourceShareUnderLoad: one address floods first messages. Below the
 // load mark it is not limited; from it on it holds its share and no more,
 // while every other address still starts SAs; the refusals are counted
@@ -50,12 +63,7 @@ func TestSourceShareUnderLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testSettings()
 		s.HalfOpenMax, s.LoadHalfOpen, s.PerSourceHalfOpen, s.RateBurst = 100, 20, 20, 1000
-		eh := &echoHandler{}
-		h := newHarness(t, s, func(d *Daemon) { d.Register(isakmp.ExchangeMain, eh) })
-		flood := h.source(floodAddr)
-		for i := range 200 {
-			h.send(flood, 500, message(cookie(uint64(1000+i)), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
-		}
+		h, eh, _ := floodFirst(t, s, isakmp.ExchangeMain, 200, "x")
 		h.onLoop(func() {
 			if ho, _ := h.d.admit.held(floodAddr); ho != 20 || h.d.halfOpen != 20 {
 				t.Errorf("the flooding address holds %d, the table %d; want 20, 20", ho, h.d.halfOpen)
@@ -108,12 +116,7 @@ func TestAggressiveBadKECharged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := testSettings()
 		s.HalfOpenMax, s.LoadHalfOpen, s.PerSourceHalfOpen, s.RateBurst = 100, 5, 50, 1000
-		eh := &echoHandler{}
-		h := newHarness(t, s, func(d *Daemon) { d.Register(isakmp.ExchangeAggressive, eh) })
-		flood := h.source(floodAddr)
-		for i := range 100 {
-			h.send(flood, 500, message(cookie(uint64(1000+i)), [8]byte{}, isakmp.ExchangeAggressive, 0, []byte("badke")))
-		}
+		h, _, flood := floodFirst(t, s, isakmp.ExchangeAggressive, 100, "badke")
 		if n := h.d.Counters.WorkDone.Load(); n != 5 {
 			t.Errorf("%d Diffie-Hellman jobs for the flood, want 5 (the load mark)", n)
 		}

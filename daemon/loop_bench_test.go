@@ -1,16 +1,12 @@
 package daemon
 
 import (
-	"fmt"
 	"io"
 	"net/netip"
 	"runtime"
 	"testing"
 
 	"github.com/iked/iked/control"
-	"github.com/iked/iked/daemon/daemontest"
-	"github.com/iked/iked/engine"
-	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/notify"
 )
@@ -71,35 +67,15 @@ func BenchmarkLoopJunk(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			nw := &daemontest.Net{}
-			d := New(Options{
+			h := startHarness(b, Options{
 				ConfigFile: "bench.yaml",
 				Load: func(string) (*Loaded, []notify.Message, error) {
 					return &Loaded{File: "bench.yaml", Settings: s, Conns: []control.Conn{{Name: "c1"}}}, nil, nil
 				},
-				NewEngine: func(name string) (Engine, error) {
-					if name != "none" {
-						return nil, fmt.Errorf("engine %q", name)
-					}
-					return engine.New(memory.New(memory.Options{}), engine.Config{}), nil
-				},
-				Network:   nw,
-				Log:       lg,
-				Workers:   2,
-				NoControl: true,
-			})
-			d.Register(isakmp.ExchangeMain, &echoHandler{})
-			peer, err := nw.ListenUDP(netip.AddrPortFrom(peerAddr, 500))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := d.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				d.Stop()
-				peer.Close()
-			}()
+				Log:     lg,
+				Workers: 2,
+			}, func(d *Daemon) { d.Register(isakmp.ExchangeMain, &echoHandler{}) })
+			d, peer := h.d, h.peer
 			to := netip.AddrPortFrom(ourAddr, 500)
 			c := &d.Counters
 			wait := func(n uint64) {

@@ -25,13 +25,18 @@ var (
 	peerAddr = netip.MustParseAddr("192.0.2.2")
 )
 
+// harness is a daemon of package daemon's own tests, with the exchanges
+// a test registers (setup), on the in-memory network with the memory
+// engine. (Tests outside the package start daemons with the production
+// wiring through stack/stacktest.)
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	d    *Daemon
 	net  *daemontest.Net
 	log  *daemontest.LogBuffer
-	peer PacketConn // 192.0.2.2:500
-	natt PacketConn // 192.0.2.2:4500
+	eng  *memory.Backend // the engine's SAs and policies
+	peer PacketConn      // 192.0.2.2:500
+	natt PacketConn      // 192.0.2.2:4500
 }
 
 func testSettings() Settings {
@@ -54,32 +59,44 @@ func newHarnessConns(t *testing.T, conns []control.Conn, setup func(d *Daemon)) 
 	return newHarnessWith(t, testSettings(), conns, setup)
 }
 
-func newHarnessWith(t *testing.T, s Settings, conns []control.Conn, setup func(d *Daemon)) *harness {
+func newHarnessWith(t testing.TB, s Settings, conns []control.Conn, setup func(d *Daemon)) *harness {
 	t.Helper()
-	h := &harness{t: t, net: &daemontest.Net{}, log: &daemontest.LogBuffer{}}
-	lg, err := notify.NewLogger(notify.LogConfig{Level: "debug"}, h.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.d = New(Options{
+	return startHarness(t, Options{
 		ConfigFile: "test.yaml",
 		Load: func(string) (*Loaded, []notify.Message, error) {
 			return &Loaded{File: "test.yaml", Settings: s, Conns: conns}, nil, nil
 		},
-		NewEngine: func(name string) (Engine, error) {
-			if name != "none" {
-				return nil, fmt.Errorf("engine %q", name)
-			}
-			return engine.New(memory.New(memory.Options{}), engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
-		},
-		Network:   h.net,
-		Log:       lg,
-		Workers:   2,
-		NoControl: true,
-	})
+		Workers: 2,
+	}, setup)
+}
+
+// startHarness starts a daemon with o, its network, engine and control
+// options replaced by the harness's: the in-memory network, on which the
+// peer's ports 500 and 4500 are open, and the memory engine (engine:
+// none). It logs at debug level into h.log unless o.Log is set.
+func startHarness(t testing.TB, o Options, setup func(d *Daemon)) *harness {
+	t.Helper()
+	h := &harness{t: t, net: &daemontest.Net{}, log: &daemontest.LogBuffer{}, eng: memory.New(memory.Options{})}
+	if o.Log == nil {
+		lg, err := notify.NewLogger(notify.LogConfig{Level: "debug"}, h.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Log = lg
+	}
+	lg := o.Log
+	o.NewEngine = func(name string) (Engine, error) {
+		if name != "none" {
+			return nil, fmt.Errorf("engine %q", name)
+		}
+		return engine.New(h.eng, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
+	}
+	o.Network, o.NoControl = h.net, true
+	h.d = New(o)
 	if setup != nil {
 		setup(h.d)
 	}
+	var err error
 	if h.peer, err = h.net.ListenUDP(netip.AddrPortFrom(peerAddr, 500)); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +104,7 @@ func newHarnessWith(t *testing.T, s Settings, conns []control.Conn, setup func(d
 		t.Fatal(err)
 	}
 	if err := h.d.Start(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("start: %v\n%s", err, h.log)
 	}
 	t.Cleanup(func() {
 		h.d.Stop()

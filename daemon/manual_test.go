@@ -7,10 +7,6 @@ import (
 	"testing"
 	"testing/synctest"
 
-	"github.com/iked/iked/daemon/daemontest"
-	"github.com/iked/iked/engine"
-	"github.com/iked/iked/engine/memory"
-	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
 )
 
@@ -30,22 +26,8 @@ func TestManualKeys(t *testing.T) {
 		if err := os.WriteFile(file, []byte(v1), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		buf := &daemontest.LogBuffer{}
-		lg, _ := notify.NewLogger(notify.LogConfig{Level: "debug"}, buf)
-		mb := memory.New(memory.Options{})
-		d := New(Options{
-			ConfigFile: file,
-			Load:       PolicyLoader(policymgr.LoadOptions{}),
-			NewEngine: func(string) (Engine, error) {
-				return engine.New(mb, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
-			},
-			Network:   &daemontest.Net{},
-			Log:       lg,
-			NoControl: true,
-		})
-		if err := d.Start(); err != nil {
-			t.Fatalf("start: %v\n%s", err, buf)
-		}
+		h := startHarness(t, Options{ConfigFile: file, Load: PolicyLoader(policymgr.LoadOptions{})}, nil)
+		d, mb := h.d, h.eng
 		keys := func() map[uint32]string {
 			m := map[uint32]string{}
 			for _, r := range mb.SAs() {
@@ -62,7 +44,7 @@ func TestManualKeys(t *testing.T) {
 		}
 		got := keys()
 		if len(got) != 6 {
-			t.Fatalf("%d SAs after the start, want 6 (esp both ways, ah+esp both ways): %v\n%s", len(got), got, buf)
+			t.Fatalf("%d SAs after the start, want 6 (esp both ways, ah+esp both ways): %v\n%s", len(got), got, h.log)
 		}
 		for _, spi := range []uint32{0x1000, 0x1001, 0x2000, 0x2001, 0x2002, 0x2003} {
 			if _, ok := got[spi]; !ok {

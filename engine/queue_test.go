@@ -63,27 +63,23 @@ func TestQueueFullMessages(t *testing.T) {
 		t.Fatalf("messages before full: %q", got)
 	}
 
-	// Full + ordinary: the new one is dropped, message 68.
-	o5 := ordinary(5)
-	if d := q.Put(o5); d != o5 {
-		t.Fatalf("ordinary into full queue: dropped %v, want the new entry", d)
-	}
-	// Full + important: the oldest ordinary (1) makes room, message 69.
-	if d := q.Put(important(6)); d == nil || d.ID() != 1 {
-		t.Fatalf("important into full queue: dropped %v, want token 1", d)
-	}
-	// Again: ordinary 3 goes.
-	if d := q.Put(important(7)); d == nil || d.ID() != 3 {
-		t.Fatalf("second important: dropped %v, want token 3", d)
-	}
-	// Now full of important entries: the new important one is dropped, message 70.
-	i8 := important(8)
-	if d := q.Put(i8); d != i8 {
-		t.Fatalf("important into queue full of important: dropped %v", d)
-	}
-	// And an ordinary one still gets message 68.
-	if d := q.Put(ordinary(9)); d == nil || d.ID() != 9 {
-		t.Fatalf("ordinary into queue full of important: dropped %v", d)
+	// Each Put into the full queue drops one entry: the new ordinary one
+	// (message 68), the oldest ordinary to make room for an important one
+	// (69), the new important one when all are important (70).
+	for _, st := range []struct {
+		what string
+		put  Request
+		drop uint64 // the dropped entry's token
+	}{
+		{"ordinary into full queue", ordinary(5), 5},
+		{"important into full queue", important(6), 1},
+		{"second important", important(7), 3},
+		{"important into queue full of important", important(8), 8},
+		{"ordinary into queue full of important", ordinary(9), 9},
+	} {
+		if d := q.Put(st.put); d == nil || d.ID() != st.drop {
+			t.Fatalf("%s: dropped %v, want token %d", st.what, d, st.drop)
+		}
 	}
 
 	want := []string{

@@ -57,66 +57,59 @@ func swanctlSPIs(t *testing.T, c *Charon) (in, out map[string]bool) {
 // algorithm and traffic selectors seen from iked's side.
 func TestIkectlListSAsMatchesCharon(t *testing.T) {
 	RequireStrongSwan(t)
-	for _, ikedInitiates := range []bool{false, true} {
-		name := "iked-responds"
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		tc := qmCases[1] // aes256-sha1 with PFS modp2048
+		s := newQMSetup(t, tc, ikedInitiates)
 		if ikedInitiates {
-			name = "iked-initiates"
+			s.ikedInitiates(t)
+		} else {
+			s.startIked(t)
+			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+			if err := s.charon.Initiate("c", 20*time.Second); err != nil {
+				t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+			}
 		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			tc := qmCases[1] // aes256-sha1 with PFS modp2048
-			s := newQMSetup(t, tc, ikedInitiates)
-			if ikedInitiates {
-				s.ikedInitiates(t)
-			} else {
-				s.startIked(t)
-				s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-				if err := s.charon.Initiate("c", 20*time.Second); err != nil {
-					t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
-				}
+		_, ch, err := waitChild(s.charon, 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kids []control.ChildSA
+		for end := time.Now().Add(10 * time.Second); len(kids) == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			kids = ikedChildren(t, s.iked)
+		}
+		if len(kids) != 1 || len(kids[0].SAs) != 2 {
+			t.Fatalf("iked lists %+v", kids)
+		}
+		swIn, swOut := swanctlSPIs(t, s.charon)
+		k := kids[0]
+		for _, sa := range k.SAs {
+			spi := strings.TrimPrefix(sa.SPI, "0x")
+			if sa.Protocol != "esp" || !strings.HasPrefix(sa.SPI, "0x") || len(spi) != 8 {
+				t.Errorf("iked lists %+v", sa)
 			}
-			_, ch, err := waitChild(s.charon, 20*time.Second)
-			if err != nil {
-				t.Fatal(err)
+			// Our inbound SA is charon's outbound one and the reverse.
+			if (sa.Direction == "in" && !swOut[spi]) || (sa.Direction == "out" && !swIn[spi]) {
+				t.Errorf("iked's %s SPI %s is not charon's (swanctl: in %v out %v)", sa.Direction, spi, swIn, swOut)
 			}
-			var kids []control.ChildSA
-			for end := time.Now().Add(10 * time.Second); len(kids) == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-				kids = ikedChildren(t, s.iked)
+			if !strings.HasPrefix(sa.Encryption, "ESP_AES/256") || !strings.HasPrefix(sa.Integrity, "HMAC-SHA") {
+				t.Errorf("iked's algorithms %q %q; charon says %s %s", sa.Encryption, sa.Integrity, ch.EncrAlg, ch.IntegAlg)
 			}
-			if len(kids) != 1 || len(kids[0].SAs) != 2 {
-				t.Fatalf("iked lists %+v", kids)
-			}
-			swIn, swOut := swanctlSPIs(t, s.charon)
-			k := kids[0]
-			for _, sa := range k.SAs {
-				spi := strings.TrimPrefix(sa.SPI, "0x")
-				if sa.Protocol != "esp" || !strings.HasPrefix(sa.SPI, "0x") || len(spi) != 8 {
-					t.Errorf("iked lists %+v", sa)
-				}
-				// Our inbound SA is charon's outbound one and the reverse.
-				if (sa.Direction == "in" && !swOut[spi]) || (sa.Direction == "out" && !swIn[spi]) {
-					t.Errorf("iked's %s SPI %s is not charon's (swanctl: in %v out %v)", sa.Direction, spi, swIn, swOut)
-				}
-				if !strings.HasPrefix(sa.Encryption, "ESP_AES/256") || !strings.HasPrefix(sa.Integrity, "HMAC-SHA") {
-					t.Errorf("iked's algorithms %q %q; charon says %s %s", sa.Encryption, sa.Integrity, ch.EncrAlg, ch.IntegAlg)
-				}
-			}
-			if !strings.EqualFold(k.Mode, ch.Mode) || k.PFS != "2048-bit MODP group" || ch.DHGroup != "MODP_2048" {
-				t.Errorf("iked: mode %s PFS %s; charon: mode %s DH %s", k.Mode, k.PFS, ch.Mode, ch.DHGroup)
-			}
-			if len(ch.LocalTS) != 1 || len(ch.RemoteTS) != 1 || k.LocalTS != ch.RemoteTS[0] || k.RemoteTS != ch.LocalTS[0] {
-				t.Errorf("iked's selectors %s === %s; charon's %v === %v", k.LocalTS, k.RemoteTS, ch.LocalTS, ch.RemoteTS)
-			}
-			wantRole := "responder"
-			if ikedInitiates {
-				wantRole = "initiator"
-			}
-			if k.Role != wantRole || k.State != "installed" || k.LifeSeconds == 0 || k.ExpiresIn == nil {
-				t.Errorf("iked's bundle: %+v", k)
-			}
-			t.Logf("iked lists %s in %s out %s; charon in %s out %s", k.Conn, k.SAs[0].SPI, k.SAs[1].SPI, ch.SPIIn, ch.SPIOut)
-		})
-	}
+		}
+		if !strings.EqualFold(k.Mode, ch.Mode) || k.PFS != "2048-bit MODP group" || ch.DHGroup != "MODP_2048" {
+			t.Errorf("iked: mode %s PFS %s; charon: mode %s DH %s", k.Mode, k.PFS, ch.Mode, ch.DHGroup)
+		}
+		if len(ch.LocalTS) != 1 || len(ch.RemoteTS) != 1 || k.LocalTS != ch.RemoteTS[0] || k.RemoteTS != ch.LocalTS[0] {
+			t.Errorf("iked's selectors %s === %s; charon's %v === %v", k.LocalTS, k.RemoteTS, ch.LocalTS, ch.RemoteTS)
+		}
+		wantRole := "responder"
+		if ikedInitiates {
+			wantRole = "initiator"
+		}
+		if k.Role != wantRole || k.State != "installed" || k.LifeSeconds == 0 || k.ExpiresIn == nil {
+			t.Errorf("iked's bundle: %+v", k)
+		}
+		t.Logf("iked lists %s in %s out %s; charon in %s out %s", k.Conn, k.SAs[0].SPI, k.SAs[1].SPI, ch.SPIIn, ch.SPIOut)
+	})
 }
 
 // TestIkedResponderRekeysCharon: charon initiates with a child lifetime

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestKernelUnmatched: issue 14 scenario 11, message 7. iked runs with
+// TestKernelUnmatched: scenario 11 (interop/README.md), message 7. iked runs with
 // daemon.log-unmatched; charon's host sends one flow of the protected
 // range in clear (a bypass policy of higher priority than charon's lets
 // UDP to port 9999 leave without ESP). iked's table inet iked drops it

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/iked/iked/control"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // L2TP/IPsec road warriors behind one NAT: the gateway (iked) in
@@ -94,18 +95,11 @@ daemon:
   control-socket: %[3]q
   retransmit: {timeout: 1s, tries: 4}
   log: {level: debug, format: json}
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  p: [esp]
-proposal-lists:
-  l: [p]
-connections:
+`+stacktest.Transforms+`connections:
 %[5]s    local-address: %[1]s
     protocol: udp
     ike: {mode: main, transforms: [ike], auth: psk, psk: %[4]q}
-    proposal-list: l
+    proposal-list: qm
     lifetime: 1h
 `, addr, engine, sock, psk, conn)
 }

@@ -37,6 +37,21 @@ func VarAttr[T ~uint16](t T, data []byte) Attribute {
 	return Attribute{Type: uint16(t), Data: data}
 }
 
+// LifeAttrs returns a lifetime as attributes: Life Type seconds and its
+// Life Duration when seconds is not 0, then Life Type kilobytes and its
+// Life Duration when kbytes is not 0 (RFC 2409, Appendix A; RFC 2407,
+// 4.5). typ and dur are the phase 1 or the IPsec attribute types.
+func LifeAttrs[T ~uint16](typ, dur T, seconds, kbytes uint64) Attributes {
+	var as Attributes
+	if seconds != 0 {
+		as = append(as, BasicAttr(typ, LifeSeconds), UintAttr(dur, seconds))
+	}
+	if kbytes != 0 {
+		as = append(as, BasicAttr(typ, LifeKilobytes), UintAttr(dur, kbytes))
+	}
+	return as
+}
+
 // UintAttr returns the shortest encoding of an integer attribute such as Life
 // Duration, as strongSwan chooses it: TV when the value fits 16 bits, else a
 // TLV of 4 bytes, else of 8.

@@ -12,6 +12,18 @@ import (
 // (testdata/captures, one raw ISAKMP message per file) and requires the
 // re-encoding to be byte for byte the datagram: header and payloads, or
 // header and opaque body for encrypted messages.
+// readCapture reads the datagram in file f (failing the test if it
+// cannot) and decodes it.
+func readCapture(t *testing.T, f string) ([]byte, *Message, error) {
+	t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Decode(b)
+	return b, m, err
+}
+
 func TestCaptures(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "captures", "*.bin"))
 	if err != nil {
@@ -22,11 +34,7 @@ func TestCaptures(t *testing.T) {
 	}
 	encrypted := 0
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := Decode(b)
+		b, m, err := readCapture(t, f)
 		if err != nil {
 			t.Errorf("%s: %v", filepath.Base(f), err)
 			continue

@@ -102,6 +102,18 @@ func (m *Message) Find(t PayloadType) Payload {
 	return nil
 }
 
+// PayloadOf returns m's first payload of Go type T (say *KE), or T's zero
+// value: Find for a caller that wants the payload's own type.
+func PayloadOf[T Payload](m *Message) T {
+	for _, p := range m.Payloads {
+		if v, ok := p.(T); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
+}
+
 // FindAll returns the payloads of type t in order.
 func (m *Message) FindAll(t PayloadType) []Payload {
 	var ps []Payload

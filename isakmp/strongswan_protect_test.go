@@ -99,11 +99,7 @@ func TestStrongSwanProtection(t *testing.T) {
 			var raws [][]byte
 			var block cipher.Block
 			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := Decode(b)
+				b, m, err := readCapture(t, f)
 				if err != nil {
 					t.Fatalf("%s: %v", f, err)
 				}

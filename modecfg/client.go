@@ -134,28 +134,33 @@ func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
 }
 
+// addAddress puts a on the interface ifname as a host address.
 func (s *Store) addAddress(ifname string, a netip.Addr) error {
-	h := s.opt.Netlink
-	if h == nil {
-		h = &netlink.Handle{}
-	}
-	link, err := h.LinkByName(ifname)
+	h, link, err := s.link(ifname)
 	if err != nil {
 		return err
 	}
 	return h.AddrReplace(link, &netlink.Addr{IPNet: hostNet(a)})
 }
 
+// delAddress takes the host address a off the interface ifname.
 func (s *Store) delAddress(ifname string, a netip.Addr) error {
+	h, link, err := s.link(ifname)
+	if err != nil {
+		return err
+	}
+	return h.AddrDel(link, &netlink.Addr{IPNet: hostNet(a)})
+}
+
+// link returns the netlink handle (Options.Netlink, or the current
+// namespace's) and the interface ifname.
+func (s *Store) link(ifname string) (*netlink.Handle, netlink.Link, error) {
 	h := s.opt.Netlink
 	if h == nil {
 		h = &netlink.Handle{}
 	}
 	link, err := h.LinkByName(ifname)
-	if err != nil {
-		return err
-	}
-	return h.AddrDel(link, &netlink.Addr{IPNet: hostNet(a)})
+	return h, link, err
 }
 
 // resolvMark ends each line iked adds to resolv.conf, so that it removes

@@ -52,11 +52,7 @@ func (x *Exchange) createAM1(env Env, v any) daemon.Result {
 	ps = append(ps, x.crPayloads()...)
 	ps = append(ps, x.vendorIDPayloads()...)
 	out, err := s.encodePlain(ps)
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateAMISentSA
-	return daemon.Result{Send: out, Request: true}
+	return x.sent(env, out, err, StateAMISentSA, daemon.Result{Request: true})
 }
 
 // consumeAM2 checks the responder's choice, KE, nonce and identity, and asks

@@ -52,12 +52,10 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) daemon.Re
 // SIG_R.
 func (x *Exchange) createAM2(env Env, v any) daemon.Result {
 	s := x.SA
-	j, st, ok := x.computed(env, v)
+	j, st, ok := x.keyed(env, v)
 	if !ok {
 		return st
 	}
-	s.adoptKeys(j)
-	s.logKeys(env)
 	ps := []isakmp.Payload{chosenSAPayload(s.TransformNumber, s.Transform),
 		&isakmp.KE{Data: s.GXr}, &isakmp.Nonce{Data: s.Nr}, s.LocalID}
 	ps = append(ps, x.authPayloads(j)...)
@@ -65,11 +63,7 @@ func (x *Exchange) createAM2(env Env, v any) daemon.Result {
 	ps = append(ps, x.vendorIDPayloads()...)
 	ps = append(ps, x.natdPayloads()...)
 	out, err := s.encodePlain(ps)
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateAMRSentSA
-	return daemon.Result{Send: out}
+	return x.sent(env, out, err, StateAMRSentSA, daemon.Result{})
 }
 
 // consumeAM3 decrypts the initiator's HASH_I or SIG_I and asks for its

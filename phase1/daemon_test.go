@@ -165,6 +165,15 @@ func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 	time.Sleep(100 * time.Millisecond)
 }
 
+// wantReplayDrops fails the test unless n datagrams reached b as
+// replays and were dropped.
+func wantReplayDrops(t *testing.T, b *node, n uint64) {
+	t.Helper()
+	if got := b.d.Counters.Dropped(daemon.DropReplay); got != n {
+		t.Errorf("replay drops %d, want %d", got, n)
+	}
+}
+
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
 func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
@@ -212,9 +221,7 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 		if ics != 1 {
 			t.Errorf("B acted on INITIAL-CONTACT %d times, want 1", ics)
 		}
-		if n := b.d.Counters.Dropped(daemon.DropReplay); n != 1 {
-			t.Errorf("replay drops %d, want 1", n)
-		}
+		wantReplayDrops(t, b, 1)
 	})
 }
 
@@ -241,9 +248,7 @@ func TestReplayedDeleteActsOnce(t *testing.T) {
 		if len(deletes) != 2 || deletes[0][0].SPI[3] != 1 || deletes[1][0].SPI[3] != 3 {
 			t.Fatalf("OnDelete calls %v, want SPI ...01 then ...03\n%s", deletes, b.log.String())
 		}
-		if n := b.d.Counters.Dropped(daemon.DropReplay); n != 2 {
-			t.Errorf("replay drops %d, want 2", n)
-		}
+		wantReplayDrops(t, b, 2)
 	})
 }
 
@@ -273,9 +278,7 @@ func TestReplayedDeleteAfterThousandExchanges(t *testing.T) {
 		if deletes != 1 {
 			t.Errorf("B acted on the Delete %d times, want 1", deletes)
 		}
-		if n := b.d.Counters.Dropped(daemon.DropReplay); n != 1 {
-			t.Errorf("replay drops %d, want 1", n)
-		}
+		wantReplayDrops(t, b, 1)
 		if acks := nw.Count(func(s daemontest.Sent) bool { return s.From == addrB }); acks < 1000 {
 			t.Errorf("B answered %d datagrams, want the 1,000 R-U-THEREs", acks)
 		}

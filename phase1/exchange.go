@@ -241,6 +241,17 @@ func (x *Exchange) consumeInformational(env Env, m *isakmp.Message) daemon.Resul
 	return st
 }
 
+// sent moves the SA to st and returns r with out to send, or fails the
+// exchange when the message could not be built (err).
+func (x *Exchange) sent(env Env, out []byte, err error, st State, r daemon.Result) daemon.Result {
+	if err != nil {
+		return x.fail(env, err.Error(), 0)
+	}
+	x.SA.State = st
+	r.Send = out
+	return r
+}
+
 // fail ends the negotiation: message 46 with the reason, and when n is
 // not 0 a notify of type n to the peer (message 52), encrypted once keys
 // exist (RFC 2409, 5.7) and in the clear before.

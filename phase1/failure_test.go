@@ -70,10 +70,16 @@ func (o *outcome) sentNotify(fromI bool) []isakmp.NotifyType {
 	return out
 }
 
-func TestWrongPSKMainMode(t *testing.T) {
-	a, b := pskPair("main")
+// wrongPSK negotiates mode between two sides whose pre-shared keys
+// differ.
+func wrongPSK(t *testing.T, mode string) *outcome {
+	a, b := pskPair(mode)
 	b.psk = "different"
-	o := negotiateSides(t, a, b)
+	return negotiateSides(t, a, b)
+}
+
+func TestWrongPSKMainMode(t *testing.T) {
+	o := wrongPSK(t, "main")
 	o.mustFail(t, true)
 	// The responder cannot parse MM5 (Ka differs): PAYLOAD-MALFORMED as
 	// strongSwan answers, messages 46 and 52.
@@ -86,9 +92,7 @@ func TestWrongPSKMainMode(t *testing.T) {
 }
 
 func TestWrongPSKAggressiveMode(t *testing.T) {
-	a, b := pskPair("aggressive")
-	b.psk = "different"
-	o := negotiateSides(t, a, b)
+	o := wrongPSK(t, "aggressive")
 	o.mustFail(t, false)
 	// The initiator checks HASH_R first (AM2) and refuses it.
 	o.mustLog(t, true, 46, "wrong pre-shared key")
@@ -96,26 +100,23 @@ func TestWrongPSKAggressiveMode(t *testing.T) {
 }
 
 func TestNoProposalChosen(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			a, b := pskPair(mode)
-			a.ciphers, b.ciphers = "aes128, aes256", "3des"
-			o := negotiateSides(t, a, b)
-			o.mustFail(t, true)
-			// The responder's message 46 names the attribute and both
-			// sets of values.
-			o.mustLog(t, false, 46, "encryption algorithm offered AES-CBC,", "configured 3DES-CBC")
-			o.mustLog(t, false, 52, "NO-PROPOSAL-CHOSEN")
-			if n := o.sentNotify(false); len(n) != 1 || n[0] != isakmp.NoProposalChosen {
-				t.Fatalf("responder sent %v", n)
-			}
-			// The initiator receives it: 48, 51 and 46.
-			for _, num := range []int{48, 51, 46} {
-				o.mustLog(t, true, num, "NO-PROPOSAL-CHOSEN")
-			}
-			checkTshark(t, o)
-		})
-	}
+	forModes(t, func(t *testing.T, a, b side) {
+		a.ciphers, b.ciphers = "aes128, aes256", "3des"
+		o := negotiateSides(t, a, b)
+		o.mustFail(t, true)
+		// The responder's message 46 names the attribute and both
+		// sets of values.
+		o.mustLog(t, false, 46, "encryption algorithm offered AES-CBC,", "configured 3DES-CBC")
+		o.mustLog(t, false, 52, "NO-PROPOSAL-CHOSEN")
+		if n := o.sentNotify(false); len(n) != 1 || n[0] != isakmp.NoProposalChosen {
+			t.Fatalf("responder sent %v", n)
+		}
+		// The initiator receives it: 48, 51 and 46.
+		for _, num := range []int{48, 51, 46} {
+			o.mustLog(t, true, num, "NO-PROPOSAL-CHOSEN")
+		}
+		checkTshark(t, o)
+	})
 }
 
 func TestNoProposalGroupNamed(t *testing.T) {
@@ -144,39 +145,33 @@ func TestUnknownPeer(t *testing.T) {
 }
 
 func TestRemoteIDMismatch(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			a, b := pskPair(mode)
-			a.localID = "fqdn:intruder.example.org"
-			b.remoteID = "fqdn:a.example.org"
-			o := negotiateSides(t, a, b)
-			if o.iEst || o.rEst {
-				t.Fatalf("established with the wrong identity\n%s", o.logText())
-			}
-			if !o.logHas(false, 41, "intruder.example.org") || !o.logHas(false, 52, "INVALID-ID-INFORMATION") {
-				t.Fatalf("responder messages:\n%s", o.logText())
-			}
-		})
-	}
+	forModes(t, func(t *testing.T, a, b side) {
+		a.localID = "fqdn:intruder.example.org"
+		b.remoteID = "fqdn:a.example.org"
+		o := negotiateSides(t, a, b)
+		if o.iEst || o.rEst {
+			t.Fatalf("established with the wrong identity\n%s", o.logText())
+		}
+		if !o.logHas(false, 41, "intruder.example.org") || !o.logHas(false, 52, "INVALID-ID-INFORMATION") {
+			t.Fatalf("responder messages:\n%s", o.logText())
+		}
+	})
 }
 
 func TestLifetimeRaisedToMinimum(t *testing.T) {
-	for _, mode := range []string{"main", "aggressive"} {
-		t.Run(mode, func(t *testing.T) {
-			a, b := pskPair(mode)
-			a.lifetime = "2m"
-			a.minLife = "1m"
-			b.minLife = "10m"
-			o := negotiateSides(t, a, b)
-			if !o.iEst || !o.rEst {
-				t.Fatalf("not established\n%s", o.logText())
-			}
-			o.mustLog(t, false, 47, "prop=120, min=600")
-			if o.i.SA.Transform.LifeSeconds != 600 || o.r.SA.Transform.LifeSeconds != 600 {
-				t.Fatalf("lifetimes %d/%d, want 600", o.i.SA.Transform.LifeSeconds, o.r.SA.Transform.LifeSeconds)
-			}
-		})
-	}
+	forModes(t, func(t *testing.T, a, b side) {
+		a.lifetime = "2m"
+		a.minLife = "1m"
+		b.minLife = "10m"
+		o := negotiateSides(t, a, b)
+		if !o.iEst || !o.rEst {
+			t.Fatalf("not established\n%s", o.logText())
+		}
+		o.mustLog(t, false, 47, "prop=120, min=600")
+		if o.i.SA.Transform.LifeSeconds != 600 || o.r.SA.Transform.LifeSeconds != 600 {
+			t.Fatalf("lifetimes %d/%d, want 600", o.i.SA.Transform.LifeSeconds, o.r.SA.Transform.LifeSeconds)
+		}
+	})
 }
 
 func TestResponderPicksInitiatorsFirstAcceptable(t *testing.T) {

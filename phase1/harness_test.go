@@ -248,6 +248,17 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 }
 
 // negotiateSides negotiates between the policies of a and b.
+// forModes runs f as a subtest for Main and for Aggressive Mode, with a
+// fresh pair of sides (pskPair) each time.
+func forModes(t *testing.T, f func(t *testing.T, a, b side)) {
+	for _, mode := range []string{"main", "aggressive"} {
+		t.Run(mode, func(t *testing.T) {
+			a, b := pskPair(mode)
+			f(t, a, b)
+		})
+	}
+}
+
 func negotiateSides(t *testing.T, a, b side) *outcome {
 	t.Helper()
 	return negotiate(t, policyFor(t, a), policyFor(t, b))

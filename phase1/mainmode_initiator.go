@@ -27,11 +27,7 @@ func (x *Exchange) createMM1(env Env) daemon.Result {
 	}
 	s.SAiB = b
 	out, err := s.encodePlain(append([]isakmp.Payload{sa}, x.vendorIDPayloads()...))
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateMMISentSA
-	return daemon.Result{Send: out, Request: true}
+	return x.sent(env, out, err, StateMMISentSA, daemon.Result{Request: true})
 }
 
 // consumeMM2 takes the responder's choice and asks for our DH key.
@@ -59,11 +55,7 @@ func (x *Exchange) createMM3(env Env, v any) daemon.Result {
 		return x.fail(env, err.Error(), 0)
 	}
 	out, err := x.encodeKE(s.GXi, s.Ni)
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateMMISentKE
-	return daemon.Result{Send: out, Request: true}
+	return x.sent(env, out, err, StateMMISentKE, daemon.Result{Request: true})
 }
 
 // consumeMM4 takes the responder's KE and nonce and asks for g^xy, the
@@ -97,18 +89,12 @@ func (x *Exchange) authSetupFailed(env Env, err error) daemon.Result {
 // createMM5 sends our identity and HASH_I or SIG_I, encrypted.
 func (x *Exchange) createMM5(env Env, v any) daemon.Result {
 	s := x.SA
-	j, st, ok := x.computed(env, v)
+	j, st, ok := x.keyed(env, v)
 	if !ok {
 		return st
 	}
-	s.adoptKeys(j)
-	s.logKeys(env)
 	out, err := x.sealAuth(append([]isakmp.Payload{s.LocalID}, x.authPayloads(j)...))
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateMMISentAuth
-	return daemon.Result{Send: out, Request: true, Log: j.log}
+	return x.sent(env, out, err, StateMMISentAuth, daemon.Result{Request: true, Log: j.log})
 }
 
 // consumeMM6 decrypts the responder's identity and authentication and

@@ -28,11 +28,7 @@ func (x *Exchange) consumeMM1(env Env, m *isakmp.Message, r *received) daemon.Re
 	ps := []isakmp.Payload{chosenSAPayload(s.TransformNumber, s.Transform)}
 	ps = append(ps, x.vendorIDPayloads()...)
 	out, err := s.encodePlain(ps)
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateMMRSentSA
-	return daemon.Result{Send: out, Log: log}
+	return x.sent(env, out, err, StateMMRSentSA, daemon.Result{Log: log})
 }
 
 // consumeMM3 takes the initiator's KE and nonce and asks for our DH key,
@@ -58,18 +54,11 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) daemon.Result {
 // createMM4 sends our KE and nonce.
 func (x *Exchange) createMM4(env Env, v any) daemon.Result {
 	s := x.SA
-	j, st, ok := x.computed(env, v)
-	if !ok {
+	if _, st, ok := x.keyed(env, v); !ok {
 		return st
 	}
-	s.adoptKeys(j)
-	s.logKeys(env)
 	out, err := x.encodeKE(s.GXr, s.Nr)
-	if err != nil {
-		return x.fail(env, err.Error(), 0)
-	}
-	s.State = StateMMRSentKE
-	return daemon.Result{Send: out}
+	return x.sent(env, out, err, StateMMRSentKE, daemon.Result{})
 }
 
 // consumeMM5 decrypts the initiator's identity and authentication. A body

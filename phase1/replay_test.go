@@ -3,13 +3,13 @@ package phase1
 import (
 	"bytes"
 	"crypto/hmac"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/ikecrypto/ikecryptotest"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/policymgr"
@@ -17,9 +17,9 @@ import (
 
 // Known answers from real strongSwan 5.9 runs (interop/testdata/strongswan-
 // runs, datagrams in isakmp/testdata/captures). The DH private keys of a
-// recorded run are unknown, but charon logged the shared secret: a
-// recordedKey stands in for our DH key, giving the recorded public value
-// and g^xy, and the recorded nonce is our random source. Our responder is
+// recorded run are unknown, but charon logged the shared secret: an
+// ikecryptotest.RecordedKey stands in for our DH key, giving the recorded
+// public value and g^xy, and the recorded nonce is our random source. Our responder is
 // then fed strongSwan's initiator messages and our initiator strongSwan's
 // responder messages: each must accept the peer's HASH_I/HASH_R (so our
 // SKEYID, IV chain, decryption and hash inputs are strongSwan's) and the
@@ -29,23 +29,6 @@ const (
 	runsDir     = "../interop/testdata/strongswan-runs"
 	capturesDir = "../isakmp/testdata/captures"
 )
-
-// recordedKey is a DH key whose public value and shared secret come from a
-// recording.
-type recordedKey struct {
-	g        ikecrypto.Group
-	pub, gxy []byte
-	peer     []byte
-}
-
-func (k *recordedKey) Group() ikecrypto.Group { return k.g }
-func (k *recordedKey) PublicBytes() []byte    { return k.pub }
-func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
-	if !bytes.Equal(peer, k.peer) {
-		return nil, fmt.Errorf("recordedKey: unexpected peer public value")
-	}
-	return k.gxy, nil
-}
 
 type recording struct {
 	msgs []*isakmp.Message // phase 1 datagrams in order
@@ -84,16 +67,6 @@ func loadRun(t *testing.T, run string, n int) *recording {
 	return rec
 }
 
-func payload[T isakmp.Payload](m *isakmp.Message) T {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v
-		}
-	}
-	var zero T
-	return zero
-}
-
 // drive runs a Result's Work at once and resumes, returning the last Result.
 func drive(t *testing.T, x *Exchange, env Env, st daemon.Result) daemon.Result {
 	t.Helper()
@@ -121,7 +94,7 @@ func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := payload[*isakmp.Hash](m)
+	h := isakmp.PayloadOf[*isakmp.Hash](m)
 	if h == nil {
 		t.Fatal("no HASH payload")
 	}
@@ -140,21 +113,21 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 	const psk = "h4-run-a-psk-5Tq9"
 	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
 	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
-	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](mm3).Data, isakmp.PayloadOf[*isakmp.KE](mm4).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](mm3).Data, isakmp.PayloadOf[*isakmp.Nonce](mm4).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 
 	t.Run("responder", func(t *testing.T) {
 		pol := policyFor(t, replayPSKSide("main", "b", psk))
 		env := testEnv()
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil || st.Send == nil {
 			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
 		}
 		env.Rand = bytes.NewReader(nr)
 		st = drive(t, x, env, x.Consume(env, rec.raw[2]))
-		if !bytes.Equal(payload[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
+		if !bytes.Equal(isakmp.PayloadOf[*isakmp.KE](mustDecode(t, st.Send)).Data, gxr) {
 			t.Fatal("MM4 KE is not the recorded one")
 		}
 		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
@@ -179,12 +152,12 @@ func TestReplayStrongSwanMainModePSK(t *testing.T) {
 		pol := policyFor(t, replayPSKSide("main", "a", psk))
 		conn, _ := pol.Connection("c")
 		env := testEnv()
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		st := drive(t, x, env, x.Consume(env, rec.raw[1]))
 		m3 := mustDecode(t, st.Send)
-		if !bytes.Equal(payload[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(payload[*isakmp.Nonce](m3).Data, ni) {
+		if !bytes.Equal(isakmp.PayloadOf[*isakmp.KE](m3).Data, gxi) || !bytes.Equal(isakmp.PayloadOf[*isakmp.Nonce](m3).Data, ni) {
 			t.Fatal("MM3 is not the recorded KE and nonce")
 		}
 		env.Rand = testEnv().Rand
@@ -250,8 +223,8 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 	const psk = "h4-run-e-psk-Vb8k"
 	am1, am2 := rec.msgs[0], rec.msgs[1]
 	ic, rc := am1.Header.InitiatorCookie, am2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](am1).Data, payload[*isakmp.KE](am2).Data
-	ni, nr := payload[*isakmp.Nonce](am1).Data, payload[*isakmp.Nonce](am2).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](am1).Data, isakmp.PayloadOf[*isakmp.KE](am2).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](am1).Data, isakmp.PayloadOf[*isakmp.Nonce](am2).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 	sideOf := func(self, local, remote string) side {
 		s := replayPSKSide("aggressive", self, psk)
@@ -263,15 +236,15 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		pol := policyFor(t, sideOf("b", "fqdn:responder.example", "fqdn:initiator.example"))
 		env := testEnv()
 		env.Rand = bytes.NewReader(nr)
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil {
 			t.Fatalf("AM1 refused: %v %v", st.Reject, st.Log)
 		}
 		st = drive(t, x, env, st)
 		checkLoggedKeys(t, x.SA, rec.keys, x.SA.iv)
-		ours := payload[*isakmp.Hash](mustDecode(t, st.Send))
-		theirs := payload[*isakmp.Hash](am2)
+		ours := isakmp.PayloadOf[*isakmp.Hash](mustDecode(t, st.Send))
+		theirs := isakmp.PayloadOf[*isakmp.Hash](am2)
 		if ours == nil || theirs == nil || !hmac.Equal(ours.Data, theirs.Data) {
 			t.Fatal("our HASH_R differs from strongSwan's")
 		}
@@ -287,17 +260,17 @@ func TestReplayStrongSwanAggressivePSK(t *testing.T) {
 		conn, _ := pol.Connection("c")
 		env := testEnv()
 		env.Rand = bytes.NewReader(ni)
-		cfg := Config{Policy: pol, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x, st, err := NewInitiator(env, cfg, conn, ic, addrA, addrB)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st = drive(t, x, env, st)
 		m1 := mustDecode(t, st.Send)
-		if got, want := payload[*isakmp.SA](m1).Raw, payload[*isakmp.SA](am1).Raw; !bytes.Equal(got, want) {
+		if got, want := isakmp.PayloadOf[*isakmp.SA](m1).Raw, isakmp.PayloadOf[*isakmp.SA](am1).Raw; !bytes.Equal(got, want) {
 			t.Fatalf("our AM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
 		}
-		if got, want := payload[*isakmp.ID](m1).Raw, payload[*isakmp.ID](am1).Raw; !bytes.Equal(got, want) {
+		if got, want := isakmp.PayloadOf[*isakmp.ID](m1).Raw, isakmp.PayloadOf[*isakmp.ID](am1).Raw; !bytes.Equal(got, want) {
 			t.Fatalf("our AM1 ID payload differs from strongSwan's:\n%x\n%x", got, want)
 		}
 		env.Rand = testEnv().Rand
@@ -320,8 +293,8 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 	rec := loadRun(t, run, 6)
 	mm1, mm2, mm3, mm4 := rec.msgs[0], rec.msgs[1], rec.msgs[2], rec.msgs[3]
 	ic, rc := mm1.Header.InitiatorCookie, mm2.Header.ResponderCookie
-	gxi, gxr := payload[*isakmp.KE](mm3).Data, payload[*isakmp.KE](mm4).Data
-	ni, nr := payload[*isakmp.Nonce](mm3).Data, payload[*isakmp.Nonce](mm4).Data
+	gxi, gxr := isakmp.PayloadOf[*isakmp.KE](mm3).Data, isakmp.PayloadOf[*isakmp.KE](mm4).Data
+	ni, nr := isakmp.PayloadOf[*isakmp.Nonce](mm3).Data, isakmp.PayloadOf[*isakmp.Nonce](mm4).Data
 	g, _ := ikecrypto.NewGroup(ikecrypto.GroupMODP2048)
 	hashI, hashR := rec.keys.Find("HASH_I"), rec.keys.Find("HASH_R")
 	if len(hashI) == 0 || len(hashR) == 0 {
@@ -341,7 +314,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 	t.Run("responder", func(t *testing.T) {
 		pol := policyFor(t, sideOf("b", "responder", "initiator"))
 		env := testEnv()
-		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxr, gxy: rec.gxy, peer: gxi}}
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxr, Shared: rec.gxy, Peer: gxi}}
 		x, st := NewResponder(env, cfg, ic, rc, addrB, addrA, rec.raw[0])
 		if x == nil {
 			t.Fatalf("MM1 refused: %v %v", st.Reject, st.Log)
@@ -366,7 +339,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		pol := policyFor(t, sideOf("a", "initiator", "responder"))
 		conn, _ := pol.Connection("c")
 		env := testEnv()
-		cfg := Config{Policy: pol, SendCert: true, fixedKey: &recordedKey{g: g, pub: gxi, gxy: rec.gxy, peer: gxr}}
+		cfg := Config{Policy: pol, SendCert: true, fixedKey: &ikecryptotest.RecordedKey{G: g, Public: gxi, Shared: rec.gxy, Peer: gxr}}
 		x := initiateAsRecorded(t, env, cfg, conn, ic, mm1)
 		env.Rand = bytes.NewReader(ni)
 		drive(t, x, env, x.Consume(env, rec.raw[1]))
@@ -397,7 +370,7 @@ func initiateAsRecorded(t *testing.T, env Env, cfg Config, conn *policymgr.Conne
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := payload[*isakmp.SA](mustDecode(t, st.Send)).Raw, payload[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
+	if got, want := isakmp.PayloadOf[*isakmp.SA](mustDecode(t, st.Send)).Raw, isakmp.PayloadOf[*isakmp.SA](mm1).Raw; !bytes.Equal(got, want) {
 		t.Fatalf("our MM1 SA payload differs from strongSwan's:\n%x\n%x", got, want)
 	}
 	return x

@@ -29,6 +29,17 @@ func (x *Exchange) computed(env Env, v any) (j *job, st daemon.Result, ok bool) 
 	return j, daemon.Result{}, true
 }
 
+// keyed is computed for a job that derived the SA's keys: they are the
+// SA's from now on (adoptKeys) and logged at the keys level.
+func (x *Exchange) keyed(env Env, v any) (*job, daemon.Result, bool) {
+	j, st, ok := x.computed(env, v)
+	if ok {
+		x.SA.adoptKeys(j)
+		x.SA.logKeys(env)
+	}
+	return j, st, ok
+}
+
 // verified takes the value of a Work closure that verified the peer's
 // HASH or SIG: the job, or ok false with the daemon.Result that ends the call. A
 // failed verification (or computation) fails the exchange with

@@ -73,14 +73,7 @@ func (t Transform) attributes() isakmp.Attributes {
 		isakmp.BasicAttr(isakmp.AttrHashAlgorithm, t.Hash),
 		isakmp.BasicAttr(isakmp.AttrGroupDescription, t.Group),
 		isakmp.BasicAttr(isakmp.AttrAuthMethod, t.Auth))
-	if t.LifeSeconds != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.AttrLifeType, isakmp.LifeSeconds),
-			isakmp.UintAttr(isakmp.AttrLifeDuration, t.LifeSeconds))
-	}
-	if t.LifeKBytes != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.AttrLifeType, isakmp.LifeKilobytes),
-			isakmp.UintAttr(isakmp.AttrLifeDuration, t.LifeKBytes))
-	}
+	as = append(as, isakmp.LifeAttrs(isakmp.AttrLifeType, isakmp.AttrLifeDuration, t.LifeSeconds, t.LifeKBytes)...)
 	return as
 }
 

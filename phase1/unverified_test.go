@@ -65,15 +65,7 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 				b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
 				a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
 				// B's first answer (MM2, AM2) names both cookies.
-				var hdr isakmp.Header
-				for i := 0; i < 100 && hdr.ResponderCookie == ([8]byte{}); i++ {
-					time.Sleep(10 * time.Millisecond)
-					for _, s := range nw.Sent() {
-						if s.From.Addr() == addrB.Addr() {
-							hdr, _ = isakmp.ParseHeader(s.Data)
-						}
-					}
-				}
+				hdr := waitHeader(nw, addrB.Addr(), 100, func(h isakmp.Header) bool { return h.ResponderCookie != [8]byte{} })
 				if hdr.ResponderCookie == ([8]byte{}) {
 					t.Fatal("B did not answer")
 				}
@@ -138,15 +130,7 @@ func TestForgedFirstAnswerKeepsCookie(t *testing.T) {
 		})
 		b := startNode(t, nw, addrB, pb, nodeOpts{})
 		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
-		var mm1 isakmp.Header
-		for i := 0; i < 20 && mm1.InitiatorCookie == ([8]byte{}); i++ {
-			time.Sleep(10 * time.Millisecond)
-			for _, s := range nw.Sent() {
-				if s.From.Addr() == addrA.Addr() {
-					mm1, _ = isakmp.ParseHeader(s.Data)
-				}
-			}
-		}
+		mm1 := waitHeader(nw, addrA.Addr(), 20, func(h isakmp.Header) bool { return h.InitiatorCookie != [8]byte{} })
 		forged := &isakmp.Message{Header: isakmp.Header{InitiatorCookie: mm1.InitiatorCookie,
 			ResponderCookie: [8]byte{0xba, 0xd0, 0xc0, 0x0c, 1, 2, 3, 4}, Exchange: isakmp.ExchangeMain},
 			Payloads: []isakmp.Payload{&isakmp.Nonce{Data: make([]byte, 16)}}}
@@ -162,4 +146,20 @@ func TestForgedFirstAnswerKeepsCookie(t *testing.T) {
 			t.Errorf("A's SA has cookies %v, B's %v", got, want)
 		}
 	})
+}
+
+// waitHeader looks every 10 ms of virtual time, up to tries times, at the
+// header of the last datagram that from sent on nw, until done accepts it, and
+// returns it, accepted or not.
+func waitHeader(nw *daemontest.Net, from netip.Addr, tries int, done func(isakmp.Header) bool) isakmp.Header {
+	var h isakmp.Header
+	for i := 0; i < tries && !done(h); i++ {
+		time.Sleep(10 * time.Millisecond)
+		for _, s := range nw.Sent() {
+			if s.From.Addr() == from {
+				h, _ = isakmp.ParseHeader(s.Data)
+			}
+		}
+	}
+	return h
 }

@@ -426,15 +426,7 @@ func (x *Exchange) settleLifetime(proposed Attrs) []notify.Message {
 // lifetime attributes as data.
 func (x *Exchange) responderLifetimeNotify() *isakmp.Notification {
 	ps := x.Chosen.Protos[0]
-	var as isakmp.Attributes
-	if x.respLife.LifeSeconds != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeSeconds),
-			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, x.respLife.LifeSeconds))
-	}
-	if x.respLife.LifeKBytes != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeKilobytes),
-			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, x.respLife.LifeKBytes))
-	}
+	as := isakmp.LifeAttrs(isakmp.IPsecAttrSALifeType, isakmp.IPsecAttrSALifeDuration, x.respLife.LifeSeconds, x.respLife.LifeKBytes)
 	return &isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: ps.Protocol, SPI: spiBytes(ps.Protocol, ps.SPIOut),
 		NotifyType: isakmp.ResponderLifetime, Data: encodeAttrs(as)}
 }

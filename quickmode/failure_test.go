@@ -38,8 +38,16 @@ func notifyFrom(t *testing.T, data []byte, other *phase1.SA) *phase1.Information
 	return inf
 }
 
-func tunnelSides() (qmSide, qmSide) {
-	return mirrored(qmSide{tunnel: true}, "198.51.100.0/25", "198.51.100.128/25")
+// tunnelPair is pair on two sides in tunnel mode between
+// 198.51.100.0/25 (A) and 198.51.100.128/25 (B), after edit (if not nil)
+// changed them.
+func tunnelPair(t *testing.T, edit func(sa, sb *qmSide)) (*qmPeer, *qmPeer, []wireDG) {
+	t.Helper()
+	sa, sb := mirrored(qmSide{tunnel: true}, "198.51.100.0/25", "198.51.100.128/25")
+	if edit != nil {
+		edit(&sa, &sb)
+	}
+	return pair(t, sa, sb)
 }
 
 // mirrored returns s for A and for B; in tunnel mode A's selectors are
@@ -54,10 +62,10 @@ func mirrored(s qmSide, local, remote string) (a, b qmSide) {
 }
 
 func TestNoProposalChosen(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.ipsec = "esp: {protocol: esp, ciphers: [aes256], hmacs: [sha1]}"
-	sb.ipsec = "esp: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}"
-	a, b, p1w := pair(t, sa, sb)
+	a, b, p1w := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.ipsec = "esp: {protocol: esp, ciphers: [aes256], hmacs: [sha1]}"
+		sb.ipsec = "esp: {protocol: esp, ciphers: [aes128], hmacs: [sha1]}"
+	})
 	r := runQM(t, a, b, nil)
 	if !b.failed || b.x != nil || b.child != nil || len(b.back.SAs()) != 0 {
 		t.Fatalf("responder did not refuse: %v", b.logText())
@@ -93,10 +101,10 @@ func TestNoProposalChosen(t *testing.T) {
 }
 
 func TestChainMismatch(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.ipsec = "ah: {protocol: ah, hmacs: [sha256]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
-	sa.proposals = "p: [ah, esp]"
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.ipsec = "ah: {protocol: ah, hmacs: [sha256]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
+		sa.proposals = "p: [ah, esp]"
+	})
 	runQM(t, a, b, nil)
 	if !b.failed || !b.has(56) {
 		t.Fatalf("AH+ESP against ESP only was accepted: %s", b.logText())
@@ -104,11 +112,11 @@ func TestChainMismatch(t *testing.T) {
 }
 
 func TestSecondProposalChosen(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.ipsec = "gcm: {protocol: esp, ciphers: [aes256gcm16], hmacs: [none]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
-	sa.proposals = "p1: [gcm]\np2: [esp]"
-	sa.list = "[p1, p2]"
-	a, b, p1w := pair(t, sa, sb)
+	a, b, p1w := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.ipsec = "gcm: {protocol: esp, ciphers: [aes256gcm16], hmacs: [none]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
+		sa.proposals = "p1: [gcm]\np2: [esp]"
+		sa.list = "[p1, p2]"
+	})
 	r := runQM(t, a, b, nil)
 	checkKeys(t, r)
 	if a.x.Chosen.Number != 2 || b.x.Chosen.Number != 2 {
@@ -118,11 +126,11 @@ func TestSecondProposalChosen(t *testing.T) {
 }
 
 func TestLifetimeRaisedToMinimum(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.lifetime = "60s"
-	sa.minLife = "30s"
-	sb.minLife = "2m"
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.lifetime = "60s"
+		sa.minLife = "30s"
+		sb.minLife = "2m"
+	})
 	r := runQM(t, a, b, nil)
 	if a.child == nil || b.child == nil {
 		t.Fatalf("not established: %s%s%v", a.logText(), b.logText(), r.rejects)
@@ -141,11 +149,11 @@ func TestLifetimeRaisedToMinimum(t *testing.T) {
 }
 
 func TestResponderLifetime(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.lifetime = "2h"
-	sb.lifetime = "1h"
-	sb.kbytes = 500000
-	a, b, p1w := pair(t, sa, sb)
+	a, b, p1w := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.lifetime = "2h"
+		sb.lifetime = "1h"
+		sb.kbytes = 500000
+	})
 	r := runQM(t, a, b, nil)
 	checkKeys(t, r) // also: both sides installed the same lifetimes
 	if got := a.text(61); got != `Received responder lifetime notification: "life_secs=3600, life_kbytes=500000` {
@@ -158,9 +166,9 @@ func TestResponderLifetime(t *testing.T) {
 }
 
 func TestSAPerHostSubnet(t *testing.T) {
-	sa, sb := tunnelSides()
-	sb.saPerHost = true
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		sb.saPerHost = true
+	})
 	r := runQM(t, a, b, nil)
 	if !b.failed || b.text(63) != notify.SAPerHostRange().Text {
 		t.Fatalf("63 expected: %s", b.logText())
@@ -198,9 +206,9 @@ func TestSAPerHostSelf(t *testing.T) {
 }
 
 func TestSelectorsRejected(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.remote = "203.0.113.0/24"
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.remote = "203.0.113.0/24"
+	})
 	runQM(t, a, b, nil)
 	if got := b.text(54); got != "SPD rejected conn using selectors 203.0.113.0/24 <-> 198.51.100.0/25" {
 		t.Errorf("54: %q\n%s", got, b.logText())
@@ -227,8 +235,7 @@ func TestNarrowedSelectors(t *testing.T) {
 // HASH and the message is dropped without state or answer.
 func TestTampered(t *testing.T) {
 	for i := 0; i < 3; i++ {
-		sa, sb := tunnelSides()
-		a, b, _ := pair(t, sa, sb)
+		a, b, _ := tunnelPair(t, nil)
 		r := runQM(t, a, b, func(n int, d []byte) []byte {
 			if n == i {
 				d[len(d)-20] ^= 0x40
@@ -249,8 +256,7 @@ func TestTampered(t *testing.T) {
 // TestCommitBit: the initiator's commit bit (RFC 2408, 3.1) makes the
 // responder send CONNECTED once its SAs are installed.
 func TestCommitBit(t *testing.T) {
-	sa, sb := tunnelSides()
-	a, b, p1w := pair(t, sa, sb)
+	a, b, p1w := tunnelPair(t, nil)
 	r := runQM(t, a, b, func(n int, d []byte) []byte {
 		if n == 0 {
 			d[19] |= byte(isakmp.FlagCommit)
@@ -271,11 +277,11 @@ func TestCommitBit(t *testing.T) {
 
 // TestIPCompChain: IPComp (a 16-bit CPI, no keys) chained with ESP.
 func TestIPCompChain(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.ipsec = "comp: {protocol: ipcomp, compression: [deflate]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
-	sa.proposals = "p: [comp, esp]"
-	sb.ipsec, sb.proposals = sa.ipsec, sa.proposals
-	a, b, p1w := pair(t, sa, sb)
+	a, b, p1w := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.ipsec = "comp: {protocol: ipcomp, compression: [deflate]}\nesp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}"
+		sa.proposals = "p: [comp, esp]"
+		sb.ipsec, sb.proposals = sa.ipsec, sa.proposals
+	})
 	r := runQM(t, a, b, nil)
 	if a.child == nil || b.child == nil {
 		t.Fatalf("not established: %v %s%s", r.rejects, a.logText(), b.logText())
@@ -292,10 +298,10 @@ func TestIPCompChain(t *testing.T) {
 // TestRangeSelector: an address range travels as ID_IPV4_ADDR_RANGE and
 // is accepted inside the responder's subnet.
 func TestRangeSelector(t *testing.T) {
-	sa, sb := tunnelSides()
-	sa.local = "198.51.100.1-198.51.100.9"
-	sb.remote = "198.51.100.0/25"
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		sa.local = "198.51.100.1-198.51.100.9"
+		sb.remote = "198.51.100.0/25"
+	})
 	if a.p1 == nil {
 		t.Fatal("no phase 1")
 	}
@@ -309,11 +315,11 @@ func TestRangeSelector(t *testing.T) {
 // TestInitiatorPreference: the responder takes the initiator's first
 // acceptable proposal, not its own favourite.
 func TestInitiatorPreference(t *testing.T) {
-	sa, sb := tunnelSides()
-	two := "e1: {protocol: esp, ciphers: [aes256], hmacs: [sha256]}\ne2: {protocol: esp, ciphers: [3des], hmacs: [sha1]}"
-	sa.ipsec, sa.proposals, sa.list = two, "p1: [e2]\np2: [e1]", "[p1, p2]"
-	sb.ipsec, sb.proposals, sb.list = two, "p1: [e1]\np2: [e2]", "[p1, p2]"
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, func(sa, sb *qmSide) {
+		two := "e1: {protocol: esp, ciphers: [aes256], hmacs: [sha256]}\ne2: {protocol: esp, ciphers: [3des], hmacs: [sha1]}"
+		sa.ipsec, sa.proposals, sa.list = two, "p1: [e2]\np2: [e1]", "[p1, p2]"
+		sb.ipsec, sb.proposals, sb.list = two, "p1: [e1]\np2: [e2]", "[p1, p2]"
+	})
 	r := runQM(t, a, b, nil)
 	checkKeys(t, r)
 	if b.x.Chosen.Number != 1 || b.x.Chosen.Protos[0].Transform.CipherName != "3des" {
@@ -337,8 +343,7 @@ func TestNoTunnelEndpoints(t *testing.T) {
 // CONFIG_INET_ESP) fails the Quick Mode cleanly: 57/58 on that side, and
 // a Delete tells the peer to drop its half.
 func TestInstallRefused(t *testing.T) {
-	sa, sb := tunnelSides()
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, nil)
 	back := memory.New(memory.Options{Unsupported: []engine.Protocol{engine.ProtoESP}})
 	if err := back.Open(); err != nil {
 		t.Fatal(err)

@@ -70,8 +70,7 @@ var (
 // fuzzPeer is a responder with an established ISAKMP SA, negotiated once.
 func fuzzPeer(t *testing.T) *qmPeer {
 	fuzzOnce.Do(func() {
-		sa, sb := tunnelSides()
-		_, fuzzB, _ = pair(t, sa, sb)
+		_, fuzzB, _ = tunnelPair(t, nil)
 	})
 	if fuzzB == nil {
 		t.Skip("no ISAKMP SA")

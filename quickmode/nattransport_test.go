@@ -28,14 +28,7 @@ func l2tpYAML(local, remote string, port int) func(sock string) string {
   control-socket: %[2]s
   retransmit: {timeout: 500ms, tries: 3}
   log: {level: debug, format: json}
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  esp: [esp]
-proposal-lists:
-  qm: [esp]
-connections:
+`+stacktest.Transforms+`connections:
   l2tp:
     local-address: %[1]s
     protocol: udp

@@ -64,8 +64,7 @@ func TestNATTransport(t *testing.T) {
 // TestNATTunnelDraft: a peer that only knows draft-02 gets the draft
 // encapsulation value 61443.
 func TestNATTunnelDraft(t *testing.T) {
-	sa, sb := tunnelSides()
-	a, b, _ := pair(t, sa, sb)
+	a, b, _ := tunnelPair(t, nil)
 	natT(a, b)
 	draft := []byte{0xcd, 0x60, 0x46, 0x43, 0x35, 0xdf, 0x21, 0xf8, 0x7c, 0xfd, 0xb2, 0xfc, 0x68, 0xb6, 0xa4, 0x48}
 	a.p1.VendorIDs, b.p1.VendorIDs = [][]byte{draft}, [][]byte{draft}

@@ -3,7 +3,6 @@ package quickmode
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/iked/iked/engine"
 	"github.com/iked/iked/engine/memory"
 	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/ikecrypto/ikecryptotest"
 	"github.com/iked/iked/interop"
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/phase1"
@@ -159,33 +159,6 @@ func (r *recordedRun) policy(t *testing.T, initiator bool) *policymgr.Policy {
 	return loadPolicy(t, s)
 }
 
-func payloadOf[T isakmp.Payload](m *isakmp.Message) T {
-	for _, p := range m.Payloads {
-		if v, ok := p.(T); ok {
-			return v
-		}
-	}
-	var zero T
-	return zero
-}
-
-// recordedKey stands in for our PFS key: the recorded public value, and
-// charon's logged g^xy for the recorded peer value.
-type recordedKey struct {
-	g         ikecrypto.Group
-	pub, peer []byte
-	gxy       []byte
-}
-
-func (k *recordedKey) Group() ikecrypto.Group { return k.g }
-func (k *recordedKey) PublicBytes() []byte    { return k.pub }
-func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
-	if !bytes.Equal(peer, k.peer) {
-		return nil, fmt.Errorf("recordedKey: unexpected peer value")
-	}
-	return k.gxy, nil
-}
-
 // spiRand makes the memory engine allocate exactly spi (it draws a
 // 32-bit offset from 256).
 func spiRand(spi uint32) *bytes.Reader {
@@ -243,12 +216,12 @@ func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
 		role, ours, theirs, keys = daemon.RoleInitiator, r.qm1, r.qm2, r.iKeys
 	}
 	pol := r.policy(t, initiator)
-	eng, back := replayEngine(t, binary.BigEndian.Uint32(payloadOf[*isakmp.SA](ours).Proposals[0].SPI))
-	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: payloadOf[*isakmp.Nonce](ours).Data}
+	eng, back := replayEngine(t, binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](ours).Proposals[0].SPI))
+	cfg := Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin, fixedNonce: isakmp.PayloadOf[*isakmp.Nonce](ours).Data}
 	if r.group != 0 {
 		g, _ := ikecrypto.NewGroup(r.group)
-		cfg.fixedKey = &recordedKey{g: g, pub: payloadOf[*isakmp.KE](ours).Data,
-			peer: payloadOf[*isakmp.KE](theirs).Data, gxy: keys.Child[0].DHSecret}
+		cfg.fixedKey = &ikecryptotest.RecordedKey{G: g, Public: isakmp.PayloadOf[*isakmp.KE](ours).Data,
+			Peer: isakmp.PayloadOf[*isakmp.KE](theirs).Data, Shared: keys.Child[0].DHSecret}
 	}
 	var tok uint64
 	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
@@ -271,8 +244,8 @@ func checkChildKeys(t *testing.T, back *memory.Backend, run *recordedRun, initia
 	if initiator {
 		ck = run.iKeys.Child[0]
 	}
-	iSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
-	rSPI := binary.BigEndian.Uint32(payloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
+	iSPI := binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](run.qm1).Proposals[0].SPI)
+	rSPI := binary.BigEndian.Uint32(isakmp.PayloadOf[*isakmp.SA](run.qm2).Proposals[0].SPI)
 	recs := back.SAs()
 	if len(recs) != 2 {
 		t.Fatalf("%d SAs installed", len(recs))
@@ -320,7 +293,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			if x == nil {
 				t.Fatalf("strongSwan's QM1 refused: %v %v", st.Reject, st.Log)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm1).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(1)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm1).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(1)")) {
 				t.Errorf("QM1 HASH is not charon's logged Hash(1)")
 			}
 			sent, _ := drive(t, x, env, eng, st)
@@ -337,7 +310,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 				}
 				t.Fatalf("our QM2 differs from strongSwan's:\nours %x\ntheirs %x", ours.Body, run.qm2.Body)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm2).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(2)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm2).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(2)")) {
 				t.Errorf("HASH(2) is not charon's logged Hash(2)")
 			}
 			st = x.Consume(env, run.raw[8])
@@ -348,7 +321,7 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 			if x.State != StateEstablished {
 				t.Fatalf("state %v", x.State)
 			}
-			if h := payloadOf[*isakmp.Hash](run.qm3).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(3)")) {
+			if h := isakmp.PayloadOf[*isakmp.Hash](run.qm3).Data; !bytes.Equal(h, hashDump(t, run.rKeys, "Hash(3)")) {
 				t.Errorf("QM3 HASH is not charon's logged Hash(3)")
 			}
 			checkChildKeys(t, back, run, false)

@@ -106,14 +106,7 @@ func wireTransform(num uint8, t policymgr.IPsecTransform, a Attrs) *isakmp.Trans
 	if a.Encap != 0 {
 		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrEncapsulationMode, a.Encap))
 	}
-	if a.LifeSeconds != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeSeconds),
-			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, a.LifeSeconds))
-	}
-	if a.LifeKBytes != 0 {
-		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrSALifeType, isakmp.LifeKilobytes),
-			isakmp.UintAttr(isakmp.IPsecAttrSALifeDuration, a.LifeKBytes))
-	}
+	as = append(as, isakmp.LifeAttrs(isakmp.IPsecAttrSALifeType, isakmp.IPsecAttrSALifeDuration, a.LifeSeconds, a.LifeKBytes)...)
 	return &isakmp.Transform{Number: num, ID: t.ID, Attributes: as}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/iked/iked/notify"
 	"github.com/iked/iked/policymgr"
 	"github.com/iked/iked/stack"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // findingsPolicy has serious errors (9, 17, 28) and warnings (18, 22) of
@@ -22,36 +23,29 @@ import (
 const findingsPolicy = `daemon:
   listen: ["192.0.2.1"]
   engine: none
-transforms:
-  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
-  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
-proposals:
-  p: [esp]
-proposal-lists:
-  l: [p]
-connections:
+` + stacktest.Transforms + `connections:
   bad-local:
     local-address: 198.51.100.0/33
     remote-gw: 192.0.2.2
     ike: {transforms: [ike], auth: psk, psk: "findings test key"}
-    proposal-list: l
+    proposal-list: qm
   bad-gw:
     local-gw: 192.0.2.1
     remote-gw: 192.0.2.300
     ike: {transforms: [ike], auth: psk, psk: "findings test key"}
-    proposal-list: l
+    proposal-list: qm
   mixed:
     local-address: 198.51.100.0/24
     remote-address: 2001:db8::/32
     remote-gw: 192.0.2.3
     ike: {transforms: [ike], auth: psk, psk: "findings test key"}
-    proposal-list: l
+    proposal-list: qm
   icmp-ports:
     protocol: icmp
     local-port: 80
     remote-gw: 192.0.2.4
     ike: {transforms: [ike], auth: psk, psk: "findings test key"}
-    proposal-list: l
+    proposal-list: qm
   manual:
     local-address: 192.0.2.1
     remote-address: 192.0.2.5

@@ -84,6 +84,19 @@ type Policy struct {
 	StateDir string
 }
 
+// Transforms are the transforms, proposals and proposal-lists sections
+// for policy files that a test writes itself: the ike transform
+// (AES-128, SHA-256, MODP 2048) for phase 1, and the esp transform
+// (AES-128, HMAC-SHA-256) as proposal esp of proposal list qm.
+const Transforms = `transforms:
+  ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [modp2048]}
+  esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
+proposals:
+  esp: [esp]
+proposal-lists:
+  qm: [esp]
+`
+
 // YAML returns the policy file, with its control socket at sock.
 func (p Policy) YAML(sock string) string {
 	def := func(v *string, d string) {

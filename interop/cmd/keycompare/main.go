@@ -97,18 +97,11 @@ func fail(err error) {
 // readIked takes the "ISAKMP SA keys" (phase1/auth.go) and "IPsec SA keys"
 // (quickmode/keys.go) lines of iked's JSON log.
 func readIked(path string) (*keys, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	k := &keys{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
+	err := eachLine(path, func(line []byte) {
 		var l map[string]any
-		if json.Unmarshal(sc.Bytes(), &l) != nil || l["level"] != "keys" {
-			continue
+		if json.Unmarshal(line, &l) != nil || l["level"] != "keys" {
+			return
 		}
 		h := func(name string) []byte {
 			s, _ := l[name].(string)
@@ -123,8 +116,23 @@ func readIked(path string) (*keys, error) {
 			dir, _ := l["direction"].(string)
 			k.Child = append(k.Child, child{flow, dir, h("encryption key"), h("integrity key")})
 		}
+	})
+	return k, err
+}
+
+// eachLine calls f with each line of the file at path (up to 1 MiB long).
+func eachLine(path string, f func(line []byte)) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return err
 	}
-	return k, sc.Err()
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		f(sc.Bytes())
+	}
+	return sc.Err()
 }
 
 func readCharon(path string) (*keys, error) {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"encoding/hex"
-	"os"
 	"regexp"
 	"strings"
 )
@@ -25,19 +23,12 @@ var (
 // phase 1 values carry only the IV hash (iked's IV must be its prefix);
 // KEYMAT "inbound" is pluto's inbound SA, iked's outbound.
 func readPluto(path string) (*keys, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	k := &keys{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	var cur *[]byte   // the value being read
 	var dir string    // within ESP KEYMAT: iked's direction of the SA being read
 	inKeymat := false // after "| ESP KEYMAT"
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), " ")
+	err := eachLine(path, func(raw []byte) {
+		line := strings.TrimRight(string(raw), " ")
 		if m := plutoDumpRE.FindStringSubmatch(line); m != nil && cur != nil {
 			// 16 bytes a line in four groups; the text after the hex
 			// (three spaces on) is the bytes as characters.
@@ -49,7 +40,7 @@ func readPluto(path string) (*keys, error) {
 			if err == nil {
 				*cur = append(*cur, b...)
 			}
-			continue
+			return
 		}
 		cur = nil
 		switch {
@@ -73,6 +64,6 @@ func readPluto(path string) (*keys, error) {
 				inKeymat = false
 			}
 		}
-	}
-	return k, sc.Err()
+	})
+	return k, err
 }
