@@ -293,14 +293,19 @@ extra_checks() {
 	case $setup in
 	*nat*)
 		# NAT-T: iked's ISAKMP SA on 4500, and the peer sees iked at the
-		# router's address (10.213.1N4.254), not at its own.
+		# router's outside address (its OUTSIDE_ADDR in the compose file),
+		# not at its own.
 		in_iked list-sas | grep -q '"local": "[0-9.]*:4500"' || { echo "NAT: iked's SA is not on port 4500"; return 1; }
+		local outside
+		outside=$(sed -n 's/^ *OUTSIDE_ADDR: \([0-9.]*\)$/\1/p' "$file" | head -n 1)
+		[ -n "$outside" ] || { echo "NAT: no OUTSIDE_ADDR in $file"; return 1; }
+		outside=${outside//./\\.}
 		case $peer in
-		strongswan) in_peer swanctl --list-sas | grep -q 'remote .* @ 10\.213\.1[0-9]4\.254\[4500\]' ;;
+		strongswan) in_peer swanctl --list-sas | grep -q "remote .* @ $outside\\[4500\\]" ;;
 		libreswan)
 			local st
 			st=$(in_peer ipsec whack --status)
-			grep -q '\.\.\.10\.213\.1[0-9]4\.254\[' <<<"$st" && grep -q '"peer":4500 STATE_' <<<"$st"
+			grep -q "\\.\\.\\.$outside\\[" <<<"$st" && grep -q '"peer":4500 STATE_' <<<"$st"
 			;;
 		esac || { echo "NAT: the peer does not see iked behind the router on 4500"; return 1; }
 		notes+=("NAT-T on 4500 via the router")
@@ -313,15 +318,15 @@ extra_checks() {
 		# remote selector; vpnc came through the router's NAT (4500).
 		local env w
 		env=$(in_peer cat /run/vpnc-env)
-		for w in INTERNAL_IP4_ADDRESS=10.216.17.10 INTERNAL_IP4_DNS=10.214.17.53 CISCO_DEF_DOMAIN=example.net \
-			CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=10.214.17.0 CISCO_SPLIT_INC_0_MASK=255.255.255.0 \
+		for w in INTERNAL_IP4_ADDRESS=203.0.113.218 INTERNAL_IP4_DNS=198.51.100.173 CISCO_DEF_DOMAIN=example.net \
+			CISCO_SPLIT_INC=1 CISCO_SPLIT_INC_0_ADDR=198.51.100.160 CISCO_SPLIT_INC_0_MASK=255.255.255.240 \
 			'CISCO_BANNER=Authorised use only'; do
 			grep -qxF "$w" <<<"$env" || { echo "vpnc's script lacks $w (logs/$setup-$role/vpnc-env.txt)"; return 1; }
 		done
-		leased 10.216.17.10 || return 1
-		in_iked list-sas | grep -q '"remote_ts": "10\.216\.17\.10[/"]' || { echo "iked's IPsec SA is not for the lease 10.216.17.10"; return 1; }
-		in_iked list-sas | grep -q '"remote": "10\.213\.117\.254:4500"' || { echo "NAT: iked does not see vpnc at the router's address on 4500"; return 1; }
-		notes+=("vpnc got 10.216.17.10, DNS, domain, banner, split 10.214.17.0/24, iked's SA for 10.216.17.10, NAT-T via the router")
+		leased 203.0.113.218 || return 1
+		in_iked list-sas | grep -q '"remote_ts": "203\.0\.113\.218[/"]' || { echo "iked's IPsec SA is not for the lease 203.0.113.218"; return 1; }
+		in_iked list-sas | grep -q '"remote": "192\.0\.2\.254:4500"' || { echo "NAT: iked does not see vpnc at the router's address on 4500"; return 1; }
+		notes+=("vpnc got 203.0.113.218, DNS, domain, banner, split 198.51.100.160/28, iked's SA for 203.0.113.218, NAT-T via the router")
 		;;
 	rw-charon)
 		local sas
@@ -330,23 +335,23 @@ extra_checks() {
 			# iked the gateway: alice's lease, charon's virtual IP (and the
 			# DNS server), which is its child SA's local selector and iked's
 			# remote one.
-			leased 10.216.18.10 || return 1
+			leased 203.0.113.234 || return 1
 			local pl
 			pl=$(docker logs "$peerc" 2>&1)
-			grep -q 'installing new virtual IP 10\.216\.18\.10' <<<"$pl" || { echo "charon did not install the virtual IP 10.216.18.10"; return 1; }
-			grep -q 'installing DNS server 10\.214\.18\.53 ' <<<"$pl" || { echo "charon was not given the DNS server 10.214.18.53"; return 1; }
-			grep -q 'local \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not from 10.216.18.10/32"; return 1; }
-			in_iked list-sas | grep -q '"remote_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not for the lease 10.216.18.10"; return 1; }
-			notes+=("charon got 10.216.18.10 and DNS from iked's pool (lease: alice), the SAs' selector")
+			grep -q 'installing new virtual IP 203\.0\.113\.234' <<<"$pl" || { echo "charon did not install the virtual IP 203.0.113.234"; return 1; }
+			grep -q 'installing DNS server 198\.51\.100\.189 ' <<<"$pl" || { echo "charon was not given the DNS server 198.51.100.189"; return 1; }
+			grep -q 'local \+203\.0\.113\.234/32' <<<"$sas" || { echo "charon's child SA is not from 203.0.113.234/32"; return 1; }
+			in_iked list-sas | grep -q '"remote_ts": "203\.0\.113\.234/32"' || { echo "iked's IPsec SA is not for the lease 203.0.113.234"; return 1; }
+			notes+=("charon got 203.0.113.234 and DNS from iked's pool (lease: alice), the SAs' selector")
 		else
-			# iked the client: charon's pool gave it 10.216.18.10 (and the
+			# iked the client: charon's pool gave it 203.0.113.234 (and the
 			# DNS server), its local selector and charon's remote one.
-			grep -q '"msg":"Mode Config address assigned".*"address":"10\.216\.18\.10".*"dns":\["10\.215\.18\.53"\]' <<<"$(docker logs "$ikedc" 2>&1)" ||
-				{ echo "iked was not assigned 10.216.18.10 and the DNS server 10.215.18.53"; return 1; }
-			grep -q 'assigning virtual IP 10\.216\.18\.10 to peer' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not assign 10.216.18.10"; return 1; }
-			grep -q 'remote \+10\.216\.18\.10/32' <<<"$sas" || { echo "charon's child SA is not for 10.216.18.10/32"; return 1; }
-			in_iked list-sas | grep -q '"local_ts": "10\.216\.18\.10/32"' || { echo "iked's IPsec SA is not from 10.216.18.10/32"; return 1; }
-			notes+=("iked got 10.216.18.10 and DNS from charon's pool, the SAs' selector")
+			grep -q '"msg":"Mode Config address assigned".*"address":"203\.0\.113\.234".*"dns":\["203\.0\.113\.173"\]' <<<"$(docker logs "$ikedc" 2>&1)" ||
+				{ echo "iked was not assigned 203.0.113.234 and the DNS server 203.0.113.173"; return 1; }
+			grep -q 'assigning virtual IP 203\.0\.113\.234 to peer' <<<"$(docker logs "$peerc" 2>&1)" || { echo "charon did not assign 203.0.113.234"; return 1; }
+			grep -q 'remote \+203\.0\.113\.234/32' <<<"$sas" || { echo "charon's child SA is not for 203.0.113.234/32"; return 1; }
+			in_iked list-sas | grep -q '"local_ts": "203\.0\.113\.234/32"' || { echo "iked's IPsec SA is not from 203.0.113.234/32"; return 1; }
+			notes+=("iked got 203.0.113.234 and DNS from charon's pool, the SAs' selector")
 		fi
 		;;
 	esac
@@ -400,22 +405,32 @@ dpd_seen() {
 # or why there is none (status 1). iked has no ESP of its own: its data
 # plane is the kernel's (engine xfrm), so only a kernel with ESP carries
 # a ping; strongSwan carries ESP in user space (kernel-libipsec), vpnc too
-# (its tun device), libreswan in the kernel. The setups' selectors are
-# 10.214.N.0/24 (iked) and 10.215.N.0/24 (the peer), N the third byte of
-# iked's local-gw; the road warriors' own address is their lease.
+# (its tun device), libreswan in the kernel. The addresses are the first
+# host of the selectors in iked's policy: its local-address (iked's side,
+# 198.51.100.0/24 cut into /28s) and remote-address (the peer's,
+# 203.0.113.0/24 likewise); the road warriors' own address is their lease.
 ping_addrs() {
-	local n
+	local lnet rnet
 	[ "$esp" = 1 ] || { echo "kernel without ESP, and iked has no user-space ESP (engine none)"; return 1; }
-	n=$(policy_file | xargs sed -n 's/^ *local-gw: 10\.213\.\([0-9]*\)\.2$/\1/p' | head -n 1)
+	lnet=$(sed -n 's/^ *local-address: \([0-9.]*\)\/[0-9]*$/\1/p' "$(policy_file)" | head -n 1)
+	rnet=$(sed -n 's/^ *remote-address: \([0-9.]*\)\/[0-9]*$/\1/p' "$(policy_file)" | head -n 1)
 	case $setup-$role in
-	rw-vpnc-*) echo "10.216.17.10 10.214.17.1" ;;
-	rw-charon-responder) echo "10.216.18.10 10.214.18.1" ;;
+	rw-vpnc-*) echo "203.0.113.218 198.51.100.161" ;;
+	rw-charon-responder) echo "203.0.113.234 198.51.100.177" ;;
 	rw-charon-initiator)
 		echo "iked as Mode Config client puts its lease on no interface here"
 		return 1
 		;;
-	*) echo "10.215.$n.1 10.214.$n.1" ;;
+	*)
+		[ -n "$lnet" ] && [ -n "$rnet" ] || { echo "no local-address and remote-address network in $(policy_file)"; return 1; }
+		echo "$(first_host "$rnet") $(first_host "$lnet")"
+		;;
 	esac
+}
+
+# first_host NETWORK: the address after NETWORK (an IPv4 network address).
+first_host() {
+	echo "${1%.*}.$((${1##*.} + 1))"
 }
 
 # policy_file: iked's policy file of the case (rw-charon: one per role).
@@ -446,7 +461,9 @@ esp_override() {
 		echo "    cap_add: [NET_ADMIN]"
 		echo "    depends_on: [iked]"
 		echo "    entrypoint: [\"ip\", \"addr\", \"add\", \"$dst/32\", \"dev\", \"lo\"]"
-		case $src in 10.215.*)
+		# The road warriors' address is their lease, which their client
+		# puts on an interface itself.
+		case $setup in rw-*) ;; *)
 			echo "  peer:"
 			echo "    environment: {INNER: $src/32}"
 			;;
@@ -459,7 +476,7 @@ esp_override() {
 # network namespace), else 0.
 esp_probe() {
 	docker run --rm --network none --cap-add NET_ADMIN --entrypoint ip iked-interop/iked-debug \
-		xfrm state add src 10.213.0.1 dst 10.213.0.2 proto esp spi 0x1000 \
+		xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x1000 \
 		enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff \
 		auth-trunc 'hmac(sha256)' 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 128 \
 		>/dev/null 2>&1 && echo 1 || echo 0
