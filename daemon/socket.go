@@ -126,11 +126,14 @@ func (b *batch) next(read func([]ipv4.Message, int) (int, error)) (*ipv4.Message
 }
 
 func (u *udp4Conn) WriteDatagram(d Datagram) error {
-	var cm *ipv4.ControlMessage
+	var oob []byte
 	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		cm = &ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}
+		oob = (&ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
 	}
-	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+	// The standard library's sendmsg takes the address as it is, where
+	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
+	// for every datagram.
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
 }
 
@@ -169,11 +172,14 @@ func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
 }
 
 func (u *udp6Conn) WriteDatagram(d Datagram) error {
-	var cm *ipv6.ControlMessage
+	var oob []byte
 	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		cm = &ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}
+		oob = (&ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
 	}
-	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+	// The standard library's sendmsg takes the address as it is, where
+	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
+	// for every datagram.
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
 }
 

@@ -41,3 +41,18 @@ func TestPRFMatchesHMAC(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPRF is one PRF call of a Main Mode HASH: HMAC-SHA2-256 with a
+// 32-byte key over some 200 bytes.
+func BenchmarkPRF(b *testing.B) {
+	prf, err := NewPRF(HashSHA2_256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := bytes.Repeat([]byte{1}, 32)
+	data := bytes.Repeat([]byte{2}, 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		prf.Compute(key, data[:65], data[65:130], data[130:])
+	}
+}
