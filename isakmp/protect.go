@@ -3,6 +3,7 @@ package isakmp
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/subtle"
 	"fmt"
 )
 
@@ -34,7 +35,7 @@ func Encrypt(block cipher.Block, iv, plain []byte) (ciphertext, nextIV []byte, e
 	}
 	ct := make([]byte, len(plain)+padLen(len(plain), bs))
 	copy(ct, plain)
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
+	encryptCBC(block, iv, ct)
 	return ct, bytes.Clone(ct[len(ct)-bs:]), nil
 }
 
@@ -52,8 +53,37 @@ func Decrypt(block cipher.Block, iv, ciphertext []byte) (plain, nextIV []byte, e
 	}
 	next := bytes.Clone(ciphertext[len(ciphertext)-bs:])
 	pt := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ciphertext)
+	decryptCBC(block, iv, pt, ciphertext)
 	return pt, next, nil
+}
+
+// encryptCBC encrypts b in place in CBC mode (NIST SP 800-38A, 6.2), a
+// whole number of blocks. It is written out over block rather than taken
+// from cipher.NewCBCEncrypter, whose state (a copy of the AES key
+// schedule, some 500 bytes) was allocated for every message: an IKE
+// message is a few dozen blocks at most, where the pipelined assembly of
+// the standard library's CBC gains nothing to speak of.
+func encryptCBC(block cipher.Block, iv, b []byte) {
+	bs := block.BlockSize()
+	prev := iv
+	for i := 0; i < len(b); i += bs {
+		c := b[i : i+bs]
+		subtle.XORBytes(c, c, prev)
+		block.Encrypt(c, c)
+		prev = c
+	}
+}
+
+// decryptCBC decrypts src into dst (as long, not overlapping) in CBC mode,
+// a whole number of blocks; see encryptCBC.
+func decryptCBC(block cipher.Block, iv, dst, src []byte) {
+	bs := block.BlockSize()
+	prev := iv
+	for i := 0; i < len(src); i += bs {
+		block.Decrypt(dst[i:i+bs], src[i:i+bs])
+		subtle.XORBytes(dst[i:i+bs], dst[i:i+bs], prev)
+		prev = src[i : i+bs]
+	}
 }
 
 // Seal encodes ps as the encrypted body of a message with header h: it sets

@@ -18,10 +18,11 @@ import (
 // the bundle a rekey replaces and how long the negotiation took. The metrics
 // and the updown scripts (daemon/observe.go) read them from the event.
 func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
-	fs := []zap.Field{
+	fs := make([]zap.Field, 0, 18) // every field below: never grown and copied
+	fs = append(fs,
 		zap.String("local-gw", c.Local.String()), zap.String("remote-gw", c.Remote.String()),
 		zap.Uint32("reqid", c.ReqID), zap.Bool("nat-t", c.Encap != nil),
-	}
+	)
 	if x.P1 != nil {
 		fs = append(fs, zap.String("local-id", x.P1.LocalIDText), zap.String("remote-id", x.P1.RemoteIDText))
 	}
