@@ -5,6 +5,8 @@ import (
 	"crypto/cipher"
 	"crypto/subtle"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Message protection, RFC 2409 Appendix B and 5.3: the payloads after the
@@ -88,27 +90,35 @@ func decryptCBC(block cipher.Block, iv, dst, src []byte) {
 
 // Seal encodes ps as the encrypted body of a message with header h: it sets
 // the E flag, the header's next payload to ps[0]'s type, encrypts, and
-// returns the datagram and the next IV.
+// returns the datagram and the next IV. The datagram is built in one
+// buffer: the chain after room for the header, padded and encrypted in
+// place, the header written last (the same bytes as Encrypt and Encode,
+// without their copies).
 func Seal(h Header, ps []Payload, block cipher.Block, iv []byte) (datagram, nextIV []byte, err error) {
-	plain, err := EncodeChain(ps)
+	bs := block.BlockSize()
+	if len(iv) != bs {
+		return nil, nil, fmt.Errorf("%w: %d, block %d", ErrIVSize, len(iv), bs)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, HeaderLen, HeaderLen+chainHint+bs))
+	appendChain(b, ps)
+	out, err := b.Bytes()
 	if err != nil {
 		return nil, nil, err
 	}
-	ct, next, err := Encrypt(block, iv, plain)
-	if err != nil {
-		return nil, nil, err
+	for range padLen(len(out)-HeaderLen, bs) {
+		out = append(out, 0)
 	}
+	if len(out) > MaxMessageSize {
+		return nil, nil, ErrMessageTooLong
+	}
+	encryptCBC(block, iv, out[HeaderLen:])
 	h.Flags |= FlagEncryption
 	h.NextPayload = PayloadNone
 	if len(ps) > 0 {
 		h.NextPayload = ps[0].Type()
 	}
-	m := &Message{Header: h, Encrypted: ct}
-	out, err := m.Encode()
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, next, nil
+	appendHeader(out[:0], h, uint32(len(out)))
+	return out, bytes.Clone(out[len(out)-bs:]), nil
 }
 
 // Open decrypts an encrypted message's body and decodes its payload chain
