@@ -24,8 +24,12 @@ func (d *Daemon) Control(req control.Request) control.Response {
 }
 
 // handleControl answers one control request. It runs on the control
-// server's goroutine and reads the tables through the loop.
+// server's goroutine and reads the tables through the loop. The log is
+// written out before the answer (iked buffers it, cmd/iked/main.go):
+// whoever reads the log after an answer finds every line the daemon wrote
+// before it, as with an unbuffered log.
 func (d *Daemon) handleControl(req control.Request) control.Response {
+	defer func() { _ = d.log.Sync() }()
 	var resp control.Response
 	switch req.Command {
 	case control.CmdReload:

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/iked/iked/isakmp"
 )
 
 // SystemNetwork binds real UDP sockets. Each socket asks the kernel for the
@@ -58,19 +60,24 @@ type udp4Conn struct {
 	c     *net.UDPConn
 	p     *ipv4.PacketConn
 	bound netip.AddrPort
+	batch
 }
 
-func (u *udp4Conn) ReadDatagram(buf []byte) (Datagram, error) {
-	n, cm, src, err := u.p.ReadFrom(buf)
+func (u *udp4Conn) ReadDatagram([]byte) (Datagram, error) {
+	if u.ms == nil {
+		u.alloc(len(ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface)))
+	}
+	m, err := u.next(u.p.ReadBatch)
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: buf[:n], Local: u.bound}
-	if ua, ok := src.(*net.UDPAddr); ok {
+	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
+	if ua, ok := m.Addr.(*net.UDPAddr); ok {
 		ap := ua.AddrPort()
 		d.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	if cm != nil {
+	var cm ipv4.ControlMessage
+	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
 		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
 			d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
 		}
@@ -78,12 +85,55 @@ func (u *udp4Conn) ReadDatagram(buf []byte) (Datagram, error) {
 	return d, nil
 }
 
-func (u *udp4Conn) WriteDatagram(d Datagram) error {
-	var cm *ipv4.ControlMessage
-	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		cm = &ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}
+// batchSize is how many datagrams one read takes from a socket at most
+// (recvmmsg(2) on Linux; one elsewhere): under load several wait, and one
+// system call for all of them is cheaper than one each. Each slot holds
+// the largest datagram; the kernel touches only the pages it fills.
+const batchSize = 8
+
+// batch is a socket's batch of received datagrams, handed out one per
+// ReadDatagram: the data of one stays valid until the next call, as
+// PacketConn asks. Only the socket's reader goroutine uses it.
+type batch struct {
+	ms   []ipv4.Message // ipv6.Message is the same type
+	n, i int
+}
+
+// alloc makes the batch's slots, with oob bytes for the control messages
+// the socket asked for.
+func (b *batch) alloc(oob int) {
+	b.ms = make([]ipv4.Message, batchSize)
+	for i := range b.ms {
+		b.ms[i].Buffers = [][]byte{make([]byte, isakmp.MaxMessageSize+1)}
+		b.ms[i].OOB = make([]byte, oob)
 	}
-	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+}
+
+// next returns the next datagram of the batch, reading a new batch with
+// read (the socket's ReadBatch) when every one was handed out.
+func (b *batch) next(read func([]ipv4.Message, int) (int, error)) (*ipv4.Message, error) {
+	if b.i >= b.n {
+		b.i, b.n = 0, 0
+		n, err := read(b.ms, 0)
+		if err != nil {
+			return nil, err
+		}
+		b.n = n
+	}
+	m := &b.ms[b.i]
+	b.i++
+	return m, nil
+}
+
+func (u *udp4Conn) WriteDatagram(d Datagram) error {
+	var oob []byte
+	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
+		oob = (&ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
+	}
+	// The standard library's sendmsg takes the address as it is, where
+	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
+	// for every datagram.
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
 }
 
@@ -94,18 +144,23 @@ type udp6Conn struct {
 	c     *net.UDPConn
 	p     *ipv6.PacketConn
 	bound netip.AddrPort
+	batch
 }
 
-func (u *udp6Conn) ReadDatagram(buf []byte) (Datagram, error) {
-	n, cm, src, err := u.p.ReadFrom(buf)
+func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
+	if u.ms == nil {
+		u.alloc(len(ipv6.NewControlMessage(ipv6.FlagDst | ipv6.FlagInterface)))
+	}
+	m, err := u.next(u.p.ReadBatch)
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: buf[:n], Local: u.bound}
-	if ua, ok := src.(*net.UDPAddr); ok {
+	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
+	if ua, ok := m.Addr.(*net.UDPAddr); ok {
 		d.Remote = ua.AddrPort()
 	}
-	if cm != nil {
+	var cm ipv6.ControlMessage
+	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
 		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
 			if cm.IfIndex != 0 && a.IsLinkLocalUnicast() {
 				a = a.WithZone(fmt.Sprint(cm.IfIndex))
@@ -117,11 +172,14 @@ func (u *udp6Conn) ReadDatagram(buf []byte) (Datagram, error) {
 }
 
 func (u *udp6Conn) WriteDatagram(d Datagram) error {
-	var cm *ipv6.ControlMessage
+	var oob []byte
 	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		cm = &ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}
+		oob = (&ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
 	}
-	_, err := u.p.WriteTo(d.Data, cm, net.UDPAddrFromAddrPort(d.Remote))
+	// The standard library's sendmsg takes the address as it is, where
+	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
+	// for every datagram.
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
 }
 

@@ -72,16 +72,18 @@ var errBlocks = errors.New("ikecrypto: CBC input is not a whole number of blocks
 //	CAST       128 only (default); shorter CAST-128 keys change the
 //	           round count (RFC 2144, 2.5), which Go's cast5 lacks
 func (e EncryptionAlgorithm) KeyLen(keyBits int) (int, error) {
-	bad := fmt.Errorf("%w: %v with key length %d", ErrUnsupported, e, keyBits)
+	// The error is made only when returned: formatting it on every call
+	// (twice per ISAKMP SA) cost more than the rest of the call.
+	bad := func() (int, error) { return 0, fmt.Errorf("%w: %v with key length %d", ErrUnsupported, e, keyBits) }
 	switch e {
 	case EncryptionDES:
 		if keyBits != 0 && keyBits != 64 {
-			return 0, bad
+			return bad()
 		}
 		return 8, nil
 	case Encryption3DES:
 		if keyBits != 0 && keyBits != 192 {
-			return 0, bad
+			return bad()
 		}
 		return 24, nil
 	case EncryptionAES:
@@ -89,22 +91,22 @@ func (e EncryptionAlgorithm) KeyLen(keyBits int) (int, error) {
 		case 128, 192, 256:
 			return keyBits / 8, nil
 		}
-		return 0, bad
+		return bad()
 	case EncryptionBlowfish:
 		if keyBits == 0 {
 			return 16, nil
 		}
 		if keyBits < 40 || keyBits > 448 || keyBits%8 != 0 {
-			return 0, bad
+			return bad()
 		}
 		return keyBits / 8, nil
 	case EncryptionCAST:
 		if keyBits != 0 && keyBits != 128 {
-			return 0, bad
+			return bad()
 		}
 		return 16, nil
 	}
-	return 0, bad
+	return bad()
 }
 
 // BlockSize returns the cipher block size of e in bytes (also the IV size),

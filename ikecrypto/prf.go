@@ -1,10 +1,10 @@
 package ikecrypto
 
 import (
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 )
 
 // ErrUnsupported is returned (wrapped) for an algorithm, group or key length
@@ -48,20 +48,101 @@ func (p hmacPRF) Algorithm() HashAlgorithm { return p.alg }
 
 func (p hmacPRF) Size() int { return p.alg.Size() }
 
+// Compute is HMAC (RFC 2104, 2) written out on a pooled hash, so that a
+// PRF call allocates its result only: a handshake computes some twenty
+// (SKEYID and its three children, the HASHes of Main and Quick Mode, NAT-D),
+// and crypto/hmac's two hashes and state per call were a tenth of a
+// responder's allocations (docs/performance.md).
 func (p hmacPRF) Compute(key []byte, data ...[]byte) []byte {
-	m := hmac.New(p.newHash, key)
-	for _, d := range data {
-		m.Write(d)
+	st := getHashState(p.alg, p.newHash)
+	defer st.put()
+	h := st.h
+	bs := h.BlockSize()
+	k := key
+	if len(k) > bs {
+		h.Reset()
+		h.Write(k)
+		k = h.Sum(st.kh[:0])
 	}
-	return m.Sum(nil)
-}
-
-func (p hmacPRF) Hash(data ...[]byte) []byte {
-	h := p.newHash()
+	pad := st.pad[:bs]
+	for i := range pad {
+		pad[i] = ipad
+	}
+	for i, b := range k {
+		pad[i] ^= b
+	}
+	h.Reset()
+	h.Write(pad)
 	for _, d := range data {
 		h.Write(d)
 	}
-	return h.Sum(nil)
+	inner := h.Sum(st.in[:0])
+	for i := range pad {
+		pad[i] ^= ipad ^ opad
+	}
+	h.Reset()
+	h.Write(pad)
+	h.Write(inner)
+	return h.Sum(make([]byte, 0, h.Size()))
+}
+
+func (p hmacPRF) Hash(data ...[]byte) []byte {
+	st := getHashState(p.alg, p.newHash)
+	defer st.put()
+	h := st.h
+	h.Reset()
+	for _, d := range data {
+		h.Write(d)
+	}
+	return h.Sum(make([]byte, 0, h.Size()))
+}
+
+// RFC 2104, 2.
+const (
+	ipad = 0x36
+	opad = 0x5c
+)
+
+// hashState is a hash with the scratch space of one HMAC: the key's pads,
+// the inner digest and a long key's digest (128 and 64 bytes: SHA-512's
+// block and digest, the largest of HashAlgorithm's).
+type hashState struct {
+	h    hash.Hash
+	pool *sync.Pool
+	pad  [128]byte
+	in   [64]byte
+	kh   [64]byte
+}
+
+// hashPools hold hashStates by algorithm, read-only after init.
+var hashPools = map[HashAlgorithm]*sync.Pool{}
+
+func init() {
+	for _, a := range []HashAlgorithm{HashMD5, HashSHA1, HashSHA2_256, HashSHA2_384, HashSHA2_512} {
+		hashPools[a] = &sync.Pool{}
+	}
+}
+
+func getHashState(alg HashAlgorithm, newHash func() hash.Hash) *hashState {
+	pool := hashPools[alg]
+	if pool == nil { // not a HashAlgorithm NewPRF knows: no pool
+		return &hashState{h: newHash()}
+	}
+	if st, ok := pool.Get().(*hashState); ok {
+		return st
+	}
+	return &hashState{h: newHash(), pool: pool}
+}
+
+// put wipes the key material and returns st to its pool.
+func (st *hashState) put() {
+	st.h.Reset()
+	clear(st.pad[:])
+	clear(st.in[:])
+	clear(st.kh[:])
+	if st.pool != nil {
+		st.pool.Put(st)
+	}
 }
 
 // String names the PRF ("HMAC-SHA2-256") so that a log line says which PRF

@@ -3,7 +3,10 @@ package isakmp
 import (
 	"bytes"
 	"crypto/cipher"
+	"crypto/subtle"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Message protection, RFC 2409 Appendix B and 5.3: the payloads after the
@@ -34,7 +37,7 @@ func Encrypt(block cipher.Block, iv, plain []byte) (ciphertext, nextIV []byte, e
 	}
 	ct := make([]byte, len(plain)+padLen(len(plain), bs))
 	copy(ct, plain)
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
+	encryptCBC(block, iv, ct)
 	return ct, bytes.Clone(ct[len(ct)-bs:]), nil
 }
 
@@ -52,33 +55,70 @@ func Decrypt(block cipher.Block, iv, ciphertext []byte) (plain, nextIV []byte, e
 	}
 	next := bytes.Clone(ciphertext[len(ciphertext)-bs:])
 	pt := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(pt, ciphertext)
+	decryptCBC(block, iv, pt, ciphertext)
 	return pt, next, nil
+}
+
+// encryptCBC encrypts b in place in CBC mode (NIST SP 800-38A, 6.2), a
+// whole number of blocks. It is written out over block rather than taken
+// from cipher.NewCBCEncrypter, whose state (a copy of the AES key
+// schedule, some 500 bytes) was allocated for every message: an IKE
+// message is a few dozen blocks at most, where the pipelined assembly of
+// the standard library's CBC gains nothing to speak of.
+func encryptCBC(block cipher.Block, iv, b []byte) {
+	bs := block.BlockSize()
+	prev := iv
+	for i := 0; i < len(b); i += bs {
+		c := b[i : i+bs]
+		subtle.XORBytes(c, c, prev)
+		block.Encrypt(c, c)
+		prev = c
+	}
+}
+
+// decryptCBC decrypts src into dst (as long, not overlapping) in CBC mode,
+// a whole number of blocks; see encryptCBC.
+func decryptCBC(block cipher.Block, iv, dst, src []byte) {
+	bs := block.BlockSize()
+	prev := iv
+	for i := 0; i < len(src); i += bs {
+		block.Decrypt(dst[i:i+bs], src[i:i+bs])
+		subtle.XORBytes(dst[i:i+bs], dst[i:i+bs], prev)
+		prev = src[i : i+bs]
+	}
 }
 
 // Seal encodes ps as the encrypted body of a message with header h: it sets
 // the E flag, the header's next payload to ps[0]'s type, encrypts, and
-// returns the datagram and the next IV.
+// returns the datagram and the next IV. The datagram is built in one
+// buffer: the chain after room for the header, padded and encrypted in
+// place, the header written last (the same bytes as Encrypt and Encode,
+// without their copies).
 func Seal(h Header, ps []Payload, block cipher.Block, iv []byte) (datagram, nextIV []byte, err error) {
-	plain, err := EncodeChain(ps)
+	bs := block.BlockSize()
+	if len(iv) != bs {
+		return nil, nil, fmt.Errorf("%w: %d, block %d", ErrIVSize, len(iv), bs)
+	}
+	b := cryptobyte.NewBuilder(make([]byte, HeaderLen, HeaderLen+chainHint+bs))
+	appendChain(b, ps)
+	out, err := b.Bytes()
 	if err != nil {
 		return nil, nil, err
 	}
-	ct, next, err := Encrypt(block, iv, plain)
-	if err != nil {
-		return nil, nil, err
+	for range padLen(len(out)-HeaderLen, bs) {
+		out = append(out, 0)
 	}
+	if len(out) > MaxMessageSize {
+		return nil, nil, ErrMessageTooLong
+	}
+	encryptCBC(block, iv, out[HeaderLen:])
 	h.Flags |= FlagEncryption
 	h.NextPayload = PayloadNone
 	if len(ps) > 0 {
 		h.NextPayload = ps[0].Type()
 	}
-	m := &Message{Header: h, Encrypted: ct}
-	out, err := m.Encode()
-	if err != nil {
-		return nil, nil, err
-	}
-	return out, next, nil
+	appendHeader(out[:0], h, uint32(len(out)))
+	return out, bytes.Clone(out[len(out)-bs:]), nil
 }
 
 // Open decrypts an encrypted message's body and decodes its payload chain

@@ -103,7 +103,7 @@ func encoderConfig() zapcore.EncoderConfig {
 }
 
 // NewLogger builds a logger writing to w (the console: standard error when
-// w is nil), or to the journal when cfg.Journal is set, and, when
+// w is nil; a Buffered for a busy daemon, written out at each error), or to the journal when cfg.Journal is set, and, when
 // cfg.Syslog is set, to syslog with facility daemon.
 func NewLogger(cfg LogConfig, w io.Writer) (*Logger, error) {
 	var sw *syslog.Writer
@@ -140,6 +140,9 @@ func newLogger(cfg LogConfig, w io.Writer, sw *syslog.Writer) (*Logger, error) {
 		return nil, fmt.Errorf("unknown log format %q (console, json)", cfg.Format)
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(w), atom)
+	if _, ok := w.(*Buffered); ok {
+		core = &flushAbove{Core: core, level: zapError}
+	}
 	if cfg.Journal {
 		core = newJournalCore(atom)
 	}

@@ -41,7 +41,10 @@ func EstablishedFields(dsa *daemon.SA, s *SA) []zap.Field {
 	if t.KeyLength != 0 {
 		cipher = fmt.Sprintf("%s_%d", cipher, t.KeyLength)
 	}
-	fs := []zap.Field{
+	// Room for the optional fields and the caller's event field: the
+	// slice is not grown and copied again.
+	fs := make([]zap.Field, 0, 18)
+	fs = append(fs,
 		zap.String("conn", dsa.Conn),
 		zap.String("role", s.Role.String()),
 		zap.String("mode", modeName(s.Mode)),
@@ -55,7 +58,7 @@ func EstablishedFields(dsa *daemon.SA, s *SA) []zap.Field {
 		zap.String("auth", t.Auth.String()),
 		zap.Uint64("lifetime-seconds", t.LifeSeconds),
 		zap.Stringer("cookies", dsa.Cookies),
-	}
+	)
 	if t.LifeKBytes != 0 {
 		fs = append(fs, zap.Uint64("lifetime-kbytes", t.LifeKBytes))
 	}

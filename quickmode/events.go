@@ -10,18 +10,23 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-// upFields are the facts of a new bundle that the ipsec-up event carries
-// beyond the "IPsec SA established" line's own: the gateways and
-// identities, the first SA's protocol, SPIs and integrity algorithm with
-// its truncation, the reqid, NAT-T, the Mode Config address (the
-// peer's lease, or ours as a client, with the DNS servers we were given),
-// the bundle a rekey replaces and how long the negotiation took. The metrics
-// and the updown scripts (daemon/observe.go) read them from the event.
-func (x *Exchange) upFields(env Env, c *Child) []zap.Field {
-	fs := []zap.Field{
+// upFieldsMax is the most fields appendUpFields appends.
+const upFieldsMax = 18
+
+// appendUpFields appends to fs the facts of a new bundle that the
+// ipsec-up event carries beyond the "IPsec SA established" line's own: the
+// gateways and identities, the first SA's protocol, SPIs and integrity
+// algorithm with its truncation, the reqid, NAT-T, the Mode Config address
+// (the peer's lease, or ours as a client, with the DNS servers we were
+// given), the bundle a rekey replaces and how long the negotiation took.
+// The metrics and the updown scripts (daemon/observe.go) read them from the
+// event. They are upFieldsMax at most: fs with that much room left never
+// grows and is copied again.
+func (x *Exchange) appendUpFields(fs []zap.Field, env Env, c *Child) []zap.Field {
+	fs = append(fs,
 		zap.String("local-gw", c.Local.String()), zap.String("remote-gw", c.Remote.String()),
 		zap.Uint32("reqid", c.ReqID), zap.Bool("nat-t", c.Encap != nil),
-	}
+	)
 	if x.P1 != nil {
 		fs = append(fs, zap.String("local-id", x.P1.LocalIDText), zap.String("remote-id", x.P1.RemoteIDText))
 	}

@@ -305,10 +305,11 @@ func (x *Exchange) installed(env Env) daemon.Result {
 	x.newChild = c
 	st := daemon.Result{Done: true}
 	if env.Log != nil {
-		env.Log.Info("IPsec SA established", append([]zap.Field{zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
+		fs := make([]zap.Field, 0, 6+upFieldsMax)
+		fs = append(fs, zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
-			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds)},
-			x.upFields(env, c)...)...)
+			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
+		env.Log.Info("IPsec SA established", x.appendUpFields(fs, env, c)...)
 	}
 	if x.commit && x.Role == daemon.RoleResponder {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits

@@ -20,7 +20,9 @@ type Datagram struct {
 // in-memory network.
 type PacketConn interface {
 	// ReadDatagram blocks for the next datagram; buf is reused by the
-	// caller, the returned Data aliases it.
+	// caller. The returned Data aliases buf or the socket's own buffers
+	// (daemon/socket.go reads datagrams in batches) and is valid until
+	// the next call.
 	ReadDatagram(buf []byte) (Datagram, error)
 	// WriteDatagram sends d.Data to d.Remote from d.Local (an invalid
 	// d.Local lets the kernel choose).

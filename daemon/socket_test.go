@@ -1,0 +1,77 @@
+package daemon
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestSystemSocketBatch sends more datagrams than one batch holds, one of
+// them as large as a UDP datagram gets, to a real socket bound to the
+// wildcard address and to one bound to loopback, and checks each read
+// whole, in order, with both addresses (IP_PKTINFO / IPV6_PKTINFO); then
+// the socket answers from the address the datagram came to, and the
+// sender receives the answer from it.
+func TestSystemSocketBatch(t *testing.T) {
+	for _, tc := range []struct{ bind, to string }{
+		{"0.0.0.0:0", "127.0.0.1"}, {"127.0.0.1:0", "127.0.0.1"}, {"[::]:0", "::1"}, {"[::1]:0", "::1"},
+	} {
+		t.Run(tc.bind, func(t *testing.T) {
+			pc, err := SystemNetwork{}.ListenUDP(netip.MustParseAddrPort(tc.bind))
+			if err != nil {
+				t.Skipf("cannot bind %s here: %v", tc.bind, err)
+			}
+			defer pc.Close()
+			dst := netip.AddrPortFrom(netip.MustParseAddr(tc.to), pc.LocalAddr().Port())
+			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+			if err != nil {
+				t.Skipf("no route to %s here: %v", tc.to, err)
+			}
+			defer c.Close()
+			var sent [][]byte
+			for i := range 2*batchSize + 3 {
+				n := 100 + i
+				if i == batchSize+1 {
+					n = 60000
+				}
+				p := bytes.Repeat([]byte{byte(i)}, n)
+				if _, err := c.Write(p); err != nil {
+					t.Fatal(err)
+				}
+				sent = append(sent, p)
+			}
+			from := c.LocalAddr().(*net.UDPAddr).AddrPort()
+			var last Datagram
+			for i, want := range sent {
+				dg, err := pc.ReadDatagram(make([]byte, 10))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(dg.Data, want) {
+					t.Fatalf("datagram %d: %d bytes of %x, want %d of %x", i, len(dg.Data), dg.Data[:1], len(want), want[0])
+				}
+				if dg.Remote.Port() != from.Port() || dg.Remote.Addr().Unmap() != from.Addr().Unmap() {
+					t.Fatalf("datagram %d from %s, want %s", i, dg.Remote, from)
+				}
+				if dg.Local != dst {
+					t.Fatalf("datagram %d to %s, want %s", i, dg.Local, dst)
+				}
+				last = dg
+			}
+			if err := pc.WriteDatagram(Datagram{Data: []byte("answer"), Local: last.Local, Remote: last.Remote}); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 100)
+			n, src, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(buf[:n]) != "answer" || src.Addr().Unmap() != dst.Addr() || src.Port() != dst.Port() {
+				t.Fatalf("answer %q from %s, want from %s", buf[:n], src, dst)
+			}
+		})
+	}
+}
