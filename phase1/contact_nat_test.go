@@ -1,13 +1,12 @@
-package phase1
+package phase1_test
 
 import (
 	"net/netip"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/daemon"
-	"github.com/iked/iked/daemon/daemontest"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // TestInitialContactBehindOneNAT: two clients behind one NAT share the
@@ -22,23 +21,19 @@ import (
 func TestInitialContactBehindOneNAT(t *testing.T) {
 	for _, mode := range []string{"main", "aggressive"} {
 		t.Run(mode, func(t *testing.T) {
-			a, b := pskPair(mode)
-			a.localID = "fqdn:client.example"
-			a.local, a.remote = addrA.Addr(), addrB.Addr()
-			c := a
+			pa, pb := lifePolicies(mode, "", "", true)
+			pa.LocalID = "fqdn:client.example"
+			pc := pa
 			addrC := netip.MustParseAddrPort("192.0.2.3:500")
-			c.local = addrC.Addr()
-			b.roadWarr = true
-			pa, pb, pc := policyFor(t, a), policyFor(t, b), policyFor(t, c)
-			synctest.Test(t, func(t *testing.T) {
-				nw := &daemontest.Net{}
+			pc.Local = addrC.Addr().String()
+			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 				nw.NAT(addrA.Addr(), natPublic)
 				nw.NAT(addrC.Addr(), natPublic)
-				gw := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
-				ca := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
+				gw := start(t, nw, pb, nodeOpts{natt: true})
+				ca := start(t, nw, pa, nodeOpts{natt: true, initiate: true})
 				waitEstablished(t, ca, gw, 1)
 				first := gw.rec.established()[0]
-				startNode(t, nw, addrC, pc, nodeOpts{natt: true, initiate: true})
+				start(t, nw, pc, nodeOpts{natt: true, initiate: true})
 				waitCount(t, gw, 2)
 				second := gw.rec.established()[1]
 				gw.rec.mu.Lock()
@@ -53,14 +48,14 @@ func TestInitialContactBehindOneNAT(t *testing.T) {
 				}
 				time.Sleep(time.Second)
 				if why, _, gone := gw.rec.reason(first); gone {
-					t.Fatalf("the second client's INITIAL-CONTACT removed the first client's SA (%v)\n%s", why, gw.log.String())
+					t.Fatalf("the second client's INITIAL-CONTACT removed the first client's SA (%v)\n%s", why, gw.Log.String())
 				}
 				// The first client restarts without a word: its new
 				// INITIAL-CONTACT clears its stale SA, not the other's.
 				nw.Silence(addrA.Addr(), true)
-				ca.d.Stop()
+				ca.Daemon.Stop()
 				nw.Silence(addrA.Addr(), false)
-				startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
+				start(t, nw, pa, nodeOpts{natt: true, initiate: true})
 				waitCount(t, gw, 3)
 				time.Sleep(time.Second)
 				if why, _, gone := gw.rec.reason(first); !gone || why != daemon.RemoveStale {
@@ -81,6 +76,6 @@ func waitCount(t *testing.T, n *node, k int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if got := len(n.rec.established()); got < k {
-		t.Fatalf("%d SAs established, want %d\n%s", got, k, n.log.String())
+		t.Fatalf("%d SAs established, want %d\n%s", got, k, n.Log.String())
 	}
 }

@@ -1,84 +1,44 @@
-package phase1
+package phase1_test
 
 import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/stack"
+	"github.com/iked/iked/stack/stacktest"
 )
 
-// watched wraps Runtime to see what the daemon's loop does with phase 1:
-// how many messages each exchange consumed, and whether it established.
-type watched struct {
-	rt          *Runtime
-	consumed    atomic.Int32
-	established atomic.Bool
-	failed      atomic.Bool
-}
-
-type watchedEx struct {
-	w  *watched
-	ex daemon.Exchange
-}
-
-func (w *watched) note(r daemon.Result) daemon.Result {
-	if r.Established {
-		w.established.Store(true)
+// countFirsts makes the node's phase 1 count the peer's first messages
+// (MM1, AM1: their Vendor IDs) and the messages with NAT-D payloads it
+// consumes (MM3, AM3), through its hooks.
+func countFirsts(firsts, natds *atomic.Int32) func(*stack.Stack) {
+	return func(s *stack.Stack) {
+		h := &s.Phase1.Hooks
+		vids, natd := h.PeerVendorIDs, h.PeerNATD
+		h.PeerVendorIDs = func(sa *phase1.SA, v [][]byte) { firsts.Add(1); vids(sa, v) }
+		h.PeerNATD = func(sa *phase1.SA, n []*isakmp.NATD) error { natds.Add(1); return natd(sa, n) }
 	}
-	if r.DeleteSA {
-		w.failed.Store(true)
-	}
-	return r
 }
-
-func (w *watched) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, daemon.Result) {
-	ex, r := w.rt.Start(c, p)
-	w.consumed.Add(1)
-	if ex == nil {
-		return nil, w.note(r)
-	}
-	return &watchedEx{w, ex}, w.note(r)
-}
-
-func (w *watched) Initiate(c *daemon.Context, conn string) (daemon.Exchange, daemon.Result, error) {
-	ex, r, err := w.rt.Initiate(c, conn)
-	if ex == nil {
-		return nil, r, err
-	}
-	return &watchedEx{w, ex}, w.note(r), err
-}
-
-func (e *watchedEx) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
-	r := e.ex.Consume(c, p)
-	if r.Reject == nil {
-		e.w.consumed.Add(1)
-	}
-	return e.w.note(r)
-}
-func (e *watchedEx) Resume(c *daemon.Context, v any) daemon.Result {
-	return e.w.note(e.ex.Resume(c, v))
-}
-func (e *watchedEx) TimedOut(c *daemon.Context) daemon.Result { return e.w.note(e.ex.TimedOut(c)) }
-func (e *watchedEx) State() string                            { return e.ex.State() }
 
 // TestDaemonRetransmissionGetsCachedReply runs both roles inside real
 // daemon loops (worker pool, timers, reply cache), in virtual time, over
-// an in-memory network
-// that loses the responder's first MM4. The initiator retransmits MM3; the
-// responder's daemon answers from its cache without handing MM3 to the
-// exchange again, and both sides establish.
+// an in-memory network that loses the responder's first MM4 (AM2). The
+// initiator retransmits MM3 (AM1); the responder's daemon answers from
+// its cache without handing the message to the exchange again (its
+// phase 1 reads one first message and one with NAT-D payloads: MM1 and
+// MM3, AM1 and AM3), and both sides establish.
 func TestDaemonRetransmissionGetsCachedReply(t *testing.T) {
 	for _, mode := range []string{"main", "aggressive"} {
 		t.Run(mode, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				a, b := pskPair(mode)
-				nw := &daemontest.Net{}
+			pa, pb := lifePolicies(mode, "", "", false)
+			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 				lostOnce := false
 				// Lose the responder's second message of Main Mode (MM4), or
 				// its only one of Aggressive Mode (AM2).
@@ -98,31 +58,19 @@ func TestDaemonRetransmissionGetsCachedReply(t *testing.T) {
 					}
 					return false
 				})
-				wB, wA := &watched{rt: &Runtime{}}, &watched{rt: &Runtime{}}
-				dB := startNode(t, nw, addrB, policyFor(t, b), nodeOpts{p1: wB}).d
-				dA := startNode(t, nw, addrA, policyFor(t, a), nodeOpts{p1: wA, initiate: true}).d
-				for i := 0; i < 100 && !(wA.established.Load() && wB.established.Load()); i++ {
-					time.Sleep(100 * time.Millisecond)
-				}
-				if !wA.established.Load() || !wB.established.Load() {
-					t.Fatalf("not established: A=%v B=%v", wA.established.Load(), wB.established.Load())
-				}
+				var firsts, natds atomic.Int32
+				a, b := upPair(t, nw, pa, pb, nodeOpts{natt: true}, nodeOpts{natt: true, edit: countFirsts(&firsts, &natds)})
 				if !lostOnce {
 					t.Fatal("nothing was lost")
 				}
-				if dA.Counters.Retransmits.Load() == 0 {
+				if a.Daemon.Counters.Retransmits.Load() == 0 {
 					t.Fatal("the initiator did not retransmit")
 				}
-				if dB.Counters.CachedReplies.Load() == 0 {
+				if b.Daemon.Counters.CachedReplies.Load() == 0 {
 					t.Fatal("the responder did not answer from its cache")
 				}
-				// Main Mode responder consumes MM1, MM3, MM5; Aggressive AM1, AM3:
-				// the retransmission was not consumed a second time.
-				if got, wantN := wB.consumed.Load(), int32(3); mode == "main" && got != wantN {
-					t.Fatalf("responder consumed %d messages, want %d", got, wantN)
-				}
-				if got := wB.consumed.Load(); mode == "aggressive" && got != 2 {
-					t.Fatalf("responder consumed %d messages, want 2", got)
+				if f, n := firsts.Load(), natds.Load(); f != 1 || n != 1 {
+					t.Fatalf("the responder's phase 1 read %d first messages and %d with NAT-D, want 1 and 1", f, n)
 				}
 			})
 		})
@@ -148,7 +96,7 @@ func sealFrom(t *testing.T, a *node, c daemon.Cookies, mid uint32, ps ...isakmp.
 	if !ok {
 		t.Fatal("A's SA is not keyed")
 	}
-	out, err := SealInformational(k, mid, ps)
+	out, err := phase1.SealInformational(k, mid, ps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +105,7 @@ func sealFrom(t *testing.T, a *node, c daemon.Cookies, mid uint32, ps ...isakmp.
 
 // injectToB puts data on the wire from A to B, as an attacker who
 // captured it would.
-func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
+func injectToB(t *testing.T, nw *stacktest.Net, data []byte) {
 	t.Helper()
 	if err := nw.Inject(addrA, addrB, data); err != nil {
 		t.Fatal(err)
@@ -169,14 +117,14 @@ func injectToB(t *testing.T, nw *daemontest.Net, data []byte) {
 // replays and were dropped.
 func wantReplayDrops(t *testing.T, b *node, n uint64) {
 	t.Helper()
-	if got := b.d.Counters.Dropped(daemon.DropReplay); got != n {
+	if got := b.Daemon.Counters.Dropped(daemon.DropReplay); got != n {
 		t.Errorf("replay drops %d, want %d", got, n)
 	}
 }
 
 // replayPair runs f in a synctest bubble with nodes A and B, one main
 // mode SA established between them.
-func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *node)) {
+func replayPair(t *testing.T, f func(t *testing.T, nw *stacktest.Net, a, b *node)) {
 	lifePair(t, []string{"main"}, "", "", f)
 }
 
@@ -186,13 +134,13 @@ func replayPair(t *testing.T, f func(t *testing.T, nw *daemontest.Net, a, b *nod
 // informational replayed on SA1 must not clear SA2 (without the message
 // ID history, ClearStale removed it as stale).
 func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
-	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
+	replayPair(t, func(t *testing.T, nw *stacktest.Net, a, b *node) {
 		sa1 := a.rec.established()[0]
 		var ics int
 		var mu sync.Mutex
-		b.life.OnInitialContact = func(*daemon.Context, *SA) { mu.Lock(); ics++; mu.Unlock() }
+		b.Life.OnInitialContact = func(*daemon.Context, *phase1.SA) { mu.Lock(); ics++; mu.Unlock() }
 
-		var ik InfoKeys // only its cookies go into the notify
+		var ik phase1.InfoKeys // only its cookies go into the notify
 		ik.ICookie, ik.RCookie = sa1.I, sa1.R
 		ic := sealFrom(t, a, sa1, 0x1c1c1c1c, ik.InitialContact())
 		injectToB(t, nw, ic)
@@ -200,18 +148,16 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 		first := ics
 		mu.Unlock()
 		if first != 1 {
-			t.Fatalf("B acted on the first INITIAL-CONTACT %d times\n%s", first, b.log.String())
+			t.Fatalf("B acted on the first INITIAL-CONTACT %d times\n%s", first, b.Log.String())
 		}
 
-		if r := a.d.Control(control.Request{Command: control.CmdInitiate, Name: "c"}); r.Error != "" {
-			t.Fatal(r.Error)
-		}
+		a.Ctl(t, control.CmdInitiate, "link")
 		waitEstablished(t, a, b, 2)
 		sa2 := b.rec.established()[1]
 
 		injectToB(t, nw, ic)
 		if _, _, gone := b.rec.reason(sa2); gone {
-			t.Fatalf("the replayed INITIAL-CONTACT removed the newer SA\n%s", b.log.String())
+			t.Fatalf("the replayed INITIAL-CONTACT removed the newer SA\n%s", b.Log.String())
 		}
 		if _, _, gone := b.rec.reason(b.rec.established()[0]); gone {
 			t.Fatal("B removed SA1")
@@ -230,11 +176,11 @@ func TestReplayedInitialContactLeavesNewerSA(t *testing.T) {
 // the same message ID, are dropped as replays. A fresh message ID is
 // acted on.
 func TestReplayedDeleteActsOnce(t *testing.T) {
-	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
+	replayPair(t, func(t *testing.T, nw *stacktest.Net, a, b *node) {
 		sa := a.rec.established()[0]
 		var mu sync.Mutex
-		var deletes [][]SARef
-		b.ih.OnDelete = func(_ *daemon.Context, refs []SARef) { mu.Lock(); deletes = append(deletes, refs); mu.Unlock() }
+		var deletes [][]phase1.SARef
+		b.Info.OnDelete = func(_ *daemon.Context, refs []phase1.SARef) { mu.Lock(); deletes = append(deletes, refs); mu.Unlock() }
 		del := func(spi byte) *isakmp.Delete {
 			return &isakmp.Delete{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoESP, SPISize: 4, SPIs: [][]byte{{0xc0, 0, 0, spi}}}
 		}
@@ -246,7 +192,7 @@ func TestReplayedDeleteActsOnce(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(deletes) != 2 || deletes[0][0].SPI[3] != 1 || deletes[1][0].SPI[3] != 3 {
-			t.Fatalf("OnDelete calls %v, want SPI ...01 then ...03\n%s", deletes, b.log.String())
+			t.Fatalf("OnDelete calls %v, want SPI ...01 then ...03\n%s", deletes, b.Log.String())
 		}
 		wantReplayDrops(t, b, 2)
 	})
@@ -257,14 +203,14 @@ func TestReplayedDeleteActsOnce(t *testing.T) {
 // the same ISAKMP SA, long past any window of recent message IDs: B
 // still refuses it, so the peer's IPsec SA is deleted once.
 func TestReplayedDeleteAfterThousandExchanges(t *testing.T) {
-	replayPair(t, func(t *testing.T, nw *daemontest.Net, a, b *node) {
+	replayPair(t, func(t *testing.T, nw *stacktest.Net, a, b *node) {
 		sa := a.rec.established()[0]
 		var mu sync.Mutex
 		deletes := 0
-		b.ih.OnDelete = func(*daemon.Context, []SARef) { mu.Lock(); deletes++; mu.Unlock() }
+		b.Info.OnDelete = func(*daemon.Context, []phase1.SARef) { mu.Lock(); deletes++; mu.Unlock() }
 		del := sealFrom(t, a, sa, 0xde1e7e01, &isakmp.Delete{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoESP, SPISize: 4, SPIs: [][]byte{{0xc0, 0, 0, 1}}})
 		injectToB(t, nw, del)
-		var ik InfoKeys
+		var ik phase1.InfoKeys
 		ik.ICookie, ik.RCookie = sa.I, sa.R
 		for i := range uint32(1000) {
 			if err := nw.Inject(addrA, addrB, sealFrom(t, a, sa, 0x10000+i, ik.DPDNotify(false, i+1))); err != nil {

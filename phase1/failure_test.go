@@ -1,9 +1,12 @@
 package phase1
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -222,5 +225,116 @@ func TestConnectionCALimitsPeers(t *testing.T) {
 		if !tc.ok && !o.logHas(false, 46, "certificate not trusted") {
 			t.Errorf("ca %q: the responder's message 46 does not say the peer is not trusted\n%s", tc.limit, o.logText())
 		}
+	}
+}
+
+// TestFailureNotifyReadableByPeer: when phase 1 fails on the identity in
+// MM5 (responder) or MM6 (initiator), the INVALID-ID-INFORMATION notify is
+// protected from the last block of the message that failed, which is the
+// IV the peer that sent it derives from (strongSwan reads it: "received
+// INVALID_ID_INFORMATION error notify"). Opened with the peer's own keys
+// and IV chain, it verifies.
+func TestFailureNotifyReadableByPeer(t *testing.T) {
+	for _, initiatorFails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("initiator-fails=%v", initiatorFails), func(t *testing.T) {
+			a, b := pskPair("main")
+			if initiatorFails {
+				a.remoteID = "fqdn:someone-else.example"
+			} else {
+				b.remoteID = "fqdn:someone-else.example"
+			}
+			o := negotiateSides(t, a, b)
+			failing, peer := o.r, o.i
+			if initiatorFails {
+				failing, peer = o.i, o.r
+			}
+			if failing == nil || failing.SA.State != StateFailed {
+				t.Fatalf("no failure:\n%s", o.logText())
+			}
+			var notifyMsg []byte
+			for _, w := range o.wires {
+				if w.fromI == initiatorFails && isakmp.ExchangeType(w.data[18]) == isakmp.ExchangeInformational {
+					notifyMsg = w.data
+				}
+			}
+			if notifyMsg == nil {
+				t.Fatalf("no notify sent:\n%s", o.logText())
+			}
+			k, ok := peer.SA.InfoKeys()
+			if !ok {
+				t.Fatal("the peer has no keys")
+			}
+			inf, err := OpenInformational(notifyMsg, &k)
+			if err != nil {
+				t.Fatalf("the peer cannot open the notify: %v", err)
+			}
+			if len(inf.Notifies) != 1 || inf.Notifies[0].NotifyType != isakmp.InvalidIDInformation {
+				t.Errorf("notifies %+v", inf.Notifies)
+			}
+			// The responder that sent MM6 holds the SA as established
+			// (strongSwan ignores an error notify then): a Delete of the
+			// ISAKMP SA follows, which it can open too. A responder that
+			// fails MM5 sends none: its peer is still negotiating.
+			if !initiatorFails {
+				if len(o.also) != 0 {
+					t.Errorf("responder sent %d more datagrams", len(o.also))
+				}
+				return
+			}
+			if len(o.also) != 1 {
+				t.Fatalf("initiator sent %d datagrams after the notify, want the Delete", len(o.also))
+			}
+			del, err := OpenInformational(o.also[0].data, &k)
+			if err != nil {
+				t.Fatalf("the peer cannot open the Delete: %v", err)
+			}
+			out := ReceiveInformational(del, peer.SA.ICookie, peer.SA.RCookie, addrA)
+			if !out.DeleteISAKMP {
+				t.Errorf("the Delete does not delete the ISAKMP SA: %+v", del)
+			}
+		})
+	}
+}
+
+// TestRefusalIsPhase1Failure: the responder's NO-PROPOSAL-CHOSEN to our
+// MM1 (a clear informational) ends our half-open SA with 48 and 51, and
+// with message 46 naming the notify, since our exchange never sees it.
+func TestRefusalIsPhase1Failure(t *testing.T) {
+	a, _ := pskPair("main")
+	pa := policyFor(t, a)
+	conn, _ := pa.Connection("c")
+	x, _, err := NewInitiator(testEnv(), Config{Policy: pa}, conn, [8]byte{1}, addrA, addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := [8]byte{2}
+	refusal := &isakmp.Message{
+		Header: isakmp.Header{InitiatorCookie: x.SA.ICookie, ResponderCookie: rc, Exchange: isakmp.ExchangeInformational, MessageID: 7},
+		Payloads: []isakmp.Payload{&isakmp.Notification{DOI: isakmp.DOIIPsec, Protocol: isakmp.ProtoISAKMP,
+			SPI: append(x.SA.ICookie[:], rc[:]...), NotifyType: isakmp.NoProposalChosen}},
+	}
+	data, err := refusal.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewInfoHandler(NewLife(DPDConfig{}))
+	c := &daemon.Context{Now: time.Now(), SA: attached(x.SA)}
+	_, r := h.Start(c, &daemon.Packet{Data: data, Remote: addrB})
+	if r.Reject != nil || !r.DeleteSA {
+		t.Fatalf("result %+v", r)
+	}
+	var nums []int
+	var m46 string
+	for _, m := range r.Log {
+		nums = append(nums, m.Num)
+		if m.Num == 46 {
+			m46 = m.Text
+		}
+	}
+	if fmt.Sprint(nums) != "[48 51 46]" || !strings.Contains(m46, "Phase-1 [initiator]") || !strings.Contains(m46, "NO-PROPOSAL-CHOSEN") {
+		t.Errorf("messages %v, 46: %q", nums, m46)
+	}
+	if x.SA.State != StateDeleted {
+		t.Errorf("state %s", x.SA.State)
 	}
 }

@@ -43,14 +43,11 @@ type side struct {
 	remoteID string
 	minLife  string // phase1-lifetime-min
 	self     string // "a" or "b": which certificate and addresses
-	roadWarr bool   // respond to any peer
 	// pkiDir, ca, cert and key name external certificate files (a
 	// recorded run's) instead of testdata/pki's.
 	pkiDir, ca, cert, key string
 	// local and remote override the gateway addresses (live tests).
 	local, remote netip.Addr
-	// daemonExtra is more of the daemon section, e.g. "  dpd: {...}\n".
-	daemonExtra string
 	// trustAlso names a second CA of testdata/pki trusted as item "also";
 	// limitCA is the connection's ike.ca ("ca" or "also").
 	trustAlso, limitCA string
@@ -78,7 +75,6 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 		minLife = "5m"
 	}
 	fmt.Fprintf(&b, "daemon:\n  phase1-lifetime-min: %s\n", minLife)
-	b.WriteString(s.daemonExtra)
 	if s.auth != "psk" {
 		ca := "ca-rsa"
 		if s.auth != "rsa" {
@@ -127,9 +123,6 @@ func policyFor(t testing.TB, s side) *policymgr.Policy {
 	b.WriteString("connections:\n  c:\n")
 	fmt.Fprintf(&b, "    local-address: %s\n", local)
 	fmt.Fprintf(&b, "    remote-address: %s\n", remote)
-	if s.roadWarr {
-		fmt.Fprintf(&b, "    local-gw: %s\n    initiate: never\n", local)
-	}
 	fmt.Fprintf(&b, "    ike:\n      mode: %s\n      transforms: [ike]\n", s.mode)
 	if s.auth == "psk" {
 		fmt.Fprintf(&b, "      auth: psk\n      psk: %q\n", s.psk)

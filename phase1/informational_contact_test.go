@@ -4,7 +4,9 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/iked/iked/daemon"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/policymgr"
 )
 
 // TestStaleSAs: INITIAL-CONTACT on a new SA makes the peer's other
@@ -62,5 +64,51 @@ func TestInitialContactWire(t *testing.T) {
 		SPI: theirs.SPI, NotifyType: theirs.NotifyType, Data: theirs.Data}})
 	if string(a) != string(b) {
 		t.Errorf("ours %x, strongSwan's %x", a, b)
+	}
+}
+
+// TestInitialContactOnlyOnFirstContact: the initiator adds INITIAL-CONTACT
+// to its authenticating message only when it has no established SA of the
+// same connection and peer identity; a responder never does.
+func TestInitialContactOnlyOnFirstContact(t *testing.T) {
+	conn := &policymgr.Connection{Name: "c"}
+	other := &policymgr.Connection{Name: "d"}
+	mk := func(c *policymgr.Connection, id string, st State) *SA {
+		return &SA{Conn: c, RemoteIDText: id, State: st, Role: daemon.RoleInitiator}
+	}
+	cur := mk(conn, "", StateMMISentAuth)
+	cases := []struct {
+		name   string
+		others []*SA
+		want   bool
+	}{
+		{"none", nil, false},
+		{"same connection established", []*SA{mk(conn, "192.0.2.2", StateEstablished)}, true},
+		{"same connection half-open", []*SA{mk(conn, "", StateMMISentKE)}, false},
+		{"other connection", []*SA{mk(other, "192.0.2.2", StateEstablished)}, false},
+		{"itself", []*SA{cur}, false},
+	}
+	for _, c := range cases {
+		if got := HasContact(cur, c.others); got != c.want {
+			t.Errorf("%s: HasContact %v, want %v", c.name, got, c.want)
+		}
+		x := &Exchange{SA: cur, contact: func(s *SA) bool { return HasContact(s, c.others) }}
+		if n := x.initialContact(); (n != nil) == c.want {
+			t.Errorf("%s: INITIAL-CONTACT sent=%v with contact=%v", c.name, n != nil, c.want)
+		} else if n != nil && (n.NotifyType != isakmp.InitialContact || n.Protocol != isakmp.ProtoISAKMP || len(n.SPI) != 16) {
+			t.Errorf("%s: notify %+v", c.name, n)
+		}
+	}
+	resp := &Exchange{SA: &SA{Role: daemon.RoleResponder}, contact: func(*SA) bool { return false }}
+	if resp.initialContact() != nil {
+		t.Error("a responder sent INITIAL-CONTACT")
+	}
+	if (&Exchange{SA: cur}).initialContact() != nil {
+		t.Error("INITIAL-CONTACT without the daemon's tables")
+	}
+	// A different identity on the same connection is another peer.
+	s := mk(conn, "198.51.100.9", StateMMISentAuth)
+	if HasContact(s, []*SA{mk(conn, "192.0.2.2", StateEstablished)}) {
+		t.Error("another identity counted as contact")
 	}
 }

@@ -1,4 +1,4 @@
-package phase1
+package phase1_test
 
 import (
 	"crypto/rand"
@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/isakmp"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // attacker is a host on the path that sees the cookies and sends from its
@@ -44,12 +45,11 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 	for _, tc := range []struct {
 		mode string
 		port uint16
-	}{{"main", NATTPort}, {"aggressive", NATTPort}, {"main", 500}, {"aggressive", 500}} {
+	}{{"main", phase1.NATTPort}, {"aggressive", phase1.NATTPort}, {"main", 500}, {"aggressive", 500}} {
 		mode, attacker := tc.mode, netip.AddrPortFrom(attacker.Addr(), tc.port)
 		t.Run(fmt.Sprintf("%s/port-%d", mode, tc.port), func(t *testing.T) {
-			pa, pb := lifePolicies(t, mode, "", "", false)
-			synctest.Test(t, func(t *testing.T) {
-				nw := &daemontest.Net{}
+			pa, pb := lifePolicies(mode, "", "", false)
+			stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 				// Hold back every encrypted phase 1 message a second, so
 				// that the forged ones come first.
 				nw.SetDelay(func(s daemontest.Sent) time.Duration {
@@ -62,8 +62,8 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 				if _, err := nw.ListenUDP(attacker); err != nil {
 					t.Fatal(err)
 				}
-				b := startNode(t, nw, addrB, pb, nodeOpts{natt: true})
-				a := startNode(t, nw, addrA, pa, nodeOpts{natt: true, initiate: true})
+				b := start(t, nw, pb, nodeOpts{natt: true})
+				a := start(t, nw, pa, nodeOpts{natt: true, initiate: true})
 				// B's first answer (MM2, AM2) names both cookies.
 				hdr := waitHeader(nw, addrB.Addr(), 100, func(h isakmp.Header) bool { return h.ResponderCookie != [8]byte{} })
 				if hdr.ResponderCookie == ([8]byte{}) {
@@ -76,7 +76,7 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 					}
 				}
 				forged := garbage(t, hdr)
-				if tc.port == NATTPort {
+				if tc.port == phase1.NATTPort {
 					// After the non-ESP marker (RFC 3948, 2.2).
 					forged = append(make([]byte, 4), forged...)
 				}
@@ -117,9 +117,8 @@ func TestUnverifiedMessageDoesNotMoveSA(t *testing.T) {
 // and keeps waiting with no responder cookie: the real MM2 (its cookie)
 // is then accepted and phase 1 completes.
 func TestForgedFirstAnswerKeepsCookie(t *testing.T) {
-	pa, pb := lifePolicies(t, "main", "", "", false)
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	pa, pb := lifePolicies("main", "", "", false)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		first := true
 		nw.SetDelay(func(s daemontest.Sent) time.Duration {
 			if s.From.Addr() == addrB.Addr() && first {
@@ -128,8 +127,8 @@ func TestForgedFirstAnswerKeepsCookie(t *testing.T) {
 			}
 			return 0
 		})
-		b := startNode(t, nw, addrB, pb, nodeOpts{})
-		a := startNode(t, nw, addrA, pa, nodeOpts{initiate: true})
+		b := start(t, nw, pb, nodeOpts{})
+		a := start(t, nw, pa, nodeOpts{initiate: true})
 		mm1 := waitHeader(nw, addrA.Addr(), 20, func(h isakmp.Header) bool { return h.InitiatorCookie != [8]byte{} })
 		forged := &isakmp.Message{Header: isakmp.Header{InitiatorCookie: mm1.InitiatorCookie,
 			ResponderCookie: [8]byte{0xba, 0xd0, 0xc0, 0x0c, 1, 2, 3, 4}, Exchange: isakmp.ExchangeMain},
@@ -151,7 +150,7 @@ func TestForgedFirstAnswerKeepsCookie(t *testing.T) {
 // waitHeader looks every 10 ms of virtual time, up to tries times, at the
 // header of the last datagram that from sent on nw, until done accepts it, and
 // returns it, accepted or not.
-func waitHeader(nw *daemontest.Net, from netip.Addr, tries int, done func(isakmp.Header) bool) isakmp.Header {
+func waitHeader(nw *stacktest.Net, from netip.Addr, tries int, done func(isakmp.Header) bool) isakmp.Header {
 	var h isakmp.Header
 	for i := 0; i < tries && !done(h); i++ {
 		time.Sleep(10 * time.Millisecond)

@@ -1,16 +1,16 @@
-package phase1
+package phase1_test
 
 import (
 	"bytes"
 	"errors"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/iked/iked/control"
 	"github.com/iked/iked/daemon"
-	"github.com/iked/iked/daemon/daemontest"
 	"github.com/iked/iked/ikecrypto"
+	"github.com/iked/iked/phase1"
+	"github.com/iked/iked/stack/stacktest"
 )
 
 // TestRemovalWipesSecrets: when an established ISAKMP SA is removed
@@ -19,30 +19,24 @@ import (
 // can no longer compute anything (ikecrypto.WipePrivateKey, whose own test
 // checks that a MODP exponent's bytes are zero).
 func TestRemovalWipesSecrets(t *testing.T) {
-	pa, pb := lifePolicies(t, "main", "", "", false)
-	synctest.Test(t, func(t *testing.T) {
-		nw := &daemontest.Net{}
+	pa, pb := lifePolicies("main", "", "", false)
+	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		a, _ := upPair(t, nw, pa, pb, nodeOpts{}, nodeOpts{})
 		c := a.rec.established()[0]
 		a.rec.mu.Lock()
 		s := a.rec.states[c]
 		a.rec.mu.Unlock()
-		secrets := map[string][]byte{
-			"SKEYID": s.keys.SKEYID, "SKEYID_d": s.keys.SKEYIDd, "SKEYID_a": s.keys.SKEYIDa,
-			"SKEYID_e": s.keys.SKEYIDe, "Ka": s.ka, "g^xy": s.gxy, "IV": s.iv,
-		}
+		secrets := phase1.Secrets(s)
 		for name, b := range secrets {
 			if len(b) == 0 || bytes.Equal(b, make([]byte, len(b))) {
 				t.Fatalf("%s empty or zero before removal", name)
 			}
 		}
-		dh, peer := s.dh, s.GXr
+		dh, peer := phase1.DHKey(s), s.GXr
 		if dh == nil {
 			t.Fatal("no DH key on the established SA")
 		}
-		if r := a.d.Control(control.Request{Command: control.CmdTerminate, Name: "c"}); r.Error != "" {
-			t.Fatal(r.Error)
-		}
+		a.Ctl(t, control.CmdTerminate, "link")
 		time.Sleep(time.Second)
 		if why, _, gone := a.rec.reason(c); !gone || why != daemon.RemoveTerminated {
 			t.Fatalf("SA not terminated: %v %v", why, gone)
@@ -55,7 +49,7 @@ func TestRemovalWipesSecrets(t *testing.T) {
 		if _, err := dh.SharedSecret(peer); !errors.Is(err, ikecrypto.ErrWiped) {
 			t.Errorf("the DH key still works after removal: %v", err)
 		}
-		if s.dh != nil || s.cipher != nil || s.ka != nil {
+		if phase1.HoldsKeys(s) {
 			t.Error("secrets still referenced after removal")
 		}
 	})

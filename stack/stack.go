@@ -21,6 +21,8 @@ type Stack struct {
 	Info *phase1.InfoHandler
 	// Life is the watcher that runs each ISAKMP SA's life after phase 1
 	// (DPD, NAT keepalives, lifetime, reauthentication, INITIAL-CONTACT).
+	// Set to nil before Register, no SA's timers run (Info still answers
+	// DPD): a test's peer whose SAs never expire on their own.
 	Life *phase1.Life
 	// IPsec is the IPsec SA manager: Quick Mode, acquires, rekeys, the
 	// IPsec SAs' deletes and their listing. Set its Traffic to count the
@@ -133,7 +135,9 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Watch(s.IPsec)
 	d.Watch(s.HalfOpen)
 	d.Watch(phase1.SALog{})
-	d.Watch(s.Life)
+	if s.Life != nil {
+		d.Watch(s.Life)
+	}
 	d.Watch(s.Transaction)
 	if s.ModeConfig != nil {
 		d.Watch(s.ModeConfig)

@@ -9,7 +9,9 @@
 // (in virtual time inside the bubble).
 //
 // It sits above package stack, so the tests of cmd/iked, stack, and the
-// external tests of quickmode, phase1 and daemon can use it; the internal
-// tests of those packages use daemon/daemontest's network and log with a
-// wiring of their own package.
+// external tests of quickmode, phase1 and daemon can use it; only
+// daemon's internal tests use daemon/daemontest's network and log with a
+// wiring of their own. Options.Watch adds a test's watcher of the SAs,
+// Options.Edit changes the stack before it is registered (Phase1Only
+// initiates phase 1 alone; a nil Stack.Life runs no SA timers).
 package stacktest

@@ -54,7 +54,16 @@ type Options struct {
 	// IOWorkers and IOQueue, when set, size the daemon's I/O pool
 	// (daemon.Options); the worker pool has one worker.
 	IOWorkers, IOQueue int
+	// Watch, if set, watches the daemon's SAs after the stack's own
+	// watchers (say, to record what became of each ISAKMP SA).
+	Watch daemon.Watcher
 }
+
+// Phase1Only is an Options.Edit that makes the node's initiator phase 1
+// alone, as cmd/ikeload's -qm=false does: `initiate: start` and `ikectl
+// initiate` open an ISAKMP SA and no Quick Mode follows. The node still
+// answers Quick Mode.
+func Phase1Only(s *stack.Stack) { s.Initiator = s.Phase1 }
 
 // Start writes p's policy file, starts a daemon on it with the
 // production wiring and stops it when the test ends.
@@ -108,6 +117,9 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		NoControl: o.Net != nil,
 		Version:   "test",
 	}))
+	if o.Watch != nil {
+		s.Daemon.Watch(o.Watch)
+	}
 	n.Stack = s
 	if err := s.Daemon.Start(); err != nil {
 		t.Fatalf("start: %v\n%s\n%s", err, text, n.Log.String())

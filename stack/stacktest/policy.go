@@ -16,7 +16,8 @@ type Policy struct {
 	// Tunnel puts the connection in tunnel mode between the gateways
 	// Local and Remote; LocalAddress and RemoteAddress, when set, are its
 	// selectors instead of the hosts ("-" for RemoteAddress: none, any).
-	// RoadWarrior leaves remote-gw out: the connection answers any peer.
+	// RoadWarrior leaves remote-gw out: the connection answers any peer
+	// (without Tunnel, local-gw is Local and the selectors the hosts).
 	Tunnel, RoadWarrior         bool
 	LocalAddress, RemoteAddress string
 	// Initiate is the connection's initiate (default never).
@@ -32,14 +33,18 @@ type Policy struct {
 	IKE string
 	// IKEPort, when set, is daemon.ike-port.
 	IKEPort int
+	// NATTPort is daemon.natt-port (default 0: no NAT-T port, no NAT-T
+	// Vendor IDs).
+	NATTPort int
 	// LogLevel is daemon.log.level (default debug); the format is JSON.
 	LogLevel string
 	// Retransmit is daemon.retransmit (default {timeout: 500ms, tries: 3}).
 	Retransmit string
 	// DPD, when set, is daemon.dpd, e.g. "{delay: 10s, timeout: 30s}".
 	DPD string
-	// Phase2LifetimeMin, when set, is daemon.phase2-lifetime-min.
-	Phase2LifetimeMin string
+	// Phase1LifetimeMin and Phase2LifetimeMin, when set, are
+	// daemon.phase1-lifetime-min and daemon.phase2-lifetime-min.
+	Phase1LifetimeMin, Phase2LifetimeMin string
 	// IKELifetime, when set, is the ike transform's lifetime.
 	IKELifetime string
 	// ESP is the esp transform's ciphers and hmacs (default
@@ -111,7 +116,7 @@ func (p Policy) YAML(sock string) string {
 	def(&p.Retransmit, "{timeout: 500ms, tries: 3}")
 	def(&p.ESP, "ciphers: [aes128], hmacs: [sha256]")
 	var b strings.Builder
-	fmt.Fprintf(&b, "daemon:\n  listen: [%q]\n  natt-port: 0\n  engine: none\n  control-socket: %s\n", p.Local, sock)
+	fmt.Fprintf(&b, "daemon:\n  listen: [%q]\n  natt-port: %d\n  engine: none\n  control-socket: %s\n", p.Local, p.NATTPort, sock)
 	if p.IKEPort != 0 {
 		fmt.Fprintf(&b, "  ike-port: %d\n", p.IKEPort)
 	}
@@ -127,6 +132,9 @@ func (p Policy) YAML(sock string) string {
 	}
 	if p.Metrics != "" {
 		fmt.Fprintf(&b, "  metrics: {listen: %q}\n", p.Metrics)
+	}
+	if p.Phase1LifetimeMin != "" {
+		fmt.Fprintf(&b, "  phase1-lifetime-min: %s\n", p.Phase1LifetimeMin)
 	}
 	if p.Phase2LifetimeMin != "" {
 		fmt.Fprintf(&b, "  phase2-lifetime-min: %s\n", p.Phase2LifetimeMin)
@@ -161,7 +169,7 @@ func (p Policy) YAML(sock string) string {
 	if ra != "-" {
 		fmt.Fprintf(&b, "    remote-address: %s\n", ra)
 	}
-	if p.Tunnel {
+	if p.Tunnel || p.RoadWarrior {
 		fmt.Fprintf(&b, "    local-gw: %s\n", p.Local)
 		if !p.RoadWarrior {
 			fmt.Fprintf(&b, "    remote-gw: %s\n", p.Remote)
