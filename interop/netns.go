@@ -22,7 +22,7 @@ import (
 // topology (e.g. in TestMain) when several engineers' suites share a machine;
 // the pid and a counter follow it, so parallel tests and parallel test
 // binaries never pick the same name.
-var Prefix = "h4"
+var Prefix = "it"
 
 var nsCounter atomic.Uint32
 

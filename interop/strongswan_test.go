@@ -203,13 +203,13 @@ func TestNamespaceDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	if _, err := cli.Write([]byte("h4")); err != nil {
+	if _, err := cli.Write([]byte("it")); err != nil {
 		t.Fatal(err)
 	}
 	srv.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 16)
 	n, from, err := srv.ReadFromUDP(buf)
-	if err != nil || string(buf[:n]) != "h4" || from.AddrPort().Addr() != p.A.Addr {
+	if err != nil || string(buf[:n]) != "it" || from.AddrPort().Addr() != p.A.Addr {
 		t.Fatalf("read %q from %v: %v", buf[:n], from, err)
 	}
 	if c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.B.Addr, 0))); err == nil {

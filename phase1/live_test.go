@@ -20,7 +20,7 @@ import (
 // another (interop's harness). Skipped unless root with strongSwan
 // installed. Namespaces are named h8… (this package's prefix).
 
-func init() { interop.Prefix = "h8" }
+func init() { interop.Prefix = "p1" }
 
 // liveLoop drives x over conn until it is established or failed: it sends
 // what the exchange asks, runs Work at once, retransmits an unanswered

@@ -17,7 +17,7 @@ import (
 // strongSwan 5.9's charon, in namespaces made by package interop (prefix
 // h12, this package's). They skip without root and strongSwan.
 
-func init() { interop.Prefix = "h12" }
+func init() { interop.Prefix = "ik" }
 
 // liveIked is the iked binary running in a namespace.
 type liveIked struct {
@@ -30,7 +30,7 @@ type liveIked struct {
 func startLiveIked(t *testing.T, ns *interop.Namespace, policy func(sock string) string) *liveIked {
 	t.Helper()
 	iked, _ := binaries(t)
-	dir, err := os.MkdirTemp("", "h12iked-")
+	dir, err := os.MkdirTemp("", "ikedlive-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func (k *liveIked) established() []control.SA {
 	return out
 }
 
-const livePSK = "h12 live lifetime key"
+const livePSK = "live lifetime key"
 
 // livePolicy is iked's side: a PSK Main Mode connection to peer with the
 // given ISAKMP lifetime, DPD off, no Quick Mode proposal list use.

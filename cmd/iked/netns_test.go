@@ -45,8 +45,8 @@ type topology struct{ a, b string }
 func newTopology(t *testing.T) topology {
 	t.Helper()
 	id := rand.Uint32() % 100000
-	tp := topology{a: fmt.Sprintf("h7-%d-a", id), b: fmt.Sprintf("h7-%d-b", id)}
-	va, vb := fmt.Sprintf("h7v%da", id), fmt.Sprintf("h7v%db", id)
+	tp := topology{a: fmt.Sprintf("nt-%d-a", id), b: fmt.Sprintf("nt-%d-b", id)}
+	va, vb := fmt.Sprintf("ntv%da", id), fmt.Sprintf("ntv%db", id)
 	sh(t, "ip", "netns", "add", tp.a)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", tp.a).Run() })
 	sh(t, "ip", "netns", "add", tp.b)

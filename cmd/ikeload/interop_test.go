@@ -13,7 +13,7 @@ import (
 
 // ikeload's namespaces are h11<pid>-..., apart from the interop
 // package's h4.
-func init() { interop.Prefix = "h11" }
+func init() { interop.Prefix = "lg" }
 
 // TestLoadAgainstStrongSwan runs ikeload against strongSwan's charon as
 // responder in a namespace (interop harness): Main Mode PSK with Quick

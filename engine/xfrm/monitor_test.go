@@ -74,11 +74,11 @@ func waitEvent(t *testing.T, b *Backend, kind engine.EventKind, d time.Duration)
 func TestAcquire(t *testing.T) {
 	ns, h := testNS(t)
 	// This kernel has no dummy interfaces: a veth pair, both ends inside.
-	run(t, "ip", "-n", ns, "link", "add", "h5a", "type", "veth", "peer", "name", "h5b")
-	run(t, "ip", "-n", ns, "addr", "add", "198.51.100.1/24", "dev", "h5a")
-	run(t, "ip", "-n", ns, "link", "set", "h5a", "up")
-	run(t, "ip", "-n", ns, "link", "set", "h5b", "up")
-	run(t, "ip", "-n", ns, "route", "add", "203.0.113.0/24", "dev", "h5a", "src", "198.51.100.1")
+	run(t, "ip", "-n", ns, "link", "add", "xfa", "type", "veth", "peer", "name", "xfb")
+	run(t, "ip", "-n", ns, "addr", "add", "198.51.100.1/24", "dev", "xfa")
+	run(t, "ip", "-n", ns, "link", "set", "xfa", "up")
+	run(t, "ip", "-n", ns, "link", "set", "xfb", "up")
+	run(t, "ip", "-n", ns, "route", "add", "203.0.113.0/24", "dev", "xfa", "src", "198.51.100.1")
 
 	b, rec := openRecording(t, h)
 	sel := engine.Selector{Local: netip.MustParsePrefix("198.51.100.0/24"), Remote: netip.MustParsePrefix("203.0.113.0/24")}

@@ -12,7 +12,7 @@ import (
 )
 
 // This package's namespaces are named h5<pid>-<n>.
-func init() { interop.Prefix = "h5" }
+func init() { interop.Prefix = "xf" }
 
 // testNS creates a fresh network namespace with lo up (interop's), and
 // deletes it when the test ends. It skips the test unless run as root
