@@ -44,7 +44,9 @@ func (k *recordedKey) SharedSecret(peer []byte) ([]byte, error) {
 	if !bytes.Equal(peer, k.peer) {
 		return nil, fmt.Errorf("recordedKey: unexpected peer public value")
 	}
-	return k.gxy, nil
+	// A copy: the SA wipes its g^xy once established, and the recording
+	// serves both roles.
+	return bytes.Clone(k.gxy), nil
 }
 
 type recording struct {

@@ -176,13 +176,23 @@ func (s *SA) LastBlock() []byte { return s.iv }
 func (s *SA) Wipe() {
 	s.keys.Wipe()
 	clear(s.ka)
-	clear(s.gxy)
 	clear(s.iv)
+	s.dropDH()
+	s.ka, s.cipher = nil, nil
+	s.State = StateDeleted
+}
+
+// dropDH wipes the Diffie-Hellman private value and g^xy once the SA is
+// authenticated: SKEYID and its offspring are derived, nothing later reads
+// them (Quick Mode derives from SKEYID_d, RFC 2409, 5.5), and keeping them
+// for the SA's life would cost a few hundred bytes per SA and keep
+// secrets longer than needed (perfect forward secrecy, RFC 2409, 5.5).
+func (s *SA) dropDH() {
+	clear(s.gxy)
 	if s.dh != nil {
 		ikecrypto.WipePrivateKey(s.dh)
 	}
-	s.ka, s.gxy, s.dh, s.cipher = nil, nil, nil, nil
-	s.State = StateDeleted
+	s.gxy, s.dh = nil, nil
 }
 
 // StateOf returns the phase 1 state of the daemon's ISAKMP SA sa, or nil
