@@ -112,6 +112,9 @@ type Daemon struct {
 	begun       []begun
 	pendingInit []string
 	stopOnce    sync.Once
+	// flushing: Stop has begun; the engine's Detach will flush what it
+	// installed, so deletes are not queued (engine.go, mootAtStop).
+	flushing bool
 
 	metrics  *metrics
 	hooks    *hooks
@@ -377,6 +380,7 @@ func (d *Daemon) Stop() {
 	d.stopOnce.Do(func() {
 		// Tell the peers while the loop and the sockets still run.
 		d.call(func() {
+			d.flushing = true
 			n := 0
 			for _, sa := range d.allSAs() {
 				if sa.Established {
@@ -415,6 +419,7 @@ func (d *Daemon) Stop() {
 // dropAll forgets every SA after the loop stopped (the engine's Detach
 // removes their kernel state).
 func (d *Daemon) dropAll() {
+	d.flushing = true
 	for _, sa := range d.allSAs() {
 		d.removeSA(sa, RemoveShutdown)
 	}

@@ -52,6 +52,10 @@ type SA struct {
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+	// tokens are the engine requests of its exchanges still waiting for
+	// an answer (Daemon.tokens holds them; Context.Token), so that
+	// removing the SA visits its own, not every SA's.
+	tokens []uint64
 	fragID uint16 // the fragment ID of the last message sent in fragments
 	// held are messages of new exchanges (a Quick Mode, a Transaction)
 	// that came while the last phase 1 message was with the worker pool;

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -126,11 +127,16 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		// wrong hash) stays charged to its source (admission.go).
 		d.leaveHalfOpen(sa, sa.jobs > 0 && why != RemoveHalfOpen && why != RemoveShutdown)
 	}
-	for tok, ref := range d.tokens {
-		if ref.sa == sa && ref.req == nil {
+	// The answers still to come for its exchanges: those that put
+	// something into the engine stay, to be undone when they come
+	// (engine.go, undo); the others are forgotten.
+	sa.tokens = slices.DeleteFunc(sa.tokens, func(tok uint64) bool {
+		if ref, ok := d.tokens[tok]; ok && ref.sa == sa && ref.req == nil {
 			delete(d.tokens, tok)
+			return true
 		}
-	}
+		return false
+	})
 	if wasThere && !sa.removed {
 		sa.removed = true
 		if why < numRemoveReasons {
