@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -70,19 +71,25 @@ type Record struct {
 type saKey struct {
 	proto engine.Protocol
 	spi   uint32
-	dst   string
+	dst   netip.Addr
 }
 
-func keyOf(r engine.SARef) saKey { return saKey{r.Protocol, r.SPI, r.Dst.String()} }
+func keyOf(r engine.SARef) saKey { return saKey{r.Protocol, r.SPI, r.Dst} }
 
 type policyKey struct {
 	dir engine.Direction
 	sel engine.Selector
 }
 
+// entry is an installed SA. Its lifetime timers are not a time.Timer each
+// but a place in the backend's heap of deadlines (expiry.go): a daemon
+// holding 100,000 bundles kept 400,000 runtime timers.
 type entry struct {
 	rec         Record
-	soft, hard  *time.Timer
+	key         saKey
+	due         time.Time // the next lifetime to fire (soft, then hard)
+	dueHard     bool
+	at          int // index in Backend.expiries; -1: none pending
 	hardExpired bool
 }
 
@@ -99,6 +106,7 @@ type Backend struct {
 	notes    chan engine.Event
 	done     chan struct{}
 	acqSeq   uint32
+	expiries expiries
 }
 
 // New returns a memory backend; it is empty until Open.
@@ -147,9 +155,7 @@ func (b *Backend) Close() error {
 		return nil
 	default:
 	}
-	for _, e := range b.sas {
-		e.stop()
-	}
+	b.expiries.stopAll()
 	b.open = false
 	close(b.done)
 	close(b.notes)
@@ -195,7 +201,7 @@ func (b *Backend) AllocSPI(r *engine.AllocSPI) (uint32, error) {
 	// from stalling the worker.
 	for i := uint64(0); i < min(span, 1<<16); i++ {
 		spi := uint32(uint64(lo) + (start+i)%span)
-		k := saKey{r.Protocol, spi, r.Dst.String()}
+		k := saKey{r.Protocol, spi, r.Dst}
 		if _, ok := b.sas[k]; ok {
 			continue
 		}
@@ -256,7 +262,7 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		k := keyOf(ref)
 		delete(b.larval, k)
-		e := &entry{rec: Record{
+		e := &entry{key: k, at: -1, rec: Record{
 			Ref: ref, Inbound: inbound, BundleID: bd.ID, ReqID: bd.ReqID,
 			Mode: bd.SAMode(sas, sa.Protocol), SA: copySA(sa), Selector: bd.Selector,
 			Lifetime: bd.Lifetime, Installed: now,
@@ -271,32 +277,29 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 	return nil
 }
 
-// arm starts the lifetime timers of an SA (b.mu held).
+// arm schedules the first lifetime of an SA (b.mu held): the soft one,
+// else the hard one.
 func (b *Backend) arm(k saKey, e *entry) {
 	lt := e.rec.Lifetime
-	if lt.SoftSeconds != 0 {
-		e.soft = time.AfterFunc(time.Duration(lt.SoftSeconds)*time.Second, func() { b.expire(k, e, false) })
-	}
-	if lt.HardSeconds != 0 {
-		e.hard = time.AfterFunc(time.Duration(lt.HardSeconds)*time.Second, func() { b.expire(k, e, true) })
-	}
-}
-
-func (e *entry) stop() {
-	if e.soft != nil {
-		e.soft.Stop()
-	}
-	if e.hard != nil {
-		e.hard.Stop()
+	switch {
+	case lt.SoftSeconds != 0:
+		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.SoftSeconds)*time.Second), false)
+	case lt.HardSeconds != 0:
+		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.HardSeconds)*time.Second), true)
 	}
 }
 
-// expire fires a lifetime: soft reports once, hard reports and deletes the
-// SA, as the kernel does.
-func (b *Backend) expire(k saKey, e *entry, hard bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.expireLocked(k, e, hard)
+// stop cancels an SA's pending lifetime (b.mu held).
+func (b *Backend) stop(e *entry) { b.expiries.remove(e) }
+
+// expired fires the lifetime of e that fell due (b.mu held), then
+// schedules its hard one after a soft one.
+func (b *Backend) expired(e *entry) {
+	hard := e.dueHard
+	b.expireLocked(e.key, e, hard)
+	if lt := e.rec.Lifetime; !hard && lt.HardSeconds != 0 && b.sas[e.key] == e && !e.hardExpired {
+		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.HardSeconds)*time.Second), true)
+	}
 }
 
 func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
@@ -307,7 +310,7 @@ func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
 	if hard {
 		kind = engine.EventExpireHard
 		e.hardExpired = true
-		e.stop()
+		b.stop(e)
 		delete(b.sas, k)
 	} else {
 		e.rec.SoftFired = true
@@ -346,7 +349,7 @@ func (b *Backend) Delete(refs []engine.SARef) error {
 	for _, ref := range refs {
 		k := keyOf(ref)
 		if e, ok := b.sas[k]; ok {
-			e.stop()
+			b.stop(e)
 			delete(b.sas, k)
 			continue
 		}
@@ -435,9 +438,7 @@ func (b *Backend) Flush() error {
 	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, e := range b.sas {
-		e.stop()
-	}
+	b.expiries.stopAll()
 	clear(b.sas)
 	clear(b.larval)
 	clear(b.policies)
