@@ -122,6 +122,7 @@ type Daemon struct {
 	keying   map[string]*keying
 	starts   initiations
 	overflow *overflow
+	timers   timerHeap // per-SA and the loop's own deadlines (satimer.go)
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -192,6 +193,7 @@ func New(opt Options) *Daemon {
 		hooks:    newHooks(opt.Log),
 		admit:    newAdmission(),
 	}
+	d.timers.d = d
 	d.metrics = newMetrics(d)
 	return d
 }
@@ -420,6 +422,7 @@ func (d *Daemon) Stop() {
 // removes their kernel state).
 func (d *Daemon) dropAll() {
 	d.flushing = true
+	d.timers.close()
 	for _, sa := range d.allSAs() {
 		d.removeSA(sa, RemoveShutdown)
 	}

@@ -96,13 +96,12 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	if run != nil && res.Done && !run.done {
 		run.done = true
 		r := run
-		run.doneTimer = d.clock.AfterFunc(d.settings.ReplyCacheTime, func() {
-			d.post(func() {
-				if sa.exchanges[r.id] == r && r.done {
-					delete(sa.exchanges, r.id)
-					d.remember(sa, finishedID{id: r.id, sum: r.lastIn})
-				}
-			})
+		run.doneTimer = d.timers.after(d.settings.ReplyCacheTime, func() {
+			r.doneTimer = nil
+			if sa.exchanges[r.id] == r && r.done {
+				delete(sa.exchanges, r.id)
+				d.remember(sa, finishedID{id: r.id, sum: r.lastIn})
+			}
 		})
 	}
 	if res.DeleteSA {

@@ -41,12 +41,12 @@ type SA struct {
 
 	phase1      Phase1State // Phase1, SetPhase1
 	exchanges   map[uint32]*running
-	history     idHistory // finished message IDs (replay.go)
-	historyFull bool      // MaxMessageIDs reached: being deleted
-	timers      map[string]*saTimer
-	removed     bool      // the watchers were told
-	indexed     *indexKey // where byConn holds it, once established
-	halfOpen    Timer     // responder SAs until authenticated
+	history     idHistory  // finished message IDs (replay.go)
+	historyFull bool       // MaxMessageIDs reached: being deleted
+	timers      []*saTimer // named timers (satimer.go)
+	removed     bool       // the watchers were told
+	indexed     *indexKey  // where byConn holds it, once established
+	halfOpen    Timer      // responder SAs until authenticated
 	first       *firstKey
 	// source is the address a responder SA was admitted from (admission.go);
 	// jobs counts the worker-pool jobs its exchanges asked for.

@@ -87,14 +87,13 @@ func (d *Daemon) leaveHalfOpen(sa *SA, charge bool) {
 // armHalfOpen removes a responder SA that is still not authenticated after
 // HalfOpenLifetime, so that spoofed first messages cannot fill the table.
 func (d *Daemon) armHalfOpen(sa *SA) {
-	sa.halfOpen = d.clock.AfterFunc(d.settings.HalfOpenLifetime, func() {
-		d.post(func() {
-			if d.sas[sa.Cookies] == sa && !sa.Established {
-				d.Counters.HalfOpenExpiry.Add(1)
-				d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
-				d.removeSA(sa, RemoveHalfOpen)
-			}
-		})
+	sa.halfOpen = d.timers.after(d.settings.HalfOpenLifetime, func() {
+		sa.halfOpen = nil
+		if d.sas[sa.Cookies] == sa && !sa.Established {
+			d.Counters.HalfOpenExpiry.Add(1)
+			d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
+			d.removeSA(sa, RemoveHalfOpen)
+		}
 	})
 }
 
