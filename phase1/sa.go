@@ -1,8 +1,10 @@
 package phase1
 
 import (
+	"bytes"
 	"crypto/x509"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/iked/iked/daemon"
@@ -193,6 +195,35 @@ func (s *SA) dropDH() {
 		ikecrypto.WipePrivateKey(s.dh)
 	}
 	s.gxy, s.dh = nil, nil
+}
+
+// settle lets go of what only the phase 1 exchange needed, once the SA
+// is authenticated: the offer, the initiator's SA payload body, the nonces
+// and DH public values (they entered SKEYID, HASH_I and HASH_R; Quick Mode
+// has its own, RFC 2409, 5.5), and copies what it keeps from the peer's
+// messages (Vendor IDs, its ID, its certificates), which the decoder left
+// as slices of the whole datagrams. An established SA kept its first
+// messages alive that way: about a kilobyte each (docs/performance.md,
+// "Memory at scale").
+func (s *SA) settle() {
+	s.Offered, s.SAiB = nil, nil
+	s.Ni, s.Nr, s.GXi, s.GXr = nil, nil, nil, nil
+	for i, v := range s.VendorIDs {
+		s.VendorIDs[i] = bytes.Clone(v)
+	}
+	s.VendorIDs = slices.Clip(s.VendorIDs)
+	if s.RemoteID != nil {
+		// The body as received goes too: it entered HASH_I or HASH_R
+		// (idBody), which are done; encoding the ID again gives the same
+		// bytes.
+		id := *s.RemoteID
+		id.Received = isakmp.Received{}
+		id.Data = bytes.Clone(id.Data)
+		s.RemoteID = &id
+	}
+	for i, c := range s.peerCerts {
+		s.peerCerts[i] = bytes.Clone(c)
+	}
 }
 
 // StateOf returns the phase 1 state of the daemon's ISAKMP SA sa, or nil

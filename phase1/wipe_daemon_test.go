@@ -29,6 +29,10 @@ func TestRemovalWipesSecrets(t *testing.T) {
 		if s.dh != nil || s.gxy != nil {
 			t.Fatal("DH private key or g^xy kept on the established SA")
 		}
+		if s.Ni != nil || s.Nr != nil || s.GXi != nil || s.GXr != nil || s.SAiB != nil || s.Offered != nil ||
+			(s.RemoteID != nil && s.RemoteID.RawBody() != nil) {
+			t.Fatal("the established SA keeps what only phase 1 needed (settle)")
+		}
 		secrets := map[string][]byte{
 			"SKEYID": s.keys.SKEYID, "SKEYID_d": s.keys.SKEYIDd, "SKEYID_a": s.keys.SKEYIDa,
 			"SKEYID_e": s.keys.SKEYIDe, "Ka": s.ka, "IV": s.iv,
