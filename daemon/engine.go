@@ -84,7 +84,7 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 		d.log.Debug("kernel event ignored", zap.Stringer("event", ev))
 		return
 	}
-	res := d.safeCall(&SA{exchanges: map[uint32]*running{}}, nil, func(c *Context) Result {
+	res := d.safeCall(&SA{}, nil, func(c *Context) Result {
 		c.SA = nil
 		return d.kernel.Kernel(c, ev)
 	})

@@ -124,6 +124,24 @@ type running struct {
 	doneTimer Timer
 }
 
+// addExchange files run under its message ID. The map exists only while
+// the SA has exchanges: an established SA with none (the usual state)
+// holds no table for them.
+func (sa *SA) addExchange(run *running) {
+	if sa.exchanges == nil {
+		sa.exchanges = map[uint32]*running{}
+	}
+	sa.exchanges[run.id] = run
+}
+
+// dropExchange forgets the exchange with message ID id.
+func (sa *SA) dropExchange(id uint32) {
+	delete(sa.exchanges, id)
+	if len(sa.exchanges) == 0 {
+		sa.exchanges = nil
+	}
+}
+
 func (r *running) stopTimers() {
 	r.gen++
 	if r.timer != nil {

@@ -56,14 +56,13 @@ func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 		}
 	}
 	sa := &SA{
-		Cookies:   Cookies{I: fk.I, R: r},
-		Role:      RoleResponder,
-		Local:     p.Local,
-		Remote:    p.Remote,
-		Created:   d.clock.Now(),
-		exchanges: map[uint32]*running{},
-		first:     &fk,
-		source:    src,
+		Cookies: Cookies{I: fk.I, R: r},
+		Role:    RoleResponder,
+		Local:   p.Local,
+		Remote:  p.Remote,
+		Created: d.clock.Now(),
+		first:   &fk,
+		source:  src,
 	}
 	d.sas[sa.Cookies] = sa
 	d.firsts[fk] = sa
@@ -104,7 +103,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 	for _, run := range sa.exchanges {
 		run.stopTimers()
 	}
-	sa.exchanges = map[uint32]*running{}
+	sa.exchanges = nil
 	sa.stopTimers()
 	if sa.halfOpen != nil {
 		sa.halfOpen.Stop()
