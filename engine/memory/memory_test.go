@@ -227,3 +227,47 @@ func TestLifetimesInterleaved(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyStackEqualCopies: equal policies installed one after the
+// other (the clients of one connection behind one address) stack as
+// the kernel's would: each removal takes one copy off, the one below is
+// in force until the last goes, and one removal too many is refused.
+func TestPolicyStackEqualCopies(t *testing.T) {
+	m := opened(t, Options{})
+	sel := engine.Selector{Local: netip.MustParsePrefix("192.0.2.2/32"), Remote: netip.MustParsePrefix("192.0.2.100/32")}
+	pa := engine.Policy{Dir: engine.DirIn, Selector: sel, Mode: engine.ModeTransport, Protocols: []engine.Protocol{engine.ProtoESP}, ReqID: 1}
+	pb := pa
+	pb.ReqID = 2
+	for _, p := range []engine.Policy{pa, pa, pb, pa} {
+		if err := m.InstallPolicies([]engine.Policy{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inForce := func() uint32 {
+		ps := m.Policies()
+		if len(ps) != 1 {
+			t.Fatalf("%d policies in force, want 1", len(ps))
+		}
+		return ps[0].ReqID
+	}
+	for i, step := range []struct {
+		remove engine.Policy
+		want   uint32 // in force afterwards; 0: none
+	}{{pa, 2}, {pb, 1}, {pa, 1}, {pa, 0}} {
+		if err := m.RemovePolicies([]engine.Policy{step.remove}); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if step.want == 0 {
+			if n := len(m.Policies()); n != 0 {
+				t.Fatalf("step %d: %d policies left", i, n)
+			}
+			continue
+		}
+		if got := inForce(); got != step.want {
+			t.Fatalf("step %d: reqid %d in force, want %d", i, got, step.want)
+		}
+	}
+	if err := m.RemovePolicies([]engine.Policy{pa}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removing a policy no longer there: %v", err)
+	}
+}
