@@ -46,18 +46,9 @@ type SA struct {
 	// in the initiator's proposal.
 	Transform       Transform
 	TransformNumber uint8
-	// Offered is what the initiator proposed (initiator side: our offer).
-	Offered []Transform
-	// SAiB is the body of the initiator's SA payload exactly as sent: it
-	// enters HASH_I and HASH_R (RFC 2409, 5).
-	SAiB []byte
-
-	// Ni and Nr are the nonce payload bodies; GXi and GXr the KE payload
-	// bodies (the DH public values).
-	Ni, Nr   []byte
-	GXi, GXr []byte
-	dh       ikecrypto.PrivateKey
-	gxy      []byte
+	// Handshake holds what only the phase 1 exchange needs; it goes
+	// (nil) once the SA is established (settle).
+	*Handshake
 
 	// PRF is the negotiated PRF (HMAC of the negotiated hash); AuthPRF
 	// the one HASH_I/HASH_R use (differs for ECDSA, see ikecrypto.AuthPRF).
@@ -118,6 +109,26 @@ type SA struct {
 	// FailReason is why the negotiation failed (for message 46 and
 	// ikectl).
 	FailReason string
+}
+
+// Handshake is the part of an ISAKMP SA that only its phase 1 exchange
+// uses: the offer, the values that enter SKEYID, HASH_I and HASH_R, and
+// the Diffie-Hellman secrets. An established SA no longer has it, so that
+// the 100,000 SAs a responder may hold do not each keep it
+// (docs/performance.md, "Memory at scale").
+type Handshake struct {
+	// Offered is what the initiator proposed (initiator side: our offer).
+	Offered []Transform
+	// SAiB is the body of the initiator's SA payload exactly as sent: it
+	// enters HASH_I and HASH_R (RFC 2409, 5).
+	SAiB []byte
+
+	// Ni and Nr are the nonce payload bodies; GXi and GXr the KE payload
+	// bodies (the DH public values).
+	Ni, Nr   []byte
+	GXi, GXr []byte
+	dh       ikecrypto.PrivateKey
+	gxy      []byte
 }
 
 // Cookies returns the 16 bytes of both cookies: the SPI of an ISAKMP SA in
@@ -190,6 +201,9 @@ func (s *SA) Wipe() {
 // for the SA's life would cost a few hundred bytes per SA and keep
 // secrets longer than needed (perfect forward secrecy, RFC 2409, 5.5).
 func (s *SA) dropDH() {
+	if s.Handshake == nil {
+		return
+	}
 	clear(s.gxy)
 	if s.dh != nil {
 		ikecrypto.WipePrivateKey(s.dh)
@@ -206,8 +220,7 @@ func (s *SA) dropDH() {
 // messages alive that way: about a kilobyte each (docs/performance.md,
 // "Memory at scale").
 func (s *SA) settle() {
-	s.Offered, s.SAiB = nil, nil
-	s.Ni, s.Nr, s.GXi, s.GXr = nil, nil, nil, nil
+	s.Handshake = nil
 	for i, v := range s.VendorIDs {
 		s.VendorIDs[i] = bytes.Clone(v)
 	}
