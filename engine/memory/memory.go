@@ -94,13 +94,40 @@ type policyKey struct {
 // entry is an installed SA. Its lifetime timers are not a time.Timer each
 // but a place in the backend's heap of deadlines (expiry.go): a daemon
 // holding 100,000 bundles kept 400,000 runtime timers.
+// The SAs of a bundle share what the bundle says of them all (installed),
+// and Record is put together when a caller asks.
 type entry struct {
-	rec         Record
-	key         saKey
-	due         time.Time // the next lifetime to fire (soft, then hard)
-	dueHard     bool
-	at          int // index in Backend.expiries; -1: none pending
-	hardExpired bool
+	ref    engine.SARef
+	bundle *installed
+	sa     engine.SA // algorithms and keys, deep-copied
+	mode   engine.Mode
+	bytes  uint64    // accounted with Account
+	due    time.Time // the next lifetime to fire (soft, then hard)
+	at     int       // index in Backend.expiries; -1: none pending
+
+	inbound, softFired, hardExpired, dueHard bool
+}
+
+// installed is what the SAs of one bundle share.
+type installed struct {
+	bundleID, reqID uint32
+	selector        engine.Selector
+	lifetime        engine.Lifetime
+	at              time.Time
+	encap           *engine.Encap // the ESP SAs'
+}
+
+func (e *entry) key() saKey { return keyOf(e.ref) }
+
+// record is the SA as Record, keys not copied.
+func (e *entry) record() Record {
+	r := Record{Ref: e.ref, Inbound: e.inbound, BundleID: e.bundle.bundleID, ReqID: e.bundle.reqID, Mode: e.mode,
+		SA: e.sa, Selector: e.bundle.selector, Lifetime: e.bundle.lifetime, Installed: e.bundle.at,
+		Bytes: e.bytes, SoftFired: e.softFired}
+	if e.sa.Protocol == engine.ProtoESP {
+		r.Encap = e.bundle.encap
+	}
+	return r
 }
 
 // Backend is the memory engine. Its methods are safe for concurrent use:
@@ -263,7 +290,11 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		return failed
 	}
-	now := time.Now()
+	shared := &installed{bundleID: bd.ID, reqID: bd.ReqID, selector: bd.Selector, lifetime: bd.Lifetime, at: time.Now()}
+	if bd.Encap != nil {
+		enc := *bd.Encap // ports as seen from this host, both directions
+		shared.encap = &enc
+	}
 	for i, ref := range refs {
 		inbound := i < len(bd.Inbound)
 		sa, sas := bd.Outbound[max(0, i-len(bd.Inbound))], bd.Outbound
@@ -272,15 +303,7 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		k := keyOf(ref)
 		delete(b.larval, k)
-		e := &entry{key: k, at: -1, rec: Record{
-			Ref: ref, Inbound: inbound, BundleID: bd.ID, ReqID: bd.ReqID,
-			Mode: bd.SAMode(sas, sa.Protocol), SA: copySA(sa), Selector: bd.Selector,
-			Lifetime: bd.Lifetime, Installed: now,
-		}}
-		if bd.Encap != nil && sa.Protocol == engine.ProtoESP {
-			enc := *bd.Encap // ports as seen from this host, both directions
-			e.rec.Encap = &enc
-		}
+		e := &entry{ref: ref, bundle: shared, sa: copySA(sa), mode: bd.SAMode(sas, sa.Protocol), inbound: inbound, at: -1}
 		b.sas[k] = e
 		b.arm(k, e)
 	}
@@ -290,12 +313,12 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 // arm schedules the first lifetime of an SA (b.mu held): the soft one,
 // else the hard one.
 func (b *Backend) arm(k saKey, e *entry) {
-	lt := e.rec.Lifetime
+	lt, at := e.bundle.lifetime, e.bundle.at
 	switch {
 	case lt.SoftSeconds != 0:
-		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.SoftSeconds)*time.Second), false)
+		b.expiries.add(b, e, at.Add(time.Duration(lt.SoftSeconds)*time.Second), false)
 	case lt.HardSeconds != 0:
-		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.HardSeconds)*time.Second), true)
+		b.expiries.add(b, e, at.Add(time.Duration(lt.HardSeconds)*time.Second), true)
 	}
 }
 
@@ -306,14 +329,15 @@ func (b *Backend) stop(e *entry) { b.expiries.remove(e) }
 // schedules its hard one after a soft one.
 func (b *Backend) expired(e *entry) {
 	hard := e.dueHard
-	b.expireLocked(e.key, e, hard)
-	if lt := e.rec.Lifetime; !hard && lt.HardSeconds != 0 && b.sas[e.key] == e && !e.hardExpired {
-		b.expiries.add(b, e, e.rec.Installed.Add(time.Duration(lt.HardSeconds)*time.Second), true)
+	k := e.key()
+	b.expireLocked(k, e, hard)
+	if lt := e.bundle.lifetime; !hard && lt.HardSeconds != 0 && b.sas[k] == e && !e.hardExpired {
+		b.expiries.add(b, e, e.bundle.at.Add(time.Duration(lt.HardSeconds)*time.Second), true)
 	}
 }
 
 func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
-	if b.sas[k] != e || e.hardExpired || (!hard && e.rec.SoftFired) {
+	if b.sas[k] != e || e.hardExpired || (!hard && e.softFired) {
 		return
 	}
 	kind := engine.EventExpireSoft
@@ -323,10 +347,10 @@ func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
 		b.stop(e)
 		delete(b.sas, k)
 	} else {
-		e.rec.SoftFired = true
+		e.softFired = true
 	}
-	b.notify(engine.Event{Kind: kind, Protocol: e.rec.Ref.Protocol, SPI: e.rec.Ref.SPI,
-		Expire: &engine.Expire{SA: e.rec.Ref, ReqID: e.rec.ReqID, Hard: hard}})
+	b.notify(engine.Event{Kind: kind, Protocol: e.ref.Protocol, SPI: e.ref.SPI,
+		Expire: &engine.Expire{SA: e.ref, ReqID: e.bundle.reqID, Hard: hard}})
 }
 
 // Account counts traffic on an SA, which fires its volume lifetimes
@@ -339,12 +363,12 @@ func (b *Backend) Account(ref engine.SARef, bytes uint64) error {
 	if !ok {
 		return ErrNotFound
 	}
-	e.rec.Bytes += bytes
-	lt := e.rec.Lifetime
-	if lt.SoftKBytes != 0 && e.rec.Bytes >= lt.SoftKBytes*1024 {
+	e.bytes += bytes
+	lt := e.bundle.lifetime
+	if lt.SoftKBytes != 0 && e.bytes >= lt.SoftKBytes*1024 {
 		b.expireLocked(k, e, false)
 	}
-	if lt.HardKBytes != 0 && e.rec.Bytes >= lt.HardKBytes*1024 {
+	if lt.HardKBytes != 0 && e.bytes >= lt.HardKBytes*1024 {
 		b.expireLocked(k, e, true)
 	}
 	return nil
@@ -471,7 +495,7 @@ func (b *Backend) SAs() []Record {
 	defer b.mu.Unlock()
 	out := make([]Record, 0, len(b.sas))
 	for _, e := range b.sas {
-		r := e.rec
+		r := e.record()
 		r.SA = copySA(r.SA)
 		out = append(out, r)
 	}
@@ -495,7 +519,7 @@ func (b *Backend) Lookup(ref engine.SARef) (Record, bool) {
 	if !ok {
 		return Record{}, false
 	}
-	r := e.rec
+	r := e.record()
 	r.SA = copySA(r.SA)
 	return r, true
 }
@@ -544,7 +568,7 @@ func (b *Backend) Packet(pkt engine.Selector) bool {
 		}
 		chain := p.Chain()
 		for _, e := range b.sas {
-			if !e.rec.Inbound && e.rec.ReqID == p.ReqID && e.rec.Ref.Dst == dst && e.rec.Ref.Protocol == chain[0] {
+			if !e.inbound && e.bundle.reqID == p.ReqID && e.ref.Dst == dst && e.ref.Protocol == chain[0] {
 				return false // an SA is there: the packet would be protected
 			}
 		}
