@@ -103,7 +103,7 @@ type Daemon struct {
 	// peer address (EachEstablished, EachEstablishedWith), so that a
 	// look-up for one connection made while each of many SAs is set up
 	// does not scan them all.
-	byConn      map[string]map[netip.Addr]map[*SA]struct{}
+	byConn      map[string]map[netip.Addr]*peerSet
 	halfOpen    int
 	refused     refusals
 	blocked     blockList
@@ -188,7 +188,7 @@ func New(opt Options) *Daemon {
 		sas:      map[Cookies]*SA{},
 		byInit:   map[[8]byte]*SA{},
 		firsts:   map[firstKey]*SA{},
-		byConn:   map[string]map[netip.Addr]map[*SA]struct{}{},
+		byConn:   map[string]map[netip.Addr]*peerSet{},
 		tokens:   map[uint64]tokenRef{},
 		hooks:    newHooks(opt.Log),
 		admit:    newAdmission(),

@@ -83,6 +83,14 @@ func (sa *SA) Phase1() Phase1State { return sa.phase1 }
 // SetPhase1 makes st phase 1's state of the SA.
 func (sa *SA) SetPhase1(st Phase1State) { sa.phase1 = st }
 
+// peerSet is the entry of Daemon.byConn for one connection and peer
+// address: its SAs, and the key every one of them points to (SA.indexed)
+// rather than each its own copy.
+type peerSet struct {
+	key indexKey
+	sas map[*SA]struct{}
+}
+
 // indexKey is where Daemon.byConn holds an established SA.
 type indexKey struct {
 	conn string

@@ -171,16 +171,16 @@ func (d *Daemon) index(sa *SA) {
 	k := indexKey{sa.Conn, sa.Remote.Addr().Unmap()}
 	peers := d.byConn[k.conn]
 	if peers == nil {
-		peers = map[netip.Addr]map[*SA]struct{}{}
+		peers = map[netip.Addr]*peerSet{}
 		d.byConn[k.conn] = peers
 	}
 	set := peers[k.peer]
 	if set == nil {
-		set = map[*SA]struct{}{}
+		set = &peerSet{key: k, sas: map[*SA]struct{}{}}
 		peers[k.peer] = set
 	}
-	set[sa] = struct{}{}
-	sa.indexed = &k
+	set.sas[sa] = struct{}{}
+	sa.indexed = &set.key
 }
 
 // reindex moves sa in byConn when an exchange changed its connection or
@@ -199,8 +199,8 @@ func (d *Daemon) unindex(sa *SA) {
 	}
 	if peers := d.byConn[k.conn]; peers != nil {
 		if set := peers[k.peer]; set != nil {
-			delete(set, sa)
-			if len(set) == 0 {
+			delete(set.sas, sa)
+			if len(set.sas) == 0 {
 				delete(peers, k.peer)
 			}
 		}
@@ -219,7 +219,7 @@ func (c *Context) EachEstablished(conn string, f func(*SA) bool) {
 		return
 	}
 	for _, set := range c.d.byConn[conn] {
-		for sa := range set {
+		for sa := range set.sas {
 			if !f(sa) {
 				return
 			}
@@ -233,7 +233,11 @@ func (c *Context) EachEstablishedWith(conn string, peer netip.Addr, f func(*SA) 
 	if c.d == nil {
 		return
 	}
-	for sa := range c.d.byConn[conn][peer.Unmap()] {
+	set := c.d.byConn[conn][peer.Unmap()]
+	if set == nil {
+		return
+	}
+	for sa := range set.sas {
 		if !f(sa) {
 			return
 		}
