@@ -1,10 +1,11 @@
 package daemon
 
 import (
-	"container/heap"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/iked/iked/deadline"
 )
 
 // Per-SA timers: DPD probes, NAT keepalives and the ISAKMP SA's lifetime
@@ -14,8 +15,8 @@ import (
 // SA's Context. Removing the SA stops them all.
 //
 // They are not a Clock timer each but entries of one heap of deadlines
-// that the loop owns (timerHeap), behind a single Clock timer set for the
-// earliest: a daemon holding 100,000 ISAKMP SAs kept a runtime timer and
+// (package deadline) that the loop owns (timerHeap), behind a single
+// Clock timer set for the earliest: a daemon holding 100,000 ISAKMP SAs kept a runtime timer and
 // two closures per lifetime, half-open limit and finished exchange
 // (docs/performance.md, "Memory at scale"). The half-open expiry
 // (satable.go) and a finished exchange's reply cache (exchange.go) are
@@ -30,21 +31,19 @@ type TimerFunc func(c *Context) Result
 // saTimer is one armed deadline of the heap: a named timer of an SA (f)
 // or one of the loop's own (run).
 type saTimer struct {
-	at  time.Time
+	deadline.Entry
 	sa  *SA
 	key string
 	f   TimerFunc
 	run func()
 	h   *timerHeap
-	idx int // in h.q; -1 when not pending
 }
 
 // Stop cancels the deadline if it is pending (Timer).
 func (st *saTimer) Stop() bool {
-	if st.idx < 0 {
+	if st.h == nil || !st.h.q.Remove(st) {
 		return false
 	}
-	heap.Remove(st.h, st.idx)
 	st.h.rearm()
 	return true
 }
@@ -53,51 +52,33 @@ func (st *saTimer) Stop() bool {
 // (Stop after the loop ended runs on the stopping goroutine, alone).
 type timerHeap struct {
 	d      *Daemon
-	q      []*saTimer
-	timer  Timer     // the Clock timer for q[0]
+	q      deadline.Heap[*saTimer]
+	timer  Timer     // the Clock timer for the earliest deadline
 	armed  time.Time // when timer fires; zero: none
 	gen    uint64    // tells the current Clock timer from replaced ones
 	closed bool      // the loop ended: no Clock timer any more
 }
 
-func (h *timerHeap) Len() int           { return len(h.q) }
-func (h *timerHeap) Less(i, j int) bool { return h.q[i].at.Before(h.q[j].at) }
-func (h *timerHeap) Swap(i, j int) {
-	h.q[i], h.q[j] = h.q[j], h.q[i]
-	h.q[i].idx, h.q[j].idx = i, j
-}
-func (h *timerHeap) Push(v any) {
-	st := v.(*saTimer)
-	st.idx = len(h.q)
-	h.q = append(h.q, st)
-}
-func (h *timerHeap) Pop() any {
-	n := len(h.q) - 1
-	st := h.q[n]
-	h.q[n] = nil
-	h.q = h.q[:n]
-	st.idx = -1
-	return st
-}
-
-// schedule makes st pending at st.at.
+// schedule makes st pending at st.At.
 func (h *timerHeap) schedule(st *saTimer) {
 	st.h = h
-	heap.Push(h, st)
+	h.q.Push(st)
 	h.rearm()
 }
 
 // after runs f on the loop after delay: the loop's own deadlines (the
 // half-open expiry, a finished exchange's reply cache).
 func (h *timerHeap) after(delay time.Duration, f func()) *saTimer {
-	st := &saTimer{at: h.d.clock.Now().Add(delay), run: f}
+	st := &saTimer{run: f}
+	st.At = h.d.clock.Now().Add(delay)
 	h.schedule(st)
 	return st
 }
 
 // rearm points the Clock timer at the earliest deadline.
 func (h *timerHeap) rearm() {
-	if h.closed || len(h.q) == 0 {
+	next, ok := h.q.Next()
+	if h.closed || !ok {
 		if h.timer != nil {
 			h.timer.Stop()
 			h.timer = nil
@@ -105,7 +86,6 @@ func (h *timerHeap) rearm() {
 		h.armed = time.Time{}
 		return
 	}
-	next := h.q[0].at
 	if h.timer != nil && h.armed.Equal(next) {
 		return
 	}
@@ -127,8 +107,11 @@ func (h *timerHeap) due(gen uint64) {
 		h.timer, h.armed = nil, time.Time{}
 	}
 	now := h.d.clock.Now()
-	for len(h.q) > 0 && !h.q[0].at.After(now) {
-		st := heap.Pop(h).(*saTimer)
+	for {
+		st, ok := h.q.PopDue(now)
+		if !ok {
+			break
+		}
 		if st.run != nil {
 			st.run()
 		} else {
@@ -194,7 +177,8 @@ func (c *Context) At(key string, t time.Time, f TimerFunc) {
 		d.log.Error("too many timers on an SA; timer not armed", zap.String("timer", key), zap.Stringer("cookies", sa.Cookies))
 		return
 	}
-	st := &saTimer{at: t, sa: sa, key: key, f: f}
+	st := &saTimer{sa: sa, key: key, f: f}
+	st.At = t
 	sa.timers = append(sa.timers, st)
 	d.timers.schedule(st)
 }
@@ -217,7 +201,7 @@ func (c *Context) TimerAt(key string) time.Time {
 		return time.Time{}
 	}
 	if st := c.SA.timer(key); st != nil {
-		return st.at
+		return st.At
 	}
 	return time.Time{}
 }

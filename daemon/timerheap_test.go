@@ -67,7 +67,7 @@ func TestTimerHeap(t *testing.T) {
 			}
 			continue
 		}
-		want = append(want, st.at.Sub(start))
+		want = append(want, st.At.Sub(start))
 	}
 	slices.Sort(want)
 	for steps := 0; ; steps++ {
@@ -95,7 +95,7 @@ func TestTimerHeap(t *testing.T) {
 	if !slices.Equal(ran, want) {
 		t.Fatalf("deadlines ran at\n%v\nwant\n%v", ran, want)
 	}
-	if d.timers.Len() != 0 {
-		t.Fatalf("%d deadlines left", d.timers.Len())
+	if d.timers.q.Len() != 0 {
+		t.Fatalf("%d deadlines left", d.timers.q.Len())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iked/iked/deadline"
 	"github.com/iked/iked/engine"
 )
 
@@ -101,9 +102,10 @@ type entry struct {
 	bundle *installed
 	sa     engine.SA // algorithms and keys, deep-copied
 	mode   engine.Mode
-	bytes  uint64    // accounted with Account
-	due    time.Time // the next lifetime to fire (soft, then hard)
-	at     int       // index in Backend.expiries; -1: none pending
+	bytes  uint64 // accounted with Account
+	// Entry is the next lifetime to fire (soft, then hard), while
+	// pending in Backend.expiries.
+	deadline.Entry
 
 	inbound, softFired, hardExpired, dueHard bool
 }
@@ -303,7 +305,7 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		k := keyOf(ref)
 		delete(b.larval, k)
-		e := &entry{ref: ref, bundle: shared, sa: copySA(sa), mode: bd.SAMode(sas, sa.Protocol), inbound: inbound, at: -1}
+		e := &entry{ref: ref, bundle: shared, sa: copySA(sa), mode: bd.SAMode(sas, sa.Protocol), inbound: inbound}
 		b.sas[k] = e
 		b.arm(k, e)
 	}
