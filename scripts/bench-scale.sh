@@ -71,8 +71,14 @@ IKED=${IKED:-$BIN/iked}
 WORK=$(mktemp -d /tmp/bench-scale-XXXXXX)
 RESP_PID=
 LOADS=()
+# stop_load PID: a background `ikeload` (a subshell running the function
+# below): the ikeload process it runs, then the subshell.
+stop_load() {
+	pkill -TERM -P "$1" 2>/dev/null || true
+	kill "$1" 2>/dev/null || true
+}
 cleanup() {
-	for p in "${LOADS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${LOADS[@]}"; do stop_load "$p"; done
 	[ -n "$RESP_PID" ] && kill "$RESP_PID" 2>/dev/null && wait "$RESP_PID" 2>/dev/null
 	ip netns del "$NS_I" 2>/dev/null || true
 	ip netns del "$NS_R" 2>/dev/null || true
@@ -207,7 +213,7 @@ scale() {
 		s1=$(date +%s%N)
 		m70=$(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true)
 		echo "  iked stopped holding them: $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.1f", (b - a) / 1e9}')s; message 70 lines: $m70; shutdown line: $(grep 'deleted at shutdown' "$WORK/iked/out" | tail -1 | grep -o 'count.*'); load $(load)"
-		kill "$lp" 2>/dev/null || true
+		stop_load "$lp"
 		wait "$lp" || true
 		return
 	fi
