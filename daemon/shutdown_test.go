@@ -18,7 +18,7 @@ import (
 // that, the deletes of a large shutdown overflowed the queue (message 70
 // per delete). In virtual time over daemontest's network.
 func TestShutdownFlushes(t *testing.T) {
-	const conns, queue = 12, 4
+	const conns, queue = 40, 16
 	stacktest.Test(t, func(t *testing.T, nw *stacktest.Net) {
 		b := stacktest.Start(t, stacktest.Policy{Local: stacktest.HostB, Remote: stacktest.HostA, Tunnel: true,
 			LocalAddress: "203.0.113.0/24", RemoteAddress: "10.1.0.0/16", LogLevel: "info"},
