@@ -246,11 +246,10 @@ func (d *Daemon) initiate(conn string) error {
 		}
 	}
 	sa := &SA{
-		Cookies:   Cookies{I: icookie},
-		Role:      RoleInitiator,
-		Conn:      conn,
-		Created:   d.clock.Now(),
-		exchanges: map[uint32]*running{},
+		Cookies: Cookies{I: icookie},
+		Role:    RoleInitiator,
+		Conn:    conn,
+		Created: d.clock.Now(),
 	}
 	run := &running{id: 0}
 	var initErr error
@@ -276,7 +275,7 @@ func (d *Daemon) initiate(conn string) error {
 	run.typ = exchangeOf(res.Send)
 	d.byInit[icookie] = sa
 	d.sas[sa.Cookies] = sa
-	sa.exchanges[0] = run
+	sa.addExchange(run)
 	d.countInitiation(sa, d.peerOf(conn))
 	d.carryOut(sa, run, res, false)
 	return nil

@@ -108,7 +108,7 @@ type Daemon struct {
 	// peer address (EachEstablished, EachEstablishedWith), so that a
 	// look-up for one connection made while each of many SAs is set up
 	// does not scan them all.
-	byConn      map[string]map[netip.Addr]map[*SA]struct{}
+	byConn      map[string]map[netip.Addr]*peerSet
 	halfOpen    int
 	refused     refusals
 	blocked     blockList
@@ -117,6 +117,9 @@ type Daemon struct {
 	begun       []begun
 	pendingInit []string
 	stopOnce    sync.Once
+	// flushing: Stop has begun; the engine's Detach will flush what it
+	// installed, so deletes are not queued (engine.go, mootAtStop).
+	flushing bool
 
 	metrics  *metrics
 	hooks    *hooks
@@ -124,6 +127,7 @@ type Daemon struct {
 	keying   map[string]*keying
 	starts   initiations
 	overflow *overflow
+	timers   timerHeap // per-SA and the loop's own deadlines (satimer.go)
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -195,11 +199,12 @@ func New(opt Options) *Daemon {
 		sas:      map[Cookies]*SA{},
 		byInit:   map[[8]byte]*SA{},
 		firsts:   map[firstKey]*SA{},
-		byConn:   map[string]map[netip.Addr]map[*SA]struct{}{},
+		byConn:   map[string]map[netip.Addr]*peerSet{},
 		tokens:   map[uint64]tokenRef{},
 		hooks:    newHooks(opt.Log),
 		admit:    newAdmission(),
 	}
+	d.timers.d = d
 	d.metrics = newMetrics(d)
 	return d
 }
@@ -390,6 +395,7 @@ func (d *Daemon) Stop() {
 	d.stopOnce.Do(func() {
 		// Tell the peers while the loop and the sockets still run.
 		d.call(func() {
+			d.flushing = true
 			n := 0
 			for _, sa := range d.allSAs() {
 				if sa.Established {
@@ -429,6 +435,8 @@ func (d *Daemon) Stop() {
 // dropAll forgets every SA after the loop stopped (the engine's Detach
 // removes their kernel state).
 func (d *Daemon) dropAll() {
+	d.flushing = true
+	d.timers.close()
 	for _, sa := range d.allSAs() {
 		d.removeSA(sa, RemoveShutdown)
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,9 @@ func (d *Daemon) newTokenRaw() uint64 { return tokenCounter.Add(1) }
 // submit queues an engine request; a request the bounded queue drops is
 // answered to its exchange at once with a failure event.
 func (d *Daemon) submit(r engine.Request) {
+	if d.flushing && mootAtStop(r) {
+		return
+	}
 	if ref, ok := d.tokens[r.ID()]; ok && ref.sa != nil && undoable(r) {
 		ref.req = r
 		d.tokens[r.ID()] = ref
@@ -50,6 +54,14 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 			return
 		}
 		delete(d.tokens, ev.Token)
+		if ref.sa != nil {
+			if i := slices.Index(ref.sa.tokens, ev.Token); i >= 0 {
+				ref.sa.tokens = slices.Delete(ref.sa.tokens, i, i+1)
+			}
+			if len(ref.sa.tokens) == 0 {
+				ref.sa.tokens = nil
+			}
+		}
 		if ref.sa == nil {
 			// The daemon's own request (a reload's policies).
 			if ref.then != nil {
@@ -72,7 +84,7 @@ func (d *Daemon) engineEvent(ev engine.Event) {
 		d.log.Debug("kernel event ignored", zap.Stringer("event", ev))
 		return
 	}
-	res := d.safeCall(&SA{exchanges: map[uint32]*running{}}, nil, func(c *Context) Result {
+	res := d.safeCall(&SA{}, nil, func(c *Context) Result {
 		c.SA = nil
 		return d.kernel.Kernel(c, ev)
 	})
@@ -141,6 +153,20 @@ func (d *Daemon) waitEngine(tok uint64, limit time.Duration) (engine.Event, erro
 			return engine.Event{}, errors.New("daemon: engine did not answer")
 		}
 	}
+}
+
+// mootAtStop reports whether r only takes out something the engine put
+// in: once Stop has begun, the Detach at its end flushes every SA and
+// policy the engine installed (engine.Backend's Flush, as XFRM's flush of
+// what the daemon owns), so the per-SA deletes of a shutdown would only
+// fill the engine's queue: at 100,000 SAs it overflowed (message 70) and
+// held the stop up (docs/performance.md, "Memory at scale").
+func mootAtStop(r engine.Request) bool {
+	switch r.(type) {
+	case *engine.Delete, *engine.RemovePolicies:
+		return true
+	}
+	return false
 }
 
 // undoable reports whether r puts something into the engine that its

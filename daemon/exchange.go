@@ -103,14 +103,17 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	}
 	if run != nil && res.Done && !run.done {
 		run.done = true
+		// What answers a retransmission from now on is the cache
+		// (lastIn, lastOut); the exchange itself, with the messages it
+		// decoded, goes now rather than with the cache.
+		run.ex = nil
 		r := run
-		run.doneTimer = d.clock.AfterFunc(d.settings.ReplyCacheTime, func() {
-			d.post(func() {
-				if sa.exchanges[r.id] == r && r.done {
-					delete(sa.exchanges, r.id)
-					d.remember(sa, finishedID{id: r.id, sum: r.lastIn})
-				}
-			})
+		run.doneTimer = d.timers.after(d.settings.ReplyCacheTime, func() {
+			r.doneTimer = nil
+			if sa.exchanges[r.id] == r && r.done {
+				sa.dropExchange(r.id)
+				d.remember(sa, finishedID{id: r.id, sum: r.lastIn})
+			}
 		})
 	}
 	if res.DeleteSA {
@@ -141,7 +144,7 @@ func (d *Daemon) flushBegun() {
 		if old := b.sa.exchanges[b.run.id]; old != nil {
 			old.stopTimers()
 		}
-		b.sa.exchanges[b.run.id] = b.run
+		b.sa.addExchange(b.run)
 		d.carryOut(b.sa, b.run, b.res, false)
 	}
 }
@@ -159,7 +162,7 @@ func (d *Daemon) alive(sa *SA) bool {
 func (d *Daemon) endExchange(sa *SA, run *running) {
 	run.stopTimers()
 	if sa.exchanges[run.id] == run {
-		delete(sa.exchanges, run.id)
+		sa.dropExchange(run.id)
 	}
 	if run.id == 0 && !sa.Established {
 		d.removeSA(sa, RemoveFailed)
@@ -213,7 +216,7 @@ func (d *Daemon) startIO(sa *SA, run *running, f func(context.Context) any) {
 
 // resume hands a work result or an engine event back to its exchange.
 func (d *Daemon) resume(sa *SA, run *running, v any) {
-	if !d.alive(sa) || sa.exchanges[run.id] != run {
+	if !d.alive(sa) || sa.exchanges[run.id] != run || run.ex == nil {
 		return // the exchange ended meanwhile
 	}
 	if _, isWork := v.(engine.Event); !isWork {

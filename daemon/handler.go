@@ -149,6 +149,9 @@ func (c *Context) Token() uint64 {
 	t := c.d.newTokenRaw()
 	if c.run != nil {
 		c.d.tokens[t] = tokenRef{sa: c.SA, run: c.run}
+		if c.SA != nil {
+			c.SA.tokens = append(c.SA.tokens, t)
+		}
 	}
 	return t
 }

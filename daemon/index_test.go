@@ -10,7 +10,7 @@ import (
 // whose connection or peer changed is found under the new ones
 // (reindex), and a removed one nowhere.
 func TestEstablishedIndex(t *testing.T) {
-	d := &Daemon{byConn: map[string]map[netip.Addr]map[*SA]struct{}{}}
+	d := &Daemon{byConn: map[string]map[netip.Addr]*peerSet{}}
 	c := &Context{d: d}
 	peer := func(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 	a := &SA{Conn: "x", Remote: peer("192.0.2.1:500")}

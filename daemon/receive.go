@@ -164,7 +164,7 @@ func (d *Daemon) receive(p *Packet) {
 		return
 	}
 	run.lastIn, run.haveIn, run.answers = sum, true, false
-	sa.exchanges[h.MessageID] = run
+	sa.addExchange(run)
 	d.Counters.Accepted.Add(1)
 	sa.LastHeard = d.clock.Now()
 	d.carryOut(sa, run, res, true)

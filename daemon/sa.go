@@ -41,17 +41,21 @@ type SA struct {
 
 	phase1      Phase1State // Phase1, SetPhase1
 	exchanges   map[uint32]*running
-	history     idHistory // finished message IDs (replay.go)
-	historyFull bool      // MaxMessageIDs reached: being deleted
-	timers      map[string]*saTimer
-	removed     bool      // the watchers were told
-	indexed     *indexKey // where byConn holds it, once established
-	halfOpen    Timer     // responder SAs until authenticated
+	history     idHistory  // finished message IDs (replay.go)
+	historyFull bool       // MaxMessageIDs reached: being deleted
+	timers      []*saTimer // named timers (satimer.go)
+	removed     bool       // the watchers were told
+	indexed     *indexKey  // where byConn holds it, once established
+	halfOpen    Timer      // responder SAs until authenticated
 	first       *firstKey
 	// source is the address a responder SA was admitted from (admission.go);
 	// jobs counts the worker-pool jobs its exchanges asked for.
 	source netip.Addr
 	jobs   int
+	// tokens are the engine requests of its exchanges still waiting for
+	// an answer (Daemon.tokens holds them; Context.Token), so that
+	// removing the SA visits its own, not every SA's.
+	tokens []uint64
 	fragID uint16 // the fragment ID of the last message sent in fragments
 	// held are messages of new exchanges (a Quick Mode, a Transaction)
 	// that came while the last phase 1 message was with the worker pool;
@@ -78,6 +82,14 @@ func (sa *SA) Phase1() Phase1State { return sa.phase1 }
 
 // SetPhase1 makes st phase 1's state of the SA.
 func (sa *SA) SetPhase1(st Phase1State) { sa.phase1 = st }
+
+// peerSet is the entry of Daemon.byConn for one connection and peer
+// address: its SAs, and the key every one of them points to (SA.indexed)
+// rather than each its own copy.
+type peerSet struct {
+	key indexKey
+	sas map[*SA]struct{}
+}
 
 // indexKey is where Daemon.byConn holds an established SA.
 type indexKey struct {
@@ -118,6 +130,24 @@ type running struct {
 
 	done      bool
 	doneTimer Timer
+}
+
+// addExchange files run under its message ID. The map exists only while
+// the SA has exchanges: an established SA with none (the usual state)
+// holds no table for them.
+func (sa *SA) addExchange(run *running) {
+	if sa.exchanges == nil {
+		sa.exchanges = map[uint32]*running{}
+	}
+	sa.exchanges[run.id] = run
+}
+
+// dropExchange forgets the exchange with message ID id.
+func (sa *SA) dropExchange(id uint32) {
+	delete(sa.exchanges, id)
+	if len(sa.exchanges) == 0 {
+		sa.exchanges = nil
+	}
 }
 
 func (r *running) stopTimers() {

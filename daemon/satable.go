@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -55,14 +56,13 @@ func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 		}
 	}
 	sa := &SA{
-		Cookies:   Cookies{I: fk.I, R: r},
-		Role:      RoleResponder,
-		Local:     p.Local,
-		Remote:    p.Remote,
-		Created:   d.clock.Now(),
-		exchanges: map[uint32]*running{},
-		first:     &fk,
-		source:    src,
+		Cookies: Cookies{I: fk.I, R: r},
+		Role:    RoleResponder,
+		Local:   p.Local,
+		Remote:  p.Remote,
+		Created: d.clock.Now(),
+		first:   &fk,
+		source:  src,
 	}
 	d.sas[sa.Cookies] = sa
 	d.firsts[fk] = sa
@@ -86,14 +86,13 @@ func (d *Daemon) leaveHalfOpen(sa *SA, charge bool) {
 // armHalfOpen removes a responder SA that is still not authenticated after
 // HalfOpenLifetime, so that spoofed first messages cannot fill the table.
 func (d *Daemon) armHalfOpen(sa *SA) {
-	sa.halfOpen = d.clock.AfterFunc(d.settings.HalfOpenLifetime, func() {
-		d.post(func() {
-			if d.sas[sa.Cookies] == sa && !sa.Established {
-				d.Counters.HalfOpenExpiry.Add(1)
-				d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
-				d.removeSA(sa, RemoveHalfOpen)
-			}
-		})
+	sa.halfOpen = d.timers.after(d.settings.HalfOpenLifetime, func() {
+		sa.halfOpen = nil
+		if d.sas[sa.Cookies] == sa && !sa.Established {
+			d.Counters.HalfOpenExpiry.Add(1)
+			d.log.Debug("half-open ISAKMP SA expired", zap.Stringer("cookies", sa.Cookies), zap.Stringer("peer", sa.Remote))
+			d.removeSA(sa, RemoveHalfOpen)
+		}
 	})
 }
 
@@ -104,7 +103,7 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 	for _, run := range sa.exchanges {
 		run.stopTimers()
 	}
-	sa.exchanges = map[uint32]*running{}
+	sa.exchanges = nil
 	sa.stopTimers()
 	if sa.halfOpen != nil {
 		sa.halfOpen.Stop()
@@ -126,11 +125,16 @@ func (d *Daemon) removeSA(sa *SA, why RemoveReason) {
 		// wrong hash) stays charged to its source (admission.go).
 		d.leaveHalfOpen(sa, sa.jobs > 0 && why != RemoveHalfOpen && why != RemoveShutdown)
 	}
-	for tok, ref := range d.tokens {
-		if ref.sa == sa && ref.req == nil {
+	// The answers still to come for its exchanges: those that put
+	// something into the engine stay, to be undone when they come
+	// (engine.go, undo); the others are forgotten.
+	sa.tokens = slices.DeleteFunc(sa.tokens, func(tok uint64) bool {
+		if ref, ok := d.tokens[tok]; ok && ref.sa == sa && ref.req == nil {
 			delete(d.tokens, tok)
+			return true
 		}
-	}
+		return false
+	})
 	if wasThere && !sa.removed {
 		sa.removed = true
 		if why < numRemoveReasons {
@@ -167,16 +171,16 @@ func (d *Daemon) index(sa *SA) {
 	k := indexKey{sa.Conn, sa.Remote.Addr().Unmap()}
 	peers := d.byConn[k.conn]
 	if peers == nil {
-		peers = map[netip.Addr]map[*SA]struct{}{}
+		peers = map[netip.Addr]*peerSet{}
 		d.byConn[k.conn] = peers
 	}
 	set := peers[k.peer]
 	if set == nil {
-		set = map[*SA]struct{}{}
+		set = &peerSet{key: k, sas: map[*SA]struct{}{}}
 		peers[k.peer] = set
 	}
-	set[sa] = struct{}{}
-	sa.indexed = &k
+	set.sas[sa] = struct{}{}
+	sa.indexed = &set.key
 }
 
 // reindex moves sa in byConn when an exchange changed its connection or
@@ -195,8 +199,8 @@ func (d *Daemon) unindex(sa *SA) {
 	}
 	if peers := d.byConn[k.conn]; peers != nil {
 		if set := peers[k.peer]; set != nil {
-			delete(set, sa)
-			if len(set) == 0 {
+			delete(set.sas, sa)
+			if len(set.sas) == 0 {
 				delete(peers, k.peer)
 			}
 		}
@@ -215,7 +219,7 @@ func (c *Context) EachEstablished(conn string, f func(*SA) bool) {
 		return
 	}
 	for _, set := range c.d.byConn[conn] {
-		for sa := range set {
+		for sa := range set.sas {
 			if !f(sa) {
 				return
 			}
@@ -229,7 +233,11 @@ func (c *Context) EachEstablishedWith(conn string, peer netip.Addr, f func(*SA) 
 	if c.d == nil {
 		return
 	}
-	for sa := range c.d.byConn[conn][peer.Unmap()] {
+	set := c.d.byConn[conn][peer.Unmap()]
+	if set == nil {
+		return
+	}
+	for sa := range set.sas {
 		if !f(sa) {
 			return
 		}

@@ -38,8 +38,11 @@ func (d *Daemon) retransmit(sa *SA, run *running, gen uint64) {
 		zap.Stringer("exchange", run.typ), zap.Uint32("message-id", run.id),
 		zap.Int("sends", run.tries+1))
 	run.request = false
-	res := d.safeCall(sa, run, func(c *Context) Result { return run.ex.TimedOut(c) })
-	if res.Reject == nil {
+	var res Result
+	if run.ex != nil {
+		res = d.safeCall(sa, run, func(c *Context) Result { return run.ex.TimedOut(c) })
+	}
+	if res.Reject == nil && run.ex != nil {
 		res.Send, res.Request, res.Work = nil, false, nil
 		d.carryOut(sa, run, res, false)
 	}

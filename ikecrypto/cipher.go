@@ -144,14 +144,25 @@ type Cipher interface {
 }
 
 type cbcCipher struct {
-	alg   EncryptionAlgorithm
+	alg  EncryptionAlgorithm
+	klen int
+	bs   int
+	// key is the caller's Ka, not a copy: clearing it (the ISAKMP SA's
+	// Wipe) leaves the cipher without a key.
+	key []byte
+	// block is kept only for the ciphers whose key schedule is dear to
+	// build (Blowfish, CAST); AES, DES and 3DES build theirs from key on
+	// each use (Block), so that an idle ISAKMP SA does not hold one: an
+	// AES schedule is about 500 bytes, a build about 0.1 µs, and a
+	// daemon holding 100,000 SAs uses few of them at a time
+	// (docs/performance.md, "Memory at scale").
 	block cipher.Block
-	klen  int
 }
 
 // NewCipher returns the CBC cipher e with key, whose length must be
 // e.KeyLen(keyBits). Weak DES keys and degenerate 3DES keys are refused with
-// ErrWeakKey (RFC 2405; RFC 2451, 2.3).
+// ErrWeakKey (RFC 2405; RFC 2451, 2.3). The cipher keeps key itself (not
+// a copy): the caller must not change it but to wipe it.
 func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
 	klen, err := e.KeyLen(keyBits)
 	if err != nil {
@@ -160,38 +171,62 @@ func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
 	if len(key) != klen {
 		return nil, fmt.Errorf("ikecrypto: %v key is %d bytes, want %d", e, len(key), klen)
 	}
-	var b cipher.Block
 	switch e {
 	case EncryptionDES:
 		if IsWeakDESKey(key) {
 			return nil, ErrWeakKey
 		}
-		b, err = des.NewCipher(key)
 	case Encryption3DES:
 		if IsDegenerate3DESKey(key) {
 			return nil, ErrWeakKey
 		}
-		b, err = des.NewTripleDESCipher(key)
-	case EncryptionAES:
-		b, err = aes.NewCipher(key)
-	case EncryptionBlowfish:
-		b, err = blowfish.NewCipher(key)
-	case EncryptionCAST:
-		b, err = cast5.NewCipher(key)
 	}
+	b, err := newBlock(e, key)
 	if err != nil {
 		return nil, fmt.Errorf("ikecrypto: %v: %w", e, err)
 	}
-	return &cbcCipher{alg: e, block: b, klen: klen}, nil
+	c := &cbcCipher{alg: e, klen: klen, bs: b.BlockSize(), key: key}
+	if e == EncryptionBlowfish || e == EncryptionCAST {
+		c.block = b
+	}
+	return c, nil
+}
+
+// newBlock builds the block cipher e keyed with key.
+func newBlock(e EncryptionAlgorithm, key []byte) (cipher.Block, error) {
+	switch e {
+	case EncryptionDES:
+		return des.NewCipher(key)
+	case Encryption3DES:
+		return des.NewTripleDESCipher(key)
+	case EncryptionAES:
+		return aes.NewCipher(key)
+	case EncryptionBlowfish:
+		return blowfish.NewCipher(key)
+	case EncryptionCAST:
+		return cast5.NewCipher(key)
+	}
+	return nil, fmt.Errorf("no block cipher for %v", e)
 }
 
 func (c *cbcCipher) Algorithm() EncryptionAlgorithm { return c.alg }
-func (c *cbcCipher) BlockSize() int                 { return c.block.BlockSize() }
+func (c *cbcCipher) BlockSize() int                 { return c.bs }
 func (c *cbcCipher) KeyLen() int                    { return c.klen }
-func (c *cbcCipher) Block() cipher.Block            { return c.block }
+
+func (c *cbcCipher) Block() cipher.Block {
+	if c.block != nil {
+		return c.block
+	}
+	// The key's length was checked by NewCipher: this cannot fail.
+	b, err := newBlock(c.alg, c.key)
+	if err != nil {
+		panic("ikecrypto: " + err.Error())
+	}
+	return b
+}
 
 func (c *cbcCipher) check(dst, src, iv []byte) error {
-	bs := c.block.BlockSize()
+	bs := c.bs
 	if len(iv) != bs || len(src)%bs != 0 || len(dst) < len(src) {
 		return errBlocks
 	}
@@ -202,7 +237,7 @@ func (c *cbcCipher) EncryptCBC(dst, src, iv []byte) error {
 	if err := c.check(dst, src, iv); err != nil {
 		return err
 	}
-	cipher.NewCBCEncrypter(c.block, iv).CryptBlocks(dst[:len(src)], src)
+	cipher.NewCBCEncrypter(c.Block(), iv).CryptBlocks(dst[:len(src)], src)
 	return nil
 }
 
@@ -210,6 +245,6 @@ func (c *cbcCipher) DecryptCBC(dst, src, iv []byte) error {
 	if err := c.check(dst, src, iv); err != nil {
 		return err
 	}
-	cipher.NewCBCDecrypter(c.block, iv).CryptBlocks(dst[:len(src)], src)
+	cipher.NewCBCDecrypter(c.Block(), iv).CryptBlocks(dst[:len(src)], src)
 	return nil
 }

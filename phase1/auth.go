@@ -197,6 +197,8 @@ func (x *Exchange) establish(env Env, j *job, st daemon.Result) daemon.Result {
 	s := x.SA
 	s.State = StateEstablished
 	s.EstablishedAt = env.Now
+	s.dropDH()
+	s.settle()
 	if j != nil && j.peerCert != nil {
 		s.PeerCert = j.peerCert
 	}

@@ -94,7 +94,7 @@ func TestWipe(t *testing.T) {
 			t.Fatal("secret left after Wipe")
 		}
 	}
-	if s.cipher != nil || s.dh != nil || s.State != StateDeleted {
+	if s.cipher != nil || s.Handshake != nil || s.State != StateDeleted {
 		t.Fatal("keys still referenced after Wipe")
 	}
 }

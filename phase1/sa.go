@@ -1,8 +1,10 @@
 package phase1
 
 import (
+	"bytes"
 	"crypto/x509"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/iked/iked/daemon"
@@ -44,18 +46,9 @@ type SA struct {
 	// in the initiator's proposal.
 	Transform       Transform
 	TransformNumber uint8
-	// Offered is what the initiator proposed (initiator side: our offer).
-	Offered []Transform
-	// SAiB is the body of the initiator's SA payload exactly as sent: it
-	// enters HASH_I and HASH_R (RFC 2409, 5).
-	SAiB []byte
-
-	// Ni and Nr are the nonce payload bodies; GXi and GXr the KE payload
-	// bodies (the DH public values).
-	Ni, Nr   []byte
-	GXi, GXr []byte
-	dh       ikecrypto.PrivateKey
-	gxy      []byte
+	// Handshake holds what only the phase 1 exchange needs; it goes
+	// (nil) once the SA is established (settle).
+	*Handshake
 
 	// PRF is the negotiated PRF (HMAC of the negotiated hash); AuthPRF
 	// the one HASH_I/HASH_R use (differs for ECDSA, see ikecrypto.AuthPRF).
@@ -118,6 +111,26 @@ type SA struct {
 	FailReason string
 }
 
+// Handshake is the part of an ISAKMP SA that only its phase 1 exchange
+// uses: the offer, the values that enter SKEYID, HASH_I and HASH_R, and
+// the Diffie-Hellman secrets. An established SA no longer has it, so that
+// the 100,000 SAs a responder may hold do not each keep it
+// (docs/performance.md, "Memory at scale").
+type Handshake struct {
+	// Offered is what the initiator proposed (initiator side: our offer).
+	Offered []Transform
+	// SAiB is the body of the initiator's SA payload exactly as sent: it
+	// enters HASH_I and HASH_R (RFC 2409, 5).
+	SAiB []byte
+
+	// Ni and Nr are the nonce payload bodies; GXi and GXr the KE payload
+	// bodies (the DH public values).
+	Ni, Nr   []byte
+	GXi, GXr []byte
+	dh       ikecrypto.PrivateKey
+	gxy      []byte
+}
+
 // Cookies returns the 16 bytes of both cookies: the SPI of an ISAKMP SA in
 // Delete and Notification payloads (RFC 2408, 3.14 and 3.15).
 func (s *SA) Cookies() []byte { return cookieSPI(s.ICookie, s.RCookie) }
@@ -176,13 +189,54 @@ func (s *SA) LastBlock() []byte { return s.iv }
 func (s *SA) Wipe() {
 	s.keys.Wipe()
 	clear(s.ka)
-	clear(s.gxy)
 	clear(s.iv)
+	s.dropDH()
+	s.ka, s.cipher = nil, nil
+	s.State = StateDeleted
+}
+
+// dropDH wipes the Diffie-Hellman private value and g^xy once the SA is
+// authenticated: SKEYID and its offspring are derived, nothing later reads
+// them (Quick Mode derives from SKEYID_d, RFC 2409, 5.5), and keeping them
+// for the SA's life would cost a few hundred bytes per SA and keep
+// secrets longer than needed (perfect forward secrecy, RFC 2409, 5.5).
+func (s *SA) dropDH() {
+	if s.Handshake == nil {
+		return
+	}
+	clear(s.gxy)
 	if s.dh != nil {
 		ikecrypto.WipePrivateKey(s.dh)
 	}
-	s.ka, s.gxy, s.dh, s.cipher = nil, nil, nil, nil
-	s.State = StateDeleted
+	s.gxy, s.dh = nil, nil
+}
+
+// settle lets go of what only the phase 1 exchange needed, once the SA
+// is authenticated: the offer, the initiator's SA payload body, the nonces
+// and DH public values (they entered SKEYID, HASH_I and HASH_R; Quick Mode
+// has its own, RFC 2409, 5.5), and copies what it keeps from the peer's
+// messages (Vendor IDs, its ID, its certificates), which the decoder left
+// as slices of the whole datagrams. An established SA kept its first
+// messages alive that way: about a kilobyte each (docs/performance.md,
+// "Memory at scale").
+func (s *SA) settle() {
+	s.Handshake = nil
+	for i, v := range s.VendorIDs {
+		s.VendorIDs[i] = bytes.Clone(v)
+	}
+	s.VendorIDs = slices.Clip(s.VendorIDs)
+	if s.RemoteID != nil {
+		// The body as received goes too: it entered HASH_I or HASH_R
+		// (idBody), which are done; encoding the ID again gives the same
+		// bytes.
+		id := *s.RemoteID
+		id.Received = isakmp.Received{}
+		id.Data = bytes.Clone(id.Data)
+		s.RemoteID = &id
+	}
+	for i, c := range s.peerCerts {
+		s.peerCerts[i] = bytes.Clone(c)
+	}
 }
 
 // StateOf returns the phase 1 state of the daemon's ISAKMP SA sa, or nil

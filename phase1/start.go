@@ -21,7 +21,7 @@ func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]by
 	if len(conn.IKE.Transforms) == 0 {
 		return nil, daemon.Result{}, fmt.Errorf("phase1: connection %q has no phase 1 transform", conn.Name)
 	}
-	s := &SA{ICookie: icookie, Role: daemon.RoleInitiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
+	s := &SA{Handshake: &Handshake{}, ICookie: icookie, Role: daemon.RoleInitiator, Mode: conn.IKE.Mode, Conn: conn, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	s.Offered = offer(conn)
 	s.LocalID = localID(conn, local.Addr())
@@ -54,7 +54,7 @@ func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote n
 	if h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive {
 		return nil, daemon.Result{Reject: fmt.Errorf("phase1: %s does not start phase 1", h.Exchange)}
 	}
-	s := &SA{ICookie: icookie, RCookie: rcookie, Role: daemon.RoleResponder, Mode: h.Exchange, Policy: cfg.Policy,
+	s := &SA{Handshake: &Handshake{}, ICookie: icookie, RCookie: rcookie, Role: daemon.RoleResponder, Mode: h.Exchange, Policy: cfg.Policy,
 		Local: local, Remote: remote, Created: env.Now}
 	x := &Exchange{SA: s, cfg: cfg}
 	if !hasIKE(cfg.Policy) {

@@ -72,7 +72,7 @@ func (rt *Manager) removeOrHold(c *daemon.Context, gone []*Child, hold bool) []e
 	var reqs []engine.Request
 	for _, ch := range gone {
 		reqs = append(reqs, &engine.Delete{Token: c.Token(), SAs: ch.Refs()})
-		for _, p := range ch.Policies {
+		for _, p := range ch.Policies() {
 			if !heldAlready(rt.held[ch.Conn], p) {
 				rt.held[ch.Conn] = append(rt.held[ch.Conn], p)
 			}

@@ -123,8 +123,8 @@ func deleteRequests(c *daemon.Context, children []*Child) []engine.Request {
 	var reqs []engine.Request
 	for _, ch := range children {
 		reqs = append(reqs, &engine.Delete{Token: c.Token(), SAs: ch.Refs()})
-		if len(ch.Policies) > 0 {
-			reqs = append(reqs, &engine.RemovePolicies{Token: c.Token(), Policies: ch.Policies})
+		if ps := ch.Policies(); len(ps) > 0 {
+			reqs = append(reqs, &engine.RemovePolicies{Token: c.Token(), Policies: ps})
 		}
 	}
 	return reqs

@@ -27,7 +27,9 @@
 # PREFIX (namespace prefix, hsc), KEEP=1 keeps the work folder,
 # IKED=PATH runs that iked binary; PROFILE=1 builds iked with -tags pprof
 # and saves a heap profile while the SAs are held (KEEP it);
-# IKED_GOMEMLIMIT=900MiB runs iked (only) with that Go soft memory limit. Root; every address is from
+# IKED_GOMEMLIMIT=900MiB runs iked (only) with that Go soft memory limit;
+# STOP_HELD=1 stops iked (SIGTERM) while it holds the SAs, timed, instead
+# of letting ikeload delete them. Root; every address is from
 # 192.0.2.0/24 and nothing leaves the namespaces.
 set -euo pipefail
 
@@ -69,8 +71,14 @@ IKED=${IKED:-$BIN/iked}
 WORK=$(mktemp -d /tmp/bench-scale-XXXXXX)
 RESP_PID=
 LOADS=()
+# stop_load PID: a background `ikeload` (a subshell running the function
+# below): the ikeload process it runs, then the subshell.
+stop_load() {
+	pkill -TERM -P "$1" 2>/dev/null || true
+	kill "$1" 2>/dev/null || true
+}
 cleanup() {
-	for p in "${LOADS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${LOADS[@]}"; do stop_load "$p"; done
 	[ -n "$RESP_PID" ] && kill "$RESP_PID" 2>/dev/null && wait "$RESP_PID" 2>/dev/null
 	ip netns del "$NS_I" 2>/dev/null || true
 	ip netns del "$NS_R" 2>/dev/null || true
@@ -196,6 +204,19 @@ scale() {
 	lsj_s=$(secs "$WORK/list.json" "${CTL[@]}" -json list-sas)
 	echo "  ikectl status ${st_s}s; ikectl list-sas ${ls_s}s ($(wc -l <"$WORK/list.out") lines); ikectl -json list-sas ${lsj_s}s ($(($(wc -c <"$WORK/list.json") / 1048576)) MiB); load $(load)"
 	rm -f "$WORK/list.out" "$WORK/list.json"
+	if [ -n "${STOP_HELD:-}" ]; then
+		# Stop iked while it holds every SA: it sends each peer its
+		# Deletes and leaves the engine's flush to its Detach.
+		local s0 s1 m70
+		s0=$(date +%s%N)
+		stop_iked
+		s1=$(date +%s%N)
+		m70=$(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true)
+		echo "  iked stopped holding them: $(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.1f", (b - a) / 1e9}')s; message 70 lines: $m70; shutdown line: $(grep 'deleted at shutdown' "$WORK/iked/out" | tail -1 | grep -o 'count.*'); load $(load)"
+		stop_load "$lp"
+		wait "$lp" || true
+		return
+	fi
 	local mid
 	mid=$(cpu_ticks "$RESP_PID")
 	wait "$lp" || true

@@ -12,10 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/iked/iked/deadline"
 	"github.com/iked/iked/engine"
 )
 
@@ -70,20 +72,64 @@ type Record struct {
 type saKey struct {
 	proto engine.Protocol
 	spi   uint32
-	dst   string
+	dst   netip.Addr
 }
 
-func keyOf(r engine.SARef) saKey { return saKey{r.Protocol, r.SPI, r.Dst.String()} }
+func keyOf(r engine.SARef) saKey { return saKey{r.Protocol, r.SPI, r.Dst} }
+
+// stacked is an entry of a key's stack of policies: n equal policies
+// installed one after the other, as one. Many transport-mode clients of
+// one connection behind one address each install the same policies (its
+// request ID is the connection's): a stack of 1,000 equal copies took
+// most of the memory engine's share at 100,000 bundles.
+type stacked struct {
+	p engine.Policy
+	n int
+}
 
 type policyKey struct {
 	dir engine.Direction
 	sel engine.Selector
 }
 
+// entry is an installed SA. Its lifetime timers are not a time.Timer each
+// but a place in the backend's heap of deadlines (expiry.go): a daemon
+// holding 100,000 bundles kept 400,000 runtime timers.
+// The SAs of a bundle share what the bundle says of them all (installed),
+// and Record is put together when a caller asks.
 type entry struct {
-	rec         Record
-	soft, hard  *time.Timer
-	hardExpired bool
+	ref    engine.SARef
+	bundle *installed
+	sa     engine.SA // algorithms and keys, deep-copied
+	mode   engine.Mode
+	bytes  uint64 // accounted with Account
+	// Entry is the next lifetime to fire (soft, then hard), while
+	// pending in Backend.expiries.
+	deadline.Entry
+
+	inbound, softFired, hardExpired, dueHard bool
+}
+
+// installed is what the SAs of one bundle share.
+type installed struct {
+	bundleID, reqID uint32
+	selector        engine.Selector
+	lifetime        engine.Lifetime
+	at              time.Time
+	encap           *engine.Encap // the ESP SAs'
+}
+
+func (e *entry) key() saKey { return keyOf(e.ref) }
+
+// record is the SA as Record, keys not copied.
+func (e *entry) record() Record {
+	r := Record{Ref: e.ref, Inbound: e.inbound, BundleID: e.bundle.bundleID, ReqID: e.bundle.reqID, Mode: e.mode,
+		SA: e.sa, Selector: e.bundle.selector, Lifetime: e.bundle.lifetime, Installed: e.bundle.at,
+		Bytes: e.bytes, SoftFired: e.softFired}
+	if e.sa.Protocol == engine.ProtoESP {
+		r.Encap = e.bundle.encap
+	}
+	return r
 }
 
 // Backend is the memory engine. Its methods are safe for concurrent use:
@@ -94,11 +140,12 @@ type Backend struct {
 	open     bool
 	sas      map[saKey]*entry
 	larval   map[saKey]engine.SARef
-	policies map[policyKey][]engine.Policy // per key a stack, the last in force (as engine/xfrm)
+	policies map[policyKey][]stacked // per key a stack, the last in force (as engine/xfrm)
 	order    []policyKey
 	notes    chan engine.Event
 	done     chan struct{}
 	acqSeq   uint32
+	expiries expiries
 }
 
 // New returns a memory backend; it is empty until Open.
@@ -113,7 +160,7 @@ func New(opts Options) *Backend {
 		opts:     opts,
 		sas:      map[saKey]*entry{},
 		larval:   map[saKey]engine.SARef{},
-		policies: map[policyKey][]engine.Policy{},
+		policies: map[policyKey][]stacked{},
 		notes:    make(chan engine.Event, opts.Buffer),
 		done:     make(chan struct{}),
 	}
@@ -147,9 +194,7 @@ func (b *Backend) Close() error {
 		return nil
 	default:
 	}
-	for _, e := range b.sas {
-		e.stop()
-	}
+	b.expiries.stopAll()
 	b.open = false
 	close(b.done)
 	close(b.notes)
@@ -195,7 +240,7 @@ func (b *Backend) AllocSPI(r *engine.AllocSPI) (uint32, error) {
 	// from stalling the worker.
 	for i := uint64(0); i < min(span, 1<<16); i++ {
 		spi := uint32(uint64(lo) + (start+i)%span)
-		k := saKey{r.Protocol, spi, r.Dst.String()}
+		k := saKey{r.Protocol, spi, r.Dst}
 		if _, ok := b.sas[k]; ok {
 			continue
 		}
@@ -247,7 +292,11 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		return failed
 	}
-	now := time.Now()
+	shared := &installed{bundleID: bd.ID, reqID: bd.ReqID, selector: bd.Selector, lifetime: bd.Lifetime, at: time.Now()}
+	if bd.Encap != nil {
+		enc := *bd.Encap // ports as seen from this host, both directions
+		shared.encap = &enc
+	}
 	for i, ref := range refs {
 		inbound := i < len(bd.Inbound)
 		sa, sas := bd.Outbound[max(0, i-len(bd.Inbound))], bd.Outbound
@@ -256,64 +305,54 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		k := keyOf(ref)
 		delete(b.larval, k)
-		e := &entry{rec: Record{
-			Ref: ref, Inbound: inbound, BundleID: bd.ID, ReqID: bd.ReqID,
-			Mode: bd.SAMode(sas, sa.Protocol), SA: copySA(sa), Selector: bd.Selector,
-			Lifetime: bd.Lifetime, Installed: now,
-		}}
-		if bd.Encap != nil && sa.Protocol == engine.ProtoESP {
-			enc := *bd.Encap // ports as seen from this host, both directions
-			e.rec.Encap = &enc
-		}
+		e := &entry{ref: ref, bundle: shared, sa: copySA(sa), mode: bd.SAMode(sas, sa.Protocol), inbound: inbound}
 		b.sas[k] = e
 		b.arm(k, e)
 	}
 	return nil
 }
 
-// arm starts the lifetime timers of an SA (b.mu held).
+// arm schedules the first lifetime of an SA (b.mu held): the soft one,
+// else the hard one.
 func (b *Backend) arm(k saKey, e *entry) {
-	lt := e.rec.Lifetime
-	if lt.SoftSeconds != 0 {
-		e.soft = time.AfterFunc(time.Duration(lt.SoftSeconds)*time.Second, func() { b.expire(k, e, false) })
-	}
-	if lt.HardSeconds != 0 {
-		e.hard = time.AfterFunc(time.Duration(lt.HardSeconds)*time.Second, func() { b.expire(k, e, true) })
-	}
-}
-
-func (e *entry) stop() {
-	if e.soft != nil {
-		e.soft.Stop()
-	}
-	if e.hard != nil {
-		e.hard.Stop()
+	lt, at := e.bundle.lifetime, e.bundle.at
+	switch {
+	case lt.SoftSeconds != 0:
+		b.expiries.add(b, e, at.Add(time.Duration(lt.SoftSeconds)*time.Second), false)
+	case lt.HardSeconds != 0:
+		b.expiries.add(b, e, at.Add(time.Duration(lt.HardSeconds)*time.Second), true)
 	}
 }
 
-// expire fires a lifetime: soft reports once, hard reports and deletes the
-// SA, as the kernel does.
-func (b *Backend) expire(k saKey, e *entry, hard bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// stop cancels an SA's pending lifetime (b.mu held).
+func (b *Backend) stop(e *entry) { b.expiries.remove(e) }
+
+// expired fires the lifetime of e that fell due (b.mu held), then
+// schedules its hard one after a soft one.
+func (b *Backend) expired(e *entry) {
+	hard := e.dueHard
+	k := e.key()
 	b.expireLocked(k, e, hard)
+	if lt := e.bundle.lifetime; !hard && lt.HardSeconds != 0 && b.sas[k] == e && !e.hardExpired {
+		b.expiries.add(b, e, e.bundle.at.Add(time.Duration(lt.HardSeconds)*time.Second), true)
+	}
 }
 
 func (b *Backend) expireLocked(k saKey, e *entry, hard bool) {
-	if b.sas[k] != e || e.hardExpired || (!hard && e.rec.SoftFired) {
+	if b.sas[k] != e || e.hardExpired || (!hard && e.softFired) {
 		return
 	}
 	kind := engine.EventExpireSoft
 	if hard {
 		kind = engine.EventExpireHard
 		e.hardExpired = true
-		e.stop()
+		b.stop(e)
 		delete(b.sas, k)
 	} else {
-		e.rec.SoftFired = true
+		e.softFired = true
 	}
-	b.notify(engine.Event{Kind: kind, Protocol: e.rec.Ref.Protocol, SPI: e.rec.Ref.SPI,
-		Expire: &engine.Expire{SA: e.rec.Ref, ReqID: e.rec.ReqID, Hard: hard}})
+	b.notify(engine.Event{Kind: kind, Protocol: e.ref.Protocol, SPI: e.ref.SPI,
+		Expire: &engine.Expire{SA: e.ref, ReqID: e.bundle.reqID, Hard: hard}})
 }
 
 // Account counts traffic on an SA, which fires its volume lifetimes
@@ -326,12 +365,12 @@ func (b *Backend) Account(ref engine.SARef, bytes uint64) error {
 	if !ok {
 		return ErrNotFound
 	}
-	e.rec.Bytes += bytes
-	lt := e.rec.Lifetime
-	if lt.SoftKBytes != 0 && e.rec.Bytes >= lt.SoftKBytes*1024 {
+	e.bytes += bytes
+	lt := e.bundle.lifetime
+	if lt.SoftKBytes != 0 && e.bytes >= lt.SoftKBytes*1024 {
 		b.expireLocked(k, e, false)
 	}
-	if lt.HardKBytes != 0 && e.rec.Bytes >= lt.HardKBytes*1024 {
+	if lt.HardKBytes != 0 && e.bytes >= lt.HardKBytes*1024 {
 		b.expireLocked(k, e, true)
 	}
 	return nil
@@ -346,7 +385,7 @@ func (b *Backend) Delete(refs []engine.SARef) error {
 	for _, ref := range refs {
 		k := keyOf(ref)
 		if e, ok := b.sas[k]; ok {
-			e.stop()
+			b.stop(e)
 			delete(b.sas, k)
 			continue
 		}
@@ -386,10 +425,15 @@ func (b *Backend) InstallPolicies(ps []engine.Policy) error {
 	for _, p := range ps {
 		k := policyKey{p.Dir, p.Selector}
 		p.Protocols = slices.Clone(p.Protocols)
-		if len(b.policies[k]) == 0 {
+		stack := b.policies[k]
+		if len(stack) == 0 {
 			b.order = append(b.order, k)
 		}
-		b.policies[k] = append(b.policies[k], p)
+		if top := len(stack) - 1; top >= 0 && samePolicy(stack[top].p, p) {
+			stack[top].n++
+			continue
+		}
+		b.policies[k] = append(stack, stacked{p: p, n: 1})
 	}
 	return nil
 }
@@ -405,13 +449,17 @@ func (b *Backend) RemovePolicies(ps []engine.Policy) error {
 		k := policyKey{p.Dir, p.Selector}
 		stack := b.policies[k]
 		i := len(stack) - 1
-		for i >= 0 && !samePolicy(stack[i], p) {
+		for i >= 0 && !samePolicy(stack[i].p, p) {
 			i--
 		}
 		if i < 0 {
 			if first == nil {
 				first = fmt.Errorf("%w: policy %s", ErrNotFound, p)
 			}
+			continue
+		}
+		if stack[i].n > 1 {
+			stack[i].n--
 			continue
 		}
 		stack = slices.Delete(slices.Clone(stack), i, i+1)
@@ -435,9 +483,7 @@ func (b *Backend) Flush() error {
 	defer b.watch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, e := range b.sas {
-		e.stop()
-	}
+	b.expiries.stopAll()
 	clear(b.sas)
 	clear(b.larval)
 	clear(b.policies)
@@ -451,7 +497,7 @@ func (b *Backend) SAs() []Record {
 	defer b.mu.Unlock()
 	out := make([]Record, 0, len(b.sas))
 	for _, e := range b.sas {
-		r := e.rec
+		r := e.record()
 		r.SA = copySA(r.SA)
 		out = append(out, r)
 	}
@@ -475,7 +521,7 @@ func (b *Backend) Lookup(ref engine.SARef) (Record, bool) {
 	if !ok {
 		return Record{}, false
 	}
-	r := e.rec
+	r := e.record()
 	r.SA = copySA(r.SA)
 	return r, true
 }
@@ -524,7 +570,7 @@ func (b *Backend) Packet(pkt engine.Selector) bool {
 		}
 		chain := p.Chain()
 		for _, e := range b.sas {
-			if !e.rec.Inbound && e.rec.ReqID == p.ReqID && e.rec.Ref.Dst == dst && e.rec.Ref.Protocol == chain[0] {
+			if !e.inbound && e.bundle.reqID == p.ReqID && e.ref.Dst == dst && e.ref.Protocol == chain[0] {
 				return false // an SA is there: the packet would be protected
 			}
 		}
@@ -585,5 +631,5 @@ func copySA(s engine.SA) engine.SA {
 // top is the policy in force for a key.
 func (b *Backend) top(k policyKey) engine.Policy {
 	stack := b.policies[k]
-	return stack[len(stack)-1]
+	return stack[len(stack)-1].p
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -168,5 +169,105 @@ func TestDeleteReportsMissing(t *testing.T) {
 	}
 	if len(m.SAs()) != 0 {
 		t.Fatal("existing SAs not deleted alongside the missing one")
+	}
+}
+
+// TestLifetimesInterleaved: the lifetimes of several bundles, installed
+// at different times and with different durations, fire each at its own
+// time and in time order (one timer serves them all, expiry.go), and a
+// deleted bundle's lifetimes never fire.
+func TestLifetimesInterleaved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := opened(t, Options{})
+		long, short, gone := bundle(), bundle(), bundle()
+		short.Inbound[0].SPI, short.Outbound[0].SPI = 0x3333, 0x4444
+		short.Lifetime.SoftSeconds, short.Lifetime.HardSeconds = 30, 40
+		gone.Inbound[0].SPI, gone.Outbound[0].SPI = 0x5555, 0x6666
+		gone.Lifetime.SoftSeconds, gone.Lifetime.HardSeconds = 20, 25
+		for _, bd := range []*engine.Bundle{long, gone} {
+			if err := m.Install(bd); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Second)
+		if err := m.Install(short); err != nil { // soft at 35 s, hard at 45 s
+			t.Fatal(err)
+		}
+		if err := m.Delete(gone.Refs()); err != nil {
+			t.Fatal(err)
+		}
+		type fired struct {
+			at   time.Duration
+			spi  uint32
+			hard bool
+		}
+		var got []fired
+		start := time.Now().Add(-5 * time.Second)
+		for range 8 {
+			ev := <-m.notes
+			got = append(got, fired{time.Since(start).Round(time.Second), ev.SPI, ev.Expire.Hard})
+		}
+		want := []fired{{35 * time.Second, 0x3333, false}, {35 * time.Second, 0x4444, false},
+			{45 * time.Second, 0x3333, true}, {45 * time.Second, 0x4444, true},
+			{90 * time.Second, 0x1111, false}, {90 * time.Second, 0x2222, false},
+			{100 * time.Second, 0x1111, true}, {100 * time.Second, 0x2222, true}}
+		for i := 0; i < len(got); i += 2 {
+			// The two SAs of a bundle fall due at once, in either order.
+			if got[i].spi > got[i+1].spi {
+				got[i], got[i+1] = got[i+1], got[i]
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("lifetimes fired\n%v\nwant\n%v", got, want)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if len(m.notes) != 0 || len(m.SAs()) != 0 {
+			t.Fatalf("%d more events, %d SAs left", len(m.notes), len(m.SAs()))
+		}
+	})
+}
+
+// TestPolicyStackEqualCopies: equal policies installed one after the
+// other (the clients of one connection behind one address) stack as
+// the kernel's would: each removal takes one copy off, the one below is
+// in force until the last goes, and one removal too many is refused.
+func TestPolicyStackEqualCopies(t *testing.T) {
+	m := opened(t, Options{})
+	sel := engine.Selector{Local: netip.MustParsePrefix("192.0.2.2/32"), Remote: netip.MustParsePrefix("192.0.2.100/32")}
+	pa := engine.Policy{Dir: engine.DirIn, Selector: sel, Mode: engine.ModeTransport, Protocols: []engine.Protocol{engine.ProtoESP}, ReqID: 1}
+	pb := pa
+	pb.ReqID = 2
+	for _, p := range []engine.Policy{pa, pa, pb, pa} {
+		if err := m.InstallPolicies([]engine.Policy{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inForce := func() uint32 {
+		ps := m.Policies()
+		if len(ps) != 1 {
+			t.Fatalf("%d policies in force, want 1", len(ps))
+		}
+		return ps[0].ReqID
+	}
+	for i, step := range []struct {
+		remove engine.Policy
+		want   uint32 // in force afterwards; 0: none
+	}{{pa, 2}, {pb, 1}, {pa, 1}, {pa, 0}} {
+		if err := m.RemovePolicies([]engine.Policy{step.remove}); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if step.want == 0 {
+			if n := len(m.Policies()); n != 0 {
+				t.Fatalf("step %d: %d policies left", i, n)
+			}
+			continue
+		}
+		if got := inForce(); got != step.want {
+			t.Fatalf("step %d: reqid %d in force, want %d", i, got, step.want)
+		}
+	}
+	if err := m.RemovePolicies([]engine.Policy{pa}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("removing a policy no longer there: %v", err)
 	}
 }

@@ -24,11 +24,12 @@ func (k *RecordedKey) Group() ikecrypto.Group { return k.G }
 // PublicBytes returns the recorded public value.
 func (k *RecordedKey) PublicBytes() []byte { return k.Public }
 
-// SharedSecret returns the recorded g^xy for the recorded peer value and
-// an error for any other.
+// SharedSecret returns a copy of the recorded g^xy for the recorded peer
+// value (the SA wipes its g^xy once established, and one recording may
+// serve both roles) and an error for any other.
 func (k *RecordedKey) SharedSecret(peer []byte) ([]byte, error) {
 	if !bytes.Equal(peer, k.Peer) {
 		return nil, fmt.Errorf("recorded key: unexpected peer public value")
 	}
-	return k.Shared, nil
+	return bytes.Clone(k.Shared), nil
 }

@@ -48,6 +48,8 @@ type Options struct {
 	// Engine are the memory engine's options (install delay, policy
 	// watch).
 	Engine memory.Options
+	// EngineQueue bounds the daemon-to-engine queue (0: the default).
+	EngineQueue int
 	// Rand, if set, is the daemon's random source (cookies, nonces, DH
 	// keys, message IDs), to make its side of an exchange repeatable.
 	Rand io.Reader
@@ -105,7 +107,7 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
 		NewEngine: func(string) (daemon.Engine, error) {
 			backend = n.Engine
-			return engine.New(n.Engine, engine.Config{Report: func(m notify.Message) { lg.Emit(m) }}), nil
+			return engine.New(n.Engine, engine.Config{QueueSize: o.EngineQueue, Report: func(m notify.Message) { lg.Emit(m) }}), nil
 		},
 		Network:   o.Net,
 		Rand:      o.Rand,
