@@ -53,6 +53,12 @@ ip link set lo up
 BIN=/run/kt-bin
 mkdir -p "$BIN"
 cp "$OUT"/bin/* "$BIN"/
+# libreswan's unpacked files (scripts/kernel-test-libreswan.sh): pluto runs
+# in an overlay of them on the root (interop/libreswan.go), and overlayfs
+# wants its layers on different file systems: /run is a tmpfs.
+if [ -d "$OUT/libreswan" ]; then
+	cp -a "$OUT/libreswan" /run/kt-libreswan && export IKED_LIBRESWAN_ROOT=/run/kt-libreswan
+fi
 (cat /usr/sbin/charon-systemd /usr/sbin/swanctl /usr/lib/ipsec/*.so* /usr/lib/ipsec/plugins/*.so \
 	/usr/bin/ip /usr/sbin/nft /etc/strongswan.d/*.conf /etc/strongswan.d/charon/*.conf >/dev/null 2>&1 &)
 

@@ -1,0 +1,188 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// libreswan's pluto as a peer in a namespace. Debian's libreswan package
+// conflicts with strongSwan's, so it is not installed on the machine:
+// scripts/kernel-test-libreswan.sh unpacks it (and the libraries the
+// machine lacks) into a folder named by IKED_LIBRESWAN_ROOT, and each
+// pluto runs chrooted in an overlay of that folder on the machine's root:
+// libreswan's files over the machine's (ip, sh, libc), with its own
+// writable /etc, /run and /var/lib/ipsec/nss, so several plutos run side
+// by side, one per namespace.
+
+// LibreswanRootEnv names the folder holding libreswan's unpacked files.
+const LibreswanRootEnv = "IKED_LIBRESWAN_ROOT"
+
+// RequireLibreswan skips t (fails it in CI) when libreswan's files are
+// not unpacked, and returns their folder.
+func RequireLibreswan(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv(LibreswanRootEnv)
+	if dir == "" {
+		missing(t, "libreswan: "+LibreswanRootEnv+" names no folder (scripts/kernel-test.sh unpacks Debian's libreswan for its VM)")
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join(dir, "usr/libexec/ipsec/pluto")); err != nil {
+		missing(t, "libreswan: no pluto in "+LibreswanRootEnv+": "+err.Error())
+	}
+	return dir
+}
+
+// PlutoOptions is what one pluto is given.
+type PlutoOptions struct {
+	Conf    string // /etc/ipsec.conf
+	Secrets string // /etc/ipsec.secrets
+	// P12 (optional): a PKCS#12 file without password, imported into the
+	// NSS database under its friendly name; CACert: a PEM CA certificate
+	// trusted for peers' certificates.
+	P12, CACert string
+}
+
+// Pluto is a running pluto.
+type Pluto struct {
+	NS   *Namespace
+	Root string // the chroot
+	Proc *Process
+	t    testing.TB
+}
+
+// StartPluto makes pluto's root, its NSS database (with the certificates of
+// opt), starts pluto in ns with its log on standard error (Proc.Output)
+// and adds the connections of opt.Conf (ipsec addconn --autoall).
+func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
+	t.Helper()
+	lower := RequireLibreswan(t)
+	// Not t.TempDir: the overlay's layers must be on a file system other
+	// than the root's (overlayfs refuses overlapping layers), and a tmpfs
+	// mounted on the folder is one.
+	dir, err := os.MkdirTemp("", Prefix+"pluto-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Pluto{NS: ns, Root: filepath.Join(dir, "root"), t: t}
+	mounted := []string{}
+	t.Cleanup(func() {
+		for i := len(mounted) - 1; i >= 0; i-- {
+			if out, err := exec.Command("umount", "-l", mounted[i]).CombinedOutput(); err != nil {
+				t.Errorf("interop: umount %s: %v %s", mounted[i], err, out)
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	mount := func(target string, args ...string) {
+		t.Helper()
+		if out, err := exec.Command("mount", append(args, target)...).CombinedOutput(); err != nil {
+			t.Fatalf("interop: mount %v %s: %v %s", args, target, err, out)
+		}
+		mounted = append(mounted, target)
+	}
+	mount(dir, "-t", "tmpfs", "-o", "mode=700", "tmpfs")
+	for _, d := range []string{"upper", "work", "root"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mount(p.Root, "-t", "overlay", "-o", fmt.Sprintf("lowerdir=%s:/,upperdir=%s/upper,workdir=%s/work", lower, dir, dir), "overlay")
+	mount(filepath.Join(p.Root, "proc"), "-t", "proc", "proc")
+	mount(filepath.Join(p.Root, "dev"), "--rbind", "/dev")
+	mount(filepath.Join(p.Root, "run"), "-t", "tmpfs", "tmpfs")
+	mount(filepath.Join(p.Root, "tmp"), "-t", "tmpfs", "tmpfs")
+	for _, d := range []string{"run/pluto", "var/lib/ipsec/nss"} {
+		if err := os.MkdirAll(filepath.Join(p.Root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name, text string, mode os.FileMode) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(p.Root, name), []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("etc/ipsec.conf", opt.Conf, 0o644)
+	write("etc/ipsec.secrets", opt.Secrets, 0o600)
+	p.mustRoot(t, "ipsec", "initnss")
+	if opt.P12 != "" {
+		b, err := os.ReadFile(opt.P12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("tmp/peer.p12", string(b), 0o600)
+		p.mustRoot(t, "pk12util", "-i", "/tmp/peer.p12", "-d", "sql:/var/lib/ipsec/nss", "-W", "", "-K", "")
+	}
+	if opt.CACert != "" {
+		b, err := os.ReadFile(opt.CACert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write("tmp/ca.pem", string(b), 0o644)
+		p.mustRoot(t, "certutil", "-A", "-d", "sql:/var/lib/ipsec/nss", "-n", "ca", "-t", "CT,,", "-a", "-i", "/tmp/ca.pem")
+	}
+	p.Proc = ns.Start(t, nil, "chroot", p.Root, "/usr/libexec/ipsec/pluto", "--config", "/etc/ipsec.conf", "--nofork", "--stderrlog")
+	p.Proc.Name = "pluto"
+	if !Poll(20*time.Second, 100*time.Millisecond, func() bool {
+		_, err := p.Whack("--status")
+		return err == nil
+	}) {
+		t.Fatalf("interop: pluto in %s does not answer whack after 20 s:\n%s", ns.Name, p.Proc.Output())
+	}
+	if out, err := p.Ipsec("addconn", "--config", "/etc/ipsec.conf", "--autoall"); err != nil {
+		t.Fatalf("interop: ipsec addconn: %v\n%s\npluto:\n%s", err, out, tail(p.Proc.Output(), 40))
+	}
+	if out, err := p.Whack("--listen"); err != nil {
+		t.Fatalf("interop: ipsec whack --listen: %v\n%s", err, out)
+	}
+	return p
+}
+
+// mustRoot runs a command in pluto's root outside the namespace.
+func (p *Pluto) mustRoot(t testing.TB, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("chroot", append([]string{p.Root}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("interop: %s in pluto's root: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// Ipsec runs `ipsec args...` in pluto's root and namespace.
+func (p *Pluto) Ipsec(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := p.NS.Command(ctx, "chroot", append([]string{p.Root, "/usr/sbin/ipsec"}, args...)...).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("ipsec %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), err
+}
+
+// Whack runs `ipsec whack args...`.
+func (p *Pluto) Whack(args ...string) (string, error) {
+	return p.Ipsec(append([]string{"whack"}, args...)...)
+}
+
+// Initiate brings connection name up (whack waits for the outcome).
+func (p *Pluto) Initiate(name string) error {
+	out, err := p.Whack("--name", name, "--initiate")
+	if err != nil {
+		return err
+	}
+	// whack's exit status is 0 when the exchange ends without an IPsec SA
+	// (RC codes are printed); the SA's established line is the proof.
+	if !strings.Contains(out, "IPsec SA established") {
+		return fmt.Errorf("whack --initiate %s: no IPsec SA established:\n%s", name, out)
+	}
+	return nil
+}
+
+// WriteLog writes pluto's log so far to path (for keycompare).
+func (p *Pluto) WriteLog(path string) error {
+	return os.WriteFile(path, []byte(p.Proc.Output()), 0o644)
+}
