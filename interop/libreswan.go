@@ -62,6 +62,10 @@ type Pluto struct {
 func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 	t.Helper()
 	lower := RequireLibreswan(t)
+	t0 := time.Now()
+	step := func(what string) {
+		t.Logf("pluto in %s: %s at %v", ns.Name, what, time.Since(t0).Round(time.Millisecond))
+	}
 	// Not t.TempDir: the overlay's layers must be on a file system other
 	// than the root's (overlayfs refuses overlapping layers), and a tmpfs
 	// mounted on the folder is one.
@@ -110,7 +114,8 @@ func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 	}
 	write("etc/ipsec.conf", opt.Conf, 0o644)
 	write("etc/ipsec.secrets", opt.Secrets, 0o600)
-	p.mustRoot(t, "ipsec", "initnss")
+	// The NSS database is in the lower layer (scripts/kernel-test-libreswan.sh
+	// makes it empty): the certificates go to this pluto's upper layer.
 	if opt.P12 != "" {
 		b, err := os.ReadFile(opt.P12)
 		if err != nil {
@@ -127,6 +132,7 @@ func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 		write("tmp/ca.pem", string(b), 0o644)
 		p.mustRoot(t, "certutil", "-A", "-d", "sql:/var/lib/ipsec/nss", "-n", "ca", "-t", "CT,,", "-a", "-i", "/tmp/ca.pem")
 	}
+	step("certificates imported")
 	p.Proc = ns.Start(t, nil, "chroot", p.Root, "/usr/libexec/ipsec/pluto", "--config", "/etc/ipsec.conf", "--nofork", "--stderrlog")
 	p.Proc.Name = "pluto"
 	if !Poll(20*time.Second, 100*time.Millisecond, func() bool {
@@ -135,12 +141,14 @@ func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 	}) {
 		t.Fatalf("interop: pluto in %s does not answer whack after 20 s:\n%s", ns.Name, p.Proc.Output())
 	}
+	step("pluto answers")
 	if out, err := p.Ipsec("addconn", "--config", "/etc/ipsec.conf", "--autoall"); err != nil {
 		t.Fatalf("interop: ipsec addconn: %v\n%s\npluto:\n%s", err, out, tail(p.Proc.Output(), 40))
 	}
 	if out, err := p.Whack("--listen"); err != nil {
 		t.Fatalf("interop: ipsec whack --listen: %v\n%s", err, out)
 	}
+	step("connections added")
 	return p
 }
 

@@ -53,6 +53,10 @@ for d in bin sbin lib lib64; do
 		rm -rf "${ROOT:?}/$d"
 	fi
 done
-# What the maintainer scripts would have made: pluto's run and NSS folders.
+# What the maintainer scripts would have made: pluto's run folder and its
+# NSS database, empty, no password (ipsec initnss; made here once rather
+# than by every pluto in the emulated VM, where it takes seconds).
 mkdir -p "$ROOT/run/pluto" "$ROOT/var/lib/ipsec/nss"
+LD_LIBRARY_PATH=$ROOT/usr/lib/x86_64-linux-gnu "$ROOT/usr/bin/certutil" -N \
+	-d "sql:$ROOT/var/lib/ipsec/nss" --empty-password
 echo "kernel-test-libreswan: $(echo $need | wc -w) packages in $ROOT: $need"
