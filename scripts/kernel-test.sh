@@ -153,7 +153,8 @@ if [ "${KT_ACCEL:-auto}" = kvm ] || { [ "${KT_ACCEL:-auto}" = auto ] && [ -w /de
 	# A nested KVM may refuse the CPU model (qemu aborts setting an MSR at
 	# the first reset): try it, paused, for 2 s; still running is good.
 	set +e
-	timeout 2 qemu-system-x86_64 -machine q35 -accel kvm -cpu max -display none -nodefaults -no-reboot -S \
+	# (In a shell of its own, whose report of qemu's abort goes to the log.)
+	sh -c 'timeout 2 qemu-system-x86_64 -machine q35 -accel kvm -cpu max -display none -nodefaults -no-reboot -S' \
 		</dev/null >"$OUT/kvm-probe.log" 2>&1
 	prc=$?
 	set -e
