@@ -59,7 +59,9 @@ type lsSetup struct {
 }
 
 // lsPKI is the CA and the two certificates of the RSA scenarios, made once
-// by strongSwan's pki (RSA 2048 takes seconds in the emulated VM).
+// by strongSwan's pki: by scripts/kernel-test.sh before the VM starts
+// (IKED_LIBRESWAN_PKI), else here (RSA 2048 takes minutes in the emulated
+// VM).
 var (
 	lsPKIOnce sync.Once
 	lsPKIVal  *PKI
@@ -69,6 +71,15 @@ var (
 func lsCerts(t *testing.T) (*PKI, string) {
 	t.Helper()
 	lsPKIOnce.Do(func() {
+		// Made by scripts/kernel-test.sh outside the VM, the same way.
+		if dir := os.Getenv("IKED_LIBRESWAN_PKI"); dir != "" {
+			f := func(name string) string { return filepath.Join(dir, name) }
+			lsPKIVal = &PKI{Dir: dir, CACert: f("ca-cert.pem"), CAKey: f("ca-key.pem"),
+				Certs: map[string]string{"iked.example": f("iked.example-cert.pem"), "peer.example": f("peer.example-cert.pem")},
+				Keys:  map[string]string{"iked.example": f("iked.example-key.pem"), "peer.example": f("peer.example-key.pem")}}
+			lsP12 = f("peer.example.p12")
+			return
+		}
 		// Not t.TempDir: the files outlive the first test that makes them
 		// (removed by the process's end with the VM).
 		p := MakePKI(&persistT{T: t}, "rsa", 2048, "iked.example", "peer.example")
@@ -367,9 +378,20 @@ func TestKernelLibreswanDPD(t *testing.T) {
 				t.Fatalf("the survivor kept its SAs %v after %s died: %v", time.Since(killed).Round(time.Second), victim, left)
 			}
 			gone := time.Since(killed)
-			who := "iked"
-			if victim == "iked" {
-				who = "pluto"
+			who := "pluto"
+			if victim == "pluto" {
+				// iked says why it removed the ISAKMP SA: DPD's verdict.
+				who = "iked"
+				why := ""
+				for _, l := range s.iked.Lines() {
+					if l.Msg == "ISAKMP SA removed" {
+						why, _ = l.Fields["reason"].(string)
+					}
+				}
+				if why != "dead peer" {
+					t.Errorf("iked removed the ISAKMP SA for %q, want DPD's \"dead peer\"\n%s", why, s.iked.catalogSummary())
+				}
+				who += " (ISAKMP SA removed: " + why + ")"
 			}
 			line = fmt.Sprintf("%s killed; %s removed its kernel SAs after %v; %s", victim, who, gone.Round(100*time.Millisecond), keys)
 		})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // libreswan's pluto as a peer in a namespace. Debian's libreswan package
@@ -74,33 +76,35 @@ func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 		t.Fatal(err)
 	}
 	p := &Pluto{NS: ns, Root: filepath.Join(dir, "root"), t: t}
+	// The mounts are system calls, not mount(8): each exec costs a second
+	// in the emulated VM.
 	mounted := []string{}
 	t.Cleanup(func() {
 		for i := len(mounted) - 1; i >= 0; i-- {
-			if out, err := exec.Command("umount", "-l", mounted[i]).CombinedOutput(); err != nil {
-				t.Errorf("interop: umount %s: %v %s", mounted[i], err, out)
+			if err := unix.Unmount(mounted[i], unix.MNT_DETACH); err != nil {
+				t.Errorf("interop: umount %s: %v", mounted[i], err)
 			}
 		}
 		os.RemoveAll(dir)
 	})
-	mount := func(target string, args ...string) {
+	mount := func(source, target, fstype string, flags uintptr, data string) {
 		t.Helper()
-		if out, err := exec.Command("mount", append(args, target)...).CombinedOutput(); err != nil {
-			t.Fatalf("interop: mount %v %s: %v %s", args, target, err, out)
+		if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+			t.Fatalf("interop: mount %s on %s (%s %s): %v", source, target, fstype, data, err)
 		}
 		mounted = append(mounted, target)
 	}
-	mount(dir, "-t", "tmpfs", "-o", "mode=700", "tmpfs")
+	mount("tmpfs", dir, "tmpfs", 0, "mode=700")
 	for _, d := range []string{"upper", "work", "root"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mount(p.Root, "-t", "overlay", "-o", fmt.Sprintf("lowerdir=%s:/,upperdir=%s/upper,workdir=%s/work", lower, dir, dir), "overlay")
-	mount(filepath.Join(p.Root, "proc"), "-t", "proc", "proc")
-	mount(filepath.Join(p.Root, "dev"), "--rbind", "/dev")
-	mount(filepath.Join(p.Root, "run"), "-t", "tmpfs", "tmpfs")
-	mount(filepath.Join(p.Root, "tmp"), "-t", "tmpfs", "tmpfs")
+	mount("overlay", p.Root, "overlay", 0, fmt.Sprintf("lowerdir=%s:/,upperdir=%s/upper,workdir=%s/work", lower, dir, dir))
+	mount("proc", filepath.Join(p.Root, "proc"), "proc", 0, "")
+	mount("/dev", filepath.Join(p.Root, "dev"), "", unix.MS_BIND|unix.MS_REC, "")
+	mount("tmpfs", filepath.Join(p.Root, "run"), "tmpfs", 0, "")
+	mount("tmpfs", filepath.Join(p.Root, "tmp"), "tmpfs", 0, "")
 	for _, d := range []string{"run/pluto", "var/lib/ipsec/nss"} {
 		if err := os.MkdirAll(filepath.Join(p.Root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -135,14 +139,22 @@ func StartPluto(t testing.TB, ns *Namespace, opt PlutoOptions) *Pluto {
 	step("certificates imported")
 	p.Proc = ns.Start(t, nil, "chroot", p.Root, "/usr/libexec/ipsec/pluto", "--config", "/etc/ipsec.conf", "--nofork", "--stderrlog")
 	p.Proc.Name = "pluto"
-	if !Poll(20*time.Second, 100*time.Millisecond, func() bool {
+	// pluto answers once its control socket is there.
+	ctl := filepath.Join(p.Root, "run/pluto/pluto.ctl")
+	if !Poll(30*time.Second, 100*time.Millisecond, func() bool {
+		if _, err := os.Stat(ctl); err != nil {
+			return false
+		}
 		_, err := p.Whack("--status")
 		return err == nil
 	}) {
-		t.Fatalf("interop: pluto in %s does not answer whack after 20 s:\n%s", ns.Name, p.Proc.Output())
+		t.Fatalf("interop: pluto in %s does not answer whack after 30 s:\n%s", ns.Name, p.Proc.Output())
 	}
 	step("pluto answers")
-	if out, err := p.Ipsec("addconn", "--config", "/etc/ipsec.conf", "--autoall"); err != nil {
+	// addconn in the namespace: it looks at the interfaces and routes.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if out, err := ns.Command(ctx, "chroot", p.Root, "/usr/libexec/ipsec/addconn", "--config", "/etc/ipsec.conf", "--autoall").CombinedOutput(); err != nil {
 		t.Fatalf("interop: ipsec addconn: %v\n%s\npluto:\n%s", err, out, tail(p.Proc.Output(), 40))
 	}
 	if out, err := p.Whack("--listen"); err != nil {
@@ -171,9 +183,16 @@ func (p *Pluto) Ipsec(args ...string) (string, error) {
 	return string(out), err
 }
 
-// Whack runs `ipsec whack args...`.
+// Whack runs pluto's whack with args: in pluto's root, outside the
+// namespace (it talks to pluto over the control socket only).
 func (p *Pluto) Whack(args ...string) (string, error) {
-	return p.Ipsec(append([]string{"whack"}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "chroot", append([]string{p.Root, "/usr/libexec/ipsec/whack"}, args...)...).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("ipsec whack %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), err
 }
 
 // Initiate brings connection name up (whack waits for the outcome).
