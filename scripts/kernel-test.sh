@@ -87,6 +87,7 @@ fi
 if command -v pki >/dev/null && command -v openssl >/dev/null; then
 	P=$OUT/libreswan-pki
 	mkdir -p "$P"
+	exec 3>&2 2>"$OUT/logs/libreswan-pki.log" # pki's plugin notices
 	pki --gen --type rsa --size 2048 --outform pem >"$P/ca-key.pem"
 	pki --self --ca --lifetime 3650 --in "$P/ca-key.pem" --type rsa \
 		--dn "C=CH, O=iked test, CN=iked test CA" --outform pem >"$P/ca-cert.pem"
@@ -99,6 +100,7 @@ if command -v pki >/dev/null && command -v openssl >/dev/null; then
 	openssl pkcs12 -export -in "$P/peer.example-cert.pem" -inkey "$P/peer.example-key.pem" \
 		-certfile "$P/ca-cert.pem" -name pluto -passout pass: -out "$P/peer.example.p12"
 	chmod 600 "$P"/*-key.pem "$P"/*.p12
+	exec 2>&3 3>&-
 fi
 
 # 2. The initramfs: static busybox, the modules that mount the root, /init.
