@@ -201,8 +201,8 @@ func (p *Pluto) Initiate(name string) error {
 	if err != nil {
 		return err
 	}
-	// whack's exit status is 0 when the exchange ends without an IPsec SA
-	// (RC codes are printed); the SA's established line is the proof.
+	// The proof is pluto's own line for the IPsec SA, not whack's exit
+	// status alone.
 	if !strings.Contains(out, "IPsec SA established") {
 		return fmt.Errorf("whack --initiate %s: no IPsec SA established:\n%s", name, out)
 	}
