@@ -71,6 +71,7 @@ type kernelSetup struct {
 	iked                *Iked
 	ikedPolicy          func(sock string) string
 	copt                CharonOptions
+	peer                string // the peer's name in capture files: "swan" unless set
 }
 
 func newKernelSetup(t *testing.T, tc kernelCase) *kernelSetup {
@@ -326,7 +327,11 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if err != nil {
 		t.Error(err)
 	}
-	r.wire, r.clear = capt.stop(t, capName, "swan")
+	peer := s.peer
+	if peer == "" {
+		peer = "swan"
+	}
+	r.wire, r.clear = capt.stop(t, capName, peer)
 	after, err := s.ike.NS.XfrmStates()
 	if err != nil {
 		t.Fatal(err)

@@ -215,7 +215,7 @@ run_case() {
 	if [ "$peer" = libreswan ] && [ "$esp" = 0 ]; then
 		want=0 limited="kernel without ESP: libreswan's Quick Mode stops at its SA installation"
 		case $setup in *rekey*)
-			printf '%-14s %-10s %-9s %-4s %6s  %s\n' "$setup" "$peer" "$role" skip - "needs a kernel with ESP" >>"$out/results"
+			printf '%-14s %-10s %-9s %-4s %6s  %s\n' "$setup" "$peer" "$role" skip - "needs a kernel with ESP: make kernel-test, scenario 17" >>"$out/results"
 			return ;;
 		esac
 	fi
@@ -527,6 +527,9 @@ wait
 echo
 printf '%-14s %-10s %-9s %-4s %6s  %s\n' setup peer "iked" result "s" notes
 sort "$out/results"
+if grep -q '^ls-[^ ]* *[^ ]* *[^ ]* *\(part\|skip\) ' "$out/results"; then
+	echo "interop-docker: libreswan with an ESP data plane (pings, both roles, NAT-T, DPD, rekey): make kernel-test, scenarios 14-17 (interop/kernel_libreswan_test.go)"
+fi
 left="$(($(docker ps -aq | wc -l) - before)) containers, $(($(docker network ls -q | wc -l) - nets)) networks, $(($(docker volume ls -q | wc -l) - vols)) volumes"
 echo "interop-docker: $(since "$t_all") s in all; left in docker: $left (images stay cached: docker images 'iked-interop/*')"
 ! grep -q '^[^ ]* *[^ ]* *[^ ]* *fail ' "$out/results" && [ "$left" = "0 containers, 0 networks, 0 volumes" ]

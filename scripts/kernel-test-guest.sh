@@ -53,6 +53,13 @@ ip link set lo up
 BIN=/run/kt-bin
 mkdir -p "$BIN"
 cp "$OUT"/bin/* "$BIN"/
+# libreswan's unpacked files (scripts/kernel-test-libreswan.sh): pluto runs
+# in an overlay of them on the root (interop/libreswan.go), and overlayfs
+# wants its layers on different file systems: /run is a tmpfs.
+if [ -d "$OUT/libreswan" ]; then
+	cp -a "$OUT/libreswan" /run/kt-libreswan && export IKED_LIBRESWAN_ROOT=/run/kt-libreswan
+fi
+[ -d "$OUT/libreswan-pki" ] && export IKED_LIBRESWAN_PKI=$OUT/libreswan-pki
 (cat /usr/sbin/charon-systemd /usr/sbin/swanctl /usr/lib/ipsec/*.so* /usr/lib/ipsec/plugins/*.so \
 	/usr/bin/ip /usr/sbin/nft /etc/strongswan.d/*.conf /etc/strongswan.d/charon/*.conf >/dev/null 2>&1 &)
 
@@ -92,7 +99,7 @@ t1=$(awk '{print $1}' /proc/uptime)
 
 # The scenarios: iked's SAs carrying traffic.
 (cd "$SRC/interop" && IKED_KERNEL_TEST=1 IKED_BIN_DIR="$BIN" KT_LOGS="$LOGS" \
-	timeout 840 "$BIN/interop.test" -test.v -test.timeout 830s -test.parallel 4 -test.run "$RUN") \
+	timeout $((${KT_TEST_TIMEOUT:-840} + 10)) "$BIN/interop.test" -test.v -test.timeout "${KT_TEST_TIMEOUT:-840}s" -test.parallel 4 -test.run "$RUN") \
 	>"$LOGS/interop-test.log" 2>&1 || status=1
 t2=$(awk '{print $1}' /proc/uptime)
 
