@@ -167,6 +167,9 @@ charon-systemd {
   plugins {
     include /etc/strongswan.d/charon/*.conf
     vici { socket = unix://{{.Dir}}/vici }
+    # the DNS servers a gateway hands out go to a file of this charon,
+    # not to the resolv.conf of the machine running the tests
+    resolve { file = {{.Dir}}/resolv.conf }
     kernel-libipsec { load = {{yesno .Opt.LibIPsec}} }
   }
 {{- if .Opt.Plugins}}

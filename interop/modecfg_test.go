@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +49,12 @@ func modeConfigWay(push bool) (name, payload string) {
 func TestCharonModeConfigClient(t *testing.T) {
 	RequireStrongSwan(t)
 	RequireRoot(t, "htpasswd")
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	t.Cleanup(func() {
+		if now, _ := os.ReadFile("/etc/resolv.conf"); !bytes.Equal(now, resolv) {
+			t.Errorf("/etc/resolv.conf changed by the test:\n%s\nwas:\n%s", now, resolv)
+		}
+	})
 	for _, tc := range []struct{ aggressive, push bool }{{false, false}, {true, false}, {false, true}} {
 		way, payload := modeConfigWay(tc.push)
 		t.Run(fmt.Sprintf("aggressive=%v/%s", tc.aggressive, way), func(t *testing.T) {
@@ -75,6 +83,9 @@ func TestCharonModeConfigClient(t *testing.T) {
 			}
 			checkChildKeys(t, qmCases[0], s.charon, s.iked)
 			waitLog(t, s.charon, "installing new virtual IP 203.0.113.10", 5*time.Second)
+			// charon's resolve plugin writes to a file of its own
+			// (interop/charon_config.go), never the machine's.
+			waitLog(t, s.charon, "installing DNS server 203.0.113.129 to "+s.charon.Dir+"/resolv.conf", 5*time.Second)
 			waitLog(t, s.charon, payload, time.Second)
 			// Unity LOCAL_LAN: charon's unity plugin keeps the network
 			// out of the tunnel with a bypass policy.
