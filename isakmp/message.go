@@ -39,8 +39,8 @@ func (m *Message) After(p Payload) ([]byte, error) {
 
 // Decode decodes a whole datagram. With the E flag set only the header is
 // decoded and the rest is kept in Encrypted; otherwise the payload chain must
-// end exactly at the end of the datagram. The message keeps a private copy
-// of b.
+// end at the end of the datagram, or at most 3 bytes of padding before it
+// (maxClearPadding). The message keeps a private copy of b.
 func Decode(b []byte) (*Message, error) {
 	h, err := ParseHeader(b)
 	if err != nil {
@@ -57,12 +57,19 @@ func Decode(b []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if end != len(body) {
-		return nil, fmt.Errorf("%w: %d bytes after the last payload", ErrTrailingData, len(body)-end)
+	if pad := len(body) - end; pad >= maxClearPadding || pad < 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last payload", ErrTrailingData, pad)
 	}
-	m.Payloads, m.Body = ps, body
+	m.Payloads, m.Body = ps, body[:end]
 	return m, nil
 }
+
+// maxClearPadding bounds the bytes a clear message may carry after its
+// last payload: libreswan pads every IKEv1 message to a multiple of 4
+// bytes (its ikepad= option, on by default), outside every payload's
+// length and so outside every hash; 1 to 3 such bytes are padding, more
+// are an error.
+const maxClearPadding = 4
 
 // Encode encodes the message. Without the E flag the header's next payload
 // and length are computed from Payloads; with it, Encrypted is written as

@@ -110,7 +110,7 @@ func TestHeaderChecks(t *testing.T) {
 		{"minor 1", func(b []byte) []byte { b[17] = 0x11; return b }, ErrInvalidMinorVersion},
 		{"flag 0x08", func(b []byte) []byte { b[19] = 0x08; return b }, ErrInvalidFlags},
 		{"length+1", func(b []byte) []byte { b[27]++; return b }, ErrLengthMismatch},
-		{"trailing byte", func(b []byte) []byte { b = append(b, 0); b[27]++; return b }, ErrTrailingData},
+		{"4 trailing bytes", func(b []byte) []byte { b = append(b, 0, 0, 0, 0); b[27] += 4; return b }, ErrTrailingData},
 		{"reserved", func(b []byte) []byte { b[29] = 1; return b }, ErrReservedNotZero},
 		{"payload length 3", func(b []byte) []byte { b[31] = 3; return b }, ErrPayloadLength},
 		{"top-level P", func(b []byte) []byte { b[16] = byte(PayloadProposal); return b }, ErrNextPayload},
@@ -119,6 +119,29 @@ func TestHeaderChecks(t *testing.T) {
 		_, err := Decode(tc.mod(bytes.Clone(good)))
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestClearPadding: libreswan pads a clear message to a multiple of 4
+// bytes after its last payload (as pluto does with an ID of 21 bytes in
+// Aggressive Mode); 1 to 3 bytes are accepted as padding and are no part
+// of the message's body, 4 are trailing data (TestHeaderChecks).
+func TestClearPadding(t *testing.T) {
+	m := &Message{Header: Header{Exchange: ExchangeAggressive}, Payloads: []Payload{&VendorID{Data: []byte{1, 2, 3}}}}
+	good, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pad := 1; pad <= 3; pad++ {
+		b := append(bytes.Clone(good), make([]byte, pad)...)
+		b[27] += byte(pad)
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%d bytes of padding: %v", pad, err)
+		}
+		if len(got.Payloads) != 1 || len(got.Body) != len(good)-HeaderLen {
+			t.Errorf("%d bytes of padding: %d payloads, body %d bytes, want 1 and %d", pad, len(got.Payloads), len(got.Body), len(good)-HeaderLen)
 		}
 	}
 }
