@@ -226,7 +226,7 @@ func TestIKEScanAggressivePSKCrack(t *testing.T) {
 	RequireRoot(t, IKEScanPath, PSKCrackPath)
 	t.Parallel()
 	p := NewPair(t)
-	psk := "h4-crack-me"
+	psk := "crack-me"
 	StartCharon(t, p.B.NS, CharonOptions{
 		Connections: []Connection{{
 			Aggressive: true, LocalAddrs: p.B.Addr.String(), RemoteAddrs: p.A.Addr.String(),

@@ -18,7 +18,7 @@ import (
 // Live interop: our exchanges, driven by a minimal loop over a real UDP
 // socket in a network namespace, against strongSwan 5.9's charon in
 // another (interop's harness). Skipped unless root with strongSwan
-// installed. Namespaces are named h8… (this package's prefix).
+// installed. Namespaces are named p1… (this package's prefix).
 
 func init() { interop.Prefix = "p1" }
 

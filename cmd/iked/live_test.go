@@ -15,7 +15,7 @@ import (
 
 // Live tests of an ISAKMP SA's life in the real iked binary against
 // strongSwan 5.9's charon, in namespaces made by package interop (prefix
-// h12, this package's). They skip without root and strongSwan.
+// ik, this package's). They skip without root and strongSwan.
 
 func init() { interop.Prefix = "ik" }
 

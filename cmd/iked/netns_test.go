@@ -77,7 +77,7 @@ var (
 func binaries(t *testing.T) (iked, ikectl string) {
 	t.Helper()
 	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "h7-bin-")
+		buildDir, buildErr = os.MkdirTemp("", "nt-bin-")
 		if buildErr != nil {
 			return
 		}

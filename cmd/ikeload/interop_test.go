@@ -11,8 +11,8 @@ import (
 	"github.com/iked/iked/interop"
 )
 
-// ikeload's namespaces are h11<pid>-..., apart from the interop
-// package's h4.
+// ikeload's namespaces are lg<pid>-..., apart from the interop
+// package's it<pid>-....
 func init() { interop.Prefix = "lg" }
 
 // TestLoadAgainstStrongSwan runs ikeload against strongSwan's charon as

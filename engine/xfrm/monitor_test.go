@@ -88,7 +88,7 @@ func TestAcquire(t *testing.T) {
 	}
 	// bash's /dev/udp: the send itself fails (EAGAIN: no SA yet), which is
 	// expected; what matters is the kernel's ACQUIRE.
-	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "echo h5 > /dev/udp/203.0.113.9/53").Run()
+	exec.Command("ip", "netns", "exec", ns, "bash", "-c", "echo xf > /dev/udp/203.0.113.9/53").Run()
 
 	ev := waitEvent(t, b, engine.EventAcquire, 5*time.Second)
 	a := ev.Acquire

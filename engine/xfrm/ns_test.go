@@ -11,7 +11,7 @@ import (
 	"github.com/iked/iked/interop"
 )
 
-// This package's namespaces are named h5<pid>-<n>.
+// This package's namespaces are named xf<pid>-<n>.
 func init() { interop.Prefix = "xf" }
 
 // testNS creates a fresh network namespace with lo up (interop's), and
