@@ -45,7 +45,7 @@ func waitIkedLine(t *testing.T, k *Iked, msg string, want map[string]string, tim
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("iked logged no %q %v within %v:\n%s", msg, want, timeout, k.Proc.Output())
+			t.Fatalf("iked logged no %q %v within %v:\n%s", msg, want, timeout, k.Output())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -137,7 +137,7 @@ func TestIkedResponderRekeysCharon(t *testing.T) {
 	for _, l := range s.iked.Lines() {
 		rekeyed = rekeyed || l.Msg == "IPsec SA rekeyed: the old bundle is deleted"
 	}
-	asResponder = strings.Contains(s.iked.Proc.Output(), `"msg":"IPsec SA reached its soft lifetime: rekeying","conn":"peer","role":"responder"`)
+	asResponder = strings.Contains(s.iked.Output(), `"msg":"IPsec SA reached its soft lifetime: rekeying","conn":"peer","role":"responder"`)
 	if !rekeyed || !asResponder {
 		t.Errorf("iked's log lacks its rekey as responder (rekeyed %v, as responder %v)\n%s", rekeyed, asResponder, s.iked.catalogSummary())
 	}
@@ -189,8 +189,8 @@ func TestIkedDeadPeerTakesChildren(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if !strings.Contains(s.iked.Proc.Output(), `"msg":"IPsec SA removed with its ISAKMP SA","conn":"peer"`) ||
-		!strings.Contains(s.iked.Proc.Output(), `"reason":"dead peer"`) {
+	if !strings.Contains(s.iked.Output(), `"msg":"IPsec SA removed with its ISAKMP SA","conn":"peer"`) ||
+		!strings.Contains(s.iked.Output(), `"reason":"dead peer"`) {
 		t.Errorf("iked's log does not say the IPsec SA went with the dead peer:\n%s", s.iked.catalogSummary())
 	}
 }

@@ -244,7 +244,7 @@ func (s *lsSetup) compareKeys(t *testing.T, name string) string {
 		dir = t.TempDir()
 	}
 	base := filepath.Join(dir, "scenario-"+name)
-	if err := errorsJoin(os.WriteFile(base+"-iked.log", []byte(s.iked.Proc.Output()), 0o644), s.pluto.WriteLog(base+"-pluto.log")); err != nil {
+	if err := errorsJoin(os.WriteFile(base+"-iked.log", []byte(s.iked.Output()), 0o644), s.pluto.WriteLog(base+"-pluto.log")); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(os.Getenv("IKED_BIN_DIR"), "keycompare")

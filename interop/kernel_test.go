@@ -584,7 +584,7 @@ func TestKernelCrash(t *testing.T) {
 	}
 	nPol, nSA := 0, 0
 	if removed == nil {
-		t.Errorf("the new iked did not report the leftovers:\n%s", s.iked.Proc.Output())
+		t.Errorf("the new iked did not report the leftovers:\n%s", s.iked.Output())
 	} else {
 		p, _ := removed["policies"].([]any)
 		a, _ := removed["SAs"].([]any)

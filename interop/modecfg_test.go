@@ -155,7 +155,7 @@ func testIkedModeConfigClient(t *testing.T, push bool, payload string) {
 		}
 	}
 	if !found {
-		t.Errorf("iked did not log the address 198.51.100.10, DNS 198.51.100.53 and split-exclude (Unity LOCAL_LAN) 10.11.12.0/24 it was given:\n%s", s.iked.Proc.Output())
+		t.Errorf("iked did not log the address 198.51.100.10, DNS 198.51.100.53 and split-exclude (Unity LOCAL_LAN) 10.11.12.0/24 it was given:\n%s", s.iked.Output())
 	}
 }
 

@@ -56,7 +56,7 @@ func TestIkedReauthKeepsCharonChild(t *testing.T) {
 	if log := s.charon.Log(); !strings.Contains(log, "detected reauth of existing IKE_SA, adopting 1 children") {
 		t.Errorf("charon did not adopt the CHILD_SA into the new IKE_SA:\n%s", tail(log, 60))
 	}
-	out := s.iked.Proc.Output()
+	out := s.iked.Output()
 	for _, want := range []string{"reauthenticating ISAKMP SA", "ISAKMP SA reauthenticated", `"reason":"reauthenticated"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("iked's log lacks %q:\n%s", want, s.iked.catalogSummary())

@@ -48,7 +48,7 @@ func TestIkedReloadRevokesCharon(t *testing.T) {
 	if log := s.charon.Log(); !strings.Contains(log, "received DELETE for IKE_SA") {
 		t.Errorf("charon did not log iked's Delete of the IKE SA:\n%s", tail(log, 60))
 	}
-	if out := s.iked.Proc.Output(); !strings.Contains(out, `"msg":"policy reload revokes an ISAKMP SA","conn":"peer","reason":"connection removed"`) {
+	if out := s.iked.Output(); !strings.Contains(out, `"msg":"policy reload revokes an ISAKMP SA","conn":"peer","reason":"connection removed"`) {
 		t.Errorf("iked did not say why the SA went:\n%s", tail(out, 20))
 	}
 	if resp, err := s.iked.Call(control.CmdListSAs, ""); err != nil || len(resp.SAs) != 0 || len(resp.Detached) != 0 {

@@ -331,8 +331,12 @@ type IkedLine struct {
 }
 
 // Lines parses iked's JSON log so far; lines that are not JSON (a Go
-// runtime message) are skipped.
+// runtime message) are skipped. iked writes its console log in batches
+// (notify/buffered.go) and always before it answers its control socket,
+// so a running iked is asked for its status first: every line it logged
+// before this call is then in its output.
 func (k *Iked) Lines() []IkedLine {
+	k.flushLog()
 	var out []IkedLine
 	sc := bufio.NewScanner(strings.NewReader(k.Proc.Output()))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -345,6 +349,23 @@ func (k *Iked) Lines() []IkedLine {
 		out = append(out, l)
 	}
 	return out
+}
+
+// Output is iked's output so far, its log written out first (flushLog).
+func (k *Iked) Output() string {
+	k.flushLog()
+	return k.Proc.Output()
+}
+
+// flushLog has a running iked write out its log (a status call on its
+// control socket) and gives the reader of its output a moment to copy it.
+func (k *Iked) flushLog() {
+	if exited, _ := k.Proc.Exited(); exited {
+		return
+	}
+	if _, err := control.Call(k.Socket, control.Request{Command: control.CmdStatus}, 2*time.Second); err == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Catalog returns the texts of iked's catalog messages number n so far.
