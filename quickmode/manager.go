@@ -103,6 +103,9 @@ type gatedStart struct {
 func (rt *Manager) Released(c *daemon.Context) []notify.Message {
 	held := rt.gated[c.SA]
 	delete(rt.gated, c.SA)
+	if c.Log != nil {
+		c.Log.Debug("XAUTH and Mode Config done: held Quick Modes start", zap.Stringer("cookies", c.SA.Cookies), zap.Int("held", len(held)))
+	}
 	var logs []notify.Message
 	for _, g := range held {
 		logs = append(logs, rt.beginRekey(c, g.conn, g.old)...)

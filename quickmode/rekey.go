@@ -37,6 +37,10 @@ func (rt *Manager) beginRekey(c *daemon.Context, name string, old *Child) []noti
 	if rt.Gate != nil && rt.Gate.Holds(c.SA) {
 		// XAUTH or Mode Config first (Released starts it).
 		rt.gated[c.SA] = append(rt.gated[c.SA], gatedStart{name, old})
+		if c.Log != nil {
+			c.Log.Debug("Quick Mode held until XAUTH and Mode Config are done", zap.String("conn", name),
+				zap.Stringer("cookies", c.SA.Cookies), zap.Int("held", len(rt.gated[c.SA])))
+		}
 		return nil
 	}
 	cfg := rt.config(c)

@@ -194,6 +194,10 @@ func (h *Handler) SAEstablished(c *daemon.Context) daemon.Result {
 	if p1 == nil || !h.needs(p1.Conn) {
 		return daemon.Result{}
 	}
+	if old := h.sessions[c.SA]; old != nil && c.Log != nil {
+		c.Log.Debug("transaction: a session began before the SA was reported established",
+			zap.Stringer("cookies", c.SA.Cookies), zap.Bool("xauth-done", old.xauthDone), zap.Bool("mode-config-done", old.mcDone))
+	}
 	s := h.newSession(p1)
 	h.sessions[c.SA] = s
 	switch {
