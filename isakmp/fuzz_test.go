@@ -2,6 +2,7 @@ package isakmp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -24,7 +25,17 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("decoded message does not encode: %v", err)
 		}
-		if !bytes.Equal(out, b) {
+		// A clear message may end in 1 to 3 bytes of padding (see
+		// maxClearPadding in message.go); they are not kept, so the
+		// re-encoding is the input without them, its length field
+		// shortened to match.
+		pad := len(b) - len(out)
+		if pad < 0 || pad >= maxClearPadding {
+			t.Fatalf("re-encoding is %d bytes, input %d\n in %x\nout %x", len(out), len(b), b, out)
+		}
+		want := bytes.Clone(b[:len(out)])
+		binary.BigEndian.PutUint32(want[24:28], uint32(len(out)))
+		if !bytes.Equal(out, want) {
 			t.Fatalf("re-encoding differs\n in %x\nout %x", b, out)
 		}
 	})
