@@ -1,7 +1,5 @@
 package ikecrypto
 
-import "crypto/hmac"
-
 // Protocol IDs that enter KEYMAT (RFC 2407, 4.4.1).
 const (
 	ProtoAH     uint8 = 2
@@ -26,24 +24,17 @@ func Keymat(prf PRF, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte
 	proto := []byte{protocol}
 	size := prf.Size()
 	out := make([]byte, 0, n+size)
-	// One keyed HMAC for every block, each appended to out as it is
-	// summed: no key schedule nor buffer per block.
-	next := func(prev []byte) []byte {
-		return append(out, prf.Compute(skeyidD, prev, gqmxy, proto, spi, niB, nrB)...)
-	}
-	if h, ok := prf.(hmacPRF); ok {
-		m := hmac.New(h.newHash, skeyidD)
-		next = func(prev []byte) []byte {
-			m.Reset()
-			for _, d := range [][]byte{prev, gqmxy, proto, spi, niB, nrB} {
-				m.Write(d)
-			}
-			return m.Sum(out)
-		}
-	}
-	out = next(nil)
+	h, pooled := prf.(hmacPRF)
+	var prev []byte
 	for len(out) < n {
-		out = next(out[len(out)-size:])
+		// Each block is summed straight into out, on the PRF's pooled
+		// hash (prf.go): no HMAC state nor result per block.
+		if pooled {
+			out = h.appendMAC(out, skeyidD, prev, gqmxy, proto, spi, niB, nrB)
+		} else {
+			out = append(out, prf.Compute(skeyidD, prev, gqmxy, proto, spi, niB, nrB)...)
+		}
+		prev = out[len(out)-size:]
 	}
 	clear(out[n:])
 	return out[:n:n]

@@ -54,6 +54,13 @@ func (p hmacPRF) Size() int { return p.alg.Size() }
 // and crypto/hmac's two hashes and state per call were a tenth of a
 // responder's allocations (docs/performance.md).
 func (p hmacPRF) Compute(key []byte, data ...[]byte) []byte {
+	return p.appendMAC(make([]byte, 0, p.alg.Size()), key, data...)
+}
+
+// appendMAC appends HMAC(key, data...) to dst: Compute without a result
+// of its own, for KEYMAT's blocks (keymat.go). dst may share memory with
+// data below len(dst).
+func (p hmacPRF) appendMAC(dst, key []byte, data ...[]byte) []byte {
 	st := getHashState(p.alg, p.newHash)
 	defer st.put()
 	h := st.h
@@ -83,7 +90,7 @@ func (p hmacPRF) Compute(key []byte, data ...[]byte) []byte {
 	h.Reset()
 	h.Write(pad)
 	h.Write(inner)
-	return h.Sum(make([]byte, 0, h.Size()))
+	return h.Sum(dst)
 }
 
 func (p hmacPRF) Hash(data ...[]byte) []byte {

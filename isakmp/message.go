@@ -3,6 +3,8 @@ package isakmp
 import (
 	"bytes"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Message is an ISAKMP message: the header, then either the decoded payload
@@ -78,25 +80,32 @@ const maxClearPadding = 4
 // Seal to build an encrypted message.
 func (m *Message) Encode() ([]byte, error) {
 	h := m.Header
-	var body []byte
 	if h.Flags&FlagEncryption != 0 {
-		body = m.Encrypted
-	} else {
-		var err error
-		if body, err = EncodeChain(m.Payloads); err != nil {
-			return nil, err
+		body := m.Encrypted
+		if HeaderLen+len(body) > MaxMessageSize {
+			return nil, ErrMessageTooLong
 		}
-		h.NextPayload = PayloadNone
-		if len(m.Payloads) > 0 {
-			h.NextPayload = m.Payloads[0].Type()
-		}
+		out := make([]byte, 0, HeaderLen+len(body))
+		out = appendHeader(out, h, uint32(HeaderLen+len(body)))
+		return append(out, body...), nil
 	}
-	if HeaderLen+len(body) > MaxMessageSize {
+	// The chain is made after room for the header, which is written in
+	// place once the length is known, as Seal does: one buffer.
+	b := cryptobyte.NewBuilder(make([]byte, HeaderLen, HeaderLen+chainHint))
+	appendChain(b, m.Payloads)
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > MaxMessageSize {
 		return nil, ErrMessageTooLong
 	}
-	out := make([]byte, 0, HeaderLen+len(body))
-	out = appendHeader(out, h, uint32(HeaderLen+len(body)))
-	return append(out, body...), nil
+	h.NextPayload = PayloadNone
+	if len(m.Payloads) > 0 {
+		h.NextPayload = m.Payloads[0].Type()
+	}
+	appendHeader(out[:0], h, uint32(len(out)))
+	return out, nil
 }
 
 // Find returns the first payload of type t, or nil.

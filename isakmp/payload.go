@@ -130,18 +130,6 @@ func readGeneric(s *cryptobyte.String) (next PayloadType, whole []byte, body cry
 	return PayloadType(h[0]), h[:n:n], cryptobyte.String(h[GenericHeaderLen:n:n]), nil
 }
 
-// addGeneric appends a generic payload header and the body (RFC 2408, 3.2).
-func addGeneric(b *cryptobyte.Builder, next PayloadType, body []byte) {
-	if len(body)+GenericHeaderLen > 0xffff {
-		b.SetError(ErrPayloadTooLong)
-		return
-	}
-	b.AddUint8(uint8(next))
-	b.AddUint8(0)
-	b.AddUint16(uint16(len(body) + GenericHeaderLen))
-	b.AddBytes(body)
-}
-
 // DecodeChain decodes the payload chain that starts with a payload of type
 // first, as found after the ISAKMP header or in a decrypted body. It returns
 // the payloads and the offset where the chain ended: the last payload says
@@ -184,9 +172,6 @@ func EncodeChain(ps []Payload) ([]byte, error) {
 }
 
 func appendChain(b *cryptobyte.Builder, ps []Payload) {
-	// One builder makes every body, one after the other in its buffer:
-	// a builder per payload was a tenth of a handshake's allocations.
-	bodies := cryptobyte.NewBuilder(make([]byte, 0, chainHint))
 	for i, p := range ps {
 		if p == nil {
 			b.SetError(fmt.Errorf("isakmp: nil payload at %d", i))
@@ -200,13 +185,38 @@ func appendChain(b *cryptobyte.Builder, ps []Payload) {
 			b.SetError(fmt.Errorf("%w: %v cannot be a top-level payload", ErrNextPayload, t))
 			return
 		}
-		before, _ := bodies.Bytes()
-		p.marshalBody(bodies)
-		all, err := bodies.Bytes()
-		if err != nil {
-			b.SetError(err)
+		if !appendGeneric(b, next, p) {
 			return
 		}
-		addGeneric(b, next, all[len(before):])
 	}
+}
+
+// appendGeneric appends a generic payload header (RFC 2408, 3.2) and p's
+// body after it, made in b itself; the header's length is set once the
+// body is there. Bytes returns the builder's own buffer
+// (golang.org/x/crypto/cryptobyte, Builder.Bytes), so its two bytes are
+// set in place: a builder and a buffer of its own for each body, copied
+// into b afterwards, were a tenth of a handshake's allocations. It
+// reports whether b has no error.
+func appendGeneric(b *cryptobyte.Builder, next PayloadType, p interface{ marshalBody(*cryptobyte.Builder) }) bool {
+	before, err := b.Bytes()
+	if err != nil {
+		return false
+	}
+	start := len(before)
+	b.AddUint8(uint8(next))
+	b.AddUint8(0)
+	b.AddUint16(0) // the length, set below
+	p.marshalBody(b)
+	all, err := b.Bytes()
+	if err != nil {
+		return false
+	}
+	n := len(all) - start
+	if n > 0xffff {
+		b.SetError(ErrPayloadTooLong)
+		return false
+	}
+	binary.BigEndian.PutUint16(all[start+2:start+4], uint16(n))
+	return true
 }

@@ -41,12 +41,9 @@ func (p *SA) marshalBody(b *cryptobyte.Builder) {
 		if i+1 < len(p.Proposals) {
 			next = PayloadProposal
 		}
-		body, err := MarshalBody(pr)
-		if err != nil {
-			b.SetError(err)
+		if !appendGeneric(b, next, pr) {
 			return
 		}
-		addGeneric(b, next, body)
 	}
 }
 
@@ -127,12 +124,9 @@ func (p *Proposal) marshalBody(b *cryptobyte.Builder) {
 		if i+1 < len(p.Transforms) {
 			next = PayloadTransform
 		}
-		body, err := MarshalBody(t)
-		if err != nil {
-			b.SetError(err)
+		if !appendGeneric(b, next, t) {
 			return
 		}
-		addGeneric(b, next, body)
 	}
 }
 

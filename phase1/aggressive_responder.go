@@ -78,7 +78,7 @@ func (x *Exchange) consumeAM3(env Env, m *isakmp.Message) daemon.Result {
 		}
 		return x.verifyAM3(env, r, s.iv)
 	}
-	next, err := open(m, s.cipher, s.iv)
+	next, err := open(m, s.handshakeBlock(), s.iv)
 	if err != nil && x.fromOtherHost() {
 		return daemon.Result{Reject: fmt.Errorf("phase1: AM3 from %v, not the peer's address, does not decrypt: %w", x.from, err)}
 	}

@@ -94,7 +94,7 @@ func SealInformational(k InfoKeys, mid uint32, ps []isakmp.Payload) ([]byte, err
 	h := isakmp.Header{InitiatorCookie: k.ICookie, ResponderCookie: k.RCookie,
 		Exchange: isakmp.ExchangeInformational, MessageID: mid}
 	all := append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...)
-	out, _, err := seal(h, all, k.Cipher, iv)
+	out, _, err := seal(h, all, k.Cipher.Block(), iv)
 	return out, err
 }
 
@@ -163,7 +163,7 @@ func openInfoMessage(m *isakmp.Message, keyed *InfoKeys) (*Informational, error)
 			return nil, ErrInfoMessageID
 		}
 		iv := ikecrypto.Phase2IV(keyed.PRF, keyed.LastBlock, h.MessageID, keyed.Cipher.BlockSize())
-		if _, err := open(m, keyed.Cipher, iv); err != nil {
+		if _, err := open(m, keyed.Cipher.Block(), iv); err != nil {
 			return nil, err
 		}
 		if len(m.Payloads) == 0 {

@@ -47,7 +47,7 @@ func TestInitialContactWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	// MM5's IV is the initial IV charon logged (RFC 2409, App. B).
-	if _, err := open(m, k.Cipher, keys.IKE[0].IV); err != nil {
+	if _, err := open(m, k.Cipher.Block(), keys.IKE[0].IV); err != nil {
 		t.Fatal(err)
 	}
 	var theirs *isakmp.Notification

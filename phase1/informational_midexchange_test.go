@@ -34,7 +34,7 @@ func TestNotifyAfterMM5(t *testing.T) {
 		h := isakmp.Header{InitiatorCookie: k.ICookie, ResponderCookie: k.RCookie,
 			Exchange: isakmp.ExchangeInformational, MessageID: mid}
 		hash := &isakmp.Hash{Data: ikecrypto.InformationalHash(k.PRF, hashKey, mid, body)}
-		out, _, err := seal(h, append([]isakmp.Payload{hash}, ps...), k.Cipher,
+		out, _, err := seal(h, append([]isakmp.Payload{hash}, ps...), k.Cipher.Block(),
 			ikecrypto.Phase2IV(k.PRF, k.LastBlock, mid, k.Cipher.BlockSize()))
 		if err != nil {
 			t.Fatal(err)

@@ -118,7 +118,7 @@ func TestStrongSwanInformationals(t *testing.T) {
 		// Recompute HASH(1) from the decrypted message and find it in
 		// charon's log.
 		m2, _ := isakmp.Decode(data)
-		if _, err := open(m2, k.Cipher, ikecrypto.Phase2IV(k.PRF, k.LastBlock, m2.Header.MessageID, 16)); err != nil {
+		if _, err := open(m2, k.Cipher.Block(), ikecrypto.Phase2IV(k.PRF, k.LastBlock, m2.Header.MessageID, 16)); err != nil {
 			t.Fatal(err)
 		}
 		rest, _ := m2.After(m2.Payloads[0])
@@ -319,7 +319,7 @@ func TestStrongSwanAggressiveNATD(t *testing.T) {
 	keys := runKeys(t, run, "responder")
 	prf, _ := ikecrypto.NewPRF(ikecrypto.HashSHA2_256)
 	m, c := encryptedCapture(t, files[2], isakmp.ExchangeAggressive, keys.IKE[0].Ka)
-	if _, err := open(m, c, keys.IKE[0].IV); err != nil {
+	if _, err := open(m, c.Block(), keys.IKE[0].IV); err != nil {
 		t.Fatal(err)
 	}
 	var natd []*isakmp.NATD

@@ -136,13 +136,13 @@ func TestInformationalRefusals(t *testing.T) {
 	// A protected message whose first payload is not HASH: seal N alone
 	// with a correct IV.
 	h := isakmp.Header{InitiatorCookie: k.ICookie, ResponderCookie: k.RCookie, Exchange: isakmp.ExchangeInformational, MessageID: 9}
-	noHash, _, _ := seal(h, []isakmp.Payload{k.DPDNotify(false, 1)}, k.Cipher, ikecrypto.Phase2IV(k.PRF, k.LastBlock, 9, 16))
+	noHash, _, _ := seal(h, []isakmp.Payload{k.DPDNotify(false, 1)}, k.Cipher.Block(), ikecrypto.Phase2IV(k.PRF, k.LastBlock, 9, 16))
 	// Message ID 0 in a protected one.
 	h.MessageID = 0
-	mid0, _, _ := seal(h, []isakmp.Payload{&isakmp.Hash{Data: ikecrypto.InformationalHash(k.PRF, k.SKEYIDa, 0, nil)}, k.DPDNotify(false, 1)}, k.Cipher, ikecrypto.Phase2IV(k.PRF, k.LastBlock, 0, 16))
+	mid0, _, _ := seal(h, []isakmp.Payload{&isakmp.Hash{Data: ikecrypto.InformationalHash(k.PRF, k.SKEYIDa, 0, nil)}, k.DPDNotify(false, 1)}, k.Cipher.Block(), ikecrypto.Phase2IV(k.PRF, k.LastBlock, 0, 16))
 	// Quick Mode header.
 	h.MessageID, h.Exchange = 7, isakmp.ExchangeQuickMode
-	qm, _, _ := seal(h, []isakmp.Payload{k.DPDNotify(false, 1)}, k.Cipher, ikecrypto.Phase2IV(k.PRF, k.LastBlock, 7, 16))
+	qm, _, _ := seal(h, []isakmp.Payload{k.DPDNotify(false, 1)}, k.Cipher.Block(), ikecrypto.Phase2IV(k.PRF, k.LastBlock, 7, 16))
 
 	for _, tc := range []struct {
 		name string

@@ -215,7 +215,7 @@ func (s *SA) adoptKeys(j *job) {
 	s.gxy = j.gxy
 	s.PRF, s.AuthPRF = j.prf, j.authPRF
 	s.keys = j.km
-	s.ka, s.cipher = j.ka, j.cipher
+	s.ka, s.cipher, s.block = j.ka, j.cipher, nil
 	s.iv = j.iv
 	if s.Role == daemon.RoleInitiator {
 		s.GXi = j.priv.PublicBytes()

@@ -104,7 +104,7 @@ func (x *Exchange) consumeMM6(env Env, m *isakmp.Message) daemon.Result {
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		return daemon.Result{Reject: fmt.Errorf("phase1: MM6 not encrypted")}
 	}
-	next, err := open(m, s.cipher, s.iv)
+	next, err := open(m, s.handshakeBlock(), s.iv)
 	if err != nil {
 		// RFC 2409, 5.3: a message that does not decrypt leaves the
 		// exchange as it was; the responder will retransmit or notify.

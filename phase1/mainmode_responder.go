@@ -69,7 +69,7 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) daemon.Result {
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		return daemon.Result{Reject: fmt.Errorf("phase1: MM5 not encrypted")}
 	}
-	next, err := open(m, s.cipher, s.iv)
+	next, err := open(m, s.handshakeBlock(), s.iv)
 	if err != nil && x.fromOtherHost() {
 		return daemon.Result{Reject: fmt.Errorf("phase1: MM5 from %v, not the peer's address, does not decrypt: %w", x.from, err)}
 	}

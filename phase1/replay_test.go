@@ -90,7 +90,7 @@ func hashIn(t *testing.T, s *SA, raw []byte, iv []byte) ([]byte, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := open(m, s.cipher, iv)
+	next, err := open(m, s.cipher.Block(), iv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestReplayStrongSwanMainModeECDSA(t *testing.T) {
 		}
 		iv0 := ikecrypto.Phase1IV(x.SA.PRF, gxi, gxr, 16)
 		m5 := mustDecode(t, rec.raw[4])
-		next, err := open(m5, x.SA.cipher, iv0)
+		next, err := open(m5, x.SA.cipher.Block(), iv0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package phase1
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/x509"
 	"net/netip"
 	"slices"
@@ -129,6 +130,24 @@ type Handshake struct {
 	GXi, GXr []byte
 	dh       ikecrypto.PrivateKey
 	gxy      []byte
+	// block is the cipher keyed with Ka for the handshake's encrypted
+	// messages (handshakeBlock).
+	block cipher.Block
+}
+
+// handshakeBlock returns the SA's block cipher for the encrypted messages
+// of its handshake (MM5 and MM6, AM3). ikecrypto's Cipher builds its key
+// schedule at each call, so that an established SA keeps none (about 500
+// bytes for AES); the handshake builds it once and drops it with the rest
+// of the Handshake (settle).
+func (s *SA) handshakeBlock() cipher.Block {
+	if s.Handshake == nil {
+		return s.cipher.Block()
+	}
+	if s.block == nil {
+		s.block = s.cipher.Block()
+	}
+	return s.block
 }
 
 // Cookies returns the 16 bytes of both cookies: the SPI of an ISAKMP SA in

@@ -1,8 +1,8 @@
 package phase1
 
 import (
-	"fmt"
 	"net/netip"
+	"strconv"
 
 	"go.uber.org/zap"
 
@@ -26,24 +26,24 @@ func (SALog) SAEstablished(c *daemon.Context) daemon.Result {
 	if s == nil || c.Log == nil {
 		return daemon.Result{}
 	}
-	c.Log.Info("ISAKMP SA established", append(EstablishedFields(c.SA, s), notify.EventField(notify.EventSAUp))...)
+	fs := notify.NewFields()
+	fs.F = append(AppendEstablishedFields(fs.F, c.SA, s), notify.EventField(notify.EventSAUp))
+	c.Log.Info("ISAKMP SA established", fs.F...)
+	fs.Free()
 	return daemon.Result{}
 }
 
 // SARemoved does nothing: the daemon logs removals (daemon.Watcher).
 func (SALog) SARemoved(*daemon.Context, daemon.RemoveReason) daemon.Result { return daemon.Result{} }
 
-// EstablishedFields are the fields of the "ISAKMP SA established" line
-// for the daemon's SA dsa and its phase 1 state s.
-func EstablishedFields(dsa *daemon.SA, s *SA) []zap.Field {
+// AppendEstablishedFields appends to fs the fields of the "ISAKMP SA
+// established" line for the daemon's SA dsa and its phase 1 state s.
+func AppendEstablishedFields(fs []zap.Field, dsa *daemon.SA, s *SA) []zap.Field {
 	t := s.Transform
 	cipher := t.Cipher.String()
 	if t.KeyLength != 0 {
-		cipher = fmt.Sprintf("%s_%d", cipher, t.KeyLength)
+		cipher += "_" + strconv.FormatUint(uint64(t.KeyLength), 10)
 	}
-	// Room for the optional fields and the caller's event field: the
-	// slice is not grown and copied again.
-	fs := make([]zap.Field, 0, 18)
 	fs = append(fs,
 		zap.String("conn", dsa.Conn),
 		zap.String("role", s.Role.String()),
@@ -83,5 +83,11 @@ func modeName(m isakmp.ExchangeType) string {
 
 // endpoint prints an address and port as strongSwan does: 192.0.2.1[500].
 func endpoint(a netip.AddrPort) string {
-	return fmt.Sprintf("%s[%d]", a.Addr().Unmap(), a.Port())
+	// Appended rather than formatted: two lines per SA pair at the
+	// default level (docs/performance.md).
+	b := make([]byte, 0, len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff][65535]"))
+	b = a.Addr().Unmap().AppendTo(b)
+	b = append(b, '[')
+	b = strconv.AppendUint(b, uint64(a.Port()), 10)
+	return string(append(b, ']'))
 }

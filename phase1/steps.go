@@ -241,7 +241,7 @@ func (x *Exchange) authPayloads(j *job) []isakmp.Payload {
 // SA's IV chain and advances it (RFC 2409, Appendix B).
 func (x *Exchange) sealAuth(ps []isakmp.Payload) ([]byte, error) {
 	s := x.SA
-	out, next, err := seal(s.header(), ps, s.cipher, s.iv)
+	out, next, err := seal(s.header(), ps, s.handshakeBlock(), s.iv)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package phase1
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"fmt"
 
 	"github.com/iked/iked/ikecrypto"
@@ -37,16 +38,16 @@ func (s *SA) encodePlain(ps []isakmp.Payload) ([]byte, error) {
 // seal encrypts a phase 1 message body with Ka under the SA's IV chain and
 // returns the next IV (RFC 2409, Appendix B), with isakmp's message
 // protection (padding as strongSwan pads, see isakmp's protect.go).
-func seal(h isakmp.Header, ps []isakmp.Payload, c ikecrypto.Cipher, iv []byte) (out, next []byte, err error) {
-	return isakmp.Seal(h, ps, c.Block(), iv)
+func seal(h isakmp.Header, ps []isakmp.Payload, block cipher.Block, iv []byte) (out, next []byte, err error) {
+	return isakmp.Seal(h, ps, block, iv)
 }
 
 // open decrypts m's body under iv and decodes its payload chain into
 // m.Payloads (isakmp's Message.Open). It returns the next IV, which the
 // caller adopts only when the message verifies (RFC 2409, 5.3 keeps the IV
 // of a message that fails).
-func open(m *isakmp.Message, c ikecrypto.Cipher, iv []byte) (next []byte, err error) {
-	_, next, err = m.Open(c.Block(), iv)
+func open(m *isakmp.Message, block cipher.Block, iv []byte) (next []byte, err error) {
+	_, next, err = m.Open(block, iv)
 	return next, err
 }
 

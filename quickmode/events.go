@@ -1,7 +1,7 @@
 package quickmode
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -10,9 +10,6 @@ import (
 	"github.com/iked/iked/notify"
 )
 
-// upFieldsMax is the most fields appendUpFields appends.
-const upFieldsMax = 18
-
 // appendUpFields appends to fs the facts of a new bundle that the
 // ipsec-up event carries beyond the "IPsec SA established" line's own: the
 // gateways and identities, the first SA's protocol, SPIs and integrity
@@ -20,8 +17,8 @@ const upFieldsMax = 18
 // (the peer's lease, or ours as a client, with the DNS servers we were
 // given), the bundle a rekey replaces and how long the negotiation took.
 // The metrics and the updown scripts (daemon/observe.go) read them from the
-// event. They are upFieldsMax at most: fs with that much room left never
-// grows and is copied again.
+// event. They are 18 at most: with the line's own six, a notify.Fields
+// holds them without growing.
 func (x *Exchange) appendUpFields(fs []zap.Field, env Env, c *Child) []zap.Field {
 	fs = append(fs,
 		zap.String("local-gw", c.Local.String()), zap.String("remote-gw", c.Remote.String()),
@@ -33,9 +30,9 @@ func (x *Exchange) appendUpFields(fs []zap.Field, env Env, c *Child) []zap.Field
 	if len(c.SAs) > 0 {
 		s := c.SAs[0]
 		fs = append(fs, zap.String("protocol", strings.ToLower(engineProto(s.Protocol).String())),
-			zap.String("spi-in", fmt.Sprintf("0x%08x", s.SPIIn)), zap.String("spi-out", fmt.Sprintf("0x%08x", s.SPIOut)))
+			zap.String("spi-in", spiHex(s.SPIIn)), zap.String("spi-out", spiHex(s.SPIOut)))
 		if s.Integrity != "" {
-			fs = append(fs, zap.String("integrity", fmt.Sprintf("%s/%d", s.Integrity, s.TruncBits)))
+			fs = append(fs, zap.String("integrity", s.Integrity+"/"+strconv.Itoa(s.TruncBits)))
 		}
 	}
 	if a := x.cfg.virtualIP(x.P1); a.IsValid() {

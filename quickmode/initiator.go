@@ -119,7 +119,7 @@ func (x *Exchange) createQM1(env Env) daemon.Result {
 	}
 	hash := ikecrypto.QuickModeHash1(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, rest)
 	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher().BlockSize())
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), iv)
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.cipherBlock(), iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -138,7 +138,7 @@ func (x *Exchange) header() isakmp.Header {
 // responder's choice against our offer, its KE with PFS, its IDs against
 // ours, and its notifies.
 func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) daemon.Result {
-	next, err := open(m, x.P1.Cipher(), x.iv)
+	next, err := open(m, x.cipherBlock(), x.iv)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}
@@ -212,7 +212,7 @@ func (x *Exchange) finishQM2(env Env, v any) daemon.Result {
 		return x.fail(env, err.Error(), isakmp.NoProposalChosen)
 	}
 	hash := ikecrypto.QuickModeHash3(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, x.nr)
-	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.P1.Cipher(), x.iv)
+	out, next, err := seal(x.header(), []isakmp.Payload{&isakmp.Hash{Data: hash}}, x.cipherBlock(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}

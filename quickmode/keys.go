@@ -322,11 +322,13 @@ func (x *Exchange) installed(env Env) daemon.Result {
 	x.newChild = c
 	st := daemon.Result{Done: true}
 	if env.Log != nil {
-		fs := make([]zap.Field, 0, 6+upFieldsMax)
-		fs = append(fs, zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
+		fs := notify.NewFields()
+		fs.F = append(fs.F, zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
 			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
 			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
-		env.Log.Info("IPsec SA established", x.appendUpFields(fs, env, c)...)
+		fs.F = x.appendUpFields(fs.F, env, c)
+		env.Log.Info("IPsec SA established", fs.F...)
+		fs.Free()
 	}
 	if x.commit && x.Role == daemon.RoleResponder {
 		// RFC 2408, 3.1 and 4.x: the peer set the commit bit, so it waits
@@ -377,12 +379,31 @@ func (x *Exchange) tellDeleted(env Env, st *daemon.Result) {
 }
 
 func spiText(c *Child) string {
-	s := ""
+	// Appended rather than formatted: it is in two log lines per SA pair
+	// at the default level (docs/performance.md).
+	b := make([]byte, 0, 64)
 	for i, sa := range c.SAs {
 		if i > 0 {
-			s += " "
+			b = append(b, ' ')
 		}
-		s += fmt.Sprintf("%s in 0x%08x out 0x%08x", engineProto(sa.Protocol), sa.SPIIn, sa.SPIOut)
+		b = append(b, engineProto(sa.Protocol).String()...)
+		b = append(b, " in "...)
+		b = appendSPIHex(b, sa.SPIIn)
+		b = append(b, " out "...)
+		b = appendSPIHex(b, sa.SPIOut)
 	}
-	return s
+	return string(b)
+}
+
+// appendSPIHex appends spi as 0x and eight hex digits.
+func appendSPIHex(b []byte, spi uint32) []byte {
+	var v [4]byte
+	binary.BigEndian.PutUint32(v[:], spi)
+	return hex.AppendEncode(append(b, "0x"...), v[:])
+}
+
+// spiHex is spi as 0x and eight hex digits.
+func spiHex(spi uint32) string {
+	var b [10]byte
+	return string(appendSPIHex(b[:0], spi))
 }

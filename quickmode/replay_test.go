@@ -95,7 +95,7 @@ func loadRecorded(t *testing.T, run recordedRun) *recordedRun {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if iv, err = open(m, p1.Cipher(), iv); err != nil {
+		if iv, err = open(m, p1.Cipher().Block(), iv); err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, m)
@@ -304,8 +304,8 @@ func TestReplayStrongSwanResponder(t *testing.T) {
 				ours, _ := isakmp.Decode(sent[0])
 				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
 				m1, _ := isakmp.Decode(run.raw[6])
-				iv, _ = open(m1, p1.Cipher(), iv)
-				if _, err := open(ours, p1.Cipher(), iv); err != nil {
+				iv, _ = open(m1, p1.Cipher().Block(), iv)
+				if _, err := open(ours, p1.Cipher().Block(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM2 differs from strongSwan's:\nours %x\ntheirs %x", ours.Body, run.qm2.Body)
@@ -344,7 +344,7 @@ func TestReplayStrongSwanInitiator(t *testing.T) {
 			if len(sent) != 1 || !bytes.Equal(sent[0], run.raw[6]) {
 				ours, _ := isakmp.Decode(sent[0])
 				iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), x.MessageID, p1.Cipher().BlockSize())
-				if _, err := open(ours, p1.Cipher(), iv); err != nil {
+				if _, err := open(ours, p1.Cipher().Block(), iv); err != nil {
 					t.Fatal(err)
 				}
 				t.Fatalf("our QM1 differs from strongSwan's:\nours   %x\ntheirs %x", ours.Body, run.qm1.Body)

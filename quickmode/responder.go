@@ -34,7 +34,8 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, d
 		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: not a Quick Mode first message")}
 	}
 	iv := ikecrypto.Phase2IV(p1.PRF, p1.LastBlock(), h.MessageID, p1.Cipher().BlockSize())
-	next, err := open(m, p1.Cipher(), iv)
+	block := p1.Cipher().Block()
+	next, err := open(m, block, iv)
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
 	}
@@ -45,7 +46,7 @@ func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, d
 	if err := verify(hp.Data, ikecrypto.QuickModeHash1(p1.PRF, p1.SKEYIDa(), h.MessageID, rest)); err != nil {
 		return nil, daemon.Result{Reject: err}
 	}
-	x := &Exchange{Role: daemon.RoleResponder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next,
+	x := &Exchange{Role: daemon.RoleResponder, State: StateRStart, MessageID: h.MessageID, P1: p1, cfg: cfg, iv: next, block: block,
 		commit: h.Flags&isakmp.FlagCommit != 0, began: env.Now}
 	// Until the IDs are read, messages name the ISAKMP SA's hosts.
 	x.Local = policymgr.Selector{Addr: policymgr.HostRange(p1.Local.Addr().Unmap())}
@@ -185,7 +186,7 @@ func (x *Exchange) createQM2(env Env) daemon.Result {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash2(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, rest)
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.P1.Cipher(), x.iv)
+	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.cipherBlock(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -201,7 +202,7 @@ func (x *Exchange) createQM2(env Env) daemon.Result {
 
 // consumeQM3 checks HDR*, HASH(3) (RFC 2409, 5.5) and installs the bundle.
 func (x *Exchange) consumeQM3(env Env, m *isakmp.Message) daemon.Result {
-	next, err := open(m, x.P1.Cipher(), x.iv)
+	next, err := open(m, x.cipherBlock(), x.iv)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}

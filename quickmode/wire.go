@@ -1,11 +1,11 @@
 package quickmode
 
 import (
+	"crypto/cipher"
 	"crypto/hmac"
 	"errors"
 	"fmt"
 
-	"github.com/iked/iked/ikecrypto"
 	"github.com/iked/iked/isakmp"
 )
 
@@ -23,19 +23,19 @@ var (
 // isakmp's message protection, as phase 1 does (padding as strongSwan
 // pads, see isakmp/protect.go), and returns the datagram and the next IV:
 // the last ciphertext block.
-func seal(h isakmp.Header, ps []isakmp.Payload, c ikecrypto.Cipher, iv []byte) (out, next []byte, err error) {
-	return isakmp.Seal(h, ps, c.Block(), iv)
+func seal(h isakmp.Header, ps []isakmp.Payload, block cipher.Block, iv []byte) (out, next []byte, err error) {
+	return isakmp.Seal(h, ps, block, iv)
 }
 
 // open decrypts m under iv and decodes its payload chain into m.Payloads
 // (isakmp's Message.Open); the caller adopts the returned next IV only
 // once the message verified (RFC 2409, 5.3 and Appendix B). A Quick Mode
 // message must be encrypted (RFC 2409, 5.5).
-func open(m *isakmp.Message, c ikecrypto.Cipher, iv []byte) (next []byte, err error) {
+func open(m *isakmp.Message, block cipher.Block, iv []byte) (next []byte, err error) {
 	if m.Header.Flags&isakmp.FlagEncryption == 0 {
 		return nil, errNotEncrypted
 	}
-	_, next, err = m.Open(c.Block(), iv)
+	_, next, err = m.Open(block, iv)
 	return next, err
 }
 

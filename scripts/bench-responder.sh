@@ -29,7 +29,9 @@
 # IKED=PATH runs that iked binary instead of building one (to compare
 # two builds). PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
 # saves a CPU profile of the first SECONDS of each iked run in the work
-# folder (go tool pprof -top bin/iked FILE); KEEP it.
+# folder (go tool pprof -top bin/iked FILE), and when every pair is up its
+# allocation profile (iked-GROUP-RUN.allocs.pprof: every allocation since
+# it started; -sample_index=alloc_space or alloc_objects); KEEP it.
 # Root; needs charon-systemd and swanctl (Debian: charon-systemd
 # strongswan-swanctl libstrongswan-standard-plugins). Nothing leaves the
 # namespaces; every address is from 192.0.2.0/24.
@@ -233,6 +235,12 @@ for run in $(seq "$RUNS"); do
 				[ "${v:-0}" -gt "$rss" ] && rss=$v
 				if [ -z "$held" ] && grep -q "holding" "$json.err"; then
 					held=$(cpu_ticks "$RESP_PID")
+					if [ -n "${PROFILE:-}" ] && [ "$r" = iked ]; then
+						# Every allocation since iked started, until all
+						# pairs are up (go tool pprof -sample_index=alloc_space).
+						ip netns exec "$NS_R" curl -s -o "$WORK/iked-$g-$run.allocs.pprof" \
+							"http://127.0.0.1:6060/debug/pprof/allocs" || true
+					fi
 				fi
 				sleep 0.1
 			done
