@@ -26,6 +26,9 @@
 # Environment: N (500), C (concurrency, 50), SOURCES (20), RUNS (1),
 # BENCH_GROUPS ("ecp256 modp2048"), RESPONDERS ("strongswan iked"), BIN (bin),
 # GO (go), PREFIX (namespace prefix, hbr), KEEP=1 keeps the work folder.
+# WARMUP=M first opens M pairs (deleted again as that ikeload stops)
+# before the CPU is read: a daemon's steady state, the same for both
+# responders (0: each run starts on a fresh process).
 # IKED=PATH runs that iked binary instead of building one (to compare
 # two builds). PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
 # saves a CPU profile of the first SECONDS of each iked run in the work
@@ -46,6 +49,7 @@ RESPONDERS=${RESPONDERS:-strongswan iked}
 BIN=${BIN:-bin}
 GO=${GO:-go}
 PREFIX=${PREFIX:-hbr}
+WARMUP=${WARMUP:-0}
 NS_I=$PREFIX-ini
 NS_R=$PREFIX-resp
 ADDR_R=192.0.2.2
@@ -206,12 +210,22 @@ stop_responder() {
 results=()
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r)"
 echo "# strongSwan $(dpkg-query -W -f '${Version}' charon-systemd 2>/dev/null || echo "?"), iked $(git describe --always --dirty 2>/dev/null || echo dev)"
-echo "# N=$N SA pairs per run, C=$C at a time, $SOURCES source addresses, Main Mode PSK aes128-sha256, Quick Mode aes128-sha256"
+echo "# N=$N SA pairs per run (after $WARMUP warm-up pairs), C=$C at a time, $SOURCES source addresses, Main Mode PSK aes128-sha256, Quick Mode aes128-sha256"
 for run in $(seq "$RUNS"); do
 	for g in $GROUPS_; do
 		for r in $RESPONDERS; do
 			"start_$r" "$g"
 			sleep 0.5
+			if [ "$WARMUP" -gt 0 ]; then
+				# Steady state: WARMUP pairs first, deleted again when
+				# that ikeload stops, so that the heap, the tables and
+				# the pages a daemon keeps for its lifetime are there
+				# before the CPU is read.
+				"$BIN/ikeload" -netns "$NS_I" -dev "$PREFIX-i0" -source "192.0.2.$FIRST-192.0.2.$LAST" \
+					-target $ADDR_R -n "$WARMUP" -c "$C" -group "$g" -psk "$PSK" -retransmit 2s -tries 3 \
+					-json >"$WORK/$r-$g-$run.warmup.json" 2>&1 || true
+				sleep 1
+			fi
 			before=$(cpu_ticks "$RESP_PID")
 			rss0=$(kib "$RESP_PID" VmRSS)
 			json=$WORK/$r-$g-$run.json
