@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,8 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 	case control.CmdStats:
 		resp.Stats = d.stats()
 		return resp
+	case control.CmdListSAs:
+		return control.SALister(d.listSAs).Collect()
 	case control.CmdListLeases:
 		// The lease store is safe for concurrent use: not on the loop.
 		if d.leases == nil {
@@ -61,9 +64,6 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 		switch req.Command {
 		case control.CmdStatus:
 			resp.Status = d.status()
-		case control.CmdListSAs:
-			resp.SAs = d.listSAs()
-			resp.Detached = d.listChildren(nil)
 		case control.CmdListConns:
 			resp.Conns = d.listConns()
 		case control.CmdListCerts:
@@ -82,7 +82,7 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 		}
 	})
 	if !ok {
-		resp.Error = "daemon is stopping"
+		resp.Error = errStopping.Error()
 	}
 	return resp
 }
@@ -151,40 +151,79 @@ func (d *Daemon) allSAs() []*SA {
 	return out
 }
 
-func (d *Daemon) listSAs() []control.SA {
-	now := d.clock.Now()
-	var out []control.SA
-	for _, sa := range d.allSAs() {
-		c := control.SA{
-			ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
-			RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
-			Conn:        sa.Conn,
-			Role:        sa.Role.String(),
-			Local:       sa.Local.String(),
-			Remote:      sa.Remote.String(),
-			Established: sa.Established,
-			Age:         now.Sub(sa.Created),
-			State:       "half-open",
-		}
-		if sa.Established {
-			c.State = "established"
-		}
-		ids := make([]uint32, 0, len(sa.exchanges))
-		for id := range sa.exchanges {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			r := sa.exchanges[id]
-			c.Exchanges = append(c.Exchanges, control.Exchange{
-				MessageID: id, Type: r.typ.String(), State: r.state(),
-				Retransmits: r.tries, AwaitingReply: r.request,
-			})
-		}
-		c.Children = d.listChildren(sa)
-		out = append(out, c)
+// listBatch is how many ISAKMP SAs list-sas describes in one turn of the
+// loop: about 2 ms of its time (docs/performance.md, "ikectl list-sas at
+// scale"), so that IKE traffic waits no longer while 100,000 are listed.
+const listBatch = 256
+
+// errStopping answers a request that the loop, stopping, no longer takes.
+var errStopping = errors.New("daemon is stopping")
+
+// listSAs answers list-sas (control.SALister): it takes the SAs in the
+// order of their creation in one turn of the loop, then describes them a
+// batch a turn, leaving out those gone meanwhile, and hands each batch to
+// yield off the loop (the control server encodes it while the loop works).
+func (d *Daemon) listSAs(yield func([]control.SA) bool) ([]control.ChildSA, error) {
+	defer func() { _ = d.log.Sync() }()
+	var all []*SA
+	if !d.call(func() { all = d.allSAs() }) {
+		return nil, errStopping
 	}
-	return out
+	for len(all) > 0 {
+		batch := all[:min(listBatch, len(all))]
+		all = all[len(batch):]
+		out := make([]control.SA, 0, len(batch))
+		if !d.call(func() {
+			now := d.clock.Now()
+			for _, sa := range batch {
+				if d.alive(sa) {
+					out = append(out, d.listSA(sa, now))
+				}
+			}
+		}) {
+			return nil, errStopping
+		}
+		if len(out) > 0 && !yield(out) {
+			return nil, nil
+		}
+	}
+	var detached []control.ChildSA
+	if !d.call(func() { detached = d.listChildren(nil) }) {
+		return nil, errStopping
+	}
+	return detached, nil
+}
+
+// listSA describes one ISAKMP SA for list-sas; on the loop.
+func (d *Daemon) listSA(sa *SA, now time.Time) control.SA {
+	c := control.SA{
+		ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
+		RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
+		Conn:        sa.Conn,
+		Role:        sa.Role.String(),
+		Local:       sa.Local.String(),
+		Remote:      sa.Remote.String(),
+		Established: sa.Established,
+		Age:         now.Sub(sa.Created),
+		State:       "half-open",
+	}
+	if sa.Established {
+		c.State = "established"
+	}
+	ids := make([]uint32, 0, len(sa.exchanges))
+	for id := range sa.exchanges {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		r := sa.exchanges[id]
+		c.Exchanges = append(c.Exchanges, control.Exchange{
+			MessageID: id, Type: r.typ.String(), State: r.state(),
+			Retransmits: r.tries, AwaitingReply: r.request,
+		})
+	}
+	c.Children = d.listChildren(sa)
+	return c
 }
 
 // ChildLister lists IPsec SAs for ikectl list-sas: quickmode/ registers

@@ -612,12 +612,10 @@ func TestInitiateStart(t *testing.T) {
 		if hd, err := isakmp.ParseHeader(got[0]); err != nil || hd.Exchange != isakmp.ExchangeMain {
 			t.Errorf("first message %v %v", hd, err)
 		}
-		h.onLoop(func() {
-			sas := h.d.listSAs()
-			if len(sas) != 1 || sas[0].Conn != "c1" || sas[0].Role != "initiator" || len(sas[0].Exchanges) != 1 || !sas[0].Exchanges[0].AwaitingReply {
-				t.Errorf("list-sas %+v", sas)
-			}
-		})
+		sas := h.d.Control(control.Request{Command: control.CmdListSAs}).SAs
+		if len(sas) != 1 || sas[0].Conn != "c1" || sas[0].Role != "initiator" || len(sas[0].Exchanges) != 1 || !sas[0].Exchanges[0].AwaitingReply {
+			t.Errorf("list-sas %+v", sas)
+		}
 	})
 }
 
