@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// SALister answers list-sas in pieces: it passes the ISAKMP SAs to yield
+// SALister answers list-sas in pieces: it passes the ISAKMP SAs (those of
+// the connection or the SA req.Name names, when it is set) to yield
 // a batch at a time, oldest first, and returns the detached bundles at
 // the end. yield returns false when the client is gone; the lister then
 // stops. err (the daemon is stopping) ends the answer.
@@ -20,18 +21,18 @@ import (
 // the whole answer (over 100 MB of JSON) is held at once, nor is the loop
 // kept from its work for the whole listing (docs/performance.md, "ikectl
 // list-sas at scale").
-type SALister func(yield func([]SA) bool) (detached []ChildSA, err error)
+type SALister func(req Request, yield func([]SA) bool) (detached []ChildSA, err error)
 
 // HandleListSAs makes the server answer list-sas through l rather than
 // the Handler. The answer is the same line of JSON, written as it is
 // built.
 func (s *Server) HandleListSAs(l SALister) { s.listSAs = l }
 
-// Collect runs l to the end and returns its answer as one Response, for
-// in-process callers.
-func (l SALister) Collect() Response {
+// Collect runs l to the end and returns its answer to req as one
+// Response, for in-process callers.
+func (l SALister) Collect(req Request) Response {
 	var resp Response
-	detached, err := l(func(sas []SA) bool {
+	detached, err := l(req, func(sas []SA) bool {
 		resp.SAs = append(resp.SAs, sas...)
 		return true
 	})
@@ -47,11 +48,11 @@ func (l SALister) Collect() Response {
 // answer above MaxResponse) after the first SA went out can no longer
 // be said in the answer: the connection is closed with the line
 // unfinished, which the client reports as a broken answer.
-func (s *Server) streamSAs(c net.Conn, l SALister) {
+func (s *Server) streamSAs(c net.Conn, req Request, l SALister) {
 	w := bufio.NewWriterSize(c, 64<<10)
 	var b []byte
 	started, failed, n := false, false, 0
-	detached, err := l(func(sas []SA) bool {
+	detached, err := l(req, func(sas []SA) bool {
 		b = b[:0]
 		for i := range sas {
 			if started {

@@ -27,7 +27,7 @@ func TestStreamedListSAs(t *testing.T) {
 	}
 	detached := []ChildSA{{Conn: "old", Installed: time.Unix(1, 0).UTC()}}
 	var fail error
-	lister := SALister(func(yield func([]SA) bool) ([]ChildSA, error) {
+	lister := SALister(func(_ Request, yield func([]SA) bool) ([]ChildSA, error) {
 		if fail != nil {
 			return nil, fail
 		}
@@ -40,7 +40,7 @@ func TestStreamedListSAs(t *testing.T) {
 	})
 	s := startServer(t, func(Request) Response { return Response{Error: "not the lister"} })
 	s.HandleListSAs(lister)
-	want, err := json.Marshal(lister.Collect())
+	want, err := json.Marshal(lister.Collect(Request{Command: CmdListSAs}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestStreamedListSAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all := lister.Collect(); !reflect.DeepEqual(resp.SAs, all.SAs) || !reflect.DeepEqual(resp.Detached, all.Detached) {
+	if all := lister.Collect(Request{Command: CmdListSAs}); !reflect.DeepEqual(resp.SAs, all.SAs) || !reflect.DeepEqual(resp.Detached, all.Detached) {
 		t.Errorf("Call: %d SAs, %d detached", len(resp.SAs), len(resp.Detached))
 	}
 	n := 0

@@ -129,7 +129,7 @@ func (s *Server) serveConn(c net.Conn) {
 		return
 	}
 	if req.Command == CmdListSAs && s.listSAs != nil {
-		s.streamSAs(c, s.listSAs)
+		s.streamSAs(c, req, s.listSAs)
 		return
 	}
 	resp := s.handle(req)

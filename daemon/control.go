@@ -46,7 +46,7 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 		resp.Stats = d.stats()
 		return resp
 	case control.CmdListSAs:
-		return control.SALister(d.listSAs).Collect()
+		return control.SALister(d.listSAs).Collect(req)
 	case control.CmdListLeases:
 		// The lease store is safe for concurrent use: not on the loop.
 		if d.leases == nil {
@@ -160,13 +160,19 @@ const listBatch = 256
 var errStopping = errors.New("daemon is stopping")
 
 // listSAs answers list-sas (control.SALister): it takes the SAs in the
-// order of their creation in one turn of the loop, then describes them a
-// batch a turn, leaving out those gone meanwhile, and hands each batch to
-// yield off the loop (the control server encodes it while the loop works).
-func (d *Daemon) listSAs(yield func([]control.SA) bool) ([]control.ChildSA, error) {
+// order of their creation in one turn of the loop (those req.Name names,
+// when set, as terminate names them), then describes them a batch a turn,
+// leaving out those gone meanwhile, and hands each batch to yield off the
+// loop (the control server encodes it while the loop works).
+func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]control.ChildSA, error) {
 	defer func() { _ = d.log.Sync() }()
 	var all []*SA
-	if !d.call(func() { all = d.allSAs() }) {
+	if !d.call(func() {
+		all = d.allSAs()
+		if req.Name != "" {
+			all = slices.DeleteFunc(all, func(sa *SA) bool { return !sa.named(req.Name) })
+		}
+	}) {
 		return nil, errStopping
 	}
 	for len(all) > 0 {
@@ -190,6 +196,9 @@ func (d *Daemon) listSAs(yield func([]control.SA) bool) ([]control.ChildSA, erro
 	var detached []control.ChildSA
 	if !d.call(func() { detached = d.listChildren(nil) }) {
 		return nil, errStopping
+	}
+	if req.Name != "" {
+		detached = slices.DeleteFunc(detached, func(c control.ChildSA) bool { return c.Conn != req.Name })
 	}
 	return detached, nil
 }
@@ -326,13 +335,18 @@ func (d *Daemon) initiate(conn string) error {
 func (d *Daemon) terminate(name string) int {
 	n := 0
 	for _, sa := range d.allSAs() {
-		ic := hex.EncodeToString(sa.Cookies.I[:])
-		if sa.Conn == name || ic == name || sa.Cookies.String() == name {
+		if sa.named(name) {
 			d.deleteSA(sa, RemoveTerminated)
 			n++
 		}
 	}
 	return n
+}
+
+// named reports whether name is the SA's connection, its initiator cookie
+// (hex, as list-sas prints it) or both its cookies.
+func (sa *SA) named(name string) bool {
+	return sa.Conn == name || hex.EncodeToString(sa.Cookies.I[:]) == name || sa.Cookies.String() == name
 }
 
 // deleteSA asks the Deleter to tell the peer about an established SA, sends

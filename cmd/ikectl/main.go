@@ -26,7 +26,7 @@ func usage(w io.Writer) {
 
 commands:
   status             uptime, policy file, counters
-  list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
+  list-sas [CONN|SA] ISAKMP SAs, their exchanges and their IPsec SAs (of one connection, or one SA by its cookie)
   list-conns         connections of the running policy
   list-certs         certificates and CRLs: validity, days to expiry, CRL next update
   list-leases        Mode Config leases: pool, address, identity, user, online or released since
