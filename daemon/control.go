@@ -137,13 +137,11 @@ func (d *Daemon) stats() *control.Stats {
 
 func (d *Daemon) allSAs() []*SA {
 	out := make([]*SA, 0, len(d.sas)+len(d.byInit))
-	seen := map[*SA]bool{}
 	for _, sa := range d.sas {
-		seen[sa] = true
 		out = append(out, sa)
 	}
 	for _, sa := range d.byInit {
-		if !seen[sa] {
+		if d.sas[sa.Cookies] != sa {
 			out = append(out, sa)
 		}
 	}
