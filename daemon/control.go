@@ -137,16 +137,21 @@ func (d *Daemon) stats() *control.Stats {
 
 func (d *Daemon) allSAs() []*SA {
 	out := make([]*SA, 0, len(d.sas)+len(d.byInit))
+	d.eachSA(func(sa *SA) { out = append(out, sa) })
+	slices.SortFunc(out, func(a, b *SA) int { return a.Created.Compare(b.Created) })
+	return out
+}
+
+// eachSA calls f for every SA of the tables, once, in no order.
+func (d *Daemon) eachSA(f func(*SA)) {
 	for _, sa := range d.sas {
-		out = append(out, sa)
+		f(sa)
 	}
 	for _, sa := range d.byInit {
 		if d.sas[sa.Cookies] != sa {
-			out = append(out, sa)
+			f(sa)
 		}
 	}
-	slices.SortFunc(out, func(a, b *SA) int { return a.Created.Compare(b.Created) })
-	return out
 }
 
 // listBatch is how many ISAKMP SAs list-sas describes in one turn of the
@@ -158,31 +163,39 @@ const listBatch = 256
 // errStopping answers a request that the loop, stopping, no longer takes.
 var errStopping = errors.New("daemon is stopping")
 
-// listSAs answers list-sas (control.SALister): it takes the SAs in the
-// order of their creation in one turn of the loop (those req.Name names,
-// when set, as terminate names them), then describes them a batch a turn,
+// listSAs answers list-sas (control.SALister): it takes the SAs in one
+// turn of the loop (those req.Name names, when set, as terminate names
+// them), sorts them by creation off it, then describes them a batch a turn,
 // leaving out those gone meanwhile, and hands each batch to yield off the
 // loop (the control server encodes it while the loop works).
 func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]control.ChildSA, error) {
 	defer func() { _ = d.log.Sync() }()
-	var all []*SA
+	type listed struct {
+		sa      *SA
+		created time.Time
+	}
+	var all []listed
 	if !d.call(func() {
-		all = d.allSAs()
-		if req.Name != "" {
-			all = slices.DeleteFunc(all, func(sa *SA) bool { return !sa.named(req.Name) })
-		}
+		all = make([]listed, 0, len(d.sas)+len(d.byInit))
+		d.eachSA(func(sa *SA) {
+			if req.Name == "" || sa.named(req.Name) {
+				all = append(all, listed{sa, sa.Created})
+			}
+		})
 	}) {
 		return nil, errStopping
 	}
+	// Sorted off the loop, by the creation times copied on it.
+	slices.SortFunc(all, func(a, b listed) int { return a.created.Compare(b.created) })
 	for len(all) > 0 {
 		batch := all[:min(listBatch, len(all))]
 		all = all[len(batch):]
 		out := make([]control.SA, 0, len(batch))
 		if !d.call(func() {
 			now := d.clock.Now()
-			for _, sa := range batch {
-				if d.alive(sa) {
-					out = append(out, d.listSA(sa, now))
+			for _, l := range batch {
+				if d.alive(l.sa) {
+					out = append(out, d.listSA(l.sa, now))
 				}
 			}
 		}) {
