@@ -63,18 +63,11 @@ func (s *Server) serveMonitor(c net.Conn, r *bufio.Reader) {
 // done is closed, or the daemon closes the stream (io.EOF). timeout bounds
 // the connection and the daemon's acknowledgement only.
 func Monitor(path string, timeout time.Duration, done <-chan struct{}, f func(Event) error) error {
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
-	c, err := net.DialTimeout("unix", path, timeout)
+	c, err := connect(path, Request{Command: CmdMonitor}, timeout)
 	if err != nil {
-		return fmt.Errorf("control: is iked running? %w", err)
+		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	if err := writeMessage(c, Request{Command: CmdMonitor}, MaxMessage); err != nil {
-		return fmt.Errorf("control: send: %w", err)
-	}
 	r := bufio.NewReader(c)
 	var ack Response
 	if err := readMessage(r, &ack, MaxMessage); err != nil {

@@ -30,6 +30,11 @@ var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdL
 // NeedsName reports whether the command takes a connection or SA name.
 func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate }
 
+// MayName reports whether the command takes a connection or SA name, if
+// only as a choice: list-sas lists those of one connection or the one SA
+// so named, as `swanctl --list-sas --ike NAME` does.
+func (c Command) MayName() bool { return c.NeedsName() || c == CmdListSAs }
+
 // Valid reports whether c is a known command.
 func (c Command) Valid() bool {
 	for _, k := range Commands {
@@ -54,7 +59,7 @@ const MaxResponse = 512 << 20
 // Request is what ikectl sends.
 type Request struct {
 	Command Command `json:"command"`
-	Name    string  `json:"name,omitempty"` // connection or SA for initiate and terminate
+	Name    string  `json:"name,omitempty"` // connection or SA for initiate, terminate and list-sas
 }
 
 // Validate checks the request before the daemon acts on it.
@@ -65,7 +70,7 @@ func (r *Request) Validate() error {
 	if r.Command.NeedsName() && r.Name == "" {
 		return fmt.Errorf("%s needs a connection or SA name", r.Command)
 	}
-	if !r.Command.NeedsName() && r.Name != "" {
+	if !r.Command.MayName() && r.Name != "" {
 		return fmt.Errorf("%s takes no name", r.Command)
 	}
 	return nil

@@ -2,8 +2,6 @@ package control
 
 import (
 	"encoding/json"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -13,19 +11,7 @@ import (
 // (docs/man/ikectl.8.md, "JSON output").
 type seconds time.Duration
 
-func (s seconds) MarshalJSON() ([]byte, error) {
-	d := time.Duration(s)
-	sign := ""
-	if d < 0 {
-		sign, d = "-", -d
-	}
-	whole, frac := int64(d/time.Second), int64(d%time.Second)
-	text := sign + strconv.FormatInt(whole, 10)
-	if frac != 0 {
-		text += strings.TrimRight("."+strconv.FormatInt(frac+1e9, 10)[1:], "0")
-	}
-	return []byte(text), nil
-}
+func (s seconds) MarshalJSON() ([]byte, error) { return s.appendJSON(nil), nil }
 
 func (s *seconds) UnmarshalJSON(b []byte) error {
 	var n json.Number
@@ -38,15 +24,6 @@ func (s *seconds) UnmarshalJSON(b []byte) error {
 	}
 	*s = seconds(d)
 	return nil
-}
-
-// secondsPtr converts an optional duration for JSON.
-func secondsPtr(d *time.Duration) *seconds {
-	if d == nil {
-		return nil
-	}
-	s := seconds(*d)
-	return &s
 }
 
 // durationPtr converts an optional duration back from JSON.
@@ -86,52 +63,68 @@ func (s *Status) UnmarshalJSON(b []byte) error {
 
 type saJSON SA
 
-// MarshalJSON writes Age as age_seconds.
-func (sa SA) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		saJSON
-		Age seconds `json:"age_seconds"`
-	}{saJSON(sa), seconds(sa.Age)})
+// saWire is an SA as JSON carries it: its children as childWire, Age as
+// age_seconds. A client decodes it in one pass (the nested Unmarshalers of
+// SA and ChildSA would each scan their bytes again).
+type saWire struct {
+	saJSON
+	Children []childWire `json:"children,omitempty"`
+	Age      seconds     `json:"age_seconds"`
 }
+
+func (w *saWire) sa() SA {
+	sa := SA(w.saJSON)
+	sa.Age = time.Duration(w.Age)
+	sa.Children = nil
+	if w.Children != nil {
+		sa.Children = make([]ChildSA, len(w.Children))
+		for i := range w.Children {
+			sa.Children[i] = w.Children[i].child()
+		}
+	}
+	return sa
+}
+
+// MarshalJSON writes Age as age_seconds (AppendJSON).
+func (sa SA) MarshalJSON() ([]byte, error) { return sa.AppendJSON(nil), nil }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (sa *SA) UnmarshalJSON(b []byte) error {
-	v := struct {
-		*saJSON
-		Age seconds `json:"age_seconds"`
-	}{saJSON: (*saJSON)(sa)}
-	if err := strictUnmarshal(b, &v); err != nil {
+	var w saWire
+	if err := strictUnmarshal(b, &w); err != nil {
 		return err
 	}
-	sa.Age = time.Duration(v.Age)
+	*sa = w.sa()
 	return nil
 }
 
 type childJSON ChildSA
 
-// MarshalJSON writes Age, RekeyIn and ExpiresIn as age_seconds,
-// rekey_in_seconds and expires_in_seconds.
-func (c ChildSA) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		childJSON
-		Age       seconds  `json:"age_seconds"`
-		RekeyIn   *seconds `json:"rekey_in_seconds,omitempty"`
-		ExpiresIn *seconds `json:"expires_in_seconds,omitempty"`
-	}{childJSON(c), seconds(c.Age), secondsPtr(c.RekeyIn), secondsPtr(c.ExpiresIn)})
+// childWire is a ChildSA as JSON carries it.
+type childWire struct {
+	childJSON
+	Age       seconds  `json:"age_seconds"`
+	RekeyIn   *seconds `json:"rekey_in_seconds,omitempty"`
+	ExpiresIn *seconds `json:"expires_in_seconds,omitempty"`
 }
+
+func (w *childWire) child() ChildSA {
+	c := ChildSA(w.childJSON)
+	c.Age, c.RekeyIn, c.ExpiresIn = time.Duration(w.Age), durationPtr(w.RekeyIn), durationPtr(w.ExpiresIn)
+	return c
+}
+
+// MarshalJSON writes Age, RekeyIn and ExpiresIn as age_seconds,
+// rekey_in_seconds and expires_in_seconds (AppendJSON).
+func (c ChildSA) MarshalJSON() ([]byte, error) { return c.AppendJSON(nil), nil }
 
 // UnmarshalJSON reads what MarshalJSON writes.
 func (c *ChildSA) UnmarshalJSON(b []byte) error {
-	v := struct {
-		*childJSON
-		Age       seconds  `json:"age_seconds"`
-		RekeyIn   *seconds `json:"rekey_in_seconds,omitempty"`
-		ExpiresIn *seconds `json:"expires_in_seconds,omitempty"`
-	}{childJSON: (*childJSON)(c)}
-	if err := strictUnmarshal(b, &v); err != nil {
+	var w childWire
+	if err := strictUnmarshal(b, &w); err != nil {
 		return err
 	}
-	c.Age, c.RekeyIn, c.ExpiresIn = time.Duration(v.Age), durationPtr(v.RekeyIn), durationPtr(v.ExpiresIn)
+	*c = w.child()
 	return nil
 }
 

@@ -26,6 +26,7 @@ type Server struct {
 	closed  bool
 	timeout time.Duration
 	monitor MonitorFunc
+	listSAs SALister
 }
 
 // MaxConns bounds the control connections served at once; more wait in the
@@ -125,6 +126,10 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 	if req.Command == CmdMonitor {
 		s.serveMonitor(c, r)
+		return
+	}
+	if req.Command == CmdListSAs && s.listSAs != nil {
+		s.streamSAs(c, req, s.listSAs)
 		return
 	}
 	resp := s.handle(req)

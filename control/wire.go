@@ -27,22 +27,9 @@ func writeMessage(w io.Writer, v any, limit int) error {
 
 // readMessage reads one line of JSON into v, at most limit bytes.
 func readMessage(r *bufio.Reader, v any, limit int) error {
-	var line []byte
-	for {
-		chunk, isPrefix, err := r.ReadLine()
-		if err != nil {
-			if err == io.EOF && len(line) > 0 {
-				break
-			}
-			return err
-		}
-		line = append(line, chunk...)
-		if len(line) > limit {
-			return ErrTooLong
-		}
-		if !isPrefix {
-			break
-		}
+	line, err := readLine(r, limit)
+	if err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytesReader(line))
 	dec.DisallowUnknownFields()

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,8 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 	case control.CmdStats:
 		resp.Stats = d.stats()
 		return resp
+	case control.CmdListSAs:
+		return control.SALister(d.listSAs).Collect(req)
 	case control.CmdListLeases:
 		// The lease store is safe for concurrent use: not on the loop.
 		if d.leases == nil {
@@ -61,9 +64,6 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 		switch req.Command {
 		case control.CmdStatus:
 			resp.Status = d.status()
-		case control.CmdListSAs:
-			resp.SAs = d.listSAs()
-			resp.Detached = d.listChildren(nil)
 		case control.CmdListConns:
 			resp.Conns = d.listConns()
 		case control.CmdListCerts:
@@ -82,7 +82,7 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 		}
 	})
 	if !ok {
-		resp.Error = "daemon is stopping"
+		resp.Error = errStopping.Error()
 	}
 	return resp
 }
@@ -137,54 +137,114 @@ func (d *Daemon) stats() *control.Stats {
 
 func (d *Daemon) allSAs() []*SA {
 	out := make([]*SA, 0, len(d.sas)+len(d.byInit))
-	seen := map[*SA]bool{}
-	for _, sa := range d.sas {
-		seen[sa] = true
-		out = append(out, sa)
-	}
-	for _, sa := range d.byInit {
-		if !seen[sa] {
-			out = append(out, sa)
-		}
-	}
+	d.eachSA(func(sa *SA) { out = append(out, sa) })
 	slices.SortFunc(out, func(a, b *SA) int { return a.Created.Compare(b.Created) })
 	return out
 }
 
-func (d *Daemon) listSAs() []control.SA {
-	now := d.clock.Now()
-	var out []control.SA
-	for _, sa := range d.allSAs() {
-		c := control.SA{
-			ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
-			RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
-			Conn:        sa.Conn,
-			Role:        sa.Role.String(),
-			Local:       sa.Local.String(),
-			Remote:      sa.Remote.String(),
-			Established: sa.Established,
-			Age:         now.Sub(sa.Created),
-			State:       "half-open",
-		}
-		if sa.Established {
-			c.State = "established"
-		}
-		ids := make([]uint32, 0, len(sa.exchanges))
-		for id := range sa.exchanges {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			r := sa.exchanges[id]
-			c.Exchanges = append(c.Exchanges, control.Exchange{
-				MessageID: id, Type: r.typ.String(), State: r.state(),
-				Retransmits: r.tries, AwaitingReply: r.request,
-			})
-		}
-		c.Children = d.listChildren(sa)
-		out = append(out, c)
+// eachSA calls f for every SA of the tables, once, in no order.
+func (d *Daemon) eachSA(f func(*SA)) {
+	for _, sa := range d.sas {
+		f(sa)
 	}
-	return out
+	for _, sa := range d.byInit {
+		if d.sas[sa.Cookies] != sa {
+			f(sa)
+		}
+	}
+}
+
+// listBatch is how many ISAKMP SAs list-sas describes in one turn of the
+// loop (each with its bundles, some microseconds), so that IKE traffic
+// waits milliseconds, not seconds, while 100,000 are listed
+// (docs/performance.md, "ikectl list-sas at scale").
+const listBatch = 256
+
+// errStopping answers a request that the loop, stopping, no longer takes.
+var errStopping = errors.New("daemon is stopping")
+
+// listSAs answers list-sas (control.SALister): it takes the SAs in one
+// turn of the loop (those req.Name names, when set, as terminate names
+// them), sorts them by creation off it, then describes them a batch a turn,
+// leaving out those gone meanwhile, and hands each batch to yield off the
+// loop (the control server encodes it while the loop works).
+func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]control.ChildSA, error) {
+	defer func() { _ = d.log.Sync() }()
+	type listed struct {
+		sa      *SA
+		created time.Time
+	}
+	var all []listed
+	if !d.call(func() {
+		all = make([]listed, 0, len(d.sas)+len(d.byInit))
+		d.eachSA(func(sa *SA) {
+			if req.Name == "" || sa.named(req.Name) {
+				all = append(all, listed{sa, sa.Created})
+			}
+		})
+	}) {
+		return nil, errStopping
+	}
+	// Sorted off the loop, by the creation times copied on it.
+	slices.SortFunc(all, func(a, b listed) int { return a.created.Compare(b.created) })
+	for len(all) > 0 {
+		batch := all[:min(listBatch, len(all))]
+		all = all[len(batch):]
+		out := make([]control.SA, 0, len(batch))
+		if !d.call(func() {
+			now := d.clock.Now()
+			for _, l := range batch {
+				if d.alive(l.sa) {
+					out = append(out, d.listSA(l.sa, now))
+				}
+			}
+		}) {
+			return nil, errStopping
+		}
+		if len(out) > 0 && !yield(out) {
+			return nil, nil
+		}
+	}
+	var detached []control.ChildSA
+	if !d.call(func() { detached = d.listChildren(nil) }) {
+		return nil, errStopping
+	}
+	if req.Name != "" {
+		detached = slices.DeleteFunc(detached, func(c control.ChildSA) bool { return c.Conn != req.Name })
+	}
+	return detached, nil
+}
+
+// listSA describes one ISAKMP SA for list-sas; on the loop.
+func (d *Daemon) listSA(sa *SA, now time.Time) control.SA {
+	c := control.SA{
+		ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
+		RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
+		Conn:        sa.Conn,
+		Role:        sa.Role.String(),
+		Local:       sa.Local.String(),
+		Remote:      sa.Remote.String(),
+		Established: sa.Established,
+		Age:         now.Sub(sa.Created),
+		State:       "half-open",
+	}
+	if sa.Established {
+		c.State = "established"
+	}
+	ids := make([]uint32, 0, len(sa.exchanges))
+	for id := range sa.exchanges {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		r := sa.exchanges[id]
+		c.Exchanges = append(c.Exchanges, control.Exchange{
+			MessageID: id, Type: r.typ.String(), State: r.state(),
+			Retransmits: r.tries, AwaitingReply: r.request,
+		})
+	}
+	c.Children = d.listChildren(sa)
+	return c
 }
 
 // ChildLister lists IPsec SAs for ikectl list-sas: quickmode/ registers
@@ -287,13 +347,18 @@ func (d *Daemon) initiate(conn string) error {
 func (d *Daemon) terminate(name string) int {
 	n := 0
 	for _, sa := range d.allSAs() {
-		ic := hex.EncodeToString(sa.Cookies.I[:])
-		if sa.Conn == name || ic == name || sa.Cookies.String() == name {
+		if sa.named(name) {
 			d.deleteSA(sa, RemoveTerminated)
 			n++
 		}
 	}
 	return n
+}
+
+// named reports whether name is the SA's connection, its initiator cookie
+// (hex, as list-sas prints it) or both its cookies.
+func (sa *SA) named(name string) bool {
+	return sa.Conn == name || hex.EncodeToString(sa.Cookies.I[:]) == name || sa.Cookies.String() == name
 }
 
 // deleteSA asks the Deleter to tell the peer about an established SA, sends

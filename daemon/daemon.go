@@ -334,6 +334,7 @@ func (d *Daemon) Start() error {
 			return &ExitError{1, err}
 		}
 		s.HandleMonitor(d.monitor)
+		s.HandleListSAs(d.listSAs)
 		d.ctl = s
 		d.wg.Add(1)
 		go func() {

@@ -612,12 +612,16 @@ func TestInitiateStart(t *testing.T) {
 		if hd, err := isakmp.ParseHeader(got[0]); err != nil || hd.Exchange != isakmp.ExchangeMain {
 			t.Errorf("first message %v %v", hd, err)
 		}
-		h.onLoop(func() {
-			sas := h.d.listSAs()
-			if len(sas) != 1 || sas[0].Conn != "c1" || sas[0].Role != "initiator" || len(sas[0].Exchanges) != 1 || !sas[0].Exchanges[0].AwaitingReply {
-				t.Errorf("list-sas %+v", sas)
+		sas := h.d.Control(control.Request{Command: control.CmdListSAs}).SAs
+		if len(sas) != 1 || sas[0].Conn != "c1" || sas[0].Role != "initiator" || len(sas[0].Exchanges) != 1 || !sas[0].Exchanges[0].AwaitingReply {
+			t.Errorf("list-sas %+v", sas)
+		}
+		// list-sas NAME: the SAs of one connection, or one SA by its cookie.
+		for name, want := range map[string]int{"c1": 1, "c2": 0, sas[0].ICookie: 1, "0000000000000000": 0} {
+			if got := h.d.Control(control.Request{Command: control.CmdListSAs, Name: name}).SAs; len(got) != want {
+				t.Errorf("list-sas %s: %d SAs, want %d", name, len(got), want)
 			}
-		})
+		}
 	})
 }
 

@@ -161,6 +161,19 @@ stop_iked() {
 	RESP_PID=
 }
 
+# probe_status FILE: time `ikectl status` every 50 ms until killed, one
+# line of milliseconds per answer in FILE.
+probe_status() {
+	: >"$1"
+	while :; do
+		local t0
+		t0=$(date +%s%N)
+		"${CTL[@]}" status >/dev/null 2>&1 || true
+		echo $((($(date +%s%N) - t0) / 1000000)) >>"$1"
+		sleep 0.05
+	done
+}
+
 # ikeload ARGS...: ikeload in the initiators' namespace, defaults shared
 # by every run.
 ikeload() {
@@ -200,9 +213,17 @@ scale() {
 		ip netns exec "$NS_R" curl -s -o "$WORK/heap.pprof" "http://127.0.0.1:6060/debug/pprof/heap?gc=1" || true
 	fi
 	st_s=$(secs /dev/null "${CTL[@]}" status)
+	# While the listings run, `ikectl status` (an answer from iked's
+	# loop) is timed over and over: its slowest answer bounds how long
+	# the listings kept the loop from IKE traffic.
+	probe_status "$WORK/probe" &
+	local probe=$!
 	ls_s=$(secs "$WORK/list.out" "${CTL[@]}" list-sas)
 	lsj_s=$(secs "$WORK/list.json" "${CTL[@]}" -json list-sas)
+	kill "$probe" 2>/dev/null || true
+	wait "$probe" 2>/dev/null || true
 	echo "  ikectl status ${st_s}s; ikectl list-sas ${ls_s}s ($(wc -l <"$WORK/list.out") lines); ikectl -json list-sas ${lsj_s}s ($(($(wc -c <"$WORK/list.json") / 1048576)) MiB); load $(load)"
+	echo "  ikectl status during the listings: $(sort -n "$WORK/probe" | awk '{a[NR] = $1} END {printf "%d answers, median %d ms, slowest %d ms", NR, a[int((NR + 1) / 2)], a[NR]}')"
 	rm -f "$WORK/list.out" "$WORK/list.json"
 	if [ -n "${STOP_HELD:-}" ]; then
 		# Stop iked while it holds every SA: it sends each peer its

@@ -39,7 +39,7 @@ _ikectl() {
         return
     fi
     case $cmd in
-    initiate|terminate)
+    initiate|terminate|list-sas)
         # Connection names from the running daemon, first column of list-conns.
         local names
         names=$(ikectl ${socket:+-socket "$socket"} -timeout 2s list-conns 2>/dev/null | awk 'NR > 1 { print $1 }')

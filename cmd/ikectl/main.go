@@ -2,8 +2,8 @@
 package main
 
 import (
+	"bufio"
 	_ "embed"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +26,7 @@ func usage(w io.Writer) {
 
 commands:
   status             uptime, policy file, counters
-  list-sas           ISAKMP SAs, their exchanges and their IPsec SAs
+  list-sas [CONN|SA] ISAKMP SAs, their exchanges and their IPsec SAs (of one connection, or one SA by its cookie)
   list-conns         connections of the running policy
   list-certs         certificates and CRLs: validity, days to expiry, CRL next update
   list-leases        Mode Config leases: pool, address, identity, user, online or released since
@@ -78,25 +78,50 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if req.Command == control.CmdMonitor {
 		return monitor(*socket, *timeout, *asJSON, stdout, stderr)
 	}
-	resp, err := control.Call(*socket, req, *timeout)
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	defer out.Flush()
+	if *asJSON {
+		return printJSON(out, stderr, *socket, req, *timeout)
+	}
+	var resp *control.Response
+	if req.Command == control.CmdListSAs {
+		resp, err = listSAs(out, *socket, req, *timeout)
+	} else if resp, err = control.Call(*socket, req, *timeout); err == nil {
+		printResponse(out, req, resp)
+	}
 	if err != nil {
+		out.Flush()
 		fmt.Fprintln(stderr, "ikectl:", err)
 		return 1
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(resp); err != nil {
-			fmt.Fprintln(stderr, "ikectl:", err)
-			return 1
-		}
-	} else {
-		printResponse(stdout, req, resp)
-	}
 	if resp.Error != "" {
-		if !*asJSON {
-			fmt.Fprintln(stderr, "ikectl:", resp.Error)
-		}
+		out.Flush()
+		fmt.Fprintln(stderr, "ikectl:", resp.Error)
+		return 1
+	}
+	return 0
+}
+
+// printJSON prints the daemon's answer indented, as encoding/json's
+// Encoder with SetIndent("", "  ") prints the Response it decodes to (the
+// daemon writes it with encoding/json's rules, control/appendjson.go), but
+// as it arrives, without decoding it: the list-sas answer of 100,000 SA
+// pairs is over 100 MB (docs/performance.md, "ikectl list-sas at
+// scale"). The exit status is 1 when the answer has an error, which
+// encoding/json writes first (control.Response's first field).
+func printJSON(out *bufio.Writer, stderr io.Writer, socket string, req control.Request, timeout time.Duration) int {
+	failed := false
+	err := control.CallRaw(socket, req, timeout, func(r *bufio.Reader) error {
+		head, _ := r.Peek(len(`{"error":`))
+		failed = string(head) == `{"error":`
+		return indentJSON(out, r)
+	})
+	if err != nil {
+		out.Flush()
+		fmt.Fprintln(stderr, "ikectl:", err)
+		return 1
+	}
+	if failed {
 		return 1
 	}
 	return 0
@@ -133,7 +158,7 @@ func printResponse(w io.Writer, req control.Request, r *control.Response) {
 			printStatus(w, r.Status)
 		}
 	case control.CmdListSAs:
-		printSAs(w, r.SAs, r.Detached)
+		printSAs(w, r)
 	case control.CmdListConns:
 		printConns(w, r.Conns)
 	case control.CmdListCerts:

@@ -121,6 +121,12 @@ func TestJSONAndErrors(t *testing.T) {
 	if code := run([]string{"-socket", sock, "initiate"}, &out, &errb); code != 2 {
 		t.Errorf("initiate without a name: exit %d", code)
 	}
+	if code := run([]string{"-socket", sock, "list-sas", "branch"}, &out, &errb); code != 0 {
+		t.Errorf("list-sas with a name: exit %d", code)
+	}
+	if code := run([]string{"-socket", sock, "status", "branch"}, &out, &errb); code != 2 {
+		t.Errorf("status with a name: exit %d", code)
+	}
 	if code := run([]string{"-socket", filepath.Join(t.TempDir(), "none"), "status"}, &out, &errb); code != 1 {
 		t.Errorf("no daemon: exit %d", code)
 	}

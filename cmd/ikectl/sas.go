@@ -9,30 +9,60 @@ import (
 	"github.com/iked/iked/control"
 )
 
+// listSAs prints the list-sas answer as it arrives (printSAs), each
+// ISAKMP SA as soon as it is read: the answer of 100,000 SA pairs is never
+// held whole (docs/performance.md, "ikectl list-sas at scale").
+func listSAs(w io.Writer, socket string, req control.Request, timeout time.Duration) (*control.Response, error) {
+	n := 0
+	resp, err := control.CallEach(socket, req, timeout, func(sa control.SA) error {
+		n++
+		printSA(w, &sa)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range resp.Messages {
+		fmt.Fprintln(w, m)
+	}
+	printDetached(w, n, resp.Detached)
+	return resp, nil
+}
+
 // printSAs prints each ISAKMP SA with its exchanges and, nested under it,
 // its IPsec SA bundles, laid out as `swanctl --list-sas` lays out an
 // IKE_SA and its CHILD_SAs so that strongSwan users read it at a glance;
 // then the bundles whose ISAKMP SA is gone.
-func printSAs(w io.Writer, sas []control.SA, detached []control.ChildSA) {
-	if len(sas) == 0 && len(detached) == 0 {
+func printSAs(w io.Writer, r *control.Response) {
+	for i := range r.SAs {
+		printSA(w, &r.SAs[i])
+	}
+	printDetached(w, len(r.SAs), r.Detached)
+}
+
+func printSA(w io.Writer, sa *control.SA) {
+	fmt.Fprintf(w, "%s: %s, %s, %s:%s\n", dash(sa.Conn), strings.ToUpper(sa.State), sa.Role, sa.ICookie, sa.RCookie)
+	fmt.Fprintf(w, "  local  %s\n", sa.Local)
+	fmt.Fprintf(w, "  remote %s\n", sa.Remote)
+	fmt.Fprintf(w, "  age %s\n", sa.Age.Round(time.Second))
+	for _, e := range sa.Exchanges {
+		s := fmt.Sprintf("  exchange %s/%#08x: %s", e.Type, e.MessageID, e.State)
+		if e.Retransmits > 0 {
+			s += fmt.Sprintf(" (retransmits %d)", e.Retransmits)
+		}
+		fmt.Fprintln(w, s)
+	}
+	for _, ch := range sa.Children {
+		printChild(w, "  ", ch)
+	}
+}
+
+// printDetached ends the listing of sas ISAKMP SAs with the bundles whose
+// ISAKMP SA is gone.
+func printDetached(w io.Writer, sas int, detached []control.ChildSA) {
+	if sas == 0 && len(detached) == 0 {
 		fmt.Fprintln(w, "no ISAKMP SAs")
 		return
-	}
-	for _, sa := range sas {
-		fmt.Fprintf(w, "%s: %s, %s, %s:%s\n", dash(sa.Conn), strings.ToUpper(sa.State), sa.Role, sa.ICookie, sa.RCookie)
-		fmt.Fprintf(w, "  local  %s\n", sa.Local)
-		fmt.Fprintf(w, "  remote %s\n", sa.Remote)
-		fmt.Fprintf(w, "  age %s\n", sa.Age.Round(time.Second))
-		for _, e := range sa.Exchanges {
-			s := fmt.Sprintf("  exchange %s/%#08x: %s", e.Type, e.MessageID, e.State)
-			if e.Retransmits > 0 {
-				s += fmt.Sprintf(" (retransmits %d)", e.Retransmits)
-			}
-			fmt.Fprintln(w, s)
-		}
-		for _, ch := range sa.Children {
-			printChild(w, "  ", ch)
-		}
 	}
 	if len(detached) > 0 {
 		fmt.Fprintln(w, "IPsec SAs without an ISAKMP SA (the peer deleted it):")

@@ -59,6 +59,10 @@ type Options struct {
 	// Watch, if set, watches the daemon's SAs after the stack's own
 	// watchers (say, to record what became of each ISAKMP SA).
 	Watch daemon.Watcher
+	// Control opens the control socket (Node.Socket) on an in-memory
+	// Net too, for tests that run ikectl against the node outside a
+	// synctest bubble.
+	Control bool
 }
 
 // Phase1Only is an Options.Edit that makes the node's initiator phase 1
@@ -116,7 +120,7 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		Workers:   1,
 		IOWorkers: o.IOWorkers,
 		IOQueue:   o.IOQueue,
-		NoControl: o.Net != nil,
+		NoControl: o.Net != nil && !o.Control,
 		Version:   "test",
 	}))
 	if o.Watch != nil {
