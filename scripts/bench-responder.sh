@@ -108,6 +108,7 @@ LAST=$((FIRST + SOURCES - 1))
 
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; } # the kernel's part (stime)
 kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 
 start_strongswan() { # group
@@ -227,6 +228,7 @@ for run in $(seq "$RUNS"); do
 				sleep 1
 			fi
 			before=$(cpu_ticks "$RESP_PID")
+			sys0=$(sys_ticks "$RESP_PID")
 			rss0=$(kib "$RESP_PID" VmRSS)
 			json=$WORK/$r-$g-$run.json
 			# -hold 1s: once every SA is done, ikeload says so and keeps
@@ -244,11 +246,13 @@ for run in $(seq "$RUNS"); do
 			fi
 			rss=$rss0
 			held=
+			sys1=
 			while kill -0 "$load" 2>/dev/null; do
 				v=$(kib "$RESP_PID" VmRSS)
 				[ "${v:-0}" -gt "$rss" ] && rss=$v
 				if [ -z "$held" ] && grep -q "holding" "$json.err"; then
 					held=$(cpu_ticks "$RESP_PID")
+					sys1=$(sys_ticks "$RESP_PID")
 					if [ -n "${PROFILE:-}" ] && [ "$r" = iked ]; then
 						# Every allocation since iked started, until all
 						# pairs are up (go tool pprof -sample_index=alloc_space).
@@ -261,6 +265,7 @@ for run in $(seq "$RUNS"); do
 			wait "$load" || true
 			after=$(cpu_ticks "$RESP_PID")
 			held=${held:-$after}
+			sys1=${sys1:-$(sys_ticks "$RESP_PID")}
 			hwm=$(kib "$RESP_PID" VmHWM)
 			stop_responder
 			ok=$(awk -F'[:,]' '/"established"/ {gsub(/ /, "", $2); print $2}' "$json")
@@ -269,9 +274,10 @@ for run in $(seq "$RUNS"); do
 			p99=$(awk '/"latency_ms"/ {f=1} f && /"p99"/ {gsub(/[ ,]/, "", $2); print $2; exit}' FS=: "$json")
 			cpu_ms=$(awk -v a="$before" -v b="$held" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz}')
 			del_ms=$(awk -v a="$held" -v b="$after" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz}')
+			sysp=$(awk -v a="$before" -v b="$held" -v s0="$sys0" -v s1="$sys1" 'BEGIN {if (b > a) printf "%.0f", (s1 - s0) * 100 / (b - a); else print "-"}')
 			per=$(awk -v ms="$cpu_ms" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", ms / n; else print "-"}')
 			delper=$(awk -v ms="$del_ms" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", ms / n; else print "-"}')
-			results+=("$(printf '%-10s %-9s %4d %6s %6s %9.1f %9.1f %8s %8s %8s %9s %9s' "$r" "$g" "$run" "$ok" "$failed" "$rate" "$p99" "$cpu_ms" "$per" "$delper" "$((rss / 1024))" "$((hwm / 1024))")")
+			results+=("$(printf '%-10s %-9s %4d %6s %6s %9.1f %9.1f %8s %8s %8s %9s %9s %5s' "$r" "$g" "$run" "$ok" "$failed" "$rate" "$p99" "$cpu_ms" "$per" "$delper" "$((rss / 1024))" "$((hwm / 1024))" "$sysp")")
 			echo "${results[-1]}"
 			if [ "$failed" != 0 ]; then
 				echo "  failures: $(tr -d '\n' <"$json" | sed 's/.*"failures": *\({[^}]*}\).*/\1/')"
@@ -280,6 +286,7 @@ for run in $(seq "$RUNS"); do
 	done
 done
 echo
-echo "responder  group      run     ok failed   pairs/s   p99(ms)  cpu(ms)  ms/pair  del ms/p  RSS(MiB) peak(MiB)"
-echo "(cpu: the responder's, until every pair is up; ms/pair: that per pair; del ms/p: its CPU per pair for the Deletes at the end)"
+echo "responder  group      run     ok failed   pairs/s   p99(ms)  cpu(ms)  ms/pair  del ms/p  RSS(MiB) peak(MiB)  sys%"
+echo "(cpu: the responder's, until every pair is up; ms/pair: that per pair; del ms/p: its CPU per pair for the Deletes at the end;"
+echo " sys%: the kernel's share of cpu, system calls and page faults)"
 printf '%s\n' "${results[@]}"
