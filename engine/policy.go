@@ -68,14 +68,25 @@ func (p Policy) String() string {
 // PoliciesFor returns the policies one connection needs on Linux: out and
 // in, and fwd for a tunnel (the gateway forwards the decapsulated traffic).
 func PoliciesFor(sel Selector, mode Mode, local, remote netip.Addr, protocols []Protocol, reqID uint32) []Policy {
-	dirs := []Direction{DirOut, DirIn}
+	all3 := [...]Direction{DirOut, DirIn, DirFwd}
+	dirs := all3[:2]
 	if mode == ModeTunnel {
-		dirs = append(dirs, DirFwd)
+		dirs = all3[:]
 	}
 	ps := make([]Policy, 0, len(dirs))
-	for _, d := range dirs {
+	// One backing array for the protocols of all the policies, each
+	// policy its own part of it, capped so that an append to one cannot
+	// reach the next: each still has its own copy, in one allocation.
+	n := len(protocols)
+	all := make([]Protocol, n*len(dirs))
+	for i, d := range dirs {
+		own := all[i*n : (i+1)*n : (i+1)*n]
+		copy(own, protocols)
+		if protocols == nil {
+			own = nil // as slices.Clone(nil) gave
+		}
 		ps = append(ps, Policy{Dir: d, Selector: sel, Mode: mode, Local: local, Remote: remote,
-			Protocols: slices.Clone(protocols), ReqID: reqID})
+			Protocols: own, ReqID: reqID})
 	}
 	return ps
 }

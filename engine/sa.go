@@ -81,7 +81,12 @@ func (r SARef) String() string {
 
 // Refs lists the bundle's SAs, inbound first, innermost protocol first.
 func (b *Bundle) Refs() []SARef {
-	refs := make([]SARef, 0, len(b.Inbound)+len(b.Outbound))
+	return b.AppendRefs(make([]SARef, 0, len(b.Inbound)+len(b.Outbound)))
+}
+
+// AppendRefs appends the bundle's SAs to refs as Refs lists them, so that
+// a caller that needs them only for a moment can keep them on its stack.
+func (b *Bundle) AppendRefs(refs []SARef) []SARef {
 	for _, s := range b.Inbound {
 		refs = append(refs, SARef{Protocol: s.Protocol, SPI: s.SPI, Src: b.Remote, Dst: b.Local})
 	}
@@ -157,9 +162,13 @@ func (b *Bundle) Validate() error {
 	if b.Encap != nil && (!slices.Contains(in, ProtoESP) || b.Encap.LocalPort == 0 || b.Encap.RemotePort == 0) {
 		return ErrEncap
 	}
-	for _, s := range append(slices.Clip(b.Inbound), b.Outbound...) {
-		if err := s.validate(); err != nil {
-			return err
+	// Each direction in turn rather than both appended into a new slice:
+	// Validate runs for every bundle installed.
+	for _, sas := range [2][]SA{b.Inbound, b.Outbound} {
+		for _, s := range sas {
+			if err := s.validate(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

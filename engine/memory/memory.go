@@ -100,9 +100,13 @@ type policyKey struct {
 type entry struct {
 	ref    engine.SARef
 	bundle *installed
-	sa     engine.SA // algorithms and keys, deep-copied
+	sa     engine.SA // algorithms and keys, deep-copied (keep)
 	mode   engine.Mode
-	bytes  uint64 // accounted with Account
+	// enc and integ are what sa.Encryption and sa.Integrity point to, in
+	// the entry rather than an allocation each (keep).
+	enc   engine.Cipher
+	integ engine.Integrity
+	bytes uint64 // accounted with Account
 	// Entry is the next lifetime to fire (soft, then hard), while
 	// pending in Backend.expiries.
 	deadline.Entry
@@ -263,7 +267,8 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 	if !b.open {
 		return ErrClosed
 	}
-	refs := bd.Refs()
+	var buf [6]engine.SARef // a bundle of up to three protocols, both directions
+	refs := bd.AppendRefs(buf[:0])
 	var failed error
 	for i, ref := range refs {
 		k := keyOf(ref)
@@ -305,7 +310,8 @@ func (b *Backend) Install(bd *engine.Bundle) error {
 		}
 		k := keyOf(ref)
 		delete(b.larval, k)
-		e := &entry{ref: ref, bundle: shared, sa: copySA(sa), mode: bd.SAMode(sas, sa.Protocol), inbound: inbound}
+		e := &entry{ref: ref, bundle: shared, mode: bd.SAMode(sas, sa.Protocol), inbound: inbound}
+		e.keep(sa)
 		b.sas[k] = e
 		b.arm(k, e)
 	}
@@ -608,6 +614,55 @@ func matches(sel, pkt engine.Selector) bool {
 		return false
 	}
 	return true
+}
+
+// keep stores a deep copy of s in e, as the kernel keeps its own copy of
+// what it was given: the caller may reuse or wipe its bundle once it is
+// installed. The algorithms live in the entry and both keys in one
+// allocation, each key capped so that it cannot grow into the other.
+func (e *entry) keep(s engine.SA) {
+	var keys []byte
+	if n := keyLen(s); n > 0 {
+		keys = make([]byte, 0, n)
+	}
+	if s.Encryption != nil {
+		e.enc = *s.Encryption
+		e.enc.Key, keys = cloneInto(keys, s.Encryption.Key)
+		s.Encryption = &e.enc
+	}
+	if s.Integrity != nil {
+		e.integ = *s.Integrity
+		e.integ.Key, _ = cloneInto(keys, s.Integrity.Key)
+		s.Integrity = &e.integ
+	}
+	if s.Compression != nil {
+		c := *s.Compression
+		s.Compression = &c
+	}
+	e.sa = s
+}
+
+func keyLen(s engine.SA) int {
+	n := 0
+	if s.Encryption != nil {
+		n += len(s.Encryption.Key)
+	}
+	if s.Integrity != nil {
+		n += len(s.Integrity.Key)
+	}
+	return n
+}
+
+// cloneInto copies k to the end of buf (which has room for it) and returns
+// the copy, capped, and buf with it; an empty or nil key stays so, as
+// slices.Clone keeps it.
+func cloneInto(buf []byte, k engine.Key) (engine.Key, []byte) {
+	if len(k) == 0 {
+		return k[:0:0], buf
+	}
+	start := len(buf)
+	buf = append(buf, k...)
+	return engine.Key(buf[start:len(buf):len(buf)]), buf
 }
 
 func copySA(s engine.SA) engine.SA {

@@ -271,3 +271,69 @@ func TestPolicyStackEqualCopies(t *testing.T) {
 		t.Fatalf("removing a policy no longer there: %v", err)
 	}
 }
+
+// TestInstallKeepsItsOwnCopy: the caller may wipe its keys or reuse its
+// SAs once the bundle is installed, as with the kernel's copy; the
+// records keep what was installed, and the two keys of an SA, kept in
+// one allocation, cannot grow into each other.
+func TestInstallKeepsItsOwnCopy(t *testing.T) {
+	m := opened(t, Options{})
+	bd := bundle()
+	enc, integ := []byte{1, 2, 3, 4}, []byte{5, 6, 7, 8, 9}
+	bd.Inbound[0] = engine.SA{Protocol: engine.ProtoESP, SPI: 0x1111,
+		Encryption: &engine.Cipher{Name: "cbc(aes)", Key: slices.Clone(enc)},
+		Integrity:  &engine.Integrity{Name: "hmac(sha256)", Key: slices.Clone(integ), TruncBits: 128}}
+	if err := m.Install(bd); err != nil {
+		t.Fatal(err)
+	}
+	in := bd.Inbound[0]
+	clear(in.Encryption.Key)
+	clear(in.Integrity.Key)
+	in.Encryption.Name, in.Integrity.Name = "x", "y"
+	clear(bd.Outbound[0].Encryption.Key)
+	bd.Inbound[0] = engine.SA{}
+	r, ok := m.Lookup(engine.SARef{Protocol: engine.ProtoESP, SPI: 0x1111, Src: b, Dst: a})
+	if !ok || r.SA.Encryption == nil || r.SA.Integrity == nil {
+		t.Fatalf("record %+v, %v", r, ok)
+	}
+	if !bytes.Equal(r.SA.Encryption.Key, enc) || !bytes.Equal(r.SA.Integrity.Key, integ) ||
+		r.SA.Encryption.Name != "cbc(aes)" || r.SA.Integrity.Name != "hmac(sha256)" {
+		t.Fatalf("record changed with the caller's bundle: %x %x %+v", []byte(r.SA.Encryption.Key), []byte(r.SA.Integrity.Key), r.SA)
+	}
+	out, _ := m.Lookup(engine.SARef{Protocol: engine.ProtoESP, SPI: 0x2222, Src: a, Dst: b})
+	if !bytes.Equal(out.SA.Encryption.Key, make([]byte, 20)) || len(out.SA.Encryption.Key) != 20 {
+		t.Fatalf("outbound key %x", []byte(out.SA.Encryption.Key))
+	}
+	m.mu.Lock()
+	e := m.sas[saKey{engine.ProtoESP, 0x1111, a}]
+	if cap(e.enc.Key) != len(enc) || cap(e.integ.Key) != len(integ) {
+		t.Errorf("kept keys not capped: cap %d and %d", cap(e.enc.Key), cap(e.integ.Key))
+	}
+	m.mu.Unlock()
+}
+
+// BenchmarkInstall is the memory engine's share of an SA bundle: install
+// (one ESP SA each way, keys copied) and delete again.
+func BenchmarkInstall(b *testing.B) {
+	m := New(Options{})
+	if err := m.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	bd := bundle()
+	bd.Lifetime = engine.Lifetime{}
+	for _, sa := range []*engine.SA{&bd.Inbound[0], &bd.Outbound[0]} {
+		sa.Encryption = &engine.Cipher{Name: "cbc(aes)", Key: make(engine.Key, 16)}
+		sa.Integrity = &engine.Integrity{Name: "hmac(sha256)", Key: make(engine.Key, 32), TruncBits: 128}
+	}
+	refs := bd.Refs()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Install(bd); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.Delete(refs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
