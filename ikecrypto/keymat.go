@@ -21,7 +21,7 @@ func Keymat(prf PRF, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte
 	if n <= 0 {
 		return nil
 	}
-	proto := []byte{protocol}
+	proto := protocolBytes[protocol : int(protocol)+1 : int(protocol)+1]
 	size := prf.Size()
 	out := make([]byte, 0, n+size)
 	h, pooled := prf.(hmacPRF)
@@ -39,6 +39,16 @@ func Keymat(prf PRF, skeyidD, gqmxy []byte, protocol uint8, spi, niB, nrB []byte
 	clear(out[n:])
 	return out[:n:n]
 }
+
+// protocolBytes holds each byte value at its own index, never written:
+// KEYMAT's protocol as a one-byte slice without an allocation per SA
+// (the hash's Write makes its argument escape).
+var protocolBytes = func() (b [256]byte) {
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()
 
 // SAKeys returns the encryption and integrity keys of one IPsec SA: the
 // first encLen bytes of its KEYMAT are the encryption key and the next

@@ -122,8 +122,7 @@ type Exchange struct {
 	// outer are the SA endpoints (tunnel endpoints, or the hosts).
 	outerLocal, outerRemote netip.Addr
 
-	spis     map[isakmp.ProtocolID]uint32 // ours, allocated
-	pending  map[uint64]isakmp.ProtocolID // AllocSPI tokens
+	spis     spiTable // ours, allocated or awaited (AllocSPI tokens)
 	workDone bool
 	respLife *Attrs // the responder's lifetime notify to send
 
@@ -221,8 +220,8 @@ func (x *Exchange) Pending(spi uint32) (waiting, ours bool) {
 	if x.Role != daemon.RoleInitiator || x.State != StateISentQM1 {
 		return false, false
 	}
-	for _, s := range x.spis {
-		if s == spi && spi != 0 {
+	for _, e := range x.spis.ents {
+		if e.allocated && e.spi == spi && spi != 0 {
 			return true, true
 		}
 	}
@@ -233,15 +232,15 @@ func (x *Exchange) Pending(spi uint32) (waiting, ours bool) {
 func (x *Exchange) engineEvent(env Env, ev engine.Event) daemon.Result {
 	switch ev.Kind {
 	case engine.EventSPIAllocated, engine.EventSPIFailed:
-		proto, ok := x.pending[ev.Token]
-		if !ok || (x.State != StateIStart && x.State != StateRStart) {
+		e := x.spis.awaiting(ev.Token)
+		if e == nil || (x.State != StateIStart && x.State != StateRStart) {
 			return daemon.Result{Reject: &phase1.WrongStateError{State: x.State, What: "SPI " + ev.Kind.String()}}
 		}
-		delete(x.pending, ev.Token)
+		e.waiting = false
 		if ev.Kind == engine.EventSPIFailed {
 			return x.fail(env, "inbound SPI allocation failed: "+errText(ev.Err), isakmp.NoProposalChosen)
 		}
-		x.spis[proto] = ev.SPI
+		e.spi, e.allocated = ev.SPI, true
 		return x.ready(env)
 	case engine.EventInstalled, engine.EventInstallFailed:
 		if ev.Token != x.installTok || (x.State != StateIInstalling && x.State != StateRInstalling) {
@@ -272,7 +271,7 @@ func (x *Exchange) engineEvent(env Env, ev engine.Event) daemon.Result {
 
 // ready continues once the SPIs and the work a role waits for are in.
 func (x *Exchange) ready(env Env) daemon.Result {
-	if len(x.pending) != 0 || !x.workDone {
+	if x.spis.waiting() || !x.workDone {
 		return daemon.Result{}
 	}
 	if x.Role == daemon.RoleInitiator {
@@ -488,15 +487,74 @@ func reqIDOf(p *policymgr.Policy, c *policymgr.Connection) uint32 {
 // allocSPIs asks the engine for one inbound SPI per protocol (RFC 2408,
 // 2.4: the receiver chooses the SPI), before QM1 or QM2 is sent.
 func (x *Exchange) allocSPIs(env Env, protos []isakmp.ProtocolID) []engine.Request {
-	x.spis = map[isakmp.ProtocolID]uint32{}
-	x.pending = map[uint64]isakmp.ProtocolID{}
-	var reqs []engine.Request
+	x.spis.reset()
+	reqs := make([]engine.Request, 0, len(protos))
 	for _, p := range protos {
 		tok := env.Token()
-		x.pending[tok] = p
+		x.spis.await(p, tok)
 		reqs = append(reqs, &engine.AllocSPI{Token: tok, Protocol: engineProto(p), Src: x.outerRemote, Dst: x.outerLocal, ReqID: x.ReqID})
 	}
 	return reqs
+}
+
+// spiTable is our inbound SPI per protocol of an exchange and the
+// AllocSPI requests still unanswered: a bundle has at most three
+// protocols (ESP, AH, IPComp), so a short list in the exchange serves
+// where two maps cost four allocations.
+type spiTable struct {
+	ents []spiEntry
+	buf  [3]spiEntry
+}
+
+type spiEntry struct {
+	proto     isakmp.ProtocolID
+	token     uint64 // the AllocSPI request's
+	spi       uint32
+	waiting   bool // for the answer to token
+	allocated bool // spi is ours
+}
+
+// reset forgets every protocol (allocSPIs starts over).
+func (t *spiTable) reset() {
+	t.buf = [3]spiEntry{}
+	t.ents = t.buf[:0]
+}
+
+// await records the AllocSPI request tok for protocol p. The protocols
+// given to allocSPIs are distinct (protocolsOf; chooseChain refuses a
+// protocol twice), so that get has one SPI per protocol to find.
+func (t *spiTable) await(p isakmp.ProtocolID, tok uint64) {
+	t.ents = append(t.ents, spiEntry{proto: p, token: tok, waiting: true})
+}
+
+// awaiting returns the entry waiting for the answer to tok, or nil.
+func (t *spiTable) awaiting(tok uint64) *spiEntry {
+	for i := range t.ents {
+		if e := &t.ents[i]; e.waiting && e.token == tok {
+			return e
+		}
+	}
+	return nil
+}
+
+// waiting reports whether an AllocSPI request is unanswered.
+func (t *spiTable) waiting() bool {
+	for _, e := range t.ents {
+		if e.waiting {
+			return true
+		}
+	}
+	return false
+}
+
+// get returns our SPI for protocol p, if allocated.
+func (t *spiTable) get(p isakmp.ProtocolID) (uint32, bool) {
+	for _, e := range t.ents {
+		if e.proto == p && e.allocated {
+			return e.spi, true
+		}
+	}
+	return 0, false
 }
 
 // engineProto maps a DOI protocol ID to the engine's IP protocol number.

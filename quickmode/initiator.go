@@ -99,7 +99,7 @@ func (x *Exchange) initiatorWork(env Env, v any) daemon.Result {
 // (RFC 2409, 5.5), HASH(1) = prf(SKEYID_a, M-ID | SA | Ni [| KE] | IDci |
 // IDcr ...), under the IV H(last phase 1 block | M-ID).
 func (x *Exchange) createQM1(env Env) daemon.Result {
-	sa, err := offer(x.Conn.ProposalList, x.spis, x.attrs)
+	sa, err := offer(x.Conn.ProposalList, &x.spis, x.attrs)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
@@ -156,7 +156,7 @@ func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) daemon.Result {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
 	log := x.peerNotifies(r.notifies)
-	c, err := accept(r.sa, x.Conn.ProposalList, x.spis, x.attrs)
+	c, err := accept(r.sa, x.Conn.ProposalList, &x.spis, x.attrs)
 	if err != nil {
 		return x.withLog(log, x.failErr(env, err, isakmp.NoProposalChosen))
 	}

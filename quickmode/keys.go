@@ -92,9 +92,10 @@ func (c *Child) Refs() []engine.SARef {
 // saKeys derives the keys of one IPsec SA (RFC 2409, 5.5): KEYMAT =
 // prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b) expanded, the SPI
 // being the one the SA's receiver chose; the encryption key comes first,
-// then the integrity key (what strongSwan and the kernel expect).
-func (x *Exchange) saKeys(p *ProtoSA, spi uint32) (*engine.SA, []byte, []byte, error) {
-	sa := &engine.SA{Protocol: engineProto(p.Protocol), SPI: spi}
+// then the integrity key (what strongSwan and the kernel expect). The SA's
+// Encryption and Integrity point into algs.
+func (x *Exchange) saKeys(p *ProtoSA, spi uint32, algs *saAlgorithms) (engine.SA, []byte, []byte, error) {
+	sa := engine.SA{Protocol: engineProto(p.Protocol), SPI: spi}
 	t := p.Transform
 	encLen, integLen := 0, 0
 	var cs engine.CipherSpec
@@ -103,41 +104,51 @@ func (x *Exchange) saKeys(p *ProtoSA, spi uint32) (*engine.SA, []byte, []byte, e
 	switch p.Protocol {
 	case isakmp.ProtoESP:
 		if cs, err = engine.ESPCipher(uint16(t.ID), t.KeyLength); err != nil {
-			return nil, nil, nil, err
+			return sa, nil, nil, err
 		}
 		encLen = cs.KeyBytes
 		if t.Auth != 0 {
 			if is, err = engine.AuthAlgorithm(uint16(t.Auth)); err != nil {
-				return nil, nil, nil, err
+				return sa, nil, nil, err
 			}
 			integLen = is.KeyBytes
 		}
 	case isakmp.ProtoAH:
 		if is, err = engine.AHTransform(uint16(t.ID)); err != nil {
-			return nil, nil, nil, err
+			return sa, nil, nil, err
 		}
 		integLen = is.KeyBytes
 	case isakmp.ProtoIPCOMP:
 		c, err := engine.IPCompTransform(uint16(t.ID))
 		if err != nil {
-			return nil, nil, nil, err
+			return sa, nil, nil, err
 		}
 		sa.Compression = &c
 		return sa, nil, nil, nil
 	default:
-		return nil, nil, nil, fmt.Errorf("quickmode: protocol %v", p.Protocol)
+		return sa, nil, nil, fmt.Errorf("quickmode: protocol %v", p.Protocol)
 	}
 	if is.Name == "hmac(sha256)" && x.Conn != nil && x.Conn.SHA256Trunc96 {
 		is.TruncBits = 96 // the connection's sha256-96 (docs/policy-file.md)
 	}
 	enc, integ := ikecrypto.SAKeys(x.P1.PRF, x.P1.SKEYIDd(), x.gqmxy, uint8(p.Protocol), spiBytes(p.Protocol, spi), x.ni, x.nr, encLen, integLen)
 	if encLen > 0 {
-		sa.Encryption = &engine.Cipher{Name: cs.Name, Key: engine.Key(enc), ICVBits: cs.ICVBits}
+		algs.enc = engine.Cipher{Name: cs.Name, Key: engine.Key(enc), ICVBits: cs.ICVBits}
+		sa.Encryption = &algs.enc
 	}
 	if integLen > 0 {
-		sa.Integrity = &engine.Integrity{Name: is.Name, Key: engine.Key(integ), TruncBits: is.TruncBits}
+		algs.integ = engine.Integrity{Name: is.Name, Key: engine.Key(integ), TruncBits: is.TruncBits}
+		sa.Integrity = &algs.integ
 	}
 	return sa, enc, integ, nil
+}
+
+// saAlgorithms holds the algorithms (and so the keys) an SA of a bundle
+// points to: buildBundle makes those of the whole bundle in one
+// allocation rather than two per SA.
+type saAlgorithms struct {
+	enc   engine.Cipher
+	integ engine.Integrity
 }
 
 // buildBundle derives every SA's keys and assembles the bundle the engine
@@ -164,25 +175,31 @@ func (x *Exchange) buildBundle(env Env) error {
 	if kb := x.Life.LifeKBytes; kb != 0 {
 		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, softLimit(kb, x.Role)
 	}
-	for _, p := range x.Chosen.Protos {
+	// Both directions in one array, each capped at its own part; the
+	// algorithms of every SA in another.
+	n := len(x.Chosen.Protos)
+	sas := make([]engine.SA, 0, 2*n)
+	b.Inbound, b.Outbound = sas[:0:n], sas[n:n:2*n]
+	algs := make([]saAlgorithms, 2*n)
+	for i, p := range x.Chosen.Protos {
 		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
 			b.Encap = &engine.Encap{LocalPort: x.P1.Local.Port(), RemotePort: x.P1.Remote.Port()}
 			if x.natMapped {
 				b.Encap.OriginalAddress = x.peerOA
 			}
 		}
-		in, encIn, integIn, err := x.saKeys(p, p.SPIIn)
+		in, encIn, integIn, err := x.saKeys(p, p.SPIIn, &algs[i])
 		if err != nil {
 			return err
 		}
-		out, encOut, integOut, err := x.saKeys(p, p.SPIOut)
+		out, encOut, integOut, err := x.saKeys(p, p.SPIOut, &algs[n+i])
 		if err != nil {
 			return err
 		}
-		b.Inbound = append(b.Inbound, *in)
-		b.Outbound = append(b.Outbound, *out)
-		x.logKeys(env, p, in, "inbound", encIn, integIn)
-		x.logKeys(env, p, out, "outbound", encOut, integOut)
+		b.Inbound = append(b.Inbound, in)
+		b.Outbound = append(b.Outbound, out)
+		x.logKeys(env, p, &in, "inbound", encIn, integIn)
+		x.logKeys(env, p, &out, "outbound", encOut, integOut)
 	}
 	x.bundle = b
 	return nil
@@ -251,9 +268,11 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, sa *engine.SA, dir string, enc, 
 // policies of the negotiated selectors.
 func (x *Exchange) install(env Env) []engine.Request {
 	x.installTok = env.Token()
-	reqs := []engine.Request{&engine.Install{Token: x.installTok, Bundle: x.bundle}}
+	reqs := make([]engine.Request, 1, 2)
+	reqs[0] = &engine.Install{Token: x.installTok, Bundle: x.bundle}
 	if !x.trapped() {
-		var protos []engine.Protocol
+		var buf [3]engine.Protocol // PoliciesFor copies them
+		protos := buf[:0]
 		for _, s := range x.bundle.Inbound {
 			protos = append(protos, s.Protocol)
 		}

@@ -70,14 +70,14 @@ func spiOf(p *isakmp.Proposal) (uint32, error) {
 // Proposal payload per protocol of its chain, each listing the protocol's
 // transforms in order of preference. spis holds our SPI per protocol, the
 // same in every proposal that uses the protocol.
-func offer(list *policymgr.ProposalList, spis map[isakmp.ProtocolID]uint32, a Attrs) (*isakmp.SA, error) {
+func offer(list *policymgr.ProposalList, spis *spiTable, a Attrs) (*isakmp.SA, error) {
 	sa := &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly}
 	for i, p := range list.Proposals {
 		if i >= 255 {
 			break
 		}
 		for _, pc := range p.Protocols {
-			spi, ok := spis[pc.Protocol]
+			spi, ok := spis.get(pc.Protocol)
 			if !ok {
 				return nil, fmt.Errorf("quickmode: no SPI for %v", pc.Protocol)
 			}
@@ -263,7 +263,7 @@ func ipcompFallback(first, second []*isakmp.Proposal) bool {
 // accept checks the responder's SA payload against what we offered (RFC
 // 2408, 4.2: one proposal, one transform per protocol, from our offer) and
 // returns the negotiated proposal with the responder's SPIs.
-func accept(answer *isakmp.SA, list *policymgr.ProposalList, ourSPI map[isakmp.ProtocolID]uint32, a Attrs) (*Chosen, error) {
+func accept(answer *isakmp.SA, list *policymgr.ProposalList, ourSPIs *spiTable, a Attrs) (*Chosen, error) {
 	cs := chains(answer)
 	if len(cs) == 2 && ipcompFallback(cs[0], cs[1]) {
 		cs = cs[:1]
@@ -305,7 +305,8 @@ func accept(answer *isakmp.SA, list *policymgr.ProposalList, ourSPI map[isakmp.P
 		var got *ProtoSA
 		for _, ours := range ours.Protocols[i].Transforms {
 			if matchTransform(p.Protocol, t.ID, ta, ours, group, encaps) {
-				got = &ProtoSA{Protocol: p.Protocol, Transform: ours, Attrs: ta, Wire: t, SPIIn: ourSPI[p.Protocol], SPIOut: spi}
+				ourSPI, _ := ourSPIs.get(p.Protocol)
+				got = &ProtoSA{Protocol: p.Protocol, Transform: ours, Attrs: ta, Wire: t, SPIIn: ourSPI, SPIOut: spi}
 				break
 			}
 		}

@@ -134,7 +134,8 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		natt := phase1.PeerExtensions(x.P1.VendorIDs).NATT
 		x.natoa = []*isakmp.NATOA{natt.NATOA(x.P1.Remote.Addr()), natt.NATOA(x.P1.Local.Addr())}
 	}
-	var protos []isakmp.ProtocolID
+	var buf [3]isakmp.ProtocolID // allocSPIs keeps none of them
+	protos := buf[:0]
 	for _, p := range c.Protos {
 		protos = append(protos, p.Protocol)
 	}
@@ -162,7 +163,7 @@ func (x *Exchange) responderWork(env Env, v any) daemon.Result {
 func (x *Exchange) createQM2(env Env) daemon.Result {
 	sa := &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly}
 	for _, p := range x.Chosen.Protos {
-		p.SPIIn = x.spis[p.Protocol]
+		p.SPIIn, _ = x.spis.get(p.Protocol)
 		t := &isakmp.Transform{Number: p.Wire.Number, ID: p.Wire.ID, Attributes: p.Wire.Attributes}
 		sa.Proposals = append(sa.Proposals, &isakmp.Proposal{Number: x.Chosen.Number, Protocol: p.Protocol,
 			SPI: spiBytes(p.Protocol, p.SPIIn), Transforms: []*isakmp.Transform{t}})

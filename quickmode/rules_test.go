@@ -127,7 +127,7 @@ func TestChoose(t *testing.T) {
 	ahSHA := ah(3, isakmp.AuthHMACSHA)
 	tunnel := []isakmp.EncapsulationMode{isakmp.EncapTunnel}
 	offerOf := func(l *policymgr.ProposalList, a Attrs) *isakmp.SA {
-		sa, err := offer(l, map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000, isakmp.ProtoAH: 0x2000}, a)
+		sa, err := offer(l, spisOf(map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000, isakmp.ProtoAH: 0x2000}), a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestAccept(t *testing.T) {
 	espAES := esp(12, 128, isakmp.AuthHMACSHA)
 	l := list([]policymgr.ProtocolChoice{espAES}, []policymgr.ProtocolChoice{esp(3, 0, isakmp.AuthHMACSHA)})
 	a := Attrs{Encap: isakmp.EncapTunnel}
-	ours := map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000}
+	ours := spisOf(map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000})
 	ans := func(num uint8, spi []byte, ts ...*isakmp.Transform) *isakmp.SA {
 		return &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly,
 			Proposals: []*isakmp.Proposal{{Number: num, Protocol: isakmp.ProtoESP, SPI: spi, Transforms: ts}}}
@@ -250,7 +250,7 @@ func TestAcceptIPCompFallback(t *testing.T) {
 	comp := policymgr.ProtocolChoice{Protocol: isakmp.ProtoIPCOMP, Transforms: []policymgr.IPsecTransform{{Protocol: isakmp.ProtoIPCOMP, ID: 2}}}
 	l := list([]policymgr.ProtocolChoice{espAES, comp})
 	a := Attrs{Encap: isakmp.EncapTunnel}
-	ours := map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000, isakmp.ProtoIPCOMP: 0x4000}
+	ours := spisOf(map[isakmp.ProtocolID]uint32{isakmp.ProtoESP: 0x1000, isakmp.ProtoIPCOMP: 0x4000})
 	espT := wireTransform(1, espAES.Transforms[0], a)
 	compT := wireTransform(1, comp.Transforms[0], a)
 	espP := func(n uint8) *isakmp.Proposal {
@@ -272,4 +272,14 @@ func TestAcceptIPCompFallback(t *testing.T) {
 	if _, err := accept(sa(espP(1), compP, espP(1)), l, ours, a); !errors.Is(err, isakmp.BadProposalSyntax) {
 		t.Errorf("ESP twice in one chain: %v", err)
 	}
+}
+
+// spisOf is a table of our SPIs, all allocated.
+func spisOf(m map[isakmp.ProtocolID]uint32) *spiTable {
+	t := &spiTable{}
+	t.reset()
+	for p, spi := range m {
+		t.ents = append(t.ents, spiEntry{proto: p, spi: spi, allocated: true})
+	}
+	return t
 }

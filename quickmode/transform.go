@@ -93,7 +93,9 @@ func parseAttrs(t *isakmp.Transform) (Attrs, error) {
 // Group Description, Encapsulation Mode, SA Life Type/Duration), so that our
 // proposals look like the recorded ones (RFC 2407, 4.5).
 func wireTransform(num uint8, t policymgr.IPsecTransform, a Attrs) *isakmp.Transform {
-	var as isakmp.Attributes
+	// Room for all: four attributes and two pairs of lifetimes, in one
+	// allocation.
+	as := make(isakmp.Attributes, 0, 8)
 	if t.KeyLength != 0 {
 		as = append(as, isakmp.BasicAttr(isakmp.IPsecAttrKeyLength, uint16(t.KeyLength)))
 	}

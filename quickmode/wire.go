@@ -73,6 +73,9 @@ type qmPayloads struct {
 	ids      []*isakmp.ID
 	notifies []*isakmp.Notification
 	natoa    []*isakmp.NATOA
+	// idBuf holds ids, at most two (RFC 2409, 5.5: IDci and IDcr),
+	// without an allocation of their own.
+	idBuf [2]*isakmp.ID
 }
 
 // Bounds on what one Quick Mode message may carry.
@@ -89,6 +92,7 @@ const (
 // bundle per Quick Mode, as strongSwan does.
 func sortQM(ps []isakmp.Payload) (*qmPayloads, error) {
 	r := &qmPayloads{}
+	r.ids = r.idBuf[:0]
 	for _, p := range ps {
 		switch p := p.(type) {
 		case *isakmp.SA:
