@@ -133,16 +133,35 @@ func (r Range) IDType() isakmp.IDType {
 
 // String writes the range in the policy file's form.
 func (r Range) String() string {
+	var buf [48]byte
+	return string(r.AppendTo(buf[:0]))
+}
+
+// AppendTo appends the range as String prints it ("any", an address, a
+// prefix, or from-to) to b: the log line of every SA set up names two
+// selectors, and one buffer for all its texts beats a string for each
+// (docs/performance.md).
+func (r Range) AppendTo(b []byte) []byte {
 	switch {
 	case r.IsAny():
-		return "any"
+		return append(b, "any"...)
 	case r.IsHost():
-		return r.From.String()
+		return appendAddr(b, r.From)
 	}
 	if p, ok := r.Prefix(); ok {
-		return p.String()
+		return p.AppendTo(b) // p is valid: the same text as p.String()
 	}
-	return r.From.String() + "-" + r.To.String()
+	b = append(appendAddr(b, r.From), '-')
+	return appendAddr(b, r.To)
+}
+
+// appendAddr appends a.String(): AppendTo alone writes nothing for the
+// zero Addr, which String prints "invalid IP".
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, "invalid IP"...)
+	}
+	return a.AppendTo(b)
 }
 
 // addrForm is what parseAddress made of an address text.

@@ -3,6 +3,7 @@ package policymgr
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/iked/iked/isakmp"
@@ -19,15 +20,22 @@ type Selector struct {
 }
 
 func (s Selector) String() string {
-	out := s.Addr.String()
+	var buf [64]byte
+	return string(s.AppendTo(buf[:0]))
+}
+
+// AppendTo appends the selector as String prints it to b: the range,
+// then [protocol] or [protocol/port] unless any.
+func (s Selector) AppendTo(b []byte) []byte {
+	b = s.Addr.AppendTo(b)
 	if s.Proto != 0 {
-		out += fmt.Sprintf("[%s", protoName(s.Proto))
+		b = append(append(b, '['), protoName(s.Proto)...)
 		if s.Port != 0 {
-			out += fmt.Sprintf("/%d", s.Port)
+			b = strconv.AppendUint(append(b, '/'), uint64(s.Port), 10)
 		}
-		out += "]"
+		b = append(b, ']')
 	}
-	return out
+	return b
 }
 
 // Initiate says when the daemon starts a connection itself.

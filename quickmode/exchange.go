@@ -21,15 +21,27 @@ import (
 
 // Env is what the caller's loop lends an exchange for one call. Rand is
 // also used from Work closures on other goroutines, so it must be safe for
-// concurrent use. Token returns a fresh token for an engine request (the
-// daemon's Context.Token), so that the answer comes back to Resume. Log,
-// if set, receives the SA keys at its keys level only.
+// concurrent use. Tokens gives a fresh token for each engine request (the
+// daemon's Context), so that the answer comes back to Resume. Log, if set,
+// receives the SA keys at its keys level only.
 type Env struct {
-	Now   time.Time
-	Rand  io.Reader
-	Log   *notify.Logger
-	Token func() uint64
+	Now    time.Time
+	Rand   io.Reader
+	Log    *notify.Logger
+	Tokens Tokens
 }
+
+// Tokens hands out tokens for engine requests: *daemon.Context.
+// An interface rather than a func field, since the method value c.Token
+// was a closure allocated for every call into an exchange (an Env
+// escapes), some five per SA pair.
+type Tokens interface{ Token() uint64 }
+
+// TokenFunc is a function as Tokens.
+type TokenFunc func() uint64
+
+// Token calls f.
+func (f TokenFunc) Token() uint64 { return f() }
 
 // VirtualIPs are the addresses Mode Config gave out or received, by
 // ISAKMP SA (package modecfg's Store).
@@ -490,7 +502,7 @@ func (x *Exchange) allocSPIs(env Env, protos []isakmp.ProtocolID) []engine.Reque
 	x.spis.reset()
 	reqs := make([]engine.Request, 0, len(protos))
 	for _, p := range protos {
-		tok := env.Token()
+		tok := env.Tokens.Token()
 		x.spis.await(p, tok)
 		reqs = append(reqs, &engine.AllocSPI{Token: tok, Protocol: engineProto(p), Src: x.outerRemote, Dst: x.outerLocal, ReqID: x.ReqID})
 	}

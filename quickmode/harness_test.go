@@ -233,7 +233,7 @@ func newPeer(t testing.TB, name string, p1 *phase1.SA, pol *policymgr.Policy) *q
 }
 
 func (p *qmPeer) env() Env {
-	return Env{Now: testNow, Rand: rand.Reader, Token: func() uint64 { p.tokens++; return p.tokens }}
+	return Env{Now: testNow, Rand: rand.Reader, Tokens: TokenFunc(func() uint64 { p.tokens++; return p.tokens })}
 }
 
 func (p *qmPeer) has(num int) bool {

@@ -267,7 +267,7 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, sa *engine.SA, dir string, enc, 
 // without trap policies (responders, road warriors, ranges), the kernel
 // policies of the negotiated selectors.
 func (x *Exchange) install(env Env) []engine.Request {
-	x.installTok = env.Token()
+	x.installTok = env.Tokens.Token()
 	reqs := make([]engine.Request, 1, 2)
 	reqs[0] = &engine.Install{Token: x.installTok, Bundle: x.bundle}
 	if !x.trapped() {
@@ -277,7 +277,7 @@ func (x *Exchange) install(env Env) []engine.Request {
 			protos = append(protos, s.Protocol)
 		}
 		x.policies = engine.PoliciesFor(x.bundle.Selector, x.bundle.Mode, x.outerLocal, x.outerRemote, protos, x.ReqID)
-		x.policyTok = env.Token()
+		x.policyTok = env.Tokens.Token()
 		reqs = append(reqs, &engine.InstallPolicies{Token: x.policyTok, Policies: x.policies})
 	}
 	return reqs
@@ -341,11 +341,12 @@ func (x *Exchange) installed(env Env) daemon.Result {
 	x.newChild = c
 	st := daemon.Result{Done: true}
 	if env.Log != nil {
+		t := x.upTexts(c)
 		fs := notify.NewFields()
 		fs.F = append(fs.F, zap.String("conn", c.Conn), zap.String("role", x.Role.String()),
-			zap.String("local", selectorText(x.Local)), zap.String("remote", selectorText(x.Remote)),
-			zap.String("spis", spiText(c)), zap.Uint64("lifetime", x.Life.LifeSeconds))
-		fs.F = x.appendUpFields(fs.F, env, c)
+			zap.String("local", t.local), zap.String("remote", t.remote),
+			zap.String("spis", t.spis), zap.Uint64("lifetime", x.Life.LifeSeconds))
+		fs.F = x.appendUpFields(fs.F, env, c, &t)
 		env.Log.Info("IPsec SA established", fs.F...)
 		fs.Free()
 	}
@@ -384,7 +385,7 @@ func (x *Exchange) policiesFailed(env Env, err error) daemon.Result {
 	refs := x.bundle.Refs()
 	x.policies = nil
 	st := x.fail(env, "the SA bundle's kernel policies were not installed: "+errText(err), 0)
-	st.Engine = append(st.Engine, &engine.Delete{Token: env.Token(), SAs: refs})
+	st.Engine = append(st.Engine, &engine.Delete{Token: env.Tokens.Token(), SAs: refs})
 	x.tellDeleted(env, &st)
 	return st
 }
@@ -400,7 +401,11 @@ func (x *Exchange) tellDeleted(env Env, st *daemon.Result) {
 func spiText(c *Child) string {
 	// Appended rather than formatted: it is in two log lines per SA pair
 	// at the default level (docs/performance.md).
-	b := make([]byte, 0, 64)
+	return string(appendSPIText(make([]byte, 0, 64), c))
+}
+
+// appendSPIText appends spiText's text to b.
+func appendSPIText(b []byte, c *Child) []byte {
 	for i, sa := range c.SAs {
 		if i > 0 {
 			b = append(b, ' ')
@@ -411,7 +416,7 @@ func spiText(c *Child) string {
 		b = append(b, " out "...)
 		b = appendSPIHex(b, sa.SPIOut)
 	}
-	return string(b)
+	return b
 }
 
 // appendSPIHex appends spi as 0x and eight hex digits.

@@ -136,7 +136,7 @@ func (rt *Manager) PeerDeleted(c *daemon.Context, refs []phase1.SARef) {
 const maxResponding = 64
 
 func env(c *daemon.Context) Env {
-	return Env{Now: c.Now, Rand: c.Rand, Log: c.Log, Token: c.Token}
+	return Env{Now: c.Now, Rand: c.Rand, Log: c.Log, Tokens: c}
 }
 
 func (rt *Manager) config(c *daemon.Context) Config {

@@ -224,7 +224,7 @@ func (r *recordedRun) side(t *testing.T, initiator bool) replaySide {
 			Peer: isakmp.PayloadOf[*isakmp.KE](theirs).Data, Shared: keys.Child[0].DHSecret}
 	}
 	var tok uint64
-	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Token: func() uint64 { tok++; return tok }}
+	env := Env{Now: testNow, Rand: bytes.NewReader(nil), Tokens: TokenFunc(func() uint64 { tok++; return tok })}
 	return replaySide{pol: pol, p1: r.p1(t, role, pol), cfg: cfg, env: env, eng: eng, back: back}
 }
 
