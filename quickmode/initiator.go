@@ -103,7 +103,10 @@ func (x *Exchange) createQM1(env Env) daemon.Result {
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
-	ps := []isakmp.Payload{sa, &isakmp.Nonce{Data: x.ni}}
+	// HASH(1) first, once the rest is encoded; room on the stack for all
+	// (Seal and EncodeChain keep none of the slice).
+	var buf [8]isakmp.Payload
+	ps := append(buf[:1], sa, &isakmp.Nonce{Data: x.ni})
 	if x.dh != nil {
 		ps = append(ps, &isakmp.KE{Data: x.dh.PublicBytes()})
 	}
@@ -113,13 +116,14 @@ func (x *Exchange) createQM1(env Env) daemon.Result {
 	for _, n := range x.natoa {
 		ps = append(ps, n)
 	}
-	rest, err := isakmp.EncodeChain(ps)
+	rest, err := isakmp.EncodeChain(ps[1:])
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash1(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, rest)
 	iv := ikecrypto.Phase2IV(x.P1.PRF, x.P1.LastBlock(), x.MessageID, x.P1.Cipher().BlockSize())
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.cipherBlock(), iv)
+	ps[0] = &isakmp.Hash{Data: hash}
+	out, next, err := seal(x.header(), ps, x.cipherBlock(), iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}

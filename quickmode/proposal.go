@@ -116,14 +116,17 @@ func protocolsOf(list *policymgr.ProposalList) []isakmp.ProtocolID {
 
 // chains groups an SA payload's proposals by number: consecutive proposals
 // with the same number are one chain (RFC 2408, 4.2).
+// Each chain is a part of sa.Proposals (capped), not a copy.
 func chains(sa *isakmp.SA) [][]*isakmp.Proposal {
 	var out [][]*isakmp.Proposal
-	for _, p := range sa.Proposals {
+	start := 0
+	for i, p := range sa.Proposals {
 		if n := len(out); n > 0 && out[n-1][0].Number == p.Number {
-			out[n-1] = append(out[n-1], p)
+			out[n-1] = sa.Proposals[start : i+1 : i+1]
 			continue
 		}
-		out = append(out, []*isakmp.Proposal{p})
+		start = i
+		out = append(out, sa.Proposals[i:i+1:i+1])
 	}
 	return out
 }

@@ -168,7 +168,10 @@ func (x *Exchange) createQM2(env Env) daemon.Result {
 		sa.Proposals = append(sa.Proposals, &isakmp.Proposal{Number: x.Chosen.Number, Protocol: p.Protocol,
 			SPI: spiBytes(p.Protocol, p.SPIIn), Transforms: []*isakmp.Transform{t}})
 	}
-	ps := []isakmp.Payload{sa, &isakmp.Nonce{Data: x.nr}}
+	// HASH(2) first, once the rest is encoded; room on the stack for all
+	// (Seal and EncodeChain keep none of the slice).
+	var buf [10]isakmp.Payload
+	ps := append(buf[:1], sa, &isakmp.Nonce{Data: x.nr})
 	if x.dh != nil {
 		ps = append(ps, &isakmp.KE{Data: x.dh.PublicBytes()})
 	}
@@ -182,12 +185,13 @@ func (x *Exchange) createQM2(env Env) daemon.Result {
 	for _, n := range x.natoa {
 		ps = append(ps, n)
 	}
-	rest, err := isakmp.EncodeChain(ps)
+	rest, err := isakmp.EncodeChain(ps[1:])
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
 	hash := ikecrypto.QuickModeHash2(x.P1.PRF, x.P1.SKEYIDa(), x.MessageID, x.ni, rest)
-	out, next, err := seal(x.header(), append([]isakmp.Payload{&isakmp.Hash{Data: hash}}, ps...), x.cipherBlock(), x.iv)
+	ps[0] = &isakmp.Hash{Data: hash}
+	out, next, err := seal(x.header(), ps, x.cipherBlock(), x.iv)
 	if err != nil {
 		return x.fail(env, err.Error(), 0)
 	}
