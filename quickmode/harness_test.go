@@ -232,9 +232,13 @@ func newPeer(t testing.TB, name string, p1 *phase1.SA, pol *policymgr.Policy) *q
 		cfg: Config{Policy: pol, LifetimeMin: pol.Daemon.Phase2LifetimeMin}}
 }
 
+// env lends the peer itself as Tokens, as the daemon lends its Context.
 func (p *qmPeer) env() Env {
-	return Env{Now: testNow, Rand: rand.Reader, Tokens: TokenFunc(func() uint64 { p.tokens++; return p.tokens })}
+	return Env{Now: testNow, Rand: rand.Reader, Tokens: p}
 }
+
+// Token numbers the peer's engine requests.
+func (p *qmPeer) Token() uint64 { p.tokens++; return p.tokens }
 
 func (p *qmPeer) has(num int) bool {
 	return slices.ContainsFunc(p.log, func(m notify.Message) bool { return m.Num == num })

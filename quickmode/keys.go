@@ -268,8 +268,9 @@ func (x *Exchange) logKeys(env Env, p *ProtoSA, sa *engine.SA, dir string, enc, 
 // policies of the negotiated selectors.
 func (x *Exchange) install(env Env) []engine.Request {
 	x.installTok = env.Tokens.Token()
-	reqs := make([]engine.Request, 1, 2)
-	reqs[0] = &engine.Install{Token: x.installTok, Bundle: x.bundle}
+	r := &installRequests{install: engine.Install{Token: x.installTok, Bundle: x.bundle}}
+	r.reqs[0] = &r.install
+	reqs := r.reqs[:1:1]
 	if !x.trapped() {
 		var buf [3]engine.Protocol // PoliciesFor copies them
 		protos := buf[:0]
@@ -278,9 +279,20 @@ func (x *Exchange) install(env Env) []engine.Request {
 		}
 		x.policies = engine.PoliciesFor(x.bundle.Selector, x.bundle.Mode, x.outerLocal, x.outerRemote, protos, x.ReqID)
 		x.policyTok = env.Tokens.Token()
-		reqs = append(reqs, &engine.InstallPolicies{Token: x.policyTok, Policies: x.policies})
+		r.policies = engine.InstallPolicies{Token: x.policyTok, Policies: x.policies}
+		r.reqs[1] = &r.policies
+		reqs = r.reqs[:2:2]
 	}
 	return reqs
+}
+
+// installRequests are install's requests and the slice that lists them,
+// in one allocation rather than three. Nothing changes them once made;
+// the slice is capped, so that a caller's append copies it.
+type installRequests struct {
+	install  engine.Install
+	policies engine.InstallPolicies
+	reqs     [2]engine.Request
 }
 
 // trapped mirrors daemon.PolicyLoader's trap policies: an on-demand

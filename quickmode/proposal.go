@@ -157,14 +157,17 @@ func choose(sa *isakmp.SA, sel Selection) (*Chosen, string) {
 }
 
 func chooseChain(ch []*isakmp.Proposal, sel Selection) (*Chosen, string) {
-	var peerProtos []isakmp.ProtocolID
+	var buf [3]isakmp.ProtocolID
+	peerProtos := buf[:0]
 	for _, p := range ch {
 		if slices.Contains(peerProtos, p.Protocol) {
 			return nil, fmt.Sprintf("%v twice in one chain", p.Protocol)
 		}
 		peerProtos = append(peerProtos, p.Protocol)
 	}
-	reason := "no proposal of ours has the protocols " + protoList(peerProtos)
+	// The reason is made only when no proposal fits (a chosen chain
+	// needs none).
+	reason, transformReason := "", false
 	for _, ours := range sel.List.Proposals {
 		if len(ours.Protocols) != len(ch) {
 			continue
@@ -179,7 +182,7 @@ func chooseChain(ch []*isakmp.Proposal, sel Selection) (*Chosen, string) {
 			}
 			ps, r := chooseTransform(p, ours.Protocols[i], sel)
 			if ps == nil {
-				ok, reason = false, r
+				ok, reason, transformReason = false, r, true
 				break
 			}
 			c.Protos = append(c.Protos, ps)
@@ -187,6 +190,9 @@ func chooseChain(ch []*isakmp.Proposal, sel Selection) (*Chosen, string) {
 		if ok {
 			return c, ""
 		}
+	}
+	if !transformReason {
+		reason = "no proposal of ours has the protocols " + protoList(peerProtos)
 	}
 	return nil, reason
 }
