@@ -151,10 +151,31 @@ type saAlgorithms struct {
 	integ engine.Integrity
 }
 
+// oneProtocolBundle is a bundle of one protocol with its two SAs and
+// their algorithms, in one allocation.
+type oneProtocolBundle struct {
+	bundle engine.Bundle
+	sas    [2]engine.SA
+	algs   [2]saAlgorithms
+}
+
 // buildBundle derives every SA's keys and assembles the bundle the engine
 // installs: inbound SAs under our SPIs, outbound under the peer's.
 func (x *Exchange) buildBundle(env Env) error {
-	b := &engine.Bundle{
+	// Both directions in one array, each capped at its own part, and the
+	// algorithms of every SA: for the common bundle of one protocol all
+	// in one allocation with the bundle, else in two arrays beside it.
+	n := len(x.Chosen.Protos)
+	var b *engine.Bundle
+	var sas []engine.SA
+	var algs []saAlgorithms
+	if n == 1 {
+		one := &oneProtocolBundle{}
+		b, sas, algs = &one.bundle, one.sas[:], one.algs[:]
+	} else {
+		b, sas, algs = &engine.Bundle{}, make([]engine.SA, 2*n), make([]saAlgorithms, 2*n)
+	}
+	*b = engine.Bundle{
 		ID:           x.MessageID,
 		ReqID:        x.ReqID,
 		Mode:         engine.ModeTransport,
@@ -175,12 +196,7 @@ func (x *Exchange) buildBundle(env Env) error {
 	if kb := x.Life.LifeKBytes; kb != 0 {
 		b.Lifetime.HardKBytes, b.Lifetime.SoftKBytes = kb, softLimit(kb, x.Role)
 	}
-	// Both directions in one array, each capped at its own part; the
-	// algorithms of every SA in another.
-	n := len(x.Chosen.Protos)
-	sas := make([]engine.SA, 0, 2*n)
 	b.Inbound, b.Outbound = sas[:0:n], sas[n:n:2*n]
-	algs := make([]saAlgorithms, 2*n)
 	for i, p := range x.Chosen.Protos {
 		if p.Protocol == isakmp.ProtoESP && udpEncap(p.Attrs.Encap) {
 			b.Encap = &engine.Encap{LocalPort: x.P1.Local.Port(), RemotePort: x.P1.Remote.Port()}
