@@ -225,9 +225,18 @@ func (s *SA) adoptKeys(j *job) {
 }
 
 // keyJob returns a job carrying the SA's keys, for the steps after
-// derivation.
+// derivation. It reuses the handshake's spare job when there is one (see
+// Handshake.spare), overwriting every field of it.
 func (s *SA) keyJob(rand io.Reader) *job {
-	return &job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
+	var j *job
+	if s.Handshake != nil {
+		j, s.spare = s.spare, nil
+	}
+	if j == nil {
+		j = new(job)
+	}
+	*j = job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
 		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.keys,
 		gxi: s.GXi, gxr: s.GXr, saiB: s.SAiB}
+	return j
 }
