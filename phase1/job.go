@@ -85,6 +85,9 @@ func (j *job) do() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
 	}
+	// given: priv is the SA's key, whose public value keyJob passed in
+	// gxi or gxr (adoptKeys and initiatorKE set the two together).
+	given := j.priv != nil
 	if j.priv == nil && j.fixed != nil {
 		j.priv = j.fixed
 	}
@@ -101,9 +104,15 @@ func (j *job) do() error {
 			return fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
 		}
 		if j.role == daemon.RoleInitiator {
-			j.gxi, j.gxr = j.priv.PublicBytes(), j.peerKE
+			if !given || j.gxi == nil {
+				j.gxi = j.priv.PublicBytes()
+			}
+			j.gxr = j.peerKE
 		} else {
-			j.gxi, j.gxr = j.peerKE, j.priv.PublicBytes()
+			if !given || j.gxr == nil {
+				j.gxr = j.priv.PublicBytes()
+			}
+			j.gxi = j.peerKE
 		}
 		if err := j.derive(); err != nil {
 			return err
@@ -217,10 +226,19 @@ func (s *SA) adoptKeys(j *job) {
 	s.keys = j.km
 	s.ka, s.cipher, s.block = j.ka, j.cipher, nil
 	s.iv = j.iv
+	// Our public value as the job computed it (do): PublicBytes makes a
+	// new copy at each call.
+	ours := j.gxr
 	if s.Role == daemon.RoleInitiator {
-		s.GXi = j.priv.PublicBytes()
+		ours = j.gxi
+	}
+	if ours == nil {
+		ours = j.priv.PublicBytes()
+	}
+	if s.Role == daemon.RoleInitiator {
+		s.GXi = ours
 	} else {
-		s.GXr = j.priv.PublicBytes()
+		s.GXr = ours
 	}
 }
 
