@@ -134,7 +134,7 @@ type Handshake struct {
 	// messages (handshakeBlock).
 	block cipher.Block
 	// spare is the job of the last step that computed our side
-	// (computed), for keyJob to reuse: a job is some 800 bytes, and a
+	// (computed), for keyJob to reuse: a job is some 700 bytes, and a
 	// handshake has two or three in a row. The worker is done with it:
 	// job.run returns the job itself as the work result, and the daemon
 	// resumes the exchange with it only after run returned
