@@ -36,13 +36,13 @@ func AuthPRF(negotiated PRF, authMethod uint16) PRF {
 // IDii_b) (RFC 2409, 5). saiB is the whole body of the initiator's SA payload
 // as sent (without the generic header); idiiB the ID payload body.
 func HashI(prf PRF, skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB []byte) []byte {
-	return prf.Compute(skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB)
+	return compute(prf, skeyid, gxi, gxr, ckyI, ckyR, saiB, idiiB)
 }
 
 // HashR computes HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b |
 // IDir_b) (RFC 2409, 5): the swapped order, still over the initiator's SA.
 func HashR(prf PRF, skeyid, gxi, gxr, ckyI, ckyR, saiB, idirB []byte) []byte {
-	return prf.Compute(skeyid, gxr, gxi, ckyR, ckyI, saiB, idirB)
+	return compute(prf, skeyid, gxr, gxi, ckyR, ckyI, saiB, idirB)
 }
 
 func midBytes(mid uint32) []byte {

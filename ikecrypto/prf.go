@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"sync"
 )
 
@@ -91,6 +92,17 @@ func (p hmacPRF) appendMAC(dst, key []byte, data ...[]byte) []byte {
 	h.Write(pad)
 	h.Write(inner)
 	return h.Sum(dst)
+}
+
+// compute is prf.Compute for this package's derivations. Through the
+// interface, the variadic data of every call escapes to the heap, one
+// object more per call; the HMAC PRF (the only one NewPRF returns) is
+// called directly, which keeps it on the caller's stack.
+func compute(prf PRF, key []byte, data ...[]byte) []byte {
+	if h, ok := prf.(hmacPRF); ok {
+		return h.Compute(key, data...)
+	}
+	return prf.Compute(key, slices.Clone(data)...)
 }
 
 func (p hmacPRF) Hash(data ...[]byte) []byte {

@@ -20,7 +20,7 @@ type KeyMaterial struct {
 // pre-shared key authentication (RFC 2409, 5.4). ni and nr are the nonce
 // payload bodies.
 func SKEYIDPreSharedKey(prf PRF, psk, ni, nr []byte) []byte {
-	return prf.Compute(psk, ni, nr)
+	return compute(prf, psk, ni, nr)
 }
 
 // SKEYIDSignature computes SKEYID = prf(Ni_b | Nr_b, g^xy) for signature
@@ -39,11 +39,24 @@ func SKEYIDSignature(prf PRF, ni, nr, gxy []byte) []byte {
 //
 // gxy is the shared secret as Group's SharedSecret returns it, ckyI and ckyR
 // the 8-byte cookies of the ISAKMP header.
+//
+// With the HMAC PRF the three keys are made in one buffer, each with no
+// room to grow into the next: an SA keeps (and Wipe clears) all three for
+// its life, so one object serves where three did.
 func DeriveKeyMaterial(prf PRF, skeyid, gxy, ckyI, ckyR []byte) KeyMaterial {
-	d := prf.Compute(skeyid, gxy, ckyI, ckyR, octet0)
-	a := prf.Compute(skeyid, d, gxy, ckyI, ckyR, octet1)
-	e := prf.Compute(skeyid, a, gxy, ckyI, ckyR, octet2)
-	return KeyMaterial{SKEYID: skeyid, SKEYIDd: d, SKEYIDa: a, SKEYIDe: e}
+	h, ok := prf.(hmacPRF)
+	if !ok {
+		d := prf.Compute(skeyid, gxy, ckyI, ckyR, octet0)
+		a := prf.Compute(skeyid, d, gxy, ckyI, ckyR, octet1)
+		e := prf.Compute(skeyid, a, gxy, ckyI, ckyR, octet2)
+		return KeyMaterial{SKEYID: skeyid, SKEYIDd: d, SKEYIDa: a, SKEYIDe: e}
+	}
+	n := h.Size()
+	k := make([]byte, 0, 3*n)
+	k = h.appendMAC(k, skeyid, gxy, ckyI, ckyR, octet0)
+	k = h.appendMAC(k, skeyid, k[:n], gxy, ckyI, ckyR, octet1)
+	k = h.appendMAC(k, skeyid, k[n:2*n], gxy, ckyI, ckyR, octet2)
+	return KeyMaterial{SKEYID: skeyid, SKEYIDd: k[:n:n], SKEYIDa: k[n : 2*n : 2*n], SKEYIDe: k[2*n : 3*n : 3*n]}
 }
 
 // Wipe overwrites the keys, so that a deleted SA leaves no key in memory

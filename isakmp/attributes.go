@@ -42,7 +42,12 @@ func VarAttr[T ~uint16](t T, data []byte) Attribute {
 // Life Duration when kbytes is not 0 (RFC 2409, Appendix A; RFC 2407,
 // 4.5). typ and dur are the phase 1 or the IPsec attribute types.
 func LifeAttrs[T ~uint16](typ, dur T, seconds, kbytes uint64) Attributes {
-	var as Attributes
+	return AppendLifeAttrs(nil, typ, dur, seconds, kbytes)
+}
+
+// AppendLifeAttrs is LifeAttrs appending to as, for an encoder that sizes
+// a transform's attributes once.
+func AppendLifeAttrs[T ~uint16](as Attributes, typ, dur T, seconds, kbytes uint64) Attributes {
 	if seconds != 0 {
 		as = append(as, BasicAttr(typ, LifeSeconds), UintAttr(dur, seconds))
 	}
@@ -161,6 +166,9 @@ func (as Attributes) marshal(b *cryptobyte.Builder) {
 // parseAttributes decodes the attributes filling s (RFC 2408, 3.3).
 func parseAttributes(s cryptobyte.String) (Attributes, error) {
 	var as Attributes
+	if n := countAttributes(s); n > 0 {
+		as = make(Attributes, 0, n)
+	}
 	for !s.Empty() {
 		if len(as) == MaxAttributes {
 			return nil, ErrTooManyAttributes
@@ -180,4 +188,23 @@ func parseAttributes(s cryptobyte.String) (Attributes, error) {
 		as = append(as, Attribute{Type: t, Data: d})
 	}
 	return as, nil
+}
+
+// countAttributes returns how many attributes s holds, reading only their
+// type and length fields, so that parseAttributes allocates its slice once
+// (a phase 1 transform has some seven). It stops where an attribute does
+// not fit (parseAttributes reports it) and at MaxAttributes.
+func countAttributes(s cryptobyte.String) int {
+	n := 0
+	for ; len(s) >= 4 && n < MaxAttributes; n++ {
+		l := 4
+		if s[0]&(attrFormatBit>>8) == 0 {
+			l += int(s[2])<<8 | int(s[3])
+		}
+		if l > len(s) {
+			return n
+		}
+		s = s[l:]
+	}
+	return n
 }

@@ -49,13 +49,26 @@ func Decode(b []byte) (*Message, error) {
 		return nil, err
 	}
 	b = bytes.Clone(b)
-	m := &Message{Header: h, Raw: b}
 	body := b[HeaderLen:]
 	if h.Flags&FlagEncryption != 0 {
-		m.Encrypted = body
-		return m, nil
+		return &Message{Header: h, Raw: b, Encrypted: body}, nil
 	}
-	ps, end, err := DecodeChain(h.NextPayload, body)
+	// A chain of a few payloads (a Main Mode message without certificates
+	// has two to five) is kept in the same object as the message: one
+	// allocation fewer per datagram.
+	var m *Message
+	var ps []Payload
+	switch n := countChain(h.NextPayload, body); {
+	case n == 0:
+		m = &Message{}
+	case n <= len(messageWithPayloads{}.ps):
+		mp := &messageWithPayloads{}
+		m, ps = &mp.m, mp.ps[:0:n]
+	default:
+		m, ps = &Message{}, make([]Payload, 0, n)
+	}
+	m.Header, m.Raw = h, b
+	ps, end, err := decodeChain(h.NextPayload, body, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -64,6 +77,12 @@ func Decode(b []byte) (*Message, error) {
 	}
 	m.Payloads, m.Body = ps, body[:end]
 	return m, nil
+}
+
+// messageWithPayloads is a decoded message and room for its payloads.
+type messageWithPayloads struct {
+	m  Message
+	ps [4]Payload
 }
 
 // maxClearPadding bounds the bytes a clear message may carry after its

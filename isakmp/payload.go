@@ -137,8 +137,17 @@ func readGeneric(s *cryptobyte.String) (next PayloadType, whole []byte, body cry
 // there be none, while Open tolerates them as the padding of RFC 2409,
 // Appendix B. The payloads alias body.
 func DecodeChain(first PayloadType, body []byte) ([]Payload, int, error) {
-	s := cryptobyte.String(body)
 	var ps []Payload
+	if n := countChain(first, body); n > 0 {
+		ps = make([]Payload, 0, n)
+	}
+	return decodeChain(first, body, ps)
+}
+
+// decodeChain is DecodeChain appending to ps, which the caller sized
+// (countChain).
+func decodeChain(first PayloadType, body []byte, ps []Payload) ([]Payload, int, error) {
+	s := cryptobyte.String(body)
 	for t := first; t != PayloadNone; {
 		if len(ps) == MaxPayloads {
 			return nil, 0, ErrTooManyPayloads
@@ -160,6 +169,26 @@ func DecodeChain(first PayloadType, body []byte) ([]Payload, int, error) {
 		t = next
 	}
 	return ps, len(body) - len(s), nil
+}
+
+// countChain returns how many payloads the chain that starts with a
+// payload of type first holds, reading only their generic headers (RFC
+// 2408, 3.2), so that the decoder sizes its slice once rather than growing
+// it at each payload. It stops at a header that does not fit (the decoder
+// reports it) and at MaxPayloads, so a peer cannot make it reserve more.
+func countChain(first PayloadType, body []byte) int {
+	n := 0
+	for t := first; t != PayloadNone && n < MaxPayloads; n++ {
+		if len(body) < GenericHeaderLen {
+			return n
+		}
+		l := int(binary.BigEndian.Uint16(body[2:4]))
+		if l < GenericHeaderLen || l > len(body) {
+			return n
+		}
+		t, body = PayloadType(body[0]), body[l:]
+	}
+	return n
 }
 
 // EncodeChain encodes payloads as a chain: each generic header names the type

@@ -149,6 +149,11 @@ func (p *Proposal) unmarshalBody(s cryptobyte.String) error {
 	if count > MaxTransforms {
 		return fmt.Errorf("%w: %d", ErrTooManyTransforms, count)
 	}
+	// The transforms are made together, as many as are announced and can
+	// fit in what is left (a transform is at least its generic header and
+	// four bytes), so that a false count reserves nothing more.
+	ts := make([]Transform, min(int(count), len(s)/(GenericHeaderLen+4)))
+	p.Transforms = make([]*Transform, 0, len(ts))
 	for next := PayloadTransform; next != PayloadNone; {
 		if len(p.Transforms) == int(count) {
 			return fmt.Errorf("%w: more than %d", ErrTransformCount, count)
@@ -158,7 +163,12 @@ func (p *Proposal) unmarshalBody(s cryptobyte.String) error {
 		if err != nil {
 			return fmt.Errorf("transform %d: %w", len(p.Transforms)+1, err)
 		}
-		t := new(Transform)
+		var t *Transform
+		if i := len(p.Transforms); i < len(ts) {
+			t = &ts[i]
+		} else {
+			t = new(Transform)
+		}
 		if err := t.unmarshalBody(body); err != nil {
 			return fmt.Errorf("transform %d: %w", len(p.Transforms)+1, err)
 		}

@@ -126,20 +126,21 @@ func (s *SA) peerAuth(j *job, r *received) error {
 	if r.hash != nil {
 		j.peerHash = r.hash.Data
 	}
-	if r.sig != nil {
-		j.peerSig = r.sig.Data
-	}
 	if s.usesSignature() {
-		if j.peerSig == nil {
+		// (A SIG payload with a pre-shared key is not looked at: job.verify
+		// checks the HASH.)
+		if r.sig == nil || r.sig.Data == nil {
 			return fmt.Errorf("%w: signature authentication without a SIG payload", isakmp.PayloadMalformed)
 		}
+		sj := j.sigPart()
+		sj.peerSig = r.sig.Data
 		s.peerCerts = r.certs
-		j.peerCerts = r.certs
-		j.store = s.store()
+		sj.peerCerts = r.certs
+		sj.store = s.store()
 		if s.Conn != nil && s.Conn.IKE != nil {
-			j.ca = s.Conn.IKE.CA
+			sj.ca = s.Conn.IKE.CA
 		}
-		j.peerID = pki.ID{Type: s.RemoteID.IDType, Data: s.RemoteID.Data}
+		sj.peerID = pki.ID{Type: s.RemoteID.IDType, Data: s.RemoteID.Data}
 	} else if j.peerHash == nil {
 		return fmt.Errorf("%w: pre-shared key authentication without a HASH payload", isakmp.PayloadMalformed)
 	}
@@ -159,7 +160,7 @@ func (s *SA) ourAuth(j *job) error {
 		if err != nil {
 			return err
 		}
-		j.signer = k
+		j.sigPart().signer = k
 	}
 	return nil
 }
@@ -199,8 +200,8 @@ func (x *Exchange) establish(env Env, j *job, st daemon.Result) daemon.Result {
 	s.EstablishedAt = env.Now
 	s.dropDH()
 	s.settle()
-	if j != nil && j.peerCert != nil {
-		s.PeerCert = j.peerCert
+	if j != nil && j.sig != nil && j.sig.peerCert != nil {
+		s.PeerCert = j.sig.peerCert
 	}
 	st.Established = true
 	st.Done = true

@@ -41,34 +41,53 @@ type job struct {
 	gxi     []byte
 	gxr     []byte
 	saiB    []byte
-	// ourIDB set: compute our HASH over it, and sign it when signer is set.
+	// ourIDB set: compute our HASH over it, and sign it when sig.signer
+	// is set.
 	ourIDB []byte
-	signer crypto.Signer
-	// peerIDB set: verify the peer's HASH (psk) or SIG (peerSig) over it;
-	// the public key comes from peerKey or from verifying peerCerts
-	// against store for peerID, up to the trusted certificate named ca
-	// (the connection's ike.ca; empty: any).
-	peerIDB   []byte
-	peerHash  []byte
+	// peerIDB set: verify the peer's HASH (psk) or SIG (sig.peerSig) over
+	// it.
+	peerIDB  []byte
+	peerHash []byte
+	// sig is what only signature authentication uses (nil for a
+	// pre-shared key): apart, it keeps a PSK job, allocated at each
+	// computing step, some 200 bytes smaller.
+	sig *sigJob
+
+	// Outputs.
+	gxy     []byte
+	ka      []byte
+	cipher  ikecrypto.Cipher
+	iv      []byte
+	ourAuth []byte // HASH_x or SIG_x data
+	log     []notify.Message
+	// err is a failure of ours or of the peer's values (INVALID-KEY-
+	// INFORMATION); authErr a failed authentication of the peer.
+	err     error
+	authErr error
+}
+
+// sigJob is the part of a job for signature authentication (RFC 2409,
+// 5.1): the peer's public key comes from peerKey or from verifying
+// peerCerts against store for peerID, up to the trusted certificate named
+// ca (the connection's ike.ca; empty: any).
+type sigJob struct {
+	signer    crypto.Signer
 	peerSig   []byte
 	peerKey   crypto.PublicKey
 	peerCerts [][]byte
 	peerID    pki.ID
 	store     *pki.Store
 	ca        string
-
-	// Outputs.
-	gxy      []byte
-	ka       []byte
-	cipher   ikecrypto.Cipher
-	iv       []byte
-	ourAuth  []byte // HASH_x or SIG_x data
+	// Output.
 	peerCert *x509.Certificate
-	log      []notify.Message
-	// err is a failure of ours or of the peer's values (INVALID-KEY-
-	// INFORMATION); authErr a failed authentication of the peer.
-	err     error
-	authErr error
+}
+
+// sigPart returns j's signature part, made on first use.
+func (j *job) sigPart() *sigJob {
+	if j.sig == nil {
+		j.sig = new(sigJob)
+	}
+	return j.sig
 }
 
 // errAuth marks a failed peer authentication: AUTHENTICATION-FAILED to
@@ -85,6 +104,9 @@ func (j *job) do() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", isakmp.NoProposalChosen, err)
 	}
+	// given: priv is the SA's key, whose public value keyJob passed in
+	// gxi or gxr (adoptKeys and initiatorKE set the two together).
+	given := j.priv != nil
 	if j.priv == nil && j.fixed != nil {
 		j.priv = j.fixed
 	}
@@ -101,9 +123,15 @@ func (j *job) do() error {
 			return fmt.Errorf("%w: %v", isakmp.InvalidKeyInformation, err)
 		}
 		if j.role == daemon.RoleInitiator {
-			j.gxi, j.gxr = j.priv.PublicBytes(), j.peerKE
+			if !given || j.gxi == nil {
+				j.gxi = j.priv.PublicBytes()
+			}
+			j.gxr = j.peerKE
 		} else {
-			j.gxi, j.gxr = j.peerKE, j.priv.PublicBytes()
+			if !given || j.gxr == nil {
+				j.gxr = j.priv.PublicBytes()
+			}
+			j.gxi = j.peerKE
 		}
 		if err := j.derive(); err != nil {
 			return err
@@ -117,9 +145,9 @@ func (j *job) do() error {
 	}
 	if j.ourIDB != nil {
 		h := j.hash(j.role, j.ourIDB)
-		if j.signer == nil {
+		if j.sig == nil || j.sig.signer == nil {
 			j.ourAuth = h
-		} else if j.ourAuth, err = pki.Sign(j.rand, j.signer, h); err != nil {
+		} else if j.ourAuth, err = pki.Sign(j.rand, j.sig.signer, h); err != nil {
 			return err
 		}
 	}
@@ -180,16 +208,17 @@ func (j *job) verify() error {
 		}
 		return nil
 	}
-	if j.peerSig == nil {
+	sj := j.sig
+	if sj == nil || sj.peerSig == nil {
 		return fmt.Errorf("%w: no SIG payload", isakmp.PayloadMalformed)
 	}
-	key := j.peerKey
+	key := sj.peerKey
 	if key == nil {
-		if j.store == nil {
+		if sj.store == nil {
 			j.log = append(j.log, notify.NoPublicKey())
 			return fmt.Errorf("%w: no certificate store to verify the peer", errAuth)
 		}
-		p, msgs, err := j.store.VerifyPeerCA(j.peerCerts, j.peerID, j.ca)
+		p, msgs, err := sj.store.VerifyPeerCA(sj.peerCerts, sj.peerID, sj.ca)
 		j.log = append(j.log, msgs...)
 		if err != nil {
 			var m notify.Message
@@ -201,9 +230,9 @@ func (j *job) verify() error {
 			}
 			return fmt.Errorf("%w: %v", errAuth, err)
 		}
-		key, j.peerCert = p.Key, p.Cert
+		key, sj.peerCert = p.Key, p.Cert
 	}
-	if err := pki.Verify(key, want, j.peerSig); err != nil {
+	if err := pki.Verify(key, want, sj.peerSig); err != nil {
 		return fmt.Errorf("%w: %v", errAuth, err)
 	}
 	return nil
@@ -217,17 +246,35 @@ func (s *SA) adoptKeys(j *job) {
 	s.keys = j.km
 	s.ka, s.cipher, s.block = j.ka, j.cipher, nil
 	s.iv = j.iv
+	// Our public value as the job computed it (do): PublicBytes makes a
+	// new copy at each call.
+	ours := j.gxr
 	if s.Role == daemon.RoleInitiator {
-		s.GXi = j.priv.PublicBytes()
+		ours = j.gxi
+	}
+	if ours == nil {
+		ours = j.priv.PublicBytes()
+	}
+	if s.Role == daemon.RoleInitiator {
+		s.GXi = ours
 	} else {
-		s.GXr = j.priv.PublicBytes()
+		s.GXr = ours
 	}
 }
 
 // keyJob returns a job carrying the SA's keys, for the steps after
-// derivation.
+// derivation. It reuses the handshake's spare job when there is one (see
+// Handshake.spare), overwriting every field of it.
 func (s *SA) keyJob(rand io.Reader) *job {
-	return &job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
+	var j *job
+	if s.Handshake != nil {
+		j, s.spare = s.spare, nil
+	}
+	if j == nil {
+		j = new(job)
+	}
+	*j = job{role: s.Role, rand: rand, t: s.Transform, priv: s.dh, ni: s.Ni, nr: s.Nr,
 		icky: s.ICookie[:], rcky: s.RCookie[:], prf: s.PRF, authPRF: s.AuthPRF, km: s.keys,
 		gxi: s.GXi, gxr: s.GXr, saiB: s.SAiB}
+	return j
 }

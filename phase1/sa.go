@@ -133,6 +133,15 @@ type Handshake struct {
 	// block is the cipher keyed with Ka for the handshake's encrypted
 	// messages (handshakeBlock).
 	block cipher.Block
+	// spare is the job of the last step that computed our side
+	// (computed), for keyJob to reuse: a job is some 700 bytes, and a
+	// handshake has two or three in a row. The worker is done with it:
+	// job.run returns the job itself as the work result, and the daemon
+	// resumes the exchange with it only after run returned
+	// (daemon/exchange.go, startWork), one job at a time. Its key fields
+	// are the SA's own keys (adoptKeys), not copies, so Wipe and dropDH
+	// clear what it refers to; it goes with the rest of the Handshake.
+	spare *job
 }
 
 // handshakeBlock returns the SA's block cipher for the encrypted messages

@@ -26,6 +26,9 @@ func (x *Exchange) computed(env Env, v any) (j *job, st daemon.Result, ok bool) 
 	if j.err != nil {
 		return nil, x.failErr(env, j.err, 0), false
 	}
+	if s := x.SA; s.Handshake != nil {
+		s.spare = j
+	}
 	return j, daemon.Result{}, true
 }
 

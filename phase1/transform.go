@@ -65,7 +65,16 @@ func fromPolicy(pt policymgr.Phase1Transform, auth isakmp.AuthMethod) Transform 
 // authentication, then life type/duration pairs (RFC 2409, Appendix A).
 // The life duration is TV when it fits 16 bits, else a 4-byte TLV.
 func (t Transform) attributes() isakmp.Attributes {
-	as := isakmp.Attributes{isakmp.BasicAttr(isakmp.AttrEncryptionAlgorithm, t.Cipher)}
+	return t.appendAttributes(make(isakmp.Attributes, 0, maxTransformAttrs))
+}
+
+// maxTransformAttrs is how many attributes attributes writes at most: five,
+// and two pairs of life type and duration.
+const maxTransformAttrs = 9
+
+// appendAttributes is attributes appending to as.
+func (t Transform) appendAttributes(as isakmp.Attributes) isakmp.Attributes {
+	as = append(as, isakmp.BasicAttr(isakmp.AttrEncryptionAlgorithm, t.Cipher))
 	if t.KeyLength != 0 {
 		as = append(as, isakmp.BasicAttr(isakmp.AttrKeyLength, uint16(t.KeyLength)))
 	}
@@ -73,8 +82,7 @@ func (t Transform) attributes() isakmp.Attributes {
 		isakmp.BasicAttr(isakmp.AttrHashAlgorithm, t.Hash),
 		isakmp.BasicAttr(isakmp.AttrGroupDescription, t.Group),
 		isakmp.BasicAttr(isakmp.AttrAuthMethod, t.Auth))
-	as = append(as, isakmp.LifeAttrs(isakmp.AttrLifeType, isakmp.AttrLifeDuration, t.LifeSeconds, t.LifeKBytes)...)
-	return as
+	return isakmp.AppendLifeAttrs(as, isakmp.AttrLifeType, isakmp.AttrLifeDuration, t.LifeSeconds, t.LifeKBytes)
 }
 
 // errAttributes says why a received transform cannot be read; the caller
@@ -159,20 +167,55 @@ func parseTransform(tr *isakmp.Transform) (Transform, error) {
 // saPayload builds the initiator's SA payload: one proposal, PROTO_ISAKMP,
 // no SPI, one KEY_IKE transform per alternative (RFC 2409, 5: "one proposal,
 // many transforms"; RFC 2407, 4.4.2).
+//
+// The payload is encoded and dropped, so its parts are made in three
+// allocations whatever the number of transforms: the SA with its one
+// proposal, the transforms, and all their attributes.
 func saPayload(ts []Transform) *isakmp.SA {
-	p := &isakmp.Proposal{Number: 1, Protocol: isakmp.ProtoISAKMP}
+	sa := &oneProposalSA{}
+	trs := make([]isakmp.Transform, len(ts))
+	ptrs := make([]*isakmp.Transform, len(ts))
+	as := make(isakmp.Attributes, 0, len(ts)*maxTransformAttrs)
 	for i, t := range ts {
-		p.Transforms = append(p.Transforms, &isakmp.Transform{
-			Number: uint8(i + 1), ID: uint8(isakmp.KeyIKE), Attributes: t.attributes()})
+		start := len(as)
+		as = t.appendAttributes(as)
+		trs[i] = isakmp.Transform{Number: uint8(i + 1), ID: uint8(isakmp.KeyIKE), Attributes: as[start:len(as):len(as)]}
+		ptrs[i] = &trs[i]
 	}
-	return &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly, Proposals: []*isakmp.Proposal{p}}
+	return sa.build(ptrs)
 }
 
 // chosenSAPayload builds the responder's SA payload: the chosen transform
 // with the initiator's transform number (RFC 2408, 4.2: the responder
-// returns exactly one proposal and transform).
+// returns exactly one proposal and transform). Its parts are made in one
+// allocation (see saPayload).
 func chosenSAPayload(number uint8, t Transform) *isakmp.SA {
-	p := &isakmp.Proposal{Number: 1, Protocol: isakmp.ProtoISAKMP, Transforms: []*isakmp.Transform{{
-		Number: number, ID: uint8(isakmp.KeyIKE), Attributes: t.attributes()}}}
-	return &isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly, Proposals: []*isakmp.Proposal{p}}
+	sa := &oneTransformSA{}
+	sa.t = isakmp.Transform{Number: number, ID: uint8(isakmp.KeyIKE), Attributes: t.appendAttributes(sa.as[:0])}
+	sa.ts[0] = &sa.t
+	return sa.build(sa.ts[:])
+}
+
+// oneProposalSA is an SA payload of one PROTO_ISAKMP proposal, made with
+// the proposal and the proposal list in one object.
+type oneProposalSA struct {
+	sa isakmp.SA
+	p  isakmp.Proposal
+	ps [1]*isakmp.Proposal
+}
+
+func (o *oneProposalSA) build(ts []*isakmp.Transform) *isakmp.SA {
+	o.p = isakmp.Proposal{Number: 1, Protocol: isakmp.ProtoISAKMP, Transforms: ts}
+	o.ps[0] = &o.p
+	o.sa = isakmp.SA{DOI: isakmp.DOIIPsec, Situation: isakmp.SitIdentityOnly, Proposals: o.ps[:]}
+	return &o.sa
+}
+
+// oneTransformSA is a oneProposalSA of one transform, with the transform
+// and its attributes in the same object.
+type oneTransformSA struct {
+	oneProposalSA
+	t  isakmp.Transform
+	ts [1]*isakmp.Transform
+	as [maxTransformAttrs]isakmp.Attribute
 }

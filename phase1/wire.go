@@ -143,41 +143,90 @@ func sortPayloads(ps []isakmp.Payload) (*received, error) {
 const maxKeptVendorID = 64
 
 // detach replaces what an SA may keep of the message by copies that share
-// nothing with the datagram (see received).
+// nothing with the datagram (see received). The copies are made in one
+// buffer: they are kept as long as the handshake (settle copies what an
+// established SA keeps again), and one allocation per message is cheaper
+// than one per payload.
 func (r *received) detach() {
+	n := 0
 	if r.sa != nil {
-		sa := *r.sa
-		sa.Raw, sa.RawPayload = bytes.Clone(sa.Raw), nil
-		r.sa = &sa
+		n += len(r.sa.Raw)
 	}
 	if r.ke != nil {
-		r.ke = &isakmp.KE{Data: bytes.Clone(r.ke.Data)}
+		n += len(r.ke.Data)
 	}
 	if r.nonce != nil {
-		r.nonce = &isakmp.Nonce{Data: bytes.Clone(r.nonce.Data)}
+		n += len(r.nonce.Data)
 	}
 	if r.id != nil {
-		r.id = detachID(r.id)
+		n += len(r.id.RawBody()) + len(r.id.Data)
+	}
+	for _, v := range r.vids {
+		n += min(len(v), maxKeptVendorID)
+	}
+	for _, c := range r.certs {
+		n += len(c)
+	}
+	c := copier{buf: make([]byte, 0, n)}
+	if r.sa != nil {
+		sa := *r.sa
+		sa.Raw, sa.RawPayload = c.copy(sa.Raw), nil
+		r.sa = &sa
+	}
+	switch {
+	case r.ke != nil && r.nonce != nil:
+		// Together, as Main Mode's third and fourth messages carry them
+		// (RFC 2409, 5): nothing keeps either payload, only their data.
+		kn := &struct {
+			ke    isakmp.KE
+			nonce isakmp.Nonce
+		}{isakmp.KE{Data: c.copy(r.ke.Data)}, isakmp.Nonce{Data: c.copy(r.nonce.Data)}}
+		r.ke, r.nonce = &kn.ke, &kn.nonce
+	case r.ke != nil:
+		r.ke = &isakmp.KE{Data: c.copy(r.ke.Data)}
+	case r.nonce != nil:
+		r.nonce = &isakmp.Nonce{Data: c.copy(r.nonce.Data)}
+	}
+	if r.id != nil {
+		r.id = detachID(r.id, &c)
 	}
 	for i, v := range r.vids {
-		r.vids[i] = bytes.Clone(v[:min(len(v), maxKeptVendorID)])
+		r.vids[i] = c.copy(v[:min(len(v), maxKeptVendorID)])
 	}
-	for i, c := range r.certs {
-		r.certs[i] = bytes.Clone(c)
+	for i, cert := range r.certs {
+		r.certs[i] = c.copy(cert)
 	}
 }
 
-// detachID copies a received ID payload: its body (which HASH_I and
-// HASH_R cover as received, idBody) and its data within it.
-func detachID(id *isakmp.ID) *isakmp.ID {
-	c := &isakmp.ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port, Data: bytes.Clone(id.Data)}
-	if raw := id.RawBody(); raw != nil {
-		c.Raw = bytes.Clone(raw)
-		if n := len(c.Raw) - len(id.Data); n >= 0 && bytes.Equal(c.Raw[n:], id.Data) {
-			c.Data = c.Raw[n:]
+// copier copies byte slices one after the other into buf, which the
+// caller sized for all of them.
+type copier struct{ buf []byte }
+
+// copy returns a copy of b in c's buffer, with no room to grow into the
+// next copy; like bytes.Clone, nil for nil.
+func (c *copier) copy(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	start := len(c.buf)
+	c.buf = append(c.buf, b...)
+	return c.buf[start:len(c.buf):len(c.buf)]
+}
+
+// detachID copies a received ID payload into c: its body (which HASH_I
+// and HASH_R cover as received, idBody) and its data within it.
+func detachID(id *isakmp.ID, c *copier) *isakmp.ID {
+	d := &isakmp.ID{IDType: id.IDType, Protocol: id.Protocol, Port: id.Port}
+	raw := id.RawBody()
+	if raw != nil {
+		d.Raw = c.copy(raw)
+		if n := len(d.Raw) - len(id.Data); n >= 0 && bytes.Equal(d.Raw[n:], id.Data) {
+			d.Data = d.Raw[n:]
+			return d
 		}
 	}
-	return c
+	d.Data = c.copy(id.Data)
+	return d
 }
 
 // checkNonce enforces RFC 2409, 5's nonce length of 8 to 256 bytes.
