@@ -115,6 +115,7 @@ type Daemon struct {
 	tokens      map[uint64]tokenRef
 	nextToken   uint64
 	begun       []begun
+	contexts    []*Context // free for safeCall's next call (exchange.go)
 	pendingInit []string
 	stopOnce    sync.Once
 	// flushing: Stop has begun; the engine's Detach will flush what it
