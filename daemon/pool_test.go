@@ -157,3 +157,74 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 		}
 	})
 }
+
+// TestFairQueueOrder: the sources take turns in the order they got
+// their first waiting job, each source's jobs run in the order pushed,
+// whatever the pushes and pops interleave, and a queue that keeps
+// emptying and filling allocates nothing of its own once warm.
+func TestFairQueueOrder(t *testing.T) {
+	q := fairQueue{bySrc: map[netip.Addr]*srcJobs{}}
+	srcs := []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("2001:db8::3")}
+	var got []int
+	job := func(i int) func() { return func() { got = append(got, i) } }
+	// The model: per source FIFOs and a FIFO of turns.
+	fifo := map[netip.Addr][]int{}
+	var turns []netip.Addr
+	var want []int
+	next := 0
+	for round := range 200 {
+		for k := range round%4 + 1 {
+			src := srcs[(round+k*k)%len(srcs)]
+			if len(fifo[src]) == 0 {
+				turns = append(turns, src)
+			}
+			fifo[src] = append(fifo[src], next)
+			q.push(src, job(next))
+			next++
+		}
+		for range round%3 + 1 {
+			f := q.pop()
+			if len(turns) == 0 {
+				if f != nil {
+					t.Fatal("a job popped from an empty queue")
+				}
+				continue
+			}
+			src := turns[0]
+			turns = turns[1:]
+			want = append(want, fifo[src][0])
+			fifo[src] = fifo[src][1:]
+			if len(fifo[src]) > 0 {
+				turns = append(turns, src)
+			}
+			f()
+		}
+		if q.n != next-len(want) {
+			t.Fatalf("round %d: n %d, want %d", round, q.n, next-len(want))
+		}
+	}
+	for f := q.pop(); f != nil; f = q.pop() {
+		src := turns[0]
+		turns = turns[1:]
+		want = append(want, fifo[src][0])
+		fifo[src] = fifo[src][1:]
+		if len(fifo[src]) > 0 {
+			turns = append(turns, src)
+		}
+		f()
+	}
+	if !slices.Equal(got, want) || len(got) != next {
+		t.Fatalf("order %v,\nwant %v", got, want)
+	}
+	noop := func() {}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, src := range srcs {
+			q.push(src, noop)
+			q.push(src, noop)
+		}
+		for q.pop() != nil {
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations a round once warm, want 0", n)
+	}
+}
