@@ -183,7 +183,7 @@ func (d *Daemon) startWork(sa *SA, run *running, w func() any) bool {
 	ok := d.pool.submit(pr, src, limit, func() {
 		v := runWork(w)
 		d.Counters.WorkDone.Add(1)
-		d.post(func() { d.resume(sa, run, v) })
+		d.postEvent(event{sa: sa, run: run, v: v})
 	})
 	if ok {
 		run.busy = true
@@ -201,7 +201,7 @@ func (d *Daemon) startIO(sa *SA, run *running, f func(context.Context) any) {
 	ok := d.io.submit(func(ctx context.Context) {
 		v := runIO(ctx, f)
 		d.Counters.IODone.Add(1)
-		d.post(func() { d.resume(sa, run, v) })
+		d.postEvent(event{sa: sa, run: run, v: v})
 	})
 	if ok {
 		return

@@ -96,7 +96,7 @@ func (h *timerHeap) rearm() {
 	h.armed = next
 	h.gen++
 	gen := h.gen
-	h.timer = d.clock.AfterFunc(max(next.Sub(d.clock.Now()), 0), func() { d.post(func() { h.due(gen) }) })
+	h.timer = d.clock.AfterFunc(max(next.Sub(d.clock.Now()), 0), func() { d.postEvent(event{due: gen}) })
 }
 
 // due runs, on the loop, the deadlines that have come, earliest first,

@@ -89,7 +89,7 @@ func TestTimerHeap(t *testing.T) {
 		next.stopped = true
 		next.f()
 		for len(d.events) > 0 {
-			(<-d.events)()
+			d.handle(<-d.events)
 		}
 	}
 	if !slices.Equal(ran, want) {
