@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 
 	"github.com/iked/iked/isakmp"
 )
@@ -76,13 +78,37 @@ func (u *udp4Conn) ReadDatagram([]byte) (Datagram, error) {
 		ap := ua.AddrPort()
 		d.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	var cm ipv4.ControlMessage
-	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
-		}
+	if a, _, ok := pktinfo(m.OOB[:m.NN]); ok {
+		d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
 	}
 	return d, nil
+}
+
+// pktinfo returns the destination address of a datagram and the index of
+// the interface it came in on, from the IP_PKTINFO (ip(7): struct
+// in_pktinfo, whose ipi_addr is the header's destination) or
+// IPV6_PKTINFO (RFC 3542, 6.1: struct in6_pktinfo) among its control
+// messages (cmsg(3)); ok is false when there is none or the messages do
+// not parse. It does what x/net's ControlMessage.Parse did here without
+// its allocations (a slice of the messages and the address, for every
+// datagram).
+func pktinfo(oob []byte) (dst netip.Addr, ifindex uint32, ok bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
+		if err != nil {
+			return netip.Addr{}, 0, false
+		}
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			dst = netip.AddrFrom4([4]byte(data[8:12]))
+			ifindex, ok = binary.NativeEndian.Uint32(data[0:4]), true
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			dst = netip.AddrFrom16([16]byte(data[0:16]))
+			ifindex, ok = binary.NativeEndian.Uint32(data[16:20]), true
+		}
+		oob = rest
+	}
+	return dst, ifindex, ok
 }
 
 // batchSize is how many datagrams one read takes from a socket at most
@@ -159,14 +185,11 @@ func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
 	if ua, ok := m.Addr.(*net.UDPAddr); ok {
 		d.Remote = ua.AddrPort()
 	}
-	var cm ipv6.ControlMessage
-	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			if cm.IfIndex != 0 && a.IsLinkLocalUnicast() {
-				a = a.WithZone(fmt.Sprint(cm.IfIndex))
-			}
-			d.Local = netip.AddrPortFrom(a, u.bound.Port())
+	if a, ifindex, ok := pktinfo(m.OOB[:m.NN]); ok {
+		if ifindex != 0 && a.IsLinkLocalUnicast() {
+			a = a.WithZone(strconv.FormatUint(uint64(ifindex), 10))
 		}
+		d.Local = netip.AddrPortFrom(a, u.bound.Port())
 	}
 	return d, nil
 }
