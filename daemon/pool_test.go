@@ -171,6 +171,26 @@ func TestFairQueueOrder(t *testing.T) {
 	fifo := map[netip.Addr][]int{}
 	var turns []netip.Addr
 	var want []int
+	// pop pops a job from q and from the model, runs it, and reports
+	// whether there was one.
+	pop := func() bool {
+		f := q.pop()
+		if len(turns) == 0 {
+			if f != nil {
+				t.Fatal("a job popped from an empty queue")
+			}
+			return false
+		}
+		src := turns[0]
+		turns = turns[1:]
+		want = append(want, fifo[src][0])
+		fifo[src] = fifo[src][1:]
+		if len(fifo[src]) > 0 {
+			turns = append(turns, src)
+		}
+		f()
+		return true
+	}
 	next := 0
 	for round := range 200 {
 		for k := range round%4 + 1 {
@@ -183,35 +203,15 @@ func TestFairQueueOrder(t *testing.T) {
 			next++
 		}
 		for range round%3 + 1 {
-			f := q.pop()
-			if len(turns) == 0 {
-				if f != nil {
-					t.Fatal("a job popped from an empty queue")
-				}
-				continue
+			if !pop() {
+				break
 			}
-			src := turns[0]
-			turns = turns[1:]
-			want = append(want, fifo[src][0])
-			fifo[src] = fifo[src][1:]
-			if len(fifo[src]) > 0 {
-				turns = append(turns, src)
-			}
-			f()
 		}
 		if q.n != next-len(want) {
 			t.Fatalf("round %d: n %d, want %d", round, q.n, next-len(want))
 		}
 	}
-	for f := q.pop(); f != nil; f = q.pop() {
-		src := turns[0]
-		turns = turns[1:]
-		want = append(want, fifo[src][0])
-		fifo[src] = fifo[src][1:]
-		if len(fifo[src]) > 0 {
-			turns = append(turns, src)
-		}
-		f()
+	for pop() {
 	}
 	if !slices.Equal(got, want) || len(got) != next {
 		t.Fatalf("order %v,\nwant %v", got, want)

@@ -19,17 +19,7 @@ func TestSystemSocketBatch(t *testing.T) {
 		{"0.0.0.0:0", "127.0.0.1"}, {"127.0.0.1:0", "127.0.0.1"}, {"[::]:0", "::1"}, {"[::1]:0", "::1"},
 	} {
 		t.Run(tc.bind, func(t *testing.T) {
-			pc, err := SystemNetwork{}.ListenUDP(netip.MustParseAddrPort(tc.bind))
-			if err != nil {
-				t.Skipf("cannot bind %s here: %v", tc.bind, err)
-			}
-			defer pc.Close()
-			dst := netip.AddrPortFrom(netip.MustParseAddr(tc.to), pc.LocalAddr().Port())
-			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
-			if err != nil {
-				t.Skipf("no route to %s here: %v", tc.to, err)
-			}
-			defer c.Close()
+			pc, c, dst := systemSocketPair(t, tc.bind, tc.to)
 			var sent [][]byte
 			for i := range 2*batchSize + 3 {
 				n := 100 + i
@@ -86,17 +76,7 @@ func TestSystemSocketBatch(t *testing.T) {
 func BenchmarkSystemSocketRead(b *testing.B) {
 	for _, tc := range []struct{ bind, to string }{{"0.0.0.0:0", "127.0.0.1"}, {"[::]:0", "::1"}} {
 		b.Run(tc.to, func(b *testing.B) {
-			pc, err := SystemNetwork{}.ListenUDP(netip.MustParseAddrPort(tc.bind))
-			if err != nil {
-				b.Skipf("cannot bind %s here: %v", tc.bind, err)
-			}
-			defer pc.Close()
-			dst := netip.AddrPortFrom(netip.MustParseAddr(tc.to), pc.LocalAddr().Port())
-			c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
-			if err != nil {
-				b.Skipf("no route to %s here: %v", tc.to, err)
-			}
-			defer c.Close()
+			pc, c, dst := systemSocketPair(b, tc.bind, tc.to)
 			msg := bytes.Repeat([]byte{1}, 300)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i += batchSize {
@@ -115,4 +95,23 @@ func BenchmarkSystemSocketRead(b *testing.B) {
 			}
 		})
 	}
+}
+
+// systemSocketPair binds a socket of SystemNetwork to bind and connects a
+// plain UDP socket to its port at the address to, for the test; it skips
+// the test where the host has no such address.
+func systemSocketPair(t testing.TB, bind, to string) (pc PacketConn, c *net.UDPConn, dst netip.AddrPort) {
+	t.Helper()
+	pc, err := SystemNetwork{}.ListenUDP(netip.MustParseAddrPort(bind))
+	if err != nil {
+		t.Skipf("cannot bind %s here: %v", bind, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	dst = netip.AddrPortFrom(netip.MustParseAddr(to), pc.LocalAddr().Port())
+	c, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(dst))
+	if err != nil {
+		t.Skipf("no route to %s here: %v", to, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return pc, c, dst
 }
