@@ -12,8 +12,6 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
-
-	"github.com/iked/iked/isakmp"
 )
 
 // SystemNetwork binds real UDP sockets. Each socket asks the kernel for the
@@ -66,19 +64,20 @@ type udp4Conn struct {
 }
 
 func (u *udp4Conn) ReadDatagram([]byte) (Datagram, error) {
-	if u.ms == nil {
-		u.alloc(len(ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface)))
+	if u.hs == nil {
+		if err := u.alloc(u.c, len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface))); err != nil {
+			return Datagram{}, err
+		}
 	}
-	m, err := u.next(u.p.ReadBatch)
+	i, err := u.next()
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
+	d := Datagram{Data: u.data(i), Local: u.bound}
+	if ap, ok := u.source(i); ok {
 		d.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	if a, _, ok := pktinfo(m.OOB[:m.NN]); ok {
+	if a, _, ok := pktinfo(u.control(i)); ok {
 		d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
 	}
 	return d, nil
@@ -111,46 +110,6 @@ func pktinfo(oob []byte) (dst netip.Addr, ifindex uint32, ok bool) {
 	return dst, ifindex, ok
 }
 
-// batchSize is how many datagrams one read takes from a socket at most
-// (recvmmsg(2) on Linux; one elsewhere): under load several wait, and one
-// system call for all of them is cheaper than one each. Each slot holds
-// the largest datagram; the kernel touches only the pages it fills.
-const batchSize = 8
-
-// batch is a socket's batch of received datagrams, handed out one per
-// ReadDatagram: the data of one stays valid until the next call, as
-// PacketConn asks. Only the socket's reader goroutine uses it.
-type batch struct {
-	ms   []ipv4.Message // ipv6.Message is the same type
-	n, i int
-}
-
-// alloc makes the batch's slots, with oob bytes for the control messages
-// the socket asked for.
-func (b *batch) alloc(oob int) {
-	b.ms = make([]ipv4.Message, batchSize)
-	for i := range b.ms {
-		b.ms[i].Buffers = [][]byte{make([]byte, isakmp.MaxMessageSize+1)}
-		b.ms[i].OOB = make([]byte, oob)
-	}
-}
-
-// next returns the next datagram of the batch, reading a new batch with
-// read (the socket's ReadBatch) when every one was handed out.
-func (b *batch) next(read func([]ipv4.Message, int) (int, error)) (*ipv4.Message, error) {
-	if b.i >= b.n {
-		b.i, b.n = 0, 0
-		n, err := read(b.ms, 0)
-		if err != nil {
-			return nil, err
-		}
-		b.n = n
-	}
-	m := &b.ms[b.i]
-	b.i++
-	return m, nil
-}
-
 func (u *udp4Conn) WriteDatagram(d Datagram) error {
 	var oob []byte
 	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
@@ -174,18 +133,20 @@ type udp6Conn struct {
 }
 
 func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
-	if u.ms == nil {
-		u.alloc(len(ipv6.NewControlMessage(ipv6.FlagDst | ipv6.FlagInterface)))
+	if u.hs == nil {
+		if err := u.alloc(u.c, len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface))); err != nil {
+			return Datagram{}, err
+		}
 	}
-	m, err := u.next(u.p.ReadBatch)
+	i, err := u.next()
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		d.Remote = ua.AddrPort()
+	d := Datagram{Data: u.data(i), Local: u.bound}
+	if ap, ok := u.source(i); ok {
+		d.Remote = ap
 	}
-	if a, ifindex, ok := pktinfo(m.OOB[:m.NN]); ok {
+	if a, ifindex, ok := pktinfo(u.control(i)); ok {
 		if ifindex != 0 && a.IsLinkLocalUnicast() {
 			a = a.WithZone(strconv.FormatUint(uint64(ifindex), 10))
 		}
