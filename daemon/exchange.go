@@ -180,11 +180,7 @@ func (d *Daemon) startWork(sa *SA, run *running, w func() any) bool {
 	if !src.IsValid() {
 		src = sa.Remote.Addr()
 	}
-	ok := d.pool.submit(pr, src, limit, func() {
-		v := runWork(w)
-		d.Counters.WorkDone.Add(1)
-		d.postEvent(event{sa: sa, run: run, v: v})
-	})
+	ok := d.pool.submit(pr, src, limit, job{work: w, d: d, sa: sa, run: run})
 	if ok {
 		run.busy = true
 		sa.jobs++

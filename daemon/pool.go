@@ -52,44 +52,44 @@ func newPool(workers int) *pool {
 		go func() {
 			defer p.wg.Done()
 			for {
-				f, ok := p.next()
+				j, ok := p.next()
 				if !ok {
 					return
 				}
-				f()
+				j.do()
 			}
 		}()
 	}
 	return p
 }
 
-// submit queues f for src without blocking; false when the queue of pr
+// submit queues j for src without blocking; false when the queue of pr
 // holds limit jobs already (or the pool is closed).
-func (p *pool) submit(pr priority, src netip.Addr, limit int, f func()) bool {
+func (p *pool) submit(pr priority, src netip.Addr, limit int, j job) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	q := &p.queues[pr]
 	if p.closed || q.n >= limit {
 		return false
 	}
-	q.push(src, f)
+	q.push(src, j)
 	p.wake.Signal()
 	return true
 }
 
 // next waits for a job: high first, then low; false once closed and
 // empty.
-func (p *pool) next() (func(), bool) {
+func (p *pool) next() (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
 		for i := range p.queues {
-			if f := p.queues[i].pop(); f != nil {
-				return f, true
+			if j, ok := p.queues[i].pop(); ok {
+				return j, true
 			}
 		}
 		if p.closed {
-			return nil, false
+			return job{}, false
 		}
 		p.wake.Wait()
 	}
@@ -128,7 +128,7 @@ type fairQueue struct {
 
 // srcJobs is one source's FIFO, read from head.
 type srcJobs struct {
-	jobs []func()
+	jobs []job
 	head int
 }
 
@@ -139,7 +139,7 @@ const (
 	maxKeptJobs    = 16
 )
 
-func (q *fairQueue) push(src netip.Addr, f func()) {
+func (q *fairQueue) push(src netip.Addr, j job) {
 	s := q.bySrc[src]
 	if s == nil {
 		if k := len(q.free); k > 0 {
@@ -154,19 +154,19 @@ func (q *fairQueue) push(src netip.Addr, f func()) {
 	if s.head == len(s.jobs) {
 		q.turn = append(q.turn, src)
 	}
-	s.jobs = append(s.jobs, f)
+	s.jobs = append(s.jobs, j)
 	q.n++
 }
 
-func (q *fairQueue) pop() func() {
+func (q *fairQueue) pop() (job, bool) {
 	if q.head == len(q.turn) {
-		return nil
+		return job{}, false
 	}
 	src := q.turn[q.head]
 	q.head++
 	s := q.bySrc[src]
-	f := s.jobs[s.head]
-	s.jobs[s.head] = nil
+	j := s.jobs[s.head]
+	s.jobs[s.head] = job{}
 	s.head++
 	if s.head < len(s.jobs) {
 		q.turn = append(q.turn, src)
@@ -180,7 +180,7 @@ func (q *fairQueue) pop() func() {
 	}
 	q.turn, q.head = compact(q.turn, q.head)
 	q.n--
-	return f
+	return j, true
 }
 
 // compact returns a FIFO read from head (s[head:] waits) with what waits
@@ -197,6 +197,29 @@ func compact[T any](s []T, head int) ([]T, int) {
 	k := copy(s, s[head:])
 	clear(s[k:])
 	return s[:k], 0
+}
+
+// job is one job of the pool: an exchange's Work, whose value goes back
+// to the exchange run on sa through d's loop, or (f set) a function of
+// its own. A job is a value in its queue, where a closure for each was
+// an allocation.
+type job struct {
+	f    func()
+	work func() any
+	d    *Daemon
+	sa   *SA
+	run  *running
+}
+
+// do runs the job on a worker.
+func (j *job) do() {
+	if j.f != nil {
+		j.f()
+		return
+	}
+	v := runWork(j.work)
+	j.d.Counters.WorkDone.Add(1)
+	j.d.postEvent(event{sa: j.sa, run: j.run, v: v})
 }
 
 // runWork calls f and turns a panic into an error value, so that a bug in
