@@ -86,7 +86,7 @@ type Daemon struct {
 	io     *ioPool // blocking jobs (Result.IO)
 	ctl    *control.Server
 	admit  *admission
-	events chan func()
+	events chan event
 	done   chan struct{}
 	wg     sync.WaitGroup // readers, loop, control server
 
@@ -115,6 +115,7 @@ type Daemon struct {
 	tokens      map[uint64]tokenRef
 	nextToken   uint64
 	begun       []begun
+	contexts    []*Context // free for safeCall's next call (exchange.go)
 	pendingInit []string
 	stopOnce    sync.Once
 	// flushing: Stop has begun; the engine's Detach will flush what it
@@ -192,7 +193,7 @@ func New(opt Options) *Daemon {
 		clock:    opt.Clock,
 		rand:     opt.Rand,
 		settings: DefaultSettings(),
-		events:   make(chan func(), loopQueue),
+		events:   make(chan event, loopQueue),
 		overflow: newOverflow(),
 		done:     make(chan struct{}),
 		handlers: map[isakmp.ExchangeType]Handler{},
@@ -480,21 +481,52 @@ func (d *Daemon) Run(sig <-chan Signal) error {
 	return nil
 }
 
+// event is one thing for the loop to do. The loop's commonest events,
+// a datagram and a worker's result, are values rather than closures, so
+// that handing one over allocates nothing (docs/performance.md, "What
+// stands between iked and 3x the floor").
+type event struct {
+	f   func()  // call it
+	pkt *Packet // receive it
+	// resume the exchange run on sa with v (a Work or IO result)
+	sa  *SA
+	run *running
+	v   any
+	due uint64 // not 0: the timer heap's Clock timer of this generation fired
+}
+
+// handle does one event on the loop.
+func (d *Daemon) handle(ev event) {
+	switch {
+	case ev.f != nil:
+		ev.f()
+	case ev.pkt != nil:
+		d.receive(ev.pkt)
+	case ev.run != nil:
+		d.resume(ev.sa, ev.run, ev.v)
+	case ev.due != 0:
+		d.timers.due(ev.due)
+	}
+}
+
 // post hands f to the loop, waiting if the queue is full; false once the
 // daemon is stopping.
-func (d *Daemon) post(f func()) bool {
+func (d *Daemon) post(f func()) bool { return d.postEvent(event{f: f}) }
+
+// postEvent hands ev to the loop as post does.
+func (d *Daemon) postEvent(ev event) bool {
 	select {
-	case d.events <- f:
+	case d.events <- ev:
 		return true
 	case <-d.done:
 		return false
 	}
 }
 
-// tryPost hands f to the loop without waiting.
-func (d *Daemon) tryPost(f func()) bool {
+// tryPost hands ev to the loop without waiting.
+func (d *Daemon) tryPost(ev event) bool {
 	select {
-	case d.events <- f:
+	case d.events <- ev:
 		return true
 	default:
 		return false
@@ -521,8 +553,8 @@ func (d *Daemon) loop() {
 	evs := d.eng.Events()
 	for {
 		select {
-		case f := <-d.events:
-			f()
+		case ev := <-d.events:
+			d.handle(ev)
 		case <-d.overflow.ready:
 			for _, p := range d.overflow.take() {
 				d.receive(p)

@@ -180,11 +180,7 @@ func (d *Daemon) startWork(sa *SA, run *running, w func() any) bool {
 	if !src.IsValid() {
 		src = sa.Remote.Addr()
 	}
-	ok := d.pool.submit(pr, src, limit, func() {
-		v := runWork(w)
-		d.Counters.WorkDone.Add(1)
-		d.post(func() { d.resume(sa, run, v) })
-	})
+	ok := d.pool.submit(pr, src, limit, job{work: w, d: d, sa: sa, run: run})
 	if ok {
 		run.busy = true
 		sa.jobs++
@@ -201,7 +197,7 @@ func (d *Daemon) startIO(sa *SA, run *running, f func(context.Context) any) {
 	ok := d.io.submit(func(ctx context.Context) {
 		v := runIO(ctx, f)
 		d.Counters.IODone.Add(1)
-		d.post(func() { d.resume(sa, run, v) })
+		d.postEvent(event{sa: sa, run: run, v: v})
 	})
 	if ok {
 		return
@@ -236,6 +232,10 @@ func (d *Daemon) resume(sa *SA, run *running, v any) {
 	d.carryOut(sa, run, res, false)
 }
 
+// maxFreeContexts bounds the Contexts safeCall keeps for reuse: as many as
+// calls nest, a handful.
+const maxFreeContexts = 8
+
 // exchangeOf reads the exchange type from an encoded message (RFC 2408, 3.1).
 func exchangeOf(msg []byte) isakmp.ExchangeType {
 	if len(msg) < isakmp.HeaderLen {
@@ -247,12 +247,34 @@ func exchangeOf(msg []byte) isakmp.ExchangeType {
 // safeCall runs one call into an exchange with a Context, recovering a
 // panic into a rejection so that a bug in one exchange cannot stop the
 // daemon.
+//
+// The Context comes from d.contexts and goes back there when the call
+// returns: a Context is valid only during its call (handler.go), and no
+// exchange, watcher or timer keeps one after it (they keep c.SA, tokens
+// and their own state; Work and IO closures capture none), so one is
+// reused rather than made for each of the some fifty calls of an SA pair.
+// Calls nest (a watcher's SARemoved runs inside the call that removed the
+// SA), so each call takes its own; only the loop calls, one at a time.
 func (d *Daemon) safeCall(sa *SA, run *running, f func(c *Context) Result) (res Result) {
-	c := &Context{Now: d.clock.Now(), Rand: d.rand, Log: d.log, SA: sa, d: d, run: run}
+	var c *Context
+	if n := len(d.contexts); n > 0 {
+		c = d.contexts[n-1]
+		d.contexts[n-1] = nil
+		d.contexts = d.contexts[:n-1]
+	} else {
+		c = new(Context)
+	}
+	*c = Context{Now: d.clock.Now(), Rand: d.rand, Log: d.log, SA: sa, d: d, run: run}
 	if d.policy != nil {
 		c.Policy = d.policy.Policy
 	}
 	defer func() {
+		// Cleared, so that a kept Context would not keep an SA alive
+		// nor act on one.
+		*c = Context{}
+		if len(d.contexts) < maxFreeContexts {
+			d.contexts = append(d.contexts, c)
+		}
 		if r := recover(); r != nil {
 			d.Counters.CountDrop(DropPanic)
 			d.log.Error("recovered from a panic in an exchange", zap.String("panic", fmt.Sprint(r)),

@@ -150,6 +150,12 @@ func (c *Context) Token() uint64 {
 	if c.run != nil {
 		c.d.tokens[t] = tokenRef{sa: c.SA, run: c.run}
 		if c.SA != nil {
+			if c.SA.tokens == nil {
+				// Room for what a Quick Mode asks at once (an SPI
+				// per protocol; the bundle and its policies), rather
+				// than 1, 2, then 4.
+				c.SA.tokens = make([]uint64, 0, 4)
+			}
 			c.SA.tokens = append(c.SA.tokens, t)
 		}
 	}

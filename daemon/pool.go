@@ -52,44 +52,44 @@ func newPool(workers int) *pool {
 		go func() {
 			defer p.wg.Done()
 			for {
-				f, ok := p.next()
+				j, ok := p.next()
 				if !ok {
 					return
 				}
-				f()
+				j.do()
 			}
 		}()
 	}
 	return p
 }
 
-// submit queues f for src without blocking; false when the queue of pr
+// submit queues j for src without blocking; false when the queue of pr
 // holds limit jobs already (or the pool is closed).
-func (p *pool) submit(pr priority, src netip.Addr, limit int, f func()) bool {
+func (p *pool) submit(pr priority, src netip.Addr, limit int, j job) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	q := &p.queues[pr]
 	if p.closed || q.n >= limit {
 		return false
 	}
-	q.push(src, f)
+	q.push(src, j)
 	p.wake.Signal()
 	return true
 }
 
 // next waits for a job: high first, then low; false once closed and
 // empty.
-func (p *pool) next() (func(), bool) {
+func (p *pool) next() (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
 		for i := range p.queues {
-			if f := p.queues[i].pop(); f != nil {
-				return f, true
+			if j, ok := p.queues[i].pop(); ok {
+				return j, true
 			}
 		}
 		if p.closed {
-			return nil, false
+			return job{}, false
 		}
 		p.wake.Wait()
 	}
@@ -113,44 +113,113 @@ func (p *pool) close() {
 
 // fairQueue is one FIFO per source address, served in turn (round
 // robin over the sources that have jobs).
+//
+// A responder's jobs come one or two at a time from each of many
+// addresses, so a source's FIFO empties at nearly every pop: the emptied
+// FIFOs are kept (free) and the serving order is a ring read from head,
+// so that a job costs no allocation of the queue's own.
 type fairQueue struct {
 	bySrc map[netip.Addr]*srcJobs
-	turn  []netip.Addr // sources with jobs, in serving order
+	turn  []netip.Addr // sources with jobs, in serving order from head
+	head  int
+	free  []*srcJobs // emptied FIFOs, for the next sources
 	n     int
 }
 
-type srcJobs struct{ jobs []func() }
+// srcJobs is one source's FIFO, read from head.
+type srcJobs struct {
+	jobs []job
+	head int
+}
 
-func (q *fairQueue) push(src netip.Addr, f func()) {
+// maxFreeSrcJobs bounds the emptied FIFOs a queue keeps; maxKeptJobs the
+// capacity of one it keeps (a flood's FIFO is let go).
+const (
+	maxFreeSrcJobs = 64
+	maxKeptJobs    = 16
+)
+
+func (q *fairQueue) push(src netip.Addr, j job) {
 	s := q.bySrc[src]
 	if s == nil {
-		s = &srcJobs{}
+		if k := len(q.free); k > 0 {
+			s = q.free[k-1]
+			q.free[k-1] = nil
+			q.free = q.free[:k-1]
+		} else {
+			s = &srcJobs{}
+		}
 		q.bySrc[src] = s
 	}
-	if len(s.jobs) == 0 {
+	if s.head == len(s.jobs) {
 		q.turn = append(q.turn, src)
 	}
-	s.jobs = append(s.jobs, f)
+	s.jobs = append(s.jobs, j)
 	q.n++
 }
 
-func (q *fairQueue) pop() func() {
-	if len(q.turn) == 0 {
-		return nil
+func (q *fairQueue) pop() (job, bool) {
+	if q.head == len(q.turn) {
+		return job{}, false
 	}
-	src := q.turn[0]
-	q.turn = q.turn[1:]
+	src := q.turn[q.head]
+	q.head++
 	s := q.bySrc[src]
-	f := s.jobs[0]
-	s.jobs[0] = nil
-	s.jobs = s.jobs[1:]
-	if len(s.jobs) > 0 {
+	j := s.jobs[s.head]
+	s.jobs[s.head] = job{}
+	s.head++
+	if s.head < len(s.jobs) {
 		q.turn = append(q.turn, src)
+		s.jobs, s.head = compact(s.jobs, s.head)
 	} else {
 		delete(q.bySrc, src)
+		s.jobs, s.head = s.jobs[:0], 0
+		if len(q.free) < maxFreeSrcJobs && cap(s.jobs) <= maxKeptJobs {
+			q.free = append(q.free, s)
+		}
 	}
+	q.turn, q.head = compact(q.turn, q.head)
 	q.n--
-	return f
+	return j, true
+}
+
+// compact returns a FIFO read from head (s[head:] waits) with what waits
+// moved down once the part served is as long: its array then stays as
+// large as twice what waits, however long the FIFO is never empty, and
+// each element moves once on average. An empty FIFO starts over.
+func compact[T any](s []T, head int) ([]T, int) {
+	if head == len(s) {
+		return s[:0], 0
+	}
+	if head < len(s)-head {
+		return s, head
+	}
+	k := copy(s, s[head:])
+	clear(s[k:])
+	return s[:k], 0
+}
+
+// job is one job of the pool: an exchange's Work, whose value goes back
+// to the exchange run on sa through d's loop, or (f set) a function of
+// its own. A job is a value in its queue, where a closure for each was
+// an allocation.
+type job struct {
+	f    func()
+	work func() any
+	d    *Daemon
+	sa   *SA
+	run  *running
+}
+
+// do runs the job on a worker.
+func (j *job) do() {
+	if j.f != nil {
+		j.f()
+		return
+	}
+	v := runWork(j.work)
+	j.d.Counters.WorkDone.Add(1)
+	j.d.postEvent(event{sa: j.sa, run: j.run, v: v})
 }
 
 // runWork calls f and turns a panic into an error value, so that a bug in

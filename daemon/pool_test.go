@@ -23,35 +23,35 @@ func TestPoolPriority(t *testing.T) {
 	started := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
-	job := func(name string) func() {
-		return func() {
+	named := func(name string) job {
+		return job{f: func() {
 			mu.Lock()
 			order = append(order, name)
 			mu.Unlock()
-		}
+		}}
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	p.submit(priorityHigh, other, highQueue, func() { close(started); <-gate })
+	p.submit(priorityHigh, other, highQueue, job{f: func() { close(started); <-gate }})
 	<-started
 	for i := range 5 {
-		if !p.submit(priorityLow, flood, 5, job("flood"+string(rune('0'+i)))) {
+		if !p.submit(priorityLow, flood, 5, named("flood"+string(rune('0'+i)))) {
 			t.Fatalf("flood job %d refused below the limit", i)
 		}
 	}
-	if p.submit(priorityLow, flood, 5, job("flood-over")) {
+	if p.submit(priorityLow, flood, 5, named("flood-over")) {
 		t.Error("a sixth low job accepted with the limit at 5")
 	}
-	if !p.submit(priorityLow, other, 6, job("other-first")) {
+	if !p.submit(priorityLow, other, 6, named("other-first")) {
 		t.Fatal("low job of another address refused")
 	}
-	if !p.submit(priorityHigh, other, highQueue, job("quick-mode")) {
+	if !p.submit(priorityHigh, other, highQueue, named("quick-mode")) {
 		t.Fatal("high job refused while the low queue is full")
 	}
 	if h, l := p.queued(); h != 1 || l != 6 {
 		t.Errorf("queued high %d low %d, want 1 and 6", h, l)
 	}
-	p.submit(priorityLow, flood, 10, func() { wg.Done() })
+	p.submit(priorityLow, flood, 10, job{f: func() { wg.Done() }})
 	close(gate)
 	wg.Wait()
 	mu.Lock()
@@ -156,4 +156,78 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 			t.Errorf("%d answers to the other address, want 1", len(got))
 		}
 	})
+}
+
+// TestFairQueueOrder: the sources take turns in the order they got
+// their first waiting job, each source's jobs run in the order pushed,
+// whatever the pushes and pops interleave, and a queue that keeps
+// emptying and filling allocates nothing of its own once warm.
+func TestFairQueueOrder(t *testing.T) {
+	q := fairQueue{bySrc: map[netip.Addr]*srcJobs{}}
+	srcs := []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("2001:db8::3")}
+	var got []int
+	numbered := func(i int) job { return job{f: func() { got = append(got, i) }} }
+	// The model: per source FIFOs and a FIFO of turns.
+	fifo := map[netip.Addr][]int{}
+	var turns []netip.Addr
+	var want []int
+	// pop pops a job from q and from the model, runs it, and reports
+	// whether there was one.
+	pop := func() bool {
+		j, ok := q.pop()
+		if len(turns) == 0 {
+			if ok {
+				t.Fatal("a job popped from an empty queue")
+			}
+			return false
+		}
+		if !ok {
+			t.Fatalf("no job popped, want one of %s", turns[0])
+		}
+		src := turns[0]
+		turns = turns[1:]
+		want = append(want, fifo[src][0])
+		fifo[src] = fifo[src][1:]
+		if len(fifo[src]) > 0 {
+			turns = append(turns, src)
+		}
+		j.do()
+		return true
+	}
+	next := 0
+	for round := range 200 {
+		for k := range round%4 + 1 {
+			src := srcs[(round+k*k)%len(srcs)]
+			if len(fifo[src]) == 0 {
+				turns = append(turns, src)
+			}
+			fifo[src] = append(fifo[src], next)
+			q.push(src, numbered(next))
+			next++
+		}
+		for range round%3 + 1 {
+			if !pop() {
+				break
+			}
+		}
+		if q.n != next-len(want) {
+			t.Fatalf("round %d: n %d, want %d", round, q.n, next-len(want))
+		}
+	}
+	for pop() {
+	}
+	if !slices.Equal(got, want) || len(got) != next {
+		t.Fatalf("order %v,\nwant %v", got, want)
+	}
+	noop := job{f: func() {}}
+	if n := testing.AllocsPerRun(100, func() {
+		for _, src := range srcs {
+			q.push(src, noop)
+			q.push(src, noop)
+		}
+		for _, ok := q.pop(); ok; _, ok = q.pop() {
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations a round once warm, want 0", n)
+	}
 }

@@ -36,7 +36,7 @@ func (d *Daemon) readLoop(bc *boundConn) {
 			continue
 		}
 		if pkt, ok := d.inspect(dg, bc.natt); ok && !d.blockedFirst(pkt) {
-			if !d.tryPost(func() { d.receive(pkt) }) && !d.overflow.keep(pkt) {
+			if !d.tryPost(event{pkt: pkt}) && !d.overflow.keep(pkt) {
 				d.Counters.CountDrop(DropLoopFull)
 				d.armRefusals()
 			}

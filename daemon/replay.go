@@ -109,11 +109,11 @@ func (d *Daemon) remember(sa *SA, f finishedID) {
 	// receive starts no exchange on it any more (an ID not remembered
 	// could be replayed); the deletion waits for the loop's next turn,
 	// or for the next exchange to finish if the loop's queue is full.
-	sa.historyFull = d.tryPost(func() {
+	sa.historyFull = d.tryPost(event{f: func() {
 		if d.alive(sa) {
 			d.deleteSA(sa, RemoveExpired)
 		}
-	})
+	}})
 	if sa.historyFull {
 		d.Counters.HistoryFull.Add(1)
 		d.log.Warn("ISAKMP SA used up its message IDs: deleting it", zap.Stringer("cookies", sa.Cookies),

@@ -45,24 +45,26 @@ func (d *Daemon) newResponderSA(p *Packet, fk firstKey) *SA {
 		d.refuse(DropRateLimit, src, dg)
 		return nil
 	}
-	var r [8]byte
-	for r == ([8]byte{}) {
-		if _, err := io.ReadFull(d.rand, r[:]); err != nil {
-			d.log.Error("random source failed", zap.Error(err))
-			return nil
-		}
-		if _, used := d.sas[Cookies{fk.I, r}]; used {
-			r = [8]byte{}
-		}
-	}
 	sa := &SA{
-		Cookies: Cookies{I: fk.I, R: r},
+		Cookies: Cookies{I: fk.I},
 		Role:    RoleResponder,
 		Local:   p.Local,
 		Remote:  p.Remote,
 		Created: d.clock.Now(),
 		first:   &fk,
 		source:  src,
+	}
+	// Read into the SA itself: a local array would escape to the heap
+	// through the io.Reader.
+	r := sa.Cookies.R[:]
+	for sa.Cookies.R == ([8]byte{}) {
+		if _, err := io.ReadFull(d.rand, r); err != nil {
+			d.log.Error("random source failed", zap.Error(err))
+			return nil
+		}
+		if _, used := d.sas[sa.Cookies]; used {
+			clear(r)
+		}
 	}
 	d.sas[sa.Cookies] = sa
 	d.firsts[fk] = sa

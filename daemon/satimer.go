@@ -75,7 +75,8 @@ func (h *timerHeap) after(delay time.Duration, f func()) *saTimer {
 	return st
 }
 
-// rearm points the Clock timer at the earliest deadline.
+// rearm points the Clock timer at the earliest deadline, or leaves it at
+// an earlier time.
 func (h *timerHeap) rearm() {
 	next, ok := h.q.Next()
 	if h.closed || !ok {
@@ -86,7 +87,12 @@ func (h *timerHeap) rearm() {
 		h.armed = time.Time{}
 		return
 	}
-	if h.timer != nil && h.armed.Equal(next) {
+	if h.timer != nil && !next.Before(h.armed) {
+		// Armed at or before the earliest deadline: when it fires, due
+		// runs what has come (perhaps nothing) and re-arms. A deadline
+		// stopped before it came (the half-open expiry of an SA that
+		// got established, the usual end of one) thus costs no new
+		// Clock timer, which is two allocations each.
 		return
 	}
 	if h.timer != nil {
@@ -96,7 +102,7 @@ func (h *timerHeap) rearm() {
 	h.armed = next
 	h.gen++
 	gen := h.gen
-	h.timer = d.clock.AfterFunc(max(next.Sub(d.clock.Now()), 0), func() { d.post(func() { h.due(gen) }) })
+	h.timer = d.clock.AfterFunc(max(next.Sub(d.clock.Now()), 0), func() { d.postEvent(event{due: gen}) })
 }
 
 // due runs, on the loop, the deadlines that have come, earliest first,
@@ -134,6 +140,9 @@ func (h *timerHeap) close() {
 // maxTimersPerSA bounds the named timers one SA may hold; the names come
 // from our own code, never from the network, so this only catches a bug.
 const maxTimersPerSA = 16
+
+// initialSATimers is the room an SA's list of named timers starts with.
+const initialSATimers = 4
 
 // timer returns the named timer of sa, nil if none is armed.
 func (sa *SA) timer(key string) *saTimer {
@@ -179,6 +188,11 @@ func (c *Context) At(key string, t time.Time, f TimerFunc) {
 	}
 	st := &saTimer{sa: sa, key: key, f: f}
 	st.At = t
+	if sa.timers == nil {
+		// Room for the few an SA holds (phase 1's lifetime and DPD,
+		// Quick Mode's rekey) at once, rather than 1, 2, then 4.
+		sa.timers = make([]*saTimer, 0, initialSATimers)
+	}
 	sa.timers = append(sa.timers, st)
 	d.timers.schedule(st)
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-
-	"github.com/iked/iked/isakmp"
+	"golang.org/x/sys/unix"
 )
 
 // SystemNetwork binds real UDP sockets. Each socket asks the kernel for the
@@ -64,65 +64,50 @@ type udp4Conn struct {
 }
 
 func (u *udp4Conn) ReadDatagram([]byte) (Datagram, error) {
-	if u.ms == nil {
-		u.alloc(len(ipv4.NewControlMessage(ipv4.FlagDst | ipv4.FlagInterface)))
+	if u.hs == nil {
+		if err := u.alloc(u.c, len(ipv4.NewControlMessage(ipv4.FlagDst|ipv4.FlagInterface))); err != nil {
+			return Datagram{}, err
+		}
 	}
-	m, err := u.next(u.p.ReadBatch)
+	i, err := u.next()
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		ap := ua.AddrPort()
+	d := Datagram{Data: u.data(i), Local: u.bound}
+	if ap, ok := u.source(i); ok {
 		d.Remote = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	var cm ipv4.ControlMessage
-	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
-		}
+	if a, _, ok := pktinfo(u.control(i)); ok {
+		d.Local = netip.AddrPortFrom(a.Unmap(), u.bound.Port())
 	}
 	return d, nil
 }
 
-// batchSize is how many datagrams one read takes from a socket at most
-// (recvmmsg(2) on Linux; one elsewhere): under load several wait, and one
-// system call for all of them is cheaper than one each. Each slot holds
-// the largest datagram; the kernel touches only the pages it fills.
-const batchSize = 8
-
-// batch is a socket's batch of received datagrams, handed out one per
-// ReadDatagram: the data of one stays valid until the next call, as
-// PacketConn asks. Only the socket's reader goroutine uses it.
-type batch struct {
-	ms   []ipv4.Message // ipv6.Message is the same type
-	n, i int
-}
-
-// alloc makes the batch's slots, with oob bytes for the control messages
-// the socket asked for.
-func (b *batch) alloc(oob int) {
-	b.ms = make([]ipv4.Message, batchSize)
-	for i := range b.ms {
-		b.ms[i].Buffers = [][]byte{make([]byte, isakmp.MaxMessageSize+1)}
-		b.ms[i].OOB = make([]byte, oob)
-	}
-}
-
-// next returns the next datagram of the batch, reading a new batch with
-// read (the socket's ReadBatch) when every one was handed out.
-func (b *batch) next(read func([]ipv4.Message, int) (int, error)) (*ipv4.Message, error) {
-	if b.i >= b.n {
-		b.i, b.n = 0, 0
-		n, err := read(b.ms, 0)
+// pktinfo returns the destination address of a datagram and the index of
+// the interface it came in on, from the IP_PKTINFO (ip(7): struct
+// in_pktinfo, whose ipi_addr is the header's destination) or
+// IPV6_PKTINFO (RFC 3542, 6.1: struct in6_pktinfo) among its control
+// messages (cmsg(3)); ok is false when there is none or the messages do
+// not parse. It does what x/net's ControlMessage.Parse did here without
+// its allocations (a slice of the messages and the address, for every
+// datagram).
+func pktinfo(oob []byte) (dst netip.Addr, ifindex uint32, ok bool) {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
-			return nil, err
+			return netip.Addr{}, 0, false
 		}
-		b.n = n
+		switch {
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
+			dst = netip.AddrFrom4([4]byte(data[8:12]))
+			ifindex, ok = binary.NativeEndian.Uint32(data[0:4]), true
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
+			dst = netip.AddrFrom16([16]byte(data[0:16]))
+			ifindex, ok = binary.NativeEndian.Uint32(data[16:20]), true
+		}
+		oob = rest
 	}
-	m := &b.ms[b.i]
-	b.i++
-	return m, nil
+	return dst, ifindex, ok
 }
 
 func (u *udp4Conn) WriteDatagram(d Datagram) error {
@@ -148,25 +133,24 @@ type udp6Conn struct {
 }
 
 func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
-	if u.ms == nil {
-		u.alloc(len(ipv6.NewControlMessage(ipv6.FlagDst | ipv6.FlagInterface)))
+	if u.hs == nil {
+		if err := u.alloc(u.c, len(ipv6.NewControlMessage(ipv6.FlagDst|ipv6.FlagInterface))); err != nil {
+			return Datagram{}, err
+		}
 	}
-	m, err := u.next(u.p.ReadBatch)
+	i, err := u.next()
 	if err != nil {
 		return Datagram{}, err
 	}
-	d := Datagram{Data: m.Buffers[0][:m.N], Local: u.bound}
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		d.Remote = ua.AddrPort()
+	d := Datagram{Data: u.data(i), Local: u.bound}
+	if ap, ok := u.source(i); ok {
+		d.Remote = ap
 	}
-	var cm ipv6.ControlMessage
-	if m.NN > 0 && cm.Parse(m.OOB[:m.NN]) == nil {
-		if a, ok := netip.AddrFromSlice(cm.Dst); ok {
-			if cm.IfIndex != 0 && a.IsLinkLocalUnicast() {
-				a = a.WithZone(fmt.Sprint(cm.IfIndex))
-			}
-			d.Local = netip.AddrPortFrom(a, u.bound.Port())
+	if a, ifindex, ok := pktinfo(u.control(i)); ok {
+		if ifindex != 0 && a.IsLinkLocalUnicast() {
+			a = a.WithZone(strconv.FormatUint(uint64(ifindex), 10))
 		}
+		d.Local = netip.AddrPortFrom(a, u.bound.Port())
 	}
 	return d, nil
 }

@@ -63,6 +63,10 @@ type Options struct {
 	// Net too, for tests that run ikectl against the node outside a
 	// synctest bubble.
 	Control bool
+	// LogTo, if set, receives the daemon's JSON log instead of Node.Log,
+	// which stays empty: a benchmark's sink, which a growing buffer
+	// would distort.
+	LogTo io.Writer
 }
 
 // Phase1Only is an Options.Edit that makes the node's initiator phase 1
@@ -96,7 +100,11 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		t.Fatalf("policy: %v %v", err, msgs)
 	}
 	level := pol.Daemon.Log.Level
-	lg, err := notify.NewLogger(notify.LogConfig{Level: level, Format: "json"}, n.Log)
+	var sink io.Writer = n.Log
+	if o.LogTo != nil {
+		sink = o.LogTo
+	}
+	lg, err := notify.NewLogger(notify.LogConfig{Level: level, Format: "json"}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
