@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -155,10 +157,32 @@ func sockaddrAddrPort(sa []byte) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// zones caches the names of interfaces by index for zoneName:
+// net.InterfaceByIndex asks the kernel (a netlink dump) at each call, too
+// dear for every datagram from a link-local peer. The names are forgotten
+// each minute, as the standard library's own zone cache refreshes, so a
+// renamed interface is seen; the indexes are those the kernel wrote, of
+// interfaces that received, so the map stays small.
+var zones struct {
+	sync.Mutex
+	names map[int]string
+	at    time.Time
+}
+
 // zoneName names the interface of index id for an IPv6 zone.
 func zoneName(id int) string {
-	if ifi, err := net.InterfaceByIndex(id); err == nil && ifi.Name != "" {
-		return ifi.Name
+	zones.Lock()
+	defer zones.Unlock()
+	if now := time.Now(); zones.names == nil || now.Sub(zones.at) > time.Minute {
+		zones.names, zones.at = map[int]string{}, now
 	}
-	return strconv.Itoa(id)
+	if n, ok := zones.names[id]; ok {
+		return n
+	}
+	n := strconv.Itoa(id)
+	if ifi, err := net.InterfaceByIndex(id); err == nil && ifi.Name != "" {
+		n = ifi.Name
+	}
+	zones.names[id] = n
+	return n
 }
