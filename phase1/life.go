@@ -1,6 +1,7 @@
 package phase1
 
 import (
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -122,7 +123,17 @@ func (h *Life) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.Resu
 func (h *Life) ClearStale(c *daemon.Context, s *SA) int {
 	byState := map[*SA]*daemon.SA{}
 	var others []*SA
-	for _, dsa := range c.SAs() {
+	// Only the SAs of this connection and peer can be stale (StaleSAs),
+	// and the daemon indexes those: a walk of every SA for each new one
+	// that carries INITIAL-CONTACT would make a gateway's n-th road
+	// warrior cost O(n).
+	var dsas []*daemon.SA
+	c.EachEstablishedWith(c.SA.Conn, c.SA.Remote.Addr(), func(dsa *daemon.SA) bool {
+		dsas = append(dsas, dsa)
+		return true
+	})
+	slices.SortFunc(dsas, func(a, b *daemon.SA) int { return a.Created.Compare(b.Created) })
+	for _, dsa := range dsas {
 		if o := StateOf(dsa); o != nil && dsa != c.SA && dsa.Established {
 			byState[o] = dsa
 			others = append(others, o)

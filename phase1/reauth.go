@@ -88,12 +88,15 @@ func sameLink(a, b *daemon.SA) bool {
 // newerSA returns an established SA of old's connection and peer created
 // after it, or nil: the peer reauthenticated already.
 func newerSA(c *daemon.Context, old *daemon.SA) *daemon.SA {
-	for _, sa := range c.SAs() {
-		if sa != old && sa.Established && sameLink(sa, old) && sa.Created.After(old.Created) {
-			return sa
+	var newer *daemon.SA
+	c.EachEstablishedWith(old.Conn, old.Remote.Addr(), func(sa *daemon.SA) bool {
+		if sa != old && sa.Established && sameLink(sa, old) && sa.Created.After(old.Created) &&
+			(newer == nil || sa.Created.Before(newer.Created)) {
+			newer = sa
 		}
-	}
-	return nil
+		return true
+	})
+	return newer
 }
 
 // reauthTimer starts the new phase 1 that replaces c.SA, unless the peer

@@ -57,9 +57,7 @@ func connection(c *daemon.Context, name string) *policymgr.Connection {
 // up reports whether a bundle of the connection with that peer is still
 // kept, on an ISAKMP SA or detached.
 func (rt *Manager) up(conn string, peer netip.Addr) bool {
-	found := false
-	rt.each(func(ch *Child) { found = found || (ch.Conn == conn && ch.Remote == peer) })
-	return found
+	return len(rt.byPeer[peerKey{conn, peer}]) > 0
 }
 
 // removeOrHold returns the engine requests that remove gone bundles: all

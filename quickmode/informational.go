@@ -116,7 +116,7 @@ func (d deleter) Delete(c *daemon.Context) daemon.Result {
 		children = append(children, rt.takeDetached(func(ch *Child) bool { return belongs(ch, c.SA) })...)
 	}
 	rt.unpend(children)
-	delete(rt.children, c.SA)
+	rt.setChildren(c.SA, nil)
 	delete(rt.initiating, c.SA)
 	delete(rt.responding, c.SA)
 	p1, err := phase1Of(c)

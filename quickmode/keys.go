@@ -48,6 +48,10 @@ type Child struct {
 	// rekeying: a Quick Mode replacing this bundle has begun; deferred:
 	// our rekey as responder waits for the peer's (Manager.rekey).
 	rekeying, deferred bool
+	// kept: the Manager keeps the bundle, on owner (nil: detached); it is
+	// then in Manager.byPeer (table.go).
+	kept  bool
+	owner *daemon.SA
 }
 
 // ChildSA is one protocol of a Child: both SPIs and the negotiated

@@ -47,6 +47,10 @@ type Manager struct {
 	Gate Gate
 
 	children map[*daemon.SA][]*Child
+	// byPeer indexes every bundle kept (on an ISAKMP SA or detached) by
+	// its connection and peer (table.go).
+	byPeer map[peerKey][]*Child
+	bySPI  map[uint32][]*Child
 	// detached are bundles whose ISAKMP SA the peer deleted and that no
 	// other ISAKMP SA of their connection adopted (yet): they live to
 	// their lifetimes (watch.go).
@@ -118,7 +122,7 @@ func (rt *Manager) Released(c *daemon.Context) []notify.Message {
 // should be the Manager's PeerDeleted, so that the IPsec SAs the peer
 // deletes leave the engine.
 func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
-	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, acquiring: map[string]time.Time{},
+	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, byPeer: map[peerKey][]*Child{}, bySPI: map[uint32][]*Child{}, acquiring: map[string]time.Time{},
 		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
 		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{},
 		installing: map[*daemon.SA]map[uint32]*Exchange{}, gated: map[*daemon.SA][]gatedStart{}}

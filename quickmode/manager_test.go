@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestListChild(t *testing.T) {
 			Transform: policymgr.IPsecTransform{Protocol: isakmp.ProtoAH, ID: 3}}}}
 	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
-	rt.children[sa] = []*Child{esp, ah}
+	rt.setChildren(sa, []*Child{esp, ah})
 	counted := engine.SARef{Protocol: engine.ProtoESP, SPI: 0xc0000001, Src: peer, Dst: me}
 	rt.Traffic = func(r engine.SARef) (uint64, bool) { return 77, r == counted }
 
@@ -90,8 +91,8 @@ func TestFindByDirection(t *testing.T) {
 	y := &Child{Conn: "y", Local: me, Remote: p2, SAs: []ChildSA{{Protocol: isakmp.ProtoESP, SPIIn: 0x2000, SPIOut: 0x3000}}}
 	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
-	rt.children[sa] = []*Child{x}
-	rt.detached = []*Child{y}
+	rt.setChildren(sa, []*Child{x})
+	rt.addDetached([]*Child{y})
 	for _, tc := range []struct {
 		ref  engine.SARef
 		want *Child
@@ -109,8 +110,8 @@ func TestFindByDirection(t *testing.T) {
 	}
 	rt.drop(x)
 	rt.drop(y)
-	if len(rt.children[sa]) != 0 || len(rt.detached) != 0 {
-		t.Errorf("drop left %v %v", rt.children[sa], rt.detached)
+	if len(rt.children[sa]) != 0 || len(rt.detached) != 0 || len(rt.byPeer) != 0 || x.kept || y.kept {
+		t.Errorf("drop left %v %v, index %v", rt.children[sa], rt.detached, rt.byPeer)
 	}
 }
 
@@ -123,7 +124,7 @@ func TestReplaced(t *testing.T) {
 	old := &Child{Conn: "c", Role: daemon.RoleResponder, Local: me, Remote: peer, Selector: sel, Installed: t0}
 	rt := NewManager(nil, nil)
 	sa := &daemon.SA{}
-	rt.children[sa] = []*Child{old}
+	rt.setChildren(sa, []*Child{old})
 	if rt.replaced(old) {
 		t.Error("replaced with no other bundle")
 	}
@@ -135,13 +136,139 @@ func TestReplaced(t *testing.T) {
 		{Conn: "c", Local: me, Remote: netip.MustParseAddr("192.0.2.9"), Selector: sel, Installed: t0.Add(time.Second)}, // other peer
 		{Conn: "c", Local: me, Remote: peer, Selector: sel, Installed: t0.Add(-time.Second)},                            // older
 	} {
-		rt.children[sa] = append(rt.children[sa], ch)
+		rt.setChildren(sa, append(rt.children[sa], ch))
 	}
 	if rt.replaced(old) {
 		t.Error("replaced by a bundle that is not its successor")
 	}
-	rt.children[sa] = append(rt.children[sa], &Child{Conn: "c", Local: me, Remote: peer, Selector: sel, Installed: t0.Add(time.Second)})
+	rt.setChildren(sa, append(rt.children[sa], &Child{Conn: "c", Local: me, Remote: peer, Selector: sel, Installed: t0.Add(time.Second)}))
 	if !rt.replaced(old) {
 		t.Error("not replaced by its successor")
+	}
+}
+
+// TestPeerIndex: the index of the bundles kept by connection and peer
+// (table.go, byPeer) follows every way a bundle is kept or forgotten: on
+// an ISAKMP SA, detached when the peer deletes that SA, adopted by the
+// peer's next one, dropped, pruned when expired, deleted with its SA.
+func TestPeerIndex(t *testing.T) {
+	rt := NewManager(nil, nil)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	me, p1, p2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	newSA := func(conn string, peer netip.Addr, at time.Time) *daemon.SA {
+		return &daemon.SA{Conn: conn, Remote: netip.AddrPortFrom(peer, 500), Established: true, Created: at}
+	}
+	check := func(step string) {
+		t.Helper()
+		want := map[peerKey][]*Child{}
+		for sa, list := range rt.children {
+			for _, ch := range list {
+				if !ch.kept || ch.owner != sa {
+					t.Errorf("%s: bundle %s on %p: kept %v, owner %p", step, ch.Conn, sa, ch.kept, ch.owner)
+				}
+				want[keyOf(ch)] = append(want[keyOf(ch)], ch)
+			}
+		}
+		for _, ch := range rt.detached {
+			if !ch.kept || ch.owner != nil {
+				t.Errorf("%s: detached bundle %s: kept %v, owner %p", step, ch.Conn, ch.kept, ch.owner)
+			}
+			want[keyOf(ch)] = append(want[keyOf(ch)], ch)
+		}
+		if len(want) != len(rt.byPeer) {
+			t.Errorf("%s: index has %d keys, the tables %d", step, len(rt.byPeer), len(want))
+		}
+		spis := 0
+		for _, list := range want {
+			for _, ch := range list {
+				for _, spi := range ch.spis() {
+					spis++
+					if !slices.Contains(rt.bySPI[spi], ch) {
+						t.Errorf("%s: bundle %s missing under SPI %#x", step, ch.Conn, spi)
+					}
+				}
+			}
+		}
+		n := 0
+		for _, list := range rt.bySPI {
+			n += len(list)
+		}
+		if n != spis {
+			t.Errorf("%s: SPI index holds %d entries, the tables %d", step, n, spis)
+		}
+		for k, list := range want {
+			if got := rt.byPeer[k]; len(got) != len(list) {
+				t.Errorf("%s: %v: index has %d bundles, the tables %d", step, k, len(got), len(list))
+			}
+			for _, ch := range list {
+				if !slices.Contains(rt.byPeer[k], ch) {
+					t.Errorf("%s: %v: bundle missing from the index", step, k)
+				}
+			}
+		}
+	}
+	sa1, other := newSA("c", p1, t0), newSA("d", p2, t0)
+	esp := func(in, out uint32) []ChildSA { return []ChildSA{{Protocol: isakmp.ProtoESP, SPIIn: in, SPIOut: out}} }
+	a := &Child{Conn: "c", Local: me, Remote: p1, Installed: t0, SAs: esp(0x100, 0x200)}
+	b := &Child{Conn: "c", Local: me, Remote: p1, Installed: t0.Add(time.Second), Expires: t0.Add(time.Hour), SAs: esp(0x101, 0x201)}
+	d := &Child{Conn: "d", Local: me, Remote: p2, Installed: t0, SAs: esp(0x102, 0x202)}
+	rt.addChild(sa1, a, t0)
+	rt.addChild(sa1, b, t0)
+	rt.addChild(other, d, t0)
+	check("installed")
+	if !rt.up("c", p1) || !rt.up("d", p2) || rt.up("c", p2) || !rt.known(a) {
+		t.Fatal("up or known wrong after installing")
+	}
+
+	rt.SARemoved(&daemon.Context{SA: sa1}, daemon.RemovePeerDeleted) // no other SA: detached
+	check("detached")
+	if len(rt.detached) != 2 || !rt.up("c", p1) {
+		t.Fatalf("detached %d, up %v", len(rt.detached), rt.up("c", p1))
+	}
+
+	sa2 := newSA("c", p1, t0.Add(time.Minute))
+	rt.SAEstablished(&daemon.Context{SA: sa2}) // adopts them
+	check("adopted")
+	if len(rt.children[sa2]) != 2 || len(rt.detached) != 0 || a.owner != sa2 {
+		t.Fatalf("adopted %d, detached %d", len(rt.children[sa2]), len(rt.detached))
+	}
+
+	rt.drop(a)
+	check("dropped")
+	if rt.known(a) || !rt.up("c", p1) {
+		t.Fatal("dropped bundle still known, or its peer's other one not")
+	}
+	rt.drop(a) // twice: nothing
+	check("dropped twice")
+
+	c := &Child{Conn: "c", Local: me, Remote: p1, Installed: t0.Add(2 * time.Hour), SAs: esp(0x103, 0x203)}
+	rt.addChild(sa2, c, t0.Add(2*time.Hour)) // b expired: pruned
+	check("pruned")
+	if rt.known(b) || !rt.known(c) {
+		t.Fatal("expired bundle still known")
+	}
+	in := func(spi uint32) engine.SARef { return engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Dst: me} }
+	if rt.find(in(0x101)) != nil || rt.find(in(0x103)) != c || rt.find(in(0x102)) != d {
+		t.Fatal("find by SPI wrong after pruning")
+	}
+
+	x := &Child{Conn: "c", Local: me, Remote: p1, Installed: t0, SAs: esp(0x104, 0x204)} // an earlier SA's, detached
+	rt.addDetached([]*Child{x})
+	check("detached again")
+	deleter{rt}.Delete(&daemon.Context{SA: sa2}) // terminate: x goes too
+	check("deleted")
+	if rt.up("c", p1) || rt.known(c) || rt.known(x) || !rt.up("d", p2) {
+		t.Fatal("bundles of a deleted SA still up")
+	}
+
+	for i := range maxDetached + 3 { // the oldest detached are forgotten
+		rt.addDetached([]*Child{{Conn: "e", Local: me, Remote: p2, MessageID: uint32(i), SAs: esp(uint32(0x1000+i), 0x300)}})
+	}
+	check("detached beyond the bound")
+	if n := len(rt.byPeer[peerKey{"e", p2}]); n != maxDetached {
+		t.Fatalf("index holds %d detached, want %d", n, maxDetached)
+	}
+	if rt.find(in(0x1000)) != nil || rt.find(in(0x1003)) == nil || len(rt.bySPI[0x300]) != maxDetached {
+		t.Fatal("find by SPI wrong for the detached")
 	}
 }

@@ -115,11 +115,10 @@ func (rt *Manager) sameSelectorAs(ch *Child) *Child {
 		return nil
 	}
 	var other *Child
-	rt.each(func(o *Child) {
-		if o != ch && natMappedChild(o) && o.Conn == ch.Conn && o.Remote == ch.Remote &&
-			o.Selector == ch.Selector && o.Encap.RemotePort != ch.Encap.RemotePort {
+	for _, o := range rt.byPeer[keyOf(ch)] {
+		if o != ch && natMappedChild(o) && o.Selector == ch.Selector && o.Encap.RemotePort != ch.Encap.RemotePort {
 			other = o
 		}
-	})
+	}
 	return other
 }

@@ -51,15 +51,9 @@ func (rt *Manager) SAEstablished(c *daemon.Context) daemon.Result {
 	if sa == nil || len(rt.detached) == 0 {
 		return daemon.Result{}
 	}
-	keep := rt.detached[:0:0]
-	for _, ch := range rt.detached {
-		if belongs(ch, sa) {
-			rt.children[sa] = append(rt.children[sa], ch)
-		} else {
-			keep = append(keep, ch)
-		}
+	if adopted := rt.takeDetached(func(ch *Child) bool { return belongs(ch, sa) }); len(adopted) > 0 {
+		rt.setChildren(sa, append(rt.children[sa], adopted...))
 	}
-	rt.detached = keep
 	return daemon.Result{}
 }
 
@@ -78,8 +72,7 @@ func (rt *Manager) SARemoved(c *daemon.Context, why daemon.RemoveReason) daemon.
 // removeChildren is SARemoved for the bundles installed on c.SA.
 func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) daemon.Result {
 	sa := c.SA
-	children := rt.children[sa]
-	delete(rt.children, sa)
+	children := rt.popChildren(sa)
 	for _, x := range rt.initiating[sa] {
 		x.wipe() // its PFS key dies with the ISAKMP SA
 	}
@@ -117,13 +110,10 @@ func (rt *Manager) removeChildren(c *daemon.Context, why daemon.RemoveReason) da
 			return daemon.Result{}
 		}
 		if to := adopter(c, sa); to != nil {
-			rt.children[to] = append(rt.children[to], children...)
+			rt.setChildren(to, append(rt.children[to], children...))
 			return daemon.Result{}
 		}
-		rt.detached = append(rt.detached, children...)
-		if n := len(rt.detached) - maxDetached; n > 0 {
-			rt.detached = rt.detached[n:]
-		}
+		rt.addDetached(children)
 		return daemon.Result{}
 	}
 	// Terminated, shut down or expired: the Deleter took them already
@@ -187,6 +177,7 @@ func (rt *Manager) takeDetached(match func(*Child) bool) []*Child {
 	keep := rt.detached[:0:0]
 	for _, ch := range rt.detached {
 		if match(ch) {
+			rt.unindex(ch)
 			out = append(out, ch)
 		} else {
 			keep = append(keep, ch)

@@ -263,7 +263,18 @@ for run in $(seq "$RUNS"); do
 				sleep 0.1
 			done
 			wait "$load" || true
+			# ikeload sends its Deletes and exits; the responder works
+			# through them after that. Its CPU is read once it is idle
+			# again (no more than one tick in half a second), or after
+			# DRAIN_MAX seconds.
+			t_end=$((SECONDS + ${DRAIN_MAX:-300}))
 			after=$(cpu_ticks "$RESP_PID")
+			while [ "$SECONDS" -lt "$t_end" ]; do
+				sleep 0.5
+				v=$(cpu_ticks "$RESP_PID")
+				[ $((v - after)) -le 1 ] && break
+				after=$v
+			done
 			held=${held:-$after}
 			sys1=${sys1:-$(sys_ticks "$RESP_PID")}
 			hwm=$(kib "$RESP_PID" VmHWM)

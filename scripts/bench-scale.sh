@@ -244,11 +244,14 @@ scale() {
 	local t1
 	t1=$(date +%s%N)
 	# The Deletes reach iked as ikeload stops: wait until the SAs it holds
-	# stop falling for 10 s (or none is left, or 10 minutes passed).
-	local left prev=-1 same=0 last
-	for _ in $(seq 300); do
-		left=$(sas_held)
+	# stop falling for 10 s (or none is left, or 10 minutes passed). A
+	# status that gets no answer in its 30 s (iked busy with the Deletes)
+	# counts as still falling.
+	local left prev=-1 same=0 last t_end=$((SECONDS + 600))
+	while [ "$SECONDS" -lt "$t_end" ]; do
+		left=$(sas_held || true)
 		[ "$left" = 0 ] && break
+		[ -z "$left" ] && { prev=-1; same=0; continue; }
 		if [ "$left" = "$prev" ]; then same=$((same + 1)); else same=0; fi
 		[ "$same" -ge 5 ] && break
 		prev=$left
@@ -256,7 +259,7 @@ scale() {
 	done
 	last=$(cpu_ticks "$RESP_PID")
 	echo "  ikeload: established $(jnum "$json" established), failed $(jnum "$json" failed), $(jnum "$json" sas_per_second) pairs/s, p50 $(jlat "$json" p50) ms, p99 $(jlat "$json" p99) ms"
-	echo "  Deletes at the end: iked CPU $(awk -v a="$mid" -v b="$last" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')s (settled $(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", (b - a) / 1e9}')s after ikeload ended); message 70 lines: $(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true); 'kernel policies ... not installed' lines: $(grep -c 'kernel policies of a Quick Mode SA not installed' "$WORK/iked/out" || true); ISAKMP SAs left: $(sas_held)"
+	echo "  Deletes at the end: iked CPU $(awk -v a="$mid" -v b="$last" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')s (settled $(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", (b - a) / 1e9}')s after ikeload ended); message 70 lines: $(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true); 'kernel policies ... not installed' lines: $(grep -c 'kernel policies of a Quick Mode SA not installed' "$WORK/iked/out" || true); ISAKMP SAs left: $(sas_held || echo 'no answer')"
 	stop_iked
 }
 
