@@ -28,6 +28,7 @@
 # IKED=PATH runs that iked binary; PROFILE=1 builds iked with -tags pprof
 # and saves a heap profile while the SAs are held (KEEP it);
 # IKED_GOMEMLIMIT=900MiB runs iked (only) with that Go soft memory limit;
+# IKELOAD_FLAGS adds flags to every ikeload run (e.g. -initial-contact);
 # STOP_HELD=1 stops iked (SIGTERM) while it holds the SAs, timed, instead
 # of letting ikeload delete them. Root; every address is from
 # 192.0.2.0/24 and nothing leaves the namespaces.
@@ -177,7 +178,8 @@ probe_status() {
 # ikeload ARGS...: ikeload in the initiators' namespace, defaults shared
 # by every run.
 ikeload() {
-	"$BIN/ikeload" -netns "$NS_I" -dev "$PREFIX-i0" -target $ADDR_R -group ecp256 -psk "$PSK" -workers 1 -json "$@"
+	# shellcheck disable=SC2086 # IKELOAD_FLAGS: words
+	"$BIN/ikeload" -netns "$NS_I" -dev "$PREFIX-i0" -target $ADDR_R -group ecp256 -psk "$PSK" -workers 1 -json ${IKELOAD_FLAGS:-} "$@"
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r), iked $(git describe --always --dirty 2>/dev/null || echo dev)"

@@ -52,6 +52,10 @@ type Config struct {
 	// Delete deletes each SA (our Delete to the peer) once it is done,
 	// so that a soak run holds about Concurrency SAs, not all of them.
 	Delete bool
+	// InitialContact sends INITIAL-CONTACT in phase 1 as a peer that
+	// connects for the first time does (RFC 2407, 4.6.3.3; charon sends it
+	// then): the responder looks for the stale SAs of that peer.
+	InitialContact bool
 	// Hold keeps the SAs this long after the last one finished; at the
 	// end the daemons stop, deleting theirs (our Deletes to the peer).
 	Hold time.Duration

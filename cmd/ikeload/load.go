@@ -254,7 +254,7 @@ func startInstance(cfg Config, src netip.Addr, port uint16, dir string, g *guard
 		return nil, fmt.Errorf("the policy ikeload made is refused: %v %s", err, strings.Join(why, "; "))
 	}
 	s := stack.Build(pol.Daemon)
-	s.Phase1.NoInitialContact = true
+	s.Phase1.NoInitialContact = !cfg.InitialContact
 	if !cfg.QuickMode {
 		s.Initiator = s.Phase1
 	}

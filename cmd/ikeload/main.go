@@ -62,6 +62,7 @@ func run(args []string) int {
 		hold     = fs.Duration("hold", 0, "keep the SAs this long after the last one is done, before deleting them at the end")
 		halfOpen = fs.Bool("half-open", false, "send only the first message of each phase 1 (the responder holds a half-open SA); they count as timeouts")
 		del      = fs.Bool("delete", false, "delete each SA once it is established (a soak run then holds about -c SAs)")
+		contact  = fs.Bool("initial-contact", false, "send INITIAL-CONTACT in phase 1, as a peer connecting for the first time does")
 		allow    = fs.String("allow", strings.Join(defaultAllow, ","), "the `prefixes` targets may be in")
 		nsName   = fs.String("netns", "", "bind in this named network `namespace`")
 		dev      = fs.String("dev", "", "add the source addresses to this `interface` (in -netns), removed at the end")
@@ -77,7 +78,7 @@ func run(args []string) int {
 		Rate: *rate, Duration: *duration, Mode: *mode, Auth: *auth, PSK: *psk, Cert: *cert, Key: *key, CA: *ca,
 		LocalID: *localID, RemoteID: *remoteID, Ciphers: split(*ciphers), Hashes: split(*hashes), Groups: split(*groups),
 		QuickMode: *qm, ESPCiphers: split(*espC), ESPMAC: split(*espH), PFS: *pfs, Retransmit: *retr, Tries: *tries,
-		HalfOpen: *halfOpen, Delete: *del, Hold: *hold, Netns: *nsName, Dev: *dev, Workers: *workers}
+		HalfOpen: *halfOpen, Delete: *del, InitialContact: *contact, Hold: *hold, Netns: *nsName, Dev: *dev, Workers: *workers}
 	if *port > 65535 || *sport > 65535 {
 		return fail(fmt.Errorf("ports are 1-65535"))
 	}
