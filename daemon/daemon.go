@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -128,7 +129,10 @@ type Daemon struct {
 	keying   map[string]*keying
 	starts   initiations
 	overflow *overflow
-	timers   timerHeap // per-SA and the loop's own deadlines (satimer.go)
+	// overflowPaused: the loop left the overflow waiting for the engine
+	// (engineBusy); a timer wakes it again.
+	overflowPaused atomic.Bool
+	timers         timerHeap // per-SA and the loop's own deadlines (satimer.go)
 }
 
 // KernelHandler receives what the engine reports on its own (ACQUIRE,
@@ -556,6 +560,16 @@ func (d *Daemon) loop() {
 		case ev := <-d.events:
 			d.handle(ev)
 		case <-d.overflow.ready:
+			if d.engineBusy() {
+				if d.overflowPaused.CompareAndSwap(false, true) {
+					d.Counters.OverflowPauses.Add(1)
+					d.clock.AfterFunc(overflowPause, func() {
+						d.overflowPaused.Store(false)
+						d.overflow.wake()
+					})
+				}
+				continue
+			}
 			for _, p := range d.overflow.take() {
 				d.receive(p)
 			}

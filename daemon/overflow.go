@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync"
+	"time"
 
 	"github.com/iked/iked/isakmp"
 )
@@ -50,6 +51,35 @@ func (o *overflow) keep(p *Packet) bool {
 	default:
 	}
 	return true
+}
+
+// wake puts the token back (the loop paused the overflow, engineBusy).
+func (o *overflow) wake() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.pkts) > 0 {
+		select {
+		case o.ready <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// overflowPause is how long the loop leaves the overflow waiting while
+// the engine's queue is more than half full (engineBusy).
+const overflowPause = 2 * time.Millisecond
+
+// engineBusy reports whether the engine's queue is more than half full.
+// The loop then leaves the overflow's datagrams waiting (a burst of
+// Deletes: each asks the engine to delete a bundle's SAs and policies),
+// so that the engine works at its own pace rather than dropping requests
+// (message 70): a delete the engine drops leaves the kernel's SA and
+// policies in place while the daemon forgot them, where a Delete datagram
+// left in the overflow (or dropped when it is full) leaves the daemon's
+// SA and the kernel's as they were, both to end by their lifetimes.
+func (d *Daemon) engineBusy() bool {
+	s := d.eng.Stats()
+	return s.Size > 0 && s.Len > s.Size/2
 }
 
 // take returns up to overflowBatch of the datagrams kept, oldest first,

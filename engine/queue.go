@@ -24,6 +24,7 @@ type QueueStats struct {
 	DroppedImportant uint64 // message 70: full of important entries, the new one dropped
 	Len              int    // entries waiting now
 	HighWater        int    // most entries ever waiting
+	Size             int    // the bound
 }
 
 // Queue is the bounded queue from the daemon's event loop to the engine's
@@ -210,6 +211,7 @@ func (q *Queue) Stats() QueueStats {
 	defer q.mu.Unlock()
 	s := q.stats
 	s.Len = q.important.size + q.ordinary.size
+	s.Size = q.size
 	return s
 }
 
