@@ -98,7 +98,7 @@ type Counters struct {
 	IODone         atomic.Uint64 // I/O pool jobs finished (Result.IO)
 	IORefused      atomic.Uint64 // I/O pool jobs refused: pool busy, queue full
 	EngineDropped  atomic.Uint64 // requests the engine queue refused
-	OverflowPauses atomic.Uint64 // the overflow left waiting while the engine's queue was more than half full
+	EngineWaits    atomic.Uint64 // informational datagrams left waiting (and overflow pauses) while the engine's queue was more than half full
 	Reloads        atomic.Uint64
 	ReloadFailures atomic.Uint64
 	Timers         atomic.Uint64 // per-SA timers run (DPD, keepalive, lifetime)
@@ -167,7 +167,7 @@ func (c *Counters) other() []control.Counter {
 		{Name: "io-done", Value: c.IODone.Load()},
 		{Name: "io-refused", Value: c.IORefused.Load()},
 		{Name: "engine-dropped", Value: c.EngineDropped.Load()},
-		{Name: "overflow-pauses", Value: c.OverflowPauses.Load()},
+		{Name: "engine-waits", Value: c.EngineWaits.Load()},
 		{Name: "reloads", Value: c.Reloads.Load()},
 		{Name: "reload-failures", Value: c.ReloadFailures.Load()},
 		{Name: "sa-timers", Value: c.Timers.Load()},

@@ -505,6 +505,12 @@ func (d *Daemon) handle(ev event) {
 	case ev.f != nil:
 		ev.f()
 	case ev.pkt != nil:
+		if informationalOfSA(ev.pkt) && d.engineBusy() && d.overflow.keep(ev.pkt) {
+			// An informational datagram (a Delete of a burst) waits
+			// in the overflow until the engine has caught up.
+			d.Counters.EngineWaits.Add(1)
+			return
+		}
 		d.receive(ev.pkt)
 	case ev.run != nil:
 		d.resume(ev.sa, ev.run, ev.v)
@@ -562,7 +568,7 @@ func (d *Daemon) loop() {
 		case <-d.overflow.ready:
 			if d.engineBusy() {
 				if d.overflowPaused.CompareAndSwap(false, true) {
-					d.Counters.OverflowPauses.Add(1)
+					d.Counters.EngineWaits.Add(1)
 					d.clock.AfterFunc(overflowPause, func() {
 						d.overflowPaused.Store(false)
 						d.overflow.wake()

@@ -35,8 +35,7 @@ func newOverflow() *overflow { return &overflow{ready: make(chan struct{}, 1)} }
 // keep holds p for the loop; false when p is not informational or the
 // bounds are reached.
 func (o *overflow) keep(p *Packet) bool {
-	h := p.Header
-	if h.Exchange != isakmp.ExchangeInformational || h.ResponderCookie == ([8]byte{}) {
+	if !informationalOfSA(p) {
 		return false
 	}
 	o.mu.Lock()
@@ -51,6 +50,12 @@ func (o *overflow) keep(p *Packet) bool {
 	default:
 	}
 	return true
+}
+
+// informationalOfSA reports whether p is an informational datagram of an
+// existing ISAKMP SA (a non-zero responder cookie).
+func informationalOfSA(p *Packet) bool {
+	return p.Header.Exchange == isakmp.ExchangeInformational && p.Header.ResponderCookie != [8]byte{}
 }
 
 // wake puts the token back (the loop paused the overflow, engineBusy).
@@ -70,8 +75,9 @@ func (o *overflow) wake() {
 const overflowPause = 2 * time.Millisecond
 
 // engineBusy reports whether the engine's queue is more than half full.
-// The loop then leaves the overflow's datagrams waiting (a burst of
-// Deletes: each asks the engine to delete a bundle's SAs and policies),
+// The loop then leaves informational datagrams waiting in the overflow,
+// those from its own queue too (a burst of Deletes: each asks the engine
+// to delete a bundle's SAs and policies),
 // so that the engine works at its own pace rather than dropping requests
 // (message 70): a delete the engine drops leaves the kernel's SA and
 // policies in place while the daemon forgot them, where a Delete datagram

@@ -262,6 +262,7 @@ scale() {
 	last=$(cpu_ticks "$RESP_PID")
 	echo "  ikeload: established $(jnum "$json" established), failed $(jnum "$json" failed), $(jnum "$json" sas_per_second) pairs/s, p50 $(jlat "$json" p50) ms, p99 $(jlat "$json" p99) ms"
 	echo "  Deletes at the end: iked CPU $(awk -v a="$mid" -v b="$last" -v hz="$hz" 'BEGIN {printf "%.1f", (b - a) / hz}')s (settled $(awk -v a="$t1" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", (b - a) / 1e9}')s after ikeload ended); message 70 lines: $(grep -c 'queue full, important packet dropped' "$WORK/iked/out" || true); 'kernel policies ... not installed' lines: $(grep -c 'kernel policies of a Quick Mode SA not installed' "$WORK/iked/out" || true); ISAKMP SAs left: $(sas_held || echo 'no answer')"
+	echo "  engine queue: $("${CTL[@]}" stats 2>/dev/null | grep -E 'engine-dropped|engine-waits' | tr -s ' \n' ' ')"
 	stop_iked
 }
 
