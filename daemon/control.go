@@ -89,12 +89,6 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 
 func (d *Daemon) status() *control.Status {
 	now := d.clock.Now()
-	est := 0
-	for _, sa := range d.sas {
-		if sa.Established {
-			est++
-		}
-	}
 	s := &control.Status{
 		Version:     d.opt.Version,
 		PID:         os.Getpid(),
@@ -106,7 +100,7 @@ func (d *Daemon) status() *control.Status {
 		Listening:   d.listening(),
 		ISAKMPSAs:   len(d.sas),
 		HalfOpen:    d.halfOpen,
-		Established: est,
+		Established: d.nEstablished,
 		Counters:    d.Counters.received(),
 	}
 	if d.policy != nil {

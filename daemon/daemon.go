@@ -109,16 +109,17 @@ type Daemon struct {
 	// peer address (EachEstablished, EachEstablishedWith), so that a
 	// look-up for one connection made while each of many SAs is set up
 	// does not scan them all.
-	byConn      map[string]map[netip.Addr]*peerSet
-	halfOpen    int
-	refused     refusals
-	blocked     blockList
-	tokens      map[uint64]tokenRef
-	nextToken   uint64
-	begun       []begun
-	contexts    []*Context // free for safeCall's next call (exchange.go)
-	pendingInit []string
-	stopOnce    sync.Once
+	byConn       map[string]map[netip.Addr]*peerSet
+	nEstablished int // how many SAs byConn holds: the established ones
+	halfOpen     int
+	refused      refusals
+	blocked      blockList
+	tokens       map[uint64]tokenRef
+	nextToken    uint64
+	begun        []begun
+	contexts     []*Context // free for safeCall's next call (exchange.go)
+	pendingInit  []string
+	stopOnce     sync.Once
 	// flushing: Stop has begun; the engine's Detach will flush what it
 	// installed, so deletes are not queued (engine.go, mootAtStop).
 	flushing bool

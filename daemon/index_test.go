@@ -3,6 +3,7 @@ package daemon
 import (
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // TestEstablishedIndex: EachEstablished finds the established SAs of a
@@ -29,6 +30,9 @@ func TestEstablishedIndex(t *testing.T) {
 		}
 		return n
 	}
+	if d.nEstablished != 3 {
+		t.Fatalf("established %d, want 3", d.nEstablished)
+	}
 	if n := count("x", ""); n != 2 {
 		t.Fatalf("x: %d SAs, want 2", n)
 	}
@@ -53,5 +57,47 @@ func TestEstablishedIndex(t *testing.T) {
 	}
 	if count("x", "") != 0 || count("z", "") != 0 || count("y", "") != 1 || len(d.byConn) != 1 {
 		t.Fatalf("after unindex: %v", d.byConn)
+	}
+	if d.nEstablished != 1 {
+		t.Fatalf("established %d after unindex, want 1", d.nEstablished)
+	}
+	d.unindex(a) // twice: counted once
+	if d.nEstablished != 1 {
+		t.Fatalf("established %d after a second unindex, want 1", d.nEstablished)
+	}
+}
+
+// TestEstablishedSA: the ACQUIRE look-up returns the oldest established
+// SA of the connection that is still in the tables, and nil for a
+// connection without one.
+func TestEstablishedSA(t *testing.T) {
+	d := &Daemon{byConn: map[string]map[netip.Addr]*peerSet{}, sas: map[Cookies]*SA{}, byInit: map[[8]byte]*SA{}}
+	c := &Context{d: d}
+	t0 := time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)
+	mk := func(i byte, conn string, age time.Duration) *SA {
+		sa := &SA{Conn: conn, Remote: netip.MustParseAddrPort("192.0.2.1:500"), Created: t0.Add(-age)}
+		sa.Cookies.I[0], sa.Cookies.R[0] = i, i
+		d.sas[sa.Cookies] = sa
+		d.index(sa)
+		return sa
+	}
+	mk(1, "x", time.Minute)
+	old := mk(2, "x", time.Hour)
+	mk(3, "x", time.Second)
+	other := mk(4, "y", 2*time.Hour)
+	if got := c.EstablishedSA("x"); got != old {
+		t.Fatalf("EstablishedSA(x) = %v, want the oldest %v", got, old)
+	}
+	// Out of the tables but still indexed (removeSA unindexes after the
+	// tables): not returned.
+	delete(d.sas, old.Cookies)
+	if got := c.EstablishedSA("x"); got == old || got == nil || got.Conn != "x" {
+		t.Fatalf("EstablishedSA(x) = %v after the oldest left the tables", got)
+	}
+	if got := c.EstablishedSA("y"); got != other {
+		t.Fatalf("EstablishedSA(y) = %v", got)
+	}
+	if got := c.EstablishedSA("z"); got != nil {
+		t.Fatalf("EstablishedSA(z) = %v, want nil", got)
 	}
 }

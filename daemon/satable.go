@@ -183,6 +183,7 @@ func (d *Daemon) index(sa *SA) {
 	}
 	set.sas[sa] = struct{}{}
 	sa.indexed = &set.key
+	d.nEstablished++
 }
 
 // reindex moves sa in byConn when an exchange changed its connection or
@@ -211,6 +212,7 @@ func (d *Daemon) unindex(sa *SA) {
 		}
 	}
 	sa.indexed = nil
+	d.nEstablished--
 }
 
 // EachEstablished calls f for the established ISAKMP SAs of the
@@ -246,15 +248,18 @@ func (c *Context) EachEstablishedWith(conn string, peer netip.Addr, f func(*SA) 
 	}
 }
 
-// EstablishedSA returns an established ISAKMP SA of the connection, or
-// nil. quickmode/ uses it for a kernel ACQUIRE: when the connection's
-// phase 1 is up, Quick Mode starts on that SA (set c.SA to it, then
-// Begin); otherwise Context.Initiate starts phase 1 first.
+// EstablishedSA returns the oldest established ISAKMP SA of the
+// connection, or nil. quickmode/ uses it for a kernel ACQUIRE: when the
+// connection's phase 1 is up, Quick Mode starts on that SA (set c.SA to
+// it, then Begin); otherwise Context.Initiate starts phase 1 first. It
+// looks only at the connection's SAs (byConn), not at every SA.
 func (c *Context) EstablishedSA(conn string) *SA {
-	for _, sa := range c.d.allSAs() {
-		if sa.Established && sa.Conn == conn && c.d.alive(sa) {
-			return sa
+	var oldest *SA
+	c.EachEstablished(conn, func(sa *SA) bool {
+		if c.d.alive(sa) && (oldest == nil || sa.Created.Before(oldest.Created)) {
+			oldest = sa
 		}
-	}
-	return nil
+		return true
+	})
+	return oldest
 }
