@@ -203,12 +203,7 @@ func (s KernelSA) String() string {
 
 // XfrmStates reads the namespace's SAD (what `ip -s xfrm state` prints).
 func (ns *Namespace) XfrmStates() ([]KernelSA, error) {
-	h, err := netns.GetFromName(ns.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	nh, err := netlink.NewHandleAt(h, unix.NETLINK_XFRM)
+	nh, err := ns.xfrmHandle()
 	if err != nil {
 		return nil, err
 	}
@@ -226,6 +221,26 @@ func (ns *Namespace) XfrmStates() ([]KernelSA, error) {
 			Packets: s.Statistics.Packets, Bytes: s.Statistics.Bytes, Failed: s.Statistics.Failed, Replay: s.Statistics.Replay})
 	}
 	return out, nil
+}
+
+// xfrmHandle is a netlink XFRM socket in the namespace.
+func (ns *Namespace) xfrmHandle() (*netlink.Handle, error) {
+	h, err := netns.GetFromName(ns.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return netlink.NewHandleAt(h, unix.NETLINK_XFRM)
+}
+
+// XfrmPolicyList reads the namespace's SPD.
+func (ns *Namespace) XfrmPolicyList() ([]netlink.XfrmPolicy, error) {
+	nh, err := ns.xfrmHandle()
+	if err != nil {
+		return nil, err
+	}
+	defer nh.Close()
+	return nh.XfrmPolicyList(netlink.FAMILY_ALL)
 }
 
 // XfrmPolicies is `ip xfrm policy` in the namespace, as text.

@@ -67,6 +67,7 @@ elapsed() { echo "$(date +%s.%N) $START" | awk '{printf "%.1f", $1-$2}'; }
 echo "kernel-test: building iked and the test binaries"
 $GO build -o "$OUT/bin/iked" ./cmd/iked
 $GO build -o "$OUT/bin/ikectl" ./cmd/ikectl
+$GO build -o "$OUT/bin/ikeload" ./cmd/ikeload
 $GO test -c -o "$OUT/bin/interop.test" ./interop
 $GO test -c -o "$OUT/bin/xfrm.test" ./engine/xfrm
 $GO build -o "$OUT/bin/keycompare" ./interop/cmd/keycompare
