@@ -249,6 +249,11 @@ type ChildLister interface {
 	// ListChildren returns the bundles of sa, oldest first; with sa nil,
 	// those whose ISAKMP SA is gone.
 	ListChildren(sa *SA, now time.Time) []control.ChildSA
+	// CountChildren calls f with the connection and state of each bundle
+	// ListChildren would list, without describing it: a metrics scrape
+	// counts them on the loop, and a description may ask the kernel for
+	// each SA's byte counter.
+	CountChildren(sa *SA, f func(conn, state string))
 }
 
 // LeaseLister lists the Mode Config leases for `ikectl list-leases`
@@ -275,9 +280,7 @@ func (d *Daemon) listConns() []control.Conn {
 		return nil
 	}
 	count := map[string]int{}
-	for _, sa := range d.allSAs() {
-		count[sa.Conn]++
-	}
+	d.eachSA(func(sa *SA) { count[sa.Conn]++ })
 	out := slices.Clone(d.policy.Conns)
 	for i := range out {
 		out[i].SAs = count[out[i].Name]

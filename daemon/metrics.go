@@ -217,21 +217,28 @@ func (d *Daemon) snapshot() tableSnapshot {
 			s.conns = append(s.conns, c.Name)
 		}
 	}
-	for _, sa := range d.allSAs() {
+	// Counted, not described: a description of each bundle (list-sas)
+	// allocates and, with the xfrm engine, asks the kernel for each SA's
+	// byte counter, on the loop.
+	d.eachSA(func(sa *SA) {
 		if !sa.Established {
 			s.halfOpenSAs++
-			continue
+			return
 		}
 		s.established++
 		s.connISAKMP[sa.Conn]++
-		for _, ch := range d.listChildren(sa) {
-			s.ipsec[ch.State]++
-			s.connIPsec[ch.Conn]++
+		if d.lister != nil {
+			d.lister.CountChildren(sa, func(conn, state string) {
+				s.ipsec[state]++
+				s.connIPsec[conn]++
+			})
 		}
-	}
-	for _, ch := range d.listChildren(nil) {
-		s.ipsec["detached"]++
-		s.connIPsec[ch.Conn]++
+	})
+	if d.lister != nil {
+		d.lister.CountChildren(nil, func(conn, _ string) {
+			s.ipsec["detached"]++
+			s.connIPsec[conn]++
+		})
 	}
 	return s
 }

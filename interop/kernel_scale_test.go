@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/vishvananda/netlink"
 )
 
@@ -62,6 +67,55 @@ func ikeloadBinary(t *testing.T) string {
 	return ikeloadBin
 }
 
+// scrapeIn fetches iked's /metrics at addr from inside ns and returns each
+// sample's value by its name and labels as the text format writes them
+// (`iked_ipsec_sas{state="installed"}`), and how long the answer took.
+func scrapeIn(ns *Namespace, addr string) (map[string]float64, time.Duration, error) {
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			var c net.Conn
+			err := ns.Do(func() (err error) {
+				c, err = (&net.Dialer{}).DialContext(ctx, network, a)
+				return err
+			})
+			return c, err
+		},
+	}}
+	began := time.Now()
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	took := time.Since(began)
+	if err != nil {
+		return nil, took, err
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			key := name
+			if len(ls) > 0 {
+				key += "{" + strings.Join(ls, ",") + "}"
+			}
+			switch {
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			}
+		}
+	}
+	return out, took, nil
+}
+
 // ikeloadReport is the part of ikeload's -json report (cmd/ikeload/report.go)
 // the scale scenario reads.
 type ikeloadReport struct {
@@ -84,8 +138,9 @@ type ikeloadReport struct {
 // ikeload ends it deletes them all at once, and iked takes every SA and
 // policy out again (the SAD and SPD as before ikeload started), logs no
 // warning or error on the way (no engine queue overflow, no failed
-// installation), and leaves nothing after SIGTERM. KT_SCALE_N sets N
-// (default 200, at most 250).
+// installation), and leaves nothing after SIGTERM. While they are held,
+// five Prometheus scrapes count them (their time is reported).
+// KT_SCALE_N sets N (default 200, at most 250).
 func TestKernelScale(t *testing.T) {
 	line := kernelScenario(t, "18/scale")
 	n := 200
@@ -109,6 +164,7 @@ daemon:
   engine: xfrm
   control-socket: %[2]q
   log: {level: info, format: json}
+  metrics: {listen: "127.0.0.1:9772"}
 transforms:
   ike: {protocol: isakmp, ciphers: [aes128], hashes: [sha256], groups: [ecp256]}
   esp: {protocol: esp, ciphers: [aes128], hmacs: [sha256]}
@@ -204,6 +260,25 @@ connections:
 	if t.Failed() {
 		t.FailNow()
 	}
+	// A Prometheus scrape counts them, on iked's loop, without asking the
+	// kernel for each SA's counters.
+	var scrapes []time.Duration
+	for range 5 {
+		m, took, err := scrapeIn(p.A.NS, "127.0.0.1:9772")
+		if err != nil {
+			t.Fatalf("metrics: %v", err)
+		}
+		scrapes = append(scrapes, took)
+		for key, v := range map[string]float64{
+			`iked_isakmp_sas{state="established"}`: float64(n), `iked_ipsec_sas{state="installed"}`: float64(n),
+			`iked_connection_ipsec_sas{conn="clients"}`: float64(n),
+		} {
+			if m[key] != v {
+				t.Fatalf("metrics: %s = %v, want %v", key, m[key], v)
+			}
+		}
+	}
+	slices.Sort(scrapes)
 
 	// ikeload ends after its hold and deletes everything at once.
 	select {
@@ -241,6 +316,7 @@ connections:
 	if after := kernelState(t, p.A.NS); after != before {
 		t.Errorf("iked left kernel state after SIGTERM:\n%s", after)
 	}
-	*line = fmt.Sprintf("%d SA pairs from %d clients: %d SAs and %d policies in the kernel %v after the start (ikeload %.1f pairs/s, p99 %.0f ms); the clients' Deletes took them all out in %v",
-		n, n, len(sas), len(polIn)+len(polOut), up.Round(100*time.Millisecond), rep.Rate, rep.Latency.P99, gone.Round(100*time.Millisecond))
+	*line = fmt.Sprintf("%d SA pairs from %d clients: %d SAs and %d policies in the kernel %v after the start (ikeload %.1f pairs/s, p99 %.0f ms); metrics scrape median %v, slowest %v; the clients' Deletes took them all out in %v",
+		n, n, len(sas), len(polIn)+len(polOut), up.Round(100*time.Millisecond), rep.Rate, rep.Latency.P99,
+		scrapes[len(scrapes)/2].Round(100*time.Microsecond), scrapes[len(scrapes)-1].Round(100*time.Microsecond), gone.Round(100*time.Millisecond))
 }

@@ -27,19 +27,37 @@ func (rt *Manager) ListChildren(sa *daemon.SA, now time.Time) []control.ChildSA 
 	return out
 }
 
+// CountChildren calls f with the connection and state of each bundle
+// ListChildren would list, without describing it (daemon.ChildLister):
+// what a metrics scrape counts, with no look-up of the kernel's counters.
+func (rt *Manager) CountChildren(sa *daemon.SA, f func(conn, state string)) {
+	list := rt.detached
+	if sa != nil {
+		list = rt.children[sa]
+	}
+	for _, ch := range list {
+		f(ch.Conn, ch.state())
+	}
+}
+
+// state is the bundle's state as list-sas and the metrics name it.
+func (ch *Child) state() string {
+	if ch.rekeying {
+		return "rekeying"
+	}
+	return "installed"
+}
+
 func (rt *Manager) listChild(ch *Child, now time.Time) control.ChildSA {
 	c := control.ChildSA{
 		Conn: ch.Conn, MessageID: ch.MessageID, ReqID: ch.ReqID, Role: ch.Role.String(),
-		State: "installed", Mode: ch.Mode.String(),
+		State: ch.state(), Mode: ch.Mode.String(),
 		Local: ch.Local.String(), Remote: ch.Remote.String(),
 		LocalTS:     tsText(ch.Selector.Local, ch.Selector.Protocol, ch.Selector.LocalPort),
 		RemoteTS:    tsText(ch.Selector.Remote, ch.Selector.Protocol, ch.Selector.RemotePort),
 		LifeSeconds: ch.Lifetime.HardSeconds, LifeKBytes: ch.Lifetime.HardKBytes,
 		RekeySeconds: ch.Lifetime.SoftSeconds, RekeyKBytes: ch.Lifetime.SoftKBytes,
 		Installed: ch.Installed, Age: now.Sub(ch.Installed),
-	}
-	if ch.rekeying {
-		c.State = "rekeying"
 	}
 	if ch.Encap != nil {
 		c.Encap = fmt.Sprintf("udp %d:%d", ch.Encap.LocalPort, ch.Encap.RemotePort)

@@ -78,6 +78,21 @@ func TestListChild(t *testing.T) {
 		a.SAs[0].Protocol != "ah" || a.SAs[0].SPI != "0x00000101" || a.SAs[0].Integrity != "AH_SHA hmac(sha1)/96" || a.SAs[0].Encryption != "" {
 		t.Errorf("AH bundle: %+v", a)
 	}
+
+	// Counting (a metrics scrape): the same connections and states, in
+	// the same order, and no look-up of a byte counter.
+	rt.Traffic = func(engine.SARef) (uint64, bool) { t.Error("CountChildren asked for a byte counter"); return 0, false }
+	var seen []string
+	rt.CountChildren(sa, func(conn, state string) { seen = append(seen, conn+" "+state) })
+	if !slices.Equal(seen, []string{"nat installed", "ah rekeying"}) {
+		t.Errorf("CountChildren(sa): %q", seen)
+	}
+	rt.addDetached([]*Child{{Conn: "gone", Local: me, Remote: peer}})
+	seen = nil
+	rt.CountChildren(nil, func(conn, state string) { seen = append(seen, conn+" "+state) })
+	if !slices.Equal(seen, []string{"gone installed"}) || len(rt.ListChildren(nil, t0)) != 1 {
+		t.Errorf("CountChildren(nil): %q", seen)
+	}
 }
 
 // TestFindByDirection: our inbound SPIs and the peers' outbound SPIs are
