@@ -139,7 +139,8 @@ type ikeloadReport struct {
 // policy out again (the SAD and SPD as before ikeload started), logs no
 // warning or error on the way (no engine queue overflow, no failed
 // installation), and leaves nothing after SIGTERM. While they are held,
-// five Prometheus scrapes count them (their time is reported).
+// five Prometheus scrapes count them and ikectl list-sas lists them with
+// the kernel's byte counter of each SA (their times are reported).
 // KT_SCALE_N sets N (default 200, at most 250).
 func TestKernelScale(t *testing.T) {
 	line := kernelScenario(t, "18/scale")
@@ -279,6 +280,27 @@ connections:
 		}
 	}
 	slices.Sort(scrapes)
+	// So does ikectl list-sas, each IPsec SA with the kernel's byte
+	// counter (one XFRM_MSG_GETSA each).
+	listed := time.Now()
+	list, err := k.ListSAs()
+	listTook := time.Since(listed)
+	if err != nil {
+		t.Fatalf("list-sas: %v", err)
+	}
+	counted := 0
+	for _, sa := range list {
+		for _, ch := range sa.Children {
+			for _, s := range ch.SAs {
+				if s.Bytes != nil {
+					counted++
+				}
+			}
+		}
+	}
+	if len(list) != n || counted != 2*n {
+		t.Fatalf("list-sas: %d ISAKMP SAs, %d IPsec SAs with a byte counter; want %d and %d", len(list), counted, n, 2*n)
+	}
 
 	// ikeload ends after its hold and deletes everything at once.
 	select {
@@ -316,7 +338,8 @@ connections:
 	if after := kernelState(t, p.A.NS); after != before {
 		t.Errorf("iked left kernel state after SIGTERM:\n%s", after)
 	}
-	*line = fmt.Sprintf("%d SA pairs from %d clients: %d SAs and %d policies in the kernel %v after the start (ikeload %.1f pairs/s, p99 %.0f ms); metrics scrape median %v, slowest %v; the clients' Deletes took them all out in %v",
+	*line = fmt.Sprintf("%d SA pairs from %d clients: %d SAs and %d policies in the kernel %v after the start (ikeload %.1f pairs/s, p99 %.0f ms); metrics scrape median %v, slowest %v; list-sas %v; the clients' Deletes took them all out in %v",
 		n, n, len(sas), len(polIn)+len(polOut), up.Round(100*time.Millisecond), rep.Rate, rep.Latency.P99,
-		scrapes[len(scrapes)/2].Round(100*time.Microsecond), scrapes[len(scrapes)-1].Round(100*time.Microsecond), gone.Round(100*time.Millisecond))
+		scrapes[len(scrapes)/2].Round(100*time.Microsecond), scrapes[len(scrapes)-1].Round(100*time.Microsecond),
+		listTook.Round(100*time.Microsecond), gone.Round(100*time.Millisecond))
 }

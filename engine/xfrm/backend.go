@@ -68,6 +68,11 @@ type Backend struct {
 
 	leftovers Leftovers // what Open removed
 
+	// counters is Bytes's own socket (counters.go), apart from the
+	// worker's, closed by Close under countMu.
+	countMu  sync.Mutex
+	counters *netlink.Handle
+
 	rawHook func(syscall.NetlinkMessage) // tests record the kernel's messages
 }
 
@@ -119,6 +124,10 @@ func (b *Backend) Open() error {
 	s.SetSendTimeout(&tv)
 	s.SetReceiveTimeout(&tv)
 	b.h, b.sock = h, &nl.SocketHandle{Socket: s}
+	if err := b.openCounters(); err != nil {
+		b.closeSockets()
+		return err
+	}
 
 	// XFRM_MSG_GETSADINFO is the cheapest request; the kernel checks
 	// CAP_NET_ADMIN for every XFRM message, so this proves we may talk.
@@ -156,6 +165,7 @@ func (b *Backend) closeSockets() {
 	if b.sock != nil {
 		b.sock.Close()
 	}
+	b.closeCounters()
 }
 
 // Close stops the monitor and closes the sockets (it does not Flush).

@@ -118,6 +118,14 @@ func TestInstallESP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// list-sas's byte counters (Bytes): the larval SA has one, an
+			// SPI the kernel does not have none.
+			if n, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Src: r, Dst: l}); !ok || n != 0 {
+				t.Fatalf("Bytes of the larval SA: %d, %v", n, ok)
+			}
+			if _, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi ^ 1, Src: r, Dst: l}); ok {
+				t.Fatal("Bytes of an SA the kernel does not have")
+			}
 			bd := &engine.Bundle{ID: 12, ReqID: 9, Mode: engine.ModeTunnel, Local: l, Remote: r,
 				Lifetime: engine.Lifetime{SoftSeconds: 3000, HardSeconds: 3600, SoftKBytes: 900, HardKBytes: 1000},
 				Encap:    &engine.Encap{LocalPort: 4500, RemotePort: 4500}, ReplayWindow: 32,
@@ -147,6 +155,11 @@ func TestInstallESP(t *testing.T) {
 						t.Errorf("ip xfrm state lacks %q:\n%s", w, states)
 					}
 				}
+				for _, ref := range bd.Refs() {
+					if n, ok := b.Bytes(ref); !ok || n != 0 {
+						t.Errorf("Bytes of %v: %d, %v", ref, n, ok)
+					}
+				}
 				if err := b.Delete(bd.Refs()); err != nil {
 					t.Fatal(err)
 				}
@@ -165,6 +178,15 @@ func TestInstallESP(t *testing.T) {
 			}
 			if out := run(t, "ip", "-n", ns, "xfrm", "policy") + run(t, "ip", "-n", ns, "xfrm", "state"); out != "" {
 				t.Fatalf("flush left:\n%s", out)
+			}
+			// Closed, the backend answers no byte counter (its socket is gone).
+			spi, err = b.AllocSPI(&engine.AllocSPI{Protocol: engine.ProtoESP, Src: r, Dst: l, ReqID: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			if _, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Src: r, Dst: l}); ok {
+				t.Fatal("Bytes after Close")
 			}
 		})
 	}
