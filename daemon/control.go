@@ -159,7 +159,8 @@ var errStopping = errors.New("daemon is stopping")
 
 // listSAs answers list-sas (control.SALister): it takes the SAs in one
 // turn of the loop (those req.Name names, when set, as terminate names
-// them), sorts them by creation off it, then describes them a batch a turn,
+// them), sorts them by creation and begins the listing of their bundles
+// (ChildLister.BeginList) off it, then describes them a batch a turn,
 // leaving out those gone meanwhile, and hands each batch to yield off the
 // loop (the control server encodes it while the loop works).
 func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]control.ChildSA, error) {
@@ -181,6 +182,7 @@ func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]
 	}
 	// Sorted off the loop, by the creation times copied on it.
 	slices.SortFunc(all, func(a, b listed) int { return a.created.Compare(b.created) })
+	children := d.beginList(len(all))
 	for len(all) > 0 {
 		batch := all[:min(listBatch, len(all))]
 		all = all[len(batch):]
@@ -189,7 +191,7 @@ func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]
 			now := d.clock.Now()
 			for _, l := range batch {
 				if d.alive(l.sa) {
-					out = append(out, d.listSA(l.sa, now))
+					out = append(out, d.listSA(l.sa, now, children))
 				}
 			}
 		}) {
@@ -200,7 +202,7 @@ func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]
 		}
 	}
 	var detached []control.ChildSA
-	if !d.call(func() { detached = d.listChildren(nil) }) {
+	if !d.call(func() { detached = children(nil, d.clock.Now()) }) {
 		return nil, errStopping
 	}
 	if req.Name != "" {
@@ -210,7 +212,7 @@ func (d *Daemon) listSAs(req control.Request, yield func([]control.SA) bool) ([]
 }
 
 // listSA describes one ISAKMP SA for list-sas; on the loop.
-func (d *Daemon) listSA(sa *SA, now time.Time) control.SA {
+func (d *Daemon) listSA(sa *SA, now time.Time, children func(*SA, time.Time) []control.ChildSA) control.SA {
 	c := control.SA{
 		ICookie:     hex.EncodeToString(sa.Cookies.I[:]),
 		RCookie:     hex.EncodeToString(sa.Cookies.R[:]),
@@ -237,7 +239,7 @@ func (d *Daemon) listSA(sa *SA, now time.Time) control.SA {
 			Retransmits: r.tries, AwaitingReply: r.request,
 		})
 	}
-	c.Children = d.listChildren(sa)
+	c.Children = children(sa, now)
 	return c
 }
 
@@ -246,13 +248,16 @@ func (d *Daemon) listSA(sa *SA, now time.Time) control.SA {
 // SA with its IPsec SAs (as `swanctl --list-sas` shows an IKE_SA with its
 // CHILD_SAs). It is called on the loop and must not block.
 type ChildLister interface {
-	// ListChildren returns the bundles of sa, oldest first; with sa nil,
+	// BeginList prepares a listing of n ISAKMP SAs off the loop (what
+	// the descriptions need from outside the loop, such as the kernel's
+	// byte counters, is taken here once, so that the loop does not wait
+	// for it SA by SA) and returns what, on the loop, lists the bundles
+	// of one of them while the listing lasts: oldest first; with sa nil,
 	// those whose ISAKMP SA is gone.
-	ListChildren(sa *SA, now time.Time) []control.ChildSA
+	BeginList(n int) func(sa *SA, now time.Time) []control.ChildSA
 	// CountChildren calls f with the connection and state of each bundle
-	// ListChildren would list, without describing it: a metrics scrape
-	// counts them on the loop, and a description may ask the kernel for
-	// each SA's byte counter.
+	// a listing would list, without describing it: what a metrics scrape
+	// counts on the loop.
 	CountChildren(sa *SA, f func(conn, state string))
 }
 
@@ -268,11 +273,12 @@ func (d *Daemon) RegisterLeases(l LeaseLister) { registerOnce(&d.leases, l, "lea
 // RegisterLister installs the ChildLister. Call it before Start.
 func (d *Daemon) RegisterLister(l ChildLister) { registerOnce(&d.lister, l, "lister") }
 
-func (d *Daemon) listChildren(sa *SA) []control.ChildSA {
+// beginList begins a listing of n ISAKMP SAs' bundles; off the loop.
+func (d *Daemon) beginList(n int) func(*SA, time.Time) []control.ChildSA {
 	if d.lister == nil {
-		return nil
+		return func(*SA, time.Time) []control.ChildSA { return nil }
 	}
-	return d.lister.ListChildren(sa, d.clock.Now())
+	return d.lister.BeginList(n)
 }
 
 func (d *Daemon) listConns() []control.Conn {

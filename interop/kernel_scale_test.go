@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -281,25 +282,57 @@ connections:
 	}
 	slices.Sort(scrapes)
 	// So does ikectl list-sas, each IPsec SA with the kernel's byte
-	// counter (one XFRM_MSG_GETSA each).
+	// counter, taken in one XFRM_MSG_GETSA dump (stack.Counters). A few
+	// pings to two clients give their outbound SAs counts the kernel
+	// made (the clients, holding no SAs, do not answer): the listing must
+	// give each SA what `ip -s xfrm state` gives it.
+	pinged := map[netip.Addr]int{netip.MustParseAddr("198.51.100.1"): 3, last: 1}
+	for c, count := range pinged {
+		if sent, _, err := p.A.Ping(p.A.Addr, c, count, 100*time.Millisecond); err != nil || sent != count {
+			t.Fatalf("ping %s: %d sent, %v", c, sent, err)
+		}
+	}
 	listed := time.Now()
 	list, err := k.ListSAs()
 	listTook := time.Since(listed)
 	if err != nil {
 		t.Fatalf("list-sas: %v", err)
 	}
-	counted := 0
+	if sas, err = p.A.NS.XfrmStates(); err != nil {
+		t.Fatal(err)
+	}
+	kernelBytes := map[string]uint64{}
+	for _, sa := range sas {
+		kernelBytes[fmt.Sprintf("%s 0x%08x %s", sa.Proto, sa.SPI, sa.Dst)] = sa.Bytes
+	}
+	counted, nonzero := 0, map[string]uint64{}
 	for _, sa := range list {
 		for _, ch := range sa.Children {
 			for _, s := range ch.SAs {
-				if s.Bytes != nil {
-					counted++
+				if s.Bytes == nil {
+					continue
+				}
+				counted++
+				key := s.Protocol + " " + s.SPI + " " + s.Dst
+				if want, ok := kernelBytes[key]; !ok || *s.Bytes != want {
+					t.Errorf("list-sas: %s %s: %d bytes, the kernel counted %d (%v)", s.Direction, key, *s.Bytes, want, ok)
+				}
+				if *s.Bytes != 0 {
+					nonzero[s.Direction+" "+s.Dst] = *s.Bytes
 				}
 			}
 		}
 	}
 	if len(list) != n || counted != 2*n {
 		t.Fatalf("list-sas: %d ISAKMP SAs, %d IPsec SAs with a byte counter; want %d and %d", len(list), counted, n, 2*n)
+	}
+	for c := range pinged {
+		if nonzero["out "+c.String()] == 0 {
+			t.Errorf("list-sas: the outbound SA to %s, pinged, counted no bytes", c)
+		}
+	}
+	if len(nonzero) != len(pinged) {
+		t.Errorf("list-sas: SAs with traffic %v, want the outbound SAs to %v", nonzero, slices.Collect(maps.Keys(pinged)))
 	}
 
 	// ikeload ends after its hold and deletes everything at once.

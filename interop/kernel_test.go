@@ -72,6 +72,7 @@ type kernelSetup struct {
 	ikedPolicy          func(sock string) string
 	copt                CharonOptions
 	peer                string // the peer's name in capture files: "swan" unless set
+	unlisted            bool   // iked's SAs are not Quick Mode's, and list-sas lists none (manual keys)
 }
 
 func newKernelSetup(t *testing.T, tc kernelCase) *kernelSetup {
@@ -362,6 +363,9 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 	if r.failed != 0 {
 		t.Errorf("%d packets failed integrity checks", r.failed)
 	}
+	if !s.unlisted {
+		s.listedBytes(t, after)
+	}
 	if r.wire["clear"] != 0 {
 		t.Errorf("%d frames crossed the link outside IPsec, first: %q", r.wire["clear"], r.clear)
 	}
@@ -376,6 +380,47 @@ func (s *kernelSetup) traffic(t *testing.T, capName string) trafficResult {
 		}
 	}
 	return r
+}
+
+// listedBytes checks that ikectl list-sas gives each of iked's ESP and AH
+// SAs the byte counter the kernel gave it in after (read once the traffic
+// was over; an SA may count a late packet since, never fewer bytes), and
+// that each SA that carried traffic shows it.
+func (s *kernelSetup) listedBytes(t *testing.T, after []KernelSA) {
+	t.Helper()
+	list, err := s.iked.ListSAs()
+	if err != nil {
+		t.Errorf("list-sas: %v", err)
+		return
+	}
+	kernel := map[string]uint64{}
+	for _, sa := range after {
+		kernel[fmt.Sprintf("%s 0x%08x %s", sa.Proto, sa.SPI, sa.Dst)] = sa.Bytes
+	}
+	counted := 0
+	for _, sa := range list {
+		for _, ch := range sa.Children {
+			for _, l := range ch.SAs {
+				key := l.Protocol + " " + l.SPI + " " + l.Dst
+				want, ok := kernel[key]
+				switch {
+				case l.Protocol == "comp":
+					if l.Bytes != nil {
+						t.Errorf("list-sas: %s shows %d bytes; IPComp's counters are not the traffic's", key, *l.Bytes)
+					}
+				case l.Bytes == nil:
+					t.Errorf("list-sas: %s %s has no byte counter", l.Direction, key)
+				case !ok || *l.Bytes < want || *l.Bytes == 0:
+					t.Errorf("list-sas: %s %s: %d bytes, the kernel counted %d after the traffic (%v)", l.Direction, key, *l.Bytes, want, ok)
+				default:
+					counted++
+				}
+			}
+		}
+	}
+	if counted == 0 {
+		t.Errorf("list-sas listed no SA with its byte counter: %+v", list)
+	}
 }
 
 // nonZero keeps the lines of /proc/net/xfrm_stat whose counter is not 0.
@@ -707,6 +752,7 @@ func TestKernelIkedIked(t *testing.T) {
 func TestKernelManualKeys(t *testing.T) {
 	line := kernelScenario(t, "10/manual-keys")
 	s := newKernelSetup(t, kernelCase{name: "manual", chain: "[esp]", transport: true})
+	s.unlisted = true
 	const (
 		encIn, encOut   = "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
 		authIn, authOut = "0123456789abcdef0123456789abcdef01234567", "76543210fedcba9876543210fedcba9876543210"

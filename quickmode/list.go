@@ -12,23 +12,32 @@ import (
 	"github.com/iked/iked/isakmp"
 )
 
-// ListChildren answers ikectl list-sas (daemon.ChildLister): the bundles
-// installed on sa, oldest first, or with sa nil the detached ones whose
-// ISAKMP SA the peer deleted. Algorithms are named, keys never are.
-func (rt *Manager) ListChildren(sa *daemon.SA, now time.Time) []control.ChildSA {
-	list := rt.detached
-	if sa != nil {
-		list = rt.children[sa]
+// BeginList prepares ikectl list-sas's listing of n ISAKMP SAs
+// (daemon.ChildLister), off the loop: the engine's byte counters are
+// taken here (Traffic), once for the listing. What it returns lists, on
+// the loop, the bundles installed on sa, oldest first, or with sa nil the
+// detached ones whose ISAKMP SA the peer deleted. Algorithms are named,
+// keys never are.
+func (rt *Manager) BeginList(n int) func(sa *daemon.SA, now time.Time) []control.ChildSA {
+	var bytes func(engine.SARef) (uint64, bool)
+	if rt.Traffic != nil {
+		bytes = rt.Traffic(n)
 	}
-	out := make([]control.ChildSA, 0, len(list))
-	for _, ch := range list {
-		out = append(out, rt.listChild(ch, now))
+	return func(sa *daemon.SA, now time.Time) []control.ChildSA {
+		list := rt.detached
+		if sa != nil {
+			list = rt.children[sa]
+		}
+		out := make([]control.ChildSA, 0, len(list))
+		for _, ch := range list {
+			out = append(out, listChild(ch, now, bytes))
+		}
+		return out
 	}
-	return out
 }
 
 // CountChildren calls f with the connection and state of each bundle
-// ListChildren would list, without describing it (daemon.ChildLister):
+// BeginList's function would list, without describing it (daemon.ChildLister):
 // what a metrics scrape counts, with no look-up of the kernel's counters.
 func (rt *Manager) CountChildren(sa *daemon.SA, f func(conn, state string)) {
 	list := rt.detached
@@ -48,7 +57,7 @@ func (ch *Child) state() string {
 	return "installed"
 }
 
-func (rt *Manager) listChild(ch *Child, now time.Time) control.ChildSA {
+func listChild(ch *Child, now time.Time, bytes func(engine.SARef) (uint64, bool)) control.ChildSA {
 	c := control.ChildSA{
 		Conn: ch.Conn, MessageID: ch.MessageID, ReqID: ch.ReqID, Role: ch.Role.String(),
 		State: ch.state(), Mode: ch.Mode.String(),
@@ -101,8 +110,8 @@ func (rt *Manager) listChild(ch *Child, now time.Time) control.ChildSA {
 			if s.Compression != "" {
 				e.Compression = isakmp.TransformIDString(s.Protocol, s.Transform.ID) + " " + s.Compression
 			}
-			if rt.Traffic != nil {
-				if n, ok := rt.Traffic(ref); ok {
+			if bytes != nil {
+				if n, ok := bytes(ref); ok {
 					e.Bytes = &n
 				}
 			}

@@ -31,9 +31,11 @@ type Manager struct {
 	// its Life says whether an SA reauthenticates another, and Deleter
 	// falls back to phase 1's (phase1.Deleter) over it.
 	Info *phase1.InfoHandler
-	// Traffic, when set, returns the bytes the engine counted on an SA
-	// for ikectl list-sas (stack.Traffic, for engines that count).
-	Traffic func(engine.SARef) (uint64, bool)
+	// Traffic, when set, prepares the byte counters of a listing of n
+	// ISAKMP SAs by ikectl list-sas, off the loop, and returns their
+	// look-up, which the loop calls for each IPsec SA listed
+	// (stack.Counters, for engines that count).
+	Traffic func(n int) func(engine.SARef) (uint64, bool)
 	// OnInstalled, when set, is told of every bundle installed, with its
 	// ISAKMP SA, on the loop: cmd/ikeload times its Quick Modes by it.
 	OnInstalled func(sa *daemon.SA, ch *Child)

@@ -37,10 +37,18 @@ func TestListChild(t *testing.T) {
 	sa := &daemon.SA{}
 	rt.setChildren(sa, []*Child{esp, ah})
 	counted := engine.SARef{Protocol: engine.ProtoESP, SPI: 0xc0000001, Src: peer, Dst: me}
-	rt.Traffic = func(r engine.SARef) (uint64, bool) { return 77, r == counted }
+	began := 0
+	rt.Traffic = func(n int) func(engine.SARef) (uint64, bool) {
+		began++
+		if n != 1 {
+			t.Errorf("BeginList(1) began the counters for %d ISAKMP SAs", n)
+		}
+		return func(r engine.SARef) (uint64, bool) { return 77, r == counted }
+	}
 
-	got := rt.ListChildren(sa, t0.Add(3300*time.Second))
-	if len(got) != 2 || len(rt.ListChildren(nil, t0)) != 0 {
+	list := rt.BeginList(1)
+	got := list(sa, t0.Add(3300*time.Second))
+	if len(got) != 2 || len(list(nil, t0)) != 0 || began != 1 {
 		t.Fatalf("listed %d bundles", len(got))
 	}
 	c := got[0]
@@ -81,7 +89,10 @@ func TestListChild(t *testing.T) {
 
 	// Counting (a metrics scrape): the same connections and states, in
 	// the same order, and no look-up of a byte counter.
-	rt.Traffic = func(engine.SARef) (uint64, bool) { t.Error("CountChildren asked for a byte counter"); return 0, false }
+	rt.Traffic = func(int) func(engine.SARef) (uint64, bool) {
+		t.Error("CountChildren asked for the byte counters")
+		return nil
+	}
 	var seen []string
 	rt.CountChildren(sa, func(conn, state string) { seen = append(seen, conn+" "+state) })
 	if !slices.Equal(seen, []string{"nat installed", "ah rekeying"}) {
@@ -90,7 +101,7 @@ func TestListChild(t *testing.T) {
 	rt.addDetached([]*Child{{Conn: "gone", Local: me, Remote: peer}})
 	seen = nil
 	rt.CountChildren(nil, func(conn, state string) { seen = append(seen, conn+" "+state) })
-	if !slices.Equal(seen, []string{"gone installed"}) || len(rt.ListChildren(nil, t0)) != 1 {
+	if !slices.Equal(seen, []string{"gone installed"}) || len(list(nil, t0)) != 1 {
 		t.Errorf("CountChildren(nil): %q", seen)
 	}
 }

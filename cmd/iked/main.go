@@ -134,7 +134,7 @@ func run() int {
 		LogLevel:  *debug,
 		Version:   version,
 	}, pd)
-	s.IPsec.Traffic = stack.Traffic(&backend)
+	s.IPsec.Traffic = stack.Counters(&backend)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -68,10 +68,10 @@ type Backend struct {
 
 	leftovers Leftovers // what Open removed
 
-	// counters is Bytes's own socket (counters.go), apart from the
-	// worker's, closed by Close under countMu.
+	// counters is the socket of Bytes and ByteCounts (counters.go),
+	// apart from the worker's, closed by Close under countMu.
 	countMu  sync.Mutex
-	counters *netlink.Handle
+	counters *nl.SocketHandle
 
 	rawHook func(syscall.NetlinkMessage) // tests record the kernel's messages
 }

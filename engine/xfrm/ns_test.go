@@ -17,7 +17,7 @@ func init() { interop.Prefix = "xf" }
 // testNS creates a fresh network namespace with lo up (interop's), and
 // deletes it when the test ends. It skips the test unless run as root
 // (fails under CI=true).
-func testNS(t *testing.T) (string, netns.NsHandle) {
+func testNS(t testing.TB) (string, netns.NsHandle) {
 	t.Helper()
 	interop.RequireRoot(t)
 	ns := interop.NewNamespace(t, "")
@@ -42,7 +42,7 @@ func refusedOK(t *testing.T, err error) {
 // run runs a command on the host (interop.Exec).
 var run = interop.Exec
 
-func openIn(t *testing.T, h netns.NsHandle) *Backend {
+func openIn(t testing.TB, h netns.NsHandle) *Backend {
 	t.Helper()
 	b := New(Options{Namespace: h})
 	if err := b.Open(); err != nil {

@@ -118,13 +118,22 @@ func TestInstallESP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// list-sas's byte counters (Bytes): the larval SA has one, an
-			// SPI the kernel does not have none.
-			if n, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Src: r, Dst: l}); !ok || n != 0 {
-				t.Fatalf("Bytes of the larval SA: %d, %v", n, ok)
+			// list-sas's byte counters, asked per SA (Bytes) and taken in
+			// one dump (ByteCounts): the larval SA has one, an SPI the
+			// kernel does not have none.
+			larval := engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Src: r, Dst: l}
+			unknown := engine.SARef{Protocol: engine.ProtoESP, SPI: spi ^ 1, Src: r, Dst: l}
+			counts, err := b.ByteCounts()
+			if err != nil {
+				t.Fatal(err)
 			}
-			if _, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi ^ 1, Src: r, Dst: l}); ok {
-				t.Fatal("Bytes of an SA the kernel does not have")
+			for name, count := range map[string]func(engine.SARef) (uint64, bool){"Bytes": b.Bytes, "ByteCounts": counts} {
+				if n, ok := count(larval); !ok || n != 0 {
+					t.Fatalf("%s of the larval SA: %d, %v", name, n, ok)
+				}
+				if _, ok := count(unknown); ok {
+					t.Fatalf("%s of an SA the kernel does not have", name)
+				}
 			}
 			bd := &engine.Bundle{ID: 12, ReqID: 9, Mode: engine.ModeTunnel, Local: l, Remote: r,
 				Lifetime: engine.Lifetime{SoftSeconds: 3000, HardSeconds: 3600, SoftKBytes: 900, HardKBytes: 1000},
@@ -155,9 +164,16 @@ func TestInstallESP(t *testing.T) {
 						t.Errorf("ip xfrm state lacks %q:\n%s", w, states)
 					}
 				}
+				counts, err := b.ByteCounts()
+				if err != nil {
+					t.Fatal(err)
+				}
 				for _, ref := range bd.Refs() {
 					if n, ok := b.Bytes(ref); !ok || n != 0 {
 						t.Errorf("Bytes of %v: %d, %v", ref, n, ok)
+					}
+					if n, ok := counts(ref); !ok || n != 0 {
+						t.Errorf("ByteCounts of %v: %d, %v", ref, n, ok)
 					}
 				}
 				if err := b.Delete(bd.Refs()); err != nil {
@@ -187,6 +203,9 @@ func TestInstallESP(t *testing.T) {
 			b.Close()
 			if _, ok := b.Bytes(engine.SARef{Protocol: engine.ProtoESP, SPI: spi, Src: r, Dst: l}); ok {
 				t.Fatal("Bytes after Close")
+			}
+			if _, err := b.ByteCounts(); err == nil {
+				t.Fatal("ByteCounts after Close")
 			}
 		})
 	}

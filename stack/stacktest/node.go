@@ -113,7 +113,7 @@ func StartYAML(t testing.TB, yaml func(sock string) string, o Options) *Node {
 		o.Edit(s)
 	}
 	var backend engine.Backend
-	s.IPsec.Traffic = stack.Traffic(&backend)
+	s.IPsec.Traffic = stack.Counters(&backend)
 	s.Register(daemon.New(daemon.Options{
 		ConfigFile: conf,
 		Load:       daemon.PolicyLoader(policymgr.LoadOptions{}),
