@@ -22,7 +22,7 @@ const dumpFrom = 16
 // SAs by ikectl list-sas (quickmode.Manager's Traffic) in the engine that
 // *backend holds once the daemon has opened it. It is called off the
 // daemon's loop, once per listing; the look-up it returns is called on it.
-// The memory engine looks its records up; the xfrm engine asks the kernel,
+// The memory engine reads its records' counters; the xfrm engine asks the kernel,
 // for a long listing once (xfrm.Backend.ByteCounts, one XFRM_MSG_GETSA
 // dump, `ip -s xfrm state`), for a short one per SA (Bytes, `ip -s xfrm
 // state get`), each on a socket it keeps for them.
@@ -30,10 +30,7 @@ func Counters(backend *engine.Backend) func(n int) func(engine.SARef) (uint64, b
 	return func(n int) func(engine.SARef) (uint64, bool) {
 		switch b := (*backend).(type) {
 		case *memory.Backend:
-			return func(ref engine.SARef) (uint64, bool) {
-				r, ok := b.Lookup(ref)
-				return r.Bytes, ok
-			}
+			return b.Bytes
 		case byteCounter:
 			if n >= dumpFrom {
 				if counts, err := b.ByteCounts(); err == nil {

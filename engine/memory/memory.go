@@ -532,6 +532,18 @@ func (b *Backend) Lookup(ref engine.SARef) (Record, bool) {
 	return r, true
 }
 
+// Bytes is the byte counter of the SA a reference names (what Account
+// added), for ikectl list-sas: Lookup without the copy of the SA.
+func (b *Backend) Bytes(ref engine.SARef) (uint64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.sas[keyOf(ref)]
+	if !ok {
+		return 0, false
+	}
+	return e.bytes, true
+}
+
 // Reserved reports how many SPIs are allocated but not yet installed.
 func (b *Backend) Reserved() int {
 	b.mu.Lock()

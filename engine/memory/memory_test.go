@@ -144,6 +144,12 @@ func TestVolumeLifetime(t *testing.T) {
 		t.Fatal("expired below the soft volume")
 	}
 	m.Account(out, 100)
+	if n, ok := m.Bytes(out); !ok || n != 1100 {
+		t.Fatalf("Bytes: %d, %v; want 1100", n, ok)
+	}
+	if n, ok := m.Bytes(bd.Refs()[0]); !ok || n != 0 {
+		t.Fatalf("Bytes of the inbound SA: %d, %v; want 0", n, ok)
+	}
 	if ev := <-m.notes; ev.Kind != engine.EventExpireSoft || ev.SPI != 0x2222 {
 		t.Fatalf("soft: %v", ev)
 	}
@@ -153,6 +159,9 @@ func TestVolumeLifetime(t *testing.T) {
 	}
 	if _, ok := m.Lookup(out); ok {
 		t.Fatal("hard volume expire left the SA")
+	}
+	if _, ok := m.Bytes(out); ok {
+		t.Fatal("Bytes of an SA gone")
 	}
 	if err := m.Account(out, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
