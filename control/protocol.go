@@ -15,6 +15,7 @@ const (
 	CmdListConns Command = "list-conns" // connections of the running policy
 	CmdInitiate  Command = "initiate"   // start phase 1 (and 2) of connection Name
 	CmdTerminate Command = "terminate"  // delete the SAs of connection or SA Name
+	CmdRekey     Command = "rekey"      // rekey the IPsec SAs of connection or SA Name
 	CmdReload    Command = "reload"     // reread the policy file (as SIGHUP)
 	CmdStats     Command = "stats"      // every counter
 	CmdListCerts Command = "list-certs" // certificates and CRLs of the running policy
@@ -25,10 +26,10 @@ const (
 const CmdListLeases Command = "list-leases"
 
 // Commands lists every command, in the order ikectl prints them.
-var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdListLeases, CmdMonitor, CmdInitiate, CmdTerminate, CmdReload, CmdStats}
+var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdListLeases, CmdMonitor, CmdInitiate, CmdTerminate, CmdRekey, CmdReload, CmdStats}
 
 // NeedsName reports whether the command takes a connection or SA name.
-func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate }
+func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate || c == CmdRekey }
 
 // MayName reports whether the command takes a connection or SA name, if
 // only as a choice: list-sas lists those of one connection or the one SA

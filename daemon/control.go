@@ -79,6 +79,16 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 			} else {
 				resp.Messages = append(resp.Messages, fmt.Sprintf("%d ISAKMP SA(s) deleted", n))
 			}
+		case control.CmdRekey:
+			sas, n := d.rekey(req.Name)
+			switch {
+			case sas == 0:
+				resp.Error = fmt.Sprintf("no established ISAKMP SA of connection or SA %q", req.Name)
+			case n == 0:
+				resp.Error = fmt.Sprintf("no IPsec SA of connection or SA %q to rekey (none installed, or rekeying already)", req.Name)
+			default:
+				resp.Messages = append(resp.Messages, fmt.Sprintf("%d IPsec SA bundle(s) of %d ISAKMP SA(s) rekeying", n, sas))
+			}
 		}
 	})
 	if !ok {
@@ -356,6 +366,40 @@ func (d *Daemon) terminate(name string) int {
 		}
 	}
 	return n
+}
+
+// rekey starts the rekeying of the IPsec SAs of a connection's
+// established ISAKMP SAs, or of the one its cookie names (Rekeyer). It
+// returns how many ISAKMP SAs it asked and how many bundles they began
+// rekeying.
+func (d *Daemon) rekey(name string) (sas, bundles int) {
+	if d.rekeyer == nil {
+		return 0, 0
+	}
+	for _, sa := range d.allSAs() {
+		if !sa.Established || !sa.named(name) || !d.alive(sa) {
+			continue
+		}
+		sas++
+		var n int
+		res := d.safeCall(sa, nil, func(c *Context) Result {
+			var r Result
+			n, r = d.rekeyer.Rekey(c)
+			return r
+		})
+		if res.Reject != nil {
+			d.log.Warn("IPsec SAs not rekeyed", zap.Stringer("cookies", sa.Cookies), zap.Error(res.Reject))
+		}
+		bundles += n
+		for _, m := range res.Log {
+			d.log.Emit(m, zap.Stringer("cookies", sa.Cookies))
+		}
+		for _, r := range res.Engine {
+			d.submit(r)
+		}
+		d.flushBegun()
+	}
+	return sas, bundles
 }
 
 // named reports whether name is the SA's connection, its initiator cookie

@@ -95,6 +95,7 @@ type Daemon struct {
 	initiator   Initiator
 	kernel      KernelHandler
 	deleter     Deleter
+	rekeyer     Rekeyer
 	lister      ChildLister
 	leases      LeaseLister
 	revalidator Revalidator
@@ -238,6 +239,9 @@ func (d *Daemon) RegisterKernel(k KernelHandler) { registerOnce(&d.kernel, k, "k
 // RegisterDeleter installs what says goodbye to peers on terminate and
 // stop; once.
 func (d *Daemon) RegisterDeleter(x Deleter) { registerOnce(&d.deleter, x, "deleter") }
+
+// RegisterRekeyer installs what `ikectl rekey` calls; once.
+func (d *Daemon) RegisterRekeyer(r Rekeyer) { registerOnce(&d.rekeyer, r, "rekeyer") }
 
 // registerOnce sets *slot to v, and panics if v is nil or *slot is
 // already set.

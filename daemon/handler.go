@@ -131,6 +131,15 @@ type Deleter interface {
 	Delete(c *Context) Result
 }
 
+// Rekeyer rekeys the IPsec SAs of an established ISAKMP SA on request
+// (`ikectl rekey`): quickmode/ registers one that starts, for each bundle
+// c.SA holds that is not being rekeyed already, the Quick Mode its soft
+// lifetime would start. It reports how many it started; the loop carries
+// out the Result (log, engine requests) and the exchanges begun.
+type Rekeyer interface {
+	Rekey(c *Context) (int, Result)
+}
+
 // Context is the loop's state that an exchange may use while it runs. It is
 // valid only during the call it is passed to.
 type Context struct {

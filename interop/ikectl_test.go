@@ -60,15 +60,7 @@ func TestIkectlListSAsMatchesCharon(t *testing.T) {
 	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
 		tc := qmCases[1] // aes256-sha1 with PFS modp2048
 		s := newQMSetup(t, tc, ikedInitiates)
-		if ikedInitiates {
-			s.ikedInitiates(t)
-		} else {
-			s.startIked(t)
-			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-			if err := s.charon.Initiate("c", 20*time.Second); err != nil {
-				t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
-			}
-		}
+		s.up(t, ikedInitiates)
 		_, ch, err := waitChild(s.charon, 20*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -109,6 +101,78 @@ func TestIkectlListSAsMatchesCharon(t *testing.T) {
 			t.Errorf("iked's bundle: %+v", k)
 		}
 		t.Logf("iked lists %s in %s out %s; charon in %s out %s", k.Conn, k.SAs[0].SPI, k.SAs[1].SPI, ch.SPIIn, ch.SPIOut)
+	})
+}
+
+// TestIkectlRekeyCharon: `ikectl rekey peer` in both roles, with the
+// child's lifetimes an hour away: iked starts a Quick Mode at once, as its
+// initiator whoever began the first one, charon answers, and iked's
+// Delete removes the old child from charon; afterwards iked lists one
+// bundle, which it initiated, whose SPIs are charon's only child's. By
+// the ISAKMP SA's cookie the same once more.
+func TestIkectlRekeyCharon(t *testing.T) {
+	RequireStrongSwan(t)
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		s := newQMSetup(t, qmCases[0], ikedInitiates)
+		s.ikedLife = "1h"
+		s.up(t, ikedInitiates)
+		for i, name := range []string{"peer", ""} {
+			_, ch, err := waitChild(s.charon, 20*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for end := time.Now().Add(10 * time.Second); len(ikedChildren(t, s.iked)) != 1; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("iked lists %+v", ikedChildren(t, s.iked))
+				}
+			}
+			if name == "" {
+				resp, err := s.iked.Call(control.CmdListSAs, "")
+				if err != nil || len(resp.SAs) != 1 {
+					t.Fatalf("list-sas: %v %+v", err, resp)
+				}
+				name = resp.SAs[0].ICookie
+			}
+			resp, err := s.iked.Call(control.CmdRekey, name)
+			if err != nil || len(resp.Messages) != 1 || resp.Messages[0] != "1 IPsec SA bundle(s) of 1 ISAKMP SA(s) rekeying" {
+				t.Fatalf("ikectl rekey %s: %v %+v", name, err, resp)
+			}
+			// waitRekeyed looks for charon's log of a Delete: the second
+			// round needs a second one.
+			if i == 0 {
+				waitRekeyed(t, s, ch, 20*time.Second, "no rekey after ikectl rekey")
+			} else {
+				first := strings.ToLower(strings.TrimPrefix(ch.SPIIn, "0x"))
+				for end := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+					now := childSPIs(s.charon)
+					if len(now) == 1 && !now[first] && strings.Count(s.charon.Log(), "received DELETE for ESP CHILD_SA") >= 2 {
+						break
+					}
+					if time.Now().After(end) {
+						t.Fatalf("no second rekey: charon's children %v, first %s\niked:\n%s", now, first, s.iked.catalogSummary())
+					}
+				}
+			}
+			var kids []control.ChildSA
+			for end := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				if kids = ikedChildren(t, s.iked); len(kids) == 1 && kids[0].Role == "initiator" && kids[0].State == "installed" {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("iked lists %+v after its rekey, want one installed bundle it initiated", kids)
+				}
+			}
+			swIn, swOut := swanctlSPIs(t, s.charon)
+			for _, sa := range kids[0].SAs {
+				spi := strings.TrimPrefix(sa.SPI, "0x")
+				if (sa.Direction == "in" && !swOut[spi]) || (sa.Direction == "out" && !swIn[spi]) {
+					t.Errorf("iked's %s SPI %s is not charon's (swanctl: in %v out %v)", sa.Direction, spi, swIn, swOut)
+				}
+			}
+		}
+		if n := strings.Count(s.iked.Output(), `"msg":"IPsec SA rekeying on request (ikectl rekey)"`); n != 2 {
+			t.Errorf("iked logged %d rekeys on request, want 2\n%s", n, s.iked.catalogSummary())
+		}
 	})
 }
 

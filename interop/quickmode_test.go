@@ -272,6 +272,27 @@ func (s *qmSetup) ikedInitiates(t *testing.T) {
 	}
 }
 
+// charonInitiates starts iked, then charon, which initiates its
+// connection.
+func (s *qmSetup) charonInitiates(t *testing.T) {
+	t.Helper()
+	s.startIked(t)
+	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
+	if err := s.charon.Initiate("c", 20*time.Second); err != nil {
+		t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
+	}
+}
+
+// up starts both sides, iked or charon initiating.
+func (s *qmSetup) up(t *testing.T, ikedInitiates bool) {
+	t.Helper()
+	if ikedInitiates {
+		s.ikedInitiates(t)
+	} else {
+		s.charonInitiates(t)
+	}
+}
+
 func (s *qmSetup) startIked(t *testing.T) {
 	s.iked = startIkedYAML(t, s.ike.NS, func(sock string) string {
 		life := s.ikedLife
@@ -300,11 +321,7 @@ func TestIkedQuickModeResponder(t *testing.T) {
 			t.Parallel()
 			start := time.Now()
 			s := newQMSetup(t, tc, false)
-			s.startIked(t)
-			s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
-			if err := s.charon.Initiate("c", 20*time.Second); err != nil {
-				t.Fatalf("swanctl --initiate: %v\niked:\n%s", err, s.iked.catalogSummary())
-			}
+			s.charonInitiates(t)
 			checkChildKeys(t, tc, s.charon, s.iked)
 			_, ch, _ := waitChild(s.charon, time.Second)
 			if err := s.charon.TerminateChild("c", 10*time.Second); err != nil {

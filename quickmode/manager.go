@@ -268,6 +268,11 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 	if installed != nil && x.rekeys != nil {
 		r.Engine = append(r.Engine, rt.retire(c, x.P1, x.rekeys)...)
 	}
+	if x != nil && x.rekeys != nil && x.State == StateFailed {
+		// The old bundle stays, no longer rekeying: `ikectl rekey` may
+		// try again (a soft EXPIRE comes once).
+		x.rekeys.rekeying = false
+	}
 	return r
 }
 

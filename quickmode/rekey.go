@@ -1,6 +1,7 @@
 package quickmode
 
 import (
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -93,17 +94,47 @@ func (rt *Manager) rekey(c *daemon.Context, ref engine.SARef) daemon.Result {
 	return rt.rekeyNow(c, old)
 }
 
-// rekeyNow starts the Quick Mode that replaces old, on its connection's
-// established ISAKMP SA or after a new phase 1.
+// rekeyNow starts the Quick Mode that replaces old at its soft lifetime.
 func (rt *Manager) rekeyNow(c *daemon.Context, old *Child) daemon.Result {
 	if old.Role != daemon.RoleInitiator && rt.replaced(old) {
 		// The peer rekeyed already; its Delete retires ours, or the
 		// hard lifetime does.
 		return daemon.Result{}
 	}
+	return rt.startRekey(c, old, "IPsec SA reached its soft lifetime: rekeying")
+}
+
+// Rekey answers `ikectl rekey` (daemon.Rekeyer): each bundle of c.SA that
+// is not being rekeyed already, nor replaced by a newer one of the same
+// traffic, and whose connection the running policy still has, is rekeyed
+// at once, as its soft lifetime would rekey it, with this side as the
+// Quick Mode's initiator whichever side began the old one. It returns how
+// many bundles began rekeying.
+func (rt *Manager) Rekey(c *daemon.Context) (int, daemon.Result) {
+	sa := c.SA
+	var res daemon.Result
+	n := 0
+	for _, ch := range slices.Clone(rt.children[sa]) {
+		if ch.rekeying || rt.replaced(ch) || c.Policy == nil {
+			continue
+		}
+		if _, ok := c.Policy.Connection(ch.Conn); !ok {
+			continue
+		}
+		r := rt.startRekey(c, ch, "IPsec SA rekeying on request (ikectl rekey)")
+		c.SA = sa
+		res.Log = append(res.Log, r.Log...)
+		n++
+	}
+	return n, res
+}
+
+// startRekey starts the Quick Mode that replaces old, on its connection's
+// established ISAKMP SA or after a new phase 1, and logs why.
+func (rt *Manager) startRekey(c *daemon.Context, old *Child, why string) daemon.Result {
 	old.rekeying = true
 	if c.Log != nil {
-		c.Log.Info("IPsec SA reached its soft lifetime: rekeying", zap.String("conn", old.Conn),
+		c.Log.Info(why, zap.String("conn", old.Conn),
 			zap.String("role", old.Role.String()), zap.String("spis", spiText(old)))
 	}
 	if sa := establishedFor(c, old); sa != nil {

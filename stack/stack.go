@@ -97,8 +97,8 @@ func Build(pd policymgr.Daemon) *Stack {
 //   - Main and Aggressive Mode as responder (Phase1);
 //   - Quick Mode as responder, the initiator of `ikectl initiate` and
 //     `initiate: start` (Initiator: phase 1, then Quick Mode), the receiver of the
-//     kernel's ACQUIREs and EXPIREs, and the lister of `ikectl list-sas`
-//     (IPsec);
+//     kernel's ACQUIREs and EXPIREs, the lister of `ikectl list-sas` and
+//     the rekeyer of `ikectl rekey` (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
 //   - the Transaction exchanges: XAUTH and Mode Config (Transaction);
 //   - the Deleter;
@@ -127,6 +127,7 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.RegisterInitiator(s.Initiator)
 	d.RegisterKernel(s.IPsec)
 	d.RegisterDeleter(s.Deleter)
+	d.RegisterRekeyer(s.IPsec)
 	if s.Leases != nil {
 		d.RegisterLeases(s.Leases)
 	}
