@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/control"
 )
 
 // Scenario 5: rekey and reauthentication under a steady ping (10 per
@@ -28,8 +30,9 @@ func (s *kernelSetup) kernelSPIs(t *testing.T) map[string]bool {
 
 // TestKernelRekey: iked's SAs against charon replaced under traffic, by
 // iked's own rekey (lifetime 12 s: the soft EXPIRE of its kernel SAs
-// starts the Quick Mode), by charon's (swanctl --rekey --child) and by
-// charon's phase 1 reauthentication (swanctl --rekey --ike --reauth).
+// starts the Quick Mode), by iked on request (ikectl rekey), by charon's
+// (swanctl --rekey --child) and by charon's phase 1 reauthentication
+// (swanctl --rekey --ike --reauth).
 func TestKernelRekey(t *testing.T) {
 	requireKernel(t)
 	t.Parallel()
@@ -52,6 +55,13 @@ func TestKernelRekey(t *testing.T) {
 		{name: "iked-rekeys-volume", lifetime: "66m", kbytes: 256, count: 60, act: func(t *testing.T, s *kernelSetup) {
 			if err := TCPTransfer(s.ike, s.swan, s.ikeIn, s.swanIn, 300<<10); err != nil {
 				t.Error(err)
+			}
+		}, rekey: true, oldGone: true},
+		// Scenario 5 on request: ikectl rekey, an hour before the soft
+		// lifetime.
+		{name: "ikectl-rekey", lifetime: "66m", count: 80, act: func(t *testing.T, s *kernelSetup) {
+			if resp, err := s.iked.Call(control.CmdRekey, "peer"); err != nil || len(resp.Messages) != 1 {
+				t.Errorf("ikectl rekey peer: %v %+v", err, resp)
 			}
 		}, rekey: true, oldGone: true},
 		{name: "charon-rekeys", lifetime: "66m", count: 80, act: func(t *testing.T, s *kernelSetup) {

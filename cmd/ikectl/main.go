@@ -33,7 +33,7 @@ commands:
   monitor            stream events (SAs up and down, failures with their message number) until interrupted
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
-  rekey CONN|SA      rekey the IPsec SAs of a connection, or of one ISAKMP SA by its cookie, now
+  rekey CONN|SA      rekey now the IPsec SAs of a connection, or of one ISAKMP SA by its cookie
   reload             reread the policy file (as SIGHUP)
   stats              every counter
   completion bash    print bash completion (source <(ikectl completion bash))
