@@ -16,6 +16,7 @@ const (
 	CmdInitiate  Command = "initiate"   // start phase 1 (and 2) of connection Name
 	CmdTerminate Command = "terminate"  // delete the SAs of connection or SA Name
 	CmdRekey     Command = "rekey"      // rekey the IPsec SAs of connection or SA Name
+	CmdReauth    Command = "reauth"     // replace the ISAKMP SAs of connection or SA Name by a new phase 1
 	CmdReload    Command = "reload"     // reread the policy file (as SIGHUP)
 	CmdStats     Command = "stats"      // every counter
 	CmdListCerts Command = "list-certs" // certificates and CRLs of the running policy
@@ -26,10 +27,12 @@ const (
 const CmdListLeases Command = "list-leases"
 
 // Commands lists every command, in the order ikectl prints them.
-var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdListLeases, CmdMonitor, CmdInitiate, CmdTerminate, CmdRekey, CmdReload, CmdStats}
+var Commands = []Command{CmdStatus, CmdListSAs, CmdListConns, CmdListCerts, CmdListLeases, CmdMonitor, CmdInitiate, CmdTerminate, CmdRekey, CmdReauth, CmdReload, CmdStats}
 
 // NeedsName reports whether the command takes a connection or SA name.
-func (c Command) NeedsName() bool { return c == CmdInitiate || c == CmdTerminate || c == CmdRekey }
+func (c Command) NeedsName() bool {
+	return c == CmdInitiate || c == CmdTerminate || c == CmdRekey || c == CmdReauth
+}
 
 // MayName reports whether the command takes a connection or SA name, if
 // only as a choice: list-sas lists those of one connection or the one SA

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -78,6 +79,17 @@ func (d *Daemon) handleControl(req control.Request) control.Response {
 				resp.Error = fmt.Sprintf("no ISAKMP SA of connection or SA %q", req.Name)
 			} else {
 				resp.Messages = append(resp.Messages, fmt.Sprintf("%d ISAKMP SA(s) deleted", n))
+			}
+		case control.CmdReauth:
+			started, refused := d.reauth(req.Name)
+			switch {
+			case started == 0 && len(refused) == 0:
+				resp.Error = fmt.Sprintf("no established ISAKMP SA of connection or SA %q", req.Name)
+			case started == 0:
+				resp.Error = "no ISAKMP SA reauthenticated: " + strings.Join(refused, "; ")
+			default:
+				resp.Messages = append(resp.Messages, fmt.Sprintf("%d ISAKMP SA(s) reauthenticating", started))
+				resp.Messages = append(resp.Messages, refused...)
 			}
 		case control.CmdRekey:
 			sas, n := d.rekey(req.Name)
@@ -400,6 +412,35 @@ func (d *Daemon) rekey(name string) (sas, bundles int) {
 		d.flushBegun()
 	}
 	return sas, bundles
+}
+
+// reauth starts the reauthentication of a connection's established
+// ISAKMP SAs, or of the one its cookie names (Reauthenticator). It returns
+// how many began, and why each of the others did not.
+func (d *Daemon) reauth(name string) (started int, refused []string) {
+	if d.reauther == nil {
+		return 0, nil
+	}
+	for _, sa := range d.allSAs() {
+		if !sa.Established || !sa.named(name) || !d.alive(sa) {
+			continue
+		}
+		var err error
+		res := d.safeCall(sa, nil, func(c *Context) Result {
+			err = d.reauther.Reauth(c)
+			return Result{}
+		})
+		if res.Reject != nil {
+			err = res.Reject
+		}
+		if err != nil {
+			refused = append(refused, fmt.Sprintf("%s: %v", sa.Cookies, err))
+			continue
+		}
+		started++
+		d.flushBegun()
+	}
+	return started, refused
 }
 
 // named reports whether name is the SA's connection, its initiator cookie

@@ -96,6 +96,7 @@ type Daemon struct {
 	kernel      KernelHandler
 	deleter     Deleter
 	rekeyer     Rekeyer
+	reauther    Reauthenticator
 	lister      ChildLister
 	leases      LeaseLister
 	revalidator Revalidator
@@ -242,6 +243,11 @@ func (d *Daemon) RegisterDeleter(x Deleter) { registerOnce(&d.deleter, x, "delet
 
 // RegisterRekeyer installs what `ikectl rekey` calls; once.
 func (d *Daemon) RegisterRekeyer(r Rekeyer) { registerOnce(&d.rekeyer, r, "rekeyer") }
+
+// RegisterReauthenticator installs what `ikectl reauth` calls; once.
+func (d *Daemon) RegisterReauthenticator(r Reauthenticator) {
+	registerOnce(&d.reauther, r, "reauthenticator")
+}
 
 // registerOnce sets *slot to v, and panics if v is nil or *slot is
 // already set.

@@ -140,6 +140,13 @@ type Rekeyer interface {
 	Rekey(c *Context) (int, Result)
 }
 
+// Reauthenticator replaces an established ISAKMP SA by a new phase 1 on
+// request (`ikectl reauth`): phase1/ registers its Life, which starts the
+// reauthentication the SA's lifetime would, or says why it does not.
+type Reauthenticator interface {
+	Reauth(c *Context) error
+}
+
 // Context is the loop's state that an exchange may use while it runs. It is
 // valid only during the call it is passed to.
 type Context struct {

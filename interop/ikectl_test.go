@@ -176,6 +176,58 @@ func TestIkectlRekeyCharon(t *testing.T) {
 	})
 }
 
+// TestIkectlReauthCharon: `ikectl reauth peer` in both roles: iked
+// initiates a new Main Mode to charon, the child moves to the new SA on
+// both sides (its SPIs unchanged) and the old ISAKMP SA goes from both
+// (iked's ISAKMP-only Delete), leaving one IKE_SA whose cookies are the
+// new ones of iked's list-sas.
+func TestIkectlReauthCharon(t *testing.T) {
+	RequireStrongSwan(t)
+	bothRoles(t, func(t *testing.T, ikedInitiates bool) {
+		s := newQMSetup(t, qmCases[0], ikedInitiates)
+		s.up(t, ikedInitiates)
+		ike, ch, err := waitChild(s.charon, 20*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.iked.Call(control.CmdReauth, "peer")
+		if err != nil || len(resp.Messages) != 1 || resp.Messages[0] != "1 ISAKMP SA(s) reauthenticating" {
+			t.Fatalf("ikectl reauth peer: %v %+v", err, resp)
+		}
+		var sas []IKESA
+		var listed []control.SA
+		for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			sas, _ = s.charon.ListSAs()
+			r, err := s.iked.Call(control.CmdListSAs, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed = r.SAs
+			if len(sas) == 1 && len(listed) == 1 && sas[0].State == "ESTABLISHED" && sas[0].InitiatorSPI != ike.InitiatorSPI &&
+				strings.EqualFold(sas[0].InitiatorSPI, listed[0].ICookie) && len(sas[0].Children) == 1 &&
+				sas[0].Children[0].SPIIn == ch.SPIIn && len(listed[0].Children) == 1 {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatalf("after ikectl reauth: charon %+v, iked %+v\niked:\n%s", sas, listed, s.iked.catalogSummary())
+			}
+		}
+		if sas[0].Initiator {
+			t.Errorf("charon initiated the new IKE_SA; iked should have")
+		}
+		swIn, swOut := swanctlSPIs(t, s.charon)
+		for _, sa := range listed[0].Children[0].SAs {
+			spi := strings.TrimPrefix(sa.SPI, "0x")
+			if (sa.Direction == "in" && !swOut[spi]) || (sa.Direction == "out" && !swIn[spi]) {
+				t.Errorf("iked's %s SPI %s is not charon's (swanctl: in %v out %v)", sa.Direction, spi, swIn, swOut)
+			}
+		}
+		if !strings.Contains(s.iked.Output(), `"msg":"reauthenticating ISAKMP SA on request (ikectl reauth)"`) {
+			t.Errorf("iked's log lacks the reauthentication's start\n%s", s.iked.catalogSummary())
+		}
+	})
+}
+
 // TestIkedResponderRekeysCharon: charon initiates with a child lifetime
 // far beyond iked's (rekey_time 60 s); iked, the Quick Mode responder,
 // holds the child to its own 8 s (the lifetime it answers with), so its

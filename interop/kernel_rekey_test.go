@@ -31,8 +31,9 @@ func (s *kernelSetup) kernelSPIs(t *testing.T) map[string]bool {
 // TestKernelRekey: iked's SAs against charon replaced under traffic, by
 // iked's own rekey (lifetime 12 s: the soft EXPIRE of its kernel SAs
 // starts the Quick Mode), by iked on request (ikectl rekey), by charon's
-// (swanctl --rekey --child) and by charon's phase 1 reauthentication
-// (swanctl --rekey --ike --reauth).
+// (swanctl --rekey --child), and by phase 1 reauthentication: iked's at
+// its ISAKMP SA's lifetime, iked's on request (ikectl reauth) and
+// charon's (swanctl --rekey --ike --reauth).
 func TestKernelRekey(t *testing.T) {
 	requireKernel(t)
 	t.Parallel()
@@ -70,6 +71,11 @@ func TestKernelRekey(t *testing.T) {
 			}
 		}, rekey: true},
 		{name: "iked-reauth", lifetime: "66m", ike: "15s", count: 170, act: func(t *testing.T, s *kernelSetup) {}, reauth: true},
+		{name: "ikectl-reauth", lifetime: "66m", count: 100, act: func(t *testing.T, s *kernelSetup) {
+			if resp, err := s.iked.Call(control.CmdReauth, "peer"); err != nil || len(resp.Messages) != 1 {
+				t.Errorf("ikectl reauth peer: %v %+v", err, resp)
+			}
+		}, reauth: true},
 		{name: "charon-reauth", lifetime: "66m", count: 100, act: func(t *testing.T, s *kernelSetup) {
 			if out, err := s.charon.Swanctl("--rekey", "--ike", "ike", "--reauth"); err != nil {
 				t.Errorf("swanctl --rekey --ike --reauth: %v\n%s", err, out)

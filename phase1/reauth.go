@@ -2,6 +2,8 @@ package phase1
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -113,20 +115,58 @@ func (h *Life) reauthTimer(c *daemon.Context) daemon.Result {
 		}
 		return daemon.Result{}
 	}
+	h.startReauth(c, s, "reauthenticating ISAKMP SA before its lifetime ends")
+	return daemon.Result{}
+}
+
+// Reauth answers `ikectl reauth` (daemon.Reauthenticator): it starts now
+// the reauthentication of c.SA the reauth timer would start, or says why
+// not: its connection has no peer address (a road warrior's peer
+// reauthenticates), it is being reauthenticated already, or a newer SA of
+// its connection and peer exists.
+func (h *Life) Reauth(c *daemon.Context) error {
+	s, err := phase1SA(c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case s.Conn == nil || !peerAddr(s.Conn).IsValid():
+		return errors.New("its connection has no peer address: its peer reauthenticates it")
+	case h.reauthenticating(c.SA):
+		return errors.New("it is being reauthenticated already")
+	}
+	if n := newerSA(c, c.SA); n != nil {
+		return fmt.Errorf("a newer ISAKMP SA with the peer replaces it (%s)", n.Cookies)
+	}
+	if !h.startReauth(c, s, "reauthenticating ISAKMP SA on request (ikectl reauth)") {
+		return fmt.Errorf("%d reauthentications are in progress already", maxReauthPending)
+	}
+	return nil
+}
+
+// reauthenticating reports whether sa's reauthentication is under way.
+func (h *Life) reauthenticating(sa *daemon.SA) bool {
+	_, ok := h.reauth[sa]
+	return ok
+}
+
+// startReauth initiates the phase 1 that replaces c.SA and logs why; it
+// reports false when too many are in progress.
+func (h *Life) startReauth(c *daemon.Context, s *SA, why string) bool {
 	if h.reauth == nil {
 		h.reauth = map[*daemon.SA]time.Time{}
 	}
 	if len(h.reauth) >= maxReauthPending {
-		return daemon.Result{}
+		return false
 	}
 	h.reauth[c.SA] = c.Now
 	if c.Log != nil {
-		c.Log.Info("reauthenticating ISAKMP SA before its lifetime ends",
+		c.Log.Info(why,
 			zap.String("conn", c.SA.Conn), zap.Stringer("cookies", c.SA.Cookies),
 			zap.Stringer("peer", s.Remote), zap.Time("expires", s.Expires()))
 	}
 	c.Initiate(s.Conn.Name)
-	return daemon.Result{}
+	return true
 }
 
 // reauthOf returns the SA that sa's establishment reauthenticates: one in

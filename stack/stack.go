@@ -101,7 +101,7 @@ func Build(pd policymgr.Daemon) *Stack {
 //     the rekeyer of `ikectl rekey` (IPsec);
 //   - the informational exchanges (HalfOpen, the head of the chain);
 //   - the Transaction exchanges: XAUTH and Mode Config (Transaction);
-//   - the Deleter;
+//   - the Deleter, and Life as the reauthenticator of `ikectl reauth`;
 //   - the Revalidator of SAs after a reload (phase1.Revalidator);
 //   - the watchers, in this order: the IPsec SAs follow their ISAKMP SA
 //     (IPsec), message 46 on a half-open SA's expiry (HalfOpen, before
@@ -138,6 +138,7 @@ func (s *Stack) Register(d *daemon.Daemon) {
 	d.Watch(phase1.SALog{})
 	if s.Life != nil {
 		d.Watch(s.Life)
+		d.RegisterReauthenticator(s.Life)
 	}
 	d.Watch(s.Transaction)
 	if s.ModeConfig != nil {

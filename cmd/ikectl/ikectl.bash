@@ -6,7 +6,7 @@ _ikectl() {
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=
     ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD-1]}
-    local commands="status list-sas list-conns list-certs list-leases monitor initiate terminate rekey reload stats completion"
+    local commands="status list-sas list-conns list-certs list-leases monitor initiate terminate rekey reauth reload stats completion"
     local flags="-socket -json -timeout"
 
     case $prev in
@@ -39,7 +39,7 @@ _ikectl() {
         return
     fi
     case $cmd in
-    initiate|terminate|rekey|list-sas)
+    initiate|terminate|rekey|reauth|list-sas)
         # Connection names from the running daemon, first column of list-conns.
         local names
         names=$(ikectl ${socket:+-socket "$socket"} -timeout 2s list-conns 2>/dev/null | awk 'NR > 1 { print $1 }')

@@ -34,6 +34,7 @@ commands:
   initiate CONN      start the connection
   terminate CONN|SA  delete the SAs of a connection, or one SA by its cookie
   rekey CONN|SA      rekey now the IPsec SAs of a connection, or of one ISAKMP SA by its cookie
+  reauth CONN|SA     replace now the ISAKMP SAs of a connection, or one by its cookie, by a new phase 1; the IPsec SAs move over
   reload             reread the policy file (as SIGHUP)
   stats              every counter
   completion bash    print bash completion (source <(ikectl completion bash))
