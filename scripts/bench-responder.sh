@@ -29,6 +29,8 @@
 # WARMUP=M first opens M pairs (deleted again as that ikeload stops)
 # before the CPU is read: a daemon's steady state, the same for both
 # responders (0: each run starts on a fresh process).
+# FLOOR=0 skips the crypto floor (ikecrypto's BenchmarkResponderFloor), read
+# before and after the runs for the ratios printed last.
 # IKED=PATH runs that iked binary instead of building one (to compare
 # two builds). PROFILE=SECONDS builds iked with -tags pprof (cmd/iked/pprof.go) and
 # saves a CPU profile of the first SECONDS of each iked run in the work
@@ -208,6 +210,18 @@ stop_responder() {
 	RESP_PID=
 }
 
+# The crypto floor: ikecrypto's BenchmarkResponderFloor, the cryptography
+# of one SA pair as the responder does it, in that test process's CPU per
+# pair (docs/performance.md). Read before and after the runs, since this
+# machine's speed moves; FLOOR=0 skips it. Prints "ECP256 MODP2048" in ms.
+floor() {
+	"$GO" test -run '^$' -bench ResponderFloor -count 1 ./ikecrypto/ 2>/dev/null |
+		awk '/ResponderFloor\/19-/ {e = $(NF-1)} /ResponderFloor\/14-/ {m = $(NF-1)} END {print e, m}'
+}
+floor0=
+[ "${FLOOR:-1}" = 0 ] || floor0=$(floor)
+declare -A sum cnt
+
 results=()
 echo "# $(date -u +%FT%TZ) $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r)"
 echo "# strongSwan $(dpkg-query -W -f '${Version}' charon-systemd 2>/dev/null || echo "?"), iked $(git describe --always --dirty 2>/dev/null || echo dev)"
@@ -290,6 +304,10 @@ for run in $(seq "$RUNS"); do
 			delper=$(awk -v ms="$del_ms" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", ms / n; else print "-"}')
 			results+=("$(printf '%-10s %-9s %4d %6s %6s %9.1f %9.1f %8s %8s %8s %9s %9s %5s' "$r" "$g" "$run" "$ok" "$failed" "$rate" "$p99" "$cpu_ms" "$per" "$delper" "$((rss / 1024))" "$((hwm / 1024))" "$sysp")")
 			echo "${results[-1]}"
+			if [ "$per" != - ]; then
+				sum[$r-$g]=$(awk -v a="${sum[$r-$g]:-0}" -v b="$per" 'BEGIN {print a + b}')
+				cnt[$r-$g]=$((${cnt[$r-$g]:-0} + 1))
+			fi
 			if [ "$failed" != 0 ]; then
 				echo "  failures: $(tr -d '\n' <"$json" | sed 's/.*"failures": *\({[^}]*}\).*/\1/')"
 			fi
@@ -301,3 +319,33 @@ echo "responder  group      run     ok failed   pairs/s   p99(ms)  cpu(ms)  ms/p
 echo "(cpu: the responder's, until every pair is up; ms/pair: that per pair; del ms/p: its CPU per pair for the Deletes at the end;"
 echo " sys%: the kernel's share of cpu, system calls and page faults)"
 printf '%s\n' "${results[@]}"
+
+# The ratios the responder work is judged by (docs/performance.md, "Where
+# things stand"): each responder's mean CPU per pair over the runs against
+# the floor read before and after, and iked's against strongSwan's.
+if [ -n "$floor0" ]; then
+	floor1=$(floor)
+	echo
+	echo "crypto floor, ms per pair (go test -bench ResponderFloor ./ikecrypto/), before and after the runs:" \
+		"ECP256 ${floor0% *} and ${floor1% *}, MODP2048 ${floor0#* } and ${floor1#* }"
+	for g in $GROUPS_; do
+		case $g in
+		ecp256) f0=${floor0% *} f1=${floor1% *} ;;
+		modp2048) f0=${floor0#* } f1=${floor1#* } ;;
+		*) continue ;;
+		esac
+		line="$g:"
+		for r in $RESPONDERS; do
+			[ -n "${cnt[$r-$g]:-}" ] || continue
+			line+=$(awk -v s="${sum[$r-$g]}" -v n="${cnt[$r-$g]}" -v a="$f0" -v b="$f1" -v r="$r" 'BEGIN {
+				m = s / n; lo = (a < b ? a : b); hi = (a < b ? b : a)
+				if (lo > 0) printf " %s %.2f ms/pair, %.1f-%.1fx the floor;", r, m, m / hi, m / lo
+				else printf " %s %.2f ms/pair;", r, m }')
+		done
+		if [ -n "${cnt[iked-$g]:-}" ] && [ -n "${cnt[strongswan-$g]:-}" ]; then
+			line+=$(awk -v a="${sum[iked-$g]}" -v na="${cnt[iked-$g]}" -v b="${sum[strongswan-$g]}" -v nb="${cnt[strongswan-$g]}" \
+				'BEGIN {if (b > 0) printf " iked/strongSwan %.2f", (a / na) / (b / nb)}')
+		fi
+		echo "${line%;}"
+	done
+fi
