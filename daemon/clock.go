@@ -23,4 +23,13 @@ type SystemClock struct{}
 
 func (SystemClock) Now() time.Time { return time.Now() }
 
-func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+// AfterFunc waits at least a nanosecond. A timer due at once inside a
+// testing/synctest bubble is run by Go 1.26 on the calling goroutine's
+// thread under the bubble's one race context (runtime/time.go,
+// timer.modify), while the bubble's timer scheduler may use that context
+// on another thread; under -race two at once kill the test binary
+// ("ThreadSanitizer: CHECK failed: ... slot_locked", or a SIGSEGV in
+// __tsan::SlotLock). Outside a bubble a nanosecond changes nothing.
+func (SystemClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(max(d, time.Nanosecond), f)
+}

@@ -52,7 +52,10 @@ func (x *expiries) rearm(b *Backend) {
 	if !x.armed.IsZero() && x.armed.Equal(next) {
 		return
 	}
-	d := max(time.Until(next), 0)
+	// At least a nanosecond, never a timer due at once: see
+	// daemon.SystemClock.AfterFunc (daemon/clock.go) for what those do
+	// in the tests' synctest bubbles under -race.
+	d := max(time.Until(next), time.Nanosecond)
 	if x.timer == nil {
 		x.timer = time.AfterFunc(d, b.fire)
 	} else {
