@@ -73,7 +73,45 @@ func (h *Handler) loginStatus(c *daemon.Context, s *session, k phase1.InfoKeys, 
 	if !s.mcDone {
 		return ack, h.askModeConfig(c, s)
 	}
-	return ack, h.done(c, s, daemon.Result{})
+	return ack, h.doneAfterAck(c, s)
+}
+
+// AckSettle is how long a client waits after the ACK that ends the
+// gateway's XAUTH status or Mode Config SET before its held Quick Modes
+// start. The ACK and a QM1 right behind it reach the gateway together,
+// and charon hands each received message to a worker thread of its own
+// (strongSwan src/libcharon/processing/processor.c): the QM1 may take
+// the IKE_SA first, while XAUTH has not yet established it, and charon
+// then drops the QM1 and destroys the IKE_SA without a word
+// (src/libcharon/sa/ikev1/task_manager_v1.c, "received quick mode request
+// for unestablished IKE_SA, ignored"), leaving the client with an ISAKMP
+// SA the gateway no longer has. A tenth of a second is a thousand times
+// the gap between the two datagrams, and nothing a user waits for.
+const AckSettle = 100 * time.Millisecond
+
+// settleTimer names the client's wait of AckSettle (daemon.Context.At).
+const settleTimer = "xauth-ack-settle"
+
+// doneAfterAck is done for an ACK of ours that ends the gateway's
+// exchange: the Quick Modes held back start AckSettle later, and the
+// Gate holds until then.
+func (h *Handler) doneAfterAck(c *daemon.Context, s *session) daemon.Result {
+	if !s.xauthDone || !s.mcDone || h.Ready == nil {
+		return h.done(c, s, daemon.Result{})
+	}
+	s.settling = true
+	if c.Log != nil {
+		c.Log.Debug("Quick Mode starts once the gateway has taken our ACK", zap.Stringer("cookies", c.SA.Cookies), zap.Duration("after", AckSettle))
+	}
+	c.At(settleTimer, c.Now.Add(AckSettle), func(c *daemon.Context) daemon.Result {
+		s := h.sessions[c.SA]
+		if s == nil || !s.settling {
+			return daemon.Result{}
+		}
+		s.settling = false
+		return h.done(c, s, daemon.Result{})
+	})
+	return daemon.Result{}
 }
 
 // PushWait is how long a client with mode-config.push waits for the
@@ -136,7 +174,7 @@ func (h *Handler) modeConfigSet(c *daemon.Context, s *session, a *isakmp.Attr) (
 	}
 	c.Cancel(pushTimer)
 	s.mcDone = true
-	return ack, h.done(c, s, daemon.Result{})
+	return ack, h.doneAfterAck(c, s)
 }
 
 // printable keeps a gateway's text fit for one log line.

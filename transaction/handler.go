@@ -99,9 +99,13 @@ type session struct {
 	// qmRefused: a Quick Mode of the peer was refused for want of Mode
 	// Config, and said so (Refused).
 	qmRefused bool
+	// settling: our ACK ended the gateway's last exchange a moment ago,
+	// and Quick Mode waits AckSettle for the gateway to take it
+	// (doneAfterAck).
+	settling bool
 }
 
-func (s *session) ready() bool { return s.xauthDone && s.mcDone }
+func (s *session) ready() bool { return s.xauthDone && s.mcDone && !s.settling }
 
 // wantsModeConfig reports whether a client connection asks for Mode
 // Config (pull) or waits for the gateway's SET (push).

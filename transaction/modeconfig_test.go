@@ -12,6 +12,7 @@ import (
 	"github.com/iked/iked/policymgr"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
+	"github.com/iked/iked/transaction"
 )
 
 // internalIP4 is Mode Config's INTERNAL_IP4_ADDRESS
@@ -109,6 +110,12 @@ func TestModeConfigAfterXAuth(t *testing.T) {
 				// XAUTH 2+2, Mode Config 1+1.
 				if fa, fb := transactions(t, nw); fa != 3 || fb != 3 {
 					t.Errorf("Transaction messages: %d from the client, %d from the gateway; want 3 and 3", fa, fb)
+				}
+				// After an ACK (push) the client waits for the gateway
+				// to take it; after the gateway's REPLY (pull) it need not.
+				ack, qm := ackToQuickMode(t, nw)
+				if gap := qm.Sub(ack); push && gap < transaction.AckSettle || !push && gap >= transaction.AckSettle {
+					t.Errorf("the client's QM1 left %v after its last Transaction message (push %v; transaction.AckSettle %v)", gap, push, transaction.AckSettle)
 				}
 				a.Ctl(t, "terminate", "link")
 				stacktest.Wait(t, 10*time.Second, "lease released", func() bool {

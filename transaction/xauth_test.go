@@ -15,6 +15,7 @@ import (
 	"github.com/iked/iked/isakmp"
 	"github.com/iked/iked/stack"
 	"github.com/iked/iked/stack/stacktest"
+	"github.com/iked/iked/transaction"
 )
 
 // usersFile writes an XAUTH users file with alice's password hashed by
@@ -111,7 +112,33 @@ func testXAuthLogin(t *testing.T, mode string) {
 		if !strings.Contains(b.Log.String(), "XAUTHInitPreShared") {
 			t.Errorf("the gateway's phase 1 line does not name XAUTHInitPreShared\n%s", b.Log.String())
 		}
+		if ack, qm := ackToQuickMode(t, nw); qm.Sub(ack) < transaction.AckSettle {
+			t.Errorf("the client's QM1 left %v after its ACK of the gateway's status; want at least %v (transaction.AckSettle)", qm.Sub(ack), transaction.AckSettle)
+		}
 	})
+}
+
+// ackToQuickMode returns when the client (A) sent its last Transaction
+// message before its first Quick Mode message, and when it sent that.
+func ackToQuickMode(t *testing.T, nw *stacktest.Net) (ack, qm time.Time) {
+	t.Helper()
+	for _, s := range nw.Sent() {
+		m, err := isakmp.ParseHeader(s.Data)
+		if err != nil || s.From.Addr().String() != stacktest.HostA {
+			continue
+		}
+		switch m.Exchange {
+		case isakmp.ExchangeTransaction:
+			ack = s.At
+		case isakmp.ExchangeQuickMode:
+			if ack.IsZero() {
+				t.Fatal("the client sent Quick Mode before any Transaction message")
+			}
+			return ack, s.At
+		}
+	}
+	t.Fatal("the client sent no Quick Mode message")
+	return
 }
 
 // TestXAuthWrongPassword: three wrong passwords (three REQUESTs, as Cisco

@@ -12,12 +12,14 @@ import (
 )
 
 // Sent is one datagram as it crossed the network: numbered in sending
-// order from 0, with its addresses as seen outside any NAT, and whether
-// the network lost it.
+// order from 0, with its addresses as seen outside any NAT, when it was
+// sent (on the clock of the synctest bubble the sender runs in), and
+// whether the network lost it.
 type Sent struct {
 	N        int
 	From, To netip.AddrPort
 	Data     []byte
+	At       time.Time
 	Lost     bool
 }
 
@@ -177,7 +179,7 @@ func (c *conn) WriteDatagram(d udp.Datagram) error {
 			dst = netip.AddrPortFrom(n.inside[k], dst.Port()-uint16(k+1)*NATPortShift)
 		}
 	}
-	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...)}
+	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...), At: time.Now()}
 	s.Lost = n.drop != nil && n.drop(s)
 	n.sent = append(n.sent, s)
 	if len(n.sent) > MaxDatagrams {
