@@ -77,3 +77,21 @@ func TestLoadFailed(t *testing.T) {
 		t.Errorf("a failed connection not seen:\n%s", bad)
 	}
 }
+
+// A failed test's charon tail keeps the IKE lines that the vici clients'
+// polling would push out (lines as charon 5.9.8 wrote them in a CI run
+// that failed this way).
+func TestCharonTailWithoutVici(t *testing.T) {
+	log := "Dec  5 12:38:34 13[IKE] received quick mode request for unestablished IKE_SA, ignored\n" +
+		"Dec  5 12:38:34 13[IKE] IKE_SA ike[1] state change: CONNECTING => DESTROYING\n" +
+		strings.Repeat("Dec  5 12:38:53 13[CFG] vici client 190 registered for: list-sa\n"+
+			"Dec  5 12:38:53 11[CFG] vici client 190 requests: list-sas\n", 30) +
+		"Dec  5 12:38:54 00[DMN] SIGTERM received, shutting down\n"
+	got := tail(withoutVici(log), 40)
+	want := "Dec  5 12:38:34 13[IKE] received quick mode request for unestablished IKE_SA, ignored\n" +
+		"Dec  5 12:38:34 13[IKE] IKE_SA ike[1] state change: CONNECTING => DESTROYING\n" +
+		"Dec  5 12:38:54 00[DMN] SIGTERM received, shutting down"
+	if got != want {
+		t.Errorf("tail:\n%s\nwant:\n%s", got, want)
+	}
+}
