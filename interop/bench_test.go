@@ -112,7 +112,7 @@ func benchSequential(t *testing.T, responder, swanProp, ikedGroup, dh string, n 
 		out, err := ini.Swanctl("--initiate", "--ike", "ike", "--timeout", "20")
 		d := time.Since(start)
 		if err != nil {
-			t.Fatalf("SA %d: swanctl --initiate: %v\n%s\ncharon log:\n%s", i, err, out, tail(ini.Log(), 40))
+			t.Fatalf("SA %d: swanctl --initiate: %v\n%s\ncharon log:\n%s", i, err, out, ini.Tail(40))
 		}
 		sa, err := ini.WaitIKE("ike", "ESTABLISHED", 5*time.Second)
 		if err != nil {

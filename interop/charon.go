@@ -48,7 +48,7 @@ func StartCharon(t testing.TB, ns *Namespace, opt CharonOptions) *Charon {
 	t.Cleanup(func() {
 		c.Stop()
 		if t.Failed() {
-			t.Logf("interop: charon %s kept in %s; log tail, without the vici clients' lines:\n%s", ns.Name, dir, tail(withoutVici(c.Log()), 40))
+			t.Logf("interop: charon %s kept in %s; log tail, without the vici clients' lines:\n%s", ns.Name, dir, c.Tail(40))
 			return
 		}
 		os.RemoveAll(dir)
@@ -228,6 +228,10 @@ func (c *Charon) Stop() {
 }
 
 // tail returns the last n lines of s.
+// Tail returns the last n lines of charon's log without the vici
+// clients' lines (withoutVici), for a failed test's message.
+func (c *Charon) Tail(n int) string { return tail(withoutVici(c.Log()), n) }
+
 // withoutVici drops the lines charon logs for each vici client (the
 // tests poll list-sas ten times a second, five lines a poll), which
 // otherwise fill a failed test's tail and hide the IKE lines that say

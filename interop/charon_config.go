@@ -60,6 +60,7 @@ type Connection struct {
 	DPDTimeout  time.Duration // IKEv1 only: silence before the peer is dead
 	RekeyTime   time.Duration // IKE SA; 0 is 4 h
 	OverTime    time.Duration
+	RandTime    time.Duration // IKE SA; 0 is charon's default, the smaller of over_time and half of rekey_time
 	ReauthTime  time.Duration
 	Encap       bool   // force UDP encapsulation (fake NAT-D)
 	Unique      string // "no", "never", "keep", "replace"
@@ -219,6 +220,9 @@ connections {
 {{- end}}
 {{- if .OverTime}}
     over_time = {{secs .OverTime}}
+{{- end}}
+{{- if .RandTime}}
+    rand_time = {{secs .RandTime}}
 {{- end}}
 {{- if .ReauthTime}}
     reauth_time = {{secs .ReauthTime}}

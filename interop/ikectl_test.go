@@ -320,6 +320,17 @@ func TestIkedCharonReauthKeepsChildren(t *testing.T) {
 	RequireStrongSwan(t)
 	s := newQMSetup(t, qmCases[0], false)
 	s.charonOpt.Connections[0].RekeyTime = 6 * time.Second
+	// over_time's default, a tenth of rekey_time, is 0 s at this scale:
+	// charon's hard lifetime would come in the same second as the
+	// reauthentication, and when its job ran first charon deleted the
+	// IKE_SA and its CHILD_SA instead ("maximum IKE_SA lifetime 6s", then
+	// QUICK_DELETE and ISAKMP_DELETE; one run in four here). charon keeps
+	// the old IKE_SA, REKEYING, until that hard lifetime and deletes it
+	// then: reauthentication at 5-6 s, the old one deleted at 8 s, the
+	// next reauthentication at 10-12 s, so a single IKE_SA for at least
+	// 2 s between (waitReauthenticated).
+	s.charonOpt.Connections[0].OverTime = 2 * time.Second
+	s.charonOpt.Connections[0].RandTime = time.Second
 	s.startIked(t)
 	s.charon = StartCharon(t, s.swan.NS, s.charonOpt)
 	if err := s.charon.Initiate("c", 20*time.Second); err != nil {

@@ -54,7 +54,7 @@ func TestIkedReauthKeepsCharonChild(t *testing.T) {
 	// charon moved the CHILD_SA itself (adopt_children_job.c) before
 	// iked's Delete of the old ISAKMP SA came.
 	if log := s.charon.Log(); !strings.Contains(log, "detected reauth of existing IKE_SA, adopting 1 children") {
-		t.Errorf("charon did not adopt the CHILD_SA into the new IKE_SA:\n%s", tail(log, 60))
+		t.Errorf("charon did not adopt the CHILD_SA into the new IKE_SA:\n%s", s.charon.Tail(60))
 	}
 	out := s.iked.Output()
 	for _, want := range []string{"reauthenticating ISAKMP SA", "ISAKMP SA reauthenticated", `"reason":"reauthenticated"`} {
@@ -89,7 +89,7 @@ func waitReauthenticated(t *testing.T, s *qmSetup, first IKESA, limit time.Durat
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no reauthentication within %v: charon %+v\niked %+v detached %+v\n%s\ncharon:\n%s",
-				limit, sas, resp.SAs, resp.Detached, s.iked.catalogSummary(), tail(s.charon.Log(), 60))
+				limit, sas, resp.SAs, resp.Detached, s.iked.catalogSummary(), s.charon.Tail(60))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

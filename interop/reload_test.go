@@ -46,7 +46,7 @@ func TestIkedReloadRevokesCharon(t *testing.T) {
 		t.Fatalf("charon still has %+v after iked's reload\niked:\n%s", sas, s.iked.catalogSummary())
 	}
 	if log := s.charon.Log(); !strings.Contains(log, "received DELETE for IKE_SA") {
-		t.Errorf("charon did not log iked's Delete of the IKE SA:\n%s", tail(log, 60))
+		t.Errorf("charon did not log iked's Delete of the IKE SA:\n%s", s.charon.Tail(60))
 	}
 	if out := s.iked.Output(); !strings.Contains(out, `"msg":"policy reload revokes an ISAKMP SA","conn":"peer","reason":"connection removed"`) {
 		t.Errorf("iked did not say why the SA went:\n%s", tail(out, 20))
