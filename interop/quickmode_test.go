@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iked/iked/control"
 )
 
 // Quick Mode against strongSwan: iked (engine none, keys log level) and
@@ -113,6 +115,15 @@ func startIkedDebug(t testing.TB, ns *Namespace, debug string, policy func(sock 
 	}
 	k := &Iked{NS: ns, Dir: dir, Config: conf, Socket: sock, t: t}
 	k.Proc = ns.Start(t, nil, bin, "-config", conf, "-debug", debug)
+	// Registered after the process's own, this cleanup runs first, while
+	// iked still answers: a failed test shows iked's exchanges in progress
+	// and its counters beside its log (a QM1 sent and retransmitted
+	// unanswered reads differently from one never sent).
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("interop: iked in %s at the failure:\n%s", ns.Name, k.stateText())
+		}
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := k.ListSAs(); err == nil {
@@ -126,6 +137,39 @@ func startIkedDebug(t testing.TB, ns *Namespace, debug string, policy func(sock 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stateText is what `ikectl list-sas` and `stats` say of the ISAKMP
+// SAs' exchanges and the counters that are not zero, for a failed test.
+func (k *Iked) stateText() string {
+	var b strings.Builder
+	if r, err := k.Call(control.CmdListSAs, ""); err != nil {
+		fmt.Fprintf(&b, "  list-sas: %v\n", err)
+	} else {
+		for _, sa := range r.SAs {
+			fmt.Fprintf(&b, "  ISAKMP SA %s:%s %s %s, %d bundle(s)\n", sa.ICookie, sa.RCookie, sa.Role, sa.State, len(sa.Children))
+			for _, x := range sa.Exchanges {
+				fmt.Fprintf(&b, "    exchange %s %#x %s: retransmits %d, awaiting reply %v\n", x.Type, x.MessageID, x.State, x.Retransmits, x.AwaitingReply)
+			}
+		}
+	}
+	if r, err := k.Call(control.CmdStats, ""); err != nil {
+		fmt.Fprintf(&b, "  stats: %v\n", err)
+	} else if st := r.Stats; st != nil {
+		for _, g := range []struct {
+			name string
+			cs   []control.Counter
+		}{{"received", st.Received}, {"dropped", st.Dropped}, {"engine", st.Engine}, {"other", st.Other}} {
+			fmt.Fprintf(&b, "  %s:", g.name)
+			for _, c := range g.cs {
+				if c.Value != 0 {
+					fmt.Fprintf(&b, " %s=%d", c.Name, c.Value)
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 // IkedSAKeys is one "IPsec SA keys" line of iked's log (quickmode/keys.go).
