@@ -120,6 +120,8 @@ type Daemon struct {
 	nextToken    uint64
 	begun        []begun
 	contexts     []*Context // free for safeCall's next call (exchange.go)
+	outbox       []outgoing // datagrams the busy loop has yet to send (outbox.go)
+	outboxBuf    []Datagram
 	pendingInit  []string
 	stopOnce     sync.Once
 	// flushing: Stop has begun; the engine's Detach will flush what it
@@ -573,6 +575,9 @@ func (d *Daemon) loop() {
 	defer d.wg.Done()
 	evs := d.eng.Events()
 	for {
+		if len(d.outbox) > 0 && !d.queued() {
+			d.flushOutbox()
+		}
 		select {
 		case ev := <-d.events:
 			d.handle(ev)
@@ -597,6 +602,7 @@ func (d *Daemon) loop() {
 			}
 			d.engineEvent(ev)
 		case <-d.done:
+			d.flushOutbox()
 			return
 		}
 	}

@@ -76,7 +76,25 @@ func newHarnessWith(t testing.TB, s Settings, conns []control.Conn, setup func(d
 // none). It logs at debug level into h.log unless o.Log is set.
 func startHarness(t testing.TB, o Options, setup func(d *Daemon)) *harness {
 	t.Helper()
-	h := &harness{t: t, net: &daemontest.Net{}, log: &daemontest.LogBuffer{}, eng: memory.New(memory.Options{})}
+	return startHarnessOn(t, &daemontest.Net{}, o, setup)
+}
+
+// startHarnessNet starts a daemon as newHarness does, on net.
+func startHarnessNet(t testing.TB, net *daemontest.Net, setup func(d *Daemon)) *harness {
+	t.Helper()
+	return startHarnessOn(t, net, Options{
+		ConfigFile: "test.yaml",
+		Load: func(string) (*Loaded, []notify.Message, error) {
+			return &Loaded{File: "test.yaml", Settings: testSettings(), Conns: []control.Conn{{Name: "c1"}}}, nil, nil
+		},
+		Workers: 2,
+	}, setup)
+}
+
+// startHarnessOn is startHarness on net.
+func startHarnessOn(t testing.TB, net *daemontest.Net, o Options, setup func(d *Daemon)) *harness {
+	t.Helper()
+	h := &harness{t: t, net: net, log: &daemontest.LogBuffer{}, eng: memory.New(memory.Options{})}
 	if o.Log == nil {
 		lg, err := notify.NewLogger(notify.LogConfig{Level: "debug"}, h.log)
 		if err != nil {

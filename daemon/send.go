@@ -72,12 +72,9 @@ func (d *Daemon) transmit(sa *SA, msg []byte) {
 		if bc.natt {
 			data = frameNATT(m)
 		}
-		if err := bc.pc.WriteDatagram(Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}); err != nil {
-			d.Counters.SendErrors.Add(1)
-			d.log.Debug("send failed", zap.Stringer("to", sa.Remote), zap.Error(err))
+		if !d.send(bc.pc, Datagram{Data: data, Local: sa.Local, Remote: sa.Remote}) {
 			return
 		}
-		d.Counters.Sent.Add(1)
 	}
 	sa.LastSent = d.clock.Now()
 }

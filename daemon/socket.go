@@ -61,6 +61,7 @@ type udp4Conn struct {
 	p     *ipv4.PacketConn
 	bound netip.AddrPort
 	batch
+	out sendBatch
 }
 
 func (u *udp4Conn) ReadDatagram([]byte) (Datagram, error) {
@@ -111,15 +112,28 @@ func pktinfo(oob []byte) (dst netip.Addr, ifindex uint32, ok bool) {
 }
 
 func (u *udp4Conn) WriteDatagram(d Datagram) error {
-	var oob []byte
-	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		oob = (&ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
-	}
+	oob := u.srcControl(d)
 	// The standard library's sendmsg takes the address as it is, where
 	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
 	// for every datagram.
 	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
+}
+
+// srcControl is the control message that sends d from its local address,
+// when the socket is bound to the wildcard address; else nil.
+func (u *udp4Conn) srcControl(d Datagram) []byte {
+	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
+		return (&ipv4.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
+	}
+	return nil
+}
+
+// WriteDatagrams sends ds with sendmmsg(2) (outbox.go).
+func (u *udp4Conn) WriteDatagrams(ds []Datagram) (int, error) {
+	return u.out.write(u.c, ds, func(sa []byte, d Datagram) (int, []byte) {
+		return sockaddr4(sa, d), u.srcControl(d)
+	}, u.WriteDatagram)
 }
 
 func (u *udp4Conn) LocalAddr() netip.AddrPort { return u.bound }
@@ -130,6 +144,7 @@ type udp6Conn struct {
 	p     *ipv6.PacketConn
 	bound netip.AddrPort
 	batch
+	out sendBatch
 }
 
 func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
@@ -156,15 +171,28 @@ func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
 }
 
 func (u *udp6Conn) WriteDatagram(d Datagram) error {
-	var oob []byte
-	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
-		oob = (&ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
-	}
+	oob := u.srcControl(d)
 	// The standard library's sendmsg takes the address as it is, where
 	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
 	// for every datagram.
 	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
 	return err
+}
+
+// srcControl is the control message that sends d from its local address,
+// when the socket is bound to the wildcard address; else nil.
+func (u *udp6Conn) srcControl(d Datagram) []byte {
+	if d.Local.Addr().IsValid() && !d.Local.Addr().IsUnspecified() && u.bound.Addr().IsUnspecified() {
+		return (&ipv6.ControlMessage{Src: d.Local.Addr().AsSlice()}).Marshal()
+	}
+	return nil
+}
+
+// WriteDatagrams sends ds with sendmmsg(2) (outbox.go).
+func (u *udp6Conn) WriteDatagrams(ds []Datagram) (int, error) {
+	return u.out.write(u.c, ds, func(sa []byte, d Datagram) (int, []byte) {
+		return sockaddr6(sa, d), u.srcControl(d)
+	}, u.WriteDatagram)
 }
 
 func (u *udp6Conn) LocalAddr() netip.AddrPort { return u.bound }

@@ -32,34 +32,48 @@ const batchSize = 8
 // datagram as a new *net.UDPAddr and its IP, two allocations a datagram;
 // here the source is read from the sockaddr into a netip.AddrPort.
 type batch struct {
+	slots
+	bufs [][]byte
+	n, i int
+	// recv is the RawConn.Read callback, made once (a closure per read
+	// would be an allocation); it leaves the number of datagrams read or
+	// the error in got and errno.
+	recv func(fd uintptr) bool
+}
+
+// slots are the message headers of a batch on one socket, for recvmmsg(2)
+// or sendmmsg(2), each with its iovec, address and control buffer.
+type slots struct {
 	rc    syscall.RawConn
 	hs    []unix.Mmsghdr // each points at its slot's iovec, name and control buffer
 	iovs  []unix.Iovec
 	names [][unix.SizeofSockaddrInet6]byte // sockaddr_in or sockaddr_in6
-	bufs  [][]byte
 	oobs  [][]byte
-	n, i  int
-	// recv is the RawConn.Read callback, made once (a closure per read
-	// would be an allocation); it leaves the number of datagrams read or
-	// the error in got and errno.
-	recv  func(fd uintptr) bool
-	got   int
+	got   int // what the last call did: messages, or the error
 	errno syscall.Errno
+}
+
+// init makes batchSize slots for the socket c.
+func (s *slots) init(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	s.rc = rc
+	s.hs = make([]unix.Mmsghdr, batchSize)
+	s.iovs = make([]unix.Iovec, batchSize)
+	s.names = make([][unix.SizeofSockaddrInet6]byte, batchSize)
+	s.oobs = make([][]byte, batchSize)
+	return nil
 }
 
 // alloc makes the batch's slots for the socket c, with oob bytes for the
 // control messages the socket asked for.
 func (b *batch) alloc(c *net.UDPConn, oob int) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
+	if err := b.init(c); err != nil {
 		return err
 	}
-	b.rc = rc
-	b.hs = make([]unix.Mmsghdr, batchSize)
-	b.iovs = make([]unix.Iovec, batchSize)
-	b.names = make([][unix.SizeofSockaddrInet6]byte, batchSize)
 	b.bufs = make([][]byte, batchSize)
-	b.oobs = make([][]byte, batchSize)
 	for i := range b.hs {
 		b.bufs[i] = make([]byte, isakmp.MaxMessageSize+1)
 		b.oobs[i] = make([]byte, max(oob, 1))
@@ -71,20 +85,27 @@ func (b *batch) alloc(c *net.UDPConn, oob int) error {
 		h.SetIovlen(1)
 		h.Control = &b.oobs[i][0]
 	}
-	b.recv = func(fd uintptr) bool {
-		for {
-			n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hs[0])), uintptr(len(b.hs)), 0, 0, 0)
-			switch e {
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // wait until the socket is readable
-			}
-			b.got, b.errno = int(n), e
-			return true
-		}
-	}
+	b.recv = func(fd uintptr) bool { return mmsg(unix.SYS_RECVMMSG, fd, b.hs, &b.got, &b.errno) }
 	return nil
+}
+
+// mmsg makes the system call trap (recvmmsg or sendmmsg) on fd for the
+// messages hs, again when a signal interrupts it, and leaves the number
+// of messages done or the error in got and errno. It returns false when
+// the socket would block: the RawConn then waits until it is ready and
+// calls again.
+func mmsg(trap, fd uintptr, hs []unix.Mmsghdr, got *int, errno *syscall.Errno) bool {
+	for {
+		n, _, e := unix.Syscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		*got, *errno = int(n), e
+		return true
+	}
 }
 
 // next returns the slot of the next datagram of the batch, reading a new
@@ -185,4 +206,118 @@ func zoneName(id int) string {
 	}
 	zones.names[id] = n
 	return n
+}
+
+// sendBatch sends datagrams with one sendmmsg(2) for up to batchSize of
+// them, through the socket's RawConn as batch reads. Only the loop sends
+// (outbox.go), so one sendBatch per socket serves it.
+type sendBatch struct {
+	slots     // oobs: a slot's source address, or none
+	n     int // slots filled for the next call
+	send  func(fd uintptr) bool
+}
+
+func (b *sendBatch) alloc(c *net.UDPConn) error {
+	if err := b.init(c); err != nil {
+		return err
+	}
+	b.send = func(fd uintptr) bool { return mmsg(unix.SYS_SENDMMSG, fd, b.hs[:b.n], &b.got, &b.errno) }
+	return nil
+}
+
+// write sends ds in order, batchSize at a time. name writes the
+// destination of a datagram into a slot's sockaddr and returns its
+// length, and the control message for its source (or nil); a datagram it
+// cannot address (0) is sent with single, alone. It returns how many
+// datagrams left before the first that failed, and that one's error.
+func (b *sendBatch) write(c *net.UDPConn, ds []Datagram, name func(sa []byte, d Datagram) (int, []byte), single func(Datagram) error) (int, error) {
+	if b.hs == nil {
+		if err := b.alloc(c); err != nil {
+			return 0, err
+		}
+	}
+	sent := 0
+	for sent < len(ds) {
+		b.n = 0
+		for sent+b.n < len(ds) && b.n < len(b.hs) {
+			d := ds[sent+b.n]
+			nl, oob := name(b.names[b.n][:], d)
+			if nl == 0 || len(d.Data) == 0 {
+				break
+			}
+			i := b.n
+			b.iovs[i].Base = &d.Data[0]
+			b.iovs[i].SetLen(len(d.Data))
+			b.oobs[i] = oob
+			h := &b.hs[i]
+			*h = unix.Mmsghdr{}
+			h.Hdr.Name = &b.names[i][0]
+			h.Hdr.Namelen = uint32(nl)
+			h.Hdr.Iov = &b.iovs[i]
+			h.Hdr.SetIovlen(1)
+			if len(oob) > 0 {
+				h.Hdr.Control = &oob[0]
+				h.Hdr.SetControllen(len(oob))
+			}
+			b.n++
+		}
+		if b.n == 0 {
+			// One the batch cannot carry: alone, by the standard library.
+			if err := single(ds[sent]); err != nil {
+				return sent, err
+			}
+			sent++
+			continue
+		}
+		b.got, b.errno = 0, 0
+		err := b.rc.Write(b.send)
+		// The slots point at the datagrams' data: let go of it.
+		for i := range b.n {
+			b.iovs[i] = unix.Iovec{}
+			b.oobs[i] = nil
+			b.hs[i].Hdr.Control = nil
+		}
+		if err != nil {
+			return sent, err
+		}
+		if b.errno != 0 {
+			// sendmmsg(2) fails only when the first message fails.
+			return sent, os.NewSyscallError("sendmmsg", b.errno)
+		}
+		// Fewer sent than given: the next call reports the error of
+		// the first that did not leave, or sends it.
+		sent += b.got
+	}
+	return sent, nil
+}
+
+// sockaddr4 writes d's destination as a struct sockaddr_in (ip(7)); 0 when
+// it is not an IPv4 address.
+func sockaddr4(sa []byte, d Datagram) int {
+	a := d.Remote.Addr().Unmap()
+	if !a.Is4() {
+		return 0
+	}
+	clear(sa[:unix.SizeofSockaddrInet4])
+	binary.NativeEndian.PutUint16(sa[0:2], unix.AF_INET)
+	binary.BigEndian.PutUint16(sa[2:4], d.Remote.Port())
+	a4 := a.As4()
+	copy(sa[4:8], a4[:])
+	return unix.SizeofSockaddrInet4
+}
+
+// sockaddr6 writes d's destination as a struct sockaddr_in6 (ipv6(7)); 0
+// when it is not an IPv6 address or carries a zone (a link-local peer: the
+// standard library resolves the zone's interface).
+func sockaddr6(sa []byte, d Datagram) int {
+	a := d.Remote.Addr()
+	if !a.Is6() || a.Zone() != "" {
+		return 0
+	}
+	clear(sa[:unix.SizeofSockaddrInet6])
+	binary.NativeEndian.PutUint16(sa[0:2], unix.AF_INET6)
+	binary.BigEndian.PutUint16(sa[2:4], d.Remote.Port())
+	a16 := a.As16()
+	copy(sa[8:24], a16[:])
+	return unix.SizeofSockaddrInet6
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -65,6 +66,66 @@ func TestSystemSocketBatch(t *testing.T) {
 			}
 			if string(buf[:n]) != "answer" || src.Addr().Unmap() != dst.Addr() || src.Port() != dst.Port() {
 				t.Fatalf("answer %q from %s, want from %s", buf[:n], src, dst)
+			}
+		})
+	}
+}
+
+// TestSystemSocketWriteDatagrams sends more datagrams than one sendmmsg
+// takes, one as large as a UDP datagram gets, to two receivers in turn,
+// from a socket bound to loopback and from one bound to the wildcard
+// address (whose datagrams name their source address in a control
+// message), and checks each received whole, in order, from the socket's
+// address. A datagram it cannot send (the wrong family) stops the call at
+// its index with its error; the rest then leave.
+func TestSystemSocketWriteDatagrams(t *testing.T) {
+	for _, tc := range []struct{ bind, to, other string }{
+		{"0.0.0.0:0", "127.0.0.1", "[2001:db8::1]:500"}, {"127.0.0.1:0", "127.0.0.1", "[2001:db8::1]:500"},
+		{"[::]:0", "::1", "192.0.2.1:500"}, {"[::1]:0", "::1", "192.0.2.1:500"},
+	} {
+		t.Run(tc.bind, func(t *testing.T) {
+			pc, r1, _ := systemSocketPair(t, tc.bind, tc.to)
+			r2, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(tc.to), 0)))
+			if err != nil {
+				t.Skipf("cannot bind %s here: %v", tc.to, err)
+			}
+			t.Cleanup(func() { r2.Close() })
+			to := []netip.AddrPort{r1.LocalAddr().(*net.UDPAddr).AddrPort(), r2.LocalAddr().(*net.UDPAddr).AddrPort()}
+			local := netip.AddrPortFrom(netip.MustParseAddr(tc.to), pc.LocalAddr().Port())
+			var ds []Datagram
+			for i := range 2*batchSize + 3 {
+				n := 100 + i
+				if i == batchSize+1 {
+					n = 60000
+				}
+				ds = append(ds, Datagram{Data: bytes.Repeat([]byte{byte(i)}, n), Local: local, Remote: to[i%2]})
+			}
+			bad := batchSize + 4
+			ds = slices.Insert(ds, bad, Datagram{Data: []byte("wrong family"), Local: local, Remote: netip.MustParseAddrPort(tc.other)})
+			bw := pc.(batchWriter)
+			k, err := bw.WriteDatagrams(ds)
+			if k != bad || err == nil {
+				t.Fatalf("WriteDatagrams: %d sent, error %v; want %d and an error", k, err, bad)
+			}
+			if k, err := bw.WriteDatagrams(ds[bad+1:]); k != len(ds)-bad-1 || err != nil {
+				t.Fatalf("WriteDatagrams of the rest: %d sent, error %v; want %d", k, err, len(ds)-bad-1)
+			}
+			ds = slices.Delete(ds, bad, bad+1)
+			for r, c := range []*net.UDPConn{r1, r2} {
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 65536)
+				for i := r; i < len(ds); i += 2 {
+					n, src, err := c.ReadFromUDPAddrPort(buf)
+					if err != nil {
+						t.Fatalf("receiver %d, datagram %d: %v", r+1, i, err)
+					}
+					if !bytes.Equal(buf[:n], ds[i].Data) {
+						t.Fatalf("receiver %d, datagram %d: %d bytes of %x, want %d of %x", r+1, i, n, buf[:1], len(ds[i].Data), ds[i].Data[0])
+					}
+					if src.Addr().Unmap() != local.Addr() || src.Port() != local.Port() {
+						t.Fatalf("receiver %d, datagram %d from %s, want %s", r+1, i, src, local)
+					}
+				}
 			}
 		})
 	}

@@ -53,6 +53,9 @@ func (g *guardNet) ListenUDP(addr netip.AddrPort) (udp.PacketConn, error) {
 	return &guardConn{PacketConn: pc, g: g, local: addr.Port()}, nil
 }
 
+// guardConn has only the PacketConn methods: it must not offer the
+// daemon WriteDatagrams (daemon/outbox.go), which would send past the
+// guard (TestLoadRefusesOutside).
 type guardConn struct {
 	udp.PacketConn
 	g     *guardNet

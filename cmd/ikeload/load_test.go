@@ -166,6 +166,20 @@ func TestLoadRefusesOutside(t *testing.T) {
 		if err == nil || g.refused.Load() != 1 || nw.Count(func(daemontest.Sent) bool { return true }) != 0 {
 			t.Fatalf("send to a non-target: err %v, refused %d, on the wire %d", err, g.refused.Load(), nw.Count(func(daemontest.Sent) bool { return true }))
 		}
+		// A socket that sends in batches (the system's, daemon/outbox.go)
+		// is still guarded: the guard offers the daemon no way around
+		// its WriteDatagram.
+		nw.Batching = true
+		bc, err := g.ListenUDP(netip.MustParseAddrPort(stacktest.HostA + ":4500"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bc.Close()
+		if _, ok := bc.(interface {
+			WriteDatagrams([]udp.Datagram) (int, error)
+		}); ok {
+			t.Fatal("the guarded socket sends batches past the guard")
+		}
 	})
 }
 

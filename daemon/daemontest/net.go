@@ -21,6 +21,10 @@ type Sent struct {
 	Data     []byte
 	At       time.Time
 	Lost     bool
+	// Batch numbers the batch the datagram left in, from 1, when its
+	// socket sent several with one call (Net.Batching); 0 when it left
+	// alone.
+	Batch int
 }
 
 // MaxDatagrams bounds what one Net carries. Two daemons that answer each
@@ -40,14 +44,20 @@ const NATPortShift = 10000
 // says. A full queue or a port nobody listens on loses it, as UDP does.
 // The zero Net is ready to use.
 type Net struct {
-	mu     sync.Mutex
-	conns  map[netip.AddrPort]*conn
-	sent   []Sent
-	silent map[netip.Addr]bool
-	drop   func(Sent) bool
-	delay  func(Sent) time.Duration
-	inside []netip.Addr // behind the NAT, in the order NAT named them
-	public netip.Addr
+	// Batching makes the sockets bound after it is set send in batches
+	// as the system's do (WriteDatagrams; daemon/outbox.go), so that the
+	// daemon holds what it sends while it is busy and sends it together.
+	Batching bool
+
+	mu      sync.Mutex
+	batches int
+	conns   map[netip.AddrPort]*conn
+	sent    []Sent
+	silent  map[netip.Addr]bool
+	drop    func(Sent) bool
+	delay   func(Sent) time.Duration
+	inside  []netip.Addr // behind the NAT, in the order NAT named them
+	public  netip.Addr
 }
 
 // SetDrop makes the network lose the datagrams for which f is true (nil:
@@ -121,7 +131,27 @@ func (n *Net) ListenUDP(a netip.AddrPort) (udp.PacketConn, error) {
 	}
 	c := &conn{n: n, addr: a, inbox: make(chan udp.Datagram, 1024), closed: make(chan struct{})}
 	n.conns[a] = c
+	if n.Batching {
+		return &batchConn{c}, nil
+	}
 	return c, nil
+}
+
+// batchConn is a socket of a Net that sends in batches.
+type batchConn struct{ *conn }
+
+// WriteDatagrams sends ds in order as one batch.
+func (c *batchConn) WriteDatagrams(ds []udp.Datagram) (int, error) {
+	c.n.mu.Lock()
+	c.n.batches++
+	b := c.n.batches
+	c.n.mu.Unlock()
+	for i, d := range ds {
+		if err := c.write(d, b); err != nil {
+			return i, err
+		}
+	}
+	return len(ds), nil
 }
 
 // route returns the socket bound to dst or to the wildcard of its port.
@@ -155,7 +185,10 @@ func (c *conn) ReadDatagram(buf []byte) (udp.Datagram, error) {
 	}
 }
 
-func (c *conn) WriteDatagram(d udp.Datagram) error {
+func (c *conn) WriteDatagram(d udp.Datagram) error { return c.write(d, 0) }
+
+// write sends d, in batch number batch (0: alone).
+func (c *conn) write(d udp.Datagram, batch int) error {
 	n := c.n
 	src := d.Local
 	if !src.Addr().IsValid() || src.Addr().IsUnspecified() {
@@ -179,7 +212,7 @@ func (c *conn) WriteDatagram(d udp.Datagram) error {
 			dst = netip.AddrPortFrom(n.inside[k], dst.Port()-uint16(k+1)*NATPortShift)
 		}
 	}
-	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...), At: time.Now()}
+	s := Sent{N: len(n.sent), From: src, To: d.Remote, Data: append([]byte(nil), d.Data...), At: time.Now(), Batch: batch}
 	s.Lost = n.drop != nil && n.drop(s)
 	n.sent = append(n.sent, s)
 	if len(n.sent) > MaxDatagrams {
@@ -232,7 +265,10 @@ func (c *conn) Close() error {
 // Drain returns the datagrams queued at c, a socket of a Net, without
 // waiting for more.
 func Drain(c udp.PacketConn) []udp.Datagram {
-	mc := c.(*conn)
+	mc, ok := c.(*conn)
+	if !ok {
+		mc = c.(*batchConn).conn
+	}
 	var out []udp.Datagram
 	for {
 		select {

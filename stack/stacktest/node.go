@@ -237,8 +237,10 @@ func Pair(t testing.TB, pa Policy, oa Options, pb Policy, ob Options) (a, b *Nod
 type Net = daemontest.Net
 
 // Test runs f in a testing/synctest bubble with a fresh in-memory network:
-// the daemons f starts on it live in virtual time.
+// the daemons f starts on it live in virtual time. Its sockets send in
+// batches as the system's do, so a busy daemon's outbox (daemon/outbox.go)
+// is on the path of every exchange these tests run.
 func Test(t *testing.T, f func(t *testing.T, nw *Net)) {
 	t.Helper()
-	synctest.Test(t, func(t *testing.T) { f(t, &Net{}) })
+	synctest.Test(t, func(t *testing.T) { f(t, &Net{Batching: true}) })
 }
