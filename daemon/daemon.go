@@ -556,10 +556,12 @@ func (d *Daemon) tryPost(ev event) bool {
 	}
 }
 
-// call runs f on the loop and waits for it.
+// call runs f on the loop and waits for it. What f sent has left when
+// call returns (outbox.go): Stop closes the sockets right after the
+// Deletes its call sends.
 func (d *Daemon) call(f func()) bool {
 	ch := make(chan struct{})
-	if !d.post(func() { f(); close(ch) }) {
+	if !d.post(func() { f(); d.flushOutbox(); close(ch) }) {
 		return false
 	}
 	select {

@@ -166,3 +166,29 @@ func cookieOf(m []byte) uint64 {
 	}
 	return c
 }
+
+// TestOutboxCall: what a call to the loop sends has left when the call
+// returns, though events wait behind it: Stop closes the sockets right
+// after the call that sends its Deletes.
+func TestOutboxCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startHarnessNet(t, &daemontest.Net{Batching: true}, nil)
+		release := make(chan struct{})
+		h.onLoop(func() {
+			// An event waits, and runs only once the test has looked.
+			if !h.d.tryPost(event{f: func() { <-release }}) {
+				t.Fatal("queue full")
+			}
+			pc := h.d.pickConn(netip.AddrPortFrom(ourAddr, 500), netip.AddrPortFrom(peerAddr, 500)).pc
+			h.d.send(pc, Datagram{Data: []byte("delete"), Local: netip.AddrPortFrom(ourAddr, 500), Remote: netip.AddrPortFrom(peerAddr, 500)})
+			if len(h.d.outbox) != 1 {
+				t.Errorf("outbox holds %d datagrams, want 1: the loop is busy", len(h.d.outbox))
+			}
+		})
+		got := daemontest.Drain(h.peer)
+		close(release)
+		if len(got) != 1 || string(got[0].Data) != "delete" {
+			t.Fatalf("when the call returned the peer had %d datagrams, want the one it sent", len(got))
+		}
+	})
+}
