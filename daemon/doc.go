@@ -30,7 +30,8 @@
 // admission.go (per-source limits that apply under load), refusals.go (one
 // notice line summing up refused datagrams per interval), exchange.go
 // (call an exchange, carry out its Result), send.go (transmit, retransmit),
-// fragment.go (a message too large for the path sent in IKE fragments),
+// outbox.go (what a busy loop sends leaves in batches, one sendmmsg(2)
+// per socket, when its queue empties), fragment.go (a message too large for the path sent in IKE fragments),
 // engine.go (the engine's queue and events), pool.go (the workers: a
 // high queue for proven peers, a per-source fair low one for new SAs),
 // replay.go (finished message IDs), satimer.go (per-SA timers),
