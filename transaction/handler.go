@@ -198,11 +198,17 @@ func (h *Handler) SAEstablished(c *daemon.Context) daemon.Result {
 	if p1 == nil || !h.needs(p1.Conn) {
 		return daemon.Result{}
 	}
-	if old := h.sessions[c.SA]; old != nil && c.Log != nil {
-		c.Log.Debug("transaction: a session began before the SA was reported established",
-			zap.Stringer("cookies", c.SA.Cookies), zap.Bool("xauth-done", old.xauthDone), zap.Bool("mode-config-done", old.mcDone))
-	}
 	s := h.newSession(p1)
+	if old := h.sessions[c.SA]; old != nil {
+		// A lease the earlier session took stays this SA's: SARemoved
+		// gives it back by the SA's cookies, whichever session holds it.
+		s.leased = old.leased
+		if c.Log != nil {
+			c.Log.Debug("transaction: a session began before the SA was reported established",
+				zap.Stringer("cookies", c.SA.Cookies), zap.Bool("xauth-done", old.xauthDone),
+				zap.Bool("mode-config-done", old.mcDone), zap.Bool("leased", old.leased))
+		}
+	}
 	h.sessions[c.SA] = s
 	switch {
 	case p1.Conn.IKE.XAuth == policymgr.XAuthServer:
