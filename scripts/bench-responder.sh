@@ -37,6 +37,11 @@
 # folder (go tool pprof -top bin/iked FILE), and when every pair is up its
 # allocation profile (iked-GROUP-RUN.allocs.pprof: every allocation since
 # it started; -sample_index=alloc_space or alloc_objects); KEEP it.
+# PIN=1 runs the responder alone on the last CPU and everything else
+# (ikeload, this script, the floor) on the others, as when the load
+# comes from other machines; Go then starts iked with one processor, as
+# it reads its CPU affinity (default: all share every CPU, as the issue
+# measured).
 # Root; needs charon-systemd and swanctl (Debian: charon-systemd
 # strongswan-swanctl libstrongswan-standard-plugins). Nothing leaves the
 # namespaces; every address is from 192.0.2.0/24.
@@ -67,6 +72,14 @@ for t in ip /usr/sbin/charon-systemd swanctl; do
 		exit 1
 	}
 done
+
+NCPU=$(nproc)
+RESP_CPU=
+if [ -n "${PIN:-}" ]; then
+	[ "$NCPU" -ge 2 ] || { echo "bench-responder: PIN needs 2 CPUs or more" >&2; exit 1; }
+	RESP_CPU=$((NCPU - 1))
+	taskset -pc "0-$((NCPU - 2))" $$ >/dev/null
+fi
 
 mkdir -p "$BIN"
 command -v "$GO" >/dev/null || PATH=/usr/local/go/bin:$PATH
@@ -161,7 +174,7 @@ start_strongswan() { # group
 	}
 	secrets { ike-1 { secret = "$PSK" } }
 	CONF
-	STRONGSWAN_CONF=$d/strongswan.conf ip netns exec "$NS_R" /usr/sbin/charon-systemd >"$d/out" 2>&1 &
+	STRONGSWAN_CONF=$d/strongswan.conf ip netns exec "$NS_R" ${RESP_CPU:+taskset -c $RESP_CPU} /usr/sbin/charon-systemd >"$d/out" 2>&1 &
 	RESP_PID=$!
 	for _ in $(seq 100); do [ -S "$d/vici" ] && break; sleep 0.1; done
 	STRONGSWAN_CONF=$d/strongswan.conf swanctl --load-all --file "$d/swanctl/swanctl.conf" >"$d/load.out" 2>&1 ||
@@ -196,7 +209,7 @@ start_iked() { # group
 	CONF
 	chmod 600 "$d/iked.yaml"
 	"$IKED" -check -config "$d/iked.yaml" >"$d/check.out" 2>&1 || { cat "$d/check.out"; exit 1; }
-	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" "$IKED" -config "$d/iked.yaml" >"$d/out" 2>&1 &
+	IKED_PPROF=${PROFILE:+127.0.0.1:6060} ip netns exec "$NS_R" ${RESP_CPU:+taskset -c $RESP_CPU} "$IKED" -config "$d/iked.yaml" >"$d/out" 2>&1 &
 	RESP_PID=$!
 	for _ in $(seq 100); do [ -S "$d/iked.sock" ] && break; sleep 0.1; done
 	[ -S "$d/iked.sock" ] || { cat "$d/out"; exit 1; }
@@ -223,7 +236,7 @@ floor0=
 declare -A sum cnt
 
 results=()
-echo "# $(date -u +%FT%TZ) $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r)"
+echo "# $(date -u +%FT%TZ) $NCPU CPUs${RESP_CPU:+ (responder alone on CPU $RESP_CPU)} ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), kernel $(uname -r)"
 echo "# strongSwan $(dpkg-query -W -f '${Version}' charon-systemd 2>/dev/null || echo "?"), iked $(git describe --always --dirty 2>/dev/null || echo dev)"
 echo "# N=$N SA pairs per run (after $WARMUP warm-up pairs), C=$C at a time, $SOURCES source addresses, Main Mode PSK aes128-sha256, Quick Mode aes128-sha256"
 for run in $(seq "$RUNS"); do
