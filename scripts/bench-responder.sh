@@ -228,8 +228,9 @@ stop_responder() {
 # pair (docs/performance.md). Read before and after the runs, since this
 # machine's speed moves; FLOOR=0 skips it. Prints "ECP256 MODP2048" in ms.
 floor() {
-	"$GO" test -run '^$' -bench ResponderFloor -count 1 ./ikecrypto/ 2>/dev/null |
-		awk '/ResponderFloor\/19-/ {e = $(NF-1)} /ResponderFloor\/14-/ {m = $(NF-1)} END {print e, m}'
+	# On every CPU, pinned or not (PIN), as in the runs without PIN.
+	${RESP_CPU:+taskset -c 0-$RESP_CPU} "$GO" test -run '^$' -bench ResponderFloor -count 1 ./ikecrypto/ 2>/dev/null |
+		awk '/ResponderFloor\/19[- \t]/ {e = $(NF-1)} /ResponderFloor\/14[- \t]/ {m = $(NF-1)} END {print e, m}'
 }
 floor0=
 [ "${FLOOR:-1}" = 0 ] || floor0=$(floor)
