@@ -111,12 +111,20 @@ func pktinfo(oob []byte) (dst netip.Addr, ifindex uint32, ok bool) {
 	return dst, ifindex, ok
 }
 
+// WriteDatagram sends d alone, as a batch of one (socket_batch.go: the
+// call does not enter the Go scheduler's system call state).
 func (u *udp4Conn) WriteDatagram(d Datagram) error {
-	oob := u.srcControl(d)
-	// The standard library's sendmsg takes the address as it is, where
-	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
-	// for every datagram.
-	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
+	ds := [1]Datagram{d}
+	_, err := u.WriteDatagrams(ds[:])
+	return err
+}
+
+// writeAlone sends d with the standard library's sendmsg, which takes the
+// address as it is (x/net's WriteTo allocated a net.UDPAddr, a sockaddr
+// and its buffers for every datagram): the datagrams a batch cannot
+// address.
+func (u *udp4Conn) writeAlone(d Datagram) error {
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, u.srcControl(d), d.Remote)
 	return err
 }
 
@@ -133,7 +141,7 @@ func (u *udp4Conn) srcControl(d Datagram) []byte {
 func (u *udp4Conn) WriteDatagrams(ds []Datagram) (int, error) {
 	return u.out.write(u.c, ds, func(sa []byte, d Datagram) (int, []byte) {
 		return sockaddr4(sa, d), u.srcControl(d)
-	}, u.WriteDatagram)
+	}, u.writeAlone)
 }
 
 func (u *udp4Conn) LocalAddr() netip.AddrPort { return u.bound }
@@ -170,12 +178,20 @@ func (u *udp6Conn) ReadDatagram([]byte) (Datagram, error) {
 	return d, nil
 }
 
+// WriteDatagram sends d alone, as a batch of one (socket_batch.go: the
+// call does not enter the Go scheduler's system call state).
 func (u *udp6Conn) WriteDatagram(d Datagram) error {
-	oob := u.srcControl(d)
-	// The standard library's sendmsg takes the address as it is, where
-	// x/net's WriteTo allocated a net.UDPAddr, a sockaddr and its buffers
-	// for every datagram.
-	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, oob, d.Remote)
+	ds := [1]Datagram{d}
+	_, err := u.WriteDatagrams(ds[:])
+	return err
+}
+
+// writeAlone sends d with the standard library's sendmsg, which takes the
+// address as it is (x/net's WriteTo allocated a net.UDPAddr, a sockaddr
+// and its buffers for every datagram): the datagrams a batch cannot
+// address.
+func (u *udp6Conn) writeAlone(d Datagram) error {
+	_, _, err := u.c.WriteMsgUDPAddrPort(d.Data, u.srcControl(d), d.Remote)
 	return err
 }
 
@@ -192,7 +208,7 @@ func (u *udp6Conn) srcControl(d Datagram) []byte {
 func (u *udp6Conn) WriteDatagrams(ds []Datagram) (int, error) {
 	return u.out.write(u.c, ds, func(sa []byte, d Datagram) (int, []byte) {
 		return sockaddr6(sa, d), u.srcControl(d)
-	}, u.WriteDatagram)
+	}, u.writeAlone)
 }
 
 func (u *udp6Conn) LocalAddr() netip.AddrPort { return u.bound }

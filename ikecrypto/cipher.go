@@ -181,14 +181,16 @@ func NewCipher(e EncryptionAlgorithm, keyBits int, key []byte) (Cipher, error) {
 			return nil, ErrWeakKey
 		}
 	}
-	b, err := newBlock(e, key)
-	if err != nil {
-		return nil, fmt.Errorf("ikecrypto: %v: %w", e, err)
-	}
-	c := &cbcCipher{alg: e, klen: klen, bs: b.BlockSize(), key: key}
+	c := &cbcCipher{alg: e, klen: klen, bs: e.BlockSize(), key: key}
 	if e == EncryptionBlowfish || e == EncryptionCAST {
+		b, err := newBlock(e, key)
+		if err != nil {
+			return nil, fmt.Errorf("ikecrypto: %v: %w", e, err)
+		}
 		c.block = b
 	}
+	// AES, DES and 3DES refuse a key only for its length, checked above:
+	// their schedule is built on use (Block), not here to be thrown away.
 	return c, nil
 }
 
