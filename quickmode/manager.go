@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -61,10 +62,12 @@ type Manager struct {
 	// initiating are our Quick Modes waiting for QM2, per ISAKMP SA, so
 	// that the peer's refusal (an informational notify) ends them.
 	initiating map[*daemon.SA]map[uint32]*Exchange
-	// responding counts the peer's Quick Modes in progress per ISAKMP
-	// SA: each holds SPIs and worker time, so an authenticated peer
-	// cannot start unboundedly many.
-	responding map[*daemon.SA]map[uint32]bool
+	// responding lists the message IDs of the peer's Quick Modes in
+	// progress per ISAKMP SA: each holds SPIs and worker time, so an
+	// authenticated peer cannot start unboundedly many. A short list
+	// rather than a map per SA: there is one most of the time, and
+	// every Quick Mode would make and drop a map (docs/performance.md).
+	responding map[*daemon.SA][]uint32
 	// acquiring damps the kernel's repeated ACQUIREs per connection.
 	acquiring map[string]time.Time
 	// rekeyAfter are bundles whose rekey waits for a new phase 1 of
@@ -80,8 +83,8 @@ type Manager struct {
 	// installing, per ISAKMP SA: if the SA goes meanwhile, a bundle
 	// already in waits for its policies and belongs to nobody
 	// (SARemoved removes it; the daemon undoes what the engine answers
-	// later).
-	installing map[*daemon.SA]map[uint32]*Exchange
+	// later). A short list, as responding.
+	installing map[*daemon.SA][]*Exchange
 	// gated are our Quick Modes waiting for the Gate, per ISAKMP SA.
 	gated map[*daemon.SA][]gatedStart
 }
@@ -125,9 +128,9 @@ func (rt *Manager) Released(c *daemon.Context) []notify.Message {
 // deletes leave the engine.
 func NewManager(p1 daemon.Initiator, info *phase1.InfoHandler) *Manager {
 	return &Manager{Phase1: p1, Info: info, children: map[*daemon.SA][]*Child{}, byPeer: map[peerKey][]*Child{}, bySPI: map[uint32][]*Child{}, acquiring: map[string]time.Time{},
-		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA]map[uint32]bool{},
+		initiating: map[*daemon.SA]map[uint32]*Exchange{}, responding: map[*daemon.SA][]uint32{},
 		rekeyAfter: map[string][]*Child{}, later: map[*daemon.SA][]deferral{}, held: map[string][]engine.Policy{},
-		installing: map[*daemon.SA]map[uint32]*Exchange{}, gated: map[*daemon.SA][]gatedStart{}}
+		installing: map[*daemon.SA][]*Exchange{}, gated: map[*daemon.SA][]gatedStart{}}
 }
 
 // PeerDeleted notes the SAs a Delete of the peer names (phase 1's
@@ -228,18 +231,17 @@ func (rt *Manager) result(c *daemon.Context, x *Exchange, st daemon.Result) daem
 		}
 	}
 	if x != nil && x.Role == daemon.RoleResponder && c.SA != nil {
+		ids := rt.responding[c.SA]
 		if st.Done || x.State == StateFailed || x.State == StateEstablished {
-			if m := rt.responding[c.SA]; m != nil {
-				delete(m, x.MessageID)
-				if len(m) == 0 {
+			if i := slices.Index(ids, x.MessageID); i >= 0 {
+				if ids = slices.Delete(ids, i, i+1); len(ids) == 0 {
 					delete(rt.responding, c.SA)
+				} else {
+					rt.responding[c.SA] = ids
 				}
 			}
-		} else {
-			if rt.responding[c.SA] == nil {
-				rt.responding[c.SA] = map[uint32]bool{}
-			}
-			rt.responding[c.SA][x.MessageID] = true
+		} else if !slices.Contains(ids, x.MessageID) {
+			rt.responding[c.SA] = append(ids, x.MessageID)
 		}
 	}
 	if x != nil && x.Role == daemon.RoleInitiator && c.SA != nil {
@@ -301,17 +303,21 @@ func (sentInfo) State() string                             { return "sent" }
 // trackInstalling keeps the table of Quick Modes whose bundle the engine
 // is installing.
 func (rt *Manager) trackInstalling(sa *daemon.SA, x *Exchange) {
+	list := rt.installing[sa]
+	i := slices.IndexFunc(list, func(o *Exchange) bool { return o.MessageID == x.MessageID })
 	if x.State == StateIInstalling || x.State == StateRInstalling {
-		if rt.installing[sa] == nil {
-			rt.installing[sa] = map[uint32]*Exchange{}
+		if i >= 0 {
+			list[i] = x
+		} else {
+			rt.installing[sa] = append(list, x)
 		}
-		rt.installing[sa][x.MessageID] = x
 		return
 	}
-	if m := rt.installing[sa]; m != nil && m[x.MessageID] == x {
-		delete(m, x.MessageID)
-		if len(m) == 0 {
+	if i >= 0 && list[i] == x {
+		if list = slices.Delete(list, i, i+1); len(list) == 0 {
 			delete(rt.installing, sa)
+		} else {
+			rt.installing[sa] = list
 		}
 	}
 }

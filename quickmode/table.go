@@ -49,7 +49,8 @@ func (rt *Manager) index(ch *Child, sa *daemon.SA) {
 		ch.kept = true
 		k := keyOf(ch)
 		rt.byPeer[k] = append(rt.byPeer[k], ch)
-		for _, spi := range ch.spis() {
+		var buf [6]uint32
+		for _, spi := range ch.appendSPIs(buf[:0]) {
 			rt.bySPI[spi] = append(rt.bySPI[spi], ch)
 		}
 	}
@@ -58,7 +59,13 @@ func (rt *Manager) index(ch *Child, sa *daemon.SA) {
 
 // spis lists the bundle's SPIs, both directions, each once.
 func (ch *Child) spis() []uint32 {
-	out := make([]uint32, 0, 2*len(ch.SAs))
+	return ch.appendSPIs(make([]uint32, 0, 2*len(ch.SAs)))
+}
+
+// appendSPIs appends the bundle's SPIs to out, both directions, each once
+// (the table's callers pass an array on their stack: an allocation fewer
+// per bundle indexed).
+func (ch *Child) appendSPIs(out []uint32) []uint32 {
 	for _, s := range ch.SAs {
 		for _, spi := range [2]uint32{s.SPIIn, s.SPIOut} {
 			if !slices.Contains(out, spi) {
@@ -85,7 +92,8 @@ func (rt *Manager) unindex(ch *Child) {
 	} else {
 		rt.byPeer[k] = list
 	}
-	for _, spi := range ch.spis() {
+	var buf [6]uint32
+	for _, spi := range ch.appendSPIs(buf[:0]) {
 		if list := slices.DeleteFunc(rt.bySPI[spi], func(x *Child) bool { return x == ch }); len(list) == 0 {
 			delete(rt.bySPI, spi)
 		} else {
