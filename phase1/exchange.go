@@ -106,9 +106,11 @@ func (e *WrongStateError) Error() string {
 }
 
 // Consume handles a datagram of this exchange (message ID 0, our cookies).
+// The exchange may keep data (isakmp.DecodeOwned): the caller must not
+// change it afterwards.
 func (x *Exchange) Consume(env Env, data []byte) daemon.Result {
 	s := x.SA
-	m, err := isakmp.Decode(data)
+	m, err := isakmp.DecodeOwned(data)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}

@@ -41,9 +41,10 @@ func NewInitiator(env Env, cfg Config, conn *policymgr.Connection, icookie [8]by
 // exchange, with the responder cookie the caller chose. It returns nil
 // (and a daemon.Result to carry out: a notify and messages 41/46/52/54, or a
 // Reject) when the message cannot start an exchange, so that no state is
-// kept for such a peer.
+// kept for such a peer. The exchange may keep data (isakmp.DecodeOwned):
+// the caller must not change it afterwards.
 func NewResponder(env Env, cfg Config, icookie, rcookie [8]byte, local, remote netip.AddrPort, data []byte) (*Exchange, daemon.Result) {
-	m, err := isakmp.Decode(data)
+	m, err := isakmp.DecodeOwned(data)
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
 	}

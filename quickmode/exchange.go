@@ -163,11 +163,13 @@ type Exchange struct {
 var errISAKMPGone = errors.New("quickmode: the ISAKMP SA was deleted")
 
 // Consume handles a datagram addressed to this exchange (its message ID).
+// The exchange may keep data (isakmp.DecodeOwned): the caller must not
+// change it afterwards.
 func (x *Exchange) Consume(env Env, data []byte) daemon.Result {
 	if !x.P1.Alive() {
 		return daemon.Result{Reject: errISAKMPGone}
 	}
-	m, err := isakmp.Decode(data)
+	m, err := isakmp.DecodeOwned(data)
 	if err != nil {
 		return daemon.Result{Reject: err}
 	}

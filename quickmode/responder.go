@@ -19,12 +19,14 @@ import (
 // (nil exchange, daemon.Result.Reject). A negotiation failure (selectors, no
 // proposal) returns a nil exchange too, with the notify to send and
 // messages 54/63/64, 56, 57, 58, 52 in daemon.Result. Otherwise the exchange asks
-// for Nr, the PFS work and our SPIs, and sends QM2 once they are in.
+// for Nr, the PFS work and our SPIs, and sends QM2 once they are in. The
+// exchange may keep data (isakmp.DecodeOwned): the caller must not change
+// it afterwards.
 func NewResponder(env Env, cfg Config, p1 *phase1.SA, data []byte) (*Exchange, daemon.Result) {
 	if p1 == nil || p1.State != phase1.StateEstablished || !p1.Alive() {
 		return nil, daemon.Result{Reject: fmt.Errorf("quickmode: Quick Mode on an ISAKMP SA that is not established")}
 	}
-	m, err := isakmp.Decode(data)
+	m, err := isakmp.DecodeOwned(data)
 	if err != nil {
 		return nil, daemon.Result{Reject: err}
 	}
