@@ -102,8 +102,8 @@ func (b *batch) alloc(c *net.UDPConn, oob int) error {
 // runtime's monitor thread (sysmon) watches, waking every 20 µs while it
 // finds work, and takes the processor from: with one processor, raw calls
 // cut sysmon's share of the responder's CPU from about 4 % to 1 %, its
-// futex calls by two thirds, and the CPU per SA pair by 6-9 %
-// (docs/performance.md, "Raw system calls").
+// futex calls by two thirds, and the CPU per SA pair by 5-10 %
+// (docs/performance.md, "A seventh cut: raw system calls").
 func mmsg(trap, fd uintptr, hs []unix.Mmsghdr, got *int, errno *syscall.Errno) bool {
 	for {
 		n, _, e := unix.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), 0, 0, 0)
