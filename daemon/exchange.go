@@ -63,9 +63,14 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	for _, r := range res.Engine {
 		d.submit(r)
 	}
+	var cheap func() any
 	if res.Work != nil {
 		if run == nil {
 			d.log.Error("exchange asked for work without an exchange to resume", zap.Stringer("cookies", sa.Cookies))
+		} else if res.Cheap {
+			cheap = res.Work
+			run.busy = true
+			sa.jobs++
 		} else if !d.startWork(sa, run, res.Work) {
 			d.Counters.CountDrop(DropPoolFull)
 			d.armRefusals()
@@ -123,6 +128,13 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 		d.established(sa)
 	}
 	d.flushBegun()
+	if cheap != nil {
+		// As a worker would, only without leaving the loop: the
+		// exchange resumes after everything above, as it would have.
+		v := runWork(cheap)
+		d.Counters.WorkDone.Add(1)
+		d.resume(sa, run, v)
+	}
 }
 
 // flushBegun inserts the exchanges that Context.Begin started during the

@@ -45,6 +45,13 @@ type Result struct {
 	// comes back to Exchange.Resume. Until then the exchange is busy and
 	// new messages for it are dropped (the peer retransmits).
 	Work func() any
+	// Cheap says Work takes microseconds, not milliseconds (a pre-shared
+	// key's HMACs, a nonce without PFS): the loop runs it itself once the
+	// rest of the Result is carried out, rather than through the pool,
+	// whose hand-offs (a worker woken, its value posted back to the loop)
+	// cost more than such work. What a peer can ask for before it has
+	// answered anything of ours is never cheap.
+	Cheap bool
 
 	// IO runs in the daemon's I/O pool, apart from the workers: a call
 	// that waits on something outside (an XAUTH backend: RADIUS, PAM),

@@ -69,6 +69,7 @@ type gatedWork struct {
 	gate  chan struct{}
 	mu    *sync.Mutex
 	order *[]string
+	cheap bool // the work is Result.Cheap, and passes no gate
 }
 
 func (g *gatedWork) Start(c *Context, p *Packet) (Exchange, Result) {
@@ -77,11 +78,13 @@ func (g *gatedWork) Start(c *Context, p *Packet) (Exchange, Result) {
 	if p.Remote.Addr() != floodAddr && name == "flood" {
 		name = "legit" // a first message from another address
 	}
-	return ex, Result{Work: func() any {
+	return ex, Result{Cheap: g.cheap, Work: func() any {
 		g.mu.Lock()
 		*g.order = append(*g.order, name)
 		g.mu.Unlock()
-		<-g.gate
+		if !g.cheap {
+			<-g.gate
+		}
 		return nil
 	}}
 }
@@ -101,6 +104,25 @@ func (x *gatedExchange) Resume(c *Context, v any) Result {
 	return Result{Send: message(c.SA.Cookies.I, c.SA.Cookies.R, x.typ, x.id, []byte(x.g.name)), Done: true}
 }
 
+// floodGated starts a daemon whose Main Mode first messages and Quick
+// Modes ask for gatedWork (the Quick Mode's cheap when cheapQM),
+// establishes an SA, and sends n first messages from floodAddr.
+func floodGated(t *testing.T, gate chan struct{}, mu *sync.Mutex, order *[]string, cheapQM bool, n int) (*harness, Cookies, PacketConn) {
+	flood := &gatedWork{name: "flood", gate: gate, mu: mu, order: order}
+	qm := &gatedWork{name: "quick-mode", gate: gate, mu: mu, order: order, cheap: cheapQM}
+	h := newHarness(t, testSettings(), func(d *Daemon) {
+		d.RegisterInitiator(&echoHandler{})
+		d.Register(isakmp.ExchangeMain, flood)
+		d.Register(isakmp.ExchangeQuickMode, qm)
+	})
+	ck := establish(t, h)
+	src := h.source(floodAddr)
+	for i := range n {
+		h.send(src, 500, message(cookie(uint64(7000+i)), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
+	}
+	return h, ck, src
+}
+
 // TestFloodKeepsQuickMode: both workers busy, 600 first messages from one
 // address ask for work (more than the old shared queue of 256 held);
 // then a Quick Mode on an established SA does, and a first message (an
@@ -112,18 +134,7 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 		gate := make(chan struct{})
 		var mu sync.Mutex
 		var order []string
-		flood := &gatedWork{name: "flood", gate: gate, mu: &mu, order: &order}
-		qm := &gatedWork{name: "quick-mode", gate: gate, mu: &mu, order: &order}
-		h := newHarness(t, testSettings(), func(d *Daemon) {
-			d.RegisterInitiator(&echoHandler{})
-			d.Register(isakmp.ExchangeMain, flood)
-			d.Register(isakmp.ExchangeQuickMode, qm)
-		})
-		ck := establish(t, h)
-		src := h.source(floodAddr)
-		for i := range 600 {
-			h.send(src, 500, message(cookie(uint64(7000+i)), [8]byte{}, isakmp.ExchangeMain, 0, []byte("x")))
-		}
+		h, ck, src := floodGated(t, gate, &mu, &order, false, 600)
 		if hi, lo := h.d.pool.queued(); hi != 0 || lo != 598 {
 			t.Errorf("queued high %d, low %d; want 0, 598 (two workers busy)", hi, lo)
 		}
@@ -154,6 +165,42 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 		}
 		if got := recvAll(legit); len(got) != 1 {
 			t.Errorf("%d answers to the other address, want 1", len(got))
+		}
+	})
+}
+
+// TestCheapWorkOnLoop: with both workers held by a flood's first
+// messages, a Quick Mode whose work is Result.Cheap is answered at once:
+// the loop ran its work itself (counted as work done), and the pool
+// never saw it.
+func TestCheapWorkOnLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		h, ck, src := floodGated(t, gate, &mu, &order, true, 3)
+		done0 := h.d.Counters.WorkDone.Load()
+		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 77, []byte("qm1")))
+		synctest.Wait()
+		var qmReplies int
+		for _, b := range recvAll(h.peer) {
+			if exchangeOf(b) == isakmp.ExchangeQuickMode {
+				qmReplies++
+			}
+		}
+		if qmReplies != 1 {
+			t.Errorf("%d Quick Mode answers while the workers are busy, want 1", qmReplies)
+		}
+		if n := h.d.Counters.WorkDone.Load() - done0; n != 1 {
+			t.Errorf("work done %d while the workers are busy, want 1 (the cheap one)", n)
+		}
+		if hi, lo := h.d.pool.queued(); hi != 0 || lo != 1 {
+			t.Errorf("queued high %d, low %d; want 0, 1 (the third flood message)", hi, lo)
+		}
+		close(gate)
+		synctest.Wait()
+		if got := recvAll(src); len(got) != 3 {
+			t.Errorf("%d answers to the flood, want 3", len(got))
 		}
 	})
 }

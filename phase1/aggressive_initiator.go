@@ -27,7 +27,7 @@ func (x *Exchange) startAM1(env Env) daemon.Result {
 	s.Offered = ts
 	s.State = StateAMIComputeKE
 	j := &job{role: daemon.RoleInitiator, rand: env.Rand, t: ts[0], gen: true, fixed: x.cfg.fixedKey}
-	return daemon.Result{Work: j.run}
+	return j.result()
 }
 
 // createAM1 sends the proposal, our KE, nonce and identity.
@@ -88,7 +88,7 @@ func (x *Exchange) consumeAM2(env Env, m *isakmp.Message) daemon.Result {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateAMIComputeAuth
-	st.Work = j.run
+	st.Work, st.Cheap = j.run, j.cheap()
 	return st
 }
 

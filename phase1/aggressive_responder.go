@@ -45,7 +45,9 @@ func (x *Exchange) consumeAM1(env Env, m *isakmp.Message, r *received) daemon.Re
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateAMRComputeAuth
-	return daemon.Result{Work: j.run, Log: log}
+	res := j.result()
+	res.Log = log
+	return res
 }
 
 // createAM2 answers with the choice, our KE, nonce, identity and HASH_R or

@@ -172,6 +172,9 @@ type outcome struct {
 	iFail      bool
 	rFail      bool
 	rejects    []error
+	// works is each Work asked for, in order: "I" or "R", then "cheap"
+	// (daemon.Result.Cheap: run on the loop) or "pool".
+	works []string
 }
 
 func (o *outcome) logText() string {
@@ -214,6 +217,10 @@ func negotiate(t *testing.T, pi, pr *policymgr.Policy) *outcome {
 		Step: func(isI bool, st daemon.Result) {
 			if st.Reject != nil {
 				o.rejects = append(o.rejects, st.Reject)
+			}
+			if st.Work != nil {
+				w := map[bool]string{true: "I ", false: "R "}[isI] + map[bool]string{true: "cheap", false: "pool"}[st.Cheap]
+				o.works = append(o.works, w)
 			}
 			if isI {
 				o.iLog = append(o.iLog, st.Log...)

@@ -94,6 +94,18 @@ func (j *job) sigPart() *sigJob {
 // the peer (RFC 2408, 3.14.1).
 var errAuth = fmt.Errorf("%w", isakmp.AuthenticationFailed)
 
+// cheap reports whether j is only HMACs: no Diffie-Hellman (our key
+// given, no peer value), no signature made or verified. Such a job runs
+// on the loop (daemon.Result.Cheap).
+func (j *job) cheap() bool {
+	return j.priv != nil && !j.gen && j.peerKE == nil && j.sig == nil
+}
+
+// result asks for j, on the loop when it is cheap.
+func (j *job) result() daemon.Result {
+	return daemon.Result{Work: j.run, Cheap: j.cheap()}
+}
+
 func (j *job) run() any {
 	j.err = j.do()
 	return j

@@ -71,7 +71,7 @@ func (x *Exchange) consumeMM4(env Env, m *isakmp.Message) daemon.Result {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateMMIComputeAuth
-	return daemon.Result{Work: j.run}
+	return j.result()
 }
 
 // authSetupFailed fails when our own credentials are missing (message 49

@@ -48,7 +48,7 @@ func (x *Exchange) consumeMM3(env Env, m *isakmp.Message) daemon.Result {
 	j.psk = s.psk()
 	j.fixed = x.cfg.fixedKey
 	s.State = StateMMRComputeKE
-	return daemon.Result{Work: j.run}
+	return j.result()
 }
 
 // createMM4 sends our KE and nonce.
@@ -101,7 +101,7 @@ func (x *Exchange) consumeMM5(env Env, m *isakmp.Message) daemon.Result {
 		return x.authSetupFailed(env, err)
 	}
 	s.State = StateMMRComputeAuth
-	return daemon.Result{Work: j.run}
+	return j.result()
 }
 
 // switchConn finds another candidate connection for the identity the

@@ -200,7 +200,7 @@ func (x *Exchange) askVerify(env Env, r *received, next State) daemon.Result {
 		return x.failErr(env, err, isakmp.PayloadMalformed)
 	}
 	s.State = next
-	return daemon.Result{Work: j.run}
+	return j.result()
 }
 
 // finishVerified establishes the SA once the peer's last message (MM6,

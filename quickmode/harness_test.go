@@ -219,6 +219,7 @@ type qmPeer struct {
 	child  *Child
 	failed bool
 	tokens uint64
+	works  []bool // each Work asked for: daemon.Result.Cheap
 }
 
 // newPeer is one side of a Quick Mode over p1, with a fresh memory engine.
@@ -313,6 +314,7 @@ func converse(a, b *qmPeer, st daemon.Result, mangle func(i int, data []byte) []
 		}
 		var vals []any
 		if st.Work != nil {
+			p.works = append(p.works, st.Cheap)
 			vals = append(vals, st.Work())
 		}
 		for _, req := range st.Engine {

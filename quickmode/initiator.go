@@ -79,7 +79,7 @@ func NewInitiator(env Env, cfg Config, p1 *phase1.SA, conn *policymgr.Connection
 		x.Local, x.Remote = x.toHosts(x.Local, x.Remote)
 		x.natMapped = true
 	}
-	return x, daemon.Result{Work: newDHWork(env.Rand, nonceLen, conn.PFS, nil, nil, cfg.fixedKey, cfg.fixedNonce)}, nil
+	return x, daemon.Result{Work: newDHWork(env.Rand, nonceLen, conn.PFS, nil, nil, cfg.fixedKey, cfg.fixedNonce), Cheap: conn.PFS == 0}, nil
 }
 
 // initiatorWork takes Ni and our PFS key and asks for our SPIs.
@@ -193,7 +193,7 @@ func (x *Exchange) consumeQM2(env Env, m *isakmp.Message) daemon.Result {
 	}
 	x.peerKE = r.ke.Data
 	x.State = StateIComputeQM2
-	return daemon.Result{Log: log, Work: newDHWork(env.Rand, 0, x.attrs.Group, x.dh, x.peerKE, nil, nil)}
+	return daemon.Result{Log: log, Work: newDHWork(env.Rand, 0, x.attrs.Group, x.dh, x.peerKE, nil, nil), Cheap: x.attrs.Group == 0}
 }
 
 func (x *Exchange) withLog(log []notify.Message, st daemon.Result) daemon.Result {

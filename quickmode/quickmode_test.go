@@ -2,6 +2,7 @@ package quickmode
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,5 +86,28 @@ func TestIPv6(t *testing.T) {
 		if r := b.back.SAs(); len(r) == 0 || !r[0].Ref.Src.Is6() {
 			t.Errorf("SAs %+v", r)
 		}
+	}
+}
+
+// TestCheapWork: without PFS a Quick Mode's work is a nonce, which the
+// daemon runs on its loop (daemon.Result.Cheap); with PFS it is a
+// Diffie-Hellman, for the worker pool.
+func TestCheapWork(t *testing.T) {
+	for _, tc := range []struct {
+		pfs          string
+		wantA, wantB []bool
+	}{
+		{"none", []bool{true}, []bool{true}},
+		{"ecp256", []bool{false, false}, []bool{false}},
+	} {
+		t.Run(tc.pfs, func(t *testing.T) {
+			sa, sb := mirrored(qmSide{pfs: tc.pfs}, "192.0.2.0/26", "198.51.100.0/26")
+			a, b, _ := pair(t, sa, sb)
+			r := runQM(t, a, b, nil)
+			checkKeys(t, r)
+			if !slices.Equal(a.works, tc.wantA) || !slices.Equal(b.works, tc.wantB) {
+				t.Errorf("cheap: initiator %v, responder %v; want %v, %v", a.works, b.works, tc.wantA, tc.wantB)
+			}
+		})
 	}
 }

@@ -142,7 +142,7 @@ func (x *Exchange) consumeQM1(env Env, m *isakmp.Message) daemon.Result {
 		protos = append(protos, p.Protocol)
 	}
 	work := newDHWork(env.Rand, nonceLen, sel.Group, nil, x.peerKE, x.cfg.fixedKey, x.cfg.fixedNonce)
-	return daemon.Result{Log: log, Work: work, Engine: x.allocSPIs(env, protos)}
+	return daemon.Result{Log: log, Work: work, Cheap: sel.Group == 0, Engine: x.allocSPIs(env, protos)}
 }
 
 // responderWork takes Nr, our PFS key and g^xy.
