@@ -54,9 +54,7 @@ func (rt *Runtime) Start(c *daemon.Context, p *daemon.Packet) (daemon.Exchange, 
 		return nil, result(c, nil, st)
 	}
 	attach(c.SA, x.SA)
-	e := &exchange{x: x}
-	e.bind(c)
-	return e, result(c, x, st)
+	return &exchange{x: x}, result(c, x, st)
 }
 
 // Initiate starts phase 1 of the named connection as initiator.
@@ -88,15 +86,15 @@ func (rt *Runtime) Initiate(c *daemon.Context, name string) (daemon.Exchange, da
 		return nil, daemon.Result{}, err
 	}
 	attach(c.SA, x.SA)
-	e := &exchange{x: x, noContact: rt.NoInitialContact}
-	e.bind(c)
-	return e, result(c, x, st), nil
+	return &exchange{x: x, noContact: rt.NoInitialContact}, result(c, x, st), nil
 }
 
 // exchange adapts Exchange to daemon.Exchange.
 type exchange struct {
 	x         *Exchange
 	noContact bool // Runtime.NoInitialContact
+	// c is the Context of the call under way (bind), nil between calls.
+	c *daemon.Context
 }
 
 // Consume hands a message to the exchange. A message that came to the
@@ -107,6 +105,7 @@ type exchange struct {
 // against them.
 func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
 	e.bind(c)
+	defer e.unbind()
 	if e.x.SA.Local.Addr().IsUnspecified() && p.Local.IsValid() {
 		e.x.SA.Local = p.Local
 	}
@@ -119,22 +118,36 @@ func (e *exchange) Consume(c *daemon.Context, p *daemon.Packet) daemon.Result {
 
 func (e *exchange) Resume(c *daemon.Context, v any) daemon.Result {
 	e.bind(c)
+	defer e.unbind()
 	return result(c, e.x, e.x.Resume(env(c), v))
 }
 
 func (e *exchange) TimedOut(c *daemon.Context) daemon.Result {
 	e.bind(c)
+	defer e.unbind()
 	return result(c, e.x, e.x.TimedOut(env(c)))
 }
 
 // bind points the exchange's look-ups at the daemon's tables for the
-// duration of one call (a Context is valid only during its call).
+// duration of one call (a Context is valid only during its call); unbind
+// ends that. The look-up is a method value made once per exchange, not a
+// closure over each call's Context.
 func (e *exchange) bind(c *daemon.Context) {
-	if e.noContact {
-		e.x.contact = func(*SA) bool { return true }
-		return
+	e.c = c
+	if e.x.contact == nil {
+		e.x.contact = e.hasContact
 	}
-	e.x.contact = func(s *SA) bool { return hasContact(c, s) }
+}
+
+func (e *exchange) unbind() { e.c = nil }
+
+// hasContact is Exchange.contact: always true with NoInitialContact (no
+// INITIAL-CONTACT is sent), false outside a call.
+func (e *exchange) hasContact(s *SA) bool {
+	if e.noContact {
+		return true
+	}
+	return e.c != nil && hasContact(e.c, s)
 }
 
 // hasContact is HasContact over the daemon's established SAs of s's
