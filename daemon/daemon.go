@@ -120,6 +120,7 @@ type Daemon struct {
 	nextToken    uint64
 	begun        []begun
 	contexts     []*Context // free for safeCall's next call (exchange.go)
+	cheapDepth   int        // nested Result.Cheap runs (carryOut)
 	outbox       []outgoing // datagrams the busy loop has yet to send (outbox.go)
 	outboxBuf    []Datagram
 	pendingInit  []string

@@ -67,7 +67,7 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 	if res.Work != nil {
 		if run == nil {
 			d.log.Error("exchange asked for work without an exchange to resume", zap.Stringer("cookies", sa.Cookies))
-		} else if res.Cheap {
+		} else if res.Cheap && d.cheapDepth < maxCheapDepth {
 			cheap = res.Work
 			run.busy = true
 			sa.jobs++
@@ -133,9 +133,18 @@ func (d *Daemon) carryOut(sa *SA, run *running, res Result, consumed bool) {
 		// exchange resumes after everything above, as it would have.
 		v := runWork(cheap)
 		d.Counters.WorkDone.Add(1)
+		d.cheapDepth++
 		d.resume(sa, run, v)
+		d.cheapDepth--
 	}
 }
+
+// maxCheapDepth bounds the cheap steps run one inside the other (a
+// step's Result asks for cheap work, whose Resume asks for more): an
+// exchange has two or three in a row at most; past the bound the work
+// goes to the pool, so that an exchange that kept asking could not
+// overflow the loop's stack.
+const maxCheapDepth = 8
 
 // flushBegun inserts the exchanges that Context.Begin started during the
 // call just carried out, and does their first Result.

@@ -205,6 +205,78 @@ func TestCheapWorkOnLoop(t *testing.T) {
 	})
 }
 
+// chainedWork is a handler whose Quick Mode asks for cheap work again
+// and again from Resume, links times, then answers; maxDepth records
+// how many cheap runs the loop was inside at a Resume (the daemon's own
+// count, read on the loop).
+type chainedWork struct {
+	links    int
+	maxDepth int
+	d        *Daemon
+}
+
+func (h *chainedWork) Start(c *Context, p *Packet) (Exchange, Result) {
+	x := &chainedExchange{h: h, id: p.Header.MessageID}
+	return x, x.next()
+}
+
+type chainedExchange struct {
+	h    *chainedWork
+	id   uint32
+	done int
+}
+
+func (x *chainedExchange) next() Result {
+	return Result{Cheap: true, Work: func() any { return nil }}
+}
+
+func (x *chainedExchange) Consume(c *Context, p *Packet) Result {
+	return Result{Reject: errors.New("no")}
+}
+func (x *chainedExchange) TimedOut(c *Context) Result { return Result{} }
+func (x *chainedExchange) State() string              { return "chained" }
+func (x *chainedExchange) Resume(c *Context, v any) Result {
+	x.h.maxDepth = max(x.h.maxDepth, x.h.d.cheapDepth)
+	if x.done++; x.done < x.h.links {
+		return x.next()
+	}
+	return Result{Send: message(c.SA.Cookies.I, c.SA.Cookies.R, isakmp.ExchangeQuickMode, x.id, []byte("end")), Done: true}
+}
+
+// TestCheapWorkBounded: an exchange that asks for cheap work from every
+// Resume, 50 times over, is carried to its end; past maxCheapDepth
+// nested runs its work goes through the pool, so the loop's stack stays
+// bounded.
+func TestCheapWorkBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cw := &chainedWork{links: 50}
+		h := newHarness(t, testSettings(), func(d *Daemon) {
+			cw.d = d
+			d.RegisterInitiator(&echoHandler{})
+			d.Register(isakmp.ExchangeQuickMode, cw)
+		})
+		ck := establish(t, h)
+		done0 := h.d.Counters.WorkDone.Load()
+		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 78, []byte("qm1")))
+		synctest.Wait()
+		var replies int
+		for _, b := range recvAll(h.peer) {
+			if exchangeOf(b) == isakmp.ExchangeQuickMode {
+				replies++
+			}
+		}
+		if replies != 1 {
+			t.Errorf("%d answers, want 1", replies)
+		}
+		if n := h.d.Counters.WorkDone.Load() - done0; n != 50 {
+			t.Errorf("work done %d, want 50", n)
+		}
+		if cw.maxDepth != maxCheapDepth {
+			t.Errorf("cheap work resumed %d deep, want %d at most and reached", cw.maxDepth, maxCheapDepth)
+		}
+	})
+}
+
 // TestFairQueueOrder: the sources take turns in the order they got
 // their first waiting job, each source's jobs run in the order pushed,
 // whatever the pushes and pops interleave, and a queue that keeps
