@@ -104,6 +104,17 @@ func (x *gatedExchange) Resume(c *Context, v any) Result {
 	return Result{Send: message(c.SA.Cookies.I, c.SA.Cookies.R, x.typ, x.id, []byte(x.g.name)), Done: true}
 }
 
+// quickModeAnswers counts the Quick Mode datagrams waiting at conn.
+func quickModeAnswers(conn PacketConn) int {
+	n := 0
+	for _, b := range recvAll(conn) {
+		if exchangeOf(b) == isakmp.ExchangeQuickMode {
+			n++
+		}
+	}
+	return n
+}
+
 // floodGated starts a daemon whose Main Mode first messages and Quick
 // Modes ask for gatedWork (the Quick Mode's cheap when cheapQM),
 // establishes an SA, and sends n first messages from floodAddr.
@@ -151,12 +162,7 @@ func TestFloodKeepsQuickMode(t *testing.T) {
 			t.Errorf("%d jobs, starting %v; want 602, the third quick-mode, the fifth legit", len(order), order[:min(6, len(order))])
 		}
 		mu.Unlock()
-		var qmReplies int
-		for _, b := range recvAll(h.peer) {
-			if exchangeOf(b) == isakmp.ExchangeQuickMode {
-				qmReplies++
-			}
-		}
+		qmReplies := quickModeAnswers(h.peer)
 		if qmReplies != 1 {
 			t.Errorf("%d Quick Mode answers, want 1", qmReplies)
 		}
@@ -182,12 +188,7 @@ func TestCheapWorkOnLoop(t *testing.T) {
 		done0 := h.d.Counters.WorkDone.Load()
 		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 77, []byte("qm1")))
 		synctest.Wait()
-		var qmReplies int
-		for _, b := range recvAll(h.peer) {
-			if exchangeOf(b) == isakmp.ExchangeQuickMode {
-				qmReplies++
-			}
-		}
+		qmReplies := quickModeAnswers(h.peer)
 		if qmReplies != 1 {
 			t.Errorf("%d Quick Mode answers while the workers are busy, want 1", qmReplies)
 		}
@@ -259,12 +260,7 @@ func TestCheapWorkBounded(t *testing.T) {
 		done0 := h.d.Counters.WorkDone.Load()
 		h.send(h.peer, 500, message(ck.I, ck.R, isakmp.ExchangeQuickMode, 78, []byte("qm1")))
 		synctest.Wait()
-		var replies int
-		for _, b := range recvAll(h.peer) {
-			if exchangeOf(b) == isakmp.ExchangeQuickMode {
-				replies++
-			}
-		}
+		replies := quickModeAnswers(h.peer)
 		if replies != 1 {
 			t.Errorf("%d answers, want 1", replies)
 		}
