@@ -94,7 +94,7 @@ type Counters struct {
 	Retransmits    atomic.Uint64 // our requests sent again
 	GaveUp         atomic.Uint64 // exchanges abandoned after the last retransmission
 	HalfOpenExpiry atomic.Uint64 // responder SAs never authenticated, removed
-	WorkDone       atomic.Uint64 // worker pool jobs finished
+	WorkDone       atomic.Uint64 // exchange work finished: the pool's jobs and the loop's cheap ones (Result.Cheap)
 	IODone         atomic.Uint64 // I/O pool jobs finished (Result.IO)
 	IORefused      atomic.Uint64 // I/O pool jobs refused: pool busy, queue full
 	EngineDropped  atomic.Uint64 // requests the engine queue refused
